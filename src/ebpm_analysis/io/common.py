@@ -1,0 +1,153 @@
+"""Shared reading/writing rules.
+
+- Read with an explicit encoding (``cp932`` for Shift_JIS files from Japanese systems,
+  ``utf-8``/``utf-8-sig`` otherwise); a wrong encoding is an error naming the file.
+- Codes stay strings: everything is read as text unless a column is declared numeric.
+- CSV for people is written as ``utf-8-sig`` so Excel on Windows opens it without mojibake.
+- Outputs are written atomically (temp file, then rename), so a failed run never leaves a
+  half-written file in place of a good one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from ..errors import InputFileError
+from ..provenance import record_input
+
+ENCODINGS = ("utf-8", "utf-8-sig", "cp932", "shift_jis")
+
+
+def _norm_encoding(encoding: str) -> str:
+    e = encoding.lower().replace("_", "-")
+    if e in ("sjis", "shift-jis", "shiftjis", "ms932", "windows-31j"):
+        return "cp932"
+    return e
+
+
+def check_encoding(path: str | os.PathLike, encoding: str, *, sample: int | None = None) -> None:
+    """Raise :class:`InputFileError` unless the file decodes strictly as ``encoding``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "file not found", expected="an existing file (check the path parameter)")
+    enc = _norm_encoding(encoding)
+    data = path.read_bytes() if sample is None else path.open("rb").read(sample)
+    try:
+        data.decode(enc)
+    except UnicodeDecodeError as e:
+        if sample is not None and e.start >= len(data) - 4:
+            return  # a multi-byte character cut by the sample boundary
+        other = [c for c in ("utf-8", "cp932") if c != enc and _decodes(data, c)]
+        hint = f"; it decodes as {other[0]}" if other else ""
+        raise InputFileError(
+            path, f"not valid {encoding} text at byte {e.start}{hint}",
+            expected=f"a {encoding} encoded file, or pass encoding='{other[0]}'" if other else f"a {encoding} encoded file",
+        ) from None
+
+
+def _decodes(data: bytes, enc: str) -> bool:
+    try:
+        data.decode(enc)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def detect_encoding(path: str | os.PathLike, candidates: Iterable[str] = ("utf-8-sig", "cp932")) -> str:
+    """First of ``candidates`` the file decodes as (utf-8 with BOM reported as utf-8-sig)."""
+    data = Path(path).read_bytes()
+    for c in candidates:
+        c = _norm_encoding(c)
+        if c == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
+            if _decodes(data, "utf-8"):
+                return "utf-8"
+            continue
+        if _decodes(data, c):
+            return c
+    raise InputFileError(path, "encoding not recognised", expected=f"one of {', '.join(candidates)}")
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], path: str | os.PathLike) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputFileError(
+            path, f"missing column(s) {', '.join(repr(c) for c in missing)}",
+            expected=f"columns {', '.join(columns)}; found {', '.join(map(str, df.columns[:12]))}"
+            + (" …" if len(df.columns) > 12 else ""),
+        )
+
+
+def read_csv(path: str | os.PathLike, *, encoding: str = "utf-8", required: Iterable[str] = (),
+             numeric: Iterable[str] = (), nature: str = "real", dataset: str | None = None,
+             record: bool = True, **kwargs) -> pd.DataFrame:
+    """Read a CSV with every column as text (codes stay strings), strictly in ``encoding``.
+
+    ``numeric`` columns are converted with ``pd.to_numeric`` (blank → NaN, never 0); a
+    non-numeric value is an error naming the column and rows.
+    """
+    path = Path(path)
+    enc = _norm_encoding(encoding)
+    check_encoding(path, enc)
+    kwargs.setdefault("dtype", str)
+    kwargs.setdefault("keep_default_na", False)
+    kwargs.setdefault("na_values", [""])
+    try:
+        df = pd.read_csv(path, encoding=enc, **kwargs)
+    except pd.errors.ParserError as e:
+        raise InputFileError(path, f"not a well-formed CSV ({e})", expected="comma-separated rows of equal length") from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(path, "file is empty", expected="a header row and data rows") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    require_columns(df, required, path)
+    for col in numeric:
+        if col not in df.columns:
+            continue
+        s = df[col].astype("string").str.strip()
+        num = pd.to_numeric(s, errors="coerce")
+        bad = s.notna() & (s != "") & num.isna()
+        if bad.any():
+            rows = (df.index[bad] + 2).tolist()  # 1-based, after header
+            raise InputFileError(path, f"non-numeric values {s[bad].unique()[:3].tolist()}", column=col,
+                                 rows=rows, expected="numbers without units or symbols (blank for missing)")
+        df[col] = num
+    if record:
+        record_input(path, nature=nature, dataset=dataset)
+    return df
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = False) -> Path:
+    """Write CSV as utf-8-sig (opens in Excel), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=index, encoding="utf-8-sig", lineterminator="\r\n")
+    return path
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write Parquet (GeoParquet for GeoDataFrames), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+    return path

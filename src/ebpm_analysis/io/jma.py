@@ -1,0 +1,128 @@
+"""JMA weather: the daily CSV from 過去の気象データ・ダウンロード, and the bundled normals.
+
+The download CSV is cp932 with a multi-row header::
+
+    ダウンロードした時刻：2024/05/01 10:00:00
+    (blank)
+    ,熊本,熊本,熊本,...                      ← station per column
+    年月日,平均気温(℃),平均気温(℃),...       ← element per column
+    ,,,,,,,現象なし情報,,                     ← optional sub-header (precipitation)
+    ,,品質情報,均質番号,...                   ← value / 品質情報 / 均質番号 per element
+    2023/1/1,6.5,8,1,...
+
+Quality (品質情報): 8 正常, 5 準正常 (kept); 4 資料不足, 2 疑問, 1 欠測, 0 観測なし (→ missing,
+never zero). 現象なし情報 1 means no precipitation occurred (value 0).
+This one loader serves every case that needs weather (cases 4 and 6).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError
+from ..provenance import record_input
+from .common import check_encoding
+
+ELEMENTS = {
+    "平均気温(℃)": "temp_mean",
+    "最高気温(℃)": "temp_max",
+    "最低気温(℃)": "temp_min",
+    "降水量の合計(mm)": "precip_mm",
+    "日照時間(時間)": "sunshine_h",
+    "平均湿度(％)": "humidity",
+    "平均風速(m/s)": "wind_ms",
+}
+GOOD_QUALITY = {"8", "5"}
+
+
+def read_jma_daily(path: str | os.PathLike, encoding: str = "cp932", nature: str = "real") -> pd.DataFrame:
+    """Tidy daily weather: ``date`` plus the elements present (``temp_mean``, ``temp_max``,
+    ``temp_min``, ``precip_mm``, …) as floats, and ``<element>_flag`` (quality code) columns."""
+    path = Path(path)
+    check_encoding(path, encoding)
+    text = path.read_bytes().decode("cp932" if encoding.lower() in ("cp932", "shift_jis", "sjis") else encoding)
+    rows = list(csv.reader(io.StringIO(text)))
+    header_i = next((i for i, r in enumerate(rows) if r and r[0].strip() == "年月日"), None)
+    if header_i is None:
+        raise InputFileError(path, "no header row starting with '年月日'",
+                             expected="the JMA 過去の気象データ・ダウンロード CSV (daily values)")
+    first_data = next((i for i in range(header_i + 1, len(rows)) if rows[i] and _is_date(rows[i][0])), None)
+    if first_data is None:
+        raise InputFileError(path, "no data rows (first column a date like 2023/1/1)",
+                             expected="daily rows after the header block")
+    elements = rows[header_i]
+    subs = rows[header_i + 1:first_data]
+    width = len(elements)
+    names = []
+    for j in range(width):
+        el = elements[j].strip()
+        sub = next((s[j].strip() for s in reversed(subs) if j < len(s) and s[j].strip()), "")
+        names.append((el, sub))
+    known = {el for el, _ in names if el in ELEMENTS}
+    if not known:
+        raise InputFileError(path, f"no known weather elements in header {sorted(set(e for e, _ in names[1:]))[:6]}",
+                             expected=f"some of {', '.join(ELEMENTS)}")
+    data = [r + [""] * (width - len(r)) for r in rows[first_data:] if r and r[0].strip()]
+    out = {"date": pd.to_datetime([r[0].strip() for r in data], format="%Y/%m/%d", errors="coerce")}
+    if out["date"].isna().any():
+        bad = [first_data + 1 + i for i, d in enumerate(out["date"]) if pd.isna(d)]
+        raise InputFileError(path, "unparseable dates", column="年月日", rows=bad, expected="YYYY/M/D")
+    for el in known:
+        key = ELEMENTS[el]
+        cols = {sub: j for j, (e, sub) in enumerate(names) if e == el}
+        vj = cols.get("", min(cols.values()))
+        qj = cols.get("品質情報")
+        nj = cols.get("現象なし情報")
+        raw = pd.Series([r[vj].strip() for r in data])
+        vals = pd.to_numeric(raw.replace({"": np.nan, "--": np.nan, "×": np.nan, "///": np.nan}), errors="coerce")
+        bad = raw.ne("") & vals.isna() & ~raw.isin(["--", "×", "///"])
+        if bad.any():
+            raise InputFileError(path, f"non-numeric values {raw[bad].unique()[:3].tolist()}", column=el,
+                                 rows=(np.flatnonzero(bad) + first_data + 1).tolist(), expected="numbers")
+        flag = pd.Series([r[qj].strip() for r in data]) if qj is not None else pd.Series(["8"] * len(data))
+        vals = vals.where(flag.isin(GOOD_QUALITY))
+        if nj is not None:
+            none = pd.Series([r[nj].strip() for r in data]) == "1"
+            vals = vals.where(~none, 0.0)
+        out[key] = vals.to_numpy(dtype=float)
+        out[f"{key}_flag"] = flag.to_numpy()
+    df = pd.DataFrame(out).sort_values("date").reset_index(drop=True)
+    if df["date"].duplicated().any():
+        dup = df.loc[df["date"].duplicated(), "date"].dt.strftime("%Y-%m-%d").tolist()
+        raise InputFileError(path, f"duplicate dates {dup[:3]}", column="年月日", expected="one row per day")
+    record_input(path, nature=nature, dataset="jma-daily")
+    return df
+
+
+def _is_date(s: str) -> bool:
+    s = s.strip()
+    parts = s.split("/")
+    return len(parts) == 3 and all(p.isdigit() for p in parts)
+
+
+def read_jma_normals(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Monthly climate normals (bundled: Kumamoto 47819, 1991–2020) with ``month`` 1–12.
+
+    JMA quality marks (``@``, ``)``, ``]``) are stripped from values; ``---`` becomes missing.
+    """
+    from .. import paths
+    path = Path(path) if path else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv")
+    check_encoding(path, "utf-8")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "month" not in df.columns:
+        raise InputFileError(path, "missing column 'month'", expected="the normals table layout")
+    df = df[df["month"].str.endswith("月") & (df["month"] != "年")].copy()
+    df["month"] = df["month"].str.replace("月", "", regex=False).astype(int)
+    for c in df.columns:
+        if c in ("station_no", "month", "wind_direction"):
+            continue
+        s = df[c].str.replace(r"[@)\]\s]", "", regex=True).replace({"---": "", "": None})
+        df[c] = pd.to_numeric(s, errors="coerce")
+    record_input(path, "real", dataset="jma-normals")
+    return df.reset_index(drop=True)

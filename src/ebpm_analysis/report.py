@@ -1,0 +1,72 @@
+"""Helpers a notebook calls to show things in the house style of the reports.
+
+They only display; they never compute findings. Tables shown to readers must already be
+aggregated and disclosure-controlled (see :mod:`ebpm_analysis.stats.disclosure`).
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+from IPython.display import HTML, Markdown, display
+
+from .provenance import data_nature, recorded_inputs
+
+NATURE_TEXT = {
+    "real": ("real", "実データ", "この報告書は公開されている実データに基づきます。"),
+    "synthetic": ("synthetic", "合成データ",
+                  "この報告書の数値は、公表統計に合わせて調整した<strong>合成データ（synthetic）</strong>によるもので、"
+                  "実在の個人・施設・事案を表しません。手法と読み方の例示です。"),
+    "mixed": ("mixed", "実データ＋合成データ",
+              "この報告書は実データと<strong>合成データ（synthetic）</strong>を組み合わせています。"
+              "どの図表がどちらに基づくかは各図の出典欄を参照してください。"),
+}
+
+
+def banner(nature: str | None = None, detail: str = "") -> None:
+    """Show the real/synthetic label at the top of a report.
+
+    ``nature`` defaults to what the loaders recorded so far ('real', 'synthetic', 'mixed').
+    """
+    nature = nature or data_nature(recorded_inputs())
+    if nature not in NATURE_TEXT:
+        raise ValueError(f"nature must be one of {sorted(NATURE_TEXT)}, not {nature!r}")
+    cls, label, text = NATURE_TEXT[nature]
+    extra = f"<br>{detail}" if detail else ""
+    display(HTML(f'<div class="ebpm-banner ebpm-{cls}" data-nature="{cls}">'
+                 f'<span class="ebpm-badge">{label}</span> {text}{extra}</div>'))
+
+
+def md(text: str) -> None:
+    """Display markdown written from computed numbers (f-strings in the notebook)."""
+    display(Markdown(text))
+
+
+def bullets(items) -> None:
+    md("\n".join(f"- {i}" for i in items))
+
+
+def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, max_rows: int = 60,
+          float_format: str = "{:,.1f}", int_format: str = "{:,}", na_rep: str = "—") -> None:
+    """Show an aggregated table as clean HTML (thousands separators, NA as '—')."""
+    if len(df) > max_rows:
+        df = df.head(max_rows)
+        caption = (caption or "") + f"（上位{max_rows}行）"
+    fmt = {}
+    for c in df.columns:
+        if pd.api.types.is_integer_dtype(df[c]):
+            fmt[c] = lambda v, f=int_format: na_rep if pd.isna(v) else f.format(int(v))
+        elif pd.api.types.is_float_dtype(df[c]):
+            fmt[c] = lambda v, f=float_format: na_rep if pd.isna(v) else f.format(v)
+    body = df.to_html(index=index, escape=True, formatters=fmt, na_rep=na_rep, border=0,
+                      classes="ebpm-table", justify="left")
+    cap = f'<div class="ebpm-table-caption">{html.escape(caption)}</div>' if caption else ""
+    display(HTML(f'<div class="ebpm-table-wrap">{cap}{body}</div>'))
+
+
+def kpis(items: dict[str, str]) -> None:
+    """A row of headline numbers: {label: formatted value}."""
+    cells = "".join(f'<div class="ebpm-kpi"><div class="ebpm-kpi-value">{html.escape(str(v))}</div>'
+                    f'<div class="ebpm-kpi-label">{html.escape(str(k))}</div></div>' for k, v in items.items())
+    display(HTML(f'<div class="ebpm-kpis">{cells}</div>'))

@@ -1,0 +1,126 @@
+"""One house style for figures: Japanese glyphs, titles, units, source notes, maps with
+legend, north arrow and scale bar. Maps need no web tiles (closed networks).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("", "agg") else None
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic and makes it the default)
+
+PALETTE = ["#1f5a96", "#d9822b", "#3a8f5c", "#b8433c", "#7a5ea8", "#8c6d46", "#c7579b", "#6b7280"]
+SEQ_CMAP = "YlOrRd"
+DIV_CMAP = "RdBu_r"
+SYNTHETIC_NOTE = "※合成データ（実データではありません）"
+
+_STYLE = {
+    "font.family": "IPAexGothic",
+    "axes.unicode_minus": False,
+    "figure.figsize": (8.0, 5.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "savefig.bbox": "tight",
+    "axes.titlesize": 13,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+}
+
+
+def setup() -> None:
+    """Apply the house style (call once at the top of a notebook)."""
+    matplotlib.rcParams.update(_STYLE)
+    warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # never expected; see tests
+
+
+def source_note(fig, text: str, synthetic: bool = False) -> None:
+    """Write '出典：…' (and the synthetic-data mark) under the figure."""
+    note = f"出典：{text}" if not text.startswith(("出典", "資料")) else text
+    if synthetic:
+        note = f"{note}　{SYNTHETIC_NOTE}"
+    fig.text(0.01, -0.01, note, ha="left", va="top", fontsize=8, color="#444444", wrap=True)
+
+
+def north_arrow(ax, x: float = 0.95, y: float = 0.93, size: float = 0.07) -> None:
+    ax.annotate("N", xy=(x, y), xytext=(x, y - size), xycoords="axes fraction",
+                ha="center", va="center", fontsize=11, fontweight="bold",
+                arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=9))
+
+
+def scale_bar(ax, length_m: float | None = None, loc=(0.05, 0.05)) -> None:
+    """Scale bar for an axis in a metre-based CRS."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    if length_m is None:
+        span = (x1 - x0) / 5
+        length_m = next(v for v in (20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50) if v <= span) if span >= 50 else span
+    bx = x0 + loc[0] * (x1 - x0)
+    by = y0 + loc[1] * (y1 - y0)
+    ax.plot([bx, bx + length_m], [by, by], color="black", linewidth=3, solid_capstyle="butt")
+    label = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
+    ax.text(bx + length_m / 2, by + 0.015 * (y1 - y0), label, ha="center", va="bottom", fontsize=9)
+
+
+def map_axes(ax) -> None:
+    """Clean axes for a map: equal aspect, no ticks or grid."""
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for s in ax.spines.values():
+        s.set_visible(False)
+
+
+def outline(ax, areas, label_col: str | None = "name", color: str = "#333333", linewidth: float = 0.9,
+            fontsize: int = 10) -> None:
+    """Draw area outlines (e.g. wards) with their names at a representative point."""
+    areas.boundary.plot(ax=ax, color=color, linewidth=linewidth)
+    if label_col:
+        for _, r in areas.iterrows():
+            p = r.geometry.representative_point()
+            ax.annotate(str(r[label_col]), (p.x, p.y), ha="center", va="center", fontsize=fontsize,
+                        color="#111111", fontweight="bold",
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.6))
+
+
+def choropleth(gdf, column: str, *, ax=None, title: str, legend_title: str, scheme: str = "NaturalBreaks",
+               k: int = 5, cmap: str = SEQ_CMAP, outlines=None, outline_label: str | None = "name",
+               fmt: str = "{:.1f}", missing_label: str = "秘匿・データなし", source: str | None = None,
+               synthetic: bool = False):
+    """Classed choropleth (mapclassify) with legend, optional outlines, north arrow and scale bar.
+
+    ``gdf`` must be in a metre-based CRS (e.g. EPSG:6670) for the scale bar.
+    Returns ``(fig, ax)``.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 7))
+    else:
+        fig = ax.figure
+    values = gdf[column]
+    n_valid = int(values.notna().sum())
+    k_eff = max(1, min(k, values.nunique(dropna=True)))
+    legend_kwds = {"title": legend_title, "loc": "lower right", "fmt": fmt.replace("{:", "{:").replace("}", "}"),
+                   "frameon": True, "framealpha": 0.9}
+    if n_valid:
+        gdf.plot(column=column, ax=ax, scheme=scheme if k_eff > 1 else None, k=k_eff, cmap=cmap,
+                 legend=True, legend_kwds=legend_kwds if k_eff > 1 else {"label": legend_title},
+                 edgecolor="white", linewidth=0.4,
+                 missing_kwds={"color": "#dddddd", "hatch": "///", "label": missing_label, "edgecolor": "white"})
+    if outlines is not None:
+        outline(ax, outlines.to_crs(gdf.crs), label_col=outline_label)
+    map_axes(ax)
+    ax.set_title(title)
+    north_arrow(ax)
+    scale_bar(ax)
+    if source:
+        source_note(fig, source, synthetic=synthetic)
+    return fig, ax
