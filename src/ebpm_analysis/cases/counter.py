@@ -1,0 +1,392 @@
+"""Counter congestion (case 6): when is the 免税軽油 permit counter busy, why, how many windows
+does each kind of day need, and what would spreading permit expiry months change?
+
+Pure functions over tidy frames (no file reading, no plotting):
+
+- :func:`prepare_days` — the log joined to the office calendar and the weather (rain flag).
+- :func:`month_weekday_means` — mean applications per open day by month × weekday (heat map).
+- :func:`fit_count_model` — negative-binomial (or Poisson) regression with month, weekday, rain,
+  holiday adjacency and year-end; :func:`effects_table` gives rate ratios with 95 % intervals.
+- Erlang C (M/M/c) — :func:`erlang_c`, :func:`mean_wait_min`, :func:`staff_needed`. The Erlang C
+  probability itself comes from ``pyworkforce`` (maintained workforce-planning library); this module
+  adds the stability guard (load ≥ windows → everyone waits, unbounded queue) and the mean-wait target.
+- :func:`staffing_by_day_type`, :func:`plan_calendar` — windows needed per kind of day / per date.
+- :func:`fit_expiry_link`, :func:`respread_register`, :func:`expiry_scenario` — how applications
+  follow the permit register's expiry months, and the effect of re-spreading them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import optimize, stats
+
+from ..errors import ParameterError
+from ..jpcalendar import office_calendar
+
+WEEKDAY_JA = ["月", "火", "水", "木", "金"]
+FISCAL_MONTHS = [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
+MONTH_JA = {m: f"{m}月" for m in range(1, 13)}
+
+# --------------------------------------------------------------------------- data preparation
+
+
+def prepare_days(log: pd.DataFrame, weather: pd.DataFrame | None, rain_threshold_mm: float = 1.0) -> pd.DataFrame:
+    """One row per open day in ``log`` with ``month``, ``weekday`` (0=Mon), ``weekday_ja``,
+    ``fiscal_year``, ``holiday_adjacent``, ``year_end``, ``precip_mm`` and ``rain`` (precip ≥ threshold;
+    NA when the weather is missing)."""
+    if log.empty:
+        raise ParameterError("log", "no open days in the counter log", expected="at least a few months of days")
+    cal = office_calendar(log["date"].min(), log["date"].max())
+    d = log.merge(cal, on="date", how="left")
+    d = d[d["open"]].copy()
+    d["month"] = d["date"].dt.month
+    d["weekday_ja"] = [WEEKDAY_JA[w] for w in d["weekday"]]
+    d["fiscal_year"] = d["date"].dt.year - (d["month"] < 4)
+    if weather is not None:
+        w = weather[["date", "precip_mm"]].copy()
+        d = d.merge(w, on="date", how="left")
+    else:
+        d["precip_mm"] = np.nan
+    d["rain"] = (d["precip_mm"] >= rain_threshold_mm).astype(float).where(d["precip_mm"].notna())
+    for c in ("holiday_adjacent", "year_end"):
+        d[c] = d[c].astype(int)
+    return d.drop(columns=["open"]).reset_index(drop=True)
+
+
+def month_weekday_means(days: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(mean applications per open day, number of open days) by month (fiscal order) × weekday."""
+    g = days.groupby(["month", "weekday_ja"])["count"]
+    mean = g.mean().unstack().reindex(index=FISCAL_MONTHS, columns=WEEKDAY_JA)
+    n = g.size().unstack().reindex(index=FISCAL_MONTHS, columns=WEEKDAY_JA).fillna(0).astype(int)
+    mean.index = [MONTH_JA[m] for m in mean.index]
+    n.index = mean.index
+    return mean, n
+
+
+# --------------------------------------------------------------------------- count regression
+
+
+@dataclass
+class CountModel:
+    result: object
+    family: str
+    formula: str
+    reference_month: int
+    dispersion: float          # Pearson chi2 / df of the Poisson fit (1 = Poisson-like)
+    alpha: float               # NB2 alpha (0 for Poisson)
+    n_days: int
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        f = frame.copy()
+        f["month"] = pd.Categorical(f["month"], categories=range(1, 13))
+        f["weekday_ja"] = pd.Categorical(f["weekday_ja"], categories=WEEKDAY_JA)
+        return np.asarray(self.result.predict(f), dtype=float)
+
+    def quantile(self, mu, q: float) -> np.ndarray:
+        """q-quantile of the day's count under the fitted distribution."""
+        mu = np.asarray(mu, dtype=float)
+        if self.alpha <= 0:
+            return stats.poisson.ppf(q, mu)
+        n = 1.0 / self.alpha
+        return stats.nbinom.ppf(q, n, n / (n + mu))
+
+
+def fit_count_model(days: pd.DataFrame, family: str = "negbin", reference_month: int = 4,
+                    year_end: bool = True) -> CountModel:
+    """Fit ``count ~ month + weekday + rain + holiday_adjacent (+ year_end)``.
+
+    ``family``: ``"negbin"`` (NB2, alpha by maximum likelihood), ``"poisson"`` or ``"auto"`` (NB when the
+    Poisson fit is over-dispersed, Pearson χ²/df > 1.2). Reference levels: ``reference_month`` and 水曜.
+    Days without weather are left out.
+    """
+    if family not in ("negbin", "poisson", "auto"):
+        raise ParameterError("family", f"unknown value {family!r}", expected="'negbin', 'poisson' or 'auto'")
+    d = days.dropna(subset=["rain"]).copy()
+    if len(d) < 60:
+        raise ParameterError("log", f"only {len(d)} open days with weather", expected="at least 60 days")
+    d["month"] = pd.Categorical(d["month"], categories=range(1, 13))
+    d["weekday_ja"] = pd.Categorical(d["weekday_ja"], categories=WEEKDAY_JA)
+    terms = [f"C(month, Treatment({reference_month}))", "C(weekday_ja, Treatment('水'))", "rain", "holiday_adjacent"]
+    if year_end and d["year_end"].sum() > 0:
+        terms.append("year_end")
+    formula = "count ~ " + " + ".join(terms)
+    import statsmodels.api as sm
+    pois = smf.glm(formula, data=d, family=sm.families.Poisson()).fit()
+    disp = float(pois.pearson_chi2 / pois.df_resid)
+    use = family if family != "auto" else ("negbin" if disp > 1.2 else "poisson")
+    if use == "poisson":
+        return CountModel(pois, "poisson", formula, reference_month, disp, 0.0, len(d))
+    nb = smf.negativebinomial(formula, data=d).fit(disp=0, maxiter=200, start_params=np.append(pois.params, 0.05))
+    return CountModel(nb, "negbin", formula, reference_month, disp, float(nb.params["alpha"]), len(d))
+
+
+def _term_label(term: str) -> tuple[str, str]:
+    if term.startswith("C(weekday_ja"):
+        w = term.split("[T.")[1].rstrip("]")
+        return "曜日", f"{w}曜（水曜比）"
+    if term.startswith("C(month"):
+        m = int(term.split("[T.")[1].rstrip("]"))
+        return "月", f"{m}月"
+    return {"rain": ("天候", "雨の日（降水量≥閾値）"), "holiday_adjacent": ("祝日前後", "祝日・年末年始休みの前後の日"),
+            "year_end": ("年末", "年末（12/20–12/28）")}.get(term, ("その他", term))
+
+
+def effects_table(model: CountModel) -> pd.DataFrame:
+    """Rate ratios (倍率) with 95 % intervals for every term except the intercept (and alpha)."""
+    res = model.result
+    ci = res.conf_int()
+    rows = []
+    for term in res.params.index:
+        if term in ("Intercept", "alpha"):
+            continue
+        group, label = _term_label(term)
+        if group == "月":
+            label = f"{label}（{model.reference_month}月比）"
+        rows.append({"term": term, "group": group, "label": label, "coef": float(res.params[term]),
+                     "rate_ratio": float(np.exp(res.params[term])), "lo": float(np.exp(ci.loc[term, 0])),
+                     "hi": float(np.exp(ci.loc[term, 1])), "p_value": float(res.pvalues[term])})
+    return pd.DataFrame(rows)
+
+
+def weekday_rate_ratios(model: CountModel) -> dict[str, float]:
+    """Rate ratio of each weekday relative to Wednesday (水 = 1)."""
+    p = model.result.params
+    out = {"水": 1.0}
+    for w in WEEKDAY_JA:
+        t = f"C(weekday_ja, Treatment('水'))[T.{w}]"
+        if t in p.index:
+            out[w] = float(np.exp(p[t]))
+    return out
+
+
+# --------------------------------------------------------------------------- Erlang C
+
+
+def erlang_c(load: float, servers: int) -> float:
+    """Probability that an arrival waits (Erlang C) with offered ``load`` (Erlangs) and ``servers``.
+
+    1.0 when ``servers <= load`` (the queue grows without bound).
+    """
+    if load < 0 or servers < 0:
+        raise ValueError("load and servers must be ≥ 0")
+    if load == 0:
+        return 0.0
+    if servers <= load:
+        return 1.0
+    from pyworkforce.queuing import ErlangC
+    # pyworkforce: intensity = transactions / interval * aht  → use interval = aht = 1.
+    p = ErlangC(transactions=load, aht=1.0, asa=1.0, interval=1).waiting_probability(int(servers))
+    return float(min(max(p, 0.0), 1.0))
+
+
+def mean_wait_min(load: float, servers: int, service_min: float) -> float:
+    """Mean wait in queue (all arrivals), minutes: C(c, A) · service / (c − A); inf when unstable."""
+    if load == 0:
+        return 0.0
+    if servers <= load:
+        return math.inf
+    return erlang_c(load, servers) * service_min / (servers - load)
+
+
+def prob_wait_over(load: float, servers: int, service_min: float, t_min: float) -> float:
+    """P(wait > t) = C(c, A) · exp(−(c − A) t / service)."""
+    if load == 0:
+        return 0.0
+    if servers <= load:
+        return 1.0
+    return erlang_c(load, servers) * math.exp(-(servers - load) * t_min / service_min)
+
+
+def offered_load(daily_count, open_hours: float = 5.0, service_min: float = 60.0,
+                 peak_hour_factor: float = 1.3):
+    """Erlangs in the busiest hour: daily count spread over the open hours, × peak-hour factor."""
+    return np.asarray(daily_count, dtype=float) * peak_hour_factor / open_hours * service_min / 60.0
+
+
+def staff_needed(load: float, service_min: float = 60.0, target_wait_min: float = 20.0,
+                 max_occupancy: float = 0.9, min_staff: int = 1, max_staff: int = 200) -> int:
+    """Fewest windows with mean wait ≤ ``target_wait_min`` and occupancy ≤ ``max_occupancy``."""
+    if target_wait_min <= 0:
+        raise ParameterError("target_wait_min", f"{target_wait_min}", expected="a positive number of minutes")
+    if not 0 < max_occupancy <= 1:
+        raise ParameterError("max_occupancy", f"{max_occupancy}", expected="a share in (0, 1]")
+    if not np.isfinite(load) or load < 0:
+        raise ValueError(f"load must be a finite number ≥ 0, not {load}")
+    c = max(min_staff, int(math.floor(load)) + 1 if load > 0 else min_staff)
+    while c <= max_staff:
+        if load / c <= max_occupancy and mean_wait_min(load, c, service_min) <= target_wait_min:
+            return c
+        c += 1
+    raise ValueError(f"more than {max_staff} windows needed for load {load:.1f}")
+
+
+# --------------------------------------------------------------------------- staffing
+
+
+@dataclass
+class QueueSettings:
+    open_hours: float = 5.0          # 9–11 and 13–16 (FACTS §6.2)
+    service_min: float = 60.0        # one application ≈ 1 hour
+    target_wait_min: float = 20.0    # mean wait target
+    peak_hour_factor: float = 1.3    # busiest hour vs the day's average hour
+    max_occupancy: float = 0.9
+    plan_quantile: float = 0.9       # staff for a busy day of its type (share of such days covered)
+
+    def staff(self, count: float) -> int:
+        return staff_needed(float(offered_load(count, self.open_hours, self.service_min, self.peak_hour_factor)),
+                            self.service_min, self.target_wait_min, self.max_occupancy)
+
+
+def month_effects(model: CountModel) -> pd.Series:
+    """Fitted month rate ratio vs the reference month (1..12)."""
+    p = model.result.params
+    out = {}
+    for m in range(1, 13):
+        t = f"C(month, Treatment({model.reference_month}))[T.{m}]"
+        out[m] = float(np.exp(p[t])) if t in p.index else 1.0
+    return pd.Series(out)
+
+
+def staffing_by_day_type(model: CountModel, q: QueueSettings, months: dict[str, int]) -> pd.DataFrame:
+    """Windows needed for each weekday × weather, in the named months (e.g. 通常月, 繁忙月).
+
+    Columns: month_label, month, weekday_ja, weather, expected, busy_day (plan quantile), staff_expected,
+    staff_busy (windows for a busy day of this type).
+    """
+    rows = []
+    for mlabel, m in months.items():
+        for w in WEEKDAY_JA:
+            for rain, wl in ((0, "晴・曇"), (1, "雨")):
+                rows.append({"month_label": mlabel, "month": m, "weekday_ja": w, "weather": wl, "rain": rain,
+                             "holiday_adjacent": 0, "year_end": 0})
+    f = pd.DataFrame(rows)
+    f["expected"] = model.predict(f)
+    f["busy_day"] = model.quantile(f["expected"], q.plan_quantile)
+    f["staff_expected"] = [q.staff(x) for x in f["expected"]]
+    f["staff_busy"] = [q.staff(x) for x in f["busy_day"]]
+    return f.drop(columns=["rain", "holiday_adjacent", "year_end"])
+
+
+def rain_share_by_month(days: pd.DataFrame) -> pd.Series:
+    """Share of open days with rain, by month (1..12)."""
+    return days.dropna(subset=["rain"]).groupby("month")["rain"].mean().reindex(range(1, 13))
+
+
+def plan_calendar(model: CountModel, q: QueueSettings, fiscal_year: int, rain_share: pd.Series,
+                  month_factor: pd.Series | None = None) -> pd.DataFrame:
+    """Every open day of ``fiscal_year`` with expected count (dry, rainy and rain-weighted) and windows
+    needed for a busy day of its kind, dry and rainy. ``month_factor`` (1..12) rescales month levels
+    (scenario)."""
+    cal = office_calendar(f"{fiscal_year}-04-01", f"{fiscal_year + 1}-03-31")
+    cal = cal[cal["open"]].copy()
+    cal["month"] = cal["date"].dt.month
+    cal["weekday_ja"] = [WEEKDAY_JA[w] for w in cal["weekday"]]
+    for c in ("holiday_adjacent", "year_end"):
+        cal[c] = cal[c].astype(int)
+    fac = np.ones(len(cal)) if month_factor is None else month_factor.reindex(cal["month"]).to_numpy()
+    dry = model.predict(cal.assign(rain=0)) * fac
+    wet = model.predict(cal.assign(rain=1)) * fac
+    p = rain_share.reindex(cal["month"]).fillna(rain_share.mean()).to_numpy()
+    cal["expected_dry"] = dry
+    cal["expected_rain"] = wet
+    cal["expected"] = (1 - p) * dry + p * wet
+    cache: dict[float, int] = {}
+
+    def staff(x):
+        k = float(x)
+        if k not in cache:
+            cache[k] = q.staff(k)
+        return cache[k]
+    cal["staff_dry"] = [staff(x) for x in model.quantile(dry, q.plan_quantile)]
+    cal["staff_rain"] = [staff(x) for x in model.quantile(wet, q.plan_quantile)]
+    return cal.drop(columns=["open"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- expiry-month scenario
+
+
+@dataclass
+class ExpiryLink:
+    lead_months: int            # applications come this many months before expiry
+    per_permit: float           # applications per permit on the register per year, in its renewal month
+    other_per_open_day: float   # applications not tied to the expiry month
+    r2: float
+    fitted: pd.DataFrame        # month, observed, fitted (applications per year)
+
+
+def _shifted(register: pd.Series, lead: int) -> pd.Series:
+    """Permits expiring ``lead`` months after each application month m."""
+    return pd.Series({m: float(register[(m - 1 + lead) % 12 + 1]) for m in range(1, 13)})
+
+
+def fit_expiry_link(days: pd.DataFrame, register: pd.DataFrame, leads=(0, 1, 2, 3)) -> ExpiryLink:
+    """Applications per year in month m ≈ per_permit · permits expiring in m + lead + other · open days in m.
+
+    Non-negative least squares on the 12 monthly means; the lead with the smallest error is chosen.
+    """
+    reg = register.set_index("month")["permits"].reindex(range(1, 13)).astype(float)
+    n_years = max((days["date"].max() - days["date"].min()).days + 1, 1) / 365.25
+    obs = days.groupby("month")["count"].sum().reindex(range(1, 13)).fillna(0) / n_years
+    bd = days.groupby("month").size().reindex(range(1, 13)).fillna(0) / n_years
+    best = None
+    for lead in leads:
+        X = np.column_stack([_shifted(reg, lead).to_numpy(), bd.to_numpy()])
+        coef, resid = optimize.nnls(X, obs.to_numpy())
+        sse = float(np.sum((X @ coef - obs.to_numpy()) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, lead, coef, X @ coef)
+    sse, lead, coef, fit = best
+    sst = float(np.sum((obs - obs.mean()) ** 2))
+    return ExpiryLink(lead, float(coef[0]), float(coef[1]), 1 - sse / sst if sst > 0 else float("nan"),
+                      pd.DataFrame({"month": range(1, 13), "observed": obs.to_numpy(), "fitted": fit,
+                                    "open_days": bd.to_numpy()}))
+
+
+def respread_register(register: pd.DataFrame, link: ExpiryLink, share: float) -> pd.DataFrame:
+    """Move ``share`` (0–1) of the way from today's expiry months to a register that gives every open
+    day the same expected number of applications. Total permits are kept (whole numbers)."""
+    if not 0 <= share <= 1:
+        raise ParameterError("respread_share", f"{share}", expected="a share between 0 and 1")
+    reg = register.set_index("month")["permits"].reindex(range(1, 13)).astype(float)
+    total = reg.sum()
+    bd = link.fitted.set_index("month")["open_days"]
+    # Level: per_permit * E'(m+lead) + other * bd_m = lam * bd_m  →  E'(m+lead) ∝ bd_m when lam fixed.
+    lam = (link.per_permit * total + link.other_per_open_day * bd.sum()) / bd.sum()
+    target_app = np.clip((lam - link.other_per_open_day) * bd / max(link.per_permit, 1e-12), 0, None)
+    level = pd.Series(0.0, index=range(1, 13))
+    for m in range(1, 13):
+        level[(m - 1 + link.lead_months) % 12 + 1] = target_app[m]
+    level = level / level.sum() * total
+    new = (1 - share) * reg + share * level
+    # Round keeping the total (largest remainders).
+    fl = np.floor(new)
+    rest = int(round(total - fl.sum()))
+    order = np.argsort(-(new - fl).to_numpy())
+    fl.iloc[order[:rest]] += 1
+    return pd.DataFrame({"month": range(1, 13), "permits": fl.astype(int).to_numpy()})
+
+
+def expiry_scenario(link: ExpiryLink, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Per application month: expected applications per year and per open day, before and after, and the
+    month factor (after / before) to rescale a plan calendar."""
+    b = before.set_index("month")["permits"].reindex(range(1, 13)).astype(float)
+    a = after.set_index("month")["permits"].reindex(range(1, 13)).astype(float)
+    bd = link.fitted.set_index("month")["open_days"]
+    app_b = link.per_permit * _shifted(b, link.lead_months) + link.other_per_open_day * bd
+    app_a = link.per_permit * _shifted(a, link.lead_months) + link.other_per_open_day * bd
+    out = pd.DataFrame({"month": range(1, 13), "open_days": bd.to_numpy(),
+                        "apps_before": app_b.to_numpy(), "apps_after": app_a.to_numpy()})
+    out["per_day_before"] = out["apps_before"] / out["open_days"]
+    out["per_day_after"] = out["apps_after"] / out["open_days"]
+    out["month_factor"] = out["apps_after"] / out["apps_before"]
+    return out
+
+
+def peak_month(frame: pd.DataFrame, column: str) -> tuple[int, float]:
+    i = frame[column].idxmax()
+    return int(frame.loc[i, "month"]), float(frame.loc[i, column])
