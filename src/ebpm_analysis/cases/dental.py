@@ -1,0 +1,430 @@
+"""Case 2 — preschool dental checkups: facilities, teeth and clusters (Adachi model → Kumamoto).
+
+Pure functions over the tidy frames of :mod:`ebpm_analysis.io.dental_sheet` (``exams``: one
+row per child exam with ``d``, ``f``, ``dmft``, ``caries``; ``teeth``: one row per tooth) and
+the facility list. No file reading, no plotting.
+
+Definitions (FACTS §4.1): a child *has caries experience* (有病者) when dmft > 0, where dmft
+counts untreated (``C``) and treated (``〇``) primary teeth; ``CO`` and ``×`` are not caries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ..io.dental_sheet import FDI_TEETH, FDI_TO_JP, TOOTH_KIND
+from ..stats.disclosure import suppress_small
+from ..stats.funnel import binomial_limits, eb_beta_binomial, overdispersion, z_scores
+from ..stats.intervals import wilson_ci
+
+ANTERIOR_UPPER = {51, 52, 53, 61, 62, 63}
+MOLARS = {54, 55, 64, 65, 74, 75, 84, 85}
+SIGNAL_ORDER = ["99.8%超", "95%超", "範囲内", "95%未満", "99.8%未満"]
+
+
+# --- descriptive ---------------------------------------------------------------------------
+def add_facility_info(exams: pd.DataFrame, facilities: pd.DataFrame) -> pd.DataFrame:
+    """Attach facility type and ward to each exam; exams from unknown facilities are an error."""
+    info = facilities[["facility_code", "facility_type", "ward_code", "ward_name"]]
+    out = exams.merge(info, on="facility_code", how="left", validate="many_to_one")
+    unknown = out["facility_type"].isna()
+    if unknown.any():
+        codes = out.loc[unknown, "facility_code"].unique()[:5].tolist()
+        raise ValueError(f"exams reference facility codes missing from the facility list: {codes}")
+    return out
+
+
+def prevalence_by(exams: pd.DataFrame, by: list[str] | str, min_cell: int = 10, alpha: float = 0.05) -> pd.DataFrame:
+    """有病者率 (Wilson interval) and mean dmft (t interval) per group; small counts suppressed.
+
+    Columns: group keys, ``examined``, ``with_caries``, ``prevalence`` / ``prev_lo`` / ``prev_hi`` (%),
+    ``dmft_mean`` / ``dmft_lo`` / ``dmft_hi``, ``untreated_share`` (% of children with caries who
+    still have an untreated tooth). Rows with fewer than ``min_cell`` examined children are
+    withheld (values NA, ``suppressed`` True); counts 1..min_cell-1 of children with caries are
+    suppressed too.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    g = exams.groupby(by, observed=True)
+    out = g.agg(examined=("caries", "size"), with_caries=("caries", "sum"), dmft_mean=("dmft", "mean"),
+                dmft_sd=("dmft", "std"), untreated=("d", lambda s: int((s > 0).sum()))).reset_index()
+    lo, hi = wilson_ci(out["with_caries"], out["examined"], alpha)
+    out["prevalence"] = 100 * out["with_caries"] / out["examined"]
+    out["prev_lo"], out["prev_hi"] = 100 * lo, 100 * hi
+    t = sps.t.ppf(1 - alpha / 2, np.maximum(out["examined"] - 1, 1))
+    se = out["dmft_sd"].fillna(0) / np.sqrt(out["examined"])
+    out["dmft_lo"] = (out["dmft_mean"] - t * se).clip(lower=0)
+    out["dmft_hi"] = out["dmft_mean"] + t * se
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["untreated_share"] = 100 * out["untreated"] / out["with_caries"].where(out["with_caries"] > 0)
+    out = out.drop(columns=["dmft_sd", "untreated"])
+    small = out["examined"] < min_cell
+    value_cols = ["with_caries", "prevalence", "prev_lo", "prev_hi", "dmft_mean", "dmft_lo", "dmft_hi",
+                  "untreated_share"]
+    out[value_cols] = out[value_cols].astype("Float64")
+    out.loc[small, value_cols] = pd.NA
+    out["with_caries"], _ = suppress_small(out["with_caries"], min_cell)
+    out["suppressed"] = small
+    out["examined"] = out["examined"].astype("Int64")
+    return out
+
+
+def facility_summary(exams: pd.DataFrame, teeth: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per facility: examined, children with caries, d/f totals, age mix, questionnaire
+    shares and (if ``teeth`` given) counts of carious upper-anterior and molar teeth."""
+    e = exams
+    g = e.groupby("facility_code", observed=True)
+    out = g.agg(examined=("caries", "size"), with_caries=("caries", "sum"), d_teeth=("d", "sum"),
+                f_teeth=("f", "sum"), dmft_sum=("dmft", "sum"),
+                untreated_children=("d", lambda s: int((s > 0).sum()))).reset_index()
+    ages = pd.crosstab(e["facility_code"], e["age"]).add_prefix("n_age")
+    out = out.merge(ages, left_on="facility_code", right_index=True, how="left")
+    if "finishing_brushing" in e:
+        ans = e["finishing_brushing"].notna()
+        nd = (e["finishing_brushing"].isin(["ときどき", "していない"]) & ans)
+        q = pd.DataFrame({"facility_code": e["facility_code"], "nd": nd, "ans": ans})
+        s = q.groupby("facility_code")[["nd", "ans"]].sum()
+        out = out.merge((s["nd"] / s["ans"].where(s["ans"] > 0)).rename("not_daily_brushing"),
+                        left_on="facility_code", right_index=True, how="left")
+    if "snacks_per_day" in e:
+        out = out.merge(e.groupby("facility_code")["snacks_per_day"].mean().astype(float).rename("snacks_mean"),
+                        left_on="facility_code", right_index=True, how="left")
+    if "fluoride" in e:
+        fl = e["fluoride"].notna()
+        q = pd.DataFrame({"facility_code": e["facility_code"], "yes": (e["fluoride"] == "あり") & fl, "ans": fl})
+        s = q.groupby("facility_code")[["yes", "ans"]].sum()
+        out = out.merge((s["yes"] / s["ans"].where(s["ans"] > 0)).rename("fluoride_share"),
+                        left_on="facility_code", right_index=True, how="left")
+    if teeth is not None:
+        t = teeth[teeth["status"].isin(["decayed", "filled"])]
+        t = t.merge(e[["child_id", "exam_date", "facility_code"]], on=["child_id", "exam_date"], how="left")
+        ant = t["tooth"].isin(list(ANTERIOR_UPPER))
+        mol = t["tooth"].isin(list(MOLARS))
+        c = pd.DataFrame({"facility_code": t["facility_code"], "anterior_teeth": ant, "molar_teeth": mol})
+        c = c.groupby("facility_code")[["anterior_teeth", "molar_teeth"]].sum()
+        out = out.merge(c, left_on="facility_code", right_index=True, how="left")
+        out[["anterior_teeth", "molar_teeth"]] = out[["anterior_teeth", "molar_teeth"]].fillna(0).astype(int)
+    return out
+
+
+# --- facility vs city: funnel and EB ------------------------------------------------------
+def funnel_analysis(exams: pd.DataFrame, fac: pd.DataFrame, *, min_examined: int = 10,
+                    adjust_overdispersion: bool = True, levels=(0.95, 0.998)) -> tuple[pd.DataFrame, dict]:
+    """Compare each facility with the city, standardised for age.
+
+    Expected cases E = Σ_age n_age × city rate_age; the age-adjusted rate is (O/E) × city rate.
+    Control limits around the city rate at each facility's size: exact binomial at ``levels``;
+    if ``adjust_overdispersion`` they are widened by Spiegelhalter's additive random-effects τ²
+    (estimated from winsorised z-scores), so ordinary between-facility variation is not flagged.
+    Facilities with fewer than ``min_examined`` children get no rate or signal (``small`` True).
+
+    Returns (facility frame with ``expected``, ``oe``, ``adj_rate``, ``z``, limits, ``signal``,
+    EB columns; info dict with p0, φ, τ², prior).
+    """
+    city_age = exams.groupby("age")["caries"].mean()
+    p0 = float(exams["caries"].mean())
+    out = fac.copy()
+    age_cols = [c for c in out.columns if c.startswith("n_age")]
+    e_cols = np.zeros(len(out))
+    v_cols = np.zeros(len(out))
+    for c in age_cols:
+        a = int(c.removeprefix("n_age"))
+        pa = float(city_age.get(a, p0))
+        e_cols += out[c].fillna(0).to_numpy() * pa
+        v_cols += out[c].fillna(0).to_numpy() * pa * (1 - pa)
+    out["expected"] = e_cols
+    out["oe"] = out["with_caries"] / out["expected"]
+    out["adj_rate"] = (out["oe"] * p0).clip(upper=1)
+    out["z"] = z_scores(out["with_caries"], out["expected"], v_cols)
+    out["small"] = out["examined"] < min_examined
+    big = ~out["small"]
+    od = overdispersion(out.loc[big, "z"], out.loc[big, "examined"], p0)
+    tau2 = od["tau2"] if adjust_overdispersion else 0.0
+    for lv in levels:
+        lo, hi = binomial_limits(out["examined"], p0, lv, tau2=tau2)
+        tag = f"{lv * 100:g}"
+        out[f"lo{tag}"], out[f"hi{tag}"] = lo, hi
+    l95, l998 = (f"{lv * 100:g}" for lv in levels)
+    sig = np.select(
+        [out["adj_rate"] > out[f"hi{l998}"], out["adj_rate"] > out[f"hi{l95}"],
+         out["adj_rate"] < out[f"lo{l998}"], out["adj_rate"] < out[f"lo{l95}"]],
+        [SIGNAL_ORDER[0], SIGNAL_ORDER[1], SIGNAL_ORDER[4], SIGNAL_ORDER[3]], default=SIGNAL_ORDER[2])
+    out["signal"] = pd.Categorical(np.where(out["small"], None, sig), categories=SIGNAL_ORDER)
+    eb = eb_beta_binomial(out.loc[big, "with_caries"], out.loc[big, "examined"], p0=p0)
+    prior = (eb.attrs["alpha"], eb.attrs["beta"])
+    eb_all = eb_beta_binomial(out["with_caries"], out["examined"], p0=p0, prior=prior)
+    for c in eb_all.columns:
+        out[c] = eb_all[c].to_numpy()
+    info = {"p0": p0, "city_age_rate": city_age.to_dict(), "phi": od["phi"], "tau2": tau2,
+            "tau2_estimated": od["tau2"], "adjusted": adjust_overdispersion, "prior_alpha": prior[0],
+            "prior_beta": prior[1], "levels": tuple(levels)}
+    return out, info
+
+
+def funnel_curves(info: dict, n_max: int, n_min: int = 5, points: int = 200) -> pd.DataFrame:
+    """Control-limit curves for drawing a funnel plot (columns n, lo/hi per level)."""
+    n = np.unique(np.round(np.geomspace(n_min, max(n_max, n_min + 1), points)))
+    out = pd.DataFrame({"n": n})
+    for lv in info["levels"]:
+        lo, hi = binomial_limits(n, info["p0"], lv, tau2=info["tau2"])
+        tag = f"{lv * 100:g}"
+        out[f"lo{tag}"], out[f"hi{tag}"] = lo, hi
+    return out
+
+
+# --- teeth ---------------------------------------------------------------------------------
+def tooth_shares(teeth: pd.DataFrame, exams: pd.DataFrame) -> pd.DataFrame:
+    """Caries share per tooth and age: carious (C or 〇) / teeth present, and per child examined.
+
+    Columns: age, tooth, present, carious, share (% of present teeth), per_child (% of children).
+    """
+    t = teeth.merge(exams[["child_id", "exam_date", "age"]], on=["child_id", "exam_date"], how="left")
+    t["present"] = t["status"] != "absent"
+    t["carious"] = t["status"].isin(["decayed", "filled"])
+    out = t.groupby(["age", "tooth"], observed=True)[["present", "carious"]].sum().reset_index()
+    n_age = exams.groupby("age").size()
+    out["share"] = 100 * out["carious"] / out["present"].where(out["present"] > 0)
+    out["per_child"] = 100 * out["carious"] / out["age"].map(n_age)
+    return out
+
+
+def tooth_ranking(shares: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """Ranking of caries-prone teeth per age (by share of present teeth), with Japanese names."""
+    s = shares.sort_values(["age", "share", "tooth"], ascending=[True, False, True]).copy()
+    s["rank"] = s.groupby("age").cumcount() + 1
+    s["jp"] = s["tooth"].map(FDI_TO_JP)
+    s["kind"] = s["tooth"].map(lambda t: ("上顎" if t // 10 in (5, 6) else "下顎") + TOOTH_KIND[t % 10])
+    return s[s["rank"] <= top].reset_index(drop=True)
+
+
+def tooth_pair_ranking(shares: pd.DataFrame) -> pd.DataFrame:
+    """Ranking of mirror-tooth pairs (e.g. 51+61 = 上顎乳中切歯) per age, pooling left and right."""
+    s = shares.copy()
+    s["jaw"] = np.where(s["tooth"] // 10 <= 6, "上顎", "下顎")
+    s["kind_no"] = s["tooth"] % 10
+    g = s.groupby(["age", "jaw", "kind_no"])[["present", "carious"]].sum().reset_index()
+    g["share"] = 100 * g["carious"] / g["present"]
+    g["kind"] = g["jaw"] + g["kind_no"].map(TOOTH_KIND)
+    g["teeth"] = [tuple(sorted(t for t in FDI_TEETH if t % 10 == k and ((t // 10 <= 6) == (j == "上顎"))))
+                  for j, k in zip(g["jaw"], g["kind_no"])]
+    g = g.sort_values(["age", "share"], ascending=[True, False])
+    g["rank"] = g.groupby("age").cumcount() + 1
+    return g.reset_index(drop=True)
+
+
+def top_teeth(shares: pd.DataFrame) -> dict[int, tuple[int, ...]]:
+    """The most caries-prone mirror pair at each age, e.g. {3: (51, 61), 5: (75, 85)}."""
+    r = tooth_pair_ranking(shares)
+    return {int(a): tuple(g.iloc[0]["teeth"]) for a, g in r.groupby("age")}
+
+
+def caries_pattern_type(teeth: pd.DataFrame, exams: pd.DataFrame, age: int = 3) -> pd.DataFrame:
+    """う蝕罹患型 (O, A, B, C) at ``age`` (FACTS §4.1; C = molars and lower front teeth involved)."""
+    ids = exams.loc[exams["age"] == age, ["child_id", "exam_date"]]
+    t = teeth.merge(ids, on=["child_id", "exam_date"])
+    t = t[t["status"].isin(["decayed", "filled"])]
+    k = t["tooth"] % 10
+    upper = t["tooth"] // 10 <= 6
+    flags = pd.DataFrame({"child_id": t["child_id"], "exam_date": t["exam_date"],
+                          "upper_front": upper & (k <= 3), "lower_front": ~upper & (k <= 3), "molar": k >= 4})
+    f = flags.groupby(["child_id", "exam_date"])[["upper_front", "lower_front", "molar"]].any()
+    typ = np.where(f["lower_front"] & f["molar"], "C",
+                   np.where(f["upper_front"] & f["molar"], "B", "A"))
+    counts = pd.Series(typ).value_counts()
+    n = len(ids)
+    out = pd.DataFrame({"type": ["O", "A", "B", "C"]})
+    out["children"] = out["type"].map(lambda x: int(n - len(f)) if x == "O" else int(counts.get(x, 0)))
+    out["share"] = 100 * out["children"] / n
+    return out
+
+
+# --- clustering ----------------------------------------------------------------------------
+def pattern_features(fac: pd.DataFrame, prior_teeth: float = 10.0) -> pd.DataFrame:
+    """Facility caries-pattern features: EB prevalence, dmft per child, shrunken upper-anterior
+    and molar shares of carious teeth (``prior_teeth`` pseudo-teeth at the city share), and
+    untreated share of carious teeth."""
+    carious = fac["d_teeth"] + fac["f_teeth"]
+    city_ant = fac["anterior_teeth"].sum() / carious.sum()
+    city_mol = fac["molar_teeth"].sum() / carious.sum()
+    city_d = fac["d_teeth"].sum() / carious.sum()
+    return pd.DataFrame({
+        "prevalence": fac["eb_rate"] * 100 if "eb_rate" in fac else 100 * fac["with_caries"] / fac["examined"],
+        "dmft": fac["dmft_sum"] / fac["examined"],
+        "anterior_share": 100 * (fac["anterior_teeth"] + prior_teeth * city_ant) / (carious + prior_teeth),
+        "molar_share": 100 * (fac["molar_teeth"] + prior_teeth * city_mol) / (carious + prior_teeth),
+        "untreated_share": 100 * (fac["d_teeth"] + prior_teeth * city_d) / (carious + prior_teeth),
+    }, index=fac.index)
+
+
+def cluster_facilities(features: pd.DataFrame, k_range=range(2, 7), method: str = "kmeans",
+                       seed: int = 0) -> tuple[np.ndarray, pd.DataFrame, int]:
+    """Group facilities by standardised caries-pattern features; k chosen by the best mean
+    silhouette. ``method`` 'kmeans' or 'ward' (hierarchical). Returns (labels numbered by
+    rising mean prevalence, silhouette table, chosen k)."""
+    from sklearn.cluster import AgglomerativeClustering, KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(features.to_numpy(float))
+    rows, labels_by_k = [], {}
+    for k in k_range:
+        if k >= len(X):
+            break
+        if method == "kmeans":
+            lab = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(X)
+        elif method == "ward":
+            lab = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(X)
+        else:
+            raise ValueError(f"method must be 'kmeans' or 'ward', not {method!r}")
+        labels_by_k[k] = lab
+        rows.append({"k": k, "silhouette": float(silhouette_score(X, lab))})
+    sil = pd.DataFrame(rows)
+    k_best = int(sil.loc[sil["silhouette"].idxmax(), "k"])
+    lab = labels_by_k[k_best]
+    order = features.groupby(lab)["prevalence"].mean().sort_values().index
+    remap = {old: new + 1 for new, old in enumerate(order)}
+    return np.array([remap[x] for x in lab]), sil, k_best
+
+
+def cluster_profiles(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    prof = features.groupby(labels).mean()
+    prof.insert(0, "facilities", pd.Series(labels).value_counts().sort_index().to_numpy())
+    prof.index.name = "cluster"
+    return prof.reset_index()
+
+
+def describe_cluster(row: pd.Series, city: pd.Series) -> str:
+    """A short Japanese label for a cluster profile, from its numbers relative to the city mean."""
+    parts = []
+    parts.append("高有病" if row["prevalence"] > 1.15 * city["prevalence"] else
+                 "低有病" if row["prevalence"] < 0.85 * city["prevalence"] else "平均的有病")
+    if row["anterior_share"] > city["anterior_share"] + 5:
+        parts.append("前歯型")
+    elif row["molar_share"] > city["molar_share"] + 5:
+        parts.append("臼歯型")
+    if row["untreated_share"] > city["untreated_share"] + 7:
+        parts.append("未処置多")
+    return "・".join(parts)
+
+
+# --- spatial hot spots ---------------------------------------------------------------------
+def hotspots(points, value: str, k: int = 8, permutations: int = 999, seed: int = 0,
+             alpha: float = 0.05) -> pd.DataFrame:
+    """Getis–Ord Gi* on facility values with k-nearest-neighbour weights (PySAL esda).
+
+    ``points`` is a GeoDataFrame in a metre CRS. Returns ``gi_z``, ``gi_p`` (pseudo p-value from
+    conditional permutations) and ``hotspot`` ('ホットスポット', 'コールドスポット', '有意差なし').
+    """
+    from esda.getisord import G_Local
+    from libpysal.weights import KNN
+
+    k = min(k, len(points) - 1)
+    w = KNN.from_dataframe(points, k=k)
+    w.transform = "B"
+    g = G_Local(points[value].to_numpy(float), w, transform="B", permutations=permutations, star=True,
+                seed=seed)
+    z = np.asarray(g.Zs)
+    p = np.asarray(g.p_sim)
+    lab = np.where((p < alpha) & (z > 0), "ホットスポット", np.where((p < alpha) & (z < 0), "コールドスポット", "有意差なし"))
+    return pd.DataFrame({"gi_z": z, "gi_p": p, "hotspot": lab}, index=points.index)
+
+
+# --- behaviour -----------------------------------------------------------------------------
+def behaviour_model(exams: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Logistic regression of caries experience on 仕上げみがき, snacks per day and fluoride,
+    adjusted for age (complete cases), with cluster-robust SEs by facility.
+
+    Returns (odds-ratio table in Japanese, info with n and pseudo R²).
+    """
+    import statsmodels.formula.api as smf
+
+    cols = ["caries", "age", "finishing_brushing", "snacks_per_day", "fluoride", "facility_code"]
+    d = exams[[c for c in cols if c in exams]].dropna().copy()
+    d["caries"] = d["caries"].astype(int)
+    d["snacks"] = d["snacks_per_day"].astype(float)
+    d["brushing"] = pd.Categorical(d["finishing_brushing"].astype(str), categories=["毎日", "ときどき", "していない"])
+    d["fluoride_yes"] = (d["fluoride"].astype(str) == "あり").astype(int)
+    groups = pd.factorize(d["facility_code"])[0]
+    m = smf.logit("caries ~ C(age) + C(brushing) + snacks + fluoride_yes", data=d).fit(
+        disp=False, cov_type="cluster", cov_kwds={"groups": groups})
+    ci = m.conf_int()
+    names = {"C(brushing)[T.ときどき]": "仕上げみがき：ときどき（対 毎日）",
+             "C(brushing)[T.していない]": "仕上げみがき：していない（対 毎日）",
+             "snacks": "間食回数（1回/日増えるごと）", "fluoride_yes": "フッ化物利用：あり（対 なし）",
+             "C(age)[T.4]": "4歳（対 3歳）", "C(age)[T.5]": "5歳（対 3歳）"}
+    rows = []
+    for term, label in names.items():
+        if term in m.params:
+            rows.append({"要因": label, "term": term, "オッズ比": float(np.exp(m.params[term])),
+                         "95%CI下限": float(np.exp(ci.loc[term, 0])), "95%CI上限": float(np.exp(ci.loc[term, 1])),
+                         "p値": float(m.pvalues[term])})
+    return pd.DataFrame(rows), {"n": int(m.nobs), "pseudo_r2": float(m.prsquared),
+                                "dropped": int(len(exams) - m.nobs)}
+
+
+# --- priority table ------------------------------------------------------------------------
+def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushing_margin: float = 5.0,
+                   snack_margin: float = 0.2, min_p_above: float = 0.9) -> pd.DataFrame:
+    """Facilities needing attention and the suggested actions, derived from their numbers.
+
+    A facility enters the table when its age-adjusted rate is above the 95 % or 99.8 % limit, or
+    its EB posterior P(rate > city) ≥ ``min_p_above``, or it is a Gi* hot spot. Actions:
+
+    - 受診勧奨の追跡 (referral follow-up): share of children with caries who still have an
+      untreated tooth ≥ city share + ``untreated_margin`` points;
+    - 仕上げみがき指導: share not finishing-brushing daily ≥ city + ``brushing_margin`` points, or
+      the upper-anterior share of carious teeth ≥ city + 5 points;
+    - おやつ（間食）指導: mean snacks per day ≥ city + ``snack_margin``;
+    - none of these → 個別に要因確認（歯科医・園と協議）.
+    Facilities with ``small`` True are never listed (aggregate only).
+    """
+    f = fac[~fac["small"]].copy()
+    city_untreated = 100 * f["untreated_children"].sum() / max(f["with_caries"].sum(), 1)
+    f["untreated_pct"] = 100 * f["untreated_children"] / f["with_caries"].where(f["with_caries"] > 0)
+    carious = f["d_teeth"] + f["f_teeth"]
+    f["anterior_pct"] = 100 * f["anterior_teeth"] / carious.where(carious > 0) if "anterior_teeth" in f else np.nan
+    city_ant = 100 * f["anterior_teeth"].sum() / max(carious.sum(), 1) if "anterior_teeth" in f else np.nan
+    w = f["examined"]
+    city_brush = float(np.average(f["not_daily_brushing"].fillna(0), weights=w)) * 100 if "not_daily_brushing" in f else np.nan
+    city_snack = float(np.average(f["snacks_mean"].fillna(f["snacks_mean"].mean()), weights=w)) if "snacks_mean" in f else np.nan
+    hot = f["hotspot"].eq("ホットスポット") if "hotspot" in f else pd.Series(False, index=f.index)
+    sel = f["signal"].isin(SIGNAL_ORDER[:2]) | (f["p_above"] >= min_p_above) | hot
+    f = f[sel].copy()
+    actions, reasons = [], []
+    for _, r in f.iterrows():
+        a, why = [], []
+        if pd.notna(r["untreated_pct"]) and r["untreated_pct"] >= city_untreated + untreated_margin:
+            a.append("受診勧奨の追跡")
+            why.append(f"未処置あり{r['untreated_pct']:.0f}%（市{city_untreated:.0f}%）")
+        brush = 100 * r.get("not_daily_brushing", np.nan)
+        if (pd.notna(brush) and brush >= city_brush + brushing_margin) or \
+                (pd.notna(r.get("anterior_pct")) and r["anterior_pct"] >= city_ant + 5):
+            a.append("仕上げみがき指導")
+            if pd.notna(brush) and brush >= city_brush + brushing_margin:
+                why.append(f"毎日でない{brush:.0f}%（市{city_brush:.0f}%）")
+            else:
+                why.append(f"上顎前歯の割合{r['anterior_pct']:.0f}%（市{city_ant:.0f}%）")
+        if pd.notna(r.get("snacks_mean")) and r["snacks_mean"] >= city_snack + snack_margin:
+            a.append("おやつ（間食）指導")
+            why.append(f"間食{r['snacks_mean']:.1f}回/日（市{city_snack:.1f}）")
+        if not a:
+            a.append("個別に要因確認")
+        actions.append("・".join(a))
+        reasons.append("、".join(why) if why else "行動指標は市平均並み")
+    f["action"] = actions
+    f["reason"] = reasons
+    f["priority"] = np.select([f["signal"] == SIGNAL_ORDER[0], f["signal"] == SIGNAL_ORDER[1]], [1, 2], default=3)
+    f = f.sort_values(["priority", "z"], ascending=[True, False])
+    f.attrs.update(city_untreated=city_untreated, city_brush=city_brush, city_snack=city_snack, city_ant=city_ant)
+    return f.reset_index(drop=True)
+
+
+def small_facility_aggregate(fac: pd.DataFrame, min_cell: int = 10) -> dict:
+    """Facilities below ``min_examined`` reported together only: count, children, prevalence
+    (withheld if the pooled number of children is itself below ``min_cell``)."""
+    s = fac[fac["small"]]
+    n = int(s["examined"].sum())
+    k = int(s["with_caries"].sum())
+    return {"facilities": int(len(s)), "examined": n,
+            "prevalence": (100 * k / n) if n >= min_cell else None}
