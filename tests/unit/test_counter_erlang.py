@@ -1,0 +1,72 @@
+"""Erlang C against textbook values (M/M/1, M/M/2 closed forms, and the A = 10 Erlang table)."""
+
+import math
+
+import pytest
+
+from ebpm_analysis.cases.counter import (QueueSettings, erlang_c, mean_wait_min, offered_load, prob_wait_over,
+                                         staff_needed)
+from ebpm_analysis.errors import ParameterError
+
+
+@pytest.mark.parametrize("rho", [0.1, 0.5, 0.9])
+def test_single_server_wait_probability_equals_utilisation(rho):
+    # M/M/1: P(wait) = rho.
+    assert erlang_c(rho, 1) == pytest.approx(rho, rel=1e-9)
+
+
+@pytest.mark.parametrize("a", [0.5, 1.0, 1.5])
+def test_two_servers_closed_form(a):
+    # M/M/2: C(2, A) = A^2 / (2 + A).
+    assert erlang_c(a, 2) == pytest.approx(a * a / (2 + a), rel=1e-9)
+
+
+@pytest.mark.parametrize("a,n,expected", [(2.0, 3, 4 / 9), (10.0, 11, 0.6821), (10.0, 12, 0.4494), (10.0, 13, 0.2853)])
+def test_table_values(a, n, expected):
+    assert erlang_c(a, n) == pytest.approx(expected, abs=5e-4)
+
+
+def test_unstable_queue_everyone_waits_forever():
+    assert erlang_c(3.0, 3) == 1.0
+    assert erlang_c(3.5, 3) == 1.0
+    assert math.isinf(mean_wait_min(3.0, 3, 60))
+    assert erlang_c(0.0, 2) == 0.0 and mean_wait_min(0.0, 2, 60) == 0.0
+
+
+def test_mean_wait_mm1():
+    # M/M/1, rho = 0.5, service 60 min: Wq = rho / (1 - rho) * service = 60 min.
+    assert mean_wait_min(0.5, 1, 60.0) == pytest.approx(60.0)
+    # M/M/2, A = 1: C = 1/3, Wq = C * S / (c - A) = 20 min.
+    assert mean_wait_min(1.0, 2, 60.0) == pytest.approx(20.0)
+
+
+def test_probability_of_waiting_longer_than_t():
+    # M/M/1: P(W > t) = rho * exp(-(1 - rho) t / S).
+    assert prob_wait_over(0.5, 1, 60.0, 30.0) == pytest.approx(0.5 * math.exp(-0.25))
+
+
+def test_staff_needed_call_centre_example():
+    # 100 calls per 30 min, 3 min handling → A = 10 Erlangs. ASA at 11/12/13 agents ≈ 123 s / 40 s / 17 s.
+    assert staff_needed(10.0, service_min=3.0, target_wait_min=0.5, max_occupancy=1.0) == 13
+    assert staff_needed(10.0, service_min=3.0, target_wait_min=1.0, max_occupancy=1.0) == 12
+    assert staff_needed(10.0, service_min=3.0, target_wait_min=2.1, max_occupancy=1.0) == 11
+    # The occupancy cap binds: 10 / 0.8 = 12.5 → 13 windows.
+    assert staff_needed(10.0, service_min=3.0, target_wait_min=60, max_occupancy=0.8) == 13
+
+
+def test_staff_needed_rejects_bad_targets():
+    with pytest.raises(ParameterError, match="target_wait_min"):
+        staff_needed(2.0, target_wait_min=0)
+    with pytest.raises(ParameterError, match="max_occupancy"):
+        staff_needed(2.0, max_occupancy=1.5)
+
+
+def test_counter_load_uses_open_hours_and_service_time():
+    # 10 applications in 5 open hours, 1 hour each, busiest hour 1.3x: 2.6 Erlangs.
+    assert float(offered_load(10, 5.0, 60.0, 1.3)) == pytest.approx(2.6)
+    q = QueueSettings(target_wait_min=30, max_occupancy=1.0)
+    a = 2.6
+    n = q.staff(10)
+    assert mean_wait_min(a, n, 60) <= 30 < mean_wait_min(a, n - 1, 60)
+    # More applications never need fewer windows.
+    assert [q.staff(c) for c in range(0, 60, 5)] == sorted(q.staff(c) for c in range(0, 60, 5))

@@ -1,0 +1,160 @@
+"""Planted truth recovered: weekday and rain rate ratios within 10 % of the generator's; the expiry
+re-spread scenario lowers the peak month; the synthetic files go through the real loaders."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ebpm_analysis import paths
+from ebpm_analysis.cases import counter as cc
+from ebpm_analysis.io.counter_log import read_counter_log, read_expiry_register
+from ebpm_analysis.io.jma import read_jma_daily
+from ebpm_analysis.synth.counter import CounterTruth, ensure_counter_data, generate_counter_log
+from ebpm_analysis.synth.weather import generate_daily_weather
+
+START, END = "2021-04-01", "2026-03-31"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setattr(paths, "INTERIM_DIR", tmp_path_factory.mktemp("interim"))
+    f = ensure_counter_data(seed=7, start=START, end=END)
+    yield f
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def loaded(files):
+    log = read_counter_log(files["log"], nature="synthetic")
+    weather = read_jma_daily(files["weather"], nature="synthetic")
+    reg = read_expiry_register(files["expiry"], nature="synthetic")
+    truth = json.loads(files["truth"].read_text(encoding="utf-8"))
+    days = cc.prepare_days(log, weather, rain_threshold_mm=truth["rain_threshold_mm"])
+    return days, reg, truth
+
+
+def _relative_errors(model, truth):
+    rr = cc.weekday_rate_ratios(model)
+    errs = {w: abs(rr[w] / truth["weekday_rr"][w] - 1) for w in truth["weekday_rr"]}
+    errs["rain"] = abs(np.exp(model.result.params["rain"]) / truth["rain_rr"] - 1)
+    return errs
+
+
+def test_files_are_in_the_real_format_and_labelled_synthetic(files):
+    raw = files["log"].read_bytes()
+    raw.decode("cp932")
+    assert raw.decode("cp932").startswith("日付,曜日,受付件数,平均待ち時間(分),最大待ち時間(分),窓口職員数,備考")
+    truth = json.loads(files["truth"].read_text(encoding="utf-8"))
+    assert truth["synthetic"] is True and truth["seed"] == 7
+    assert files["weather"].read_bytes().decode("cp932").splitlines()[3].startswith("年月日,")
+
+
+def test_generator_is_deterministic_and_cached(files):
+    again = ensure_counter_data(seed=7, start=START, end=END)
+    assert again == files
+    w = generate_daily_weather("2024-04-01", "2024-06-30", seed=3)
+    a = generate_counter_log(w, seed=5, with_waits=False)
+    b = generate_counter_log(w, seed=5, with_waits=False)
+    c = generate_counter_log(w, seed=6, with_waits=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["count"].equals(c["count"])
+
+
+def test_generator_only_writes_open_days(loaded):
+    days, _, _ = loaded
+    assert (days["date"].dt.day_of_week < 5).all()
+    md = days["date"].dt.strftime("%m-%d")
+    assert not md.isin(["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"]).any()
+    assert not days["date"].isin(pd.to_datetime(["2024-05-03", "2025-11-03", "2023-01-09"])).any()
+
+
+@pytest.mark.parametrize("family", ["negbin", "poisson"])
+def test_weekday_and_rain_effects_recovered_from_files(loaded, family):
+    days, _, truth = loaded
+    model = cc.fit_count_model(days, family=family)
+    errs = _relative_errors(model, truth)
+    assert max(errs.values()) <= 0.10, errs
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_weekday_and_rain_effects_recovered_other_seeds(seed):
+    w = generate_daily_weather(START, END, seed=seed + 1000)
+    log = generate_counter_log(w, seed=seed, scale=2.0, with_waits=False)
+    days = cc.prepare_days(log[["date", "count"]], w)
+    model = cc.fit_count_model(days)
+    tr = CounterTruth()
+    errs = _relative_errors(model, {"weekday_rr": tr.weekday_rr, "rain_rr": tr.rain_rr})
+    assert max(errs.values()) <= 0.10, errs
+    # and the other planted effects land near their truth too (looser: fewer such days)
+    assert np.exp(model.result.params["holiday_adjacent"]) == pytest.approx(tr.holiday_adjacent_rr, rel=0.15)
+    assert np.exp(model.result.params["year_end"]) == pytest.approx(tr.year_end_rr, rel=0.2)
+
+
+def test_overdispersion_detected(loaded):
+    days, _, truth = loaded
+    model = cc.fit_count_model(days, family="auto")
+    assert model.family == "negbin" and model.dispersion > 1.2
+    assert model.alpha == pytest.approx(truth["nb_alpha"], abs=0.03)
+
+
+def test_expiry_link_finds_the_planted_lead(loaded):
+    days, reg, truth = loaded
+    link = cc.fit_expiry_link(days, reg)
+    assert link.lead_months == truth["renewal_lead_months"]
+    # one renewal per permit every cycle → applications per permit per year ≈ 1 / cycle (× day effects)
+    assert link.per_permit == pytest.approx(1 / truth["renewal_cycle_years"], rel=0.25)
+    assert link.r2 > 0.9
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 1.0])
+def test_scenario_lowers_the_peak_month(loaded, share):
+    days, reg, _ = loaded
+    link = cc.fit_expiry_link(days, reg)
+    new = cc.respread_register(reg, link, share)
+    assert new["permits"].sum() == reg["permits"].sum()
+    sc = cc.expiry_scenario(link, reg, new)
+    m0, peak0 = cc.peak_month(sc, "per_day_before")
+    m1, peak1 = cc.peak_month(sc, "per_day_after")
+    assert sc.loc[sc["month"] == m0, "per_day_after"].item() < peak0
+    assert peak1 < peak0
+    # total workload is unchanged by moving expiry months
+    assert sc["apps_after"].sum() == pytest.approx(sc["apps_before"].sum(), rel=1e-9)
+
+
+def test_full_respread_levels_the_load(loaded):
+    days, reg, _ = loaded
+    link = cc.fit_expiry_link(days, reg)
+    sc = cc.expiry_scenario(link, reg, cc.respread_register(reg, link, 1.0))
+    assert sc["per_day_after"].max() / sc["per_day_after"].min() < 1.1
+
+
+def test_scenario_lowers_staffing_in_the_peak_month(loaded):
+    days, reg, _ = loaded
+    model = cc.fit_count_model(days)
+    link = cc.fit_expiry_link(days, reg)
+    sc = cc.expiry_scenario(link, reg, cc.respread_register(reg, link, 0.6))
+    q = cc.QueueSettings()
+    rain = cc.rain_share_by_month(days)
+    before = cc.plan_calendar(model, q, 2026, rain)
+    after = cc.plan_calendar(model, q, 2026, rain, month_factor=sc.set_index("month")["month_factor"])
+    m0, _ = cc.peak_month(sc, "per_day_before")
+    assert after.loc[after["month"] == m0, "staff_dry"].max() < before.loc[before["month"] == m0, "staff_dry"].max()
+
+
+def test_heat_map_table(loaded):
+    days, _, _ = loaded
+    mean, n = cc.month_weekday_means(days)
+    assert list(mean.columns) == ["月", "火", "水", "木", "金"] and mean.index[0] == "4月"
+    assert int(n.to_numpy().sum()) == len(days)
+    # Monday mean above Wednesday mean in most months (planted +30 %)
+    assert (mean["月"] > mean["水"]).sum() >= 9
+
+
+def test_effects_table_has_intervals(loaded):
+    days, _, _ = loaded
+    eff = cc.effects_table(cc.fit_count_model(days))
+    assert {"曜日", "天候", "祝日前後", "年末", "月"} <= set(eff["group"])
+    assert ((eff["lo"] < eff["rate_ratio"]) & (eff["rate_ratio"] < eff["hi"])).all()
