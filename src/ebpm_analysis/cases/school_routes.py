@@ -1,0 +1,322 @@
+"""School-route monitoring (Toyama 「こどもを見守る地域連携事業」 → Kumamoto; FACTS §6.1).
+
+Pure functions over tidy frames (no file reading, no plotting):
+
+- :func:`prepare_fixes` — drop poor fixes, project to metres, add date / period / 5-minute bin.
+- :func:`crossing_hits` — which child was seen within ``radius_m`` of which crossing in which bin.
+- :func:`crossing_ranking` — crowded crossings ranked by the average (over school days) of the
+  busiest 5-minute bin's count of unique children; :func:`heatmap_matrix` the crossing × bin table.
+- :func:`off_route_by_segment` — each fix is attributed to the nearest designated-route segment of
+  the child's school; share of fixes (and of trips) farther than ``off_route_m`` from it.
+- :func:`place_volunteers` — maximal coverage of child-passes by N volunteers (MCLP with
+  spopt/PuLP-CBC, or the greedy heuristic), :func:`greedy_max_coverage`.
+
+Person counts shown to readers go through :func:`ebpm_analysis.stats.disclosure.suppress_small`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from .. import geo
+from ..errors import ParameterError
+from ..stats.disclosure import suppress_small
+from ..stats.intervals import wilson_ci
+
+PERIOD_LABELS = {"morning": "登校（朝）", "afternoon": "下校（午後）"}
+DIRECTIONS = ["東", "北東", "北", "北西", "西", "南西", "南", "南東"]
+
+
+def _minutes(hhmm: str, name: str = "window") -> int:
+    try:
+        h, m = str(hhmm).split(":")
+        v = int(h) * 60 + int(m)
+    except ValueError:
+        raise ParameterError(name, f"{hhmm!r} is not a time", expected='"HH:MM", e.g. "07:00"') from None
+    if not 0 <= v <= 24 * 60:
+        raise ParameterError(name, f"{hhmm!r} is out of range", expected="a time of day 00:00–24:00")
+    return v
+
+
+def windows_from_params(morning=("07:00", "08:30"), afternoon=("14:00", "17:00")) -> dict:
+    out = {}
+    for key, (a, b) in (("morning", morning), ("afternoon", afternoon)):
+        lo, hi = _minutes(a, f"{key}_window"), _minutes(b, f"{key}_window")
+        if hi <= lo:
+            raise ParameterError(f"{key}_window", f"end {b} is not after start {a}", expected="[start, end] with start < end")
+        out[key] = (lo, hi)
+    return out
+
+
+def add_xy(df: pd.DataFrame, lon: str = "lon", lat: str = "lat", plane_crs: str = geo.PLANE_CRS) -> pd.DataFrame:
+    """Copy of ``df`` with plane coordinates ``x``, ``y`` (metres)."""
+    pts = geo.points_frame(df[[lon, lat]].copy(), lon=lon, lat=lat).to_crs(plane_crs)
+    out = df.copy()
+    out["x"] = pts.geometry.x.to_numpy()
+    out["y"] = pts.geometry.y.to_numpy()
+    return out
+
+
+def prepare_fixes(fixes: pd.DataFrame, *, max_accuracy_m: float = 50.0, windows: dict | None = None,
+                  bin_minutes: int = 5, plane_crs: str = geo.PLANE_CRS) -> tuple[pd.DataFrame, dict]:
+    """Drop fixes with reported accuracy worse than ``max_accuracy_m``; add x/y, date, period and bin.
+
+    ``period`` is ``morning``/``afternoon`` inside the windows, NA outside. ``bin`` is the start
+    of the ``bin_minutes`` bin in minutes after midnight. Returns ``(frame, summary)``.
+    """
+    if bin_minutes <= 0 or 60 % bin_minutes:
+        raise ParameterError("bin_minutes", f"{bin_minutes}", expected="a divisor of 60, e.g. 5")
+    windows = windows or windows_from_params()
+    n0 = len(fixes)
+    keep = fixes["accuracy"] <= max_accuracy_m
+    df = add_xy(fixes.loc[keep], plane_crs=plane_crs)
+    ts = df["timestamp"]
+    df["date"] = ts.dt.normalize()
+    minute = ts.dt.hour * 60 + ts.dt.minute
+    df["bin"] = (minute // bin_minutes) * bin_minutes
+    period = pd.Series(pd.NA, index=df.index, dtype="string")
+    for key, (lo, hi) in windows.items():
+        period[(minute >= lo) & (minute < hi)] = key
+    df["period"] = period
+    df["trip"] = df["device_id"] + "|" + df["date"].dt.strftime("%Y-%m-%d") + "|" + (minute < 12 * 60).map(
+        {True: "am", False: "pm"})
+    summary = {"fixes_read": int(n0), "fixes_poor_accuracy": int((~keep).sum()), "fixes_used": int(len(df)),
+               "fixes_in_windows": int(df["period"].notna().sum()), "children": int(df["device_id"].nunique()),
+               "school_days": int(df["date"].nunique()), "schools": int(df["school_id"].nunique())}
+    return df.reset_index(drop=True), summary
+
+
+def crossing_hits(fixes_xy: pd.DataFrame, crossings_xy: pd.DataFrame, *, radius_m: float = 30.0) -> pd.DataFrame:
+    """Unique (crossing, child, date, period, bin) rows: the child had a fix within ``radius_m`` of
+    the crossing in that bin. Only fixes inside the analysis windows count."""
+    f = fixes_xy[fixes_xy["period"].notna()]
+    tree = cKDTree(crossings_xy[["x", "y"]].to_numpy())
+    lists = tree.query_ball_point(f[["x", "y"]].to_numpy(), r=radius_m)
+    lens = np.fromiter((len(v) for v in lists), dtype=int, count=len(lists))
+    idx = np.repeat(np.arange(len(f)), lens)
+    cidx = np.fromiter((c for v in lists for c in v), dtype=int, count=int(lens.sum()))
+    hits = pd.DataFrame({
+        "crossing_id": crossings_xy["crossing_id"].to_numpy()[cidx],
+        "device_id": f["device_id"].to_numpy()[idx],
+        "school_id": f["school_id"].to_numpy()[idx],
+        "date": f["date"].to_numpy()[idx],
+        "period": f["period"].to_numpy()[idx],
+        "bin": f["bin"].to_numpy()[idx],
+    })
+    return hits.drop_duplicates(["crossing_id", "device_id", "date", "bin"]).reset_index(drop=True)
+
+
+def bin_counts(hits: pd.DataFrame) -> pd.DataFrame:
+    """Unique children per crossing per date per bin."""
+    return (hits.groupby(["crossing_id", "date", "period", "bin"], observed=True)["device_id"].nunique()
+            .rename("children").reset_index())
+
+
+def crossing_ranking(hits: pd.DataFrame, n_days: int, *, min_cell: int = 10) -> pd.DataFrame:
+    """Crowded crossings ranked.
+
+    ``peak_mean``: average over school days of the day's busiest 5-minute count of unique children
+    (days without any child count as 0). ``passes_per_day``: average child-passes per day (sum of
+    bin counts). ``children_total``: distinct children seen there in the period (disclosure base).
+    ``peak_period``/``peak_bin``: the bin with the highest average count.
+    """
+    bc = bin_counts(hits)
+    daily = bc.groupby(["crossing_id", "date"])["children"].agg(["max", "sum"]).reset_index()
+    per = daily.groupby("crossing_id").agg(peak_sum=("max", "sum"), passes_sum=("sum", "sum"),
+                                           peak_max=("max", "max"))
+    per["peak_mean"] = per["peak_sum"] / n_days
+    per["passes_per_day"] = per["passes_sum"] / n_days
+    mean_bin = bc.groupby(["crossing_id", "period", "bin"])["children"].sum().reset_index()
+    top_bin = mean_bin.sort_values(["crossing_id", "children", "bin"], ascending=[True, False, True]) \
+        .drop_duplicates("crossing_id").set_index("crossing_id")
+    per["peak_period"] = top_bin["period"]
+    per["peak_bin"] = top_bin["bin"]
+    per["children_total"] = hits.groupby("crossing_id")["device_id"].nunique()
+    per = per.drop(columns=["peak_sum", "passes_sum"]).reset_index()
+    per = per.sort_values(["peak_mean", "passes_per_day", "crossing_id"], ascending=[False, False, True])
+    per["rank"] = np.arange(1, len(per) + 1)
+    per["suppressed"] = per["children_total"] < min_cell
+    return per.reset_index(drop=True)
+
+
+def bin_label(minute: int) -> str:
+    return f"{int(minute) // 60:02d}:{int(minute) % 60:02d}"
+
+
+def heatmap_matrix(hits: pd.DataFrame, crossing_ids, n_days: int, *, windows: dict | None = None,
+                   bin_minutes: int = 5, min_cell: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Crossing × bin table of the average number of unique children per school day.
+
+    A cell is suppressed (NA) when fewer than ``min_cell`` distinct children were seen in it over
+    the whole period (``suppress_small``); zeros stay zeros. Returns ``(values, suppressed_mask)``
+    with columns = bin start minutes for both windows, in the order of ``crossing_ids``.
+    """
+    windows = windows or windows_from_params()
+    bins = [b for lo, hi in windows.values() for b in range(lo, hi, bin_minutes)]
+    crossing_ids = list(crossing_ids)
+    h = hits[hits["crossing_id"].isin(crossing_ids)]
+    total = h.groupby(["crossing_id", "bin"])["device_id"].nunique().unstack("bin")
+    day = h.groupby(["crossing_id", "date", "bin"])["device_id"].nunique().groupby(["crossing_id", "bin"]).sum()
+    mean = (day / n_days).unstack("bin")
+    total = total.reindex(index=crossing_ids, columns=bins).fillna(0)
+    mean = mean.reindex(index=crossing_ids, columns=bins).fillna(0.0)
+    _, mask = suppress_small(total, min_cell)
+    values = mean.mask(mask).astype("Float64")
+    return values, mask
+
+
+def label_locations(points_xy: pd.DataFrame, schools_xy: pd.DataFrame) -> pd.Series:
+    """Human-readable location: nearest school, compass direction and distance ("A小学校の北東 450 m")."""
+    s = schools_xy[["x", "y"]].to_numpy()
+    p = points_xy[["x", "y"]].to_numpy()
+    d = np.hypot(p[:, None, 0] - s[None, :, 0], p[:, None, 1] - s[None, :, 1])
+    k = d.argmin(axis=1)
+    dist = d[np.arange(len(p)), k]
+    ang = np.degrees(np.arctan2(p[:, 1] - s[k, 1], p[:, 0] - s[k, 0])) % 360
+    sector = ((ang + 22.5) // 45).astype(int) % 8
+    names = schools_xy["school_name"].to_numpy()
+    labels = [f"{names[kk]}の{DIRECTIONS[sec]} {int(round(dd, -1)):,} m" for kk, sec, dd in zip(k, sector, dist)]
+    return pd.Series(labels, index=points_xy.index)
+
+
+# ----------------------------------------------------------------------------------- off-route
+def off_route_by_segment(fixes_xy: pd.DataFrame, segments_plane, *, off_route_m: float = 40.0,
+                         max_assign_m: float = 400.0, min_cell: int = 10, only_windows: bool = False) -> pd.DataFrame:
+    """Share of fixes off the designated route, by segment.
+
+    Each fix is attributed to the nearest designated-route segment *of the child's school*; fixes
+    farther than ``max_assign_m`` from every such segment are left out (not on the way to school).
+    A fix is off-route when it is more than ``off_route_m`` from that segment. Returns per segment:
+    fixes, off_fixes, share (with Wilson 95 % interval), trips (child-trips with a fix attributed),
+    off_trips and trip_share (child-trips with at least one off-route fix), children (distinct) and
+    ``suppressed`` (children < ``min_cell``: shares not to be shown).
+    """
+    f = fixes_xy if not only_windows else fixes_xy[fixes_xy["period"].notna()]
+    parts = []
+    for sid, seg in segments_plane.groupby("school_id"):
+        fs = f[f["school_id"] == sid]
+        if fs.empty:
+            continue
+        geoms = seg.geometry.to_numpy()
+        tree = shapely.STRtree(geoms)
+        pts = shapely.points(fs["x"].to_numpy(), fs["y"].to_numpy())
+        (ip, ig), dist = tree.query_nearest(pts, max_distance=max_assign_m, return_distance=True, all_matches=False)
+        parts.append(pd.DataFrame({
+            "segment_id": seg["segment_id"].to_numpy()[ig], "device_id": fs["device_id"].to_numpy()[ip],
+            "trip": fs["trip"].to_numpy()[ip], "dist": dist}))
+    cols = ["segment_id", "school_id", "fixes", "off_fixes", "share", "share_lo", "share_hi", "trips", "off_trips",
+            "trip_share", "children", "suppressed"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    a = pd.concat(parts, ignore_index=True)
+    a["off"] = a["dist"] > off_route_m
+    g = a.groupby("segment_id")
+    out = pd.DataFrame({"fixes": g.size(), "off_fixes": g["off"].sum(), "children": g["device_id"].nunique()})
+    trips = a.groupby(["segment_id", "trip"])["off"].any().groupby("segment_id")
+    out["trips"] = trips.size()
+    out["off_trips"] = trips.sum()
+    out = segments_plane[["segment_id", "school_id"]].set_index("segment_id").join(out, how="left")
+    for c in ("fixes", "off_fixes", "children", "trips", "off_trips"):
+        out[c] = out[c].fillna(0).astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share"] = np.where(out["fixes"] > 0, out["off_fixes"] / out["fixes"].clip(lower=1), np.nan)
+        out["trip_share"] = np.where(out["trips"] > 0, out["off_trips"] / out["trips"].clip(lower=1), np.nan)
+    lo, hi = wilson_ci(out["off_fixes"].to_numpy(), out["fixes"].to_numpy())
+    out["share_lo"], out["share_hi"] = lo, hi
+    out["suppressed"] = out["children"] < min_cell
+    return out.reset_index()[cols].sort_values(["share", "segment_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------- volunteers
+def coverage_matrix(demand_xy: np.ndarray, cand_xy: np.ndarray, radius_m: float) -> np.ndarray:
+    d = np.hypot(demand_xy[:, None, 0] - cand_xy[None, :, 0], demand_xy[:, None, 1] - cand_xy[None, :, 1])
+    return d <= radius_m
+
+
+def greedy_max_coverage(cover: np.ndarray, weights: np.ndarray, n: int) -> list[int]:
+    """Greedy maximal coverage: repeatedly add the candidate covering the most uncovered weight.
+
+    Exact when coverage areas do not overlap (radius below half the spacing between candidates);
+    otherwise within (1 − 1/e) of the optimum."""
+    covered = np.zeros(cover.shape[0], dtype=bool)
+    chosen: list[int] = []
+    w = np.asarray(weights, dtype=float)
+    for _ in range(min(n, cover.shape[1])):
+        gain = (cover & ~covered[:, None]).T.astype(float) @ w
+        if chosen:
+            gain[chosen] = -1
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            break
+        chosen.append(j)
+        covered |= cover[:, j]
+    return chosen
+
+
+def _chosen_facilities(model, n_cand: int) -> list[int]:
+    chosen = []
+    for j, var in enumerate(model.fac_vars):
+        if var.value() is not None and var.value() > 0.5:
+            chosen.append(j)
+    return chosen
+
+
+def place_volunteers(weights: pd.DataFrame, n_volunteers: int, *, radius_m: float = 60.0, method: str = "mclp",
+                     max_candidates: int = 80) -> tuple[pd.DataFrame, dict]:
+    """Volunteer placement maximising covered child-passes.
+
+    ``weights``: crossing_id, x, y, weight (child-passes per day). Candidates are the
+    ``max_candidates`` heaviest crossings; demand is every crossing with weight > 0; a volunteer
+    at a crossing covers the crossings within ``radius_m``. ``method``: ``"mclp"`` (spopt MCLP
+    solved with CBC: optimal) or ``"greedy"``. Returns the chosen crossings ordered by marginal gain
+    (``order``, ``gain``, ``cum_covered``, ``cum_share``) and a summary.
+    """
+    if n_volunteers < 1:
+        raise ParameterError("n_volunteers", f"{n_volunteers}", expected="an integer ≥ 1")
+    if method not in ("mclp", "greedy"):
+        raise ParameterError("placement_method", f"{method!r}", expected='"mclp" or "greedy"')
+    dem = weights[weights["weight"] > 0].reset_index(drop=True)
+    cand = dem.sort_values(["weight", "crossing_id"], ascending=[False, True]).head(max_candidates).reset_index(drop=True)
+    dxy, cxy = dem[["x", "y"]].to_numpy(), cand[["x", "y"]].to_numpy()
+    dist = np.hypot(dxy[:, None, 0] - cxy[None, :, 0], dxy[:, None, 1] - cxy[None, :, 1])
+    cover = dist <= radius_m
+    w = dem["weight"].to_numpy(dtype=float)
+    n = min(n_volunteers, len(cand))
+    if method == "mclp":
+        sel = _chosen_facilities(_solve_mclp(dist, w, radius_m, n), len(cand))
+    else:
+        sel = greedy_max_coverage(cover, w, n)
+    # Order the chosen set by marginal gain for the list.
+    order = greedy_max_coverage(cover[:, sel], w, len(sel))
+    sel = [sel[k] for k in order] + [s for s in sel if s not in [sel[k] for k in order]]
+    covered = np.zeros(len(dem), dtype=bool)
+    rows = []
+    for k, j in enumerate(sel, start=1):
+        gain = float(w[cover[:, j] & ~covered].sum())
+        covered |= cover[:, j]
+        rows.append({"order": k, "crossing_id": cand.loc[j, "crossing_id"], "x": cand.loc[j, "x"],
+                     "y": cand.loc[j, "y"], "weight": float(cand.loc[j, "weight"]), "gain": gain,
+                     "cum_covered": float(w[covered].sum())})
+    out = pd.DataFrame(rows)
+    total = float(w.sum())
+    if len(out):
+        out["cum_share"] = out["cum_covered"] / total
+    summary = {"method": method, "n_volunteers": n, "total_passes": total,
+               "covered_passes": float(w[covered].sum()), "covered_share": float(w[covered].sum() / total) if total else np.nan,
+               "candidates": len(cand), "demand_points": len(dem)}
+    return out, summary
+
+
+def _solve_mclp(dist, w, radius_m, n):
+    import warnings
+
+    import pulp
+    from spopt.locate import MCLP
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MCLP.from_cost_matrix(dist, w, service_radius=radius_m, p_facilities=n, name="volunteers")
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    return model

@@ -1,0 +1,194 @@
+"""Children's position fixes from a city sensor network (GPS over LPWA; FACTS §6.1) and the
+reference layers used with them (schools, monitored crossings, designated school routes).
+
+Fixes file (CSV, utf-8 / utf-8-sig / cp932), one row per fix::
+
+    device_id, school_id, [school_name], [grade], timestamp, lat, lon, accuracy, [battery]
+
+Japanese headers are accepted too (端末ID, 学校ID, 学校名, 学年, 測位日時, 緯度, 経度, 測位精度,
+電池残量). ``device_id`` is pseudonymous. ``timestamp`` is local time (JST) ``YYYY-MM-DD HH:MM:SS``.
+``accuracy`` is the reported horizontal accuracy in metres.
+
+Validation (each raises :class:`~ebpm_analysis.errors.InputFileError` naming file, column and rows):
+missing columns, unparseable timestamps, non-numeric or impossible coordinates/accuracy,
+coordinates outside the city (when its boundary is given), time going backwards for a device
+in file order, and duplicate fixes (same device and timestamp).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .. import geo
+from ..errors import InputFileError
+from ..provenance import record_input
+from .common import detect_encoding, read_csv, require_columns
+
+FIX_ALIASES = {
+    "端末ID": "device_id", "端末id": "device_id", "学校ID": "school_id", "学校コード": "school_id",
+    "学校名": "school_name", "学年": "grade", "測位日時": "timestamp", "日時": "timestamp",
+    "緯度": "lat", "経度": "lon", "測位精度": "accuracy", "測位精度(m)": "accuracy", "精度": "accuracy",
+    "電池残量": "battery",
+}
+FIX_REQUIRED = ("device_id", "school_id", "timestamp", "lat", "lon", "accuracy")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _encoding(path, encoding):
+    if encoding in (None, "", "auto"):
+        p = Path(path)
+        if not p.exists():
+            raise InputFileError(p, "file not found", expected="an existing file (check the path parameter)")
+        return detect_encoding(p, ("utf-8-sig", "cp932"))
+    return encoding
+
+
+def _rows(mask) -> list[int]:
+    """1-based file line numbers (header is line 1) of the True rows."""
+    return (np.flatnonzero(np.asarray(mask)) + 2).tolist()
+
+
+def read_fixes(path: str | os.PathLike, *, encoding: str = "auto", city=None, city_margin_m: float = 200.0,
+               nature: str = "real") -> pd.DataFrame:
+    """Read and validate a fixes CSV. Returns a tidy frame (``timestamp`` as datetime, numbers as float).
+
+    ``city``: a (Geo)DataFrame of the city's areas in EPSG:6668 (e.g. :func:`geo.load_city`);
+    fixes farther than ``city_margin_m`` outside it are an error.
+    """
+    path = Path(path)
+    enc = _encoding(path, encoding)
+    df = read_csv(path, encoding=enc, nature=nature, dataset="school_fixes", record=False)
+    df = df.rename(columns={c: FIX_ALIASES.get(c, c) for c in df.columns})
+    require_columns(df, FIX_REQUIRED, path)
+    if df.empty:
+        raise InputFileError(path, "no data rows", expected="one row per position fix")
+    for col in ("device_id", "school_id"):
+        blank = df[col].isna() | (df[col].astype("string").str.strip() == "")
+        if blank.any():
+            raise InputFileError(path, "blank identifiers", column=col, rows=_rows(blank),
+                                 expected="a pseudonymous device id / school id on every row")
+        df[col] = df[col].astype(str).str.strip()
+    ts = pd.to_datetime(df["timestamp"], format=TIME_FORMAT, errors="coerce")
+    bad = ts.isna()
+    if bad.any():
+        raise InputFileError(path, f"unreadable timestamps {df.loc[bad, 'timestamp'].head(3).tolist()}",
+                             column="timestamp", rows=_rows(bad), expected="local time as YYYY-MM-DD HH:MM:SS")
+    df["timestamp"] = ts
+    for col, lo, hi, what in (("lat", 20.0, 46.0, "latitude in degrees (Japan: 20–46)"),
+                              ("lon", 122.0, 154.0, "longitude in degrees (Japan: 122–154)"),
+                              ("accuracy", 0.0, 10000.0, "accuracy in metres (≥ 0)")):
+        s = df[col].astype("string").str.strip()
+        num = pd.to_numeric(s, errors="coerce")
+        nonnum = num.isna()
+        if nonnum.any():
+            raise InputFileError(path, f"missing or non-numeric values {s[nonnum].head(3).tolist()}", column=col,
+                                 rows=_rows(nonnum), expected=what)
+        out = (num < lo) | (num > hi)
+        if out.any():
+            raise InputFileError(path, f"impossible values {num[out].head(3).tolist()}", column=col,
+                                 rows=_rows(out), expected=what)
+        df[col] = num.astype(float)
+    for col in ("grade", "battery"):
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    if city is not None:
+        _check_inside(df, city, city_margin_m, path)
+    # Time going backwards per device (in file order).
+    prev = df.groupby("device_id", sort=False)["timestamp"].shift()
+    back = (df["timestamp"] < prev).to_numpy()
+    if back.any():
+        raise InputFileError(path, "time goes backwards for a device (a fix is earlier than the device's previous fix)",
+                             column="timestamp", rows=_rows(back),
+                             expected="fixes of each device in time order (sort by device and timestamp)")
+    dup = df.duplicated(["device_id", "timestamp"], keep="first").to_numpy()
+    if dup.any():
+        raise InputFileError(path, "duplicate fixes (same device and timestamp)", column="timestamp",
+                             rows=_rows(dup), expected="one fix per device and timestamp (remove repeated rows)")
+    record_input(path, nature=nature, dataset="school_fixes")
+    return df.reset_index(drop=True)
+
+
+def _check_inside(df, city, margin_m, path):
+    city_plane = geo.to_plane(city.to_crs(geo.GEO_CRS) if hasattr(city, "crs") else city)
+    poly = city_plane.union_all().buffer(margin_m)
+    shapely.prepare(poly)
+    pts = gpd.GeoSeries(gpd.points_from_xy(df["lon"], df["lat"]), crs=geo.GEO_CRS).to_crs(geo.PLANE_CRS)
+    inside = shapely.contains_xy(poly, pts.x.to_numpy(), pts.y.to_numpy())
+    if not inside.all():
+        out = ~inside
+        sample = df.loc[out, ["lat", "lon"]].head(2).to_numpy().tolist()
+        raise InputFileError(path, f"{int(out.sum())} fix(es) outside the city boundary, e.g. (lat, lon) {sample}",
+                             column="lat/lon", rows=_rows(out),
+                             expected=f"positions inside the city (within {margin_m:g} m of its boundary); "
+                                      "check the city_code parameter and the lat/lon column order")
+
+
+def read_schools(path: str | os.PathLike, *, encoding: str = "auto", nature: str = "real") -> pd.DataFrame:
+    """Schools CSV: school_id, school_name, lat, lon (学校ID, 学校名, 緯度, 経度 accepted)."""
+    path = Path(path)
+    df = read_csv(path, encoding=_encoding(path, encoding), numeric=(), nature=nature, dataset="school_fixes",
+                  record=False)
+    df = df.rename(columns={c: FIX_ALIASES.get(c, c) for c in df.columns})
+    require_columns(df, ("school_id", "school_name", "lat", "lon"), path)
+    _numeric_latlon(df, path)
+    if df["school_id"].duplicated().any():
+        raise InputFileError(path, "duplicate school ids", column="school_id",
+                             rows=_rows(df["school_id"].duplicated()), expected="one row per school")
+    record_input(path, nature=nature, dataset="school_fixes")
+    return df
+
+
+def read_crossings(path: str | os.PathLike, *, encoding: str = "auto", nature: str = "real") -> pd.DataFrame:
+    """Monitored crossings CSV: crossing_id, lat, lon (optional crossing_name)."""
+    path = Path(path)
+    df = read_csv(path, encoding=_encoding(path, encoding), nature=nature, dataset="school_fixes", record=False)
+    df = df.rename(columns={"交差点ID": "crossing_id", "交差点名": "crossing_name", "緯度": "lat", "経度": "lon"})
+    require_columns(df, ("crossing_id", "lat", "lon"), path)
+    _numeric_latlon(df, path)
+    dup = df["crossing_id"].duplicated()
+    if dup.any():
+        raise InputFileError(path, "duplicate crossing ids", column="crossing_id", rows=_rows(dup),
+                             expected="one row per crossing")
+    record_input(path, nature=nature, dataset="school_fixes")
+    return df
+
+
+def read_designated_routes(path: str | os.PathLike, *, nature: str = "real") -> gpd.GeoDataFrame:
+    """Designated school routes (GeoJSON/GPKG): one LineString per segment with segment_id and school_id."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "file not found", expected="a GeoJSON/GeoPackage of designated route segments")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as e:  # noqa: BLE001 (pyogrio raises several types)
+        raise InputFileError(path, f"not a readable vector file ({e})", expected="GeoJSON or GeoPackage") from None
+    require_columns(gdf, ("segment_id", "school_id"), path)
+    kinds = set(gdf.geom_type.dropna())
+    if not kinds <= {"LineString", "MultiLineString"}:
+        raise InputFileError(path, f"geometry types {sorted(kinds)}", column="geometry",
+                             expected="LineString segments of the designated routes")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    gdf["segment_id"] = gdf["segment_id"].astype(str)
+    gdf["school_id"] = gdf["school_id"].astype(str)
+    dup = gdf["segment_id"].duplicated()
+    if dup.any():
+        raise InputFileError(path, "duplicate segment ids", column="segment_id", rows=(np.flatnonzero(dup) + 1).tolist(),
+                             expected="one feature per segment")
+    record_input(path, nature=nature, dataset="school_fixes")
+    return gdf.to_crs(geo.GEO_CRS)
+
+
+def _numeric_latlon(df, path):
+    for col in ("lat", "lon"):
+        num = pd.to_numeric(df[col].astype("string").str.strip(), errors="coerce")
+        if num.isna().any():
+            raise InputFileError(path, "missing or non-numeric coordinates", column=col, rows=_rows(num.isna()),
+                                 expected="decimal degrees")
+        df[col] = num.astype(float)
