@@ -49,18 +49,26 @@ def bullets(items) -> None:
 
 def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, max_rows: int = 60,
           float_format: str = "{:,.1f}", int_format: str = "{:,}", na_rep: str = "—") -> None:
-    """Show an aggregated table as clean HTML (thousands separators, NA as '—')."""
+    """Show an aggregated table as clean HTML: thousands separators, NA as '—', numbers right-aligned."""
     if len(df) > max_rows:
         df = df.head(max_rows)
         caption = (caption or "") + f"（上位{max_rows}行）"
-    fmt = {}
+    if index:
+        df = df.reset_index()
+    fmt, numeric = {}, []
     for c in df.columns:
+        if pd.api.types.is_bool_dtype(df[c]):
+            continue
         if pd.api.types.is_integer_dtype(df[c]):
             fmt[c] = lambda v, f=int_format: na_rep if pd.isna(v) else f.format(int(v))
+            numeric.append(c)
         elif pd.api.types.is_float_dtype(df[c]):
             fmt[c] = lambda v, f=float_format: na_rep if pd.isna(v) else f.format(v)
-    body = df.to_html(index=index, escape=True, formatters=fmt, na_rep=na_rep, border=0,
-                      classes="ebpm-table", justify="left")
+            numeric.append(c)
+    styler = (df.style.hide(axis="index").format(fmt, na_rep=na_rep)
+              .set_properties(subset=numeric, **{"text-align": "right"})
+              .set_table_attributes('class="ebpm-table"'))
+    body = styler.to_html()
     cap = f'<div class="ebpm-table-caption">{html.escape(caption)}</div>' if caption else ""
     display(HTML(f'<div class="ebpm-table-wrap">{cap}{body}</div>'))
 
@@ -70,3 +78,22 @@ def kpis(items: dict[str, str]) -> None:
     cells = "".join(f'<div class="ebpm-kpi"><div class="ebpm-kpi-value">{html.escape(str(v))}</div>'
                     f'<div class="ebpm-kpi-label">{html.escape(str(k))}</div></div>' for k, v in items.items())
     display(HTML(f'<div class="ebpm-kpis">{cells}</div>'))
+
+
+_SEARCH_JS = """<script>
+(function(){var box=document.getElementById('%(id)s-q');var rows=document.querySelectorAll('#%(id)s tbody tr');
+var n=document.getElementById('%(id)s-n');box.addEventListener('input',function(){var q=box.value.trim().toLowerCase();
+var k=0;rows.forEach(function(r){var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0;r.style.display=hit?'':'none';if(hit)k++;});
+n.textContent=k+' / '+rows.length+' 行';});})();
+</script>"""
+
+
+def searchable_table(df: pd.DataFrame, table_id: str, caption: str | None = None, placeholder: str = "検索（例: 文字コード、区、コード）") -> None:
+    """A table with a search box that filters rows in the browser (inline JS, works offline)."""
+    body = df.to_html(index=False, escape=True, na_rep="", border=0, classes="ebpm-table", table_id=table_id)
+    cap = f'<div class="ebpm-table-caption">{html.escape(caption)}</div>' if caption else ""
+    box = (f'<div class="ebpm-search"><input id="{table_id}-q" type="search" placeholder="{html.escape(placeholder)}" '
+           f'style="width:60%;padding:.3rem .5rem;border:1px solid #aab;border-radius:4px"> '
+           f'<span id="{table_id}-n" style="color:#667;font-size:.85rem">{len(df)} / {len(df)} 行</span></div>')
+    display(HTML(f'<div class="ebpm-table-wrap">{cap}{box}<div style="max-height:520px;overflow:auto">{body}</div></div>'
+                 + _SEARCH_JS % {"id": table_id}))

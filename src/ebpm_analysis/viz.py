@@ -4,11 +4,9 @@ legend, north arrow and scale bar. Maps need no web tiles (closed networks).
 
 from __future__ import annotations
 
-import warnings
 
 import matplotlib
 
-matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("", "agg") else None
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic and makes it the default)
 
@@ -39,7 +37,11 @@ _STYLE = {
 def setup() -> None:
     """Apply the house style (call once at the top of a notebook)."""
     matplotlib.rcParams.update(_STYLE)
-    warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # never expected; see tests
+    try:  # inside a kernel: PNG figures (embedded in the HTML report), crisp but small
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("png")
+    except ImportError:  # pragma: no cover - outside IPython
+        pass
 
 
 def source_note(fig, text: str, synthetic: bool = False) -> None:
@@ -73,6 +75,8 @@ def scale_bar(ax, length_m: float | None = None, loc=(0.05, 0.05)) -> None:
 def map_axes(ax) -> None:
     """Clean axes for a map: equal aspect, no ticks or grid."""
     ax.set_aspect("equal")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -108,8 +112,8 @@ def choropleth(gdf, column: str, *, ax=None, title: str, legend_title: str, sche
     values = gdf[column]
     n_valid = int(values.notna().sum())
     k_eff = max(1, min(k, values.nunique(dropna=True)))
-    legend_kwds = {"title": legend_title, "loc": "lower right", "fmt": fmt.replace("{:", "{:").replace("}", "}"),
-                   "frameon": True, "framealpha": 0.9}
+    legend_kwds = {"title": legend_title, "loc": "center left", "bbox_to_anchor": (1.0, 0.5), "fmt": fmt,
+                   "frameon": False, "interval": True}
     if n_valid:
         gdf.plot(column=column, ax=ax, scheme=scheme if k_eff > 1 else None, k=k_eff, cmap=cmap,
                  legend=True, legend_kwds=legend_kwds if k_eff > 1 else {"label": legend_title},

@@ -131,6 +131,10 @@ def atomic_path(path: str | os.PathLike):
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports must be readable on a share
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -1,0 +1,73 @@
+# ebpm-analysis — `make help` lists the targets.
+# Two commands for a new user: `make reports` (builds every report) and `make test`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PY := $(BIN)/python
+EBPM := $(BIN)/ebpm
+
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+PARAMS := $(shell find notebooks/params -name '*.yml' 2>/dev/null)
+SOURCES := $(shell find src -type f \( -name '*.py' -o -name '*.css' -o -name '*.html' -o -name '*.js' -o -name '*.yml' \) 2>/dev/null)
+DATA := $(shell find data/raw data/catalog -type f 2>/dev/null)
+
+.PHONY: help venv kernel reports report run test test-fast bench lab clean distclean lock
+
+help: ## List the targets
+	@echo "ebpm-analysis — make targets"
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name ebpm --display-name "Python (ebpm)" >/dev/null
+	@touch $@
+
+venv: $(STAMP) ## Create .venv from requirements.lock and register the `ebpm` Jupyter kernel
+
+kernel: $(STAMP) ## (Re)register the project kernel `ebpm` inside .venv
+	$(PY) -m ipykernel install --sys-prefix --name ebpm --display-name "Python (ebpm)"
+
+build/.reports-done: $(STAMP) $(NOTEBOOKS) $(PARAMS) $(SOURCES) $(DATA)
+	@mkdir -p build
+	$(EBPM) build-all
+	@touch $@
+
+reports: build/.reports-done ## Build every report (reports/*.html + reports/index.html) on the bundled data; no work if nothing changed
+
+run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [PARAMS=yatsushiro]
+	@test -n "$(NB)" || (echo "usage: make run NB=<notebook> [PARAMS=<variant or file.yml>]"; exit 2)
+	$(EBPM) run $(NB) --params $(or $(PARAMS),default)
+
+test: $(STAMP) ## Run all tests: unit tests, nbval over notebooks/, and every notebook through the CLI
+	$(BIN)/pytest -n 2 --dist loadfile
+
+test-fast: $(STAMP) ## Unit tests only (no notebook execution)
+	$(BIN)/pytest -n 2 --dist loadfile -m "not notebooks" tests/unit
+
+bench: $(STAMP) ## Benchmarks (speed and memory) → bench/results/*.json and bench/results/summary.md
+	$(PY) -m ebpm_analysis.bench $(BENCH_ARGS)
+
+lab: $(STAMP) ## Start JupyterLab with the project kernel (installs the `lab` extra on first use)
+	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet "jupyterlab>=4"
+	$(BIN)/jupyter lab notebooks/
+
+clean: ## Remove build products (reports, executed notebooks, processed and generated data)
+	rm -rf build reports/*.html data/processed/* data/interim/*
+	@touch reports/.gitkeep data/processed/.gitkeep data/interim/.gitkeep
+
+distclean: clean ## Also remove the virtual environment
+	rm -rf $(VENV)
+
+lock: ## Re-resolve requirements.lock from pyproject.toml in a scratch venv (maintainers)
+	rm -rf build/lockenv && $(PYTHON) -m venv build/lockenv
+	build/lockenv/bin/pip install --quiet --upgrade pip && build/lockenv/bin/pip install --quiet . pytest-xdist
+	build/lockenv/bin/pip freeze --exclude-editable | grep -v '^ebpm-analysis' > requirements.lock
+	rm -rf build/lockenv

@@ -1,0 +1,117 @@
+"""Command line: ``ebpm run|build-all|list|render|index``.
+
+The one execution path for analysts, ``make`` and CI. Errors print one paragraph naming what is
+wrong and what is valid, and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import paths
+from .errors import EbpmError
+
+
+def _layout(args):
+    from .pipeline.execute import Layout
+    out = Path(args.out_dir).resolve() if getattr(args, "out_dir", None) else None
+    if out:
+        return Layout(reports_dir=out, build_dir=out / "_build")
+    return Layout()
+
+
+def cmd_list(args) -> int:
+    from .pipeline import params as P
+    for name in P.list_notebooks():
+        nb = P.notebook_path(name)
+        variants = ", ".join(P.list_variants(name)) or "(defaults only)"
+        print(f"{name}  [params: {variants}]")
+        if args.verbose:
+            for p in P.inspect_parameters(nb).values():
+                print(f"    {p.name} = {p.default!r}  ({p.type_name}){'  # ' + p.comment if p.comment else ''}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .pipeline.execute import run_notebook
+    from .pipeline.index import write_index
+    layout = _layout(args)
+    r = run_notebook(args.notebook, args.params, args.param or [], layout=layout, show_code=args.show_code,
+                     force=not args.if_changed, engine=args.engine)
+    if r.status == "skipped":
+        print(f"[ebpm] {r.name} ({r.variant}) is up to date: {paths.relative(r.report)}")
+    write_index(layout)
+    return 0
+
+
+def cmd_build_all(args) -> int:
+    from .pipeline.execute import build_all
+    results = build_all(layout=_layout(args), force=args.force, only=args.only)
+    failed = [r for r in results if r.status == "failed"]
+    ran = sum(r.status == "ok" for r in results)
+    skipped = sum(r.status == "skipped" for r in results)
+    print(f"[ebpm] build-all: {ran} built, {skipped} up to date, {len(failed)} failed")
+    for r in failed:
+        print(f"  FAILED {r.name} ({r.variant}): {r.error}")
+    return 1 if failed else 0
+
+
+def cmd_render(args) -> int:
+    from .pipeline.render import render
+    out, engine = render(Path(args.executed), Path(args.output), show_code=args.show_code, engine=args.engine)
+    print(f"[ebpm] rendered {out} ({engine})")
+    return 0
+
+
+def cmd_index(args) -> int:
+    from .pipeline.index import write_index
+    print(write_index(_layout(args)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ebpm", description="Run EBPM analysis notebooks and render reports.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("list", help="list notebooks and their parameter sets")
+    s.add_argument("-v", "--verbose", action="store_true", help="also list each notebook's parameters")
+    s.set_defaults(func=cmd_list)
+    s = sub.add_parser("run", help="execute one notebook and render its report")
+    s.add_argument("notebook", help="notebook name, e.g. 00_data_catalog")
+    s.add_argument("--params", default="default", help="parameter set name (default) or a path to a YAML file")
+    s.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="override one parameter (strings stay strings: -p city_code=43202)")
+    s.add_argument("--out-dir", help="write reports (and build files under _build/) here instead of reports/")
+    s.add_argument("--show-code", action="store_true", help="show code cells in the report")
+    s.add_argument("--if-changed", action="store_true", help="skip when inputs are unchanged since the last good run")
+    s.add_argument("--engine", choices=["auto", "quarto", "nbconvert"], default="auto")
+    s.set_defaults(func=cmd_run)
+    s = sub.add_parser("build-all", help="run every notebook × parameter set (skips unchanged ones)")
+    s.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    s.add_argument("--only", nargs="*", help="limit to these notebooks")
+    s.add_argument("--out-dir", help="write reports here instead of reports/")
+    s.set_defaults(func=cmd_build_all)
+    s = sub.add_parser("render", help="render an already executed notebook to HTML")
+    s.add_argument("executed")
+    s.add_argument("output")
+    s.add_argument("--show-code", action="store_true")
+    s.add_argument("--engine", choices=["auto", "quarto", "nbconvert"], default="auto")
+    s.set_defaults(func=cmd_render)
+    s = sub.add_parser("index", help="rewrite reports/index.html from the build status")
+    s.add_argument("--out-dir")
+    s.set_defaults(func=cmd_index)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EbpmError as e:
+        print(f"ebpm: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The data catalog (データ項目一覧): one YAML file per dataset in ``data/catalog/``.
+
+:func:`load_catalog` reads and checks the entries' own shape; :func:`validate_entry` checks an
+entry against its file(s): existence, encoding (and BOM), declared columns present, types
+(codes kept as text, numbers without units), and checks modelled on the Digital Agency's
+「行政データにおける機械可読性に関するルール」 (blank ≠ zero, numbers without units in cells,
+standard area codes, long format). A mismatch is reported as a finding, never skipped.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .. import paths
+from ..errors import InputFileError
+from ..provenance import record_input
+from .common import _decodes
+
+REQUIRED_KEYS = ("id", "title", "nature", "source", "licence", "attribution", "path", "format", "encoding",
+                 "spatial_coverage", "temporal_coverage", "columns")
+COLUMN_TYPES = {"code", "area_code", "string", "integer", "number", "date", "datetime", "category", "flag",
+                "geometry"}
+FORMATS = {"csv", "csv-headerless", "zip", "gpkg", "geojson", "parquet", "json"}
+ENCODINGS = {"utf-8", "utf-8-sig", "cp932", "binary"}
+# Rules (IDs from digital-go-jp/machine_readability_rule) the checks below are modelled on.
+RULES = {
+    "L1-09": "空欄と0を区別する（blank ≠ zero）",
+    "L2-01": "数値セルに単位・記号・注記を入れない",
+    "L2-04": "選択肢はコードで統一する（コードは文字列で桁を保つ）",
+    "L3-06": "地域は統計に用いる標準地域コードで表す",
+    "L3-08": "文字コード（UTF-8/Shift_JIS、BOM の有無）を明示する",
+    "L3-09": "縦持ち（long format）にする",
+}
+UNIT_IN_CELL = re.compile(r"^\s*[<>~≒約]?\s*-?[\d,，.]+\s*[^\d\s.,，-]+\s*$|^\s*[<>~≒約]\s*-?[\d.,]+\s*$")
+
+
+@dataclass
+class Finding:
+    dataset: str
+    level: str  # ok | info | warning | error
+    check: str
+    rule: str
+    message: str
+
+
+def load_catalog(catalog_dir: str | Path | None = None) -> list[dict]:
+    """All entries, sorted by id. Raises InputFileError for an entry missing required keys."""
+    d = Path(catalog_dir) if catalog_dir else paths.DATA_DIR / "catalog"
+    entries = []
+    for f in sorted(d.glob("*.yml")):
+        try:
+            e = yaml.safe_load(f.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise InputFileError(f, f"not valid YAML ({err})", expected="one catalog entry per file") from None
+        if not isinstance(e, dict):
+            raise InputFileError(f, "is not a mapping", expected="one catalog entry per file")
+        missing = [k for k in REQUIRED_KEYS if k not in e]
+        if missing:
+            raise InputFileError(f, f"catalog entry lacks {', '.join(missing)}", expected=f"keys {', '.join(REQUIRED_KEYS)}")
+        bad = [c.get("name") for c in e["columns"] if c.get("type") not in COLUMN_TYPES]
+        if bad:
+            raise InputFileError(f, f"columns {bad[:3]} have unknown types", expected=f"one of {sorted(COLUMN_TYPES)}")
+        if e["format"] not in FORMATS or e["encoding"] not in ENCODINGS or e["nature"] not in ("real", "synthetic"):
+            raise InputFileError(f, f"format/encoding/nature {e['format']!r}/{e['encoding']!r}/{e['nature']!r} not allowed",
+                                 expected=f"format in {sorted(FORMATS)}, encoding in {sorted(ENCODINGS)}, nature real|synthetic")
+        e["_file"] = paths.relative(f)
+        entries.append(e)
+    record_input(d, "real", dataset="catalog")
+    return sorted(entries, key=lambda e: e["id"])
+
+
+def resolve_files(entry: dict) -> list[Path]:
+    pattern = str(paths.resolve(entry["path"]))
+    return sorted(Path(p) for p in glob.glob(pattern))
+
+
+def _read_table(entry: dict, path: Path) -> tuple[pd.DataFrame, dict]:
+    """The file as text columns, plus storage facts (e.g. SQLite column types)."""
+    fmt = entry["format"]
+    facts: dict = {}
+    if fmt == "csv":
+        enc = "utf-8" if entry["encoding"] == "utf-8-sig" else entry["encoding"]
+        skip = list(range(1, int(entry.get("header_rows", 1))))
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=enc, skiprows=skip)
+        df.columns = [str(c).lstrip("\ufeff").strip() for c in df.columns]
+    elif fmt == "gpkg":
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        layer = entry.get("layer") or con.execute("select table_name from gpkg_contents").fetchone()[0]
+        facts["sql_types"] = {r[1]: (r[2] or "").upper() for r in con.execute(f'pragma table_info("{layer}")')}
+        geom_cols = {r[0] for r in con.execute(
+            "select column_name from gpkg_geometry_columns where table_name = ?", (layer,))}
+        cols = ", ".join(f'"{c}"' for c in facts["sql_types"] if c not in geom_cols)
+        df = pd.read_sql_query(f'select {cols} from "{layer}"', con).astype(str)
+        for g in geom_cols:
+            df[g] = "geometry"
+        con.close()
+    elif fmt == "geojson":
+        import geopandas as gpd
+        g = gpd.read_file(path)
+        df = pd.DataFrame(g.drop(columns="geometry").astype(str).replace({"None": "", "nan": ""}))
+        df["geometry"] = g.geometry.geom_type
+    elif fmt == "parquet":
+        df = pd.read_parquet(path).astype(str)
+    else:
+        raise ValueError(fmt)
+    return df, facts
+
+
+def _wide_groups(columns: list[str]) -> list[str]:
+    """Column families that look like a wide layout (e.g. 2019年, 2020年 … or 1月 … 12月)."""
+    stems: dict[str, int] = {}
+    for c in columns:
+        m = re.match(r"^(.*?)(\d{1,4})(年|月|歳|年度)$", c) or re.match(r"^(.*?)((?:19|20)\d\d)$", c)
+        if m:
+            stem = m.group(1) or "<年>"
+            stems[stem] = stems.get(stem, 0) + 1
+    return [s for s, n in stems.items() if n >= 4]
+
+
+def validate_entry(entry: dict, area_codes: set[str] | None = None) -> list[Finding]:
+    """Check one catalog entry against its file(s)."""
+    ds = entry["id"]
+    out: list[Finding] = []
+    add = lambda level, check, rule, msg: out.append(Finding(ds, level, check, rule, msg))  # noqa: E731
+    files = resolve_files(entry)
+    if not files:
+        if entry["nature"] == "synthetic":
+            add("info", "ファイル", "", f"未生成: {entry['path']}（該当ノートブックの実行時に生成されます）")
+        else:
+            add("error", "ファイル", "", f"ファイルがありません: {entry['path']}")
+        return out
+    path = files[0]
+    add("ok", "ファイル", "", f"{len(files)} ファイル（検証対象: {paths.relative(path)}）")
+    if entry["format"] in ("zip", "json", "csv-headerless"):
+        add("info", "形式", "", f"{entry['format']} は列の自動検証の対象外（ケース別ローダーのテストで検証）")
+        return out
+    # Encoding and BOM (L3-08)
+    if entry["encoding"] != "binary":
+        data = path.read_bytes()
+        bom = data.startswith(b"\xef\xbb\xbf")
+        enc = entry["encoding"]
+        dec = "utf-8" if enc == "utf-8-sig" else enc
+        if not _decodes(data, dec):
+            other = "cp932" if dec != "cp932" else "utf-8"
+            hint = f"（{other} なら読める）" if _decodes(data, other) else ""
+            add("error", "文字コード", "L3-08", f"{enc} として読めません{hint}")
+            return out
+        if enc == "utf-8" and bom:
+            add("warning", "文字コード", "L3-08", "BOM 付き UTF-8 だが目録は utf-8（BOM なし）と記載")
+        elif enc == "utf-8-sig" and not bom:
+            add("warning", "文字コード", "L3-08", "目録は utf-8-sig（BOM 付き）だがファイルに BOM がない")
+        else:
+            add("ok", "文字コード", "L3-08", f"{enc}{'（BOM あり）' if bom else ''} として正しく読める")
+    try:
+        df, facts = _read_table(entry, path)
+    except Exception as e:  # noqa: BLE001 - any read failure is a finding about this dataset
+        add("error", "読み込み", "", f"{type(e).__name__}: {e}")
+        return out
+    # Row count
+    if "rows" in entry:
+        level = "ok" if len(df) == int(entry["rows"]) else "error"
+        add(level, "行数", "", f"{len(df):,} 行（目録: {int(entry['rows']):,} 行）")
+    # Columns present / undeclared
+    declared = [c["name"] for c in entry["columns"]]
+    missing = [c for c in declared if c not in df.columns]
+    extra = [c for c in df.columns if c not in declared]
+    if missing:
+        add("error", "列", "", f"目録にあってファイルにない列: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
+    if extra:
+        add("warning", "列", "", f"ファイルにあって目録にない列: {', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}")
+    if not missing and not extra:
+        add("ok", "列", "", f"{len(declared)} 列すべて一致")
+    # Types
+    sql_types = facts.get("sql_types", {})
+    unit_cols, int_codes, pad_cols, bad_area, blank_cols, documented = [], [], [], [], [], []
+    for col in entry["columns"]:
+        name, typ = col["name"], col["type"]
+        if name not in df.columns or typ == "geometry":
+            continue
+        s = df[name].astype(str).str.strip()
+        s = s[~s.isin(["None", "nan"])]
+        nonblank = s[s != ""]
+        if typ in ("integer", "number"):
+            num = pd.to_numeric(nonblank.str.replace(",", "", regex=False), errors="coerce")
+            bad = nonblank[num.isna()]
+            if len(bad):
+                symbols = [str(x) for x in col.get("symbols", [])]
+                cleaned = bad
+                for sym in symbols:
+                    cleaned = cleaned.str.replace(sym, "", regex=False).str.strip()
+                still = cleaned[(cleaned != "") & pd.to_numeric(cleaned, errors="coerce").isna()]
+                if symbols and still.empty:
+                    documented.append(f"{name}（記号 {' '.join(symbols)}、{len(bad)} セル）")
+                else:
+                    unit_cols.append(f"{name}（例: {(still if len(still) else bad).iloc[0]!r}）")
+            n_blank = int((s == "").sum())
+            if n_blank:
+                blank_cols.append(f"{name}: 空欄 {n_blank} / 0 は {int((num == 0).sum())}")
+        if typ in ("code", "area_code"):
+            if sql_types.get(name, "").startswith(("INT", "REAL", "MEDIUMINT")):
+                int_codes.append(name)
+            lens = nonblank.str.len().value_counts()
+            if len(lens) > 1 and nonblank.str.fullmatch(r"\d+").all() and not sql_types:
+                pad_cols.append(f"{name}（桁数 {sorted(lens.index.tolist())}）")
+        if typ == "area_code" and area_codes is not None:
+            bad_codes = sorted(set(nonblank) - area_codes)
+            if bad_codes:
+                bad_area.append(f"{name}: {bad_codes[:3]}")
+        if typ == "flag" and "values" in col:
+            bad = sorted(set(s) - {str(v) for v in col["values"]})
+            if bad:
+                add("error", "フラグ値", "L2-04", f"{name} に想定外の値 {bad[:3]}（許容: {col['values']}）")
+    if unit_cols:
+        add("error", "数値に単位・記号", "L2-01", "数値列に目録にない数値以外の値: " + "; ".join(unit_cols[:6]))
+    if documented:
+        add("warning", "数値に単位・記号", "L2-01",
+            "数値セルに記号・注記が混在（目録に記載済み）: " + "; ".join(documented[:6]))
+    if not unit_cols and not documented:
+        add("ok", "数値に単位・記号", "L2-01", "数値列はすべて数値（空欄を除く）")
+    if blank_cols:
+        add("info", "空欄と0", "L1-09", "空欄は欠測として扱い 0 と区別: " + "; ".join(blank_cols[:6]))
+    else:
+        add("ok", "空欄と0", "L1-09", "数値列に空欄なし")
+    if int_codes:
+        add("warning", "コードの型", "L2-04",
+            f"{len(int_codes)} のコード列が整数型で保存され先頭の0が失われている（例: {', '.join(int_codes[:4])}）。読み込み時に文字列へ戻して桁を補う")
+    elif pad_cols:
+        add("warning", "コードの型", "L2-04", "コードの桁数が不揃い（0埋めが失われた可能性）: " + "; ".join(pad_cols[:4]))
+    else:
+        add("ok", "コードの型", "L2-04", "コード列は文字列として桁を保っている")
+    area_cols = [c["name"] for c in entry["columns"] if c["type"] == "area_code"]
+    if area_cols:
+        if bad_area:
+            add("error", "標準地域コード", "L3-06", "標準地域コードにない値: " + "; ".join(bad_area))
+        else:
+            add("ok", "標準地域コード", "L3-06", f"{', '.join(area_cols)} はすべて標準地域コード（5桁）")
+    wide = _wide_groups(list(df.columns))
+    flags = [c["name"] for c in entry["columns"] if c["type"] == "flag"]
+    if wide or len(flags) >= 10:
+        what = f"{len(flags)} 個のフラグ列" if len(flags) >= 10 else "、".join(wide[:3])
+        add("warning", "縦持ち", "L3-09", f"横持ちの列群がある（{what}）。集計には縦持ち（項目・値の2列）に変換する")
+    else:
+        add("ok", "縦持ち", "L3-09", "横持ちの列群なし")
+    return out
+
+
+def validate_catalog(entries: list[dict], area_codes: set[str] | None = None) -> pd.DataFrame:
+    rows = []
+    for e in entries:
+        rows += [asdict(f) for f in validate_entry(e, area_codes)]
+    return pd.DataFrame(rows, columns=["dataset", "level", "check", "rule", "message"])
+
+
+def datasets_table(entries: list[dict]) -> pd.DataFrame:
+    keys = ["id", "title", "title_en", "nature", "format", "encoding", "spatial_coverage", "temporal_coverage",
+            "update_frequency", "source", "source_url", "licence", "attribution", "path"]
+    df = pd.DataFrame([{k: e.get(k, "") for k in keys} | {"columns": len(e["columns"]),
+                       "used_by": ", ".join(e.get("used_by", []))} for e in entries])
+    return df
+
+
+def columns_table(entries: list[dict]) -> pd.DataFrame:
+    rows = []
+    for e in entries:
+        for i, c in enumerate(e["columns"]):
+            rows.append({"dataset": e["id"], "dataset_title": e["title"], "position": c.get("position", i),
+                         "name": c["name"], "type": c["type"], "unit": c.get("unit", ""),
+                         "description": c.get("description", "")})
+    return pd.DataFrame(rows)
+
+
+LEVEL_ORDER = ["error", "warning", "info", "ok"]
+
+
+def status_by_dataset(findings: pd.DataFrame) -> pd.DataFrame:
+    """Counts of findings per dataset and level, with the worst level as ``status``."""
+    t = (findings.pivot_table(index="dataset", columns="level", values="check", aggfunc="count", fill_value=0)
+         .reindex(columns=LEVEL_ORDER, fill_value=0))
+    t["status"] = t.apply(lambda r: next((lv for lv in LEVEL_ORDER if r[lv] > 0), "ok"), axis=1)
+    return t.reset_index()
+
+
+def status_by_rule(findings: pd.DataFrame) -> pd.DataFrame:
+    """Rule × dataset matrix of the worst level found (machine-readability view)."""
+    f = findings[findings["rule"] != ""].copy()
+    f["rank"] = f["level"].map({lv: i for i, lv in enumerate(LEVEL_ORDER)})
+    worst = f.sort_values("rank").groupby(["rule", "dataset"], as_index=False).first()
+    m = worst.pivot(index="rule", columns="dataset", values="level").fillna("—")
+    m.insert(0, "ルール", [RULES.get(r, "") for r in m.index])
+    return m.reset_index().rename(columns={"rule": "ID"})
+
+
+def export_catalog(entries: list[dict], findings: pd.DataFrame, output_dir: str | Path) -> dict[str, Path]:
+    """Write the catalog as CSV (utf-8-sig) and JSON, and the validation findings as CSV."""
+    import json
+    from .common import atomic_path, write_csv
+    out = paths.resolve(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "datasets_csv": write_csv(datasets_table(entries), out / "catalog_datasets.csv"),
+        "columns_csv": write_csv(columns_table(entries), out / "catalog_columns.csv"),
+        "findings_csv": write_csv(findings, out / "catalog_validation.csv"),
+    }
+    clean = [{k: v for k, v in e.items() if not k.startswith("_")} for e in entries]
+    with atomic_path(out / "catalog.json") as tmp:
+        tmp.write_text(json.dumps(clean, ensure_ascii=False, indent=1), encoding="utf-8")
+    files["json"] = out / "catalog.json"
+    return files

@@ -1,0 +1,270 @@
+"""Execute a notebook with papermill (project kernel), record provenance, render the report.
+
+A run never overwrites a good report with a failed one: the executed notebook and HTML are
+written to temporary files and moved into place only after both succeed. A failed run's
+partial notebook goes to ``build/failed/`` for debugging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .. import paths
+from ..errors import EbpmError
+from ..io.common import atomic_path
+from ..provenance import data_nature, git_state, package_versions
+from . import params as P
+from .render import parse_front_matter, render
+
+KERNEL_NAME = "ebpm"
+
+
+class RunFailed(EbpmError):
+    """A notebook raised an error while executing."""
+
+
+@dataclass
+class Layout:
+    """Where outputs go (tests point this at a temporary directory)."""
+    reports_dir: Path = field(default_factory=lambda: paths.REPORTS_DIR)
+    build_dir: Path = field(default_factory=lambda: paths.BUILD_DIR)
+
+    @property
+    def executed_dir(self) -> Path:
+        return self.build_dir / "executed"
+
+    @property
+    def failed_dir(self) -> Path:
+        return self.build_dir / "failed"
+
+    @property
+    def status_dir(self) -> Path:
+        return self.build_dir / "status"
+
+
+def output_stem(name: str, variant: str) -> str:
+    return name if variant == "default" else f"{name}--{variant}"
+
+
+def ensure_kernel(name: str = KERNEL_NAME) -> None:
+    """Register the project kernel in this environment if it is missing."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    if name in KernelSpecManager().find_kernel_specs():
+        return
+    from ipykernel.kernelspec import install
+    install(kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix)
+
+
+def source_fingerprint(nb_path: Path, params_path: Path | None, overrides: dict) -> str:
+    """Hash of everything a report depends on: notebook, params, package sources, data."""
+    h = hashlib.sha256()
+    files = [nb_path] + ([params_path] if params_path else [])
+    pkg = Path(__file__).resolve().parents[1]
+    files += sorted(p for p in pkg.rglob("*") if p.is_file() and p.suffix in (".py", ".css", ".html", ".js", ".yml"))
+    for d in (paths.RAW_DIR, paths.DATA_DIR / "catalog"):
+        if d.exists():
+            files += sorted(p for p in d.rglob("*") if p.is_file())
+    for f in files:
+        h.update(str(f.relative_to(paths.PROJECT_ROOT) if f.is_relative_to(paths.PROJECT_ROOT) else f).encode())
+        h.update(f.read_bytes())
+    h.update(json.dumps(overrides, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def _provenance_markdown(prov: dict) -> str:
+    rows_p = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v, ensure_ascii=False))}</td></tr>"
+                     for k, v in prov["parameters"].items())
+    rows_i = "".join(
+        f"<tr><td>{html.escape(e['path'])}</td><td>{'合成' if e['nature'] == 'synthetic' else '実データ'}</td>"
+        f"<td>{e['bytes']:,}</td><td><code>{e['sha256'][:16]}…</code></td></tr>" for e in prov["inputs"])
+    versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
+    git = prov["git"]
+    commit = (git.get("commit") or "不明")[:12] + (" (未コミットの変更あり)" if git.get("dirty") else "")
+    nature = {"real": "実データ", "synthetic": "合成データ（synthetic）", "mixed": "実データ＋合成データ",
+              "none": "入力記録なし"}[prov["data_nature"]]
+    return f"""<section class="ebpm-provenance">
+
+## 来歴（Provenance）
+
+<p><strong>データの種別：{nature}</strong>。この報告書は <code>ebpm run {html.escape(prov['notebook'])} --params {html.escape(prov['variant'])}</code>
+で再現できます（同じ入力・パラメータなら同じ数値になります）。</p>
+
+<table>
+<tr><th>項目</th><th>値</th></tr>
+<tr><td>ノートブック</td><td>{html.escape(prov['notebook'])}.ipynb（パラメータセット: {html.escape(prov['variant'])}）</td></tr>
+<tr><td>コミット</td><td><code>{html.escape(commit)}</code></td></tr>
+<tr><td>実行</td><td>{html.escape(prov['started'])} 〜 {html.escape(prov['finished'])}（{prov['seconds']:.1f} 秒）</td></tr>
+<tr><td>環境</td><td>Python {html.escape(prov['python'])}, {html.escape(prov['platform'])}, kernel {KERNEL_NAME}</td></tr>
+<tr><td>パッケージ</td><td>{html.escape(versions)}</td></tr>
+</table>
+
+<table><tr><th>パラメータ</th><th>値</th></tr>{rows_p}</table>
+
+<table><tr><th>入力ファイル</th><th>種別</th><th>バイト</th><th>SHA-256</th></tr>{rows_i}</table>
+</section>"""
+
+
+@dataclass
+class RunResult:
+    name: str
+    variant: str
+    status: str  # ok | failed | skipped
+    report: Path | None = None
+    executed: Path | None = None
+    seconds: float = 0.0
+    error: str = ""
+    engine: str = ""
+
+
+def run_notebook(name: str, variant: str = "default", overrides: list[str] | dict | None = None, *,
+                 layout: Layout | None = None, show_code: bool = False, force: bool = True,
+                 engine: str = "auto", log=print) -> RunResult:
+    """Execute ``name`` with a parameter set and render ``reports/<name>[--<variant>].html``."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    layout = layout or Layout()
+    nb_path = P.notebook_path(name)
+    name = nb_path.stem
+    params_path = P.params_file(name, variant) if variant else None
+    variant_name = params_path.stem if params_path else (variant or "default")
+    values = P.load_params_file(params_path) if params_path else {}
+    if isinstance(overrides, dict):
+        values.update(overrides)
+    elif overrides:
+        values.update(P.parse_overrides(overrides, nb_path))
+    values = P.validate(nb_path, values)
+    stem = output_stem(name, variant_name)
+    report = layout.reports_dir / f"{stem}.html"
+    executed = layout.executed_dir / f"{stem}.ipynb"
+    status_file = layout.status_dir / f"{stem}.json"
+    fingerprint = source_fingerprint(nb_path, params_path, values)
+    if not force and report.exists() and status_file.exists():
+        old = json.loads(status_file.read_text(encoding="utf-8"))
+        if old.get("fingerprint") == fingerprint and old.get("status") == "ok":
+            return RunResult(name, variant_name, "skipped", report, executed)
+
+    ensure_kernel()
+    spec = P.inspect_parameters(nb_path)
+    all_params = {k: p.default for k, p in spec.items()} | values
+    fm = parse_front_matter(nbformat.read(nb_path, as_version=4))
+    layout.executed_dir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc).astimezone()
+    t0 = time.perf_counter()
+    fd, runlog = tempfile.mkstemp(prefix="ebpm-run-", suffix=".jsonl")
+    os.close(fd)
+    tmp_nb = Path(tempfile.mkstemp(prefix=f"{stem}-", suffix=".ipynb", dir=layout.executed_dir)[1])
+    old_env = os.environ.get("EBPM_RUN_LOG")
+    os.environ["EBPM_RUN_LOG"] = runlog
+    log(f"[ebpm] running {stem} …")
+    try:
+        pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values, kernel_name=KERNEL_NAME,
+                            cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False)
+    except PapermillExecutionError as e:
+        layout.failed_dir.mkdir(parents=True, exist_ok=True)
+        failed = layout.failed_dir / f"{stem}.ipynb"
+        os.replace(tmp_nb, failed)
+        msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was kept; "
+               f"the partial notebook is {paths.relative(failed)}.")
+        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None)
+        raise RunFailed(msg) from None
+    except BaseException:
+        tmp_nb.unlink(missing_ok=True)
+        raise
+    finally:
+        if old_env is None:
+            os.environ.pop("EBPM_RUN_LOG", None)
+        else:
+            os.environ["EBPM_RUN_LOG"] = old_env
+    seconds = time.perf_counter() - t0
+    finished = dt.datetime.now(dt.timezone.utc).astimezone()
+    inputs = {}
+    for line in Path(runlog).read_text(encoding="utf-8").splitlines():
+        e = json.loads(line)
+        inputs[e["path"]] = e
+    os.unlink(runlog)
+    prov = {
+        "notebook": name, "variant": variant_name, "parameters": all_params,
+        "params_file": paths.relative(params_path) if params_path else None,
+        "git": git_state(), "inputs": sorted(inputs.values(), key=lambda e: e["path"]),
+        "data_nature": data_nature(list(inputs.values())),
+        "versions": package_versions(), "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
+        "seconds": round(seconds, 2), "fingerprint": fingerprint,
+    }
+    nb = nbformat.read(tmp_nb, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    nb.metadata["ebpm"] = prov
+    cell = nbformat.v4.new_markdown_cell(_provenance_markdown(prov))
+    cell.metadata["tags"] = ["ebpm-provenance"]
+    nb.cells.append(cell)
+    nbformat.write(nb, tmp_nb)
+    try:
+        layout.reports_dir.mkdir(parents=True, exist_ok=True)
+        tmp_html = layout.build_dir / "render" / f"{stem}.html"
+        _, used = render(tmp_nb, tmp_html, show_code=show_code, engine=engine)
+        os.replace(tmp_nb, executed)
+        os.replace(tmp_html, report)
+    except BaseException as e:
+        tmp_nb.unlink(missing_ok=True)
+        msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept."
+        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov)
+        raise RunFailed(msg) from e
+    _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov)
+    log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
+    return RunResult(name, variant_name, "ok", report, executed, seconds, engine=used)
+
+
+def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov) -> None:
+    prev = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    rec = {
+        "stem": stem, "notebook": name, "variant": variant,
+        "title": str(fm.get("title", name)), "subtitle": str(fm.get("subtitle", "") or ""),
+        "status": status, "error": error, "fingerprint": fingerprint if status == "ok" else prev.get("fingerprint"),
+        "run_at": (prov or {}).get("finished") or dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "data_nature": (prov or {}).get("data_nature", prev.get("data_nature", "")),
+        "seconds": (prov or {}).get("seconds"),
+        "last_ok": (prov or {}).get("finished") if status == "ok" else prev.get("last_ok"),
+    }
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(rec, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def build_all(*, layout: Layout | None = None, force: bool = False, only: list[str] | None = None,
+              log=print) -> list[RunResult]:
+    """Run every notebook × parameter set; continue past failures; return all results."""
+    from .index import write_index
+    layout = layout or Layout()
+    results = []
+    for name in P.list_notebooks():
+        if only and name not in only:
+            continue
+        for variant in P.list_variants(name) or ["default"]:
+            stem = output_stem(name, variant)
+            try:
+                r = run_notebook(name, variant, layout=layout, force=force, log=log)
+                if r.status == "skipped":
+                    log(f"[ebpm] {stem}: up to date")
+            except EbpmError as e:
+                log(f"[ebpm] {stem}: FAILED — {e}")
+                r = RunResult(name, variant, "failed", error=str(e))
+            results.append(r)
+    write_index(layout)
+    return results

@@ -1,0 +1,232 @@
+"""Render an executed notebook to one self-contained HTML file.
+
+Two engines, same input (the notebook papermill executed; nothing is re-executed):
+
+- **Quarto** when ``quarto`` is on PATH: ``quarto render nb.ipynb --to html`` (no ``--execute``)
+  with ``embed-resources``.
+- **nbconvert** otherwise (and in tests): a preprocessor honours Quarto's cell options
+  (``#| echo/include/output/warning/label/fig-cap/tbl-cap``) and tags (``remove-cell``,
+  ``remove-input``, ``remove-output``), the front matter gives title/subtitle/date, code is
+  hidden by default (``show_code=True`` shows it), figures are numbered 図1, 図2 … with the
+  caption under the figure and ``@fig-x`` references resolved. Images are embedded as data
+  URIs and the page has no external scripts, fonts or styles (closed networks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import nbformat
+import yaml
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor
+
+from ..io.common import atomic_path
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+REMOVE_CELL_TAGS = {"remove-cell", "remove_cell"}
+REMOVE_INPUT_TAGS = {"remove-input", "remove_input", "remove-code", "hide-input", "hide-code"}
+REMOVE_OUTPUT_TAGS = {"remove-output", "remove_output", "hide-output"}
+OPTION_RE = re.compile(r"^#\|\s?(.*)$")
+
+
+def parse_front_matter(nb) -> dict:
+    """YAML front matter from the first raw cell ('---' … '---'), or {}."""
+    if not nb.cells or nb.cells[0].cell_type != "raw":
+        return {}
+    src = nb.cells[0].source.strip()
+    if not src.startswith("---"):
+        return {}
+    body = src[3:]
+    end = body.find("\n---")
+    body = body[:end] if end >= 0 else body
+    data = yaml.safe_load(body) or {}
+    return data if isinstance(data, dict) else {}
+
+
+def split_cell_options(source: str) -> tuple[dict, str]:
+    """Leading ``#|`` lines parsed as YAML, and the source without them (as Quarto does)."""
+    lines = source.splitlines()
+    opts_lines = []
+    i = 0
+    while i < len(lines):
+        m = OPTION_RE.match(lines[i])
+        if not m:
+            break
+        opts_lines.append(m.group(1))
+        i += 1
+    if not opts_lines:
+        return {}, source
+    try:
+        opts = yaml.safe_load("\n".join(opts_lines)) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"cell options are not valid YAML: {opts_lines!r} ({e})") from None
+    return (opts if isinstance(opts, dict) else {}), "\n".join(lines[i:])
+
+
+class QuartoOptionsPreprocessor(Preprocessor):
+    """Apply Quarto cell options and visibility tags for the nbconvert path."""
+
+    def __init__(self, defaults: dict | None = None, **kw):
+        super().__init__(**kw)
+        self.defaults = {"echo": False, "warning": False, "output": True, "include": True}
+        self.defaults.update(defaults or {})
+        self.fig_numbers: dict[str, int] = {}
+        self.tbl_numbers: dict[str, int] = {}
+
+    def preprocess(self, nb, resources):
+        cells = []
+        # Number figures/tables first so that references anywhere resolve.
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                opts, _ = split_cell_options(cell.source)
+                label = str(opts.get("label", ""))
+                if label.startswith("fig-") and label not in self.fig_numbers:
+                    self.fig_numbers[label] = len(self.fig_numbers) + 1
+                if label.startswith("tbl-") and label not in self.tbl_numbers:
+                    self.tbl_numbers[label] = len(self.tbl_numbers) + 1
+        for idx, cell in enumerate(nb.cells):
+            if idx == 0 and cell.cell_type == "raw":
+                continue  # front matter goes to the title block
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            if tags & REMOVE_CELL_TAGS:
+                continue
+            if cell.cell_type == "markdown":
+                cell.source = self._resolve_refs(cell.source)
+                cells.append(cell)
+                continue
+            if cell.cell_type != "code":
+                if cell.cell_type == "raw" and cell.get("metadata", {}).get("raw_mimetype", "") in ("text/html",):
+                    cells.append(cell)
+                continue
+            opts, source = split_cell_options(cell.source)
+            o = {**self.defaults, **opts}
+            if o.get("include") is False:
+                continue
+            cell.source = source
+            if o.get("echo") is False or tags & REMOVE_INPUT_TAGS:
+                cell.metadata.setdefault("transient", {})["remove_source"] = True
+            if o.get("output") is False or tags & REMOVE_OUTPUT_TAGS:
+                cell.outputs = []
+            if o.get("warning") is False:
+                cell.outputs = [out for out in cell.outputs
+                                if not (out.get("output_type") == "stream" and out.get("name") == "stderr")]
+            label = str(opts.get("label", ""))
+            if label.startswith("fig-") and "fig-cap" in opts and cell.outputs:
+                n = self.fig_numbers[label]
+                cap = f'<div class="ebpm-figcaption" id="{html.escape(label)}">図{n}：{html.escape(str(opts["fig-cap"]))}</div>'
+                cell.outputs.append(nbformat.v4.new_output("display_data", data={"text/html": cap}))
+            if label.startswith("tbl-") and "tbl-cap" in opts and cell.outputs:
+                n = self.tbl_numbers[label]
+                cap = f'<div class="ebpm-tblcaption" id="{html.escape(label)}">表{n}：{html.escape(str(opts["tbl-cap"]))}</div>'
+                cell.outputs.insert(0, nbformat.v4.new_output("display_data", data={"text/html": cap}))
+            cells.append(cell)
+        nb.cells = cells
+        return nb, resources
+
+    def _resolve_refs(self, text: str) -> str:
+        def fig(m):
+            label = m.group(1)
+            if label in self.fig_numbers:
+                return f"[図{self.fig_numbers[label]}](#{label})"
+            if label in self.tbl_numbers:
+                return f"[表{self.tbl_numbers[label]}](#{label})"
+            return m.group(0)
+        return re.sub(r"@((?:fig|tbl)-[A-Za-z0-9_-]+)", fig, text)
+
+
+def _toc(body: str) -> tuple[str, str]:
+    """Add ids to h2/h3 headings and build a table of contents."""
+    items = []
+    counter = {"n": 0}
+
+    def repl(m):
+        level, attrs, inner = m.group(1), m.group(2), m.group(3)
+        idm = re.search(r'id="([^"]+)"', attrs)
+        counter["n"] += 1
+        hid = idm.group(1) if idm else f"sec-{counter['n']}"
+        text = re.sub(r"<[^>]+>", "", inner).replace("¶", "").strip()
+        items.append((int(level), hid, text))
+        if not idm:
+            attrs = f'{attrs} id="{hid}"'
+        return f"<h{level}{attrs}>{inner}</h{level}>"
+
+    body = re.sub(r"<h([23])([^>]*)>(.*?)</h\1>", repl, body, flags=re.S)
+    if len(items) < 2:
+        return body, ""
+    lis = "".join(f'<li class="toc-h{lv}"><a href="#{hid}">{html.escape(t)}</a></li>' for lv, hid, t in items)
+    return body, f'<nav class="ebpm-toc"><div class="ebpm-toc-title">目次</div><ul>{lis}</ul></nav>'
+
+
+def _format_date(value, run_date: str | None) -> str:
+    if value in (None, "", "today", "now", "last-modified"):
+        return run_date or dt.date.today().isoformat()
+    return str(value)
+
+
+def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False) -> Path:
+    nb = nbformat.read(nb_path, as_version=4)
+    fm = parse_front_matter(nb)
+    ex = fm.get("execute", {}) if isinstance(fm.get("execute"), dict) else {}
+    defaults = {k: ex[k] for k in ("echo", "warning", "output") if k in ex}
+    if show_code:
+        defaults["echo"] = True
+    pre = QuartoOptionsPreprocessor(defaults=defaults)
+    nb, _ = pre.preprocess(nb, {})
+    exporter = HTMLExporter(template_name="basic")
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    body = body.replace('<a class="anchor-link"', '<a class="anchor-link" hidden')
+    body, toc = _toc(body)
+    prov = nb.metadata.get("ebpm", {})
+    run_date = (prov.get("finished") or "")[:10] or None
+    title = str(fm.get("title", nb_path.stem))
+    subtitle = str(fm.get("subtitle", "") or "")
+    date = _format_date(fm.get("date"), run_date)
+    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+    page = (TEMPLATE_DIR / "report.html").read_text(encoding="utf-8")
+    page = (page.replace("{{title}}", html.escape(title))
+                .replace("{{subtitle}}", html.escape(subtitle))
+                .replace("{{date}}", html.escape(date))
+                .replace("{{css}}", css)
+                .replace("{{toc}}", toc)
+                .replace("{{nature}}", html.escape(prov.get("data_nature", "")))
+                .replace("{{body}}", body))
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out_path
+
+
+def render_quarto(nb_path: Path, out_path: Path, *, show_code: bool = False) -> Path:
+    """Quarto path: render the executed notebook as is (no --execute), self-contained."""
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d) / nb_path.name
+        shutil.copy2(nb_path, work)
+        cmd = ["quarto", "render", str(work), "--to", "html", "-M", "embed-resources:true",
+               "-M", f"echo:{'true' if show_code else 'false'}", "-M", "warning:false"]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"quarto render failed for {nb_path}: {res.stderr.strip()[-2000:]}")
+        produced = work.with_suffix(".html")
+        with atomic_path(out_path) as tmp:
+            shutil.copy2(produced, tmp)
+    return out_path
+
+
+def quarto_available() -> bool:
+    return shutil.which("quarto") is not None and os.environ.get("EBPM_RENDERER", "auto") != "nbconvert"
+
+
+def render(nb_path: Path, out_path: Path, *, show_code: bool = False, engine: str = "auto") -> tuple[Path, str]:
+    """Render with Quarto when available (``engine='auto'``), else nbconvert. Returns (path, engine used)."""
+    if engine == "quarto" or (engine == "auto" and quarto_available()):
+        return render_quarto(nb_path, out_path, show_code=show_code), "quarto"
+    return render_nbconvert(nb_path, out_path, show_code=show_code), "nbconvert"

@@ -1,0 +1,5 @@
+"""Shared test setup: a non-interactive matplotlib backend and the project root."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")

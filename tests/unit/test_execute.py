@@ -1,0 +1,70 @@
+"""The one execution path: papermill with the project kernel, provenance, render, no overwrite on failure."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ebpm_analysis import cli
+from ebpm_analysis.pipeline.execute import Layout, RunFailed, run_notebook
+
+FIX = str(Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_run.ipynb")
+pytestmark = pytest.mark.notebooks
+
+
+@pytest.fixture
+def layout(tmp_path):
+    return Layout(reports_dir=tmp_path / "reports", build_dir=tmp_path / "build")
+
+
+def test_run_records_provenance_and_renders(layout):
+    r = run_notebook(FIX, None, {"city_code": "01100", "n": 4}, layout=layout, log=lambda *a: None)
+    assert r.status == "ok"
+    html = r.report.read_text(encoding="utf-8")
+    # Parameters arrive with their types: the code keeps its leading zero.
+    assert "CITY=&#x27;01100&#x27; TYPE=str N=4 RATIO=0.5 ROWS=12" in html or "CITY='01100' TYPE=str N=4" in html
+    assert "DONE" in html
+    assert "injected-parameters" not in html and "# Parameters" not in html  # injected cell hidden
+    assert "来歴（Provenance）" in html
+    assert "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv" in html
+    assert "785441fe815e0d0b" in html  # sha256 of that input (first 16 hex digits)
+    nb = nbformat.read(r.executed, as_version=4)
+    prov = nb.metadata["ebpm"]
+    assert prov["parameters"]["city_code"] == "01100" and prov["parameters"]["ratio"] == 0.5
+    assert prov["data_nature"] == "real"
+    assert prov["inputs"][0]["sha256"].startswith("785441fe815e0d0b")
+    assert "pandas" in prov["versions"] and prov["git"]["commit"] is None or len(prov["git"]["commit"]) == 40
+    status = json.loads((layout.status_dir / "fixture_run--default.json").read_text()) \
+        if (layout.status_dir / "fixture_run--default.json").exists() else \
+        json.loads((layout.status_dir / "fixture_run.json").read_text())
+    assert status["status"] == "ok" and status["data_nature"] == "real"
+
+
+def test_failed_run_keeps_previous_report(layout):
+    ok = run_notebook(FIX, None, layout=layout, log=lambda *a: None)
+    before = ok.report.read_bytes()
+    with pytest.raises(RunFailed) as e:
+        run_notebook(FIX, None, {"fail": True}, layout=layout, log=lambda *a: None)
+    assert "ValueError" in str(e.value) and "planted failure" in str(e.value)
+    assert "previous report (if any) was kept" in str(e.value)
+    assert ok.report.read_bytes() == before
+    assert (layout.failed_dir / "fixture_run.ipynb").exists()
+
+
+def test_unchanged_inputs_skip(layout):
+    first = run_notebook(FIX, None, layout=layout, force=False, log=lambda *a: None)
+    second = run_notebook(FIX, None, layout=layout, force=False, log=lambda *a: None)
+    assert first.status == "ok" and second.status == "skipped"
+    third = run_notebook(FIX, None, {"n": 9}, layout=layout, force=False, log=lambda *a: None)
+    assert third.status == "ok"  # a parameter change means new work
+
+
+def test_cli_errors_are_one_paragraph_and_nonzero(capsys, tmp_path):
+    assert cli.main(["run", "99_missing", "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ebpm: error: notebook '99_missing' not found") and "00_data_catalog" in err and "Traceback" not in err
+    assert cli.main(["run", "00_data_catalog", "-p", "nope=1", "--out-dir", str(tmp_path)]) == 2
+    assert "unknown parameter" in capsys.readouterr().err
+    assert cli.main(["run", "00_data_catalog", "--params", "nosuchset", "--out-dir", str(tmp_path)]) == 2
+    assert "default" in capsys.readouterr().err
