@@ -1,0 +1,439 @@
+"""Case 3: ETC2.0 probe slowdowns, sudden braking and police accident records on a regional mesh.
+
+Pure functions over tidy frames or DuckDB relations (no file reading, no plotting):
+
+- :func:`mesh_code` / :func:`mesh_code_sql`: JIS X 0410 regional mesh codes (levels 1–6; 6 = 1/8
+  mesh ≈ 125 m) in numpy and as a DuckDB SQL expression (identical arithmetic; checked against jismesh).
+- :func:`aggregate_positions`: per mesh × day type × hour: records, share ≤ ``congested_kmh``
+  (FACTS §1.4: 20 km/h 混雑, 10 km/h 渋滞 on ordinary roads), mean speed, distinct trips. Runs in DuckDB
+  over Parquet (or a pandas/Arrow frame); :func:`aggregate_positions_pandas` is the plain pandas
+  reference used to check it and in the benchmark.
+- :func:`mesh_passes`, :func:`aggregate_events`, :func:`braking_rates`: sudden braking (≤ −0.3 G)
+  events per 1,000 passes, passes = distinct trips with a position in the mesh.
+- :func:`gi_star`: Getis-Ord Gi* (esda) on mesh values with distance-band weights.
+- accident summaries (:func:`accidents_per_mesh`, :func:`accident_breakdowns`, :func:`accident_trend`).
+- :func:`rank_spots`: one table combining braking, congestion and accidents with a class
+  (既知の危険箇所 known danger / 潜在的危険箇所 latent risk / 渋滞のみ congestion only).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+DAY_TYPES = {"weekday": "平日", "holiday": "土日祝"}
+CLASS_LABELS = {"known_danger": "既知の危険箇所", "latent_risk": "潜在的危険箇所", "congestion_only": "渋滞のみ"}
+#: Approximate mesh size per level (m).
+MESH_SIZE_M = {1: 80000, 2: 10000, 3: 1000, 4: 500, 5: 250, 6: 125}
+
+
+# ------------------------------------------------------------------------------------------ mesh
+def mesh_code(lat, lon, level: int = 6) -> np.ndarray:
+    """JIS X 0410 mesh codes (int64) for arrays of lat/lon (JGD2011 degrees). Levels 1–6 (6 = 1/8 mesh)."""
+    if level not in MESH_SIZE_M:
+        raise ValueError(f"mesh level must be 1–6, not {level!r}")
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    a = lat * 60.0
+    p = np.floor(a / 40.0)
+    a = a - p * 40.0
+    u = np.floor(lon) - 100.0
+    b = (lon - np.floor(lon)) * 60.0
+    code = p * 100 + u
+    if level >= 2:
+        q = np.floor(a / 5.0)
+        v = np.floor(b / 7.5)
+        a, b = a - q * 5.0, b - v * 7.5
+        code = code * 100 + q * 10 + v
+    if level >= 3:
+        a, b = a * 60.0, b * 60.0
+        r = np.floor(a / 30.0)
+        w = np.floor(b / 45.0)
+        a, b = a - r * 30.0, b - w * 45.0
+        code = code * 100 + r * 10 + w
+    da, db = 15.0, 22.5
+    for _ in range(4, level + 1):
+        i = np.floor(a / da)
+        j = np.floor(b / db)
+        a, b = a - i * da, b - j * db
+        code = code * 10 + i * 2 + j + 1
+        da, db = da / 2, db / 2
+    return code.astype(np.int64)
+
+
+def mesh_code_sql(lat: str = "lat", lon: str = "lon", level: int = 6) -> str:
+    """The same computation as :func:`mesh_code` as a DuckDB SQL expression (BIGINT)."""
+    if level not in MESH_SIZE_M:
+        raise ValueError(f"mesh level must be 1–6, not {level!r}")
+    a0 = f"({lat} * 60.0)"
+    p = f"floor({a0} / 40.0)"
+    a = f"({a0} - {p} * 40.0)"
+    u = f"(floor({lon}) - 100.0)"
+    b = f"(({lon} - floor({lon})) * 60.0)"
+    code = f"({p} * 100 + {u})"
+    if level >= 2:
+        q, v = f"floor({a} / 5.0)", f"floor({b} / 7.5)"
+        a, b = f"({a} - {q} * 5.0)", f"({b} - {v} * 7.5)"
+        code = f"({code} * 100 + {q} * 10 + {v})"
+    if level >= 3:
+        a, b = f"({a} * 60.0)", f"({b} * 60.0)"
+        r, w = f"floor({a} / 30.0)", f"floor({b} / 45.0)"
+        a, b = f"({a} - {r} * 30.0)", f"({b} - {w} * 45.0)"
+        code = f"({code} * 100 + {r} * 10 + {w})"
+    da, db = 15.0, 22.5
+    for _ in range(4, level + 1):
+        i, j = f"floor({a} / {da})", f"floor({b} / {db})"
+        a, b = f"({a} - {i} * {da})", f"({b} - {j} * {db})"
+        code = f"({code} * 10 + {i} * 2 + {j} + 1)"
+        da, db = da / 2, db / 2
+    return f"CAST({code} AS BIGINT)"
+
+
+def mesh_polygons(codes: Iterable, level: int = 6):
+    """GeoDataFrame (EPSG:6668) of mesh cells with ``mesh`` (string code) and ``lon``/``lat`` centre."""
+    import geopandas as gpd
+    import shapely
+    from jismesh import utils as ju
+
+    codes = pd.Series(list(codes), dtype="string").dropna().unique()
+    arr = np.asarray([int(c) for c in codes], dtype=np.int64)
+    if len(arr) == 0:
+        return gpd.GeoDataFrame({"mesh": pd.Series([], dtype="string")}, geometry=[], crs="EPSG:6668")
+    pad = np.r_[arr, arr[:1]] if len(arr) == 1 else arr  # jismesh breaks on size-1 arrays under numpy 2
+    lat0, lon0 = ju.to_meshpoint(pad, 0, 0)
+    lat1, lon1 = ju.to_meshpoint(pad, 1, 1)
+    lat0, lon0, lat1, lon1 = (np.asarray(x)[: len(arr)] for x in (lat0, lon0, lat1, lon1))
+    geom = shapely.box(lon0, lat0, lon1, lat1)
+    return gpd.GeoDataFrame({"mesh": pd.array(arr.astype(str), dtype="string"),
+                             "lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2}, geometry=geom, crs="EPSG:6668")
+
+
+# ------------------------------------------------------------------------------------------ duckdb plumbing
+def connect(memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None):
+    """A DuckDB connection with optional memory limit / threads / spill directory."""
+    import duckdb
+
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if temp_directory:
+        con.execute(f"SET temp_directory = '{temp_directory}'")
+        con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _view(con, source, name: str) -> None:
+    import duckdb
+
+    if isinstance(source, duckdb.DuckDBPyRelation):
+        source.create_view(name, replace=True)
+    else:
+        con.register(name, source)
+
+
+def _trip_expr(columns) -> str:
+    second = "trip_no" if "trip_no" in columns else ("run_date" if "run_date" in columns else "(gps_time // 1000000)")
+    return f"hash(opid, {second})"
+
+
+def calendar(dates: Iterable[int]) -> pd.DataFrame:
+    """Day type (weekday / holiday = Sat, Sun, national holidays via jpholiday) for YYYYMMDD integers."""
+    import jpholiday
+
+    d = pd.to_datetime(pd.Series(sorted(set(int(x) for x in dates))).astype(str), format="%Y%m%d")
+    hol = [bool(jpholiday.is_holiday(x.date())) for x in d]
+    kind = np.where((d.dt.day_of_week >= 5) | np.asarray(hol), "holiday", "weekday")
+    return pd.DataFrame({"date_int": d.dt.strftime("%Y%m%d").astype("int64"), "day_type": kind})
+
+
+def aggregate_positions(source, *, con=None, level: int = 6, congested_kmh: float = 20.0, heavy_kmh: float = 10.0):
+    """Per mesh × day type × hour: ``n_records``, ``n_slow`` (≤ congested_kmh), ``n_heavy`` (≤ heavy_kmh),
+    ``mean_speed``, ``n_trips`` (distinct trips) and ``share_slow``.
+
+    ``source``: a DuckDB relation (e.g. from :func:`ebpm_analysis.io.etc2.open_parquet`) or a
+    pandas/Arrow frame with ``opid``, ``gps_time`` (YYYYMMDDHHMMSS int), ``lat``, ``lon``, ``speed_kmh``
+    and optionally ``trip_no``.
+    """
+    con = con if con is not None else connect()
+    _view(con, source, "_pos")
+    cols = [r[0] for r in con.execute("describe _pos").fetchall()]
+    dates = con.execute("select distinct gps_time // 1000000 from _pos").fetchall()
+    con.register("_cal", calendar(d[0] for d in dates))
+    trip = _trip_expr(cols)
+    q = f"""
+        select {mesh_code_sql('p.lat', 'p.lon', level)} as mesh, c.day_type,
+               cast((p.gps_time // 10000) % 100 as integer) as hour,
+               count(*) as n_records,
+               sum(case when p.speed_kmh <= {float(congested_kmh)} then 1 else 0 end) as n_slow,
+               sum(case when p.speed_kmh <= {float(heavy_kmh)} then 1 else 0 end) as n_heavy,
+               avg(p.speed_kmh) as mean_speed,
+               count(distinct {trip}) as n_trips
+        from _pos p join _cal c on c.date_int = p.gps_time // 1000000
+        group by all
+    """
+    df = con.execute(q).df()
+    return _finish_positions(df)
+
+
+def _finish_positions(df: pd.DataFrame) -> pd.DataFrame:
+    df["mesh"] = df["mesh"].astype("int64").astype(str)
+    for c in ("n_records", "n_slow", "n_heavy", "n_trips"):
+        df[c] = df[c].astype("int64")
+    df["hour"] = df["hour"].astype("int64")
+    df["share_slow"] = df["n_slow"] / df["n_records"]
+    df["share_heavy"] = df["n_heavy"] / df["n_records"]
+    return df.sort_values(["mesh", "day_type", "hour"]).reset_index(drop=True)
+
+
+def aggregate_positions_pandas(df: pd.DataFrame, *, level: int = 6, congested_kmh: float = 20.0,
+                               heavy_kmh: float = 10.0) -> pd.DataFrame:
+    """Straightforward pandas version of :func:`aggregate_positions` (reference and benchmark baseline)."""
+    out = pd.DataFrame({"mesh": mesh_code(df["lat"].to_numpy(), df["lon"].to_numpy(), level)})
+    date = df["gps_time"].to_numpy() // 1_000_000
+    cal = calendar(np.unique(date)).set_index("date_int")["day_type"]
+    out["day_type"] = pd.Series(date).map(cal).to_numpy()
+    out["hour"] = (df["gps_time"].to_numpy() // 10_000) % 100
+    sp = df["speed_kmh"].to_numpy()
+    out["slow"] = (sp <= congested_kmh).astype(np.int64)
+    out["heavy"] = (sp <= heavy_kmh).astype(np.int64)
+    out["speed"] = sp
+    second = df["trip_no"].astype(str) if "trip_no" in df.columns else pd.Series(date).astype(str)
+    out["trip"] = df["opid"].astype(str).to_numpy() + "#" + second.to_numpy()
+    g = out.groupby(["mesh", "day_type", "hour"], sort=False)
+    res = g.agg(n_records=("speed", "size"), n_slow=("slow", "sum"), n_heavy=("heavy", "sum"),
+                mean_speed=("speed", "mean"), n_trips=("trip", "nunique")).reset_index()
+    return _finish_positions(res)
+
+
+def mesh_passes(source, *, con=None, level: int = 6) -> pd.DataFrame:
+    """Per mesh: ``n_passes`` = distinct trips with at least one position record in the mesh."""
+    con = con if con is not None else connect()
+    _view(con, source, "_pos2")
+    cols = [r[0] for r in con.execute("describe _pos2").fetchall()]
+    df = con.execute(f"select {mesh_code_sql('lat', 'lon', level)} as mesh, count(distinct {_trip_expr(cols)}) as n_passes "
+                     f"from _pos2 group by 1").df()
+    df["mesh"] = df["mesh"].astype("int64").astype(str)
+    df["n_passes"] = df["n_passes"].astype("int64")
+    return df.sort_values("mesh").reset_index(drop=True)
+
+
+def aggregate_events(source, *, con=None, level: int = 6, threshold_g: float = -0.3) -> pd.DataFrame:
+    """Per mesh: sudden-braking events (``accel_long_g`` ≤ threshold) and distinct trips braking."""
+    con = con if con is not None else connect()
+    _view(con, source, "_ev")
+    cols = [r[0] for r in con.execute("describe _ev").fetchall()]
+    second = "trip_no" if "trip_no" in cols else "(event_time // 1000000)"
+    df = con.execute(f"""
+        select {mesh_code_sql('lat', 'lon', level)} as mesh, count(*) as n_events,
+               count(distinct hash(opid, {second})) as n_event_trips, avg(accel_long_g) as mean_accel_g
+        from _ev where accel_long_g <= {float(threshold_g)} group by 1""").df()
+    df["mesh"] = df["mesh"].astype("int64").astype(str)
+    for c in ("n_events", "n_event_trips"):
+        df[c] = df[c].astype("int64")
+    return df.sort_values("mesh").reset_index(drop=True)
+
+
+def braking_rates(passes: pd.DataFrame, events: pd.DataFrame, *, min_passes: int = 30) -> pd.DataFrame:
+    """Events per 1,000 passes per mesh (meshes with ≥ ``min_passes`` passes), with exact Poisson 95 % CI."""
+    from ..stats.intervals import poisson_ci
+
+    df = passes.merge(events, on="mesh", how="left")
+    df[["n_events", "n_event_trips"]] = df[["n_events", "n_event_trips"]].fillna(0).astype("int64")
+    df = df[df["n_passes"] >= min_passes].reset_index(drop=True)
+    df["rate_per_1000"] = df["n_events"] / df["n_passes"] * 1000
+    lo, hi = poisson_ci(df["n_events"].to_numpy())
+    df["rate_lo"] = lo / df["n_passes"] * 1000
+    df["rate_hi"] = hi / df["n_passes"] * 1000
+    df["rate_eb_per_1000"] = eb_rate(df["n_events"].to_numpy(), df["n_passes"].to_numpy()) * 1000
+    return df
+
+
+def eb_rate(events, exposure) -> np.ndarray:
+    """Global empirical-Bayes (Marshall 1991) smoothed rate: small-exposure meshes shrink to the mean."""
+    e = np.asarray(events, dtype=float)
+    n = np.asarray(exposure, dtype=float)
+    if len(e) == 0 or n.sum() == 0:
+        return np.full(len(e), np.nan)
+    m = e.sum() / n.sum()
+    r = e / n
+    var = (n * (r - m) ** 2).sum() / n.sum() - m / n.mean()
+    var = max(var, 0.0)
+    w = var / (var + m / n) if var > 0 else np.zeros_like(n)
+    return w * r + (1 - w) * m
+
+
+def gi_star(meshes, column: str, *, threshold_m: float | None = None, level: int = 6, permutations: int = 0,
+            seed: int = 0, alpha: float = 0.05):
+    """Getis-Ord Gi* (esda.G_Local, star=True) of ``column`` over mesh cells.
+
+    ``meshes``: GeoDataFrame in a metre CRS. Neighbours: cells whose centres lie within
+    ``threshold_m`` (default 1.5 × mesh size: the 8 surrounding cells). Adds ``gi_z``, ``gi_p``
+    (one-sided normal p of the analytic z) and ``hotspot`` (z > 0 and p < alpha).
+    """
+    import warnings
+
+    from esda.getisord import G_Local
+    from libpysal.weights import DistanceBand
+
+    out = meshes.copy()
+    if len(out) < 3:
+        out["gi_z"], out["gi_p"], out["hotspot"] = np.nan, np.nan, False
+        return out
+    thr = threshold_m or 1.5 * MESH_SIZE_M[level]
+    xy = np.column_stack([out.geometry.centroid.x, out.geometry.centroid.y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = DistanceBand(xy, threshold=thr, binary=True, silence_warnings=True)
+        g = G_Local(out[column].to_numpy(dtype=float), w, star=True, transform="B", permutations=permutations,
+                    seed=seed)
+    out["gi_z"] = g.Zs
+    # Analytic one-sided p (normal approximation). The conditional permutation test keeps the
+    # focal value fixed, which for Gi* (focal included) hides isolated single-cell spikes.
+    out["gi_p"] = g.p_norm
+    out["hotspot"] = (out["gi_z"] > 0) & (out["gi_p"] < alpha)
+    return out
+
+
+def rank_braking_hotspots(br) -> pd.DataFrame:
+    """Braking meshes ordered: Gi* hot spots first, then by EB-smoothed rate per 1,000 passes; adds ``braking_rank``."""
+    out = br.sort_values(["hotspot", "rate_eb_per_1000", "n_events"], ascending=[False, False, False]).reset_index(drop=True)
+    out["braking_rank"] = np.arange(1, len(out) + 1)
+    return out
+
+
+def congestion_flags(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_records: int = 10,
+                     day_type: str = "weekday") -> pd.DataFrame:
+    """Mesh-hours of ``day_type`` where the share of slow records ≥ threshold (with ≥ min_records)."""
+    sub = agg[(agg["day_type"] == day_type) & (agg["n_records"] >= min_records)]
+    return sub[sub["share_slow"] >= share_threshold].reset_index(drop=True)
+
+
+def peak_offpeak(agg: pd.DataFrame, *, peak_hours=(7, 8, 17, 18), day_type: str = "weekday",
+                 min_records: int = 10) -> pd.DataFrame:
+    """Per mesh: slow share and mean speed in weekday peak hours vs off-peak daytime (10–15 h)."""
+    sub = agg[agg["day_type"] == day_type].copy()
+    sub["period"] = np.where(sub["hour"].isin(peak_hours), "peak",
+                             np.where(sub["hour"].between(10, 15), "offpeak", "other"))
+    sub = sub[sub["period"] != "other"]
+    sub["speed_sum"] = sub["mean_speed"] * sub["n_records"]
+    g = sub.groupby(["mesh", "period"]).agg(n_records=("n_records", "sum"), n_slow=("n_slow", "sum"),
+                                             speed_sum=("speed_sum", "sum")).reset_index()
+    g = g[g["n_records"] >= min_records]
+    g["share_slow"] = g["n_slow"] / g["n_records"]
+    g["mean_speed"] = g["speed_sum"] / g["n_records"]
+    wide = g.pivot(index="mesh", columns="period", values=["share_slow", "mean_speed", "n_records"])
+    wide.columns = [f"{a}_{b}" for a, b in wide.columns]
+    return wide.reset_index()
+
+
+def hourly_profile(agg: pd.DataFrame) -> pd.DataFrame:
+    """City-wide records, slow share and mean speed by day type × hour."""
+    a = agg.assign(speed_sum=agg["mean_speed"] * agg["n_records"])
+    g = a.groupby(["day_type", "hour"]).agg(n_records=("n_records", "sum"), n_slow=("n_slow", "sum"),
+                                            speed_sum=("speed_sum", "sum")).reset_index()
+    g["share_slow"] = g["n_slow"] / g["n_records"]
+    g["mean_speed"] = g["speed_sum"] / g["n_records"]
+    return g.drop(columns="speed_sum")
+
+
+# ------------------------------------------------------------------------------------------ accidents
+def accidents_per_mesh(acc: pd.DataFrame, *, level: int = 6) -> pd.DataFrame:
+    """Per mesh: accidents, fatal accidents, pedestrian accidents, night accidents."""
+    m = mesh_code(acc["lat"].to_numpy(), acc["lon"].to_numpy(), level).astype(str)
+    df = pd.DataFrame({"mesh": m, "fatal": acc["severity_code"].eq("1").to_numpy(),
+                       "pedestrian": acc["accident_type_code"].eq("01").to_numpy(),
+                       "night": acc["is_night"].to_numpy()})
+    g = df.groupby("mesh").agg(n_accidents=("fatal", "size"), n_fatal=("fatal", "sum"),
+                               n_pedestrian=("pedestrian", "sum"), n_night=("night", "sum")).reset_index()
+    return g.astype({"n_accidents": "int64", "n_fatal": "int64", "n_pedestrian": "int64", "n_night": "int64"})
+
+
+def accident_breakdowns(acc: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Counts by accident type, hour, day/night, severity, weather and road shape."""
+    out = {}
+    for key, col in (("type", "accident_type"), ("day_night", "day_night"), ("severity", "severity"),
+                     ("weather", "weather"), ("road_shape", "road_shape")):
+        t = acc.groupby([f"{col}_code" if f"{col}_code" in acc else col, col]).size().rename("n").reset_index()
+        t["share"] = t["n"] / t["n"].sum()
+        out[key] = t.sort_values("n", ascending=False).reset_index(drop=True)
+    h = acc.groupby("hour").size().reindex(range(24), fill_value=0).rename("n").reset_index()
+    out["hour"] = h
+    nd = acc.groupby(["hour", "is_night"]).size().unstack(fill_value=0).reindex(range(24), fill_value=0)
+    out["hour_night"] = nd.rename(columns={False: "昼", True: "夜"}).reset_index()
+    return out
+
+
+def accident_trend(acc: pd.DataFrame, years=(2019, 2020, 2021), by: str | None = "city_code") -> dict:
+    """Yearly counts (city and ``by`` groups), % change first→last year, and a Poisson log-linear trend.
+
+    Rows whose occurrence year is outside ``years`` (late-registered older accidents) are counted
+    separately (``n_outside``), not silently dropped.
+    """
+    import statsmodels.api as sm
+
+    years = list(years)
+    inside = acc["year"].isin(years)
+    sub = acc[inside]
+    city = sub.groupby("year").size().reindex(years, fill_value=0)
+    res = {"years": years, "city": city.rename("n").reset_index(), "n_outside": int((~inside).sum())}
+    first, last = city.iloc[0], city.iloc[-1]
+    res["change_pct"] = float((last - first) / first * 100) if first else math.nan
+    X = sm.add_constant(np.arange(len(years), dtype=float))
+    fit = sm.GLM(city.to_numpy(dtype=float), X, family=sm.families.Poisson()).fit()
+    b, se = fit.params[1], fit.bse[1]
+    res["rate_ratio_per_year"] = float(np.exp(b))
+    res["rate_ratio_ci"] = (float(np.exp(b - 1.96 * se)), float(np.exp(b + 1.96 * se)))
+    if by:
+        res["by_group"] = sub.groupby([by, "year"]).size().unstack(fill_value=0).reindex(columns=years, fill_value=0)
+    return res
+
+
+# ------------------------------------------------------------------------------------------ overlay & ranking
+def rank_spots(braking: pd.DataFrame, congestion: pd.DataFrame, accidents: pd.DataFrame, *,
+               many_accidents: int = 3, few_accidents: int = 1, congested_share: float = 0.5) -> pd.DataFrame:
+    """One table of spots combining braking, congestion and accidents, ranked and classed.
+
+    ``braking``: mesh, n_passes, n_events, rate_per_1000, gi_z, hotspot. ``congestion``: mesh,
+    share_slow_peak (weekday peak), n_congested_hours. ``accidents``: mesh, n_accidents, n_fatal, ….
+
+    Classes: ``known_danger`` (≥ ``many_accidents``), ``latent_risk`` (braking Gi* hot spot with
+    ≤ ``few_accidents`` so far), ``congestion_only`` (peak slow share ≥ ``congested_share`` without a
+    braking hot spot and with < ``many_accidents``). Score = mean of the percentile ranks of braking
+    rate, peak slow share and accidents (missing = 0) over the meshes listed.
+    """
+    df = braking.merge(congestion, on="mesh", how="outer").merge(accidents, on="mesh", how="outer")
+    for c, fill in (("n_accidents", 0), ("n_fatal", 0), ("n_pedestrian", 0), ("hotspot", False),
+                    ("n_congested_hours", 0)):
+        if c in df:
+            df[c] = df[c].fillna(fill)
+    df["hotspot"] = df["hotspot"].astype(bool)
+    for c in ("n_accidents", "n_fatal", "n_pedestrian", "n_congested_hours"):
+        if c in df:
+            df[c] = df[c].astype("int64")
+    peak = df["share_slow_peak"].fillna(0) if "share_slow_peak" in df else pd.Series(0.0, index=df.index)
+    cls = np.full(len(df), "", dtype=object)
+    congested = (peak >= congested_share) | (df.get("n_congested_hours", 0) > 0)
+    cls[(congested & ~df["hotspot"] & (df["n_accidents"] < many_accidents)).to_numpy()] = "congestion_only"
+    cls[(df["hotspot"] & (df["n_accidents"] <= few_accidents)).to_numpy()] = "latent_risk"
+    cls[(df["n_accidents"] >= many_accidents).to_numpy()] = "known_danger"
+    df["class"] = cls
+    df = df[df["class"] != ""].copy()
+    pr = lambda s: s.fillna(0).rank(pct=True, method="average")  # noqa: E731
+    df["score"] = (pr(df["rate_per_1000"]) + pr(df["share_slow_peak"] if "share_slow_peak" in df else peak)
+                   + pr(df["n_accidents"])) / 3
+    df["class_label"] = df["class"].map(CLASS_LABELS)
+    df = df.sort_values(["score", "n_accidents"], ascending=False).reset_index(drop=True)
+    df["rank"] = np.arange(1, len(df) + 1)
+    return df
+
+
+def recovered_hazards(ranked: pd.DataFrame, hazard_meshes: Iterable[str], top_n: int) -> float:
+    """Share of planted hazard meshes among the ``top_n`` ranked braking meshes."""
+    top = set(ranked.head(top_n)["mesh"])
+    hm = list(hazard_meshes)
+    return sum(m in top for m in hm) / len(hm) if hm else math.nan

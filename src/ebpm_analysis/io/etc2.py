@@ -1,0 +1,401 @@
+"""ETC2.0 probe deliveries: ZIP files per secondary mesh (2次メッシュ) holding headerless CSVs.
+
+- 様式1-2 走行履歴 (positions): one row every ~200 m — 運行日, 運行ID, GPS時刻, トリップ番号, 経度, 緯度, 速度, …
+- 様式1-4 挙動履歴 (behaviour events): sudden movements — 運行ID, time, position, heading, speed,
+  前後加速度 / 左右加速度 (G), trigger type.
+
+No official file definition is public (FACTS §1.2). Column positions differ between deliveries, so
+every reader takes a **column map** (field → 0-based column index): :data:`POSITION_MAPS` and
+:data:`EVENT_MAPS` hold the ``default`` map (the roadlabo/Tsuyama layout for 1-2) and one
+``alternative`` (the familycomputer59 layout); pass your own dict for another delivery.
+Encoding is utf-8 by default, cp932 in some deliveries (``encoding=``; checked strictly on a sample).
+
+Validation (errors name the ZIP and inner file, the field and its column number, and the CSV lines):
+lat 24–46 / lon 122–154 (Japan), speed 0–200 km/h, acceleration within ±2 G, parseable GPS time
+(``YYYYMMDDHHMMSS`` or 12-digit ``YYYYMMDDHHMM``), and time never going backwards within a trip
+among consecutive rows.
+
+Large deliveries are streamed: :func:`ingest` converts each ZIP to one Parquet file in bounded memory
+(pyarrow streaming CSV reader), and :func:`open_parquet` gives a DuckDB relation over them for the
+aggregation in :mod:`ebpm_analysis.cases.probe`. :func:`read_positions` / :func:`read_events` return
+pandas frames for small deliveries.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .. import paths
+from ..errors import InputFileError, ParameterError
+from ..provenance import record_input
+
+#: 様式1-2 column maps (0-based). ``default``: roadlabo/ETC (Tsuyama) layout, FACTS §1.2.
+#: ``alternative``: familycomputer59 layout (no 運行日/トリップ番号: the trip is 運行ID × day).
+POSITION_MAPS: dict[str, dict[str, int]] = {
+    "default": {"run_date": 2, "opid": 3, "gps_time": 6, "trip_no": 8, "lon": 14, "lat": 15, "speed_kmh": 18},
+    "alternative": {"opid": 3, "gps_time": 6, "speed_kmh": 18, "lon": 21, "lat": 22},
+}
+#: Number of columns the generator writes for each 様式1-2 map.
+POSITION_WIDTH = {"default": 25, "alternative": 24}
+
+#: 様式1-4 column maps. ``default`` follows familycomputer59's positions (運行ID 2, time 6, lon 7,
+#: lat 8, heading 9, speed 14) with trip number at 3 and the acceleration fields (names not
+#: published, FACTS §1.2 [U]) at 15–17 and the trigger type at 18. ``alternative`` moves them.
+EVENT_MAPS: dict[str, dict[str, int]] = {
+    "default": {"opid": 2, "trip_no": 3, "event_time": 6, "lon": 7, "lat": 8, "heading": 9, "speed_kmh": 14,
+                "accel_long_g": 15, "accel_lat_g": 16, "trigger": 18},
+    "alternative": {"opid": 1, "event_time": 4, "lat": 5, "lon": 6, "speed_kmh": 8, "heading": 9,
+                    "accel_long_g": 11, "accel_lat_g": 12, "trigger": 13},
+}
+EVENT_WIDTH = {"default": 20, "alternative": 15}
+
+REQUIRED_POSITION = ("opid", "gps_time", "lon", "lat", "speed_kmh")
+REQUIRED_EVENT = ("opid", "event_time", "lon", "lat", "accel_long_g")
+TEXT_FIELDS = {"opid", "trigger"}
+INT_FIELDS = {"run_date", "gps_time", "event_time", "trip_no", "heading"}
+
+LAT_RANGE = (24.0, 46.0)
+LON_RANGE = (122.0, 154.0)
+SPEED_RANGE = (0.0, 200.0)
+ACCEL_RANGE = (-2.0, 2.0)
+
+#: Marker file a generator writes beside synthetic deliveries (so provenance says "synthetic").
+SYNTHETIC_MARKER = "SYNTHETIC.txt"
+
+
+@dataclass
+class IngestResult:
+    parquet: list[Path]
+    rows: int
+    files: list[str] = field(default_factory=list)
+
+
+def resolve_map(column_map, kind: str) -> dict[str, int]:
+    maps = POSITION_MAPS if kind == "1-2" else EVENT_MAPS
+    if column_map is None:
+        column_map = "default"
+    if isinstance(column_map, str):
+        if column_map not in maps:
+            raise ParameterError("column_map", f"unknown map {column_map!r}",
+                                 expected=f"one of {sorted(maps)} or a dict field → 0-based column index")
+        return dict(maps[column_map])
+    cm = {str(k): int(v) for k, v in dict(column_map).items()}
+    need = REQUIRED_POSITION if kind == "1-2" else REQUIRED_EVENT
+    missing = [f for f in need if f not in cm]
+    if missing:
+        raise ParameterError("column_map", f"missing field(s) {missing}", expected=f"positions for {list(need)}")
+    if len(set(cm.values())) != len(cm):
+        raise ParameterError("column_map", "two fields share one column", expected="distinct column indices")
+    return cm
+
+
+def _encoding(enc: str) -> str:
+    e = enc.lower().replace("_", "-")
+    if e in ("cp932", "shift-jis", "sjis", "ms932", "windows-31j"):
+        return "cp932"
+    if e in ("utf-8", "utf8", "utf-8-sig"):
+        return "utf-8"
+    raise ParameterError("encoding", f"got {enc!r}", expected="'utf-8' or 'cp932'")
+
+
+def _members(zpath: Path) -> list[str]:
+    if not zpath.exists():
+        raise InputFileError(zpath, "file not found", expected="a delivery ZIP (e.g. OUT1-2_<2次メッシュ>_<date>.zip)")
+    try:
+        with zipfile.ZipFile(zpath) as zf:
+            names = [n for n in zf.namelist() if n.lower().endswith(".csv")]
+    except zipfile.BadZipFile:
+        raise InputFileError(zpath, "not a ZIP archive", expected="a ZIP per 2次メッシュ holding a headerless data.csv") from None
+    if not names:
+        raise InputFileError(zpath, "no CSV inside", expected="an inner data.csv (headerless)")
+    return names
+
+
+def _check_sample(zf: zipfile.ZipFile, member: str, enc: str, where: str, sample: int = 1 << 16) -> int:
+    """Strictly decode the first bytes; return the number of columns of the first line."""
+    with zf.open(member) as fh:
+        data = fh.read(sample)
+    if not data.strip():
+        raise InputFileError(where, "inner CSV is empty", expected="headerless data rows")
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as e:
+        if e.start < len(data) - 4:
+            other = "cp932" if enc == "utf-8" else "utf-8"
+            hint = ""
+            try:
+                data.decode(other)
+                hint = f"; it decodes as {other}"
+            except UnicodeDecodeError:
+                pass
+            raise InputFileError(where, f"not valid {enc} text at byte {e.start}{hint}",
+                                 expected=f"a {enc} file, or pass encoding='{other}'" if hint else f"{enc} text") from None
+        text = data[: e.start].decode(enc)
+    first = text.splitlines()[0]
+    cells = first.split(",")
+    if any(c and not c.replace(".", "").replace("-", "").isdigit() for c in cells[:3]) and "運行" in first:
+        raise InputFileError(where, "first line looks like a header", expected="a headerless CSV (様式1-2/1-4 as delivered)")
+    return len(cells)
+
+
+def _is_synthetic(zpath: Path) -> bool:
+    return (zpath.parent / SYNTHETIC_MARKER).exists()
+
+
+def _col_name(f: str, cm: dict[str, int]) -> str:
+    return f"{f} (column {cm[f] + 1}, index {cm[f]})"
+
+
+class _Validator:
+    """Range / parse / time-order checks on streamed batches (row numbers are CSV line numbers)."""
+
+    def __init__(self, where: str, kind: str, cm: dict[str, int]):
+        self.where, self.kind, self.cm = where, kind, cm
+        self.offset = 0
+        self.last_key = None
+        self.last_time = None
+
+    def _fail(self, f, mask, problem, expected, values=None):
+        rows = (np.flatnonzero(mask) + self.offset + 1).tolist()
+        shown = f" {list(values[:3])}" if values is not None else ""
+        raise InputFileError(self.where, problem + shown, column=_col_name(f, self.cm), rows=rows, expected=expected)
+
+    def __call__(self, t: pa.Table) -> pa.Table:
+        n = t.num_rows
+        tf = "gps_time" if self.kind == "1-2" else "event_time"
+        for f in t.column_names:
+            col = t[f]
+            if col.null_count and f in (REQUIRED_POSITION if self.kind == "1-2" else REQUIRED_EVENT):
+                self._fail(f, col.is_null().to_numpy(zero_copy_only=False), "missing value", "a value in every row")
+        rng = {"lat": LAT_RANGE, "lon": LON_RANGE, "speed_kmh": SPEED_RANGE, "accel_long_g": ACCEL_RANGE,
+               "accel_lat_g": ACCEL_RANGE}
+        for f, (lo, hi) in rng.items():
+            if f in t.column_names:
+                v = t[f].to_numpy(zero_copy_only=False)
+                bad = ~((v >= lo) & (v <= hi))
+                if bad.any():
+                    unit = {"speed_kmh": "km/h", "lat": "°N", "lon": "°E"}.get(f, "G")
+                    self._fail(f, bad, "value out of range", f"{lo}–{hi} {unit}"
+                               + (" (Japan); check the column map — lat/lon may be swapped" if f in ("lat", "lon") else ""),
+                               v[bad])
+        # GPS time: 14 digits YYYYMMDDHHMMSS (12-digit YYYYMMDDHHMM accepted, seconds = 0).
+        tv = t[tf].to_numpy(zero_copy_only=False).astype(np.int64)
+        tv = np.where(tv < 10**12, tv * 100, tv)
+        ss, mi, hh = tv % 100, (tv // 100) % 100, (tv // 10**4) % 100
+        dd, mm, yy = (tv // 10**6) % 100, (tv // 10**8) % 100, tv // 10**10
+        bad = (yy < 2000) | (yy > 2100) | (mm < 1) | (mm > 12) | (dd < 1) | (dd > 31) | (hh > 23) | (mi > 59) | (ss > 59)
+        if bad.any():
+            self._fail(tf, bad, "not a time", "YYYYMMDDHHMMSS (14 digits) or YYYYMMDDHHMM", tv[bad])
+        t = t.set_column(t.column_names.index(tf), tf, pa.array(tv, pa.int64()))
+        # Time order within a trip among consecutive rows.
+        key = t["opid"].to_numpy(zero_copy_only=False).astype(str)
+        if "trip_no" in t.column_names:
+            key = np.char.add(np.char.add(key, "#"), t["trip_no"].to_numpy(zero_copy_only=False).astype(str))
+        if n:
+            same = np.empty(n, bool)
+            back = np.empty(n, bool)
+            same[1:] = key[1:] == key[:-1]
+            back[1:] = tv[1:] < tv[:-1]
+            same[0] = self.last_key is not None and key[0] == self.last_key
+            back[0] = self.last_time is not None and tv[0] < self.last_time
+            bad = same & back
+            if bad.any() and self.kind == "1-2":
+                self._fail(tf, bad, "time goes backwards within a trip", "rows of a trip in time order")
+            self.last_key, self.last_time = key[-1], tv[-1]
+        self.offset += n
+        return t
+
+
+def _reader(fh, cm: dict[str, int], ncols: int, enc: str, where: str, block_size: int):
+    names = [f"c{i}" for i in range(ncols)]
+    missing = [f for f, i in cm.items() if i >= ncols]
+    if missing:
+        raise InputFileError(where, f"only {ncols} columns, the column map needs index {max(cm.values())}",
+                             column=missing[0], expected="a column map matching this delivery (see etc2.POSITION_MAPS)")
+    types = {}
+    for f, i in cm.items():
+        types[f"c{i}"] = (pa.string() if f in TEXT_FIELDS else pa.int64() if f in INT_FIELDS else pa.float64())
+    include = [f"c{i}" for i in sorted(cm.values())]
+    ro = pacsv.ReadOptions(column_names=names, encoding=enc, block_size=block_size)
+    co = pacsv.ConvertOptions(include_columns=include, column_types=types, strings_can_be_null=False,
+                              null_values=[""])
+    return pacsv.open_csv(fh, read_options=ro, convert_options=co)
+
+
+def _iter_tables(zpath: Path, kind: str, cm: dict[str, int], enc: str, block_size: int = 1 << 24,
+                 validate: bool = True):
+    inv = {f"c{i}": f for f, i in cm.items()}
+    with zipfile.ZipFile(zpath) as zf:
+        for member in _members(zpath):
+            where = f"{zpath}::{member}"
+            ncols = _check_sample(zf, member, enc, where)
+            check = _Validator(where, kind, cm) if validate else None
+            with zf.open(member) as fh:
+                try:
+                    reader = _reader(fh, cm, ncols, enc, where, block_size)
+                    for batch in reader:
+                        t = pa.Table.from_batches([batch])
+                        t = t.rename_columns([inv[c] for c in t.column_names])
+                        if check is not None:
+                            t = check(t)
+                        yield t
+                except pa.ArrowInvalid as e:
+                    msg = str(e)
+                    col = next((inv[c] for c in inv if f"column #{c[1:]}" in msg or f"'{c}'" in msg), None)
+                    raise InputFileError(where, f"cannot parse ({msg.splitlines()[0][:160]})",
+                                         column=_col_name(col, cm) if col else None,
+                                         expected="numbers in the mapped columns; same column count on every row") from None
+
+
+def _paths(zips) -> list[Path]:
+    if isinstance(zips, (str, os.PathLike)):
+        zips = [zips]
+    out = []
+    for z in zips:
+        p = paths.resolve(z)
+        out.extend(sorted(p.glob("*.zip")) if p.is_dir() else [p])
+    if not out:
+        raise InputFileError(str(zips), "no ZIP files found", expected="one ZIP per 2次メッシュ")
+    return out
+
+
+def _record(zpath: Path, nature: str | None, dataset: str):
+    record_input(zpath, nature=nature or ("synthetic" if _is_synthetic(zpath) else "real"), dataset=dataset)
+
+
+def read_deliveries(zips, kind: str = "1-2", *, column_map=None, encoding: str = "utf-8", nature: str | None = None,
+                    validate: bool = True) -> pd.DataFrame:
+    """Read ZIP deliveries (様式1-2 if ``kind='1-2'``, 様式1-4 if ``'1-4'``) into a pandas frame.
+
+    Columns: the mapped fields, ``time`` (datetime) and ``trip_key`` (運行ID#トリップ番号, or
+    運行ID#運行日 when the map has no trip number). For small deliveries; use :func:`ingest` for big ones.
+    """
+    if kind not in ("1-2", "1-4"):
+        raise ParameterError("kind", f"got {kind!r}", expected="'1-2' (走行履歴) or '1-4' (挙動履歴)")
+    cm = resolve_map(column_map, kind)
+    enc = _encoding(encoding)
+    frames = []
+    for z in _paths(zips):
+        tables = list(_iter_tables(z, kind, cm, enc, validate=validate))
+        _record(z, nature, "etc2-" + kind)
+        frames.extend(t.to_pandas() for t in tables)
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(cm))
+    return tidy(df, kind)
+
+
+def tidy(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    tf = "gps_time" if kind == "1-2" else "event_time"
+    df["time"] = pd.to_datetime(df[tf].astype("int64").astype(str), format="%Y%m%d%H%M%S")
+    day = df["time"].dt.strftime("%Y%m%d")
+    second = df["trip_no"].astype(str) if "trip_no" in df.columns else day
+    df["trip_key"] = df["opid"].astype(str) + "#" + second
+    return df
+
+
+def read_positions(zips, **kw) -> pd.DataFrame:
+    return read_deliveries(zips, "1-2", **kw)
+
+
+def read_events(zips, **kw) -> pd.DataFrame:
+    return read_deliveries(zips, "1-4", **kw)
+
+
+def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=None, encoding: str = "utf-8",
+           nature: str | None = None, validate: bool = True, block_size: int = 1 << 24,
+           compression: str = "zstd") -> IngestResult:
+    """Stream ZIP deliveries into Parquet (one file per ZIP) in bounded memory.
+
+    Parquet columns: the mapped fields (times normalised to 14-digit ``YYYYMMDDHHMMSS`` int64).
+    Returns the Parquet paths and the row count.
+    """
+    if kind not in ("1-2", "1-4"):
+        raise ParameterError("kind", f"got {kind!r}", expected="'1-2' or '1-4'")
+    cm = resolve_map(column_map, kind)
+    enc = _encoding(encoding)
+    out_dir = paths.resolve(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outs, rows, files = [], 0, []
+    for z in _paths(zips):
+        target = out_dir / (z.stem + ".parquet")
+        tmp = target.with_suffix(".parquet.tmp")
+        writer = None
+        try:
+            for t in _iter_tables(z, kind, cm, enc, block_size=block_size, validate=validate):
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, t.schema, compression=compression)
+                writer.write_table(t)
+                rows += t.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            continue
+        os.replace(tmp, target)
+        _record(z, nature, "etc2-" + kind)
+        outs.append(target)
+        files.append(paths.relative(z))
+    return IngestResult(outs, rows, files)
+
+
+def open_parquet(con, parquet: Iterable[str | os.PathLike]):
+    """A DuckDB relation over ingested Parquet files (for :mod:`ebpm_analysis.cases.probe`)."""
+    files = [str(p) for p in parquet]
+    if not files:
+        raise InputFileError("(no files)", "no Parquet files to open", expected="the output of etc2.ingest")
+    lst = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return con.sql(f"select * from read_parquet([{lst}])")
+
+
+def delivery_table(data, kind: str = "1-2", *, column_map=None, width: int | None = None) -> pa.Table:
+    """Arrange mapped fields (a frame or dict of arrays) into the delivery's column positions.
+
+    Unmapped columns are left empty. Times must be 14-digit integers, ``opid`` zero-padded text.
+    """
+    cm = resolve_map(column_map, kind)
+    if width is None:
+        name = column_map if isinstance(column_map, str) else "default"
+        width = (POSITION_WIDTH if kind == "1-2" else EVENT_WIDTH).get(name or "default", max(cm.values()) + 1)
+    width = max(width, max(cm.values()) + 1)
+    n = len(data[next(iter(cm))]) if isinstance(data, dict) else len(data)
+    cols: list = [None] * width
+    for f, i in cm.items():
+        if f in data:
+            v = data[f]
+            v = v.to_numpy() if hasattr(v, "to_numpy") else np.asarray(v)
+            cols[i] = pa.array(v.astype(str) if f in TEXT_FIELDS and v.dtype.kind not in "UO" else v)
+    cols = [c if c is not None else pa.nulls(n, pa.string()) for c in cols]
+    return pa.table(cols, names=[f"c{i}" for i in range(width)])
+
+
+def write_csv_table(table: pa.Table, fh, encoding: str = "utf-8") -> None:
+    """Write a delivery table as headerless CSV (CRLF) to an open binary stream."""
+    opts = pacsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n", batch_size=65536)
+    if _encoding(encoding) == "utf-8":
+        pacsv.write_csv(table, fh, write_options=opts)
+    else:
+        buf = pa.BufferOutputStream()
+        pacsv.write_csv(table, buf, write_options=opts)
+        fh.write(buf.getvalue().to_pybytes().decode("utf-8").encode("cp932"))
+
+
+def write_delivery(df, zpath: str | os.PathLike, kind: str = "1-2", *, column_map=None,
+                   width: int | None = None, encoding: str = "utf-8", member: str = "data.csv") -> Path:
+    """Write mapped fields as one delivery ZIP (headerless CSV inside). For generators and fixtures."""
+    table = delivery_table(df, kind, column_map=column_map, width=width)
+    zpath = Path(zpath)
+    zpath.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open(member, "w", force_zip64=True) as fh:
+            write_csv_table(table, fh, encoding)
+    return zpath

@@ -1,0 +1,425 @@
+"""Synthetic ETC2.0 probe deliveries for case 3, written in the delivery format (ZIP per 2次メッシュ).
+
+There is no public probe data and no road network we can bundle, so this module builds:
+
+1. a **synthetic road network inside the real city polygons**: radial arterials from the centre of
+   the first area (中央区 for Kumamoto), ring roads, and a local grid downtown, cut into links of
+   ~400 m (EPSG:6670 metres);
+2. **trips** with a time-of-day demand (morning and evening peaks, lighter weekends) driving a
+   stretch of one road, logging a 様式1-2 position about every 200 m (FACTS §1.1) with the link's speed
+   for that hour; **planted congestion**: chosen link × weekday-hour pairs run at 5–17 km/h;
+3. 様式1-4 **behaviour events**: background braking (−0.25 … −0.42 G, recorded from −0.25 G,
+   FACTS §1.3) and lateral events everywhere, and **planted sudden-braking hazard spots** where a
+   share of passing trips brakes at −0.30 … −0.60 G.
+
+Files: ``positions/OUT1-2_<mesh2>_<YYYYMM01>.zip`` and ``events/OUT1-4_<mesh2>_<YYYYMM01>.zip``
+(inner headerless ``data.csv``, utf-8 or cp932, column map ``default`` or ``alternative``), a
+``SYNTHETIC.txt`` marker, and the truth beside them in ``truth/`` (``truth.json``, ``hazards.csv``,
+``congestion.csv``, ``links.parquet``). Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from shapely.geometry import LineString, Point
+from shapely.ops import linemerge, substring
+
+from .. import geo, paths
+from ..io import etc2
+
+RECORD_SPACING_M = 200.0
+ROAD_CLASSES = {"arterial": 50.0, "ring": 45.0, "local": 30.0}   # free-flow speed km/h
+CLASS_WEIGHT = {"arterial": 3.0, "ring": 2.0, "local": 1.0}      # demand weight per metre
+#: Share of trips starting in each hour (weekday), peaks 7–9 and 17–19.
+HOURLY_DEMAND = np.array([0.4, 0.25, 0.2, 0.2, 0.35, 0.9, 2.4, 5.5, 6.5, 4.6, 4.0, 4.1, 4.2, 4.1, 4.2, 4.6,
+                          5.4, 6.4, 6.0, 4.2, 2.8, 2.0, 1.3, 0.8])
+HOURLY_SPEED_FACTOR = np.array([1.1] * 6 + [0.95, 0.75, 0.72, 0.85] + [0.9] * 7 + [0.75, 0.72, 0.85] + [1.0] * 4)
+
+
+# ----------------------------------------------------------------------------------- network
+def _longest_piece(geom, near: Point | None = None):
+    parts = [g for g in shapely.get_parts(geom) if g.length > 0]
+    if not parts:
+        return None
+    if near is not None:
+        touching = [g for g in parts if g.distance(near) < 1.0]
+        if touching:
+            return max(touching, key=lambda g: g.length)
+    return max(parts, key=lambda g: g.length)
+
+
+def build_network(city_code: str = "43100", seed: int = 0, *, n_radials: int = 8, ring_radii_m=(2500, 5000, 8500),
+                  grid_spacing_m: float = 1000.0, grid_half_m: float = 3500.0, link_m: float = 400.0):
+    """Roads and links (GeoDataFrames in EPSG:6670) inside the city's polygons."""
+    rng = np.random.default_rng(seed)
+    city = geo.load_city(city_code)
+    plane = geo.to_plane(city)
+    union = shapely.union_all(plane.geometry.to_numpy())
+    first = plane.geometry.iloc[0]
+    centre = first.centroid if first.contains(first.centroid) else first.representative_point()
+    cx, cy = centre.x, centre.y
+    roads = []
+    angles = np.arange(n_radials) * 2 * np.pi / n_radials + rng.uniform(-0.15, 0.15, n_radials) + 0.2
+    for i, a in enumerate(angles):
+        # A gently bending arterial: three segments with small heading changes.
+        pts = [(cx, cy)]
+        heading = a
+        for _ in range(6):
+            heading += rng.normal(0, 0.08)
+            x, y = pts[-1]
+            pts.append((x + 5000 * np.cos(heading), y + 5000 * np.sin(heading)))
+        line = _longest_piece(shapely.intersection(LineString(pts), union), near=centre)
+        if line is not None and line.length > 2000:
+            roads.append({"road_id": f"R{i + 1:02d}", "road_name": f"放射{i + 1}号線", "road_class": "arterial",
+                          "geometry": line})
+    for j, r in enumerate(ring_radii_m):
+        ring = Point(cx, cy).buffer(r, quad_segs=32).exterior
+        inter = shapely.intersection(ring, union)
+        merged = linemerge(inter) if inter.geom_type == "MultiLineString" else inter
+        for k, piece in enumerate(p for p in shapely.get_parts(merged) if p.length > 1500):
+            roads.append({"road_id": f"C{j + 1}{k + 1}", "road_name": f"環状{j + 1}号線", "road_class": "ring",
+                          "geometry": piece})
+    offsets = np.arange(-grid_half_m + grid_spacing_m / 2, grid_half_m, grid_spacing_m)
+    g = 0
+    for off in offsets:
+        for line in (LineString([(cx + off, cy - grid_half_m), (cx + off, cy + grid_half_m)]),
+                     LineString([(cx - grid_half_m, cy + off), (cx + grid_half_m, cy + off)])):
+            piece = _longest_piece(shapely.intersection(line, union))
+            if piece is not None and piece.length > 1000:
+                g += 1
+                roads.append({"road_id": f"L{g:02d}", "road_name": f"市道{g}号", "road_class": "local",
+                              "geometry": piece})
+    roads = gpd.GeoDataFrame(roads, geometry="geometry", crs=geo.PLANE_CRS)
+    roads["length_m"] = roads.length
+    links = []
+    for r in roads.itertuples():
+        n = max(1, int(np.ceil(r.length_m / link_m)))
+        edges = np.linspace(0, r.length_m, n + 1)
+        for k in range(n):
+            links.append({"link_id": f"{r.road_id}-{k + 1:03d}", "road_id": r.road_id, "road_class": r.road_class,
+                          "s_from": edges[k], "s_to": edges[k + 1],
+                          "geometry": substring(r.geometry, edges[k], edges[k + 1])})
+    links = gpd.GeoDataFrame(links, geometry="geometry", crs=geo.PLANE_CRS)
+    links["free_speed_kmh"] = links["road_class"].map(ROAD_CLASSES) * rng.uniform(0.9, 1.1, len(links))
+    roads.attrs["centre"] = (cx, cy)
+    return roads, links
+
+
+# ----------------------------------------------------------------------------------- truth
+def _plant(roads, links, rng, n_hazards: int, n_congested: int, centre, min_sep_m: float = 900.0):
+    cx, cy = centre
+    # Hazard spots: on roads within 9 km of the centre, well apart, away from road ends.
+    hazards = []
+    weights = roads["length_m"] * roads["road_class"].map(CLASS_WEIGHT)
+    tries = 0
+    while len(hazards) < n_hazards and tries < 5000:
+        tries += 1
+        r = roads.iloc[rng.choice(len(roads), p=(weights / weights.sum()).to_numpy())]
+        if r.length_m < 1200:
+            continue
+        s = rng.uniform(400, r.length_m - 400)
+        p = r.geometry.interpolate(s)
+        if np.hypot(p.x - cx, p.y - cy) > 9000:
+            continue
+        if any(np.hypot(p.x - h["x"], p.y - h["y"]) < min_sep_m for h in hazards):
+            continue
+        hazards.append({"hazard_id": f"H{len(hazards) + 1:02d}", "road_id": r.road_id, "s_m": s, "x": p.x, "y": p.y})
+    hazards = pd.DataFrame(hazards)
+    # Congested link-hours: arterial/ring links within 6 km, a 2-hour weekday peak window each.
+    mid = links.geometry.interpolate(0.5, normalized=True)
+    d = np.hypot(mid.x - cx, mid.y - cy)
+    cand = links[(links["road_class"] != "local") & (d > 800) & (d < 6000)]
+    chosen = cand.iloc[rng.choice(len(cand), size=min(n_congested, len(cand)), replace=False)]
+    rows = []
+    for lk in chosen.itertuples():
+        start = int(rng.choice([7, 17]))
+        for h in (start, start + 1):
+            rows.append({"link_id": lk.link_id, "road_id": lk.road_id, "hour": h, "day_type": "weekday"})
+    return hazards, pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------- trips
+def _trip_chunk(rng, roads, link_tables, n_trips, month_days, weekday_mask, hazards_by_road, congested,
+                trip_offset, p_hazard, bg_event_per_km):
+    """Positions and events of ``n_trips`` trips (numpy arrays in road coordinates)."""
+    road_len = roads["length_m"].to_numpy()
+    w = road_len * roads["road_class"].map(CLASS_WEIGHT).to_numpy()
+    road = rng.choice(len(roads), size=n_trips, p=w / w.sum())
+    L = np.minimum(rng.uniform(1500, 8000, n_trips), road_len[road])
+    direction = np.where(rng.random(n_trips) < 0.5, 1.0, -1.0)
+    s0 = np.where(direction > 0, rng.uniform(0, 1, n_trips) * (road_len[road] - L),
+                  L + rng.uniform(0, 1, n_trips) * (road_len[road] - L))
+    # Day and start hour (weekends lighter and flatter).
+    day_w = np.where(weekday_mask, 1.0, 0.7)
+    day = rng.choice(len(month_days), size=n_trips, p=day_w / day_w.sum())
+    wk = weekday_mask[day]
+    hour_p = HOURLY_DEMAND / HOURLY_DEMAND.sum()
+    flat = 0.5 * hour_p + 0.5 / 24
+    hour = np.where(wk, rng.choice(24, size=n_trips, p=hour_p), rng.choice(24, size=n_trips, p=flat))
+    start_sec = hour * 3600 + rng.integers(0, 3600, n_trips)
+    m = (L // RECORD_SPACING_M).astype(np.int64) + 1
+    trip = np.repeat(np.arange(n_trips), m)
+    first = np.cumsum(m) - m
+    k = np.arange(m.sum()) - first[trip]
+    s = s0[trip] + direction[trip] * RECORD_SPACING_M * k
+    r_of = road[trip]
+    # Link and speed of each record.
+    link_idx = np.empty(len(s), np.int64)
+    free = np.empty(len(s))
+    for ri in np.unique(r_of):
+        sel = r_of == ri
+        tab = link_tables[ri]
+        li = np.clip(np.searchsorted(tab["s_to"], s[sel]), 0, len(tab["s_to"]) - 1)
+        link_idx[sel] = tab["global"][li]
+        free[sel] = tab["free"][li]
+    h = hour[trip]
+    v = free * HOURLY_SPEED_FACTOR[h] * rng.lognormal(0, 0.12, len(s))
+    cong = congested[link_idx, h] & wk[trip]
+    v = np.where(cong, rng.uniform(5, 17, len(s)), v)
+    v = np.clip(v, 2, 95)
+    dt = np.where(k == 0, 0.0, RECORD_SPACING_M / (v / 3.6))
+    csum = np.cumsum(dt)
+    t = csum - (csum[first] - dt[first])[trip]   # seconds since trip start
+    dur = t[first + m - 1]
+    start_sec = np.minimum(start_sec, 86399 - np.ceil(dur).astype(np.int64))
+    sec = start_sec[trip] + np.floor(t).astype(np.int64)
+    pos = {"trip": trip + trip_offset, "road": r_of, "s": s, "speed": np.round(v).astype(np.int64),
+           "sec": sec, "day": day[trip], "link": link_idx}
+    # Events: hazard braking for trips covering a spot, background braking and lateral events.
+    s_lo = np.minimum(s0, s0 + direction * (m - 1) * RECORD_SPACING_M)
+    s_hi = np.maximum(s0, s0 + direction * (m - 1) * RECORD_SPACING_M)
+    ev = {"trip": [], "road": [], "s": [], "accel": [], "lat_g": [], "trigger": []}
+    for ri, spots in hazards_by_road.items():
+        on = np.flatnonzero(road == ri)
+        for sh in spots:
+            cover = on[(s_lo[on] <= sh) & (s_hi[on] >= sh)]
+            hit = cover[rng.random(len(cover)) < p_hazard]
+            ev["trip"].append(hit)
+            ev["road"].append(np.full(len(hit), ri))
+            ev["s"].append(sh + rng.normal(0, 12, len(hit)))
+            ev["accel"].append(-rng.uniform(0.30, 0.60, len(hit)))
+            ev["lat_g"].append(rng.normal(0, 0.05, len(hit)))
+            ev["trigger"].append(np.full(len(hit), "前後"))
+    nb = rng.poisson(bg_event_per_km * L / 1000.0)
+    bt = np.repeat(np.arange(n_trips), nb)
+    frac = rng.random(len(bt))
+    ev["trip"].append(bt)
+    ev["road"].append(road[bt])
+    ev["s"].append(s_lo[bt] + frac * (s_hi[bt] - s_lo[bt]))
+    lateral = rng.random(len(bt)) < 0.15
+    ev["accel"].append(np.where(lateral, -rng.uniform(0.0, 0.1, len(bt)), -rng.uniform(0.25, 0.42, len(bt))))
+    ev["lat_g"].append(np.where(lateral, rng.choice([-1, 1], len(bt)) * rng.uniform(0.3, 0.5, len(bt)),
+                                rng.normal(0, 0.05, len(bt))))
+    ev["trigger"].append(np.where(lateral, "左右", "前後"))
+    ev = {k2: np.concatenate(v2) if len(v2) else np.array([]) for k2, v2 in ev.items()}
+    et = ev["trip"].astype(np.int64)
+    # Event time: interpolate along the trip by distance travelled.
+    along = np.abs(ev["s"] - s0[et])
+    ev["sec"] = np.minimum(start_sec[et] + np.floor(along / np.maximum(L[et], 1) * dur[et]).astype(np.int64), 86399)
+    ev["day"] = day[et]
+    ev["heading_dir"] = direction[et]
+    ev["trip"] = et + trip_offset
+    ev["s"] = np.clip(ev["s"], 0, road_len[ev["road"].astype(np.int64)])
+    ev["road"] = ev["road"].astype(np.int64)
+    ev["speed"] = np.round(np.clip(rng.normal(35, 10, len(et)), 5, 80)).astype(np.int64)
+    return pos, ev
+
+
+def _xy(roads_geom, road, s):
+    x = np.empty(len(s))
+    y = np.empty(len(s))
+    for ri in np.unique(road):
+        sel = road == ri
+        pts = shapely.line_interpolate_point(roads_geom[ri], s[sel])
+        x[sel], y[sel] = shapely.get_x(pts), shapely.get_y(pts)
+    return x, y
+
+
+def _heading_code(roads_geom, road, s, direction):
+    """Heading as a 16-point code 0–15 (0 = north, clockwise), from the road tangent."""
+    x1, y1 = _xy(roads_geom, road, np.maximum(s - 5, 0))
+    x2, y2 = _xy(roads_geom, road, s + 5)
+    ang = np.degrees(np.arctan2((x2 - x1) * direction, (y2 - y1) * direction)) % 360
+    return (np.round(ang / 22.5).astype(np.int64)) % 16
+
+
+class _ZipWriters:
+    """One open ZIP (with one streaming data.csv) per 2次メッシュ."""
+
+    def __init__(self, folder: Path, prefix: str, stamp: str, kind: str, column_map: str, encoding: str):
+        self.folder, self.prefix, self.stamp = folder, prefix, stamp
+        self.kind, self.column_map, self.encoding = kind, column_map, encoding
+        self.open: dict[str, tuple] = {}
+
+    def write(self, mesh2: np.ndarray, data: dict):
+        order = np.argsort(mesh2, kind="stable")
+        ms = mesh2[order]
+        cuts = np.flatnonzero(np.r_[True, ms[1:] != ms[:-1], True])
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            code = str(ms[a])
+            sel = order[a:b]
+            if code not in self.open:
+                zf = zipfile.ZipFile(self.folder / f"{self.prefix}_{code}_{self.stamp}.zip", "w",
+                                     compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+                self.open[code] = (zf, zf.open("data.csv", "w", force_zip64=True))
+            table = etc2.delivery_table({k: v[sel] for k, v in data.items()}, self.kind, column_map=self.column_map)
+            etc2.write_csv_table(table, self.open[code][1], self.encoding)
+
+    def close(self):
+        for zf, fh in self.open.values():
+            fh.close()
+            zf.close()
+
+
+def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "43100", n_rows: int = 500_000,
+             month: str = "2025-10", n_hazards: int = 8, n_congested: int = 6, p_hazard: float = 0.08,
+             bg_event_per_km: float = 0.03, column_map: str = "default", encoding: str = "utf-8",
+             chunk_rows: int = 4_000_000) -> dict:
+    """Write a synthetic delivery of about ``n_rows`` 様式1-2 rows (and its 様式1-4 events) into ``out_dir``."""
+    from ..cases.probe import mesh_code
+
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    (out / "positions").mkdir(parents=True, exist_ok=True)
+    (out / "events").mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    roads, links = build_network(city_code, seed)
+    centre = roads.attrs["centre"]
+    hazards, cong = _plant(roads, links, rng, n_hazards, n_congested, centre)
+    road_index = {rid: i for i, rid in enumerate(roads["road_id"])}
+    links = links.reset_index(drop=True)
+    link_tables = {}
+    for rid, grp in links.groupby("road_id", sort=False):
+        link_tables[road_index[rid]] = {"s_to": grp["s_to"].to_numpy(), "global": grp.index.to_numpy(),
+                                        "free": grp["free_speed_kmh"].to_numpy()}
+    congested = np.zeros((len(links), 24), bool)
+    link_pos = {lid: i for i, lid in enumerate(links["link_id"])}
+    for row in cong.itertuples():
+        congested[link_pos[row.link_id], row.hour] = True
+    hazards_by_road = {}
+    for h in hazards.itertuples():
+        hazards_by_road.setdefault(road_index[h.road_id], []).append(h.s_m)
+    days = pd.date_range(f"{month}-01", periods=pd.Period(month).days_in_month, freq="D")
+    import jpholiday
+
+    weekday_mask = np.array([d.day_of_week < 5 and not jpholiday.is_holiday(d.date()) for d in days])
+    date_int = days.strftime("%Y%m%d").astype(np.int64).to_numpy()
+    to_geo = Transformer.from_crs(geo.PLANE_CRS, geo.GEO_CRS, always_xy=True)
+    geoms = roads.geometry.to_numpy()
+    stamp = days[0].strftime("%Y%m%d")
+    mean_records = np.mean(np.minimum(np.linspace(1500, 8000, 50), roads["length_m"].median()) // RECORD_SPACING_M + 1)
+    pw = _ZipWriters(out / "positions", "OUT1-2", stamp, "1-2", column_map, encoding)
+    ew = _ZipWriters(out / "events", "OUT1-4", stamp, "1-4", column_map, encoding)
+    n_written = n_events = n_trips_total = 0
+    try:
+        while n_written < n_rows:
+            want = min(chunk_rows, n_rows - n_written)
+            n_trips = max(1, int(want / mean_records))
+            pos, ev = _trip_chunk(rng, roads, link_tables, n_trips, days, weekday_mask, hazards_by_road, congested,
+                                  n_trips_total, p_hazard, bg_event_per_km)
+            if len(pos["s"]) > want:  # trim to the requested size at a trip boundary
+                keep_trips = pos["trip"] <= pos["trip"][want - 1]
+                pos = {k: v[keep_trips] for k, v in pos.items()}
+                ek = ev["trip"] <= pos["trip"][-1]
+                ev = {k: v[ek] for k, v in ev.items()}
+            n_trips_total += n_trips
+            x, y = _xy(geoms, pos["road"], pos["s"])
+            x += rng.normal(0, 4, len(x))
+            y += rng.normal(0, 4, len(y))
+            lon, lat = to_geo.transform(x, y)
+            sec = pos["sec"]
+            t = date_int[pos["day"]] * 10**6 + (sec // 3600) * 10**4 + (sec // 60 % 60) * 100 + sec % 60
+            vehicle = pos["trip"] // 2
+            data = {"run_date": date_int[pos["day"]], "opid": np.char.zfill(vehicle.astype(str), 12),
+                    "gps_time": t, "trip_no": pos["trip"] % 2 + 1, "lon": np.round(lon, 6), "lat": np.round(lat, 6),
+                    "speed_kmh": pos["speed"]}
+            mesh2 = mesh_code(lat, lon, 2)
+            pw.write(mesh2, data)
+            n_written += len(sec)
+            if len(ev["trip"]):
+                ex, ey = _xy(geoms, ev["road"], ev["s"])
+                elon, elat = to_geo.transform(ex, ey)
+                es = ev["sec"]
+                et = date_int[ev["day"]] * 10**6 + (es // 3600) * 10**4 + (es // 60 % 60) * 100 + es % 60
+                order = np.lexsort((et, ev["trip"]))
+                edata = {"opid": np.char.zfill((ev["trip"] // 2).astype(str), 12), "trip_no": ev["trip"] % 2 + 1,
+                         "event_time": et, "lon": np.round(elon, 6), "lat": np.round(elat, 6),
+                         "heading": _heading_code(geoms, ev["road"], ev["s"], ev["heading_dir"]),
+                         "speed_kmh": ev["speed"], "accel_long_g": np.round(ev["accel"], 3),
+                         "accel_lat_g": np.round(ev["lat_g"], 3), "trigger": ev["trigger"]}
+                edata = {k: np.asarray(v)[order] for k, v in edata.items()}
+                emesh = mesh_code(edata["lat"], edata["lon"], 2)
+                ew.write(emesh, edata)
+                n_events += len(et)
+    finally:
+        pw.close()
+        ew.close()
+    for sub in ("positions", "events"):
+        (out / sub / etc2.SYNTHETIC_MARKER).write_text(
+            "合成データ（ebpm_analysis.synth.probe）: 実在の車両・走行を表しません。\n", encoding="utf-8")
+    # Truth beside the data.
+    hz = gpd.GeoDataFrame(hazards, geometry=gpd.points_from_xy(hazards["x"], hazards["y"]), crs=geo.PLANE_CRS)
+    hz_geo = hz.to_crs(geo.GEO_CRS)
+    hazards["lon"], hazards["lat"] = hz_geo.geometry.x.to_numpy(), hz_geo.geometry.y.to_numpy()
+    mid = links.set_index("link_id").geometry.interpolate(0.5, normalized=True)
+    mid_geo = gpd.GeoSeries(mid, crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    cong["lon"] = cong["link_id"].map(mid_geo.x)
+    cong["lat"] = cong["link_id"].map(mid_geo.y)
+    hazards.to_csv(out / "truth" / "hazards.csv", index=False)
+    cong.to_csv(out / "truth" / "congestion.csv", index=False)
+    links.to_crs(geo.GEO_CRS).to_parquet(out / "truth" / "links.parquet")
+    roads.drop(columns=[], errors="ignore").to_crs(geo.GEO_CRS).to_parquet(out / "truth" / "roads.parquet")
+    meta = {"generator": "ebpm_analysis.synth.probe", "seed": seed, "city_code": city_code, "month": month,
+            "n_position_rows": int(n_written), "n_event_rows": int(n_events), "n_trips": int(n_trips_total),
+            "n_hazards": int(len(hazards)), "n_congested_link_hours": int(len(cong)), "p_hazard": p_hazard,
+            "bg_event_per_km": bg_event_per_km, "column_map": column_map, "encoding": encoding,
+            "n_roads": int(len(roads)), "n_links": int(len(links)),
+            "network_km": float(roads["length_m"].sum() / 1000)}
+    (out / "truth" / "truth.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    return meta
+
+
+def ensure_probe_data(seed: int = 0, *, city_code: str = "43100", n_rows: int = 500_000, month: str = "2025-10",
+                      column_map: str = "default", encoding: str = "utf-8", **kw) -> dict[str, Path]:
+    """Generate the delivery into ``data/interim/synthetic/probe/<key>`` unless it is there already.
+
+    Written to a temporary directory and renamed, so a half-written set is never reused.
+    Returns paths: ``positions`` (dir of 様式1-2 ZIPs), ``events`` (様式1-4 ZIPs), ``truth`` (dir).
+    """
+    key = f"{city_code}_{month}_n{n_rows}_s{seed}_{column_map}_{encoding}"
+    if kw:
+        key += "_" + "_".join(f"{k}{v}" for k, v in sorted(kw.items()))
+    target = paths.interim("synthetic", "probe", key)
+    if not (target / "truth" / "truth.json").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent))
+        try:
+            generate(tmp, seed=seed, city_code=city_code, n_rows=n_rows, month=month, column_map=column_map,
+                     encoding=encoding, **kw)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return {"root": target, "positions": target / "positions", "events": target / "events", "truth": target / "truth"}
+
+
+def read_truth(truth_dir: str | os.PathLike) -> dict:
+    d = Path(truth_dir)
+    return {"meta": json.loads((d / "truth.json").read_text(encoding="utf-8")),
+            "hazards": pd.read_csv(d / "hazards.csv", dtype={"hazard_id": str, "road_id": str}),
+            "congestion": pd.read_csv(d / "congestion.csv", dtype={"link_id": str, "road_id": str}),
+            "links": gpd.read_parquet(d / "links.parquet"),
+            "roads": gpd.read_parquet(d / "roads.parquet")}
