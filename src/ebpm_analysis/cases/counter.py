@@ -236,10 +236,77 @@ class QueueSettings:
     peak_hour_factor: float = 1.3    # busiest hour vs the day's average hour
     max_occupancy: float = 0.9
     plan_quantile: float = 0.9       # staff for a busy day of its type (share of such days covered)
+    method: str = "erlang"           # "erlang" (steady-state Erlang C) or "session" (simulated opening hours)
+    service_cv: float = 0.5          # coefficient of variation of the service time (session simulation)
+    sessions: tuple = ((9.0, 11.0), (13.0, 16.0))
+    sim_reps: int = 300
+    seed: int = 0
 
-    def staff(self, count: float) -> int:
-        return staff_needed(float(offered_load(count, self.open_hours, self.service_min, self.peak_hour_factor)),
-                            self.service_min, self.target_wait_min, self.max_occupancy)
+    def staff(self, count: float, method: str | None = None) -> int:
+        method = method or self.method
+        if method == "erlang":
+            return staff_needed(float(offered_load(count, self.open_hours, self.service_min, self.peak_hour_factor)),
+                                self.service_min, self.target_wait_min, self.max_occupancy)
+        if method == "session":
+            return staff_needed_session(int(round(count)), self)
+        raise ParameterError("staffing_method", f"unknown value {method!r}", expected="'erlang' or 'session'")
+
+
+def _arrival_segments(q: QueueSettings):
+    """(start_h, end_h, weight) pieces: the first hour of each session carries the peak-hour factor."""
+    hours = sum(b - a for a, b in q.sessions)
+    n_first = len(q.sessions)
+    # busiest-hour share = k / (n_first*k + hours - n_first) = peak_hour_factor / hours
+    f = q.peak_hour_factor / hours
+    k = f * (hours - n_first) / (1 - f * n_first) if f * n_first < 1 else 1.0
+    segs = []
+    for a, b in q.sessions:
+        segs.append((a, min(a + 1.0, b), k))
+        if b > a + 1.0:
+            segs.append((a + 1.0, b, 1.0))
+    return segs
+
+
+def simulate_session_waits(count: int, staff: int, q: QueueSettings, reps: int | None = None,
+                           seed: int | None = None) -> np.ndarray:
+    """Mean wait (minutes) of each of ``reps`` simulated days with ``count`` applicants and ``staff`` windows.
+
+    A day = the counter's sessions (default 9–11, 13–16), starting with an empty queue; applicants arrive
+    at random within the open hours (more in each session's first hour, as set by ``peak_hour_factor``),
+    are served first come first served, service time gamma with mean ``service_min`` and CV
+    ``service_cv``. Seeded (common random numbers across ``staff``).
+    """
+    reps = reps or q.sim_reps
+    if count <= 0:
+        return np.zeros(reps)
+    rng = np.random.default_rng(q.seed if seed is None else seed)
+    segs = _arrival_segments(q)
+    w = np.array([(b - a) * k for a, b, k in segs])
+    idx = rng.choice(len(segs), size=(reps, count), p=w / w.sum())
+    lo = np.array([a for a, _, _ in segs])[idx]
+    hi = np.array([b for _, b, _ in segs])[idx]
+    t = np.sort((lo + rng.random((reps, count)) * (hi - lo)) * 60.0, axis=1)
+    shape = 1.0 / q.service_cv ** 2
+    service = rng.gamma(shape, q.service_min / shape, size=(reps, count))
+    free = np.full((reps, staff), q.sessions[0][0] * 60.0)
+    waits = np.empty((reps, count))
+    rows = np.arange(reps)
+    for i in range(count):
+        j = free.argmin(axis=1)
+        start = np.maximum(t[:, i], free[rows, j])
+        waits[:, i] = start - t[:, i]
+        free[rows, j] = start + service[:, i]
+    return waits.mean(axis=1)
+
+
+def staff_needed_session(count: int, q: QueueSettings, max_staff: int = 100) -> int:
+    """Fewest windows whose simulated average mean wait is ≤ ``target_wait_min``."""
+    if count <= 0:
+        return 1
+    for c in range(1, max_staff + 1):
+        if simulate_session_waits(count, c, q).mean() <= q.target_wait_min:
+            return c
+    raise ValueError(f"more than {max_staff} windows needed for {count} applicants")
 
 
 def month_effects(model: CountModel) -> pd.Series:
@@ -255,8 +322,9 @@ def month_effects(model: CountModel) -> pd.Series:
 def staffing_by_day_type(model: CountModel, q: QueueSettings, months: dict[str, int]) -> pd.DataFrame:
     """Windows needed for each weekday × weather, in the named months (e.g. 通常月, 繁忙月).
 
-    Columns: month_label, month, weekday_ja, weather, expected, busy_day (plan quantile), staff_expected,
-    staff_busy (windows for a busy day of this type).
+    Columns: month_label, month, weekday_ja, weather, expected (mean count), busy_day (``plan_quantile``
+    of the count), staff_session / staff_erlang (windows for a busy day by each method) and staff
+    (by ``q.method``).
     """
     rows = []
     for mlabel, m in months.items():
@@ -267,8 +335,9 @@ def staffing_by_day_type(model: CountModel, q: QueueSettings, months: dict[str, 
     f = pd.DataFrame(rows)
     f["expected"] = model.predict(f)
     f["busy_day"] = model.quantile(f["expected"], q.plan_quantile)
-    f["staff_expected"] = [q.staff(x) for x in f["expected"]]
-    f["staff_busy"] = [q.staff(x) for x in f["busy_day"]]
+    f["staff_session"] = [q.staff(x, "session") for x in f["busy_day"]]
+    f["staff_erlang"] = [q.staff(x, "erlang") for x in f["busy_day"]]
+    f["staff"] = f["staff_session"] if q.method == "session" else f["staff_erlang"]
     return f.drop(columns=["rain", "holiday_adjacent", "year_end"])
 
 
@@ -390,3 +459,33 @@ def expiry_scenario(link: ExpiryLink, before: pd.DataFrame, after: pd.DataFrame)
 def peak_month(frame: pd.DataFrame, column: str) -> tuple[int, float]:
     i = frame[column].idxmax()
     return int(frame.loc[i, "month"]), float(frame.loc[i, column])
+
+
+def erlang_check(days: pd.DataFrame, q: QueueSettings, bands=(0, 0.5, 0.7, 0.85, 1.0, np.inf)) -> pd.DataFrame:
+    """Compare the log's observed mean waits with both queue models at the windows actually staffed.
+
+    Days are grouped by busiest-hour occupancy (load / windows). Needs ``staff`` and ``wait_mean_min``.
+    Columns: band, days, observed_mean_wait (mean of daily means), erlang_mean_wait (median over days;
+    inf when load ≥ windows), session_mean_wait (session simulation, mean over days).
+    """
+    d = days.dropna(subset=["staff", "wait_mean_min"])
+    d = d[d["staff"] > 0]
+    if d.empty:
+        return pd.DataFrame(columns=["band", "days", "observed_mean_wait", "erlang_mean_wait"])
+    load = offered_load(d["count"], q.open_hours, q.service_min, q.peak_hour_factor)
+    occ = load / d["staff"].to_numpy()
+    pred = np.array([mean_wait_min(a, int(c), q.service_min) for a, c in zip(load, d["staff"])])
+    cache: dict = {}
+    sim = []
+    for n, c in zip(d["count"].astype(int), d["staff"].astype(int)):
+        if (n, c) not in cache:
+            cache[(n, c)] = float(simulate_session_waits(n, c, q, reps=100).mean())
+        sim.append(cache[(n, c)])
+    labels = [f"{lo:.0%}–{hi:.0%}" if np.isfinite(hi) else f"{lo:.0%}以上" for lo, hi in zip(bands[:-1], bands[1:])]
+    band = pd.cut(occ, bins=list(bands), labels=labels, right=False)
+    out = pd.DataFrame({"band": band, "obs": d["wait_mean_min"].to_numpy(), "pred": pred, "sim": sim})
+    g = out.groupby("band", observed=True)
+    return pd.DataFrame({"band": list(g.groups.keys()), "days": g.size().to_numpy(),
+                         "observed_mean_wait": g["obs"].mean().to_numpy(),
+                         "erlang_mean_wait": g["pred"].median().to_numpy(),
+                         "session_mean_wait": g["sim"].mean().to_numpy()})

@@ -1,0 +1,147 @@
+"""Figures for case 6 (counter congestion). Each returns a matplotlib figure in the house style."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .. import viz
+from ..cases.counter import FISCAL_MONTHS, WEEKDAY_JA
+
+
+def heatmap(mean: pd.DataFrame, n: pd.DataFrame, *, source: str, synthetic: bool, min_days: int = 3):
+    """Month × weekday heat map of mean applications per open day (cells with < min_days days greyed)."""
+    fig, ax = plt.subplots(figsize=(7.2, 6.4))
+    vals = mean.where(n >= min_days)
+    im = ax.imshow(vals.to_numpy(dtype=float), cmap=viz.SEQ_CMAP, aspect="auto")
+    ax.set_xticks(range(len(vals.columns)), [f"{c}曜" for c in vals.columns])
+    ax.set_yticks(range(len(vals.index)), vals.index)
+    ax.grid(False)
+    hi = np.nanmax(vals.to_numpy(dtype=float))
+    for i in range(vals.shape[0]):
+        for j in range(vals.shape[1]):
+            v = vals.iat[i, j]
+            txt = "—" if pd.isna(v) else f"{v:.1f}"
+            ax.text(j, i, txt, ha="center", va="center", fontsize=9,
+                    color="white" if (not pd.isna(v) and v > 0.6 * hi) else "#222222")
+    cb = fig.colorbar(im, ax=ax, shrink=0.8)
+    cb.set_label("1開庁日あたり受付件数（件/日）")
+    ax.set_xlabel("曜日")
+    ax.set_ylabel("月（年度順）")
+    ax.set_title("月×曜日別の平均受付件数")
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | None = None):
+    """Forest plot of rate ratios (95 % CI): day effects (left) and month effects (right)."""
+    day = eff[eff["group"] != "月"].reset_index(drop=True)
+    mon = eff[eff["group"] == "月"].reset_index(drop=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), gridspec_kw={"width_ratios": [1, 1]})
+    for ax, df, title in ((axes[0], day, "曜日・天候・祝日前後・年末の効果"), (axes[1], mon, "月の効果")):
+        y = np.arange(len(df))[::-1]
+        ax.errorbar(df["rate_ratio"], y, xerr=[df["rate_ratio"] - df["lo"], df["hi"] - df["rate_ratio"]],
+                    fmt="o", color=viz.PALETTE[0], ecolor=viz.PALETTE[0], capsize=3, label="推定値と95%信頼区間")
+        if truth is not None:
+            tv = [truth.get(t) for t in df["term"]]
+            if any(v is not None for v in tv):
+                ty = [yy for yy, v in zip(y, tv) if v is not None]
+                ax.scatter([v for v in tv if v is not None], ty, marker="x", color=viz.PALETTE[3], zorder=3,
+                           label="合成データの設定値（真値）")
+        ax.axvline(1.0, color="#555555", linewidth=1)
+        ax.set_yticks(y, df["label"])
+        ax.set_xscale("log")
+        ticks = [t for t in (0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4, 6) if df["lo"].min() * 0.9 <= t <= df["hi"].max() * 1.1]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("件数の倍率（1 = 基準と同じ、対数目盛）")
+        ax.set_title(title)
+    axes[0].legend(loc="lower right", fontsize=9)
+    fig.suptitle("受付件数を左右する要因（負の二項回帰）", fontsize=13, fontweight="bold")
+    fig.tight_layout()
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, source: str, synthetic: bool):
+    """Windows needed per weekday × weather, one panel per month label; bars = opening-hours simulation,
+    markers = steady-state Erlang C."""
+    labels = list(dict.fromkeys(by_type["month_label"]))
+    fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 4.8), sharey=True, squeeze=False)
+    x = np.arange(len(WEEKDAY_JA))
+    for ax, lab in zip(axes[0], labels):
+        d = by_type[by_type["month_label"] == lab]
+        for k, (wl, col) in enumerate((("晴・曇", viz.PALETTE[0]), ("雨", viz.PALETTE[1]))):
+            s = d[d["weather"] == wl].set_index("weekday_ja").reindex(WEEKDAY_JA)
+            ax.bar(x + (k - 0.5) * 0.38, s["staff_session"], width=0.36, color=col, label=f"{wl}の日（推奨）")
+            ax.scatter(x + (k - 0.5) * 0.38, s["staff_erlang"], marker="_", s=260, color="#222222", linewidths=2,
+                       label="アーランC（定常近似）" if k == 0 else None, zorder=3)
+            for xi, v, c in zip(x + (k - 0.5) * 0.38, s["staff_session"], s["busy_day"]):
+                ax.text(xi, v + 0.1, f"{int(v)}", ha="center", va="bottom", fontsize=9)
+        m = int(d["month"].iloc[0])
+        ax.set_title(f"{lab}（{m}月）")
+        ax.set_xticks(x, [f"{w}曜" for w in WEEKDAY_JA])
+        ax.set_xlabel("曜日")
+        ax.grid(axis="x", visible=False)
+    axes[0][0].set_ylabel("必要な窓口数（人）")
+    axes[0][-1].legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"日の種類別の必要窓口数（平均待ち{target_wait_min:g}分以内、同種の日の{quantile:.0%}をカバー）",
+                 fontsize=12, fontweight="bold")
+    fig.tight_layout()
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame, staff: pd.DataFrame, *,
+             source: str, synthetic: bool):
+    """(left) permits by expiry month before/after; (right) applications per open day by month before/after,
+    with the windows needed on a busy dry day of the month written above the bars."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    order = FISCAL_MONTHS
+    x = np.arange(12)
+    b = before_reg.set_index("month")["permits"].reindex(order)
+    a = after_reg.set_index("month")["permits"].reindex(order)
+    axes[0].bar(x - 0.2, b, width=0.4, color="#9aa5b1", label="現状")
+    axes[0].bar(x + 0.2, a, width=0.4, color=viz.PALETTE[2], label="見直し後")
+    axes[0].set_title("使用者証の有効期限月の分布")
+    axes[0].set_ylabel("使用者証数（件）")
+    s = sc.set_index("month").reindex(order)
+    axes[1].bar(x - 0.2, s["per_day_before"], width=0.4, color="#9aa5b1", label="現状")
+    axes[1].bar(x + 0.2, s["per_day_after"], width=0.4, color=viz.PALETTE[2], label="見直し後")
+    st = staff.set_index("month").reindex(order)
+    for xi, (vb, va, sb, sa) in enumerate(zip(s["per_day_before"], s["per_day_after"], st["before"], st["after"])):
+        axes[1].text(xi - 0.2, vb + 0.3, f"{int(sb)}", ha="center", va="bottom", fontsize=8, color="#555555")
+        axes[1].text(xi + 0.2, va + 0.3, f"{int(sa)}", ha="center", va="bottom", fontsize=8, color=viz.PALETTE[2])
+    axes[1].set_title("月別の1開庁日あたり見込み件数（数字＝繁忙日の必要窓口数）")
+    axes[1].set_ylabel("見込み件数（件/開庁日）")
+    for ax in axes:
+        ax.set_xticks(x, [f"{m}月" for m in order], fontsize=9)
+        ax.set_xlabel("月（年度順）" if ax is axes[1] else "有効期限月（年度順）")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="upper left")
+    fig.tight_layout()
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool):
+    """Observed mean wait vs the two queue models, by busiest-hour occupancy band."""
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    x = np.arange(len(check))
+    cap = np.nanmax(check[["observed_mean_wait", "session_mean_wait"]].to_numpy(dtype=float)) * 3
+    er = check["erlang_mean_wait"].clip(upper=cap).to_numpy(dtype=float)
+    ax.bar(x - 0.27, check["observed_mean_wait"], width=0.27, color="#444444", label="日報の実測")
+    ax.bar(x, check["session_mean_wait"], width=0.27, color=viz.PALETTE[0], label="開庁時間シミュレーション")
+    ax.bar(x + 0.27, er, width=0.27, color=viz.PALETTE[1], label="アーランC（定常近似）")
+    for xi, v in zip(x, check["erlang_mean_wait"]):
+        if not np.isfinite(v) or v > cap:
+            ax.text(xi + 0.27, cap, "∞" if not np.isfinite(v) else f"{v:.0f}", ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(x, check["band"])
+    ax.set_xlabel("最繁忙時間帯の窓口稼働率（見込み負荷 ÷ 配置窓口数）")
+    ax.set_ylabel("平均待ち時間（分）")
+    ax.set_title("待ち時間モデルの検証：日報の実測との比較")
+    ax.legend(loc="upper left")
+    ax.grid(axis="x", visible=False)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
