@@ -12,3 +12,252 @@ def suppress_small(values: pd.Series | pd.DataFrame, min_cell: int = 10, *, keep
     """Primary suppression: counts in 1..min_cell-1 become NA (zeros kept unless ``keep_zero`` is False)."""
     mask = (values < min_cell) & (values > 0 if keep_zero else True)
     return values.mask(mask).astype("Float64"), mask
+
+
+# --- complementary suppression over hierarchical tables -----------------------------------------
+#
+# A published table is a set of cells (one per combination of nodes of each dimension's hierarchy,
+# e.g. area 市 > 区 > 学区, 従業上の地位 総数 > 雇用者 > 正規…, 従業地 総数 > 自宅…) linked by linear
+# constraints "parent = sum of children" along every dimension. Primary suppression hides counts in
+# 1..min_cell-1; complementary suppression hides further cells until no hidden cell can be
+# recomputed from what is published: no constraint may have exactly one hidden cell, and (checked
+# exactly) no hidden cell may be a linear combination of published totals and cells.
+
+from dataclasses import dataclass, field  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+@dataclass
+class LinearTable:
+    """Cells (``dims`` columns + ``value``) and constraints: each an index array ``[parent, child1, …]``."""
+
+    cells: pd.DataFrame
+    dims: list[str]
+    constraints: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.cells["value"].to_numpy(dtype=float)
+
+
+def _leaf_sets(tree: dict[str, list[str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+
+    def leaves(node):
+        if node not in tree:
+            return [node]
+        if node not in out:
+            out[node] = [x for ch in tree[node] for x in leaves(ch)]
+        return out[node]
+
+    for p in tree:
+        leaves(p)
+    return out
+
+
+def hierarchical_table(leaves: pd.DataFrame, trees: dict[str, dict[str, list[str]]], value: str = "count") -> LinearTable:
+    """Build every node combination from leaf counts and link them by the hierarchies.
+
+    ``leaves`` has one column per dimension (leaf codes) and ``value``; ``trees[dim]`` maps each
+    parent node to its children (nested parents allowed, e.g. {"0": ["E", "4"], "E": ["1", "2"]}).
+    Missing leaf combinations count as 0.
+    """
+    dims = list(trees)
+    frame = leaves[dims + [value]].rename(columns={value: "value"})
+    frame = frame.groupby(dims, observed=True, as_index=False)["value"].sum()
+    for d in dims:
+        parts = [frame]
+        for parent, leafs in _leaf_sets(trees[d]).items():
+            sub = frame[frame[d].isin(leafs)]
+            others = [x for x in dims if x != d]
+            agg = sub.groupby(others, observed=True, as_index=False)["value"].sum() if others else \
+                pd.DataFrame({"value": [sub["value"].sum()]})
+            agg[d] = parent
+            parts.append(agg)
+        frame = pd.concat(parts, ignore_index=True)
+    for d in dims:
+        frame[d] = frame[d].astype(str)
+    # complete the product (combinations without leaves are zeros)
+    nodes = {d: sorted(set(frame[d])) for d in dims}
+    full = pd.MultiIndex.from_product([nodes[d] for d in dims], names=dims).to_frame(index=False)
+    frame = full.merge(frame, on=dims, how="left").fillna({"value": 0.0})
+    return table_from_cells(frame, trees)
+
+
+def table_from_cells(cells: pd.DataFrame, trees: dict[str, dict[str, list[str]]]) -> LinearTable:
+    """Link given cells (all nodes present, ``value`` may be NaN = not available) by the hierarchies.
+
+    A constraint is formed only where the parent and all its children exist.
+    """
+    dims = list(trees)
+    cells = cells.reset_index(drop=True).copy()
+    keys = list(zip(*(cells[d].astype(str) for d in dims)))
+    index = {k: i for i, k in enumerate(keys)}
+    cons = []
+    for j, d in enumerate(dims):
+        for parent, children in trees[d].items():
+            for i, k in enumerate(keys):
+                if k[j] != parent:
+                    continue
+                idx = [index.get(k[:j] + (c,) + k[j + 1:]) for c in children]
+                if all(x is not None for x in idx):
+                    cons.append(np.array([i] + idx))
+    return LinearTable(cells, dims, cons)
+
+
+def _components(cons: list[np.ndarray], unknown: np.ndarray):
+    """Connected groups of hidden cells (linked through shared constraints)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    u_idx = np.flatnonzero(unknown)
+    pos = -np.ones(len(unknown), int)
+    pos[u_idx] = np.arange(len(u_idx))
+    rows, cols, used = [], [], []
+    for ci, c in enumerate(cons):
+        p = pos[c]
+        p = p[p >= 0]
+        if len(p):
+            used.append(ci)
+            rows += [len(used) - 1] * len(p)
+            cols += p.tolist()
+    n_r, n_u = len(used), len(u_idx)
+    if n_u == 0:
+        return []
+    g = coo_matrix((np.ones(len(rows)), (np.array(rows) + n_u, np.array(cols))), shape=(n_r + n_u, n_r + n_u))
+    _, lab = connected_components(g, directed=False)
+    out = []
+    for comp in np.unique(lab[:n_u]):
+        cells_c = u_idx[lab[:n_u] == comp]
+        cons_c = [used[r] for r in range(n_r) if lab[n_u + r] == comp]
+        out.append((cells_c, cons_c))
+    return out
+
+
+def _system(table: LinearTable, published: np.ndarray, cells_c, cons_c):
+    """A x = b for the hidden cells ``cells_c`` given published values."""
+    col = {c: i for i, c in enumerate(cells_c)}
+    A = np.zeros((len(cons_c), len(cells_c)))
+    b = np.zeros(len(cons_c))
+    for r, ci in enumerate(cons_c):
+        c = table.constraints[ci]
+        for k, cell in enumerate(c):
+            sign = 1.0 if k == 0 else -1.0
+            if cell in col:
+                A[r, col[cell]] += sign
+            else:
+                b[r] -= sign * published[cell]
+    return A, b
+
+
+def recomputable(table: LinearTable, hidden: np.ndarray, *, method: str = "rank", check: np.ndarray | None = None,
+                 tol: float = 1e-7) -> pd.DataFrame:
+    """Which hidden cells an attacker could recompute from the published cells and totals.
+
+    ``hidden`` marks every cell not published (suppressed or not available). ``check`` limits the
+    report to some hidden cells (default: all hidden cells with a known value).
+    ``method='rank'``: a cell is recomputable iff its unit vector lies in the row space of the
+    constraint system restricted to hidden cells (exact linear recomputation).
+    ``method='lp'``: also uses non-negativity; the feasible interval [lower, upper] of each cell is
+    found by linear programming (the constraint matrices of sums over hierarchies are totally
+    unimodular, so the bounds are integers) and the cell is recomputable iff lower == upper.
+    Returns ``cell``, ``lower``, ``upper``, ``recomputable`` (lower/upper NaN for 'rank').
+    """
+    from scipy.optimize import linprog
+    vals = table.values
+    published = np.where(hidden, np.nan, vals)
+    check = (hidden & ~np.isnan(vals)) if check is None else (check & hidden)
+    rows = []
+    for cells_c, cons_c in _components(table.constraints, hidden):
+        targets = [i for i, c in enumerate(cells_c) if check[c]]
+        if not targets:
+            continue
+        if not cons_c:
+            rows += [(cells_c[i], np.nan, np.nan, False) for i in targets]
+            continue
+        A, b = _system(table, published, cells_c, cons_c)
+        if method == "rank":
+            _, s, vt = np.linalg.svd(A, full_matrices=False)
+            r = int((s > tol * max(1.0, s.max() if len(s) else 1.0)).sum())
+            proj = (vt[:r] ** 2).sum(axis=0)
+            rows += [(cells_c[i], np.nan, np.nan, bool(proj[i] > 1 - 1e-6)) for i in targets]
+        elif method == "lp":
+            for i in targets:
+                cvec = np.zeros(len(cells_c))
+                cvec[i] = 1.0
+                lo = linprog(cvec, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
+                hi = linprog(-cvec, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
+                lower = lo.fun if lo.status == 0 else np.nan
+                upper = -hi.fun if hi.status == 0 else np.inf
+                rows.append((cells_c[i], lower, upper, bool(np.isfinite(upper) and upper - lower < 0.5)))
+        else:
+            raise ValueError("method must be 'rank' or 'lp'")
+    out = pd.DataFrame(rows, columns=["cell", "lower", "upper", "recomputable"])
+    return out.sort_values("cell").reset_index(drop=True)
+
+
+def complementary_suppression(table: LinearTable, min_cell: int = 10, *, keep_zero: bool = True,
+                              cost: np.ndarray | None = None, max_rounds: int = 50) -> pd.DataFrame:
+    """Primary + complementary suppression. Returns the cells with ``published`` (NA where hidden) and
+    ``disclosure`` ∈ {published, primary, complementary, missing}.
+
+    Greedy: while a constraint has exactly one hidden cell, also hide its smallest positive
+    published child (its total only if no child qualifies); then the exact rank check
+    (:func:`recomputable`) catches recomputations through several constraints, which are broken
+    the same way. Repeats until no hidden cell can be recomputed. ``cost`` (default: the cell
+    value) ranks candidate cells, e.g. to spare totals that rates are computed from.
+    """
+    v = table.values
+    cost = np.nan_to_num(v) if cost is None else np.asarray(cost, float)
+    missing = np.isnan(v)
+    primary = ~missing & (v < min_cell) & ((v > 0) if keep_zero else True)
+    hidden = missing | primary
+    comp = np.zeros(len(v), bool)
+    cons = table.constraints
+    cell_cons: dict[int, list[int]] = {}
+    for ci, c in enumerate(cons):
+        for cell in c:
+            cell_cons.setdefault(int(cell), []).append(ci)
+    count = np.array([hidden[c].sum() for c in cons], dtype=int)
+
+    def hide(i):
+        hidden[i] = True
+        comp[i] = True
+        for ci in cell_cons.get(int(i), []):
+            count[ci] += 1
+
+    def break_line(ci) -> bool:
+        c = cons[ci]
+        kids = [x for x in c[1:] if not hidden[x]]
+        pos = [x for x in kids if v[x] > 0]
+        pick = pos or kids or ([c[0]] if not hidden[c[0]] else [])
+        if not pick:
+            return False
+        # cheapest cell, discounted when it also fixes other single-hidden lines
+        hide(min(pick, key=lambda x: cost[x] / (1 + sum(count[k] == 1 for k in cell_cons.get(int(x), [])))))
+        return True
+
+    for _ in range(max_rounds):
+        changed = True
+        while changed:
+            changed = False
+            for ci in np.flatnonzero(count == 1):
+                if count[ci] == 1:
+                    single = [x for x in cons[ci] if hidden[x]][0]
+                    if missing[single]:
+                        continue
+                    changed |= break_line(ci)
+        rec = recomputable(table, hidden, check=hidden & ~missing)
+        bad = rec.loc[rec["recomputable"], "cell"].to_numpy()
+        if len(bad) == 0:
+            break
+        for cell in bad:
+            lines = sorted(cell_cons.get(int(cell), []), key=lambda k: count[k])
+            for ci in lines:
+                if break_line(ci):
+                    break
+    status = np.where(missing, "missing", np.where(primary, "primary", np.where(comp, "complementary", "published")))
+    out = table.cells.copy()
+    out["published"] = pd.array(np.where(hidden, np.nan, v), dtype="Float64")
+    out["disclosure"] = status
+    return out

@@ -1,0 +1,284 @@
+"""Case 1 — census commuting: 従業上の地位 × 従業地 cross-tabs and the in-city employment rate.
+
+Pure functions over tidy frames (no file reading, no plotting).
+
+- Hierarchies: area 市 > 区 > 学区 (district), 従業上の地位 総数 "0" > 雇用者 "E" > 1–3, 4–9,
+  従業地 総数 "0" > 1 自宅, 2 自宅外の自市区町村, 3 自市内他区, 4 県内他市区町村, 5 他県, 9 不詳.
+- 市内従業率 = (自宅 + 自宅外の自市区町村 + 自市内他区) / (就業者 − 従業地不詳), Wilson 95 % interval;
+  the same for 雇用者 only (FACTS §3.1).
+- Disclosure control before anything is shown: every cell of the full hierarchical table goes
+  through primary + complementary suppression (:mod:`ebpm_analysis.stats.disclosure`); a rate is
+  published only if every count it is computed from is published.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..io.census_microdata import STATUS_LABELS, WORKPLACE_LABELS
+from ..io.estat import dash_as_zero
+from ..stats.disclosure import (LinearTable, complementary_suppression, hierarchical_table, recomputable,
+                                table_from_cells)
+from ..stats.intervals import wilson_ci
+
+STATUS_TREE = {"0": ["E", "4", "5", "6", "7", "8", "9"], "E": ["1", "2", "3"]}
+WORKPLACE_TREE = {"0": ["1", "2", "3", "4", "5", "9"]}
+STATUS_NODES = {"0": "総数", "E": "雇用者", **STATUS_LABELS, "N": "雇用者以外"}
+WORKPLACE_NODES = {"0": "総数", **WORKPLACE_LABELS}
+INCITY = ("1", "2", "3")
+UNKNOWN = "9"
+
+
+# --- building the table --------------------------------------------------------------------------
+
+def area_tree(areas: pd.DataFrame, city_code: str) -> dict[str, list[str]]:
+    """{city: wards, ward: districts} from ``district_code, ward_code`` (a city without wards: {city: districts})."""
+    wards = sorted(areas["ward_code"].astype(str).unique())
+    tree: dict[str, list[str]] = {}
+    if wards == [city_code]:
+        tree[city_code] = sorted(areas["district_code"].astype(str))
+        return tree
+    tree[city_code] = wards
+    for w in wards:
+        tree[w] = sorted(areas.loc[areas["ward_code"].astype(str) == w, "district_code"].astype(str))
+    return tree
+
+
+def microdata_leaves(persons: pd.DataFrame) -> pd.DataFrame:
+    """Counts per district × 従業上の地位 × 従業地 (leaf codes) from validated person records."""
+    g = persons.groupby(["area_code", "status", "workplace"], observed=True).size()
+    out = g.reset_index(name="count").rename(columns={"area_code": "area"})
+    for c in ("area", "status", "workplace"):
+        out[c] = out[c].astype(str)
+    return out
+
+
+def commuting_table(leaves: pd.DataFrame, areas: pd.DataFrame, city_code: str) -> LinearTable:
+    """Full hierarchical table area × 従業上の地位 × 従業地 from district leaf counts."""
+    trees = {"area": area_tree(areas, city_code), "status": STATUS_TREE, "workplace": WORKPLACE_TREE}
+    unknown = set(leaves["area"]) - set(areas["district_code"].astype(str))
+    if unknown:
+        raise ValueError(f"districts in the data but not in the boundaries: {sorted(unknown)[:5]}")
+    return hierarchical_table(leaves, trees, value="count")
+
+
+def merge_small_areas(areas, leaves: pd.DataFrame, min_employed: int = 100) -> dict[str, str]:
+    """合算 like the census small-area tables: each district with fewer than ``min_employed``
+    employed residents is merged into the nearest district of the same ward (by centroid).
+    Returns {source: destination}."""
+    n = leaves.groupby("area")["count"].sum().reindex(areas["district_code"].astype(str)).fillna(0)
+    small = set(n.index[n < min_employed])
+    cent = areas.geometry.centroid
+    code = areas["district_code"].astype(str).to_numpy()
+    ward = areas["ward_code"].astype(str).to_numpy()
+    out = {}
+    for i in np.flatnonzero(np.isin(code, list(small))):
+        cand = np.flatnonzero((ward == ward[i]) & ~np.isin(code, list(small)))
+        if len(cand):
+            j = cand[np.argmin(cent.iloc[cand].distance(cent.iloc[i]).to_numpy())]
+            out[code[i]] = code[j]
+    return out
+
+
+def apply_merge(areas, leaves: pd.DataFrame, merged: dict[str, str]):
+    """Districts with merged sources dissolved into their destination; leaves re-coded (no double counting)."""
+    a = areas.copy()
+    a["district_code"] = a["district_code"].astype(str).replace(merged)
+    names = areas.set_index(areas["district_code"].astype(str))["district_name"]
+    a = a.dissolve(by="district_code", as_index=False, aggfunc="first")
+    a["district_name"] = a["district_code"].map(names)
+    dest = pd.Series(merged).groupby(pd.Series(merged)).apply(lambda s: "・".join(names[x] for x in s.index))
+    has = a["district_code"].isin(dest.index)
+    a.loc[has, "district_name"] = a.loc[has, "district_name"] + "（" + a.loc[has, "district_code"].map(dest) + "を含む）"
+    lv = leaves.assign(area=leaves["area"].astype(str).replace(merged))
+    lv = lv.groupby(["area", "status", "workplace"], as_index=False)["count"].sum()
+    return a, lv
+
+
+def disclosure_cost(cells: pd.DataFrame, city_code: str) -> np.ndarray:
+    """Cost of hiding a cell: its count, weighted up for the cells the rates are computed from
+    (総数/雇用者 × 総数, 自宅, 自宅外, 他区, 不詳) and for wards/city."""
+    v = np.nan_to_num(cells["value"].to_numpy(float))
+    in_rate = cells["status"].isin(["0", "E"]) & cells["workplace"].isin(["0", UNKNOWN, *INCITY])
+    w = np.where(in_rate, 100.0, np.where(cells["status"].isin(["0", "E"]), 5.0, 1.0))
+    w = w * np.where(cells["area"].str.len() <= 5, 50.0, 1.0)
+    return v * w
+
+
+def disclose(table: LinearTable, min_cell: int = 10, city_code: str = "") -> pd.DataFrame:
+    """Suppressed cells (primary + complementary) with ``published`` and ``disclosure`` columns."""
+    return complementary_suppression(table, min_cell, cost=disclosure_cost(table.cells, city_code))
+
+
+def protection_check(table: LinearTable, cells: pd.DataFrame, method: str = "rank") -> pd.DataFrame:
+    """:func:`~ebpm_analysis.stats.disclosure.recomputable` for the hidden cells of ``cells``."""
+    hidden = (cells["disclosure"] != "published").to_numpy()
+    return recomputable(table, hidden, method=method)
+
+
+# --- e-Stat table path ----------------------------------------------------------------------------
+
+def _cells_from_values(df: pd.DataFrame, area_col: str) -> pd.DataFrame:
+    v = dash_as_zero(df["value"], df["value_flag"])
+    return pd.DataFrame({"area": df[area_col].astype(str), "status": df["status"].astype(str),
+                         "workplace": df["workplace"].astype(str), "value": v.to_numpy(float)})
+
+
+def estat_tables(api: pd.DataFrame, gis: pd.DataFrame, city_code: str) -> tuple[LinearTable, LinearTable, pd.DataFrame]:
+    """Tables from the e-Stat path: (ward table from the API CSV, district table from the 統計GIS CSV,
+    areas frame of the districts that carry values).
+
+    ``-`` counts as 0 here (none / not applicable, e.g. 自市内他区 outside designated cities);
+    ``x``, ``…``, ``*`` stay missing. 秘匿元 small areas are excluded from the district list (their
+    counts are inside the 合算先), so districts add up to wards without double counting.
+    """
+    wc = _cells_from_values(api, "area_code")
+    wards = sorted(set(wc["area"]) - {city_code})
+    area_t = {city_code: wards} if wards else {}
+    ward_table = table_from_cells(_complete(wc), {"area": area_t, "status": STATUS_TREE, "workplace": WORKPLACE_TREE})
+    g = gis[gis["merged_into"] == ""]
+    dc = _cells_from_values(g, "KEY_CODE")
+    tot = dc[dc["status"] == "0"].set_index(["area", "workplace"])["value"]
+    emp = dc[dc["status"] == "E"].set_index(["area", "workplace"])["value"]
+    other = (tot - emp.reindex(tot.index)).reset_index()
+    other["status"] = "N"
+    dc = pd.concat([dc, other[["area", "status", "workplace", "value"]]], ignore_index=True)
+    lvl = g.drop_duplicates("KEY_CODE").set_index("KEY_CODE")["HYOSYO"]
+    ward_codes = sorted(lvl[lvl == "1"].index)
+    dist_codes = sorted(lvl[lvl != "1"].index)
+    areas = pd.DataFrame({"district_code": dist_codes})
+    areas["ward_code"] = areas["district_code"].str[:5]
+    if ward_codes == [city_code] or not ward_codes:
+        tree = {city_code: dist_codes}
+        if not ward_codes:
+            city = dc.groupby(["status", "workplace"], as_index=False)["value"].sum(min_count=1)
+            dc = pd.concat([dc, city.assign(area=city_code)], ignore_index=True)
+    else:
+        tree = {w: [d for d in dist_codes if d[:5] == w] for w in ward_codes}
+        city = dc[dc["area"].isin(ward_codes)].groupby(["status", "workplace"], as_index=False)["value"] \
+            .agg(lambda s: s.sum() if s.notna().all() else np.nan)
+        dc = pd.concat([dc, city.assign(area=city_code)], ignore_index=True)
+        tree = {city_code: ward_codes, **tree}
+    dist_table = table_from_cells(_complete(dc), {"area": tree, "status": {"0": ["E", "N"]}, "workplace": WORKPLACE_TREE})
+    return ward_table, dist_table, areas
+
+
+def _complete(cells: pd.DataFrame) -> pd.DataFrame:
+    dims = ["area", "status", "workplace"]
+    full = pd.MultiIndex.from_product([sorted(set(cells[d])) for d in dims], names=dims).to_frame(index=False)
+    return full.merge(cells.drop_duplicates(dims), on=dims, how="left")
+
+
+# --- cross-tabs and rates ----------------------------------------------------------------------------
+
+def _lookup(cells: pd.DataFrame, col: str) -> pd.Series:
+    return cells.set_index(["area", "status", "workplace"])[col]
+
+
+def crosstab(cells: pd.DataFrame, areas: list[str], *, statuses: list[str] | None = None,
+             value: str = "published") -> pd.DataFrame:
+    """Wide cross-tab: one row per area × 従業上の地位, counts per 従業地 and row shares (%).
+
+    ``value='published'`` shows disclosure-controlled counts (NA where suppressed).
+    """
+    sub = cells[cells["area"].isin(areas)]
+    if statuses is not None:
+        sub = sub[sub["status"].isin(statuses)]
+    wide = sub.pivot_table(index=["area", "status"], columns="workplace", values=value, aggfunc="first", dropna=False)
+    wide = wide.reindex(columns=[c for c in WORKPLACE_NODES if c in wide.columns])
+    order_s = {s: i for i, s in enumerate(STATUS_NODES)}
+    order_a = {a: i for i, a in enumerate(areas)}
+    wide = wide.reset_index()
+    wide = wide[wide["area"].isin(order_a)]
+    wide = wide.assign(_a=wide["area"].map(order_a), _s=wide["status"].map(order_s)).sort_values(["_a", "_s"])
+    wide = wide.drop(columns=["_a", "_s"]).reset_index(drop=True)
+    counts = wide[[c for c in WORKPLACE_NODES if c in wide.columns]].astype("Float64")
+    shares = counts.drop(columns="0").div(counts["0"], axis=0) * 100
+    out = wide[["area", "status"]].copy()
+    out["status_label"] = out["status"].map(STATUS_NODES)
+    for c in counts.columns:
+        out[f"n_{c}"] = counts[c]
+    for c in shares.columns:
+        out[f"pct_{c}"] = shares[c].round(1)
+    return out
+
+
+def rate_table(cells: pd.DataFrame, areas: list[str], status: str = "0", alpha: float = 0.05) -> pd.DataFrame:
+    """市内従業率 per area for 従業上の地位 node ``status`` ("0" all, "E" employees).
+
+    Columns: ``area, employed, unknown, known, incity, rate, lower, upper, publishable``. Rates are
+    computed from the full counts (``value``); ``publishable`` is False when any count used is
+    suppressed or not available (then :func:`publish_rates` blanks the rate).
+    """
+    val = _lookup(cells, "value")
+    hid = _lookup(cells, "disclosure") != "published" if "disclosure" in cells.columns else val.isna()
+    rows = []
+    for a in areas:
+        keys = [(a, status, w) for w in ("0", UNKNOWN) + INCITY]
+        if not all(k in val.index for k in keys):
+            rows.append((a, np.nan, np.nan, np.nan, np.nan, False))
+            continue
+        v = [val[k] for k in keys]
+        pub = not any(bool(hid[k]) for k in keys)
+        rows.append((a, v[0], v[1], v[0] - v[1], sum(v[2:]), pub))
+    out = pd.DataFrame(rows, columns=["area", "employed", "unknown", "known", "incity", "publishable"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["rate"] = out["incity"] / out["known"].where(out["known"] > 0)
+    lo, hi = wilson_ci(out["incity"].fillna(0).to_numpy(), out["known"].fillna(0).to_numpy(), alpha=alpha)
+    out["lower"], out["upper"] = lo, hi
+    out.loc[out["rate"].isna(), ["lower", "upper"]] = np.nan
+    out["publishable"] = out["publishable"] & out["rate"].notna()
+    return out[["area", "employed", "unknown", "known", "incity", "rate", "lower", "upper", "publishable"]]
+
+
+def publish_rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """Blank rates, intervals and counts that are not publishable."""
+    out = rates.copy()
+    cols = ["employed", "unknown", "known", "incity", "rate", "lower", "upper"]
+    out[cols] = out[cols].astype(float)
+    out.loc[~out["publishable"], cols] = np.nan
+    return out
+
+
+def classify(rates: pd.DataFrame, reference: float) -> pd.Series:
+    """'高い' if the whole 95 % interval is above ``reference``, '低い' if below, else '差なし'."""
+    lab = np.where(rates["lower"] > reference, "高い", np.where(rates["upper"] < reference, "低い", "差なし"))
+    return pd.Series(np.where(rates["rate"].isna(), "秘匿・不明", lab), index=rates.index)
+
+
+def target_districts(rates_all: pd.DataFrame, rates_emp: pd.DataFrame, names: dict[str, str], city_rate: float,
+                     n: int = 5) -> pd.DataFrame:
+    """Districts for in-city job matching (local-hiring seminars, job fairs).
+
+    Rule (Toyonaka model): residents already work inside the city more than the city as a whole,
+    with the 95 % interval entirely above the city rate; ranked by rate, then by the number of
+    employed residents. The reason is composed from each district's own numbers.
+    """
+    r = rates_all[rates_all["publishable"]].copy()
+    r = r.merge(rates_emp[["area", "rate", "known", "incity", "publishable"]].rename(
+        columns={"rate": "rate_emp", "known": "known_emp", "incity": "incity_emp", "publishable": "pub_emp"}),
+        on="area", how="left")
+    r = r[r["lower"] > city_rate].sort_values(["rate", "known"], ascending=[False, False]).head(n)
+    reasons = []
+    for x in r.itertuples(index=False):
+        emp = (f"雇用者に限っても{x.rate_emp:.1%}（{int(x.incity_emp):,}/{int(x.known_emp):,}人）"
+               if x.pub_emp and pd.notna(x.rate_emp) else "雇用者のみの率は秘匿")
+        reasons.append(
+            f"市内従業率{x.rate:.1%}（95%区間{x.lower:.1%}～{x.upper:.1%}）は市全体{city_rate:.1%}を"
+            f"{(x.rate - city_rate) * 100:.1f}ポイント上回り、区間の下限も市全体より高い。"
+            f"従業地が分かる就業者{int(x.known):,}人のうち{int(x.incity):,}人が市内で従業。{emp}。")
+    out = pd.DataFrame({
+        "district": r["area"].to_numpy(), "name": r["area"].map(names).to_numpy(),
+        "rate": r["rate"].to_numpy(), "lower": r["lower"].to_numpy(), "upper": r["upper"].to_numpy(),
+        "known": r["known"].to_numpy(), "rate_employees": r["rate_emp"].to_numpy(), "reason": reasons,
+    })
+    return out
+
+
+def ward_totals(cells: pd.DataFrame, wards: list[str]) -> pd.DataFrame:
+    """Leaf counts ward × 従業上の地位 × 従業地 (value column) — for checks against a generator's totals."""
+    leaf_s = [s for s in STATUS_LABELS]
+    leaf_w = [w for w in WORKPLACE_LABELS]
+    sub = cells[cells["area"].isin(wards) & cells["status"].isin(leaf_s) & cells["workplace"].isin(leaf_w)]
+    return sub.rename(columns={"area": "ward_code"})[["ward_code", "status", "workplace", "value"]]
