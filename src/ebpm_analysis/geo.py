@@ -36,7 +36,7 @@ def _check_code(code: str, name: str = "city_code") -> str:
 
 def load_areas(path: str | os.PathLike | None = None) -> gpd.GeoDataFrame:
     """All municipality/ward polygons in the boundary file, EPSG:6668, codes as strings."""
-    path = Path(path) if path else BOUNDARIES_FILE
+    path = paths.resolve(path) if path else BOUNDARIES_FILE
     if not path.exists():
         raise InputFileError(path, "boundary file not found", expected="an N03-style GeoJSON/GeoPackage")
     gdf = gpd.read_file(path)

@@ -52,7 +52,7 @@ class Finding:
 
 def load_catalog(catalog_dir: str | Path | None = None) -> list[dict]:
     """All entries, sorted by id. Raises InputFileError for an entry missing required keys."""
-    d = Path(catalog_dir) if catalog_dir else paths.DATA_DIR / "catalog"
+    d = paths.resolve(catalog_dir) if catalog_dir else paths.DATA_DIR / "catalog"
     entries = []
     for f in sorted(d.glob("*.yml")):
         try:

@@ -18,6 +18,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from .. import paths
 from ..errors import InputFileError
 from ..provenance import record_input
 
@@ -33,7 +34,7 @@ def _norm_encoding(encoding: str) -> str:
 
 def check_encoding(path: str | os.PathLike, encoding: str, *, sample: int | None = None) -> None:
     """Raise :class:`InputFileError` unless the file decodes strictly as ``encoding``."""
-    path = Path(path)
+    path = paths.resolve(path)
     if not path.exists():
         raise InputFileError(path, "file not found", expected="an existing file (check the path parameter)")
     enc = _norm_encoding(encoding)
@@ -91,7 +92,7 @@ def read_csv(path: str | os.PathLike, *, encoding: str = "utf-8", required: Iter
     ``numeric`` columns are converted with ``pd.to_numeric`` (blank → NaN, never 0); a
     non-numeric value is an error naming the column and rows.
     """
-    path = Path(path)
+    path = paths.resolve(path)
     enc = _norm_encoding(encoding)
     check_encoding(path, enc)
     kwargs.setdefault("dtype", str)

@@ -44,7 +44,8 @@ GOOD_QUALITY = {"8", "5"}
 def read_jma_daily(path: str | os.PathLike, encoding: str = "cp932", nature: str = "real") -> pd.DataFrame:
     """Tidy daily weather: ``date`` plus the elements present (``temp_mean``, ``temp_max``,
     ``temp_min``, ``precip_mm``, …) as floats, and ``<element>_flag`` (quality code) columns."""
-    path = Path(path)
+    from .. import paths
+    path = paths.resolve(path)
     check_encoding(path, encoding)
     text = path.read_bytes().decode("cp932" if encoding.lower() in ("cp932", "shift_jis", "sjis") else encoding)
     rows = list(csv.reader(io.StringIO(text)))
@@ -112,7 +113,7 @@ def read_jma_normals(path: str | os.PathLike | None = None) -> pd.DataFrame:
     JMA quality marks (``@``, ``)``, ``]``) are stripped from values; ``---`` becomes missing.
     """
     from .. import paths
-    path = Path(path) if path else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv")
+    path = paths.resolve(path) if path else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv")
     check_encoding(path, "utf-8")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "month" not in df.columns:

@@ -1,0 +1,40 @@
+"""Each notebook runs through the CLI with its default parameters into a temporary folder
+and renders a self-contained report with its headings, provenance and data label."""
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from ebpm_analysis import cli
+from ebpm_analysis.pipeline import params as P
+
+pytestmark = pytest.mark.notebooks
+
+
+@pytest.mark.parametrize("name", P.list_notebooks())
+def test_notebook_builds_report(name, tmp_path):
+    assert cli.main(["run", name, "--out-dir", str(tmp_path)]) == 0
+    html = (tmp_path / f"{name}.html").read_text(encoding="utf-8")
+    nb = nbformat.read(P.notebook_path(name), as_version=4)
+    headings = [line[3:].strip() for c in nb.cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("## ")]
+    assert headings, "a report needs section headings"
+    for h in headings:
+        assert re.sub(r"[*`]", "", h) in html, f"heading {h!r} missing from the report"
+    assert "Traceback (most recent call last)" not in html and "Error</span>" not in html
+    assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)=["\'](?:https?:)?//', html)
+    assert "来歴（Provenance）" in html
+    executed = nbformat.read(tmp_path / "_build" / "executed" / f"{name}.ipynb", as_version=4)
+    prov = executed.metadata["ebpm"]
+    assert prov["inputs"], "the run recorded no input files"
+    nature = prov["data_nature"]
+    assert f'data-nature="{nature}"' in html
+    if nature in ("synthetic", "mixed"):
+        assert "合成データ" in html and "ebpm-banner ebpm-" in html
+        title_block = html.split("</header>")[0]
+        assert "synthetic" in title_block.lower() or "合成" in title_block, "synthetic reports say so in the title block"
+    index = json.loads((tmp_path / "_build" / "status" / f"{name}.json").read_text(encoding="utf-8"))
+    assert index["status"] == "ok"
+    assert name in (tmp_path / "index.html").read_text(encoding="utf-8")

@@ -1,0 +1,94 @@
+"""The data catalog validates files against entries and reports (never skips) mismatches."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from ebpm_analysis import geo
+from ebpm_analysis.errors import InputFileError
+from ebpm_analysis.io import catalog
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def real_entries():
+    return [e for e in catalog.load_catalog() if e["nature"] == "real"]
+
+
+def test_bundled_real_data_match_their_entries(real_entries):
+    f = catalog.validate_catalog(real_entries, set(geo.load_areas()["code"]))
+    assert len(real_entries) >= 7
+    assert f[f.level == "error"].empty, f[f.level == "error"].to_string()
+    # Known properties of the real files are found:
+    acc = f[f.dataset == "npa-accidents-kumamoto"]
+    assert acc[(acc.rule == "L2-04") & (acc.level == "warning")]["message"].str.contains("整数型").any()
+    assert f[(f.dataset == "kumamoto-city-hospitals") & (f.rule == "L3-09")]["level"].item() == "warning"
+    assert f[(f.dataset == "boundaries-n03-kumamoto") & (f.rule == "L3-06")]["level"].item() == "ok"
+    assert f[(f.dataset == "ipss-projection-kumamoto-city") & (f.rule == "L1-09")]["message"].str.contains("空欄 9").any()
+
+
+def entry_for(tmp_path, text, enc="utf-8", **over):
+    p = tmp_path / "d.csv"
+    p.write_bytes(text.encode(enc))
+    e = {"id": "t", "title": "t", "nature": "real", "source": "s", "licence": "l", "attribution": "a",
+         "path": str(p), "format": "csv", "encoding": "utf-8", "header_rows": 1, "spatial_coverage": "x",
+         "temporal_coverage": "y",
+         "columns": [{"name": "code", "type": "area_code"}, {"name": "n", "type": "integer", "unit": "人"}]}
+    e.update(over)
+    return e
+
+
+def levels(findings):
+    return {(f.check, f.level) for f in findings}
+
+
+def test_mismatches_are_reported(tmp_path):
+    codes = {"43101", "43102"}
+    ok = catalog.validate_entry(entry_for(tmp_path, "code,n\n43101,5\n43102,0\n"), codes)
+    assert all(f.level in ("ok", "info") for f in ok)
+    bad = catalog.validate_entry(entry_for(tmp_path, "code,count\n43101,5\n"), codes)
+    assert ("列", "error") in levels(bad) and ("列", "warning") in levels(bad)
+    units = catalog.validate_entry(entry_for(tmp_path, "code,n\n43101,5人\n"), codes)
+    assert ("数値に単位・記号", "error") in levels(units)
+    area = catalog.validate_entry(entry_for(tmp_path, "code,n\n43199,5\n"), codes)
+    assert ("標準地域コード", "error") in levels(area)
+    enc = catalog.validate_entry(entry_for(tmp_path, "code,n\n43101,5\n", enc="cp932") | {"columns": [
+        {"name": "code", "type": "code"}, {"name": "n", "type": "integer"}]}, codes)
+    assert ("文字コード", "ok") in levels(enc)  # ASCII-only is valid in both
+    sj = catalog.validate_entry(entry_for(tmp_path, "code,区\n43101,中央区\n", enc="cp932"), codes)
+    assert ("文字コード", "error") in levels(sj)
+    bom = catalog.validate_entry(entry_for(tmp_path, "code,n\n43101,5\n", enc="utf-8-sig"), codes)
+    assert ("文字コード", "warning") in levels(bom)
+    blank = catalog.validate_entry(entry_for(tmp_path, "code,n\n43101,\n43102,0\n"), codes)
+    assert any(f.rule == "L1-09" and "空欄 1 / 0 は 1" in f.message for f in blank)
+    rows = catalog.validate_entry(entry_for(tmp_path, "code,n\n43101,1\n", rows=5), codes)
+    assert ("行数", "error") in levels(rows)
+
+
+def test_missing_real_file_is_an_error_and_synthetic_is_info(tmp_path):
+    e = entry_for(tmp_path, "code,n\n") | {"path": str(tmp_path / "none.csv")}
+    assert [f.level for f in catalog.validate_entry(e)] == ["error"]
+    assert [f.level for f in catalog.validate_entry(e | {"nature": "synthetic"})] == ["info"]
+
+
+def test_malformed_entry_is_rejected(tmp_path):
+    shutil.copy(ROOT / "data/catalog/kumamoto-fire-ems.yml", tmp_path / "a.yml")
+    (tmp_path / "b.yml").write_text(yaml.safe_dump({"id": "x", "title": "y"}), encoding="utf-8")
+    with pytest.raises(InputFileError, match="b.yml.*lacks nature"):
+        catalog.load_catalog(tmp_path)
+
+
+def test_export(tmp_path, real_entries):
+    f = catalog.validate_catalog(real_entries)
+    files = catalog.export_catalog(real_entries, f, tmp_path)
+    cols = pd.read_csv(files["columns_csv"], encoding="utf-8-sig", dtype=str)
+    assert files["columns_csv"].read_bytes().startswith(b"\xef\xbb\xbf")
+    assert len(cols) == sum(len(e["columns"]) for e in real_entries)
+    assert "地点　緯度（北緯）" in set(cols["name"])
+    data = json.loads(files["json"].read_text(encoding="utf-8"))
+    assert {d["id"] for d in data} == {e["id"] for e in real_entries}

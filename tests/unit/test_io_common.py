@@ -1,0 +1,80 @@
+"""Readers keep codes as strings, refuse the wrong encoding by name, write Excel-friendly CSV atomically."""
+
+import pandas as pd
+import pytest
+
+from ebpm_analysis.errors import InputFileError
+from ebpm_analysis.io.common import atomic_path, check_encoding, detect_encoding, read_csv, write_csv
+
+
+def write(p, text, enc):
+    p.write_bytes(text.encode(enc))
+    return p
+
+
+def test_codes_stay_strings_and_blank_is_not_zero(tmp_path):
+    p = write(tmp_path / "a.csv", "code,name,count\n01100,札幌市,12\n43100,熊本市,\n", "utf-8")
+    df = read_csv(p, numeric=["count"])
+    assert df["code"].tolist() == ["01100", "43100"]
+    assert df["count"].iloc[0] == 12 and pd.isna(df["count"].iloc[1])
+
+
+def test_cp932_file_read_as_cp932(tmp_path):
+    p = write(tmp_path / "sj.csv", "区,人口\n中央区,186000\n", "cp932")
+    assert read_csv(p, encoding="cp932")["区"].tolist() == ["中央区"]
+    assert read_csv(p, encoding="shift_jis")["区"].tolist() == ["中央区"]
+
+
+def test_wrong_encoding_names_file_and_suggests(tmp_path):
+    p = write(tmp_path / "sj.csv", "区,人口\n中央区,186000\n", "cp932")
+    with pytest.raises(InputFileError) as e:
+        read_csv(p, encoding="utf-8")
+    msg = str(e.value)
+    assert "sj.csv" in msg and "not valid utf-8" in msg and "decodes as cp932" in msg
+
+
+def test_missing_column_named(tmp_path):
+    p = write(tmp_path / "m.csv", "a,b\n1,2\n", "utf-8")
+    with pytest.raises(InputFileError) as e:
+        read_csv(p, required=["a", "人口"])
+    assert "m.csv" in str(e.value) and "'人口'" in str(e.value) and "found a, b" in str(e.value)
+
+
+def test_units_in_numeric_cells_rejected_with_rows(tmp_path):
+    p = write(tmp_path / "u.csv", "x\n1\n12件\n3\n", "utf-8")
+    with pytest.raises(InputFileError) as e:
+        read_csv(p, numeric=["x"])
+    msg = str(e.value)
+    assert "column 'x'" in msg and "12件" in msg and "rows 3" in msg
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputFileError, match="file not found"):
+        read_csv(tmp_path / "nope.csv")
+
+
+def test_detect_encoding(tmp_path):
+    assert detect_encoding(write(tmp_path / "a", "熊本", "cp932")) == "cp932"
+    assert detect_encoding(write(tmp_path / "b", "熊本", "utf-8")) == "utf-8"
+    assert detect_encoding(write(tmp_path / "c", "熊本", "utf-8-sig")) == "utf-8-sig"
+    check_encoding(tmp_path / "c", "utf-8-sig")
+
+
+def test_write_csv_has_bom_and_roundtrips(tmp_path):
+    df = pd.DataFrame({"code": ["01100"], "名前": ["札幌市"]})
+    p = write_csv(df, tmp_path / "out" / "x.csv")
+    raw = p.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    assert read_csv(p, encoding="utf-8-sig").equals(df)
+    assert oct(p.stat().st_mode & 0o777) != oct(0o600)  # readable by others on a share
+
+
+def test_atomic_path_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("GOOD", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("HALF", encoding="utf-8")
+            raise RuntimeError("boom")
+    assert target.read_text(encoding="utf-8") == "GOOD"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
