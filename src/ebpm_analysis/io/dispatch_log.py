@@ -1,0 +1,246 @@
+"""Emergency dispatch data as fire command systems (消防指令システム) export them.
+
+1. **Dispatch log** (:func:`read_dispatch_log`): one row per ambulance dispatch, cp932 or UTF-8::
+
+       事案番号,覚知日時,出場日時,現着日時,病院着日時,出場隊,出場署所,事故種別,傷病程度,年齢区分,緯度,経度,町丁コード
+
+   Times are ``YYYY/MM/DD HH:MM:SS`` (ISO ``YYYY-MM-DD HH:MM:SS`` accepted). 病院着 is blank when
+   the patient was not transported (不搬送). Location is coordinates (JGD2011 degrees) or, where
+   they are blank, 町丁コード. Checks: 覚知 ≤ 出場 ≤ 現着 ≤ 病院着, the FDMA code lists below,
+   coordinates inside the city (when ``city`` is given), and a known area code.
+2. **Hourly count table** (:func:`read_hourly_counts`), the layout Yokohama publishes as open data:
+   ``覚知年,覚知月,覚知日,覚知時,件数`` (``傷病者数`` accepted as the count column).
+3. **District population** (:func:`read_district_population`): ``地区コード,地区名,区コード,人口,65歳以上人口``
+   and **district boundaries** (:func:`read_districts`, GeoJSON/GPKG with ``district_code``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError
+from ..provenance import record_input
+from .common import detect_encoding, read_csv
+
+# FDMA 救急・救助の現況 categories.
+ACCIDENT_TYPES = ("急病", "一般負傷", "交通事故", "転院搬送", "火災", "水難", "自然災害", "労働災害",
+                  "運動競技", "加害", "自損行為", "その他")
+SEVERITIES = ("死亡", "重症", "中等症", "軽症", "その他")   # blank = 不搬送 (not transported)
+AGE_GROUPS = ("新生児", "乳幼児", "少年", "成人", "高齢者")
+
+COLUMNS = {
+    "事案番号": "incident_id",
+    "覚知日時": "t_call",
+    "出場日時": "t_dispatch",
+    "現着日時": "t_scene",
+    "病院着日時": "t_hospital",
+    "出場隊": "crew_id",
+    "出場署所": "station_code",
+    "事故種別": "accident_type",
+    "傷病程度": "severity",
+    "年齢区分": "age_group",
+    "緯度": "lat",
+    "経度": "lon",
+    "町丁コード": "area_code",
+}
+TIME_COLUMNS = ("覚知日時", "出場日時", "現着日時", "病院着日時")
+TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
+
+
+def _parse_times(s: pd.Series, path: Path, col: str, allow_blank: bool) -> pd.Series:
+    s = s.str.strip()
+    t = pd.to_datetime(s, format=TIME_FORMAT, errors="coerce")
+    retry = t.isna() & s.notna()
+    if retry.any():
+        t.loc[retry] = pd.to_datetime(s[retry], format="ISO8601", errors="coerce")
+    bad = t.isna() & (s.notna() if allow_blank else True)
+    if bad.any():
+        raise InputFileError(path, f"unparseable or missing times {s[bad].unique()[:3].tolist()}", column=col,
+                             rows=(np.flatnonzero(bad.to_numpy()) + 2).tolist(),
+                             expected="YYYY/MM/DD HH:MM:SS" + (" (blank only when not transported)" if allow_blank else ""))
+    return t
+
+
+def _check_codes(df: pd.DataFrame, col: str, allowed, path: Path, allow_blank: bool = False) -> None:
+    v = df[col].str.strip()
+    ok = v.isin(allowed) | (v.isna() if allow_blank else False)
+    if not ok.all():
+        raise InputFileError(path, f"unknown codes {v[~ok].unique()[:3].tolist()}", column=col,
+                             rows=(np.flatnonzero(~ok.to_numpy()) + 2).tolist(),
+                             expected=" / ".join(allowed) + (" or blank" if allow_blank else ""))
+
+
+def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, nature: str = "real",
+                      city=None, known_areas=None, known_stations=None,
+                      boundary_tolerance_m: float = 50.0) -> pd.DataFrame:
+    """Validated, tidy dispatch log (English column names, datetimes, float coordinates).
+
+    - ``city``: GeoDataFrame of the city's areas; coordinates must fall inside it (or within
+      ``boundary_tolerance_m`` of its boundary: geocoded points on boundary roads).
+    - ``known_areas``: iterable of valid 町丁コード (checked where the code is given).
+    - ``known_stations``: iterable of valid 出場署所 codes.
+    Derived columns: ``response_min`` (覚知→現着), ``travel_min`` (出場→現着),
+    ``to_hospital_min`` (覚知→病院着), ``transported`` (bool).
+    """
+    path = Path(path)
+    enc = encoding or detect_encoding(path)
+    df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["緯度", "経度"], nature=nature,
+                  dataset="dispatch-log", record=False)
+    if df.empty:
+        raise InputFileError(path, "no dispatch rows", expected="one row per dispatch after the header")
+    times = {c: _parse_times(df[c], path, c, allow_blank=(c == "病院着日時")) for c in TIME_COLUMNS}
+    order = list(TIME_COLUMNS)
+    for a, b in zip(order[:-1], order[1:]):
+        bad = (times[b] < times[a]).fillna(False).to_numpy()
+        if bad.any():
+            raise InputFileError(path, f"{b} is earlier than {a}", column=b, rows=(np.flatnonzero(bad) + 2).tolist(),
+                                 expected="覚知 ≤ 出場 ≤ 現着 ≤ 病院着")
+    _check_codes(df, "事故種別", ACCIDENT_TYPES, path)
+    _check_codes(df, "傷病程度", SEVERITIES, path, allow_blank=True)
+    _check_codes(df, "年齢区分", AGE_GROUPS, path)
+    if known_stations is not None:
+        _check_codes(df, "出場署所", tuple(known_stations), path)
+    has_xy = df["緯度"].notna() & df["経度"].notna()
+    half = df["緯度"].notna() ^ df["経度"].notna()
+    if half.any():
+        raise InputFileError(path, "latitude without longitude (or the reverse)", column="緯度/経度",
+                             rows=(np.flatnonzero(half.to_numpy()) + 2).tolist(), expected="both or neither")
+    code = df["町丁コード"].str.strip()
+    no_loc = ~has_xy & code.isna()
+    if no_loc.any():
+        raise InputFileError(path, "no location (neither coordinates nor area code)", column="町丁コード",
+                             rows=(np.flatnonzero(no_loc.to_numpy()) + 2).tolist(),
+                             expected="緯度・経度, or a 町丁コード where coordinates are withheld")
+    if known_areas is not None:
+        known = set(known_areas)
+        bad = code.notna() & ~code.isin(known)
+        if bad.any():
+            raise InputFileError(path, f"unknown area codes {code[bad].unique()[:3].tolist()}", column="町丁コード",
+                                 rows=(np.flatnonzero(bad.to_numpy()) + 2).tolist(),
+                                 expected="codes of the city's districts / 町丁")
+    if city is not None and has_xy.any():
+        import shapely
+        area = city.to_crs("EPSG:6668").union_all()
+        shapely.prepare(area)
+        inside = np.ones(len(df), dtype=bool)
+        xy = df.loc[has_xy, ["経度", "緯度"]].to_numpy(dtype=float)
+        inside[has_xy.to_numpy()] = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+        if not inside.all():   # allow points on boundary roads within ``boundary_tolerance_m``
+            from .. import geo
+            out_i = np.flatnonzero(~inside)
+            pts = geo.to_plane(geo.points_frame(df.iloc[out_i].astype({"緯度": float, "経度": float}),
+                                                lon="経度", lat="緯度"))
+            d = pts.distance(geo.to_plane(city).union_all()).to_numpy()
+            inside[out_i[d <= boundary_tolerance_m]] = True
+        if not inside.all():
+            raise InputFileError(path, f"{int((~inside).sum())} dispatch location(s) outside the city",
+                                 column="緯度/経度", rows=(np.flatnonzero(~inside) + 2).tolist(),
+                                 expected="JGD2011 latitude/longitude inside the city boundary (lat, lon not swapped)")
+    out = df.rename(columns=COLUMNS)[list(COLUMNS.values())].copy()
+    for c in TIME_COLUMNS:
+        out[COLUMNS[c]] = times[c]
+    out["lat"] = out["lat"].astype(float)
+    out["lon"] = out["lon"].astype(float)
+    for c in ("incident_id", "crew_id", "station_code", "accident_type", "severity", "age_group", "area_code"):
+        out[c] = out[c].str.strip()
+    out["response_min"] = (out["t_scene"] - out["t_call"]).dt.total_seconds() / 60
+    out["travel_min"] = (out["t_scene"] - out["t_dispatch"]).dt.total_seconds() / 60
+    out["to_hospital_min"] = (out["t_hospital"] - out["t_call"]).dt.total_seconds() / 60
+    out["transported"] = out["t_hospital"].notna()
+    record_input(path, nature=nature, dataset="dispatch-log")
+    return out.sort_values("t_call", kind="stable").reset_index(drop=True)
+
+
+def read_hourly_counts(path: str | os.PathLike, *, encoding: str | None = None, nature: str = "real") -> pd.DataFrame:
+    """Yokohama-style hourly table → ``time`` (hour start), ``count``; checks dates, hours 0–23,
+    whole non-negative counts and duplicates."""
+    path = Path(path)
+    enc = encoding or detect_encoding(path)
+    df = read_csv(path, encoding=enc, required=["覚知年", "覚知月", "覚知日", "覚知時"], nature=nature,
+                  dataset="hourly-counts", record=False)
+    count_col = next((c for c in ("件数", "傷病者数", "救急出場件数") if c in df.columns), None)
+    if count_col is None:
+        raise InputFileError(path, "no count column", expected="a column 件数 (or 傷病者数)")
+    num = {}
+    for c in ("覚知年", "覚知月", "覚知日", "覚知時", count_col):
+        v = pd.to_numeric(df[c].str.strip(), errors="coerce")
+        bad = v.isna() | (v < 0) | (v != np.round(v))
+        if bad.any():
+            raise InputFileError(path, f"not a whole number ≥ 0: {df.loc[bad, c].unique()[:3].tolist()}", column=c,
+                                 rows=(np.flatnonzero(bad.to_numpy()) + 2).tolist(), expected="integers")
+        num[c] = v.astype(int)
+    bad = (num["覚知時"] > 23).to_numpy()
+    if bad.any():
+        raise InputFileError(path, "hour outside 0–23", column="覚知時", rows=(np.flatnonzero(bad) + 2).tolist(),
+                             expected="0–23 (hour of 覚知)")
+    date = pd.to_datetime(pd.DataFrame({"year": num["覚知年"], "month": num["覚知月"], "day": num["覚知日"]}),
+                          errors="coerce")
+    if date.isna().any():
+        raise InputFileError(path, "impossible dates", column="覚知月/覚知日",
+                             rows=(np.flatnonzero(date.isna().to_numpy()) + 2).tolist(), expected="valid calendar dates")
+    out = pd.DataFrame({"time": date + pd.to_timedelta(num["覚知時"], unit="h"), "count": num[count_col]})
+    dup = out["time"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise InputFileError(path, "duplicate date-hour rows", column="覚知時", rows=(np.flatnonzero(dup) + 2).tolist(),
+                             expected="one row per 覚知年・月・日・時")
+    record_input(path, nature=nature, dataset="hourly-counts")
+    return out.sort_values("time").reset_index(drop=True)
+
+
+def read_district_population(path: str | os.PathLike, *, encoding: str | None = None,
+                             nature: str = "real") -> pd.DataFrame:
+    """District population table → district_code, district_name, ward_code, population, pop65."""
+    path = Path(path)
+    enc = encoding or detect_encoding(path)
+    df = read_csv(path, encoding=enc, required=["地区コード", "地区名", "区コード", "人口", "65歳以上人口"],
+                  numeric=["人口", "65歳以上人口"], nature=nature, dataset="district-population", record=False)
+    bad = (df["人口"].isna() | (df["人口"] <= 0) | df["65歳以上人口"].isna() | (df["65歳以上人口"] < 0)
+           | (df["65歳以上人口"] > df["人口"])).to_numpy()
+    if bad.any():
+        raise InputFileError(path, "population must be > 0 and 65歳以上人口 between 0 and 人口", column="65歳以上人口",
+                             rows=(np.flatnonzero(bad) + 2).tolist(), expected="whole person counts")
+    if df["地区コード"].duplicated().any():
+        raise InputFileError(path, "duplicate district codes", column="地区コード",
+                             rows=(np.flatnonzero(df["地区コード"].duplicated(keep=False).to_numpy()) + 2).tolist(),
+                             expected="one row per district")
+    out = pd.DataFrame({"district_code": df["地区コード"].str.strip(), "district_name": df["地区名"].str.strip(),
+                        "ward_code": df["区コード"].str.strip(), "population": df["人口"].astype(int),
+                        "pop65": df["65歳以上人口"].astype(int)})
+    record_input(path, nature=nature, dataset="district-population")
+    return out
+
+
+def read_districts(path: str | os.PathLike, *, nature: str = "real"):
+    """District polygons (GeoJSON/GPKG) with ``district_code`` (and ``district_name``), EPSG:6670."""
+    import geopandas as gpd
+
+    from .. import geo
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "file not found", expected="a GeoJSON/GeoPackage of districts")
+    gdf = gpd.read_file(path)
+    if "district_code" not in gdf.columns:
+        raise InputFileError(path, "missing property 'district_code'", column="district_code",
+                             expected="district polygons with district_code, district_name")
+    gdf["district_code"] = gdf["district_code"].astype(str)
+    if "district_name" not in gdf.columns:
+        gdf["district_name"] = gdf["district_code"]
+    record_input(path, nature=nature, dataset="districts")
+    return geo.to_plane(gdf)
+
+
+def read_population_projection(path: str | os.PathLike, *, nature: str = "real") -> pd.DataFrame:
+    """Population by year (census + IPSS projection): year, kind, total, age65plus (NaN where not given)."""
+    path = Path(path)
+    df = read_csv(path, encoding=detect_encoding(path), required=["year", "total", "age65plus"],
+                  numeric=["year", "total", "age65plus"], nature=nature, dataset="population-projection")
+    if df["total"].isna().any() or (df["total"] <= 0).any():
+        raise InputFileError(path, "missing or non-positive totals", column="total",
+                             rows=(np.flatnonzero((df["total"].isna() | (df["total"] <= 0)).to_numpy()) + 2).tolist(),
+                             expected="population counts")
+    df["year"] = df["year"].astype(int)
+    return df.sort_values("year").reset_index(drop=True)

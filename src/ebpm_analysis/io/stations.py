@@ -1,0 +1,101 @@
+"""Fire stations and branch offices (消防署・出張所) with their ambulance crews.
+
+One row per station, as a fire bureau keeps it (CSV, UTF-8 or cp932)::
+
+    署所コード,署所名,区分,救急隊数_24時間,救急隊数_日勤,緯度,経度
+    S01,中央消防署,消防署,2,0,32.80,130.71
+
+- ``区分`` is 消防署 or 出張所 (分署 is accepted as a branch office too).
+- ``救急隊数_24時間``: crews on 24-hour duty; ``救急隊数_日勤``: daytime-only crews
+  (e.g. Sendai's weekday 08:30–17:00 デイタイム救急隊). Whole numbers ≥ 0, at least one crew in total.
+- Coordinates are JGD2011 degrees. A station may sit just outside the area it serves (e.g. a
+  station in a neighbouring town), so the check is "within ``max_outside_m`` of the city".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError
+from .common import detect_encoding, read_csv
+
+COLUMNS = {
+    "署所コード": "station_code",
+    "署所名": "station_name",
+    "区分": "kind",
+    "救急隊数_24時間": "crews_24h",
+    "救急隊数_日勤": "crews_day",
+    "緯度": "lat",
+    "経度": "lon",
+}
+KINDS = {"消防署": "消防署", "出張所": "出張所", "分署": "出張所"}
+
+
+def read_stations(path: str | os.PathLike, *, encoding: str | None = None, nature: str = "real",
+                  city=None, max_outside_m: float = 10_000.0) -> pd.DataFrame:
+    """Tidy station table: station_code, station_name, kind, crews_24h, crews_day, lat, lon.
+
+    ``city`` (a GeoDataFrame of the city's areas) enables the location check.
+    """
+    path = Path(path)
+    enc = encoding or detect_encoding(path)
+    df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["救急隊数_24時間", "救急隊数_日勤", "緯度", "経度"],
+                  nature=nature, dataset="stations", record=False)
+    df = df.rename(columns=COLUMNS)[list(COLUMNS.values())]
+    df["station_code"] = df["station_code"].str.strip()
+    if df["station_code"].isna().any() or df["station_code"].duplicated().any():
+        bad = (df.index[df["station_code"].isna() | df["station_code"].duplicated(keep=False)] + 2).tolist()
+        raise InputFileError(path, "blank or duplicate station codes", column="署所コード", rows=bad,
+                             expected="one row per station with a unique code")
+    kind = df["kind"].str.strip().map(KINDS)
+    if kind.isna().any():
+        bad = df.index[kind.isna()]
+        raise InputFileError(path, f"unknown station kind {df.loc[bad, 'kind'].unique()[:3].tolist()}", column="区分",
+                             rows=(bad + 2).tolist(), expected="消防署 or 出張所 (分署)")
+    df["kind"] = kind
+    df["lat"] = df["lat"].astype(float)
+    df["lon"] = df["lon"].astype(float)
+    for col, jp in (("crews_24h", "救急隊数_24時間"), ("crews_day", "救急隊数_日勤")):
+        v = df[col]
+        bad = v.isna() | (v < 0) | (v != np.round(v))
+        if bad.any():
+            raise InputFileError(path, "crew counts must be whole numbers ≥ 0", column=jp,
+                                 rows=(df.index[bad] + 2).tolist(), expected="0, 1, 2, …")
+        df[col] = v.astype(int)
+    none = (df["crews_24h"] + df["crews_day"]) == 0
+    if none.all():
+        raise InputFileError(path, "no ambulance crews at any station", column="救急隊数_24時間",
+                             expected="at least one crew")
+    for col, jp, lo, hi in (("lat", "緯度", 20, 46), ("lon", "経度", 122, 154)):
+        bad = df[col].isna() | (df[col] < lo) | (df[col] > hi)
+        if bad.any():
+            raise InputFileError(path, f"coordinates outside Japan or missing", column=jp,
+                                 rows=(df.index[bad] + 2).tolist(), expected=f"JGD2011 degrees within {lo}–{hi}")
+    if city is not None:
+        from .. import geo
+        pts = geo.to_plane(geo.points_frame(df))
+        area = geo.to_plane(city).union_all()
+        dist = pts.distance(area).to_numpy()
+        bad = dist > max_outside_m
+        if bad.any():
+            raise InputFileError(path, f"stations more than {max_outside_m / 1000:g} km outside the city",
+                                 column="緯度/経度", rows=(np.flatnonzero(bad) + 2).tolist(),
+                                 expected="coordinates (JGD2011 lat/lon) of stations serving the city")
+    from ..provenance import record_input
+    record_input(path, nature=nature, dataset="stations")
+    return df.reset_index(drop=True)
+
+
+def crews_table(stations: pd.DataFrame) -> pd.DataFrame:
+    """One row per crew: crew_id, station_code, shift ('24h' | 'day'), lat, lon."""
+    rows = []
+    for r in stations.itertuples(index=False):
+        for i in range(int(r.crews_24h)):
+            rows.append((f"{r.station_code}-A{i + 1}", r.station_code, "24h", r.lat, r.lon))
+        for i in range(int(r.crews_day)):
+            rows.append((f"{r.station_code}-D{i + 1}", r.station_code, "day", r.lat, r.lon))
+    return pd.DataFrame(rows, columns=["crew_id", "station_code", "shift", "lat", "lon"])

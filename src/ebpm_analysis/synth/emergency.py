@@ -1,0 +1,419 @@
+"""Synthetic emergency dispatches for a city's fire bureau (case 4), in the command-system format.
+
+Everything here is **synthetic** and labelled so. Calibration (FACTS §5):
+
+- Volume: 熊本市消防局 recorded 46,580 dispatches in 2024 (data/raw/kumamoto-fire-ems) for 熊本市・益城町・
+  西原村. The generator models 熊本市 only, so the final year is scaled to the city's share of the
+  bureau's population (益城町＋西原村 ≈ 40,000 people: an assumption, FACTS [U]).
+- Population and ageing: IPSS 2013 projection for 熊本市 (data/raw/ipss-projection-kumamoto-city),
+  spread over synthetic districts from :func:`geo.partition_into_districts`; the elderly rate is
+  3.9× the under-65 rate (national: 61.6 % of patients are elderly).
+- Time: an hourly profile whose 08–20 h share is ≈ two-thirds (Sendai), higher daytime demand in
+  the central ward, weekday and month factors, holidays and the New-Year period, heat above 30 °C
+  and cold below 8 °C from the shared synthetic JMA weather (written in the JMA layout and read
+  back with :func:`io.jma.read_jma_daily`).
+- Response: each call is served by the nearest *available* crew (a discrete-event simulation of
+  crew busy time); the effective road speed is calibrated so that the mean 覚知→現着 time lands near
+  the national 10.0 min (FACTS §5.1), with its spread coming from distances and travel noise.
+- Planted truth: ``n_growth`` ageing districts whose demand grows by ``growth_rate`` a year and
+  whose response time drifts by ``rt_drift_min_per_year`` (e.g. new housing on the fringe).
+- Stations: a clearly labelled synthetic set: for 熊本市 six 消防署 (中央・東・西・南・北・益城西原) and
+  17 出張所, placed on the synthetic demand — not the real station locations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import geo, paths
+from ..errors import ParameterError
+from ..io.common import atomic_path
+from ..io.jma import read_jma_daily
+from .weather import generate_daily_weather, write_jma_daily_csv
+
+BUREAU_TOTAL_2024 = 46_580           # data/raw/kumamoto-fire-ems
+BUREAU_OTHER_POP = 40_000            # 益城町 + 西原村, approximate [U]
+ELDERLY_RATE_RATIO = 3.9
+# Hourly weights (0..23 h). Their 08–20 h share is ≈ 0.665 before the district daytime factor.
+HOURLY = np.array([2.6, 2.2, 2.0, 1.8, 1.7, 1.8, 2.3, 3.0, 4.6, 5.6, 6.2, 6.1,
+                   5.6, 5.4, 5.3, 5.2, 5.1, 5.0, 4.9, 4.6, 4.2, 3.8, 3.4, 3.0])
+WEEKDAY = np.array([1.07, 1.00, 0.98, 0.98, 1.00, 0.99, 1.02])   # Mon..Sun
+MONTH = np.array([1.08, 1.02, 0.98, 0.96, 0.97, 0.96, 1.00, 1.00, 0.97, 0.96, 0.98, 1.06])
+HOLIDAY_FACTOR = 1.06
+NEW_YEAR_FACTOR = 1.15               # 12/29–1/3: clinics closed
+HEAT_BETA, HEAT_KNOT = 0.045, 30.0   # per °C of daily max above 30 °C
+COLD_BETA, COLD_KNOT = 0.025, 8.0    # per °C of daily mean below 8 °C
+CITY_TREND = 0.015                   # city-wide growth a year (ageing)
+DAY_FRAILTY_CV = 0.04
+ACCIDENT_P = {"急病": 0.66, "一般負傷": 0.16, "交通事故": 0.055, "転院搬送": 0.075, "その他": 0.02,
+              "自損行為": 0.01, "労働災害": 0.007, "加害": 0.004, "運動競技": 0.004, "火災": 0.002,
+              "水難": 0.002, "自然災害": 0.001}
+SEVERITY_P = {"死亡": 0.012, "重症": 0.08, "中等症": 0.42, "軽症": 0.485, "その他": 0.003}
+YOUNG_AGE_P = {"新生児": 0.006, "乳幼児": 0.11, "少年": 0.09, "成人": 0.794}
+TRANSPORT_P = 0.87
+KUMAMOTO_STATIONS = {"43101": "中央", "43102": "東", "43103": "西", "43104": "南", "43105": "北"}
+MASHIKI_CODE = "43443"
+
+
+def ipss_population(year: float) -> tuple[float, float]:
+    """熊本市 total population and 65+ share for ``year`` (linear interpolation of the IPSS file)."""
+    from ..provenance import record_input
+    path = paths.raw("ipss-projection-kumamoto-city", "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv")
+    df = pd.read_csv(path, dtype={"year": int})
+    record_input(path, "real", dataset="ipss-projection")
+    total = float(np.interp(year, df["year"], df["total"]))
+    old = df.dropna(subset=["age65plus"])
+    share = np.interp(year, old["year"], old["age65plus"] / old["total"])
+    return total, float(share)
+
+
+def _station_set(city, districts, pop, rng, city_code: str, n_branches: int):
+    """Synthetic stations: one 消防署 per ward near its demand centre (+ 益城西原 for 熊本市) and
+    ``n_branches`` 出張所 placed greedily where demand is far from existing stations."""
+    cent = np.column_stack([districts.geometry.centroid.x, districts.geometry.centroid.y])
+    rows = []
+    for k, (wcode, grp) in enumerate(districts.groupby("ward_code", sort=True)):
+        idx = grp.index.to_numpy()
+        w = pop[idx] / pop[idx].sum()
+        c = (cent[idx] * w[:, None]).sum(0)
+        # snap to the most populous district centroid near the weighted centre
+        j = idx[np.argmin(np.linalg.norm(cent[idx] - c, axis=1) / np.sqrt(w))]
+        wname = grp["ward_name"].iloc[0]
+        label = KUMAMOTO_STATIONS.get(wcode, wname.replace("区", "")) if city_code == "43100" else wname
+        rows.append({"署所コード": f"S{k + 1:02d}", "署所名": f"{label}消防署", "区分": "消防署",
+                     "救急隊数_24時間": 2, "救急隊数_日勤": 0, "x": cent[j, 0], "y": cent[j, 1]})
+    if city_code == "43100":
+        areas = geo.to_plane(geo.load_areas())
+        mash = areas[areas["code"] == MASHIKI_CODE]
+        if len(mash):
+            city_u = geo.to_plane(city).union_all()
+            g = mash.geometry.iloc[0]
+            # a point in 益城町 close to the city boundary
+            cand = geo.random_points_in(g, 400, rng)
+            import shapely
+            d = shapely.distance(shapely.points(cand), city_u)
+            p = cand[np.argmin(np.abs(d - 1500))]
+            rows.append({"署所コード": f"S{len(rows) + 1:02d}", "署所名": "益城西原消防署", "区分": "消防署",
+                         "救急隊数_24時間": 2, "救急隊数_日勤": 0, "x": p[0], "y": p[1]})
+    st = np.array([[r["x"], r["y"]] for r in rows])
+    for b in range(n_branches):
+        d = np.min(np.linalg.norm(cent[:, None, :] - st[None, :, :], axis=2), axis=1)
+        j = int(np.argmax(pop * d ** 1.5))
+        p = cent[j]
+        rows.append({"署所コード": f"B{b + 1:02d}", "署所名": f"{districts['district_name'].iloc[j]}出張所",
+                     "区分": "出張所", "救急隊数_24時間": 1, "救急隊数_日勤": 0, "x": p[0], "y": p[1]})
+        st = np.vstack([st, p])
+    df = pd.DataFrame(rows)
+    pts = geo.points_frame(df, lon="x", lat="y", crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    df["緯度"] = np.round(pts.geometry.y.to_numpy(), 6)
+    df["経度"] = np.round(pts.geometry.x.to_numpy(), 6)
+    return df
+
+
+def simulate_crews(call_min, travel, crew_station, busy_extra, proc_min):
+    """Nearest-available-crew discrete-event simulation.
+
+    ``call_min`` (n,) sorted call times in minutes; ``travel`` (n, n_stations) travel minutes;
+    ``crew_station`` (n_crews,) station index of each crew; ``busy_extra`` (n,) minutes a crew stays
+    busy after reaching the scene (on scene, transport, handover, return); ``proc_min`` (n,) 覚知→出場.
+    Returns
+    (crew index, dispatch minute, travel minute) arrays.
+    """
+    n = len(call_min)
+    n_crews = len(crew_station)
+    busy_until = np.zeros(n_crews)
+    ct = travel[:, crew_station]                       # (n, n_crews)
+    order = np.argsort(ct, axis=1, kind="stable")
+    crew = np.empty(n, dtype=np.int64)
+    t_disp = np.empty(n)
+    trav = np.empty(n)
+    bu = busy_until.tolist()
+    for k in range(n):
+        t0 = call_min[k] + proc_min[k]
+        chosen = -1
+        for c in order[k]:
+            if bu[c] <= t0:
+                chosen = c
+                break
+        if chosen < 0:                                 # all busy: first crew to come free
+            chosen = min(range(n_crews), key=lambda c: (bu[c], ct[k, c]))
+            t0 = max(t0, bu[chosen])
+        tr = ct[k, chosen]
+        crew[k], t_disp[k], trav[k] = chosen, t0, tr
+        bu[chosen] = t0 + tr + busy_extra[k]
+    return crew, t_disp, trav
+
+
+def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "2020-01-01", end: str = "2024-12-31",
+                       n_districts: int = 40, annual_dispatches: float | None = None,
+                       population_total: float | None = None, n_growth: int = 4, growth_rate: float = 0.08,
+                       rt_drift_min_per_year: float = 0.6, n_branches: int = 17,
+                       target_mean_response_min: float = 10.0, weather_path=None) -> dict:
+    """Generate frames (not files): dispatches, districts, district population, stations, weather, truth."""
+    rng = np.random.default_rng(seed)
+    city = geo.load_city(city_code)
+    districts = geo.partition_into_districts(city, n_districts, seed)
+    n_d = len(districts)
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    if end_ts <= start_ts + pd.Timedelta(days=364):
+        raise ParameterError("end", "period shorter than a year", expected="at least one full year of dispatches")
+    last_year = end_ts.year
+    if population_total is None:
+        if city_code != "43100":
+            raise ParameterError("population_total", f"needed for city {city_code}",
+                                 expected="the city's population (the bundled IPSS file covers 熊本市 only)")
+        population_total, share65 = ipss_population(start_ts.year + 0.5)
+    else:
+        _, share65 = ipss_population(2020)
+    if annual_dispatches is None:
+        annual_dispatches = BUREAU_TOTAL_2024 * population_total / (population_total + BUREAU_OTHER_POP)
+        if city_code != "43100":
+            annual_dispatches = BUREAU_TOTAL_2024 / (ipss_population(2024)[0] + BUREAU_OTHER_POP) * population_total
+
+    # --- districts: population and ageing ---
+    cx, cy = districts.geometry.centroid.x.to_numpy(), districts.geometry.centroid.y.to_numpy()
+    wards = geo.to_plane(city)
+    core = wards.iloc[int(np.argmin(wards.geometry.area))].geometry.centroid   # smallest ward = centre
+    dist_c = np.hypot(cx - core.x, cy - core.y)
+    area = districts.geometry.area.to_numpy()
+    w = area ** 0.35 * np.exp(-dist_c / 7000) * rng.lognormal(0, 0.3, n_d)
+    pop = np.round(population_total * w / w.sum()).astype(int)
+    z = (dist_c - dist_c.mean()) / dist_c.std()
+    a = np.clip(share65 + 0.05 * z + rng.normal(0, 0.03, n_d), 0.12, 0.50)
+    a = np.clip(a + (share65 - (a * pop).sum() / pop.sum()), 0.10, 0.55)
+    pop65 = np.round(pop * a).astype(int)
+    share = pop65 / pop
+    # planted growth: among the more aged districts
+    aged = np.flatnonzero(share >= np.quantile(share, 0.6))
+    growth_idx = np.sort(rng.choice(aged, size=min(n_growth, len(aged)), replace=False))
+    growth = np.zeros(n_d)
+    growth[growth_idx] = growth_rate
+    central_ward = wards.iloc[int(np.argmin(wards.geometry.area))]["code"]
+    day_factor = np.where(districts["ward_code"].to_numpy() == central_ward, 1.25, 1.0)
+    hourly = np.array([HOURLY * np.where((np.arange(24) >= 8) & (np.arange(24) < 20), f, 1.0) for f in day_factor])
+    hourly = hourly / hourly.sum(1, keepdims=True)                        # (n_d, 24)
+
+    # --- weather: shared generator → JMA CSV → shared loader ---
+    tmpdir = None
+    if weather_path is None:
+        tmpdir = Path(tempfile.mkdtemp(prefix="ebpm-wx-"))
+        weather_path = tmpdir / "weather.csv"
+    try:
+        weather_path = Path(weather_path)
+        if not weather_path.exists():
+            write_jma_daily_csv(generate_daily_weather(start, end, seed + 1), weather_path)
+        weather = read_jma_daily(weather_path, nature="synthetic")
+        weather_bytes = weather_path.read_bytes()
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    # --- daily intensity ---
+    import jpholiday
+    dates = pd.date_range(start_ts, end_ts, freq="D")
+    t_years = ((dates - start_ts).days / 365.25).to_numpy()
+    dow = dates.day_of_week.to_numpy()
+    hol = np.array([jpholiday.is_holiday(d.date()) for d in dates])
+    ny = ((dates.month == 12) & (dates.day >= 29)) | ((dates.month == 1) & (dates.day <= 3))
+    wx = weather.set_index("date").reindex(dates)
+    tmax = wx["temp_max"].interpolate().bfill().ffill().to_numpy()
+    tmean = wx["temp_mean"].interpolate().bfill().ffill().to_numpy()
+    day_mult = (WEEKDAY[dow] * MONTH[dates.month.to_numpy() - 1]
+                * np.where(hol & (dow < 6), HOLIDAY_FACTOR, 1.0) * np.where(ny, NEW_YEAR_FACTOR, 1.0)
+                * np.exp(HEAT_BETA * np.maximum(0, tmax - HEAT_KNOT) + COLD_BETA * np.maximum(0, COLD_KNOT - tmean))
+                * (1 + CITY_TREND) ** t_years)
+    frailty = rng.gamma(1 / DAY_FRAILTY_CV ** 2, DAY_FRAILTY_CV ** 2, len(dates))
+    base = pop * (1 - share) + ELDERLY_RATE_RATIO * pop * share              # relative need per district
+    dgrowth = (1 + growth[None, :]) ** t_years[:, None]
+    lam_shape = day_mult[:, None] * base[None, :] * dgrowth                   # (days, districts)
+    last = dates.year == last_year
+    scale = annual_dispatches * last.sum() / 365.0 / lam_shape[last].sum()
+    lam = lam_shape * scale * frailty[:, None]
+    counts = rng.poisson(lam)
+    truth_share_0820 = float((lam_shape * scale).sum(0) @ hourly[:, 8:20].sum(1) / (lam_shape * scale).sum())
+
+    # --- expand to calls ---
+    day_i, dist_i = np.nonzero(counts)
+    reps = counts[day_i, dist_i]
+    day_i = np.repeat(day_i, reps)
+    dist_i = np.repeat(dist_i, reps)
+    n = len(day_i)
+    cum = hourly.cumsum(1)
+    u = rng.random(n)
+    hour = (u[:, None] > cum[dist_i]).sum(1)
+    sec = rng.integers(0, 3600, n)
+    call = dates[day_i] + pd.to_timedelta(hour * 3600 + sec, unit="s")
+    xy = np.empty((n, 2))
+    for j in range(n_d):
+        m = dist_i == j
+        if m.any():
+            xy[m] = geo.random_points_in(districts.geometry.iloc[j], int(m.sum()), rng)
+    order = np.argsort(call.to_numpy(), kind="stable")
+    call, day_i, dist_i, xy = call[order], day_i[order], dist_i[order], xy[order]
+
+    # --- stations and crews ---
+    stations = _station_set(city, districts, pop, rng, city_code, n_branches)
+    st_xy = stations[["x", "y"]].to_numpy()
+    crew_station = np.repeat(np.arange(len(stations)), stations["救急隊数_24時間"].to_numpy())
+    dkm = np.hypot(xy[:, None, 0] - st_xy[None, :, 0], xy[:, None, 1] - st_xy[None, :, 1]) / 1000
+    proc = rng.lognormal(np.log(1.5), 0.35, n)
+    noise = rng.lognormal(0, 0.25, n)
+    # calibrate effective speed on the nearest-station distance (busy crews add a little more)
+    mean_proc = proc.mean()
+    near = dkm.min(1)
+    minutes_per_km = (target_mean_response_min * 0.97 - mean_proc - 0.6) / (1.3 * (near * noise).mean())
+    minutes_per_km = float(np.clip(minutes_per_km, 60 / 45, 60 / 12))
+    t_years_call = ((call - start_ts).total_seconds() / (365.25 * 86400)).to_numpy()
+    drift = np.where(np.isin(dist_i, growth_idx), rt_drift_min_per_year * t_years_call, 0.0)
+    transported = rng.random(n) < TRANSPORT_P
+    on_scene = rng.lognormal(np.log(17), 0.3, n)
+    to_hosp = rng.lognormal(np.log(13), 0.45, n)
+    handover_return = rng.lognormal(np.log(28), 0.3, n)
+    busy_extra = np.where(transported, on_scene + to_hosp + handover_return, on_scene + 12)
+    call_min = ((call - start_ts).total_seconds() / 60).to_numpy()
+    for pass_ in range(2):   # second pass corrects for busy crews (calls served from farther away)
+        travel = 0.6 + 1.3 * dkm * minutes_per_km * noise[:, None] + drift[:, None]
+        crew, t_disp, trav = simulate_crews(call_min, travel, crew_station, busy_extra, proc)
+        if pass_ == 1:
+            break
+        mean_resp = (t_disp + trav - call_min).mean()
+        road = (trav - 0.6 - drift).mean()
+        minutes_per_km *= float(np.clip(1 + (target_mean_response_min - mean_resp) / road, 0.5, 1.5))
+    t_scene = t_disp + trav
+    t_hosp = np.where(transported, t_scene + on_scene + to_hosp, np.nan)
+
+    # --- attributes ---
+    heat = np.maximum(0, tmax[day_i] - HEAT_KNOT)
+    acc_names = list(ACCIDENT_P)
+    acc_p = np.array(list(ACCIDENT_P.values()))
+    acc = np.array(acc_names)[rng.choice(len(acc_names), n, p=acc_p / acc_p.sum())]
+    acc = np.where((heat > 0) & (rng.random(n) < 0.04 * heat), "急病", acc)
+    p_old = ELDERLY_RATE_RATIO * share / (1 - share + ELDERLY_RATE_RATIO * share)
+    old = rng.random(n) < p_old[dist_i]
+    yp = np.array(list(YOUNG_AGE_P.values()))
+    age = np.where(old, "高齢者", np.array(list(YOUNG_AGE_P))[rng.choice(len(yp), n, p=yp / yp.sum())])
+    sp = np.array(list(SEVERITY_P.values()))
+    sev = np.array(list(SEVERITY_P))[rng.choice(len(sp), n, p=sp / sp.sum())]
+    sev = np.where(transported, sev, "")
+    lonlat = geo.points_frame(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), lon="x", lat="y",
+                              crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    crew_names = []
+    st_names = stations["署所名"].str.replace("消防署", "").str.replace("出張所", "").tolist()
+    counter: dict[int, int] = {}
+    for s in crew_station:
+        counter[s] = counter.get(s, 0) + 1
+        crew_names.append(f"{st_names[s]}救急{counter[s]}")
+    crew_names = np.array(crew_names)
+    start_min = pd.Timestamp(start_ts)
+
+    def fmt(m):
+        ts = start_min + pd.to_timedelta(np.round(m * 60), unit="s")
+        return pd.Series(ts).dt.strftime("%Y/%m/%d %H:%M:%S").fillna("").to_numpy()
+
+    years = call.year.to_numpy()
+    seq = pd.Series(years).groupby(years).cumcount().to_numpy() + 1
+    log = pd.DataFrame({
+        "事案番号": [f"R{y}-{s:06d}" for y, s in zip(years, seq)],
+        "覚知日時": fmt(call_min), "出場日時": fmt(t_disp), "現着日時": fmt(t_scene), "病院着日時": fmt(t_hosp),
+        "出場隊": crew_names[crew], "出場署所": stations["署所コード"].to_numpy()[crew_station[crew]],
+        "事故種別": acc, "傷病程度": sev, "年齢区分": age,
+        "緯度": np.round(lonlat.geometry.y.to_numpy(), 6), "経度": np.round(lonlat.geometry.x.to_numpy(), 6),
+        "町丁コード": districts["district_code"].to_numpy()[dist_i],
+    })
+    dpop = pd.DataFrame({"地区コード": districts["district_code"], "地区名": districts["district_name"],
+                         "区コード": districts["ward_code"], "人口": pop, "65歳以上人口": pop65})
+    resp = t_scene - call_min
+    realised_0820 = float(((call.hour >= 8) & (call.hour < 20)).mean())
+    truth = {
+        "nature": "synthetic", "seed": seed, "city_code": city_code, "start": start, "end": end,
+        "n_dispatches": int(n), "annual_target_last_year": float(annual_dispatches),
+        "population_total": float(pop.sum()), "share65": float(pop65.sum() / pop.sum()),
+        "share_08_20_truth": truth_share_0820, "share_08_20_realised": realised_0820,
+        "hourly_profile_city": ((lam_shape * scale).sum(0) @ hourly / (lam_shape * scale).sum()).tolist(),
+        "weekday_factors_mon_sun": WEEKDAY.tolist(), "month_factors": MONTH.tolist(),
+        "holiday_factor": HOLIDAY_FACTOR, "new_year_factor": NEW_YEAR_FACTOR,
+        "heat": {"beta_per_c": HEAT_BETA, "knot_c_tmax": HEAT_KNOT},
+        "cold": {"beta_per_c": COLD_BETA, "knot_c_tmean": COLD_KNOT},
+        "city_trend_per_year": CITY_TREND, "elderly_rate_ratio": ELDERLY_RATE_RATIO,
+        "growth_districts": districts["district_code"].to_numpy()[growth_idx].tolist(),
+        "growth_rate_per_year": growth_rate, "rt_drift_min_per_year": rt_drift_min_per_year,
+        "central_ward_daytime_factor": {"ward_code": central_ward, "factor": 1.25},
+        "effective_minutes_per_km": minutes_per_km, "detour_factor": 1.3,
+        "mean_response_min": float(resp.mean()),
+        "response_bands": {k: float(v) for k, v in zip(
+            ["<5", "5-10", "10-20", ">=20"],
+            np.histogram(resp, [0, 5, 10, 20, np.inf])[0] / n)},
+        "transport_share": TRANSPORT_P,
+    }
+    return {"log": log, "districts": districts, "district_population": dpop, "stations": stations,
+            "weather_csv": weather_bytes, "truth": truth}
+
+
+def hourly_table(log: pd.DataFrame, start: str, end: str) -> pd.DataFrame:
+    """Yokohama open-data layout: 覚知年,覚知月,覚知日,覚知時,件数 for every hour (zeros included)."""
+    t = pd.to_datetime(log["覚知日時"], format="%Y/%m/%d %H:%M:%S").dt.floor("h")
+    hours = pd.date_range(pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(hours=23), freq="h")
+    c = t.value_counts().reindex(hours, fill_value=0)
+    return pd.DataFrame({"覚知年": hours.year, "覚知月": hours.month, "覚知日": hours.day, "覚知時": hours.hour,
+                         "件数": c.to_numpy()})
+
+
+FILES = {"log": "dispatch_log.csv", "hourly": "hourly_counts.csv", "stations": "stations.csv",
+         "population": "district_population.csv", "districts": "districts.geojson",
+         "weather": "weather_jma_daily.csv", "truth": "truth.json"}
+
+
+def ensure_emergency(seed: int = 42, *, city_code: str = "43100", start: str = "2020-01-01",
+                     end: str = "2024-12-31", n_districts: int = 40, root: str | os.PathLike | None = None,
+                     **kwargs) -> dict[str, Path]:
+    """Write the synthetic set once (atomic directory rename) and return its file paths.
+
+    Files: dispatch_log.csv (cp932), hourly_counts.csv (cp932, Yokohama layout), stations.csv (cp932),
+    district_population.csv (cp932), districts.geojson, weather_jma_daily.csv (JMA layout, cp932),
+    truth.json (planted truth).
+    """
+    spec = json.dumps({"seed": seed, "city": city_code, "start": start, "end": end, "n": n_districts, **kwargs},
+                      sort_keys=True)
+    key = f"{city_code}_s{seed}_{start[:4]}-{end[:4]}_d{n_districts}_{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
+    base = Path(root) if root else paths.interim("synthetic", "emergency")
+    out = base / key
+    files = {k: out / v for k, v in FILES.items()}
+    if all(p.exists() for p in files.values()):
+        return files
+    base.mkdir(parents=True, exist_ok=True)
+    wx = base / "_weather" / f"jma_daily_s{seed + 1}_{start}_{end}.csv"
+    wx.parent.mkdir(exist_ok=True)
+    g = generate_emergency(seed, city_code=city_code, start=start, end=end, n_districts=n_districts,
+                           weather_path=wx, **kwargs)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=base))
+    try:
+        g["log"].to_csv(tmp / FILES["log"], index=False, encoding="cp932", lineterminator="\r\n")
+        hourly_table(g["log"], start, end).to_csv(tmp / FILES["hourly"], index=False, encoding="cp932",
+                                                  lineterminator="\r\n")
+        st = g["stations"][["署所コード", "署所名", "区分", "救急隊数_24時間", "救急隊数_日勤", "緯度", "経度"]]
+        st.to_csv(tmp / FILES["stations"], index=False, encoding="cp932", lineterminator="\r\n")
+        g["district_population"].to_csv(tmp / FILES["population"], index=False, encoding="cp932",
+                                        lineterminator="\r\n")
+        g["districts"].to_crs(geo.GEO_CRS).to_file(tmp / FILES["districts"], driver="GeoJSON")
+        (tmp / FILES["weather"]).write_bytes(g["weather_csv"])
+        with atomic_path(tmp / FILES["truth"]) as t:
+            t.write_text(json.dumps(g["truth"], ensure_ascii=False, indent=1), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return files
+
+
+def read_truth(path: str | os.PathLike) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
