@@ -132,7 +132,7 @@ def _term_label(term: str) -> tuple[str, str]:
     if term.startswith("C(month"):
         m = int(term.split("[T.")[1].rstrip("]"))
         return "月", f"{m}月"
-    return {"rain": ("天候", "雨の日（降水量≥閾値）"), "holiday_adjacent": ("祝日前後", "祝日・年末年始休みの前後の日"),
+    return {"rain": ("天候", "雨の日（降水量が閾値以上）"), "holiday_adjacent": ("祝日前後", "祝日・年末年始休みの前後の日"),
             "year_end": ("年末", "年末（12/20–12/28）")}.get(term, ("その他", term))
 
 

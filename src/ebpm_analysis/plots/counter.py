@@ -57,9 +57,10 @@ def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | No
         ax.minorticks_off()
         ax.set_xlabel("件数の倍率（1 = 基準と同じ、対数目盛）")
         ax.set_title(title)
-    axes[0].legend(loc="lower right", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.suptitle("受付件数を左右する要因（負の二項回帰）", fontsize=13, fontweight="bold")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
@@ -74,7 +75,7 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
         d = by_type[by_type["month_label"] == lab]
         for k, (wl, col) in enumerate((("晴・曇", viz.PALETTE[0]), ("雨", viz.PALETTE[1]))):
             s = d[d["weather"] == wl].set_index("weekday_ja").reindex(WEEKDAY_JA)
-            ax.bar(x + (k - 0.5) * 0.38, s["staff_session"], width=0.36, color=col, label=f"{wl}の日（推奨）")
+            ax.bar(x + (k - 0.5) * 0.38, s["staff_session"], width=0.36, color=col, label=f"{wl}の日：開庁時間シミュレーション")
             ax.scatter(x + (k - 0.5) * 0.38, s["staff_erlang"], marker="_", s=260, color="#222222", linewidths=2,
                        label="アーランC（定常近似）" if k == 0 else None, zorder=3)
             for xi, v, c in zip(x + (k - 0.5) * 0.38, s["staff_session"], s["busy_day"]):
@@ -85,10 +86,11 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
         ax.set_xlabel("曜日")
         ax.grid(axis="x", visible=False)
     axes[0][0].set_ylabel("必要な窓口数（人）")
-    axes[0][-1].legend(loc="upper right", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(f"日の種類別の必要窓口数（平均待ち{target_wait_min:g}分以内、同種の日の{quantile:.0%}をカバー）",
                  fontsize=12, fontweight="bold")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
@@ -113,7 +115,7 @@ def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame
     for xi, (vb, va, sb, sa) in enumerate(zip(s["per_day_before"], s["per_day_after"], st["before"], st["after"])):
         axes[1].text(xi - 0.2, vb + 0.3, f"{int(sb)}", ha="center", va="bottom", fontsize=8, color="#555555")
         axes[1].text(xi + 0.2, va + 0.3, f"{int(sa)}", ha="center", va="bottom", fontsize=8, color=viz.PALETTE[2])
-    axes[1].set_title("月別の1開庁日あたり見込み件数（数字＝繁忙日の必要窓口数）")
+    axes[1].set_title("月別の1開庁日あたり見込み件数（数字＝晴れの最繁忙日の必要窓口数）")
     axes[1].set_ylabel("見込み件数（件/開庁日）")
     for ax in axes:
         ax.set_xticks(x, [f"{m}月" for m in order], fontsize=9)
