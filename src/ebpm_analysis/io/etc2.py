@@ -198,27 +198,31 @@ class _Validator:
         if bad.any():
             self._fail(tf, bad, "not a time", "YYYYMMDDHHMMSS (14 digits) or YYYYMMDDHHMM", tv[bad])
         t = t.set_column(t.column_names.index(tf), tf, pa.array(tv, pa.int64()))
-        # Time order within a trip among consecutive rows.
-        key = t["opid"].to_numpy(zero_copy_only=False).astype(str)
-        if "trip_no" in t.column_names:
-            key = np.char.add(np.char.add(key, "#"), t["trip_no"].to_numpy(zero_copy_only=False).astype(str))
-        if n:
+        # Time order within a trip among consecutive rows (arrow compute: no per-row Python).
+        if n and self.kind == "1-2":
+            opid = t["opid"].combine_chunks()
+            trip = (t["trip_no"].combine_chunks() if "trip_no" in t.column_names
+                    else pa.array(tv // 1_000_000))  # no trip number: a trip is 運行ID × day
             same = np.empty(n, bool)
             back = np.empty(n, bool)
-            same[1:] = key[1:] == key[:-1]
-            back[1:] = tv[1:] < tv[:-1]
-            same[0] = self.last_key is not None and key[0] == self.last_key
+            if n > 1:
+                eq = pc.equal(opid.slice(1), opid.slice(0, n - 1))
+                eq = pc.and_(eq, pc.equal(trip.slice(1), trip.slice(0, n - 1)))
+                same[1:] = eq.to_numpy(zero_copy_only=False)
+                back[1:] = tv[1:] < tv[:-1]
+            key0 = (opid[0].as_py(), trip[0].as_py())
+            same[0] = self.last_key is not None and key0 == self.last_key
             back[0] = self.last_time is not None and tv[0] < self.last_time
             bad = same & back
-            if bad.any() and self.kind == "1-2":
+            if bad.any():
                 self._fail(tf, bad, "time goes backwards within a trip", "rows of a trip in time order")
-            self.last_key, self.last_time = key[-1], tv[-1]
+            self.last_key = (opid[n - 1].as_py(), trip[n - 1].as_py())
+            self.last_time = tv[-1]
         self.offset += n
         return t
 
 
-def _reader(fh, cm: dict[str, int], ncols: int, enc: str, where: str, block_size: int):
-    names = [f"c{i}" for i in range(ncols)]
+def _convert_options(cm: dict[str, int], ncols: int, where: str):
     missing = [f for f, i in cm.items() if i >= ncols]
     if missing:
         raise InputFileError(where, f"only {ncols} columns, the column map needs index {max(cm.values())}",
@@ -227,35 +231,87 @@ def _reader(fh, cm: dict[str, int], ncols: int, enc: str, where: str, block_size
     for f, i in cm.items():
         types[f"c{i}"] = (pa.string() if f in TEXT_FIELDS else pa.int64() if f in INT_FIELDS else pa.float64())
     include = [f"c{i}" for i in sorted(cm.values())]
-    ro = pacsv.ReadOptions(column_names=names, encoding=enc, block_size=block_size)
-    co = pacsv.ConvertOptions(include_columns=include, column_types=types, strings_can_be_null=False,
-                              null_values=[""])
-    return pacsv.open_csv(fh, read_options=ro, convert_options=co)
+    return pacsv.ConvertOptions(include_columns=include, column_types=types, strings_can_be_null=False,
+                                null_values=[""])
 
 
-def _iter_tables(zpath: Path, kind: str, cm: dict[str, int], enc: str, block_size: int = 1 << 24,
+def _chunks(zf: zipfile.ZipFile, member: str, block_size: int):
+    """Yield newline-aligned chunks of the inflated member; inflation runs in a background thread
+    (zlib releases the GIL) so it overlaps with CSV parsing. At most two chunks are in flight."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            with zf.open(member) as fh:
+                rest = b""
+                while not stop.is_set():
+                    block = fh.read(block_size)
+                    if not block:
+                        break
+                    block = rest + block
+                    cut = block.rfind(b"\n") + 1
+                    if cut == 0:
+                        rest = block
+                        continue
+                    rest = block[cut:]
+                    q.put(block[:cut])
+                if rest.strip():
+                    q.put(rest)
+            q.put(None)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            q.put(e)
+
+    th = threading.Thread(target=produce, daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get_nowait()
+            except Exception:  # noqa: BLE001
+                pass
+            th.join(timeout=0.05)
+
+
+def _iter_tables(zpath: Path, kind: str, cm: dict[str, int], enc: str, block_size: int = 1 << 25,
                  validate: bool = True):
     inv = {f"c{i}": f for f, i in cm.items()}
+    members = _members(zpath)
     with zipfile.ZipFile(zpath) as zf:
-        for member in _members(zpath):
+        for member in members:
             where = f"{zpath}::{member}"
             ncols = _check_sample(zf, member, enc, where)
             check = _Validator(where, kind, cm) if validate else None
-            with zf.open(member) as fh:
+            co = _convert_options(cm, ncols, where)
+            ro = pacsv.ReadOptions(column_names=[f"c{i}" for i in range(ncols)], encoding=enc,
+                                   block_size=1 << 22, use_threads=True)
+            offset = 0
+            for chunk in _chunks(zf, member, block_size):
                 try:
-                    reader = _reader(fh, cm, ncols, enc, where, block_size)
-                    for batch in reader:
-                        t = pa.Table.from_batches([batch])
-                        t = t.rename_columns([inv[c] for c in t.column_names])
-                        if check is not None:
-                            t = check(t)
-                        yield t
+                    t = pacsv.read_csv(pa.BufferReader(chunk), read_options=ro, convert_options=co)
                 except pa.ArrowInvalid as e:
                     msg = str(e)
                     col = next((inv[c] for c in inv if f"column #{c[1:]}" in msg or f"'{c}'" in msg), None)
-                    raise InputFileError(where, f"cannot parse ({msg.splitlines()[0][:160]})",
+                    raise InputFileError(where, f"cannot parse near line {offset + 1}+ ({msg.splitlines()[0][:160]})",
                                          column=_col_name(col, cm) if col else None,
                                          expected="numbers in the mapped columns; same column count on every row") from None
+                t = t.rename_columns([inv[c] for c in t.column_names])
+                if check is not None:
+                    t = check(t)
+                offset += t.num_rows
+                yield t
 
 
 def _paths(zips) -> list[Path]:
@@ -313,7 +369,7 @@ def read_events(zips, **kw) -> pd.DataFrame:
 
 def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=None, encoding: str = "utf-8",
            nature: str | None = None, validate: bool = True, block_size: int = 1 << 24,
-           compression: str = "zstd") -> IngestResult:
+           compression: str = "snappy") -> IngestResult:
     """Stream ZIP deliveries into Parquet (one file per ZIP) in bounded memory.
 
     Parquet columns: the mapped fields (times normalised to 14-digit ``YYYYMMDDHHMMSS`` int64).

@@ -340,9 +340,9 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
             lon, lat = to_geo.transform(x, y)
             sec = pos["sec"]
             t = date_int[pos["day"]] * 10**6 + (sec // 3600) * 10**4 + (sec // 60 % 60) * 100 + sec % 60
-            vehicle = pos["trip"] // 2
-            data = {"run_date": date_int[pos["day"]], "opid": np.char.zfill(vehicle.astype(str), 12),
-                    "gps_time": t, "trip_no": pos["trip"] % 2 + 1, "lon": np.round(lon, 6), "lat": np.round(lat, 6),
+            # One 運行ID per trip (trip number 1): trips never overlap within a 運行ID.
+            data = {"run_date": date_int[pos["day"]], "opid": np.char.zfill(pos["trip"].astype(str), 12),
+                    "gps_time": t, "trip_no": np.ones(len(t), np.int64), "lon": np.round(lon, 6), "lat": np.round(lat, 6),
                     "speed_kmh": pos["speed"]}
             mesh2 = mesh_code(lat, lon, 2)
             pw.write(mesh2, data)
@@ -353,7 +353,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
                 es = ev["sec"]
                 et = date_int[ev["day"]] * 10**6 + (es // 3600) * 10**4 + (es // 60 % 60) * 100 + es % 60
                 order = np.lexsort((et, ev["trip"]))
-                edata = {"opid": np.char.zfill((ev["trip"] // 2).astype(str), 12), "trip_no": ev["trip"] % 2 + 1,
+                edata = {"opid": np.char.zfill(ev["trip"].astype(str), 12), "trip_no": np.ones(len(et), np.int64),
                          "event_time": et, "lon": np.round(elon, 6), "lat": np.round(elat, 6),
                          "heading": _heading_code(geoms, ev["road"], ev["s"], ev["heading_dir"]),
                          "speed_kmh": ev["speed"], "accel_long_g": np.round(ev["accel"], 3),
