@@ -64,10 +64,15 @@ def prevalence_by(exams: pd.DataFrame, by: list[str] | str, min_cell: int = 10, 
                   "untreated_share"]
     out[value_cols] = out[value_cols].astype("Float64")
     out.loc[small, value_cols] = pd.NA
-    out["with_caries"], _ = suppress_small(out["with_caries"], min_cell)
+    out["with_caries"] = suppress_small(out["with_caries"], min_cell)[0].round().astype("Int64")
     out["suppressed"] = small
     out["examined"] = out["examined"].astype("Int64")
     return out
+
+
+def suppress_counts(counts: pd.Series, min_cell: int = 10) -> pd.Series:
+    """Counts 1..min_cell-1 → NA, as whole numbers (Int64) for display."""
+    return suppress_small(counts, min_cell)[0].round().astype("Int64")
 
 
 def facility_summary(exams: pd.DataFrame, teeth: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -110,7 +115,7 @@ def facility_summary(exams: pd.DataFrame, teeth: pd.DataFrame | None = None) -> 
 
 # --- facility vs city: funnel and EB ------------------------------------------------------
 def funnel_analysis(exams: pd.DataFrame, fac: pd.DataFrame, *, min_examined: int = 10,
-                    adjust_overdispersion: bool = True, levels=(0.95, 0.998)) -> tuple[pd.DataFrame, dict]:
+                    adjust_overdispersion: bool = False, levels=(0.95, 0.998)) -> tuple[pd.DataFrame, dict]:
     """Compare each facility with the city, standardised for age.
 
     Expected cases E = Σ_age n_age × city rate_age; the age-adjusted rate is (O/E) × city rate.
@@ -369,7 +374,8 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
     """Facilities needing attention and the suggested actions, derived from their numbers.
 
     A facility enters the table when its age-adjusted rate is above the 95 % or 99.8 % limit, or
-    its EB posterior P(rate > city) ≥ ``min_p_above``, or it is a Gi* hot spot. Actions:
+    its EB posterior P(rate > city) ≥ ``min_p_above`` (Gi* hot-spot status is shown, not used
+    for entry: it describes an area, not the facility). Actions:
 
     - 受診勧奨の追跡 (referral follow-up): share of children with caries who still have an
       untreated tooth ≥ city share + ``untreated_margin`` points;
@@ -388,8 +394,7 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
     w = f["examined"]
     city_brush = float(np.average(f["not_daily_brushing"].fillna(0), weights=w)) * 100 if "not_daily_brushing" in f else np.nan
     city_snack = float(np.average(f["snacks_mean"].fillna(f["snacks_mean"].mean()), weights=w)) if "snacks_mean" in f else np.nan
-    hot = f["hotspot"].eq("ホットスポット") if "hotspot" in f else pd.Series(False, index=f.index)
-    sel = f["signal"].isin(SIGNAL_ORDER[:2]) | (f["p_above"] >= min_p_above) | hot
+    sel = f["signal"].isin(SIGNAL_ORDER[:2]) | (f["p_above"] >= min_p_above)
     f = f[sel].copy()
     actions, reasons = [], []
     for _, r in f.iterrows():

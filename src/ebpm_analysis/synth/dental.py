@@ -14,7 +14,9 @@ What it plants (all written to ``truth.json`` / ``truth_facilities.csv`` beside 
   ≈3 at age 3, as in the national 0.326/0.102) and *which* teeth follows age-specific tooth
   weights: upper central incisors (51/61) dominate at age 3, lower second molars (75/85) by
   age 5, lower incisors rarely (FACTS §4.3). Hazards are left–right symmetric, so the truth
-  "top tooth" is a mirror pair (e.g. 51/61).
+  "top tooth" is a mirror pair (e.g. 51/61). A facility multiplier on the upper front teeth
+  (and a planted set of "anterior-type" facilities with 2.5× weight) gives facilities different
+  caries *patterns* for the clustering.
 - Treated share rises with age and varies by facility (referral follow-up quality); a few
   teeth are CO (要観察) or × (要注意乳歯); lower incisors may already be exfoliated at 5.
 
@@ -42,13 +44,14 @@ from .. import geo, paths
 from ..errors import ParameterError
 from ..io.dental_sheet import FDI_TEETH, FACILITY_TYPES, tooth_label
 
+GENERATOR_VERSION = 3  # bump when the output for a given seed changes (part of the cache key)
 AGES = (3, 4, 5)
 # Expected prevalence of caries experience by age (FACTS §4.2: 3歳 10.2 % nationally FY2021;
 # 4–5 歳 between the national 5-year-old 17.6 % (2022) and Ibaraki 37.5 %/46.2 % (2015)).
 TARGET_PREVALENCE = {3: 0.102, 4: 0.19, 5: 0.28}
 # Mean dmft among children with caries (national 3歳: 0.326 / 0.102 ≈ 3.2).
 MEAN_TEETH_IF_CARIES = {3: 3.2, 4: 3.5, 5: 3.8}
-FILLED_SHARE = {3: 0.20, 4: 0.32, 5: 0.45}
+VISIT_P = {3: 0.30, 4: 0.40, 5: 0.50}  # P(child with caries has had treatment)
 
 # Relative tooth susceptibility by tooth kind (1=A 乳中切歯 … 5=E 第二乳臼歯), upper/lower jaw.
 # Same for left and right (mirror pairs).
@@ -114,10 +117,18 @@ def _place_facilities(city: gpd.GeoDataFrame, n: int, rng, centre, scale_km: flo
 
 
 def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170, n_children: int = 20000,
-             n_high_risk: int = 8, high_risk_log_or: float = 1.5, re_sd: float = 0.2,
-             cluster_log_or: float = 0.4, cluster_radius_km: float = 2.5, n_small: int = 6,
-             centre_lonlat=None, scale_km: float = 7.0, fiscal_year: int = 2026) -> dict:
-    """Generate facilities, children (wide sheet rows) and the truth. Deterministic for ``seed``."""
+             n_high_risk: int | None = None, high_risk_log_or: float = 1.5, re_sd: float = 0.2,
+             cluster_log_or: float = 0.6, cluster_radius_km: float = 2.5, n_small: int | None = None,
+             centre_lonlat=None, scale_km: float = 7.0, fiscal_year: int = 2026,
+             n_anterior_type: int | None = None, anterior_type_mult: float = 2.5) -> dict:
+    """Generate facilities, children (wide sheet rows) and the truth. Deterministic for ``seed``.
+
+    ``n_high_risk`` (default 8 per 170 facilities), ``n_small`` (facilities with 4–9 children,
+    default 6 per 170) and ``n_anterior_type`` (default 14 per 170) scale with ``n_facilities``.
+    """
+    n_high_risk = max(2, round(8 * n_facilities / 170)) if n_high_risk is None else n_high_risk
+    n_small = max(1, round(6 * n_facilities / 170)) if n_small is None else n_small
+    n_anterior_type = max(1, round(14 * n_facilities / 170)) if n_anterior_type is None else n_anterior_type
     if n_facilities < 20:
         raise ParameterError("n_facilities", f"{n_facilities} is too few", expected="at least 20")
     if n_children < 30 * n_facilities // 2:
@@ -136,7 +147,7 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     size = size / size.sum() * n_children
     small = rng.choice(np.flatnonzero(fac["facility_type"].to_numpy() == "保育所"),
                        size=min(n_small, int((fac["facility_type"] == "保育所").sum())), replace=False)
-    size = np.maximum(np.round(size), 15).astype(int)
+    size = np.clip(np.round(size), 15, 320).astype(int)
     size[small] = rng.integers(4, 10, len(small))
     # adjust the largest facilities so the total is exactly n_children
     diff = n_children - size.sum()
@@ -185,6 +196,13 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     fac["snack_mean"] = 1.5 * rng.lognormal(0, 0.18, nF)
     fac["brush_shift"] = rng.normal(0, 0.35, nF)
     fac["treat_logit"] = rng.normal(0, 0.6, nF)
+    # caries pattern: some facilities have relatively more upper-front-tooth caries (e.g. prolonged
+    # bottle/night feeding habits) — multiplies the weights of the upper incisors and canines
+    fac["anterior_mult"] = np.exp(rng.normal(0, 0.2, nF))
+    ant_type = rng.choice(nF, size=min(n_anterior_type, nF), replace=False)
+    fac["anterior_type"] = False
+    fac.loc[ant_type, "anterior_type"] = True
+    fac.loc[ant_type, "anterior_mult"] *= anterior_type_mult
     fac["exam_date"] = pd.Timestamp(f"{fiscal_year}-05-11") + pd.to_timedelta(rng.integers(0, 60, nF), unit="D")
     wd = fac["exam_date"].dt.day_of_week
     fac["exam_date"] = fac["exam_date"] + pd.to_timedelta(np.where(wd >= 5, 7 - wd, 0), unit="D")
@@ -240,11 +258,17 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     k_teeth = np.where(caries, 1 + rng.poisson(lam), 0)
     k_teeth = np.minimum(k_teeth, present.sum(axis=1))
     w = np.vstack([tooth_weight_table().loc[a].to_numpy() for a in AGES])[age - 3]
+    upper_front = (teeth // 10 <= 6) & (kind <= 3)
+    w = w * np.where(upper_front[None, :], fac["anterior_mult"].to_numpy()[fidx][:, None], 1.0)
     keys = np.where(present, np.log(w) + rng.gumbel(size=(n, 20)), -np.inf)  # Gumbel-top-k sampling
     rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
     carious = rank < k_teeth[:, None]
-    p_fill = expit(np.log(np.array([FILLED_SHARE[a] for a in age]) / (1 - np.array([FILLED_SHARE[a] for a in age])))
-                   + fac["treat_logit"].to_numpy()[fidx])
+    # treatment: a child either has seen a dentist since the caries (most teeth then filled) or not;
+    # the chance rises with age and varies by facility (quality of referral follow-up)
+    p_visit = expit(np.log(np.array([VISIT_P[a] for a in age]) / (1 - np.array([VISIT_P[a] for a in age])))
+                    + fac["treat_logit"].to_numpy()[fidx])
+    visited = rng.uniform(size=n) < p_visit
+    p_fill = np.where(visited, 0.85, 0.04)
     filled = carious & (rng.uniform(size=(n, 20)) < p_fill[:, None])
     observe = present & ~carious & (rng.uniform(size=(n, 20)) < 0.015 * np.exp(0.5 * (offset - offset.mean()))[:, None])
     caution = present & ~carious & ~observe & (age[:, None] == 5) & ~lower[None, :] & (kind[None, :] <= 2) \
@@ -277,7 +301,8 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
                            n_high_risk=n_high_risk, high_risk_log_or=high_risk_log_or, re_sd=re_sd,
                            cluster_log_or=cluster_log_or, cluster_radius_km=cluster_radius_km, n_small=n_small,
                            centre_lonlat=list(centre) if centre else None, scale_km=scale_km,
-                           fiscal_year=fiscal_year)}
+                           fiscal_year=fiscal_year, n_anterior_type=n_anterior_type,
+                           anterior_type_mult=anterior_type_mult)}
 
 
 def write_sheets(gen: dict, out_dir: str | os.PathLike, *, naming: str = "fdi", encoding: str = "cp932") -> dict:
@@ -294,7 +319,8 @@ def write_sheets(gen: dict, out_dir: str | os.PathLike, *, naming: str = "fdi", 
                             "区名": fac["ward_name"], "緯度": fac["lat"], "経度": fac["lon"]})
     fac_out.to_csv(out / "facilities.csv", index=False, encoding=encoding, lineterminator="\r\n")
     tf = fac[["facility_code", "facility_type", "ward_code", "size", "re", "cluster", "cluster_effect",
-              "high_risk", "high_risk_effect", "type_effect", "snack_mean", "brush_shift", "treat_logit"]]
+              "high_risk", "high_risk_effect", "type_effect", "snack_mean", "brush_shift", "treat_logit",
+              "anterior_mult", "anterior_type"]]
     tc = gen["truth_children"]
     agg = tc.groupby("facility_code").agg(expected_prevalence=("p_caries", "mean")).reset_index()
     tf = tf.merge(agg, on="facility_code", how="left")
@@ -319,6 +345,7 @@ def write_sheets(gen: dict, out_dir: str | os.PathLike, *, naming: str = "fdi", 
                     "centre_lat": float(fac_c["lat"]), "radius_km": gen["params"]["cluster_radius_km"],
                     "log_or": gen["params"]["cluster_log_or"],
                     "members": sorted(fac.loc[fac["cluster"], "facility_code"].tolist())},
+        "anterior_type_facilities": sorted(fac.loc[fac["anterior_type"], "facility_code"].tolist()),
         "small_facilities": sorted(fac.loc[fac["size"] < 10, "facility_code"].tolist()),
     }
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -335,7 +362,7 @@ def ensure_dental(seed: int = 2026, city_code: str = "43100", n_facilities: int 
     Returns the paths (``checkups``, ``facilities``, ``truth``, ``truth_facilities``).
     """
     spec = dict(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children,
-                naming=naming, encoding=encoding, **kwargs)
+                naming=naming, encoding=encoding, version=GENERATOR_VERSION, **kwargs)
     h = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:8]
     key = f"{city_code}_s{seed}_n{n_children}_f{n_facilities}_{naming}_{h}"
     base = Path(base_dir) if base_dir else paths.interim("synthetic", "dental")

@@ -1,0 +1,284 @@
+"""Figures for case 2 (preschool dental checkups). Each function returns a matplotlib figure
+in the house style (:mod:`ebpm_analysis.viz`): Japanese title, labelled axes with units, 出典."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import colors as mcolors
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyBboxPatch
+
+from .. import viz
+from ..io.dental_sheet import FDI_TO_JP
+
+UPPER_ROW = [55, 54, 53, 52, 51, 61, 62, 63, 64, 65]
+LOWER_ROW = [85, 84, 83, 82, 81, 71, 72, 73, 74, 75]
+TOOTH_WIDTH = {1: 0.85, 2: 0.75, 3: 0.8, 4: 1.0, 5: 1.15}
+SIGNAL_COLORS = {"99.8%超": "#b8433c", "95%超": "#d9822b", "範囲内": "#7a8899", "95%未満": "#5b8fc7",
+                 "99.8%未満": "#1f5a96"}
+
+
+def _log_x(ax) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+def _arch_positions(row: list[int], upper: bool) -> dict[int, tuple[float, float, float]]:
+    """x, y and rotation of each tooth along a U-shaped arch (midline at x = 0)."""
+    widths = [TOOTH_WIDTH[t % 10] for t in row]
+    half = widths[:5][::-1]  # from the midline outwards
+    s = np.concatenate([[0], np.cumsum(half)])
+    centres = (s[:-1] + s[1:]) / 2  # arc length from the midline
+    total = s[-1]
+    pos = {}
+    for side, teeth in ((-1, row[:5][::-1]), (1, row[5:])):
+        for t, c in zip(teeth, centres):
+            theta = (c / total) * (np.pi / 2) * 0.95
+            x = side * 3.5 * np.sin(theta)
+            y = 2.5 * np.cos(theta)
+            rot = -side * np.degrees(theta)
+            if not upper:
+                y, rot = -y, -rot
+            pos[t] = (x, y, rot)
+    return pos
+
+
+def dental_chart(shares: pd.DataFrame, *, value: str = "share", ages=None, title: str = "歯種別う蝕の割合（年齢別）",
+                 source: str = "", synthetic: bool = False, cmap: str = "YlOrRd"):
+    """Dental-chart heatmap: one panel per age, the upper and lower arches drawn as a chart,
+    each tooth coloured by ``value`` (% of present teeth that are decayed or filled)."""
+    ages = sorted(shares["age"].unique()) if ages is None else ages
+    vmax = float(np.nanmax(shares[value])) if len(shares) else 1.0
+    norm = mcolors.Normalize(vmin=0, vmax=max(vmax, 1e-9))
+    cm = plt.get_cmap(cmap)
+    ncols = 2
+    nrows = int(np.ceil((len(ages) + 1) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(10, 4.3 * nrows + 0.6), squeeze=False)
+    flat = axes.ravel()
+    for ax, age in zip(flat, ages):
+        s = shares[shares["age"] == age].set_index("tooth")[value]
+        for row, upper in ((UPPER_ROW, True), (LOWER_ROW, False)):
+            for t, (x, y, rot) in _arch_positions(row, upper).items():
+                v = s.get(t, np.nan)
+                w = TOOTH_WIDTH[t % 10] * 0.78
+                h = 0.7 if t % 10 <= 3 else 0.85
+                box = FancyBboxPatch((-w / 2, -h / 2), w, h, boxstyle="round,pad=0.04,rounding_size=0.15",
+                                     fc=cm(norm(v)) if np.isfinite(v) else "#eeeeee", ec="#444444", lw=0.8)
+                tr = plt.matplotlib.transforms.Affine2D().rotate_deg(rot).translate(x, y) + ax.transData
+                box.set_transform(tr)
+                ax.add_patch(box)
+                dark = np.isfinite(v) and norm(v) > 0.6
+                ax.text(x, y, f"{v:.1f}" if np.isfinite(v) else "—", ha="center", va="center", fontsize=9,
+                        color="white" if dark else "#111111", rotation=rot)
+                lx, ly = x * 1.28, y * 1.3
+                ax.text(lx, ly, f"{FDI_TO_JP[t][-1]}\n{t}" if upper else f"{t}\n{FDI_TO_JP[t][-1]}",
+                        ha="center", va="center", fontsize=7.5, color="#555555")
+        ax.axvline(0, color="#999999", lw=0.6, ls=":")
+        ax.text(0, 0.55, "上顎", ha="center", fontsize=10, color="#333333")
+        ax.text(0, -0.8, "下顎", ha="center", fontsize=10, color="#333333")
+        ax.text(-4.8, 0, "右", ha="center", va="center", fontsize=10)
+        ax.text(4.8, 0, "左", ha="center", va="center", fontsize=10)
+        ax.set_xlim(-5.1, 5.1)
+        ax.set_ylim(-3.75, 3.75)
+        viz.map_axes(ax)
+        ax.set_title(f"{age}歳", fontsize=12)
+    key = flat[len(ages)]
+    key.axis("off")
+    key.text(0.02, 0.95, "歯式の読み方", fontsize=11, fontweight="bold", va="top", transform=key.transAxes)
+    key.text(0.02, 0.82,
+             "・患者に向かって見た配置（向かって左が患者の右）\n"
+             "・上の弓＝上顎、下の弓＝下顎。正中（点線）から外側へ\n"
+             "　A 乳中切歯、B 乳側切歯、C 乳犬歯、D 第一乳臼歯、E 第二乳臼歯\n"
+             "・FDI番号：右上 51–55、左上 61–65、左下 71–75、右下 81–85\n"
+             "・数値と色：現在歯のうち、う蝕（未処置C＋処置〇）の歯の割合（%）",
+             fontsize=9, va="top", linespacing=1.7, transform=key.transAxes)
+    for ax in flat[len(ages) + 1:]:
+        ax.axis("off")
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cm)
+    cax = key.inset_axes([0.05, 0.22, 0.85, 0.07])
+    cb = fig.colorbar(sm, cax=cax, orientation="horizontal")
+    cb.set_label("う蝕のある歯の割合（%、C＋〇／現在歯）")
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    fig.tight_layout()
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col: str = "facility_code",
+                title: str = "施設別う蝕有病者率のファンネルプロット", source: str = "", synthetic: bool = False):
+    """Age-adjusted facility rates vs number examined with 95 % / 99.8 % control limits.
+    Facilities flagged ``small`` are not drawn (shown only in aggregate)."""
+    d = fa[~fa["small"]]
+    fig, ax = plt.subplots(figsize=(9, 5.8))
+    l95, l998 = (f"{lv * 100:g}" for lv in info["levels"])
+    ax.fill_between(curves["n"], 100 * curves[f"lo{l998}"], 100 * curves[f"hi{l998}"], color="#dbe4ee", alpha=0.5, lw=0)
+    for lv, ls in ((l95, "--"), (l998, "-")):
+        ax.plot(curves["n"], 100 * curves[f"hi{lv}"], color="#555555", ls=ls, lw=1)
+        ax.plot(curves["n"], 100 * curves[f"lo{lv}"], color="#555555", ls=ls, lw=1)
+    ax.axhline(100 * info["p0"], color="#1f5a96", lw=1.2)
+    for sig, col in SIGNAL_COLORS.items():
+        m = d["signal"] == sig
+        if m.any():
+            ax.scatter(d.loc[m, "examined"], 100 * d.loc[m, "adj_rate"], s=28, color=col, label=f"{sig}（{int(m.sum())}施設）",
+                       edgecolor="white", lw=0.5, zorder=3)
+    for _, r in d[d["signal"] == "99.8%超"].iterrows():
+        ax.annotate(str(r[label_col]), (r["examined"], 100 * r["adj_rate"]), xytext=(4, 3), textcoords="offset points",
+                    fontsize=7.5, color="#7a1f1a")
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="#1f5a96", lw=1.2), Line2D([], [], color="#555555", ls="--"),
+                Line2D([], [], color="#555555")]
+    labels += [f"市全体 {100 * info['p0']:.1f}%", "95%管理限界", "99.8%管理限界"]
+    ax.legend(handles, labels, loc="upper left", fontsize=8.5, ncol=2, frameon=True, framealpha=0.9)
+    _log_x(ax)
+    ax.set_xlabel("受診児数（人、対数目盛）")
+    ax.set_ylabel("年齢調整う蝕有病者率（%）")
+    ax.set_ylim(0, max(100 * d["adj_rate"].max() * 1.3, 100 * info["p0"] * 2.5))
+    extra = f"、過分散補正 τ²={info['tau2']:.4f}" if info.get("tau2", 0) > 0 else ""
+    ax.set_title(title + extra)
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイズ推定による施設率の縮小",
+                   source: str = "", synthetic: bool = False):
+    """Crude vs empirical-Bayes rate for each facility, by number examined."""
+    d = fa[~fa["small"]].sort_values("examined")
+    crude = 100 * d["with_caries"] / d["examined"]
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    for (_, r), c in zip(d.iterrows(), crude):
+        ax.plot([r["examined"]] * 2, [c, 100 * r["eb_rate"]], color="#bbbbbb", lw=0.8, zorder=1)
+    ax.scatter(d["examined"], crude, s=16, facecolor="white", edgecolor="#7a8899", label="粗率（観測値）", zorder=2)
+    ax.scatter(d["examined"], 100 * d["eb_rate"], s=16, color="#b8433c", label="経験ベイズ推定値", zorder=3)
+    ax.axhline(100 * info["p0"], color="#1f5a96", lw=1, label=f"市全体 {100 * info['p0']:.1f}%")
+    _log_x(ax)
+    ax.set_xlabel("受診児数（人、対数目盛）")
+    ax.set_ylabel("う蝕有病者率（%）")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=9)
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def facility_map(points, wards, *, column: str = "eb_pct", size_col: str = "examined",
+                 title: str = "施設別う蝕有病者率（経験ベイズ推定）", legend_title: str = "有病者率（%）",
+                 flag_col: str | None = "signal", source: str = "", synthetic: bool = False):
+    """Facility points (metre CRS) coloured by ``column``, sized by ``size_col``, over ward outlines;
+    facilities above the 99.8 % limit ringed."""
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
+    viz.outline(ax, wards, label_col="name", fontsize=9)
+    v = points[column].astype(float)
+    norm = mcolors.Normalize(vmin=float(np.nanpercentile(v, 2)), vmax=float(np.nanpercentile(v, 98)))
+    sizes = 12 + 60 * np.sqrt(points[size_col] / points[size_col].max())
+    sc = ax.scatter(points.geometry.x, points.geometry.y, c=v, s=sizes, cmap=viz.SEQ_CMAP, norm=norm,
+                    edgecolor="#333333", lw=0.4, zorder=3)
+    if flag_col and flag_col in points:
+        m = points[flag_col] == "99.8%超"
+        ax.scatter(points.geometry.x[m], points.geometry.y[m], s=sizes[m] * 2.6, facecolor="none",
+                   edgecolor="#7a1f1a", lw=1.6, zorder=4)
+    cb = fig.colorbar(sc, ax=ax, fraction=0.035, pad=0.01)
+    cb.set_label(legend_title)
+    handles = [Line2D([], [], marker="o", ls="", mfc="none", mec="#7a1f1a", mew=1.6, ms=10, label="99.8%管理限界超"),
+               Line2D([], [], marker="o", ls="", mfc="#cccccc", mec="#333333", ms=4, label="受診児数 少"),
+               Line2D([], [], marker="o", ls="", mfc="#cccccc", mec="#333333", ms=9, label="受診児数 多")]
+    ax.legend(handles=handles, loc="lower right", fontsize=8.5, title="記号", frameon=True, framealpha=0.9)
+    viz.map_axes(ax)
+    ax.set_title(title)
+    viz.north_arrow(ax)
+    viz.scale_bar(ax)
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def hotspot_map(points, wards, *, title: str = "施設のう蝕有病者率のホットスポット（Getis–Ord Gi*）",
+                source: str = "", synthetic: bool = False):
+    colors = {"ホットスポット": "#b8433c", "コールドスポット": "#1f5a96", "有意差なし": "#c8c8c8"}
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
+    viz.outline(ax, wards, label_col="name", fontsize=9)
+    for lab, col in colors.items():
+        m = points["hotspot"] == lab
+        ax.scatter(points.geometry.x[m], points.geometry.y[m], s=30 if lab != "有意差なし" else 14, color=col,
+                   edgecolor="#333333", lw=0.4, zorder=3 if lab != "有意差なし" else 2, label=f"{lab}（{int(m.sum())}施設）")
+    ax.legend(loc="lower right", title="Gi*（p<0.05、並べ替え検定）", fontsize=8.5, frameon=True, framealpha=0.9)
+    viz.map_axes(ax)
+    ax.set_title(title)
+    viz.north_arrow(ax)
+    viz.scale_bar(ax)
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def prevalence_bars(tab: pd.DataFrame, *, group: str, hue: str = "age", hue_label: str = "{}歳",
+                    title: str = "年齢・施設種別のう蝕有病者率", xlabel: str = "", source: str = "", synthetic: bool = False):
+    """Grouped bars of prevalence (%) with 95 % Wilson intervals."""
+    groups = list(dict.fromkeys(tab[group]))
+    hues = sorted(tab[hue].unique())
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    w = 0.8 / len(hues)
+    for j, h in enumerate(hues):
+        d = tab[tab[hue] == h].set_index(group).reindex(groups)
+        x = np.arange(len(groups)) + (j - (len(hues) - 1) / 2) * w
+        y = d["prevalence"].astype(float).to_numpy()
+        err = np.vstack([y - d["prev_lo"].astype(float), d["prev_hi"].astype(float) - y])
+        ax.bar(x, y, width=w * 0.95, color=viz.PALETTE[j % len(viz.PALETTE)], label=hue_label.format(h))
+        ax.errorbar(x, y, yerr=err, fmt="none", ecolor="#333333", lw=0.8, capsize=2)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylabel("う蝕有病者率（%、95%信頼区間）")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend(ncol=len(hues), loc="upper left")
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def cluster_plot(features: pd.DataFrame, labels, sil: pd.DataFrame, names: dict, *, x: str = "anterior_share",
+                 y: str = "prevalence", title: str = "う蝕パターンによる施設の類型化", source: str = "",
+                 synthetic: bool = False):
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.8), gridspec_kw={"width_ratios": [3, 1.2]})
+    for c in sorted(set(labels)):
+        m = labels == c
+        ax.scatter(features.loc[m, x], features.loc[m, y], s=22, color=viz.PALETTE[(c - 1) % len(viz.PALETTE)],
+                   label=f"類型{c}：{names.get(c, '')}（{int(m.sum())}施設）", edgecolor="white", lw=0.4)
+    ax.set_xlabel("う蝕歯に占める上顎前歯の割合（%）")
+    ax.set_ylabel("う蝕有病者率（%、経験ベイズ推定）")
+    ax.legend(fontsize=8.5, loc="upper right")
+    ax.set_title(title)
+    ax2.plot(sil["k"], sil["silhouette"], marker="o", color="#1f5a96")
+    kb = sil.loc[sil["silhouette"].idxmax()]
+    ax2.scatter([kb["k"]], [kb["silhouette"]], s=90, facecolor="none", edgecolor="#b8433c", lw=1.5, zorder=3)
+    ax2.set_xlabel("クラスタ数 k")
+    ax2.set_ylabel("平均シルエット係数")
+    ax2.set_title("k の選択", fontsize=11)
+    fig.tight_layout()
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def odds_ratio_plot(tab: pd.DataFrame, *, title: str = "生活習慣とう蝕の関連（ロジスティック回帰、年齢調整）",
+                    source: str = "", synthetic: bool = False):
+    d = tab.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(d) + 1.6))
+    yy = np.arange(len(d))
+    ax.errorbar(d["オッズ比"], yy, xerr=[d["オッズ比"] - d["95%CI下限"], d["95%CI上限"] - d["オッズ比"]],
+                fmt="o", color="#1f5a96", ecolor="#1f5a96", capsize=3)
+    ax.axvline(1, color="#888888", lw=1, ls="--")
+    ax.set_yticks(yy, d["要因"])
+    _log_x(ax)
+    ax.set_xlabel("オッズ比（対数目盛、95%信頼区間）")
+    ax.set_title(title)
+    if source:
+        viz.source_note(fig, source, synthetic=synthetic)
+    return fig
