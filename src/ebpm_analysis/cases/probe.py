@@ -306,6 +306,15 @@ def rank_braking_hotspots(br) -> pd.DataFrame:
     return out
 
 
+def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: int = 6, min_passes: int = 30,
+                          alpha: float = 0.05, plane_crs: str = "EPSG:6670"):
+    """Rates → mesh cells → Gi* on the EB-smoothed rate → ranking (GeoDataFrame in ``plane_crs``)."""
+    br = braking_rates(passes, events, min_passes=min_passes)
+    cells = mesh_polygons(br["mesh"], level).to_crs(plane_crs).merge(br, on="mesh")
+    cells = gi_star(cells, "rate_eb_per_1000", level=level, alpha=alpha)
+    return rank_braking_hotspots(cells)
+
+
 def congestion_flags(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_records: int = 10,
                      day_type: str = "weekday") -> pd.DataFrame:
     """Mesh-hours of ``day_type`` where the share of slow records ≥ threshold (with ≥ min_records)."""

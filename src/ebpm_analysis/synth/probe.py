@@ -283,7 +283,7 @@ class _ZipWriters:
 
 
 def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "43100", n_rows: int = 500_000,
-             month: str = "2025-10", n_hazards: int = 8, n_congested: int = 6, p_hazard: float = 0.08,
+             month: str = "2025-10", n_hazards: int = 8, n_congested: int = 6, p_hazard: float = 0.12,
              bg_event_per_km: float = 0.03, column_map: str = "default", encoding: str = "utf-8",
              chunk_rows: int = 4_000_000) -> dict:
     """Write a synthetic delivery of about ``n_rows`` 様式1-2 rows (and its 様式1-4 events) into ``out_dir``."""
