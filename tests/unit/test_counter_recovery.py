@@ -158,3 +158,23 @@ def test_effects_table_has_intervals(loaded):
     eff = cc.effects_table(cc.fit_count_model(days))
     assert {"曜日", "天候", "祝日前後", "年末", "月"} <= set(eff["group"])
     assert ((eff["lo"] < eff["rate_ratio"]) & (eff["rate_ratio"] < eff["hi"])).all()
+
+
+def test_short_log_fits_and_refuses_to_predict_unseen_months():
+    from ebpm_analysis.errors import ParameterError
+    w = generate_daily_weather("2024-04-01", "2024-08-31", seed=21)
+    log = generate_counter_log(w, seed=21, scale=2.0, with_waits=False)
+    days = cc.prepare_days(log[["date", "count"]], w)
+    model = cc.fit_count_model(days)
+    assert model.months == (4, 5, 6, 7, 8)
+    assert set(cc.effects_table(model)["label"]) >= {"月曜（水曜比）", "5月（4月比）"}
+    with pytest.raises(ParameterError, match=r"no data for month\(s\) \[1, 2, 3, 9, 10, 11, 12\]"):
+        cc.plan_calendar(model, cc.QueueSettings(), 2024, cc.rain_share_by_month(days))
+
+
+def test_days_without_weather_are_left_out_of_the_model():
+    w = generate_daily_weather("2022-04-01", "2024-03-31", seed=22)
+    log = generate_counter_log(w, seed=22, with_waits=False)
+    days = cc.prepare_days(log[["date", "count"]], w[w["date"] >= "2022-06-01"])
+    assert days["rain"].isna().sum() == ((days["date"] < "2022-06-01").sum())
+    assert cc.fit_count_model(days).n_days == int(days["rain"].notna().sum())

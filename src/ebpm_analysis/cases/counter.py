@@ -80,10 +80,16 @@ class CountModel:
     dispersion: float          # Pearson chi2 / df of the Poisson fit (1 = Poisson-like)
     alpha: float               # NB2 alpha (0 for Poisson)
     n_days: int
+    months: tuple = tuple(range(1, 13))   # months seen in the fitted data
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         f = frame.copy()
-        f["month"] = pd.Categorical(f["month"], categories=range(1, 13))
+        unseen = sorted(set(f["month"]) - set(self.months))
+        if unseen:
+            raise ParameterError("log", f"no data for month(s) {unseen} in the counter log",
+                                 expected="a log covering every month that is predicted (at least one full year "
+                                          "for a yearly staffing plan)")
+        f["month"] = pd.Categorical(f["month"], categories=list(self.months))
         f["weekday_ja"] = pd.Categorical(f["weekday_ja"], categories=WEEKDAY_JA)
         return np.asarray(self.result.predict(f), dtype=float)
 
@@ -109,7 +115,10 @@ def fit_count_model(days: pd.DataFrame, family: str = "negbin", reference_month:
     d = days.dropna(subset=["rain"]).copy()
     if len(d) < 60:
         raise ParameterError("log", f"only {len(d)} open days with weather", expected="at least 60 days")
-    d["month"] = pd.Categorical(d["month"], categories=range(1, 13))
+    months = tuple(sorted(int(m) for m in d["month"].unique()))
+    if reference_month not in months:
+        reference_month = months[0]
+    d["month"] = pd.Categorical(d["month"], categories=list(months))
     d["weekday_ja"] = pd.Categorical(d["weekday_ja"], categories=WEEKDAY_JA)
     terms = [f"C(month, Treatment({reference_month}))", "C(weekday_ja, Treatment('水'))", "rain", "holiday_adjacent"]
     if year_end and d["year_end"].sum() > 0:
@@ -120,9 +129,9 @@ def fit_count_model(days: pd.DataFrame, family: str = "negbin", reference_month:
     disp = float(pois.pearson_chi2 / pois.df_resid)
     use = family if family != "auto" else ("negbin" if disp > 1.2 else "poisson")
     if use == "poisson":
-        return CountModel(pois, "poisson", formula, reference_month, disp, 0.0, len(d))
+        return CountModel(pois, "poisson", formula, reference_month, disp, 0.0, len(d), months)
     nb = smf.negativebinomial(formula, data=d).fit(disp=0, maxiter=200, start_params=np.append(pois.params, 0.05))
-    return CountModel(nb, "negbin", formula, reference_month, disp, float(nb.params["alpha"]), len(d))
+    return CountModel(nb, "negbin", formula, reference_month, disp, float(nb.params["alpha"]), len(d), months)
 
 
 def _term_label(term: str) -> tuple[str, str]:
@@ -310,10 +319,10 @@ def staff_needed_session(count: int, q: QueueSettings, max_staff: int = 100) -> 
 
 
 def month_effects(model: CountModel) -> pd.Series:
-    """Fitted month rate ratio vs the reference month (1..12)."""
+    """Fitted month rate ratio vs the reference month (months seen in the data)."""
     p = model.result.params
     out = {}
-    for m in range(1, 13):
+    for m in model.months:
         t = f"C(month, Treatment({model.reference_month}))[T.{m}]"
         out[m] = float(np.exp(p[t])) if t in p.index else 1.0
     return pd.Series(out)
