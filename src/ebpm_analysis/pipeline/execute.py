@@ -172,7 +172,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     log(f"[ebpm] running {stem} …")
     try:
         pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values, kernel_name=KERNEL_NAME,
-                            cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False)
+                            cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as e:
         layout.failed_dir.mkdir(parents=True, exist_ok=True)
         failed = layout.failed_dir / f"{stem}.ipynb"

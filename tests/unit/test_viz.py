@@ -1,0 +1,48 @@
+"""House style: Japanese glyphs render (no tofu), maps have legend, north arrow, scale bar, source."""
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ebpm_analysis import geo, viz  # noqa: E402
+
+
+def test_japanese_labels_without_missing_glyphs(tmp_path):
+    viz.setup()
+    fig, ax = plt.subplots()
+    ax.set_title("熊本市 中央区の救急出動件数（件）")
+    ax.bar(["中央区", "東区", "西区", "南区", "北区"], [5, 4, 3, 2, 1])
+    viz.source_note(fig, "熊本市消防局", synthetic=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        fig.savefig(tmp_path / "f.png")
+    glyph = [str(x.message) for x in w if "Glyph" in str(x.message)]
+    assert not glyph, glyph
+    assert matplotlib.rcParams["font.family"] == ["IPAexGothic"]
+    texts = [t.get_text() for t in fig.texts]
+    assert any(t.startswith("出典：熊本市消防局") and viz.SYNTHETIC_NOTE in t for t in texts)
+    plt.close(fig)
+
+
+def test_choropleth_has_legend_arrow_scale_and_outlines(tmp_path):
+    viz.setup()
+    wards = geo.to_plane(geo.load_city("43100"))
+    wards["v"] = [1.0, 2.0, 3.0, 4.0, None]
+    fig, ax = viz.choropleth(wards, "v", title="試験図", legend_title="値（件）", k=3, outlines=wards,
+                             source="試験")
+    legend = ax.get_legend()
+    assert legend is not None and legend.get_title().get_text() == "値（件）"
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "秘匿・データなし" in labels  # missing values are shown as such, not dropped
+    annotations = [c.get_text() for c in ax.texts] + [getattr(c, "get_text", lambda: "")() for c in ax.get_children()]
+    assert "N" in annotations and "中央区" in annotations
+    assert any(t.endswith("km") for t in annotations)
+    assert ax.get_title() == "試験図"
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        fig.savefig(tmp_path / "m.png")
+    assert not [x for x in w if "Glyph" in str(x.message)]
+    plt.close(fig)
