@@ -68,6 +68,7 @@ class CounterTruth:
     staff_min: int = 2
     service_mean_min: float = 60.0
     service_shape: float = 4.0
+    first_hour_weight: float = 1.6  # arrival density in each session's first hour vs the rest (≈ busiest hour 1.29x)
 
 
 def monthly_levels(truth: CounterTruth, cal: pd.DataFrame) -> pd.Series:
@@ -91,10 +92,10 @@ def _simulate_waits(n: int, staff: int, truth: CounterTruth, rng) -> tuple[float
     """Mean and max wait (minutes) of ``n`` applicants at ``staff`` windows."""
     if n == 0:
         return np.nan, np.nan
-    # Arrival density: the first hour of each session gets 1.6x weight.
+    # Arrival density: the first hour of each session gets ``first_hour_weight``.
     segs = []
     for a, b in SESSIONS:
-        segs += [(a, a + 1.0, 1.6), (a + 1.0, b, 1.0)]
+        segs += [(a, a + 1.0, truth.first_hour_weight), (a + 1.0, b, 1.0)]
     w = np.array([(b - a) * k for a, b, k in segs])
     seg = rng.choice(len(segs), size=n, p=w / w.sum())
     t = np.array([rng.uniform(segs[s][0], segs[s][1]) for s in seg]) * 60.0
