@@ -68,3 +68,34 @@ def test_cli_errors_are_one_paragraph_and_nonzero(capsys, tmp_path):
     assert "unknown parameter" in capsys.readouterr().err
     assert cli.main(["run", "00_data_catalog", "--params", "nosuchset", "--out-dir", str(tmp_path)]) == 2
     assert "default" in capsys.readouterr().err
+
+
+def test_build_all_continues_past_failure_and_reports(monkeypatch, tmp_path):
+    from ebpm_analysis.pipeline import execute, params as P
+    fixture = Path(FIX)
+    pdir = tmp_path / "params" / "fixture_run"
+    pdir.mkdir(parents=True)
+    (pdir / "default.yml").write_text("n: 1\n", encoding="utf-8")
+    (pdir / "broken.yml").write_text("fail: true\n", encoding="utf-8")
+    monkeypatch.setattr(P.paths, "NOTEBOOKS_DIR", fixture.parent)
+    monkeypatch.setattr(P.paths, "PARAMS_DIR", tmp_path / "params")
+    monkeypatch.setattr(P, "list_notebooks", lambda d=None: ["fixture_run"])
+    layout = Layout(reports_dir=tmp_path / "reports", build_dir=tmp_path / "build")
+    results = execute.build_all(layout=layout, log=lambda *a: None)
+    assert [(r.variant, r.status) for r in results] == [("broken", "failed"), ("default", "ok")]
+    index = (layout.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert "失敗" in index and "planted failure" in index and "成功" in index
+    again = execute.build_all(layout=layout, log=lambda *a: None)
+    assert [(r.variant, r.status) for r in again] == [("broken", "failed"), ("default", "skipped")]
+
+
+def test_make_help_lists_every_target():
+    import re
+    import subprocess
+    root = Path(__file__).parents[2]
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    targets = re.findall(r"^([a-z][a-z-]*):(?!=)", makefile, flags=re.M)
+    out = subprocess.run(["make", "-s", "help"], cwd=root, capture_output=True, text=True, check=True).stdout
+    for t in targets:
+        assert f"make {t} " in out, f"target {t} has no '## description' for make help"
+    assert "make reports" in out and "make test" in out
