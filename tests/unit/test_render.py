@@ -127,3 +127,29 @@ def test_parse_front_matter_only_from_first_raw_cell():
     assert parse_front_matter(nb) == {}
     nb.cells = [nbformat.v4.new_raw_cell("---\ntitle: はい\n---")]
     assert parse_front_matter(nb) == {"title": "はい"}
+
+
+def test_quarto_path_renders_executed_notebook_without_execute(fixture_nb, tmp_path, monkeypatch):
+    """When quarto is on PATH it renders the executed notebook as is: never --execute, self-contained."""
+    import subprocess
+    from pathlib import Path as _P
+
+    from ebpm_analysis.pipeline import render as R
+
+    calls = []
+
+    def fake_run(cmd, capture_output, text):
+        calls.append(cmd)
+        _P(cmd[2]).with_suffix(".html").write_text("<html>quarto</html>", encoding="utf-8")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(R.shutil, "which", lambda name: "/usr/bin/quarto" if name == "quarto" else None)
+    monkeypatch.setattr(R.subprocess, "run", fake_run)
+    out, engine = R.render(fixture_nb, tmp_path / "q.html")
+    assert engine == "quarto" and out.read_text() == "<html>quarto</html>"
+    cmd = calls[0]
+    assert cmd[:2] == ["quarto", "render"] and "--execute" not in cmd
+    assert cmd[cmd.index("--to") + 1] == "html" and "embed-resources:true" in cmd and "echo:false" in cmd
+    monkeypatch.setenv("EBPM_RENDERER", "nbconvert")
+    _, engine = R.render(fixture_nb, tmp_path / "n.html")
+    assert engine == "nbconvert"
