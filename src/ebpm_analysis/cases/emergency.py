@@ -15,7 +15,9 @@ and :mod:`~ebpm_analysis.io.jma`; nothing here reads files or plots.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -186,17 +188,17 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return np.minimum(adj, 1.0)
 
 
-def response_trend(log: pd.DataFrame, q: float = 0.05, min_effect: float = 0.02, min_n: int = 200) -> pd.DataFrame:
+def response_trend(log: pd.DataFrame, q: float = 0.05, min_effect_min: float = 0.2, min_n: int = 200) -> pd.DataFrame:
     """Is the response time lengthening in a district faster than in the city as a whole?
 
-    Per district, OLS of log(response time) on time in years gives the relative change a year;
-    the city-wide slope is subtracted, a one-sided z test (district slope > city slope) is
-    corrected for multiple districts (Benjamini–Hochberg, ``q``), and a district is flagged when it is
-    significant *and* lengthens at least ``min_effect`` (2 %/year) faster than the city.
+    Per district, OLS of the response time (minutes) on time in years gives the change a year; the
+    city-wide slope is subtracted, a one-sided z test (district slope > city slope) is corrected for
+    multiple districts (Benjamini–Hochberg, ``q``), and a district is flagged when it is significant
+    *and* lengthens at least ``min_effect_min`` minutes a year faster than the city.
     """
     t0 = log["t_call"].min()
     t = ((log["t_call"] - t0).dt.total_seconds() / (365.25 * 86400)).to_numpy()
-    ly = np.log(np.clip(log["response_min"].to_numpy(), 0.5, None))
+    y = log["response_min"].to_numpy(dtype=float)
 
     def slope(tt, yy):
         tc = tt - tt.mean()
@@ -206,38 +208,43 @@ def response_trend(log: pd.DataFrame, q: float = 0.05, min_effect: float = 0.02,
         se = np.sqrt((resid ** 2).sum() / (len(yy) - 2) / sxx)
         return b, se
 
-    b_city, _ = slope(t, ly)
+    b_city, _ = slope(t, y)
     rows = []
     codes = log["district_code"].to_numpy()
+    t_end = t.max()
     for code in pd.unique(codes):
         m = codes == code
         if m.sum() < min_n:
             continue
-        b, se = slope(t[m], ly[m])
-        rows.append({"district_code": code, "n": int(m.sum()), "slope_per_year": b, "se": se,
-                     "mean_first_year": float(np.exp(ly[m][t[m] < 1]).mean()) if (t[m] < 1).any() else np.nan,
-                     "mean_last_year": float(np.exp(ly[m][t[m] >= t.max() - 1]).mean())})
+        b, se = slope(t[m], y[m])
+        first, last = m & (t < 1), m & (t >= t_end - 1)
+        rows.append({"district_code": code, "n": int(m.sum()), "slope_min_per_year": b, "se": se,
+                     "mean_first_year": float(y[first].mean()) if first.any() else np.nan,
+                     "mean_last_year": float(y[last].mean()) if last.any() else np.nan})
     df = pd.DataFrame(rows)
-    df["excess_per_year"] = df["slope_per_year"] - b_city
-    df["z"] = df["excess_per_year"] / df["se"]
+    df["excess_min_per_year"] = df["slope_min_per_year"] - b_city
+    df["z"] = df["excess_min_per_year"] / df["se"]
     df["p"] = stats.norm.sf(df["z"])
     df["p_adj"] = _bh(df["p"].to_numpy())
-    df["city_slope_per_year"] = b_city
-    df["flagged"] = (df["p_adj"] < q) & (df["excess_per_year"] > min_effect)
+    df["city_slope_min_per_year"] = b_city
+    df["flagged"] = (df["p_adj"] < q) & (df["excess_min_per_year"] > min_effect_min)
     return df.sort_values("z", ascending=False).reset_index(drop=True)
 
 
 def demand_trend(log: pd.DataFrame, q: float = 0.05, min_effect: float = 0.02, years: list[int] | None = None) -> pd.DataFrame:
-    """Districts whose share of the city's dispatches grows (Poisson GLM of yearly counts with the
-    city total as offset; one-sided test on the year slope, Benjamini–Hochberg; flagged when the
-    relative growth exceeds the city's by at least ``min_effect`` a year)."""
+    """Districts whose share of the city's dispatches grows: Poisson GLM of monthly counts with the
+    city's monthly total as offset and time in years as regressor (over-dispersion by Pearson χ²,
+    never below 1); one-sided test, Benjamini–Hochberg; flagged when the growth relative to the city
+    is at least ``min_effect`` a year."""
     import statsmodels.api as sm
     years = years or full_years(log)
     sel = log[log["t_call"].dt.year.isin(years)]
-    tab = sel.groupby([sel["district_code"], sel["t_call"].dt.year]).size().unstack(fill_value=0)
-    tab = tab.reindex(columns=years, fill_value=0)
-    total = tab.sum(0).to_numpy(dtype=float)
-    x = sm.add_constant(np.arange(len(years), dtype=float))
+    per = sel["t_call"].dt.to_period("M")
+    tab = sel.groupby([sel["district_code"], per]).size().unstack(fill_value=0)
+    total = tab.sum(axis=0).to_numpy(dtype=float)
+    tt = np.arange(tab.shape[1], dtype=float) / 12.0
+    x = sm.add_constant(tt)
+    yearly = sel.groupby([sel["district_code"], sel["t_call"].dt.year]).size().unstack(fill_value=0)
     rows = []
     for code, r in tab.iterrows():
         y = r.to_numpy(dtype=float)
@@ -245,9 +252,9 @@ def demand_trend(log: pd.DataFrame, q: float = 0.05, min_effect: float = 0.02, y
             continue
         fit = sm.GLM(y, x, family=sm.families.Poisson(), offset=np.log(total)).fit()
         b, se = fit.params[1], fit.bse[1]
-        # over-dispersion across years (Pearson), never below 1
         phi = max(1.0, fit.pearson_chi2 / max(1, len(y) - 2))
-        rows.append({"district_code": code, "first_year": int(y[0]), "last_year": int(y[-1]),
+        rows.append({"district_code": code, "first_year": int(yearly.loc[code, years[0]]),
+                     "last_year": int(yearly.loc[code, years[-1]]),
                      "growth_vs_city": float(np.expm1(b)), "z": b / (se * np.sqrt(phi))})
     df = pd.DataFrame(rows)
     df["p"] = stats.norm.sf(df["z"])
@@ -554,6 +561,14 @@ def mean_nearest(cost: np.ndarray, weights: np.ndarray, open_sites) -> float:
     return float((weights * cost[:, np.asarray(open_sites)].min(1)).sum() / weights.sum())
 
 
+@contextlib.contextmanager
+def _quiet():
+    """PuLP 3.3 warns that spopt's API goes away in PuLP 4 (pinned pulp<4): keep reports clean."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _solver():
     import pulp
     return pulp.PULP_CBC_CMD(msg=False)
@@ -567,9 +582,11 @@ def solve_mclp(cost: np.ndarray, weights: np.ndarray, radius: float, p: int, fix
     if fixed is not None and len(fixed):
         pre = np.zeros(cost.shape[1], dtype=int)
         pre[np.asarray(fixed)] = 1
-    m = MCLP.from_cost_matrix(cost, np.asarray(weights, float), service_radius=radius, p_facilities=p,
-                              predefined_facilities_arr=pre)
-    m = m.solve(_solver())
+    with _quiet():
+        m = MCLP.from_cost_matrix(cost, np.asarray(weights, float), service_radius=radius, p_facilities=p,
+                                  predefined_facilities_arr=pre)
+    with _quiet():
+        m = m.solve(_solver())
     sel = np.array([j for j, v in enumerate(m.fac_vars) if v.value() and v.value() > 0.5])
     return {"sites": sel, "coverage": coverage(cost, weights, sel, radius)}
 
@@ -581,8 +598,10 @@ def solve_pmedian(cost: np.ndarray, weights: np.ndarray, p: int, fixed=None) -> 
     if fixed is not None and len(fixed):
         pre = np.zeros(cost.shape[1], dtype=int)
         pre[np.asarray(fixed)] = 1
-    m = PMedian.from_cost_matrix(cost, np.asarray(weights, float), p_facilities=p, predefined_facilities_arr=pre)
-    m = m.solve(_solver())
+    with _quiet():
+        m = PMedian.from_cost_matrix(cost, np.asarray(weights, float), p_facilities=p, predefined_facilities_arr=pre)
+    with _quiet():
+        m = m.solve(_solver())
     sel = np.array([j for j, v in enumerate(m.fac_vars) if v.value() and v.value() > 0.5])
     return {"sites": sel, "mean_min": mean_nearest(cost, weights, sel)}
 

@@ -134,8 +134,10 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
             out_i = np.flatnonzero(~inside)
             pts = geo.to_plane(geo.points_frame(df.iloc[out_i].astype({"緯度": float, "経度": float}),
                                                 lon="経度", lat="緯度"))
-            d = pts.distance(geo.to_plane(city).union_all()).to_numpy()
-            inside[out_i[d <= boundary_tolerance_m]] = True
+            with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+                __import__("warnings").simplefilter("ignore", RuntimeWarning)   # swapped lat/lon → inf
+                d = pts.distance(geo.to_plane(city).union_all()).to_numpy()
+            inside[out_i[np.nan_to_num(d, nan=np.inf) <= boundary_tolerance_m]] = True
         if not inside.all():
             raise InputFileError(path, f"{int((~inside).sum())} dispatch location(s) outside the city",
                                  column="緯度/経度", rows=(np.flatnonzero(~inside) + 2).tolist(),

@@ -192,7 +192,8 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
     pop65 = np.round(pop * a).astype(int)
     share = pop65 / pop
     # planted growth: among the more aged districts
-    aged = np.flatnonzero(share >= np.quantile(share, 0.6))
+    # (ageing districts with at least the median population, so that a district-level trend is detectable)
+    aged = np.flatnonzero((share >= np.quantile(share, 0.5)) & (pop >= np.median(pop)))
     growth_idx = np.sort(rng.choice(aged, size=min(n_growth, len(aged)), replace=False))
     growth = np.zeros(n_d)
     growth[growth_idx] = growth_rate

@@ -1,0 +1,167 @@
+"""Case 4 recovery: the analysis finds what the generator planted (08–20 h share, growth districts,
+lengthening response times), the forecast beats seasonal-naive, and the location models are exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ebpm_analysis import paths
+from ebpm_analysis.cases import emergency as CE
+from ebpm_analysis.io import dispatch_log as DL
+from ebpm_analysis.io import jma
+from ebpm_analysis.io import stations as ST
+from ebpm_analysis.synth import emergency as SE
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("emergency")
+    files = SE.ensure_emergency(7, start="2021-01-01", end="2024-12-31", n_districts=30, root=root)
+    districts = DL.read_districts(files["districts"], nature="synthetic")
+    log = DL.read_dispatch_log(files["log"], nature="synthetic", known_areas=districts["district_code"])
+    log["district_code"] = CE.assign_districts(log, districts)
+    return {
+        "files": files, "log": log, "districts": districts, "truth": SE.read_truth(files["truth"]),
+        "pop": DL.read_district_population(files["population"], nature="synthetic"),
+        "stations": ST.read_stations(files["stations"], nature="synthetic"),
+        "weather": jma.read_jma_daily(files["weather"], nature="synthetic"),
+    }
+
+
+def test_generator_calibration(synth):
+    t, log = synth["truth"], synth["log"]
+    last = log[log["t_call"].dt.year == 2024]
+    assert len(last) == pytest.approx(t["annual_target_last_year"], rel=0.03)        # ≈ 44,000 for the city
+    assert log["response_min"].mean() == pytest.approx(10.0, abs=0.6)                # national ≈ 10.0 min
+    bands = CE.response_bands(log["response_min"]).set_index("band")["share"]
+    assert 0.40 < bands["5〜10分"] < 0.60 and 0.25 < bands["10〜20分"] < 0.50           # FACTS §5.1: 50.7 %, 41.2 %
+    assert (log["age_group"] == "高齢者").mean() == pytest.approx(0.6, abs=0.07)        # national 61.6 %
+    assert (log["accident_type"] == "急病").mean() == pytest.approx(0.677, abs=0.03)
+    hourly = DL.read_hourly_counts(synth["files"]["hourly"], nature="synthetic")
+    assert hourly["count"].sum() == len(log) and len(hourly) == 4 * 365 * 24 + 24      # 2024 is a leap year
+
+
+def test_share_08_20_recovered_within_2_points(synth):
+    s = CE.share_between(synth["log"]["t_call"], 8, 20)
+    assert abs(s["share"] - synth["truth"]["share_08_20_truth"]) <= 0.02
+    assert s["lo"] <= s["share"] <= s["hi"] and s["hi"] - s["lo"] < 0.01
+
+
+def test_planted_growth_districts_are_the_flagged_ones(synth):
+    planted = set(synth["truth"]["growth_districts"])
+    demand = CE.demand_trend(synth["log"])
+    assert set(demand.loc[demand["flagged"], "district_code"]) == planted
+    rt = CE.response_trend(synth["log"])
+    assert set(rt.loc[rt["flagged"], "district_code"]) == planted
+
+
+def test_district_rates_above_average(synth):
+    r = CE.district_rates(synth["log"], synth["pop"])
+    assert r["dispatches"].sum() == len(synth["log"])
+    assert r["above"].any() and (~r["above"]).any()
+    # older districts have higher rates (elderly rate is 3.9× in the generator)
+    assert np.corrcoef(r["share65"], r["rate_per_1000"])[0, 1] > 0.5
+    assert (r.loc[r["sig_above"], "rate_lo"] > r["city_rate"].iloc[0]).all()
+
+
+def test_forecast_beats_seasonal_naive_by_10_percent(synth):
+    daily = CE.daily_series(synth["log"], synth["weather"])
+    bt = CE.backtest(daily, ["2023-07-01", "2024-01-01"], sarimax=False)
+    s = CE.backtest_summary(bt).set_index("model")
+    assert s.loc["GLM", "mae"] <= 0.9 * s.loc["季節ナイーブ", "mae"]
+    assert s.loc["GLM", "mape"] < s.loc["季節ナイーブ", "mape"]
+    glm = CE.CountModel().fit(daily)
+    eff = glm.effects().set_index("term")
+    heat = synth["truth"]["heat"]["beta_per_c"]
+    assert eff.loc["heat", "lo"] < np.exp(heat) < eff.loc["heat", "hi"] * 1.01
+
+
+def test_sarimax_alternative_produces_a_sensible_forecast(synth):
+    daily = CE.daily_series(synth["log"], synth["weather"])
+    train, test = daily[daily["date"] < "2024-01-01"], daily[daily["date"] >= "2024-01-01"].head(90)
+    f = CE.SarimaxModel().fit(train).predict(test)
+    assert len(f) == 90 and np.isfinite(f).all()
+    assert abs(f.mean() / test["count"].mean() - 1) < 0.1
+
+
+def test_ageing_scenario_arithmetic(synth):
+    proj = DL.read_population_projection(paths.raw("ipss-projection-kumamoto-city",
+                                                   "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv"))
+    sc = CE.ageing_scenario(synth["log"], synth["pop"], proj, 2024, (2040,))
+    base = sc.iloc[0]
+    ro, ry = sc.attrs["rate_old_per_1000"] / 1000, sc.attrs["rate_young_per_1000"] / 1000
+    assert ro > 2 * ry
+    y40 = sc.iloc[1]
+    assert y40["dispatches"] == pytest.approx(ry * y40["population"] * (1 - y40["share65"])
+                                              + ro * y40["population"] * y40["share65"])
+    assert y40["share65"] > base["share65"] and y40["population"] < base["population"]
+
+
+def test_daytime_crew_simulation(synth):
+    tm = CE.travel_model(synth["log"], synth["stations"])
+    assert tm["b"] > 0 and tm["r2"] > 0.5
+    eff = CE.daytime_crew_effect(synth["log"], synth["stations"], tm, last_days=120)
+    assert eff["saving_min"] >= 0 and eff["mean_with_crew"] <= eff["mean_base"]
+    assert eff["sim_mean_all"] == pytest.approx(eff["observed_mean_all"], rel=0.15)
+
+
+def test_simulate_dispatch_day_crew_only_in_its_shift():
+    # two simultaneous calls at one place, one 24 h crew and one day crew at the same station
+    call = np.array([0.0, 0.0])
+    travel = np.array([[5.0], [5.0]])
+    busy = np.array([60.0, 60.0])
+    r = CE.simulate_dispatch(call, travel, np.array([0, 0]), np.array([False, True]), np.array([True, True]), busy, 1.0)
+    assert r.tolist() == [6.0, 6.0]
+    r = CE.simulate_dispatch(call, travel, np.array([0, 0]), np.array([False, True]), np.array([False, False]), busy, 1.0)
+    assert r.tolist() == [6.0, 6.0 + 5.0 + 60.0]          # waits for the 24 h crew to come free
+
+
+def test_weekday_daytime_window():
+    t = pd.Series(pd.to_datetime(["2024-07-01 08:29", "2024-07-01 08:30", "2024-07-01 16:59", "2024-07-01 17:00",
+                                  "2024-07-06 10:00", "2024-07-15 10:00"]))   # Sat; 海の日
+    assert CE.weekday_daytime(t).tolist() == [False, True, True, False, False, False]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_mclp_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    dem = rng.uniform(0, 10_000, (25, 2))
+    sites = rng.uniform(0, 10_000, (8, 2))
+    cost = CE.response_cost(dem, sites, {"proc_min": 1.0, "a": 0.5, "b": 1.5})
+    w = rng.integers(1, 50, 25).astype(float)
+    for p in (2, 3):
+        sol = CE.solve_mclp(cost, w, 8.0, p)
+        best, _ = CE.mclp_bruteforce(cost, w, 8.0, p)
+        assert len(sol["sites"]) == p
+        assert sol["coverage"] == pytest.approx(best, abs=1e-9)
+
+
+def test_mclp_keeps_fixed_sites_and_pmedian_is_optimal():
+    rng = np.random.default_rng(11)
+    dem = rng.uniform(0, 8000, (20, 2))
+    sites = rng.uniform(0, 8000, (7, 2))
+    cost = CE.response_cost(dem, sites, {"proc_min": 1.0, "a": 0.5, "b": 1.5})
+    w = rng.integers(1, 30, 20).astype(float)
+    sol = CE.solve_mclp(cost, w, 7.0, 3, fixed=[0, 1])
+    assert {0, 1} <= set(sol["sites"].tolist()) and len(sol["sites"]) == 3
+    import itertools
+    best = min(CE.mean_nearest(cost, w, c) for c in itertools.combinations(range(7), 3))
+    assert CE.solve_pmedian(cost, w, 3)["mean_min"] == pytest.approx(best, abs=1e-9)
+
+
+def test_density_grid_suppresses_small_cells():
+    x = np.r_[np.full(12, 500.0), np.full(3, 1500.0)]
+    y = np.full(15, 500.0)
+    g = CE.density_grid(x, y, cell_m=1000, n_years=1, min_cell=10).set_index("ix")
+    assert g.loc[0, "per_year"] == 12 and np.isnan(g.loc[1, "per_year"])
+
+
+def test_generator_is_deterministic(tmp_path):
+    a = SE.generate_emergency(5, start="2024-01-01", end="2024-12-31", n_districts=12, n_branches=5,
+                              weather_path=tmp_path / "w.csv")
+    b = SE.generate_emergency(5, start="2024-01-01", end="2024-12-31", n_districts=12, n_branches=5,
+                              weather_path=tmp_path / "w.csv")
+    pd.testing.assert_frame_equal(a["log"], b["log"])
+    assert a["truth"] == b["truth"]
