@@ -8,8 +8,9 @@ Pure functions over tidy frames (no file reading, no plotting):
 - :func:`fit_count_model` — negative-binomial (or Poisson) regression with month, weekday, rain,
   holiday adjacency and year-end; :func:`effects_table` gives rate ratios with 95 % intervals.
 - Erlang C (M/M/c) — :func:`erlang_c`, :func:`mean_wait_min`, :func:`staff_needed`. The Erlang C
-  probability itself comes from ``pyworkforce`` (maintained workforce-planning library); this module
-  adds the stability guard (load ≥ windows → everyone waits, unbounded queue) and the mean-wait target.
+  probability is computed through the numerically stable Erlang B recursion (a few lines; the one
+  library offering it, pyworkforce, pulls in OR-Tools ≈ 80 MB), with the stability guard
+  (load ≥ windows → everyone waits, unbounded queue) and the mean-wait target.
 - :func:`staffing_by_day_type`, :func:`plan_calendar` — windows needed per kind of day / per date.
 - :func:`fit_expiry_link`, :func:`respread_register`, :func:`expiry_scenario` — how applications
   follow the permit register's expiry months, and the effect of re-spreading them.
@@ -187,10 +188,11 @@ def erlang_c(load: float, servers: int) -> float:
         return 0.0
     if servers <= load:
         return 1.0
-    from pyworkforce.queuing import ErlangC
-    # pyworkforce: intensity = transactions / interval * aht  → use interval = aht = 1.
-    p = ErlangC(transactions=load, aht=1.0, asa=1.0, interval=1).waiting_probability(int(servers))
-    return float(min(max(p, 0.0), 1.0))
+    b = 1.0  # Erlang B by recursion: B(k) = A·B(k−1) / (k + A·B(k−1))
+    for k in range(1, int(servers) + 1):
+        b = load * b / (k + load * b)
+    c = servers * b / (servers - load * (1.0 - b))
+    return float(min(max(c, 0.0), 1.0))
 
 
 def mean_wait_min(load: float, servers: int, service_min: float) -> float:

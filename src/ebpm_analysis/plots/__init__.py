@@ -1,0 +1,1 @@
+"""Figure functions per case (return matplotlib figures in the house style)."""
