@@ -7,6 +7,7 @@ line so the parent process can put the list into the report's provenance footer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from . import paths
 
 _RECORDED: dict[str, dict] = {}
+_SUSPENDED = 0
 
 REPORTED_PACKAGES = (
     "ebpm-analysis", "pandas", "numpy", "geopandas", "shapely", "pyproj", "statsmodels",
@@ -35,10 +37,24 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def record_input(path: str | os.PathLike, nature: str = "real", dataset: str | None = None) -> dict:
+@contextlib.contextmanager
+def suspended():
+    """Do not record reads inside this block (a generator reading calibration data is not an
+    input of the analysis; otherwise a report's label would depend on whether a cache existed)."""
+    global _SUSPENDED
+    _SUSPENDED += 1
+    try:
+        yield
+    finally:
+        _SUSPENDED -= 1
+
+
+def record_input(path: str | os.PathLike, nature: str = "real", dataset: str | None = None) -> dict | None:
     """Record that this run read ``path``. ``nature`` is ``"real"`` or ``"synthetic"``."""
     if nature not in ("real", "synthetic"):
         raise ValueError(f"nature must be 'real' or 'synthetic', not {nature!r}")
+    if _SUSPENDED:
+        return None
     p = Path(path)
     files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
     entries = []

@@ -20,3 +20,15 @@ def test_data_nature():
     assert provenance.data_nature([{"nature": "real"}, {"nature": "synthetic"}]) == "mixed"
     assert provenance.data_nature([{"nature": "synthetic"}]) == "synthetic"
     assert provenance.data_nature([]) == "none"
+
+
+def test_suspended_reads_are_not_inputs(tmp_path, monkeypatch):
+    f = tmp_path / "calib.csv"
+    f.write_text("x\n", encoding="utf-8")
+    log = tmp_path / "run.jsonl"
+    monkeypatch.setenv("EBPM_RUN_LOG", str(log))
+    with provenance.suspended():
+        assert provenance.record_input(f) is None
+    assert not log.exists()
+    provenance.record_input(f)
+    assert log.exists()
