@@ -97,3 +97,22 @@ def searchable_table(df: pd.DataFrame, table_id: str, caption: str | None = None
            f'<span id="{table_id}-n" style="color:#667;font-size:.85rem">{len(df)} / {len(df)} 行</span></div>')
     display(HTML(f'<div class="ebpm-table-wrap">{cap}{box}<div style="max-height:520px;overflow:auto">{body}</div></div>'
                  + _SEARCH_JS % {"id": table_id}))
+
+
+def logic_model(stages: dict[str, list[str]], kpis: list[tuple[str, str, str]] | None = None,
+                title: str = "ロジックモデル") -> None:
+    """Draw a logic model (インプット → 活動 → アウトプット → アウトカム …) as HTML boxes, and a KPI
+    table of (indicator, current value computed from the data, how it is measured)."""
+    cols = []
+    for i, (stage, items) in enumerate(stages.items()):
+        lis = "".join(f"<li>{html.escape(str(x))}</li>" for x in items)
+        arrow = '<div class="ebpm-lm-arrow">→</div>' if i < len(stages) - 1 else ""
+        cols.append(f'<div class="ebpm-lm-stage"><div class="ebpm-lm-head">{html.escape(stage)}</div>'
+                    f'<ul>{lis}</ul></div>{arrow}')
+    table = ""
+    if kpis:
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'><strong>{html.escape(v)}</strong></td>"
+                       f"<td>{html.escape(m)}</td></tr>" for k, v, m in kpis)
+        table = (f'<table class="ebpm-table"><tr><th>KPI（指標）</th><th>現状値</th><th>測り方・データ</th></tr>{rows}</table>')
+    display(HTML(f'<div class="ebpm-lm"><div class="ebpm-table-caption">{html.escape(title)}</div>'
+                 f'<div class="ebpm-lm-row">{"".join(cols)}</div>{table}</div>'))
