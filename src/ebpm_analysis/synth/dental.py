@@ -44,7 +44,7 @@ from .. import geo, paths
 from ..errors import ParameterError
 from ..io.dental_sheet import FDI_TEETH, FACILITY_TYPES, tooth_label
 
-GENERATOR_VERSION = 3  # bump when the output for a given seed changes (part of the cache key)
+GENERATOR_VERSION = 4  # bump when the output for a given seed changes (part of the cache key)
 AGES = (3, 4, 5)
 # Expected prevalence of caries experience by age (FACTS §4.2: 3歳 10.2 % nationally FY2021;
 # 4–5 歳 between the national 5-year-old 17.6 % (2022) and Ibaraki 37.5 %/46.2 % (2015)).
@@ -117,8 +117,8 @@ def _place_facilities(city: gpd.GeoDataFrame, n: int, rng, centre, scale_km: flo
 
 
 def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170, n_children: int = 20000,
-             n_high_risk: int | None = None, high_risk_log_or: float = 1.5, re_sd: float = 0.2,
-             cluster_log_or: float = 0.6, cluster_radius_km: float = 2.5, n_small: int | None = None,
+             n_high_risk: int | None = None, high_risk_log_or: float = 1.5, re_sd: float = 0.15,
+             cluster_log_or: float = 0.5, cluster_radius_km: float = 2.5, n_small: int | None = None,
              centre_lonlat=None, scale_km: float = 7.0, fiscal_year: int = 2026,
              n_anterior_type: int | None = None, anterior_type_mult: float = 2.5) -> dict:
     """Generate facilities, children (wide sheet rows) and the truth. Deterministic for ``seed``.

@@ -1,0 +1,175 @@
+"""Analysis functions of case 2 (cases.dental) on small frames whose answers are known."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from ebpm_analysis.cases import dental as cd
+from ebpm_analysis.io.dental_sheet import FDI_TEETH
+
+
+def _exams_and_teeth(spec):
+    """spec: list of (facility, age, {tooth: status}); returns exams and teeth frames like the loader's."""
+    ex, te = [], []
+    for i, (fac, age, st) in enumerate(spec):
+        cid, date = f"K{i:05d}", pd.Timestamp("2026-05-12")
+        d = sum(v == "decayed" for v in st.values())
+        f = sum(v == "filled" for v in st.values())
+        ex.append({"child_id": cid, "exam_date": date, "facility_code": fac, "age": age, "d": d, "f": f,
+                   "dmft": d + f, "caries": d + f > 0})
+        for t in FDI_TEETH:
+            te.append({"child_id": cid, "exam_date": date, "tooth": t, "status": st.get(t, "sound")})
+    return pd.DataFrame(ex), pd.DataFrame(te)
+
+
+def test_prevalence_by_counts_intervals_and_suppression():
+    spec = [("A", 3, {51: "decayed"})] * 3 + [("A", 3, {})] * 17 + [("B", 3, {75: "filled", 74: "decayed"})] * 2 \
+        + [("B", 3, {})] * 3
+    ex, _ = _exams_and_teeth(spec)
+    t = cd.prevalence_by(ex, "facility_code", min_cell=10).set_index("facility_code")
+    assert t.loc["A", "examined"] == 20
+    assert t.loc["A", "prevalence"] == pytest.approx(15.0)
+    assert t.loc["A", "prev_lo"] < 15 < t.loc["A", "prev_hi"]
+    assert pd.isna(t.loc["A", "with_caries"])  # 3 < min_cell: suppressed count
+    assert t.loc["A", "dmft_mean"] == pytest.approx(0.15)
+    assert t.loc["A", "untreated_share"] == pytest.approx(100.0)
+    assert bool(t.loc["B", "suppressed"]) and pd.isna(t.loc["B", "prevalence"])  # 5 examined < 10
+    t2 = cd.prevalence_by(ex, "facility_code", min_cell=2).set_index("facility_code")
+    assert t2.loc["A", "with_caries"] == 3 and t2.loc["B", "prevalence"] == pytest.approx(40.0)
+
+
+def test_tooth_shares_ranking_and_pattern_type():
+    spec = ([(f"F", 3, {51: "decayed", 61: "filled"})] * 6 + [("F", 3, {75: "decayed"})] * 2
+            + [("F", 3, {81: "absent", 71: "absent", 74: "decayed", 52: "decayed"})] * 1
+            + [("F", 3, {82: "decayed", 54: "decayed"})] * 1 + [("F", 3, {})] * 10)
+    ex, te = _exams_and_teeth(spec)
+    sh = cd.tooth_shares(te, ex)
+    s51 = sh[(sh["age"] == 3) & (sh["tooth"] == 51)].iloc[0]
+    assert s51["carious"] == 6 and s51["present"] == 20 and s51["share"] == pytest.approx(30.0)
+    s81 = sh[(sh["age"] == 3) & (sh["tooth"] == 81)].iloc[0]
+    assert s81["present"] == 19  # one absent tooth excluded from the denominator
+    rk = cd.tooth_ranking(sh, top=3)
+    assert rk["tooth"].tolist()[:2] == [51, 61] and rk.iloc[0]["jp"] == "右上A" and rk.iloc[0]["kind"] == "上顎乳中切歯"
+    assert cd.top_teeth(sh) == {3: (51, 61)}
+    pt = cd.caries_pattern_type(te, ex, age=3).set_index("type")["children"]
+    # O: 10; A: 6 (upper front only) + 2 (molar only) ; B: 1 (74 + 52) ; C: 1 (82 lower front + molar 54)
+    assert pt.to_dict() == {"O": 10, "A": 8, "B": 1, "C": 1}
+
+
+def _facility_frame():
+    rng = np.random.default_rng(0)
+    n = 60
+    fac = pd.DataFrame({"facility_code": [f"F{i:03d}" for i in range(n)],
+                        "examined": rng.integers(40, 200, n)})
+    fac["n_age3"] = fac["examined"] // 3
+    fac["n_age4"] = fac["examined"] // 3
+    fac["n_age5"] = fac["examined"] - 2 * (fac["examined"] // 3)
+    return fac
+
+
+def test_funnel_flags_a_clear_outlier_but_not_the_small_facility():
+    rng = np.random.default_rng(5)
+    fac = _facility_frame()
+    rates = {3: 0.1, 4: 0.2, 5: 0.3}
+    rows = []
+    for r in fac.itertuples():
+        for a in (3, 4, 5):
+            m = getattr(r, f"n_age{a}")
+            p = 0.75 if r.facility_code == "F007" else rates[a]
+            rows.append(pd.DataFrame({"facility_code": r.facility_code, "age": a, "caries": rng.uniform(size=m) < p}))
+    ex = pd.concat(rows, ignore_index=True)
+    fs = ex.groupby("facility_code").agg(examined=("caries", "size"), with_caries=("caries", "sum")).reset_index()
+    fs = fs.merge(fac.drop(columns="examined"), on="facility_code")
+    small = pd.DataFrame({"facility_code": ["S1"], "examined": [4], "with_caries": [4], "n_age3": [0], "n_age4": [0],
+                          "n_age5": [4]})
+    fs = pd.concat([fs, small], ignore_index=True)
+    fa, info = cd.funnel_analysis(pd.concat([ex, pd.DataFrame({"facility_code": "S1", "age": 5, "caries": [True] * 4})]),
+                                  fs, min_examined=10)
+    sig = fa.set_index("facility_code")["signal"]
+    assert sig["F007"] == "99.8%超"
+    assert pd.isna(sig["S1"]) and bool(fa.set_index("facility_code").loc["S1", "small"])
+    assert (sig == "99.8%超").sum() <= 2
+    e = fa.set_index("facility_code").loc["F000"]
+    assert e["expected"] == pytest.approx(e["n_age3"] * info["city_age_rate"][3] + e["n_age4"] * info["city_age_rate"][4]
+                                          + e["n_age5"] * info["city_age_rate"][5])
+    # EB: a 4/4 facility is pulled far towards the city rate
+    assert fa.set_index("facility_code").loc["S1", "eb_rate"] < 0.6
+    curves = cd.funnel_curves(info, 300, n_min=10)
+    assert curves["n"].min() >= 10 and (curves["hi99.8"] > curves["hi95"]).all()
+
+
+def test_cluster_facilities_picks_the_planted_number_of_groups():
+    rng = np.random.default_rng(2)
+    centres = np.array([[10, 0.3, 20, 70, 50], [30, 1.5, 25, 65, 70], [15, 0.6, 60, 30, 50]])
+    X = np.vstack([c + rng.normal(0, [1, 0.05, 2, 2, 2], (30, 5)) for c in centres])
+    feat = pd.DataFrame(X, columns=["prevalence", "dmft", "anterior_share", "molar_share", "untreated_share"])
+    for method in ("kmeans", "ward"):
+        labels, sil, k = cd.cluster_facilities(feat, range(2, 7), method=method)
+        assert k == 3
+        # labels numbered by rising prevalence: group 0 (10 %) → 1, group 2 (15 %) → 2, group 1 (30 %) → 3
+        assert set(labels[:30]) == {1} and set(labels[60:]) == {2} and set(labels[30:60]) == {3}
+    prof = cd.cluster_profiles(feat, labels)
+    names = {int(r["cluster"]): cd.describe_cluster(r, feat.mean()) for _, r in prof.iterrows()}
+    assert "前歯型" in names[2] and "高有病" in names[3]
+
+
+def test_hotspots_find_a_planted_patch():
+    rng = np.random.default_rng(4)
+    xy = np.array([(x, y) for x in range(12) for y in range(12)], float) * 1000
+    v = rng.normal(20, 2, len(xy))
+    patch = (np.abs(xy[:, 0] - 4000) <= 2000) & (np.abs(xy[:, 1] - 7000) <= 2000)
+    v[patch] += 12
+    pts = gpd.GeoDataFrame({"v": v}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:6670")
+    h = cd.hotspots(pts, "v", k=8, permutations=199, seed=1)
+    hot = h["hotspot"] == "ホットスポット"
+    assert hot[patch].mean() >= 0.8
+    assert hot[~patch].mean() < 0.1
+
+
+def test_behaviour_model_recovers_direction_and_size():
+    rng = np.random.default_rng(8)
+    n = 6000
+    age = rng.choice([3, 4, 5], n)
+    brush = rng.choice(["毎日", "ときどき", "していない"], n, p=[0.7, 0.2, 0.1])
+    snacks = rng.poisson(1.5, n)
+    fl = rng.choice(["あり", "なし"], n)
+    eta = -2.2 + 0.5 * (age - 3) + np.where(brush == "していない", 0.9, np.where(brush == "ときどき", 0.4, 0)) \
+        + 0.3 * snacks - 0.3 * (fl == "あり")
+    ex = pd.DataFrame({"caries": rng.uniform(size=n) < 1 / (1 + np.exp(-eta)), "age": age,
+                       "finishing_brushing": pd.Categorical(brush), "snacks_per_day": pd.array(snacks, dtype="Int64"),
+                       "fluoride": pd.Categorical(fl), "facility_code": rng.choice(["A", "B", "C", "D"], n)})
+    ex.loc[:99, "snacks_per_day"] = pd.NA
+    tab, info = cd.behaviour_model(ex)
+    t = tab.set_index("term")["オッズ比"]
+    assert info["n"] == n - 100 and info["dropped"] == 100
+    assert t["C(brushing)[T.していない]"] == pytest.approx(np.exp(0.9), rel=0.3)
+    assert t["snacks"] == pytest.approx(np.exp(0.3), rel=0.1)
+    assert t["fluoride_yes"] < 1
+
+
+def test_priority_table_actions_follow_the_numbers():
+    base = dict(small=False, examined=100, expected=20.0, z=0.0, p_above=0.5, signal="範囲内", d_teeth=20, f_teeth=20,
+                anterior_teeth=10, molar_teeth=25, not_daily_brushing=0.30, snacks_mean=1.5, with_caries=20,
+                untreated_children=10)
+    rows = [dict(base, facility_code=f"N{i}") for i in range(10)]
+    rows.append(dict(base, facility_code="U", signal="99.8%超", z=5.0, untreated_children=19))  # untreated 95 %
+    rows.append(dict(base, facility_code="S", signal="95%超", z=2.5, snacks_mean=2.4))
+    rows.append(dict(base, facility_code="B", p_above=0.97, not_daily_brushing=0.55))
+    rows.append(dict(base, facility_code="X", signal="99.8%超", z=4.0))
+    rows.append(dict(base, facility_code="T", signal="99.8%超", z=9.0, small=True))
+    pt = cd.priority_table(pd.DataFrame(rows)).set_index("facility_code")
+    assert list(pt.index) == ["U", "X", "S", "B"]  # priority 1 by z, then 2, then 3; small facility never listed
+    assert pt.loc["U", "action"] == "受診勧奨の追跡"
+    assert pt.loc["S", "action"] == "おやつ（間食）指導"
+    assert pt.loc["B", "action"] == "仕上げみがき指導"
+    assert pt.loc["X", "action"] == "個別に要因確認"
+    assert "95%" in pt.loc["U", "reason"]
+
+
+def test_small_facility_aggregate():
+    fa = pd.DataFrame({"small": [True, True, False], "examined": [4, 5, 100], "with_caries": [1, 2, 20]})
+    assert cd.small_facility_aggregate(fa, min_cell=5) == {"facilities": 2, "examined": 9, "prevalence": pytest.approx(100 / 3)}
+    assert cd.small_facility_aggregate(fa, min_cell=10)["prevalence"] is None

@@ -1,0 +1,161 @@
+"""Generator (synth.dental) and recovery tests: the analysis finds what the generator planted.
+
+Done-when (issue 4): the facilities flagged above the 99.8 % limit include ≥ 80 % of the planted
+high-risk facilities with ≤ 20 % false flags, and the top caries-prone tooth at age 3 and at age 5
+equals the generator's truth. A *false flag* is a flagged facility that is neither a planted
+high-risk facility nor inside the planted spatial cluster (cluster facilities are truly at higher
+risk by construction).
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from ebpm_analysis import geo
+from ebpm_analysis.cases import dental as cd
+from ebpm_analysis.io import dental_sheet as ds
+from ebpm_analysis.synth import dental as sd
+
+SEEDS = (2026, 7)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dental")
+    out = {}
+    for seed in SEEDS:
+        p = sd.ensure_dental(seed=seed, base_dir=base)
+        sheets = ds.read_checkup_sheets(p["checkups"], nature="synthetic")
+        fac = ds.read_facilities(p["facilities"], nature="synthetic")
+        truth = json.loads(p["truth"].read_text(encoding="utf-8"))
+        exams = cd.add_facility_info(sheets.exams, fac)
+        fs = cd.facility_summary(exams, sheets.teeth)
+        fa, info = cd.funnel_analysis(exams, fs, min_examined=10)
+        out[seed] = dict(paths=p, sheets=sheets, fac=fac, truth=truth, exams=exams, fa=fa, info=info)
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_planted_high_risk_facilities_are_flagged(runs, seed):
+    r = runs[seed]
+    flagged = set(r["fa"].loc[r["fa"]["signal"] == "99.8%超", "facility_code"])
+    planted = set(r["truth"]["high_risk_facilities"])
+    cluster = set(r["truth"]["cluster"]["members"])
+    assert len(planted) == 8
+    recall = len(flagged & planted) / len(planted)
+    false_rate = len(flagged - planted - cluster) / max(len(flagged), 1)
+    assert recall >= 0.8, (recall, sorted(flagged), sorted(planted))
+    assert false_rate <= 0.2, (false_rate, sorted(flagged - planted - cluster))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_top_caries_prone_tooth_matches_truth(runs, seed):
+    r = runs[seed]
+    shares = cd.tooth_shares(r["sheets"].teeth, r["exams"])
+    top = cd.top_teeth(shares)
+    truth = {int(a): tuple(v) for a, v in r["truth"]["top_teeth"].items()}
+    assert top[3] == truth[3] == (51, 61)  # upper central incisors at 3
+    assert top[5] == truth[5] == (75, 85)  # lower second molars at 5
+    # single-tooth ranking: the top tooth is one of the truth's mirror pair
+    rk = cd.tooth_ranking(shares, top=1).set_index("age")["tooth"]
+    assert rk[3] in truth[3] and rk[5] in truth[5]
+    # lower incisors rarely
+    low = shares[shares["tooth"].isin([71, 81])]
+    assert (low["share"] < 1.0).all()
+
+
+def test_prevalence_calibrated_to_facts(runs):
+    r = runs[2026]
+    prev = r["exams"].groupby("age")["caries"].mean()
+    assert prev[3] == pytest.approx(0.102, abs=0.012)  # national 3歳児 FY2021: 10.20 %
+    assert prev[3] < prev[4] < prev[5]
+    e3 = r["exams"][r["exams"]["age"] == 3]
+    assert e3["dmft"].mean() == pytest.approx(0.326, abs=0.06)  # national 1人平均 0.326本
+    assert r["truth"]["expected_prevalence"]["3"] == pytest.approx(0.102, abs=1e-6)
+
+
+def test_sizes_types_and_places(runs):
+    r = runs[2026]
+    fac, ex = r["fac"], r["exams"]
+    assert len(fac) == 170 and len(ex) == 20000
+    assert set(fac["facility_type"]) == set(ds.FACILITY_TYPES)
+    assert set(ex["age"]) == {3, 4, 5}
+    assert (ex.groupby("facility_code").size() < 10).sum() == len(r["truth"]["small_facilities"]) >= 1
+    # every facility lies inside the real ward polygon it is assigned to
+    wards = geo.load_city("43100").set_index("code")
+    pts = gpd.points_from_xy(fac["lon"], fac["lat"])
+    inside = [wards.loc[w, "geometry"].buffer(1e-6).contains(p) for w, p in zip(fac["ward_code"], pts)]
+    assert all(inside)
+    assert set(fac["ward_code"]) == set(wards.index)
+    # synthetic names, no real-looking names: ward + type + number
+    assert fac["facility_name"].str.match(r"^.+区・(保育所|幼稚園|認定こども園)\d{3}$").all()
+
+
+def test_cluster_members_are_within_the_radius(runs):
+    t = runs[2026]["truth"]["cluster"]
+    fac = runs[2026]["fac"].set_index("facility_code")
+    g = geo.to_plane(geo.points_frame(fac.reset_index()))
+    c = g[g["facility_code"] == t["centre_facility"]].geometry.iloc[0]
+    d = g.geometry.distance(c) / 1000
+    members = set(g.loc[d < t["radius_km"], "facility_code"])
+    assert members == set(t["members"]) and len(members) >= 6
+
+
+def test_written_in_the_real_format(runs):
+    p = runs[2026]["paths"]
+    raw = p["checkups"].read_bytes()
+    raw.decode("cp932")
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    header = raw.split(b"\r\n", 1)[0].decode("cp932").split(",")
+    assert header[:4] == ["施設コード", "児童番号", "健診日", "年齢"]
+    assert header[-20:] == [str(t) for t in ds.FDI_TEETH]
+
+
+def test_deterministic_and_cached(tmp_path, runs):
+    a = sd.generate(seed=11, n_facilities=40, n_children=2000)
+    b = sd.generate(seed=11, n_facilities=40, n_children=2000)
+    c = sd.generate(seed=12, n_facilities=40, n_children=2000)
+    assert a["exams"].equals(b["exams"]) and np.array_equal(a["symbols"], b["symbols"])
+    assert not np.array_equal(a["symbols"], c["symbols"])
+    # ensure_dental reuses a complete set and does not rewrite it
+    p = runs[2026]["paths"]
+    mtime = p["checkups"].stat().st_mtime_ns
+    again = sd.ensure_dental(seed=2026, base_dir=p["dir"].parent)
+    assert again["checkups"] == p["checkups"] and p["checkups"].stat().st_mtime_ns == mtime
+
+
+def test_japanese_naming_utf8_variant_reads_the_same(tmp_path):
+    gen = sd.generate(seed=5, n_facilities=30, n_children=1500)
+    fdi = sd.write_sheets(gen, tmp_path / "fdi", naming="fdi", encoding="cp932")
+    jp = sd.write_sheets(gen, tmp_path / "jp", naming="japanese", encoding="utf-8")
+    a = ds.read_checkup_sheets(fdi["checkups"], nature="synthetic")
+    b = ds.read_checkup_sheets(jp["checkups"], nature="synthetic")
+    assert a.naming == "fdi" and b.naming == "japanese"
+    assert a.teeth.equals(b.teeth)
+    assert a.exams.drop(columns="source_file").equals(b.exams.drop(columns="source_file"))
+
+
+def test_second_city_single_polygon(tmp_path):
+    gen = sd.generate(seed=3, city_code="43202", n_facilities=30, n_children=2400)
+    fac = gen["facilities"]
+    assert set(fac["ward_code"]) == {"43202"}
+    city = shapely.union_all(geo.to_plane(geo.load_city("43202")).geometry.to_numpy())
+    assert all(city.buffer(1).contains(p) for p in fac.geometry)
+    assert fac["high_risk"].sum() == 2  # scaled with the number of facilities
+
+
+def test_parameter_errors():
+    from ebpm_analysis.errors import ParameterError
+    with pytest.raises(ParameterError, match="n_facilities"):
+        sd.generate(n_facilities=5)
+    with pytest.raises(ParameterError, match="n_children"):
+        sd.generate(n_facilities=100, n_children=200)
+    with pytest.raises(ParameterError, match="city_code"):
+        sd.generate(city_code="43")
