@@ -15,7 +15,7 @@ PARAMS := $(shell find notebooks/params -name '*.yml' 2>/dev/null)
 SOURCES := $(shell find src -type f \( -name '*.py' -o -name '*.css' -o -name '*.html' -o -name '*.js' -o -name '*.yml' \) 2>/dev/null)
 DATA := $(shell find data/raw data/catalog -type f 2>/dev/null)
 
-.PHONY: help venv kernel reports report run test test-fast bench lab clean distclean lock
+.PHONY: help venv kernel reports run test test-fast bench workshop lab clean distclean lock
 
 help: ## List the targets
 	@echo "ebpm-analysis — make targets"
@@ -54,6 +54,9 @@ test-fast: $(STAMP) ## Unit tests only (no notebook execution)
 
 bench: $(STAMP) ## Benchmarks (speed and memory) → bench/results/*.json and bench/results/summary.md
 	$(PY) -m ebpm_analysis.bench $(BENCH_ARGS)
+
+workshop: $(STAMP) ## Workshop kit: student (answers removed) and instructor copies → build/workshop/<notebook>/
+	$(EBPM) workshop
 
 lab: $(STAMP) ## Start JupyterLab with the project kernel (installs the `lab` extra on first use)
 	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet "jupyterlab>=4"

@@ -65,6 +65,14 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_workshop(args) -> int:
+    from .pipeline.workshop import build_workshop
+    out = Path(args.out_dir).resolve() if args.out_dir else None
+    for p in build_workshop(args.notebooks or None, out):
+        print(f"[ebpm] wrote {paths.relative(p)}")
+    return 0
+
+
 def cmd_index(args) -> int:
     from .pipeline.index import write_index
     print(write_index(_layout(args)))
@@ -98,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--show-code", action="store_true")
     s.add_argument("--engine", choices=["auto", "quarto", "nbconvert"], default="auto")
     s.set_defaults(func=cmd_render)
+    s = sub.add_parser("workshop", help="write student/instructor copies of notebooks (exercise cells by tag)")
+    s.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
+    s.add_argument("--out-dir", help="default: build/workshop")
+    s.set_defaults(func=cmd_workshop)
     s = sub.add_parser("index", help="rewrite reports/index.html from the build status")
     s.add_argument("--out-dir")
     s.set_defaults(func=cmd_index)
