@@ -22,9 +22,14 @@ from ..stats.disclosure import (LinearTable, complementary_suppression, hierarch
                                 table_from_cells)
 from ..stats.intervals import wilson_ci
 
-STATUS_TREE = {"0": ["E", "4", "5", "6", "7", "8", "9"], "E": ["1", "2", "3"]}
+STATUS_TREE = {"0": ["E", "4", "S", "7", "O"], "E": ["1", "2", "3"], "S": ["5", "6"], "O": ["8", "9"]}
+#: statuses published for districts (coarser than for wards, so that few district cells are small)
+DISTRICT_STATUS = ("0", "E", "4", "S", "7", "O")
 WORKPLACE_TREE = {"0": ["1", "2", "3", "4", "5", "9"]}
-STATUS_NODES = {"0": "総数", "E": "雇用者", **STATUS_LABELS, "N": "雇用者以外"}
+STATUS_NODES = {"0": "総数", "E": "雇用者", "1": STATUS_LABELS["1"], "2": STATUS_LABELS["2"], "3": STATUS_LABELS["3"],
+                "4": STATUS_LABELS["4"], "S": "自営業主", "5": STATUS_LABELS["5"], "6": STATUS_LABELS["6"],
+                "7": STATUS_LABELS["7"], "O": "家庭内職者・地位不詳", "8": STATUS_LABELS["8"], "9": STATUS_LABELS["9"],
+                "N": "雇用者以外"}
 WORKPLACE_NODES = {"0": "総数", **WORKPLACE_LABELS}
 INCITY = ("1", "2", "3")
 UNKNOWN = "9"
@@ -55,12 +60,18 @@ def microdata_leaves(persons: pd.DataFrame) -> pd.DataFrame:
 
 
 def commuting_table(leaves: pd.DataFrame, areas: pd.DataFrame, city_code: str) -> LinearTable:
-    """Full hierarchical table area × 従業上の地位 × 従業地 from district leaf counts."""
+    """Hierarchical table area × 従業上の地位 × 従業地 from district leaf counts.
+
+    City and wards carry every status node; districts carry the coarser :data:`DISTRICT_STATUS`
+    (fine statuses of small areas would be mostly small cells)."""
     trees = {"area": area_tree(areas, city_code), "status": STATUS_TREE, "workplace": WORKPLACE_TREE}
     unknown = set(leaves["area"]) - set(areas["district_code"].astype(str))
     if unknown:
         raise ValueError(f"districts in the data but not in the boundaries: {sorted(unknown)[:5]}")
-    return hierarchical_table(leaves, trees, value="count")
+    full = hierarchical_table(leaves, trees, value="count").cells
+    district = full["area"].isin(set(areas["district_code"].astype(str)))
+    keep = ~district | full["status"].isin(DISTRICT_STATUS)
+    return table_from_cells(full[keep], trees)
 
 
 def merge_small_areas(areas, leaves: pd.DataFrame, min_employed: int = 100) -> dict[str, str]:
@@ -101,7 +112,7 @@ def disclosure_cost(cells: pd.DataFrame, city_code: str) -> np.ndarray:
     (総数/雇用者 × 総数, 自宅, 自宅外, 他区, 不詳) and for wards/city."""
     v = np.nan_to_num(cells["value"].to_numpy(float))
     in_rate = cells["status"].isin(["0", "E"]) & cells["workplace"].isin(["0", UNKNOWN, *INCITY])
-    w = np.where(in_rate, 100.0, np.where(cells["status"].isin(["0", "E"]), 5.0, 1.0))
+    w = np.where(in_rate, 1000.0, np.where(cells["status"].isin(["0", "E"]), 5.0, 1.0))
     w = w * np.where(cells["area"].str.len() <= 5, 50.0, 1.0)
     return v * w
 
@@ -282,3 +293,47 @@ def ward_totals(cells: pd.DataFrame, wards: list[str]) -> pd.DataFrame:
     leaf_w = [w for w in WORKPLACE_LABELS]
     sub = cells[cells["area"].isin(wards) & cells["status"].isin(leaf_s) & cells["workplace"].isin(leaf_w)]
     return sub.rename(columns={"area": "ward_code"})[["ward_code", "status", "workplace", "value"]]
+
+
+# --- one call per input kind (the notebook stays thin) --------------------------------------------
+
+def analyse_microdata(persons: pd.DataFrame, areas, city_code: str, *, min_cell: int = 10,
+                      merge_below: int = 100) -> dict:
+    """Validated person records + district polygons → merged areas, full table, suppressed cells."""
+    leaves = microdata_leaves(persons)
+    merged = merge_small_areas(areas, leaves, merge_below) if merge_below > 0 else {}
+    areas_m, leaves_m = apply_merge(areas, leaves, merged)
+    table = commuting_table(leaves_m, areas_m, city_code)
+    cells = disclose(table, min_cell, city_code)
+    return {"areas": areas_m, "merged": merged, "checked": [(table, cells)], "cells": cells}
+
+
+def analyse_estat(api: pd.DataFrame, gis: pd.DataFrame, areas, city_code: str, *, min_cell: int = 10) -> dict:
+    """e-Stat ward table + small-area table (+ polygons) → the same result shape as :func:`analyse_microdata`.
+
+    Each table is suppressed on its own (their shared ward × 総数/雇用者 cells are large)."""
+    ward_table, dist_table, dist_areas = estat_tables(api, gis, city_code)
+    merged = dict(gis.attrs.get("merged", {}))
+    a = areas[areas["district_code"].astype(str).isin(set(dist_areas["district_code"]) | set(merged))]
+    leaves = pd.DataFrame({"area": dist_areas["district_code"], "status": "0", "workplace": "0", "count": 0})
+    areas_m, _ = apply_merge(a, leaves, merged)
+    missing = set(dist_areas["district_code"]) - set(areas_m["district_code"])
+    if missing:
+        raise ValueError(f"small areas without polygons: {sorted(missing)[:5]}")
+    c_w = disclose(ward_table, min_cell, city_code)
+    c_d = disclose(dist_table, min_cell, city_code)
+    shown = c_d[~c_d["area"].isin(set(c_w["area"]))]
+    return {"areas": areas_m, "merged": merged, "checked": [(ward_table, c_w), (dist_table, c_d)],
+            "cells": pd.concat([c_w, shown], ignore_index=True)}
+
+
+def export_cells(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """Long published table for export: no unsuppressed values."""
+    out = cells[["area", "status", "workplace", "published", "disclosure"]].copy()
+    out.insert(1, "area_name", out["area"].map(names))
+    out.insert(3, "status_label", out["status"].map(STATUS_NODES))
+    out.insert(5, "workplace_label", out["workplace"].map(WORKPLACE_NODES))
+    out = out.rename(columns={"published": "count"})
+    out["disclosure"] = out["disclosure"].map({"published": "", "primary": "秘匿（少数）",
+                                               "complementary": "秘匿（補完）", "missing": "不明（原表）"})
+    return out
