@@ -320,3 +320,31 @@ def _solve_mclp(dist, w, radius_m, n):
         model = MCLP.from_cost_matrix(dist, w, service_radius=radius_m, p_facilities=n, name="volunteers")
         model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     return model
+
+
+def passes_by_period(hits: pd.DataFrame, n_days: int) -> pd.DataFrame:
+    """Average child-passes per school day by crossing and period (sum of 5-minute unique counts)."""
+    bc = bin_counts(hits)
+    out = bc.groupby(["crossing_id", "period"])["children"].sum().div(n_days).rename("weight").reset_index()
+    return out
+
+
+def top_list(ranking: pd.DataFrame, labels: pd.Series | None = None, *, top_n: int = 10,
+             min_cell: int = 10) -> pd.DataFrame:
+    """Reader-facing table of the ``top_n`` crowded crossings with small counts suppressed.
+
+    Crossings seen with fewer than ``min_cell`` distinct children are not listed at all."""
+    r = ranking[~ranking["suppressed"]].head(top_n).copy()
+    peak_max, _ = suppress_small(r["peak_max"], min_cell)
+    out = pd.DataFrame({
+        "順位": np.arange(1, len(r) + 1),
+        "交差点ID": r["crossing_id"].to_numpy(),
+        "場所（最寄り校からの方角・距離）": (labels.reindex(r["crossing_id"]).to_numpy() if labels is not None
+                                  else r["crossing_id"].to_numpy()),
+        "最混雑の時間帯": [f"{PERIOD_LABELS.get(p, p)} {bin_label(b)}–{bin_label(b + 5)}"
+                     for p, b in zip(r["peak_period"], r["peak_bin"])],
+        "ピーク5分間の児童数（日平均）": r["peak_mean"].round(1).to_numpy(),
+        "ピーク5分間の児童数（最大日）": peak_max.to_numpy(),
+        "通過児童数（延べ・日平均）": r["passes_per_day"].round(1).to_numpy(),
+    })
+    return out

@@ -13,9 +13,10 @@ The world (everything here is SYNTHETIC — fictional schools, children and stre
   ``max_segment_edges`` blocks each); the city's route file lists these segments.
 - Children live along the first blocks of their group's route. Mornings: 集団登校 — the group
   leaves the gathering point between 07:15 and 07:50 and picks the children up on the way.
+  Each group has its own departure time (± ~2 min from day to day).
   Afternoons: children leave school by grade (14:30 / 15:15 / 16:00 ± 10 min) and walk home alone.
 - **Planted crowded crossings**: ``planted_per_school`` crossings per school on busy stretches of
-  the designated network where children wait 1.5–4 min (a long signal / an arterial road), so
+  the designated network where children wait 2.5–5 min (a long signal / an arterial road), so
   many of them are seen there in the same 5 minutes. Elsewhere children wait 0–40 s sometimes.
 - **Planted deviations**: ``deviations_per_school`` straight route segments per school that
   some children bypass on their way home via a parallel non-designated street (a share drawn in
@@ -52,6 +53,7 @@ SCHOOL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 MORNING_WINDOW = ("07:15", "07:50")       # group departures
 DISMISSAL = {1: "14:30", 2: "14:30", 3: "15:15", 4: "15:15", 5: "16:00", 6: "16:00"}
 WALK_SPEED = (0.9, 1.3)                     # m/s, children
+GENERATOR_VERSION = 4                       # part of the cache key: bump when the output changes
 
 
 # ----------------------------------------------------------------------------------- world
@@ -223,7 +225,7 @@ def _build_world(city_code, ward_codes, seed, n_schools, n_gathering, catchment_
             "edge_to_segment": edge_to_segment, "city_poly": city_poly}
 
 
-def _plant(world, planted_per_school, deviations_per_school, rng):
+def _plant(world, planted_per_school, deviations_per_school, rng, group_size):
     grid, routes, segments = world["grid"], world["routes"], world["segments"]
     planted, deviations = {}, []
     for sch in world["schools"]:
@@ -232,13 +234,12 @@ def _plant(world, planted_per_school, deviations_per_school, rng):
         gates = {r["path"][-1] for r in rs}
         flow: dict = {}
         for r in rs:
-            for n in r["path"][1:-1]:
-                flow[n] = flow.get(n, 0) + 1
+            for n in r["path"][3:-1]:   # every child of the group has joined by the 3rd crossing
+                flow[n] = flow.get(n, 0) + group_size[r["group"]]
         def far_from(n, others, k):
             return all(abs(n[0] - o[0]) + abs(n[1] - o[1]) >= k for o in others)
-        cand = [n for n, f in flow.items() if f >= 2 and far_from(n, gates, 3)]
-        if len(cand) < planted_per_school:
-            cand = [n for n in flow if far_from(n, gates, 2)]
+        # The busiest crossings away from the gate (ties broken at random).
+        cand = [n for n in flow if far_from(n, gates, 3)] or [n for n in flow if far_from(n, gates, 2)]
         rng.shuffle(cand)
         cand.sort(key=lambda n: -flow[n])
         chosen = []
@@ -252,7 +253,12 @@ def _plant(world, planted_per_school, deviations_per_school, rng):
         # Deviations: straight segments with a free parallel street (offsets 1 and 2 not designated).
         designated = {e for (s2, e) in world["edge_to_segment"] if s2 == sid}
         designated_nodes = {n for e in designated for n in e}
-        segs = [s for s in segments if s["school_id"] == sid and len(s["nodes"]) >= 3]
+        # Segments every child of a group walks in full (past the homes) and used by ≥ 15 children.
+        def seg_flow(nodes):
+            return sum(group_size[r["group"]] for r in rs
+                       if all(n in r["path"][3:] for n in nodes))
+        segs = [s for s in segments if s["school_id"] == sid and len(s["nodes"]) >= 3
+                and seg_flow(s["nodes"]) >= 15]
         order = rng.permutation(len(segs))
         made = 0
         for k in order:
@@ -316,7 +322,13 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
                          max_segment_edges)
     rng = world["rng"]
     grid = world["grid"]
-    planted, deviations = _plant(world, planted_per_school, deviations_per_school, rng)
+    # Group sizes first: crowding is planted where many children pass.
+    group_size = {}
+    for sch in world["schools"]:
+        rs = [r for r in world["routes"] if r["school_id"] == sch["school_id"]]
+        counts = rng.multinomial(children_per_school, rng.dirichlet(np.full(len(rs), 4.0)))
+        group_size.update({r["group"]: int(c) for r, c in zip(rs, counts)})
+    planted, deviations = _plant(world, planted_per_school, deviations_per_school, rng, group_size)
     dev_by_seg = {d["segment_id"]: d for d in deviations}
     e2s = world["edge_to_segment"]
 
@@ -325,9 +337,8 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
     for sch in world["schools"]:
         sid = sch["school_id"]
         rs = [r for r in world["routes"] if r["school_id"] == sid]
-        w = rng.dirichlet(np.full(len(rs), 4.0))
-        counts = rng.multinomial(children_per_school, w)
-        for r, c in zip(rs, counts):
+        for r in rs:
+            c = group_size[r["group"]]
             path = r["path"]
             cum = np.concatenate([[0], np.cumsum(np.full(len(path) - 1, block_m))])
             for _ in range(int(c)):
@@ -353,7 +364,7 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
         if v is None:
             v = node_xy[n] = grid.xy(n)
         return v
-    planted_wait = {n: float(rng.uniform(90, 240)) for n in planted}
+    planted_wait = {n: float(rng.uniform(150, 300)) for n in planted}
 
     def waits_for(nodes, rng_):
         out = np.zeros(len(nodes))
@@ -364,13 +375,13 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
                 out[k] = rng_.uniform(0, 40)
         return out
 
+    lo, hi = (pd.Timedelta(f"{MORNING_WINDOW[0]}:00"), pd.Timedelta(f"{MORNING_WINDOW[1]}:00"))
+    group_base = {r["group"]: float(rng.uniform(lo.total_seconds(), hi.total_seconds())) for r in world["routes"]}
     for d in dates:
         day0 = pd.Timestamp(d)
         # Morning: groups.
-        group_t0 = {}
-        for r in world["routes"]:
-            lo, hi = (pd.Timedelta(f"{MORNING_WINDOW[0]}:00"), pd.Timedelta(f"{MORNING_WINDOW[1]}:00"))
-            group_t0[r["group"]] = float(rng.uniform(lo.total_seconds(), hi.total_seconds()))
+        # Each group leaves at its fixed time (a couple of minutes' jitter from day to day).
+        group_t0 = {g: t + float(rng.normal(0, 90)) for g, t in group_base.items()}
         group_waits = {r["group"]: waits_for(r["path"], rng) for r in world["routes"]}
         group_speed = {r["group"]: float(rng.uniform(0.8, 1.0)) for r in world["routes"]}
         for ch in children:
@@ -555,7 +566,8 @@ def ensure_school_routes(seed: int = 7, city_code: str = "43100", *, encoding: s
     The key encodes every parameter, so a changed parameter produces a new set. Written to a
     temporary directory and renamed, so a half-written set is never reused. Returns the paths.
     """
-    params = {"seed": int(seed), "city_code": str(city_code), "encoding": encoding, **kwargs}
+    params = {"seed": int(seed), "city_code": str(city_code), "encoding": encoding, **kwargs,
+              "generator_version": GENERATOR_VERSION}
     if "ward_codes" in params:
         params["ward_codes"] = [str(c) for c in (params["ward_codes"] or [])]
     key_src = json.dumps(params, sort_keys=True, ensure_ascii=False)
@@ -567,7 +579,7 @@ def ensure_school_routes(seed: int = 7, city_code: str = "43100", *, encoding: s
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent))
         try:
-            gen = generate(city_code, seed, **kwargs)
+            gen = generate(city_code, int(seed), **kwargs)
             write_dataset(gen, tmp, encoding=encoding, params=params)
             try:
                 os.replace(tmp, target)

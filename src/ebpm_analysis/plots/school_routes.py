@@ -1,0 +1,179 @@
+"""Figures for the school-route case (house style via :mod:`ebpm_analysis.viz`).
+
+Only aggregated, disclosure-controlled values are drawn: crossings (public places), designated
+route segments (public), school sites (public). No tracks, no homes, no device positions.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from .. import viz
+from ..cases.school_routes import bin_label
+
+
+def heatmap(values, mask, labels, windows: dict, *, source: str, synthetic: bool, bin_minutes: int = 5,
+            min_cell: int = 10):
+    """Crossing × 5-minute bin heat map, one panel per window (朝 / 午後). Suppressed cells hatched."""
+    panels = [(k, lo, hi) for k, (lo, hi) in windows.items()]
+    widths = [(hi - lo) for _, lo, hi in panels]
+    n = len(values)
+    fig, axes = plt.subplots(1, len(panels), figsize=(11, 1.6 + 0.38 * n), sharey=True,
+                             gridspec_kw={"width_ratios": widths, "wspace": 0.04})
+    axes = np.atleast_1d(axes)
+    vmax = float(np.nanmax(values.to_numpy(dtype=float, na_value=np.nan))) if n else 1.0
+    norm = Normalize(0, max(vmax, 1.0))
+    cmap = plt.get_cmap(viz.SEQ_CMAP)
+    titles = {"morning": "登校（朝）", "afternoon": "下校（午後）"}
+    im = None
+    for ax, (key, lo, hi) in zip(axes, panels):
+        cols = [b for b in values.columns if lo <= b < hi]
+        arr = values[cols].to_numpy(dtype=float, na_value=np.nan)
+        im = ax.imshow(np.ma.masked_invalid(arr), aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
+                       extent=(lo, hi, n, 0))
+        m = mask[cols].to_numpy() if len(cols) else np.zeros((n, 0), bool)
+        for i, j in zip(*np.nonzero(m)):
+            ax.add_patch(plt.Rectangle((cols[j], i), bin_minutes, 1, facecolor="#e5e5e5", edgecolor="#aaaaaa",
+                                       hatch="///", linewidth=0))
+        ticks = list(range(lo, hi, 30))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([bin_label(t) for t in ticks], fontsize=9)
+        ax.set_xlabel("時刻（5分ごと）")
+        ax.set_title(titles.get(key, key), fontsize=11)
+        ax.grid(False)
+    axes[0].set_yticks(np.arange(n) + 0.5)
+    axes[0].set_yticklabels(labels, fontsize=9)
+    axes[0].set_ylabel("交差点（混雑順）")
+    cb = fig.colorbar(im, ax=axes.tolist(), fraction=0.025, pad=0.01)
+    cb.set_label("見守り対象の児童数（人／5分、平日平均）")
+    handles = [Patch(facecolor="#e5e5e5", edgecolor="#aaaaaa", hatch="///", label=f"秘匿（延べ{min_cell}人未満）")]
+    fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(0.9, 1.0), fontsize=9)
+    fig.suptitle("混雑する交差点と時間帯（5分ごとの児童数）", fontsize=13, fontweight="bold", x=0.45, y=1.0)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def _fit_figure(fig, ax, width: float, extra: float = 1.0, share: float = 1.0):
+    """Set the figure height to the map's aspect so no blank band is left above/below it."""
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    fig.set_size_inches(width, min(12.0, width * share * (y1 - y0) / (x1 - x0) * 0.92 + extra))
+
+
+def _extent(ax, xs, ys, pad=350):
+    ax.set_xlim(min(xs) - pad, max(xs) + pad)
+    ax.set_ylim(min(ys) - pad, max(ys) + pad)
+
+
+def crossings_map(wards, segments, schools, top, volunteers, *, source: str, synthetic: bool, min_cell: int = 10):
+    """Map: ward outlines, designated routes, schools, top crowded crossings (size/colour = peak count,
+    number = rank) and the proposed volunteer positions (``volunteers``: {period: frame with x, y}).
+    All frames in a metre CRS (EPSG:6670)."""
+    fig, ax = plt.subplots(figsize=(9, 8.5))
+    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
+    segments.plot(ax=ax, color="#7fa7cf", linewidth=1.6, zorder=2)
+    viz.outline(ax, wards, label_col="name", fontsize=11)
+    ax.scatter(schools["x"], schools["y"], marker="s", s=120, color="#1f5a96", edgecolor="white", zorder=5)
+    for _, s in schools.iterrows():
+        ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(6, 6), textcoords="offset points", fontsize=9,
+                    color="#1f3f66", fontweight="bold", zorder=6,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
+    vmax = float(top["peak_mean"].max()) if len(top) else 1.0
+    norm = Normalize(0, vmax)
+    sc = ax.scatter(top["x"], top["y"], s=30 + 12 * top["peak_mean"], c=top["peak_mean"], cmap=viz.SEQ_CMAP,
+                    norm=norm, edgecolor="#552200", linewidth=0.6, zorder=7)
+    for _, r in top.iterrows():
+        ax.annotate(str(int(r["rank"])), (r["x"], r["y"]), ha="center", va="center", fontsize=8,
+                    fontweight="bold", zorder=8)
+    vol_styles = {"morning": ("#3a8f5c", 420, "見守りボランティア配置案（朝）"),
+                  "afternoon": ("#7a5ea8", 700, "見守りボランティア配置案（午後）")}
+    vol_handles = []
+    for period, vf in (volunteers or {}).items():
+        if vf is None or not len(vf):
+            continue
+        color, size, label = vol_styles.get(period, ("#3a8f5c", 420, "見守りボランティア配置案"))
+        ax.scatter(vf["x"], vf["y"], s=size, facecolor="none", edgecolor=color, linewidth=2.2, zorder=6)
+        vol_handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor=color,
+                                  markeredgewidth=2, linestyle="none", markersize=13 if size < 500 else 17,
+                                  label=label))
+    xs = list(schools["x"]) + list(top["x"])
+    ys = list(schools["y"]) + list(top["y"])
+    b = segments.total_bounds
+    _extent(ax, xs + [b[0], b[2]], ys + [b[1], b[3]])
+    _fit_figure(fig, ax, width=9.5, extra=0.6, share=0.82)
+    viz.map_axes(ax)
+    cb = fig.colorbar(sc, ax=ax, fraction=0.035, pad=0.01)
+    cb.set_label("ピーク5分間の児童数（人、平日平均）")
+    handles = [
+        Line2D([], [], marker="s", color="#1f5a96", linestyle="none", markersize=9, label="小学校"),
+        Line2D([], [], color="#7fa7cf", linewidth=2, label="指定通学路"),
+        Line2D([], [], marker="o", color="#f08c3c", markeredgecolor="#552200", linestyle="none", markersize=9,
+               label="混雑交差点（数字＝順位）"),
+        *vol_handles,
+        Line2D([], [], color="#333333", linewidth=1, label="区界"),
+    ]
+    ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=9)
+    ax.set_title("混雑交差点と見守りボランティアの配置案")
+    viz.north_arrow(ax)
+    viz.scale_bar(ax, loc=(0.04, 0.94))
+    viz.source_note(fig, source + f"。延べ{min_cell}人未満の交差点は表示していません", synthetic=synthetic)
+    return fig
+
+
+SHARE_CLASSES = [(0.0, 0.05, "#9fb3c8", 1.6, "5%未満"), (0.05, 0.10, "#f4a259", 3.0, "5–10%"),
+                 (0.10, 0.20, "#d9482b", 3.6, "10–20%"), (0.20, 1.01, "#7a0c2e", 4.2, "20%以上")]
+
+
+def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool, top: int = 8,
+                 min_cell: int = 10):
+    """Designated route segments classed by the share of fixes off the route; bars for the top segments."""
+    fig, (ax, axb) = plt.subplots(1, 2, figsize=(12.5, 7.2), gridspec_kw={"width_ratios": [1.7, 1], "wspace": 0.18})
+    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
+    viz.outline(ax, wards, label_col="name", fontsize=10)
+    shown = segments_share[~segments_share["suppressed"]]
+    hidden = segments_share[segments_share["suppressed"]]
+    if len(hidden):
+        hidden.plot(ax=ax, color="#bbbbbb", linewidth=1.2, linestyle="--", zorder=2)
+    handles = []
+    for lo, hi, color, lw, label in SHARE_CLASSES:
+        part = shown[(shown["share"] >= lo) & (shown["share"] < hi)]
+        if len(part):
+            part.plot(ax=ax, color=color, linewidth=lw, zorder=3 + lo)
+        handles.append(Line2D([], [], color=color, linewidth=lw, label=f"外れた測位 {label}"))
+    ax.scatter(schools["x"], schools["y"], marker="s", s=90, color="#1f5a96", edgecolor="white", zorder=5)
+    for _, s in schools.iterrows():
+        ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(5, 5), textcoords="offset points", fontsize=8,
+                    color="#1f3f66", zorder=6, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
+    topn = shown.sort_values("share", ascending=False).head(top)
+    for k, (_, r) in enumerate(topn.iterrows(), start=1):
+        p = r.geometry.interpolate(0.5, normalized=True)
+        ax.annotate(str(k), (p.x, p.y), xytext=(0, 11), textcoords="offset points", ha="center", va="center",
+                    fontsize=8, fontweight="bold", zorder=7,
+                    bbox=dict(boxstyle="circle,pad=0.2", fc="white", ec="#7a1f4f"))
+    b = segments_share.total_bounds
+    _extent(ax, [b[0], b[2]], [b[1], b[3]], pad=300)
+    viz.map_axes(ax)
+    handles += [Line2D([], [], color="#bbbbbb", linestyle="--", label=f"秘匿（児童{min_cell}人未満）"),
+                Line2D([], [], marker="s", color="#1f5a96", linestyle="none", label="小学校")]
+    ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=8,
+              title="指定通学路の区間", title_fontsize=8)
+    ax.set_title("指定通学路から外れた歩行が多い区間（数字＝右の順位）")
+    viz.north_arrow(ax)
+    viz.scale_bar(ax, loc=(0.04, 0.94))
+    # Bars with Wilson intervals.
+    y = np.arange(len(topn))[::-1]
+    colors = [next(c for lo, hi, c, _, _ in SHARE_CLASSES if lo <= v < hi) for v in topn["share"]]
+    axb.barh(y, topn["share"], color=colors)
+    axb.errorbar(topn["share"], y, xerr=[topn["share"] - topn["share_lo"], topn["share_hi"] - topn["share"]],
+                 fmt="none", ecolor="#333333", capsize=3, linewidth=1)
+    axb.set_yticks(y)
+    axb.set_yticklabels([f"{k}. {sid}" for k, sid in enumerate(topn["segment_id"], start=1)], fontsize=9)
+    axb.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    axb.set_xlabel("外れた測位の割合（%、線は95%信頼区間）")
+    axb.set_title("外れた割合の高い区間", fontsize=11)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
