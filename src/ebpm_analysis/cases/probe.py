@@ -307,11 +307,19 @@ def rank_braking_hotspots(br) -> pd.DataFrame:
 
 
 def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: int = 6, min_passes: int = 30,
-                          alpha: float = 0.05, plane_crs: str = "EPSG:6670"):
-    """Rates → mesh cells → Gi* on the EB-smoothed rate → ranking (GeoDataFrame in ``plane_crs``)."""
+                          alpha: float = 0.05, min_ratio: float = 2.0, plane_crs: str = "EPSG:6670"):
+    """Rates → mesh cells → Gi* on the EB-smoothed rate → ranking (GeoDataFrame in ``plane_crs``).
+
+    A braking hot spot is a mesh with a significant Gi* (z > 0, p < alpha) whose own smoothed rate is
+    at least ``min_ratio`` × the overall rate (Gi* alone also marks quiet neighbours of a spike).
+    """
     br = braking_rates(passes, events, min_passes=min_passes)
     cells = mesh_polygons(br["mesh"], level).to_crs(plane_crs).merge(br, on="mesh")
     cells = gi_star(cells, "rate_eb_per_1000", level=level, alpha=alpha)
+    overall = cells["n_events"].sum() / max(cells["n_passes"].sum(), 1) * 1000
+    cells["gi_significant"] = cells["hotspot"]
+    cells["hotspot"] = cells["gi_significant"] & (cells["rate_eb_per_1000"] >= min_ratio * overall)
+    cells.attrs["overall_rate_per_1000"] = overall
     return rank_braking_hotspots(cells)
 
 

@@ -1,0 +1,286 @@
+"""Figures for case 3 (probe slowdowns, sudden braking, accidents) and the offline interactive map.
+
+Static maps draw mesh cells in EPSG:6670 with ward outlines and names (no web tiles). The
+interactive map (:func:`interactive_map`) is a folium map with **no tiles** and Leaflet's JS/CSS
+**inlined** from ``ebpm_analysis/vendor/leaflet`` (Leaflet 1.9.4, BSD-2-Clause), so the report opens on
+a closed network; every external ``<script src>``/``<link href>`` folium would add is removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html as _html
+import re
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
+
+from .. import viz
+
+CLASS_COLORS = {"known_danger": "#b8433c", "latent_risk": "#d9822b", "congestion_only": "#1f5a96"}
+CLASS_LABELS = {"known_danger": "既知の危険箇所（事故多発）", "latent_risk": "潜在的危険箇所（急減速多発・事故少）",
+                "congestion_only": "渋滞のみ"}
+DAY_LABELS = {"weekday": "平日", "holiday": "土日祝"}
+
+
+def _frame(ax, wards):
+    viz.outline(ax, wards, label_col="name", fontsize=9)
+    viz.map_axes(ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    b = wards.total_bounds
+    ax.set_xlim(b[0] - 500, b[2] + 500)
+    ax.set_ylim(b[1] - 500, b[3] + 500)
+
+
+def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthetic, fmt="{:.0f}", k=5,
+                    cmap=viz.SEQ_CMAP, bins=None, highlight=None, highlight_label=None, integer=False):
+    """Classed map of a mesh value (quantile classes or given ``bins``) with ward outlines/names.
+
+    Cells are drawn with an edge in their own colour so 125 m cells stay visible at city scale;
+    ``highlight`` (GeoDataFrame) is outlined in black (e.g. Gi* hot spots).
+    """
+    import mapclassify
+
+    fig, ax = plt.subplots(figsize=(8.5, 7.5))
+    v = cells[column].astype(float)
+    has = v.notna().to_numpy()
+    vals = v[has].to_numpy()
+    if bins is None:
+        qs = np.unique(np.quantile(vals, np.linspace(0, 1, k + 1)[1:])) if len(vals) else np.array([1.0])
+        bins = list(qs)
+    cls = mapclassify.UserDefined(vals, bins=list(bins)).yb if len(vals) else np.array([], int)
+    colors = plt.get_cmap(cmap)(np.linspace(0.2, 0.95, len(bins)))
+    sub = cells[has]
+    for i in range(len(bins)):
+        part = sub[cls == i]
+        if len(part):
+            part.plot(ax=ax, color=colors[i], edgecolor=colors[i], linewidth=1.2, zorder=2)
+    if highlight is not None and len(highlight):
+        highlight.plot(ax=ax, facecolor="none", edgecolor="black", linewidth=1.6, zorder=3)
+    _frame(ax, wards)
+    lows = [float(np.min(vals)) if len(vals) else 0.0] + [b + (1 if integer else 0) for b in bins[:-1]]
+    labels = [fmt.format(bins[i]) if integer and lows[i] == bins[i] else f"{fmt.format(lows[i])}–{fmt.format(bins[i])}"
+              for i in range(len(bins))]
+    handles = [Patch(color=colors[i], label=labels[i]) for i in range(len(bins))]
+    if highlight is not None and len(highlight):
+        handles.append(Patch(facecolor="none", edgecolor="black", label=highlight_label or "強調"))
+    ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True,
+              framealpha=0.9, fontsize=9)
+    ax.set_title(title)
+    viz.north_arrow(ax)
+    viz.scale_bar(ax)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20):
+    """Two panels: weekday peak vs off-peak share of records ≤ congested_kmh, same classes."""
+    import mapclassify
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
+    vals = pd.concat([cells["share_slow_peak"], cells["share_slow_offpeak"]]).dropna() * 100
+    bins = [10, 25, 50, 75, 100]
+    colors = plt.get_cmap(viz.SEQ_CMAP)(np.linspace(0.15, 0.95, len(bins)))
+    for ax, col, ttl in ((axes[0], "share_slow_peak", "平日ピーク（7–9時・17–19時）"),
+                         (axes[1], "share_slow_offpeak", "平日オフピーク（10–16時）")):
+        v = cells[col] * 100
+        has = v.notna()
+        cls = mapclassify.UserDefined(v[has].to_numpy(), bins=bins).yb if has.any() else np.array([], int)
+        cells[~has].plot(ax=ax, color="#eeeeee", linewidth=0)
+        sub = cells[has]
+        for i in range(len(bins)):
+            part = sub[cls == i]
+            if len(part):
+                part.plot(ax=ax, color=colors[i], linewidth=0)
+        _frame(ax, wards)
+        ax.set_title(ttl, fontsize=12)
+        viz.north_arrow(ax)
+        viz.scale_bar(ax)
+    lows = [0] + bins[:-1]
+    handles = [Patch(color=colors[i], label=f"{lows[i]}–{bins[i]}%") for i in range(len(bins))]
+    handles.append(Patch(color="#eeeeee", label="記録少（秘匿）"))
+    fig.legend(handles=handles, title=f"{congested_kmh:g} km/h以下の記録の割合", loc="lower center",
+               ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(f"プローブ走行記録に占める低速（{congested_kmh:g} km/h以下）の割合：平日ピーク対オフピーク",
+                 fontsize=13, fontweight="bold")
+    viz.source_note(fig, source, synthetic=synthetic)
+    fig.subplots_adjust(bottom=0.1)
+    return fig
+
+
+def spots_map(spots, wards, *, source, synthetic=True, top_n=30):
+    """Ranked spots by class (mesh cells enlarged to markers so they stay visible at city scale)."""
+    fig, ax = plt.subplots(figsize=(8.5, 7.5))
+    cent = spots.geometry.centroid
+    for cls, color in CLASS_COLORS.items():
+        sel = (spots["class"] == cls).to_numpy()
+        if sel.any():
+            ax.scatter(cent.x[sel], cent.y[sel], s=18 + 3 * np.sqrt(spots.loc[sel, "n_accidents"].to_numpy() + 1) * 6,
+                       color=color, alpha=0.8, edgecolor="white", linewidth=0.5, label=CLASS_LABELS[cls], zorder=3)
+    top = spots.head(top_n)
+    for _, r in top.head(10).iterrows():
+        c = r.geometry.centroid
+        ax.annotate(str(r["rank"]), (c.x, c.y), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=4)
+    _frame(ax, wards)
+    ax.legend(title="箇所の分類（円の大きさ＝事故件数）", loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True,
+              framealpha=0.9, fontsize=9)
+    ax.set_title("急減速・渋滞・事故を重ねた要対策箇所（1/8地域メッシュ）")
+    viz.north_arrow(ax)
+    viz.scale_bar(ax)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def hourly_profile_chart(profile, *, source, synthetic=True, congested_kmh=20):
+    fig, ax1 = plt.subplots(figsize=(8, 4.5))
+    for dt, color in (("weekday", viz.PALETTE[0]), ("holiday", viz.PALETTE[1])):
+        p = profile[profile["day_type"] == dt]
+        ax1.plot(p["hour"], p["share_slow"] * 100, marker="o", ms=3, color=color,
+                 label=f"{DAY_LABELS[dt]}：{congested_kmh:g} km/h以下の割合")
+        ax1.plot(p["hour"], p["mean_speed"], linestyle="--", color=color, alpha=0.7, label=f"{DAY_LABELS[dt]}：平均速度")
+    ax1.set_xlabel("時台（時）")
+    ax1.set_ylabel("低速記録の割合（%）／平均速度（km/h）")
+    ax1.set_xticks(range(0, 24, 2))
+    ax1.set_title("時間帯別の低速記録の割合と平均速度（市全体）")
+    ax1.legend(fontsize=8, ncol=2, loc="upper left")
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def accident_hour_chart(hour_night, *, source):
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    h = hour_night.set_index("hour")
+    bottom = np.zeros(len(h))
+    for col, color in (("昼", viz.PALETTE[1]), ("夜", viz.PALETTE[0])):
+        if col in h:
+            ax.bar(h.index, h[col], bottom=bottom, color=color, label=col)
+            bottom += h[col].to_numpy()
+    ax.set_xlabel("発生時台（時）")
+    ax.set_ylabel("事故件数（件）")
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_title("時間帯別の人身事故件数（昼夜別）")
+    ax.legend(title="昼夜（本票の区分）")
+    viz.source_note(fig, source)
+    return fig
+
+
+def accident_trend_chart(by_group, names: dict, *, source):
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for i, (code, row) in enumerate(by_group.iterrows()):
+        ax.plot(row.index.astype(str), row.to_numpy(), marker="o", color=viz.PALETTE[i % len(viz.PALETTE)],
+                label=names.get(code, code))
+    ax.set_xlabel("発生年")
+    ax.set_ylabel("事故件数（件）")
+    ax.set_ylim(bottom=0)
+    ax.set_title("区別の人身事故件数の推移")
+    ax.legend(ncol=3, fontsize=9)
+    viz.source_note(fig, source)
+    return fig
+
+
+def accident_type_chart(types, *, source):
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    t = types.sort_values("n")
+    ax.barh(t["accident_type"], t["n"], color=viz.PALETTE[0])
+    for y, (n, s) in enumerate(zip(t["n"], t["share"])):
+        ax.text(n, y, f" {n:,}件（{s * 100:.1f}%）", va="center", fontsize=9)
+    ax.set_xlabel("事故件数（件）")
+    ax.set_ylabel("事故類型")
+    ax.set_xlim(0, t["n"].max() * 1.3)
+    ax.set_title("事故類型別の人身事故件数")
+    viz.source_note(fig, source)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ offline folium
+VENDOR_DIR = Path(__file__).resolve().parent.parent / "vendor" / "leaflet"
+
+
+def _vendor(name: str) -> bytes:
+    return (VENDOR_DIR / name).read_bytes()
+
+
+def leaflet_inline() -> tuple[str, str]:
+    """(css, js) of the vendored Leaflet, with the layer-control icons as data URIs."""
+    css = _vendor("leaflet.css").decode("utf-8")
+    for img in ("layers.png", "layers-2x.png"):
+        uri = "data:image/png;base64," + base64.b64encode(_vendor(f"images/{img}")).decode("ascii")
+        css = css.replace(f"url(images/{img})", f"url({uri})")
+    js = _vendor("leaflet.js").decode("utf-8")
+    return css, js
+
+
+_EXT_SCRIPT = re.compile(r"<script[^>]*\bsrc\s*=\s*[\"'](?:https?:)?//[^\"']*[\"'][^>]*>\s*</script>", re.I)
+_EXT_LINK = re.compile(r"<link[^>]*\bhref\s*=\s*[\"'](?:https?:)?//[^\"']*[\"'][^>]*/?>", re.I)
+
+
+def make_offline(html: str) -> str:
+    """Drop every external script/stylesheet tag and inline Leaflet's JS/CSS in <head>."""
+    html = _EXT_SCRIPT.sub("", html)
+    html = _EXT_LINK.sub("", html)
+    css, js = leaflet_inline()
+    js = js.replace("</script", "<\\/script")
+    inject = f"<style>{css}</style>\n<script>{js}</script>\n"
+    if "<head>" in html:
+        return html.replace("<head>", "<head>\n" + inject, 1)
+    return inject + html
+
+
+def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: str, center=None, zoom=12) -> str:
+    """A self-contained folium map (no tiles, no CDN). ``layers``: dicts with ``name``, ``gdf``
+    (EPSG:4326/6668 polygons), ``column`` (value to colour), ``label`` (tooltip caption),
+    ``fields``/``aliases`` (tooltip fields), ``colors`` (list of hex for quantile classes) and ``show``.
+    Returns the HTML document as a string.
+    """
+    import branca.colormap as bcm
+    import folium
+
+    wards_geo = wards_geo.to_crs(4326)
+    if center is None:
+        c = wards_geo.union_all().centroid
+        center = (c.y, c.x)
+    m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=True)
+    folium.GeoJson(wards_geo[["name", "geometry"]].to_json(), name="区界",
+                   style_function=lambda f: {"color": "#333333", "weight": 1.5, "fill": True,
+                                             "fillColor": "#f4f4f0", "fillOpacity": 1.0},
+                   tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["区"])).add_to(m)
+    for lay in layers:
+        gdf = lay["gdf"].to_crs(4326)
+        col = lay["column"]
+        vals = gdf[col].astype(float)
+        qs = np.unique(np.nanquantile(vals, [0, 0.5, 0.75, 0.9, 1.0])) if len(vals) else np.array([0, 1])
+        if len(qs) < 2:
+            qs = np.array([float(qs[0]) if len(qs) else 0.0, float(qs[0]) + 1 if len(qs) else 1.0])
+        cmap = bcm.StepColormap(lay.get("colors", ["#fee8c8", "#fdbb84", "#ef6548", "#990000"])[: len(qs) - 1],
+                                index=list(qs), vmin=float(qs[0]), vmax=float(qs[-1]), caption=lay["label"])
+        fg = folium.FeatureGroup(name=lay["name"], show=lay.get("show", True))
+        keep = list(dict.fromkeys([*lay.get("fields", [col]), col]))
+        data = gdf[keep + ["geometry"]].copy()
+        for c in keep:
+            if pd.api.types.is_float_dtype(data[c]):
+                data[c] = data[c].round(2)
+        folium.GeoJson(
+            data.to_json(),
+            style_function=lambda f, cmap=cmap, col=col: {
+                "fillColor": cmap(f["properties"][col]) if f["properties"][col] is not None else "#cccccc",
+                "color": "#555555", "weight": 0.3, "fillOpacity": 0.8},
+            tooltip=folium.GeoJsonTooltip(fields=lay.get("fields", [col]), aliases=lay.get("aliases", [col])),
+        ).add_to(fg)
+        fg.add_to(m)
+        cmap.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.get_root().html.add_child(folium.Element(
+        f'<div style="position:absolute;bottom:6px;left:8px;z-index:1000;background:rgba(255,255,255,.85);'
+        f'padding:2px 6px;font-size:11px">{_html.escape(attribution)}</div>'))
+    m.get_root().header.add_child(folium.Element(f"<title>{_html.escape(title)}</title>"))
+    return make_offline(m.get_root().render())
+
+
+def iframe(html: str, height: int = 560) -> str:
+    """Embed a map document in a notebook/report as an <iframe srcdoc> (self-contained)."""
+    return (f'<iframe srcdoc="{_html.escape(html, quote=True)}" style="width:100%;height:{height}px;border:1px solid #ccc" '
+            f'title="interactive map"></iframe>')
