@@ -53,9 +53,11 @@ def area_tree(areas: pd.DataFrame, city_code: str) -> dict[str, list[str]]:
 def microdata_leaves(persons: pd.DataFrame) -> pd.DataFrame:
     """Counts per district × 従業上の地位 × 従業地 (leaf codes) from validated person records."""
     g = persons.groupby(["area_code", "status", "workplace"], observed=True).size()
-    out = g.reset_index(name="count").rename(columns={"area_code": "area"})
-    for c in ("area", "status", "workplace"):
-        out[c] = out[c].astype(str)
+    full = pd.MultiIndex.from_product([sorted(persons["area_code"].astype(str).unique()), list(STATUS_LABELS),
+                                       list(WORKPLACE_LABELS)], names=["area", "status", "workplace"])
+    g.index = g.index.set_names(["area", "status", "workplace"])
+    g.index = pd.MultiIndex.from_arrays([g.index.get_level_values(i).astype(str) for i in range(3)], names=g.index.names)
+    out = g.reindex(full, fill_value=0).reset_index(name="count")
     return out
 
 
