@@ -210,6 +210,7 @@ def leaflet_inline() -> tuple[str, str]:
     for img in ("layers.png", "layers-2x.png"):
         uri = "data:image/png;base64," + base64.b64encode(_vendor(f"images/{img}")).decode("ascii")
         css = css.replace(f"url(images/{img})", f"url({uri})")
+    css = re.sub(r"url\(images/[^)]*\)", "none", css)  # default marker icon: not used (circle/area layers only)
     js = _vendor("leaflet.js").decode("utf-8")
     return css, js
 
@@ -238,13 +239,15 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
     """
     import branca.colormap as bcm
     import folium
+    import shapely
 
     wards_geo = wards_geo.to_crs(4326)
     if center is None:
         c = wards_geo.union_all().centroid
         center = (c.y, c.x)
     m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=True)
-    folium.GeoJson(wards_geo[["name", "geometry"]].to_json(), name="区界",
+    wards_geo = wards_geo.assign(geometry=shapely.set_precision(wards_geo.geometry.to_numpy(), 1e-6))
+    folium.GeoJson(wards_geo[["name", "geometry"]].to_json(ensure_ascii=False), name="区界",
                    style_function=lambda f: {"color": "#333333", "weight": 1.5, "fill": True,
                                              "fillColor": "#f4f4f0", "fillOpacity": 1.0},
                    tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["区"])).add_to(m)
@@ -260,11 +263,12 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
         fg = folium.FeatureGroup(name=lay["name"], show=lay.get("show", True))
         keep = list(dict.fromkeys([*lay.get("fields", [col]), col]))
         data = gdf[keep + ["geometry"]].copy()
+        data["geometry"] = shapely.set_precision(data.geometry.to_numpy(), 1e-6)  # ~0.1 m: smaller document
         for c in keep:
             if pd.api.types.is_float_dtype(data[c]):
                 data[c] = data[c].round(2)
         folium.GeoJson(
-            data.to_json(),
+            data.to_json(ensure_ascii=False),
             style_function=lambda f, cmap=cmap, col=col: {
                 "fillColor": cmap(f["properties"][col]) if f["properties"][col] is not None else "#cccccc",
                 "color": "#555555", "weight": 0.3, "fillOpacity": 0.8},

@@ -1,0 +1,91 @@
+"""The interactive map works offline: no tiles, no CDN script/link, Leaflet inlined; static maps render."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pytest
+import shapely
+
+from ebpm_analysis import geo
+from ebpm_analysis.cases import probe as cp
+from ebpm_analysis.plots import probe as pp
+
+
+@pytest.fixture(scope="module")
+def layer():
+    codes = ["49301569141", "49301569142", "49301569143", "49301569144"]
+    g = cp.mesh_polygons(codes, 6)
+    g["value"] = [1.0, 5.0, 20.0, 50.0]
+    return g
+
+
+@pytest.fixture(scope="module")
+def html(layer):
+    return pp.interactive_map(geo.load_city("43100"),
+                              [{"name": "急減速", "gdf": layer, "column": "value", "label": "件／千通過",
+                                "fields": ["mesh", "value"], "aliases": ["メッシュ", "値"]},
+                               {"name": "事故", "gdf": layer, "column": "value", "label": "件", "show": False}],
+                              title="テスト", attribution="出典テスト")
+
+
+def test_no_external_script_or_link(html):
+    assert not re.search(r"<script[^>]*\bsrc\s*=\s*[\"']?(https?:)?//", html, re.I)
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?(https?:)?//", html, re.I)
+    assert "cdn.jsdelivr.net" not in html and "code.jquery.com" not in html and "cdnjs" not in html
+
+
+def test_leaflet_inlined_and_no_tiles(html):
+    js = (pp.VENDOR_DIR / "leaflet.js").read_text(encoding="utf-8")
+    assert js[:200] in html  # the vendored Leaflet, inline
+    assert "leaflet-container" in html  # its CSS, inline
+    assert "L.tileLayer" not in html and "openstreetmap" not in html.lower()
+    assert "url(images/" not in html  # layer-control icons as data URIs
+    assert "data:image/png;base64," in html
+
+
+def _has(html: str, text: str) -> bool:
+    """Literal or JSON-escaped (folium writes GeoJSON and layer names with \\uXXXX escapes)."""
+    return text in html or text.encode("unicode_escape").decode("ascii") in html
+
+
+def test_layers_and_wards_present(html):
+    assert _has(html, "急減速") and _has(html, "事故") and _has(html, "中央区") and _has(html, "北区")
+    assert html.count("L.geoJson") >= 3 or html.count("geo_json") >= 3
+    assert "L.control.layers" in html
+
+
+def test_vendored_licence_is_bsd2():
+    lic = (pp.VENDOR_DIR / "LICENSE").read_text(encoding="utf-8")
+    assert lic.startswith("BSD 2-Clause License") and "Agafonkin" in lic
+
+
+def test_make_offline_strips_any_cdn_tag():
+    doc = ('<html><head><script src="https://example.org/x.js"></script>'
+           '<link rel="stylesheet" href="//cdn.example.org/y.css"/></head><body></body></html>')
+    out = pp.make_offline(doc)
+    assert "example.org" not in out and "<style>" in out
+
+
+def test_iframe_is_self_contained(html):
+    fr = pp.iframe(html)
+    assert fr.startswith("<iframe srcdoc=") and "src=\"http" not in fr
+
+
+def test_static_maps_have_titles_legends(layer):
+    matplotlib.use("Agg")
+    wards = geo.to_plane(geo.load_city("43100"))
+    cells = layer.to_crs(wards.crs)
+    fig = pp.mesh_choropleth(cells, "value", wards, title="急減速", legend_title="件／千通過", source="テスト",
+                             synthetic=True, highlight=cells.iloc[[3]], highlight_label="ホットスポット")
+    ax = fig.axes[0]
+    assert ax.get_title() == "急減速" and ax.get_legend() is not None
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[-1] == "ホットスポット" and len(labels) >= 3
+    assert labels[0].startswith("1–") and labels[-2].endswith("–50")  # classes cover the data range
+    assert any("合成データ" in t.get_text() for t in fig.texts)
+    ward_names = {t.get_text() for t in ax.texts}
+    assert {"中央区", "東区", "西区", "南区", "北区"} <= ward_names
