@@ -1,0 +1,177 @@
+"""Figures for case 4 (emergency dispatch demand). Each function returns ``fig`` in the house style:
+Japanese title, labelled axes with units, a source note and the synthetic mark where relevant."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from .. import viz
+
+
+def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口千人あたり救急出動件数（年平均）"):
+    """Sendai view: districts above the city average coloured by how far above; others grey."""
+    fig, ax = plt.subplots(figsize=(8, 7.5))
+    below = gdf[~gdf["above"]]
+    above = gdf[gdf["above"]]
+    below.plot(ax=ax, color="#e5e7eb", edgecolor="white", linewidth=0.5)
+    bins = [1.0, 1.1, 1.2, 1.35, np.inf]
+    labels = ["平均の1.0〜1.1倍", "1.1〜1.2倍", "1.2〜1.35倍", "1.35倍以上"]
+    colors = ["#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
+    cls = np.digitize(above["ratio_to_city"].to_numpy(), bins[1:-1])
+    for k in range(len(labels)):
+        sel = above[cls == k]
+        if len(sel):
+            sel.plot(ax=ax, color=colors[k], edgecolor="white", linewidth=0.5)
+    sig = gdf[gdf["sig_above"]]
+    if len(sig):
+        sig.boundary.plot(ax=ax, color="black", linewidth=1.6)
+    viz.outline(ax, wards.to_crs(gdf.crs), label_col="name")
+    handles = [Patch(color="#e5e7eb", label="市平均以下")] + [Patch(color=c, label=l) for c, l in zip(colors, labels)]
+    handles.append(Line2D([], [], color="black", linewidth=1.6, label="95%区間でも平均超"))
+    city = gdf["city_rate"].iloc[0]
+    ax.legend(handles=handles, title=f"市平均 {city:.1f} 件/千人・年", loc="lower right", frameon=True, framealpha=0.9,
+              fontsize=9, title_fontsize=9)
+    viz.map_axes(ax)
+    ax.set_title(title)
+    viz.north_arrow(ax)
+    viz.scale_bar(ax)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def profiles(hourly, weekday, share: dict, *, source: str, synthetic: bool):
+    """Hour-of-day bars (08–20 h highlighted) and weekday index."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    col = np.where((hourly["hour"] >= 8) & (hourly["hour"] < 20), viz.PALETTE[1], viz.PALETTE[0])
+    a1.bar(hourly["hour"], hourly["share"] * 100, color=col)
+    a1.set_xlabel("覚知時刻（時）")
+    a1.set_ylabel("全出動に占める割合（%）")
+    a1.set_xticks(range(0, 24, 2))
+    a1.set_title(f"時間帯別：8〜20時に {share['share'] * 100:.1f}%")
+    a1.legend(handles=[Patch(color=viz.PALETTE[1], label="8〜20時"), Patch(color=viz.PALETTE[0], label="その他")],
+              loc="upper left")
+    a2.bar(weekday["day"], weekday["index_vs_mean"], color=viz.PALETTE[2])
+    a2.axhline(1, color="#555555", linewidth=0.8)
+    a2.set_ylim(0.85, max(1.15, weekday["index_vs_mean"].max() + 0.03))
+    a2.set_ylabel("1日平均件数の指数（全日平均=1）")
+    a2.set_xlabel("曜日")
+    a2.set_title("曜日別")
+    fig.suptitle("救急出動の時間帯・曜日パターン", fontweight="bold")
+    fig.tight_layout()
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def density_map(grid, wards, *, cell_m: float, source: str, synthetic: bool, k: int = 5):
+    """Binned density (quantile classes computed here, so mapclassify's slow import is not needed)."""
+    fig, ax = plt.subplots(figsize=(8, 7))
+    v = grid["per_km2_year"].to_numpy(dtype=float)
+    ok = ~np.isnan(v)
+    edges = np.unique(np.quantile(v[ok], np.linspace(0, 1, k + 1))) if ok.any() else np.array([0.0, 1.0])
+    cmap = plt.get_cmap(viz.SEQ_CMAP, max(1, len(edges) - 1))
+    cls = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, len(edges) - 2)
+    handles = []
+    for i in range(len(edges) - 1):
+        sel = grid[ok & (cls == i)]
+        if len(sel):
+            sel.plot(ax=ax, color=cmap(i), edgecolor="white", linewidth=0.2)
+        handles.append(Patch(color=cmap(i), label=f"{edges[i]:,.0f}〜{edges[i + 1]:,.0f}"))
+    if (~ok).any():
+        grid[~ok].plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2, hatch="///")
+        handles.append(Patch(facecolor="#dddddd", hatch="///", label="少数のため秘匿"))
+    viz.outline(ax, wards.to_crs(grid.crs), label_col="name")
+    ax.legend(handles=handles, title="件/km²・年", loc="lower right", frameon=True, framealpha=0.9, fontsize=9)
+    viz.map_axes(ax)
+    ax.set_title(f"救急出動の密度（{cell_m / 1000:g} km メッシュ集計）")
+    viz.north_arrow(ax)
+    viz.scale_bar(ax)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthetic: bool):
+    """Excess lengthening a year (district minus city) with 95 % intervals; flagged districts in red."""
+    d = rt.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(d) + 1.6))
+    y = np.arange(len(d))
+    col = np.where(d["flagged"], viz.PALETTE[3], "#9ca3af")
+    ax.errorbar(d["excess_min_per_year"], y, xerr=1.96 * d["se"], fmt="none", ecolor="#6b7280", capsize=3)
+    ax.scatter(d["excess_min_per_year"], y, c=col, zorder=3, s=40)
+    ax.axvline(0, color="#555555", linewidth=0.8)
+    ax.set_yticks(y, [names.get(c, c) for c in d["district_code"]])
+    ax.set_xlabel("現着所要時間の伸び（市全体との差、分/年）")
+    ax.set_title("現着所要時間が市全体より速く延びている地区")
+    ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=viz.PALETTE[3], label="延伸と判定（多重検定補正後）"),
+                       Line2D([], [], marker="o", linestyle="", color="#9ca3af", label="判定なし")], loc="lower right")
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic: bool):
+    h = daily.tail(history_days)
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    ax.plot(h["date"], h["count"], color="#9ca3af", linewidth=0.5, label="実績（日別）")
+    ax.plot(h["date"], h["count"].rolling(28, center=True).mean(), color=viz.PALETTE[0], linewidth=1.8,
+            label="実績（28日移動平均）")
+    ax.fill_between(fc["date"], fc["lo"], fc["hi"], color=viz.PALETTE[1], alpha=0.2, label="予測の95%区間（日別）")
+    ax.plot(fc["date"], fc["forecast"], color=viz.PALETTE[1], linewidth=1.2, label="予測（期待値）")
+    ax.set_ylabel("救急出動件数（件/日）")
+    ax.set_xlabel("日付")
+    ax.set_title("日別救急出動件数の実績と今後12か月の予測")
+    ax.legend(loc="upper left", ncol=2, fontsize=9)
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, radius: float, source: str,
+                  synthetic: bool, crs: str = "EPSG:6670"):
+    """Panels per solution: demand cells (size = dispatches), open sites, coverage share in the title."""
+    n = len(solutions)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 5.6))
+    axes = np.atleast_1d(axes)
+    w = demand["w"].to_numpy()
+    size = 4 + 80 * w / w.max()
+    wp = wards.to_crs(crs)
+    for ax, (title, sol) in zip(axes, solutions.items()):
+        wp.boundary.plot(ax=ax, color="#555555", linewidth=0.7)
+        ax.scatter(demand["x"], demand["y"], s=size, c=sol["covered"], cmap="RdYlGn", vmin=0, vmax=1,
+                   alpha=0.6, linewidths=0)
+        open_ = np.asarray(sol["sites"])
+        ex = open_[open_ < existing_n]
+        new = open_[open_ >= existing_n]
+        ax.scatter(sites[ex, 0], sites[ex, 1], marker="^", s=60, c="#1f2937", label="既存署所")
+        if len(new):
+            ax.scatter(sites[new, 0], sites[new, 1], marker="*", s=140, c=viz.PALETTE[4], edgecolors="white",
+                       label="候補地（選定）")
+        viz.map_axes(ax)
+        ax.set_title(f"{title}\n{radius:g}分以内カバー率 {sol['coverage'] * 100:.1f}%", fontsize=11)
+    axes[0].legend(handles=[Line2D([], [], marker="^", linestyle="", color="#1f2937", label="既存署所"),
+                            Line2D([], [], marker="*", linestyle="", color=viz.PALETTE[4], markersize=12,
+                                   label="候補地（選定）"),
+                            Line2D([], [], marker="o", linestyle="", color="#1a9850", label=f"{radius:g}分以内"),
+                            Line2D([], [], marker="o", linestyle="", color="#d73027", label=f"{radius:g}分超")],
+                   loc="lower left", fontsize=8, frameon=True)
+    viz.north_arrow(axes[-1])
+    viz.scale_bar(axes[-1])
+    fig.suptitle("救急隊の配置：需要メッシュ（円の大きさ＝出動件数）と到着時間の目安", fontweight="bold")
+    fig.tight_layout()
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
+
+
+def scenario_chart(sc, *, source: str, synthetic: bool):
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    col = [viz.PALETTE[0]] + [viz.PALETTE[1]] * (len(sc) - 1)
+    bars = ax.bar(sc["year"].astype(str), sc["dispatches"], color=col)
+    for b, v, s in zip(bars, sc["dispatches"], sc["share65"]):
+        ax.annotate(f"{v:,.0f}件\n(65歳以上 {s * 100:.0f}%)", (b.get_x() + b.get_width() / 2, v), ha="center",
+                    va="bottom", fontsize=9)
+    ax.set_ylim(0, sc["dispatches"].max() * 1.2)
+    ax.set_ylabel("救急出動件数（件/年）")
+    ax.set_xlabel("年")
+    ax.set_title("高齢化シナリオ：年齢別出動率を据え置いた場合の件数")
+    viz.source_note(fig, source, synthetic=synthetic)
+    return fig
