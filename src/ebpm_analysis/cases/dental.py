@@ -345,7 +345,11 @@ def behaviour_model(exams: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     import statsmodels.formula.api as smf
 
     cols = ["caries", "age", "finishing_brushing", "snacks_per_day", "fluoride", "facility_code"]
-    d = exams[[c for c in cols if c in exams]].dropna().copy()
+    missing = [c for c in cols if c not in exams]
+    if missing:
+        raise ValueError(f"behaviour_model needs the questionnaire columns; missing {missing} "
+                         "(sheets without 仕上げみがき/間食回数/フッ化物 cannot be used for this model)")
+    d = exams[cols].dropna().copy()
     d["caries"] = d["caries"].astype(int)
     d["snacks"] = d["snacks_per_day"].astype(float)
     d["brushing"] = pd.Categorical(d["finishing_brushing"].astype(str), categories=["毎日", "ときどき", "していない"])

@@ -30,7 +30,8 @@ def _level_z(level: float) -> float:
 def binomial_limits(n, p0: float, level: float = 0.998, tau2: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Lower/upper control limits for a proportion at sample size(s) ``n`` around ``p0``.
 
-    ``level`` is two-sided coverage (0.95 → 2.5 % above the upper limit under the null).
+    ``level`` is two-sided coverage (0.95 → about 2.5 % above the upper limit under the null; the
+    exact limits are interpolated between binomial counts, so the tail is slightly larger).
     Exact binomial (interpolated) when ``tau2 == 0``; otherwise p0 ± z·√(p0(1−p0)/n + τ²).
     """
     n = np.asarray(n, dtype=float)

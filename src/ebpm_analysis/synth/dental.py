@@ -42,7 +42,7 @@ from scipy.special import expit
 
 from .. import geo, paths
 from ..errors import ParameterError
-from ..io.dental_sheet import FDI_TEETH, FACILITY_TYPES, tooth_label
+from ..io.dental_sheet import FDI_TEETH, tooth_label
 
 GENERATOR_VERSION = 4  # bump when the output for a given seed changes (part of the cache key)
 AGES = (3, 4, 5)
