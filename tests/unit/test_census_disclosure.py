@@ -1,0 +1,113 @@
+"""Complementary suppression: no suppressed cell can be recomputed from the published table."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ebpm_analysis.cases import census as cc
+from ebpm_analysis.stats import disclosure as dc
+from ebpm_analysis.synth import census as synth
+
+
+def small_table():
+    # 3 areas × 3 categories with one small cell; margins are built by the hierarchy
+    leaves = pd.DataFrame({
+        "area": ["a", "a", "a", "b", "b", "b", "c", "c", "c"],
+        "cat": ["x", "y", "z"] * 3,
+        "count": [50, 4, 30, 40, 25, 35, 60, 20, 15],
+    })
+    trees = {"area": {"T": ["a", "b", "c"]}, "cat": {"T": ["x", "y", "z"]}}
+    return dc.hierarchical_table(leaves, trees)
+
+
+def test_suppress_small_unchanged():
+    v, mask = dc.suppress_small(pd.Series([0, 3, 9, 10, 25]), 10)
+    assert mask.tolist() == [False, True, True, False, False]
+    assert v.isna().tolist() == [False, True, True, False, False]
+
+
+def test_hierarchical_table_margins():
+    t = small_table()
+    c = t.cells.set_index(["area", "cat"])["value"]
+    assert c[("T", "T")] == 279 and c[("a", "T")] == 84 and c[("T", "y")] == 49
+    assert len(t.constraints) == 8   # 4 rows (a,b,c,T) + 4 columns (x,y,z,T)
+
+
+def test_primary_only_is_recomputable_and_checker_detects_it():
+    t = small_table()
+    hidden = ((t.values > 0) & (t.values < 10))
+    rec = dc.recomputable(t, hidden)
+    assert rec["recomputable"].all()              # the lone small cell follows from its row total
+    lp = dc.recomputable(t, hidden, method="lp")
+    assert lp["recomputable"].all() and (lp["lower"] == 4).all()
+
+
+def test_complementary_protects_small_table():
+    t = small_table()
+    out = dc.complementary_suppression(t, 10)
+    hidden = (out["disclosure"] != "published").to_numpy()
+    assert (out["disclosure"] == "primary").sum() == 1 and (out["disclosure"] == "complementary").sum() >= 3
+    lp = dc.recomputable(t, hidden, method="lp")
+    assert not lp["recomputable"].any()
+    assert (lp["upper"] - lp["lower"] >= 1).all()
+    # each constraint line has zero or at least two hidden cells
+    for c in t.constraints:
+        assert hidden[c].sum() != 1
+
+
+def test_published_values_are_untouched_and_no_small_cell_shown():
+    t = small_table()
+    out = dc.complementary_suppression(t, 10)
+    shown = out[out["disclosure"] == "published"]
+    assert (shown["published"].astype(float) == shown["value"]).all()
+    assert not ((shown["value"] > 0) & (shown["value"] < 10)).any()
+
+
+@pytest.fixture(scope="module")
+def census_table():
+    gen = synth.generate_census("43100", 12_000, 12, 5)
+    leaves = pd.DataFrame({"area": gen["persons"]["常住地コード"], "status": gen["persons"]["従業上の地位"],
+                           "workplace": gen["persons"]["従業地"]})
+    leaves = leaves.groupby(["area", "status", "workplace"]).size().reset_index(name="count")
+    areas = gen["districts"][["district_code", "ward_code"]]
+    return cc.commuting_table(leaves, areas, "43100")
+
+
+def test_census_table_proof_no_suppressed_value_recomputable(census_table):
+    cells = cc.disclose(census_table, 10, "43100")
+    hidden = (cells["disclosure"] != "published").to_numpy()
+    assert (cells["disclosure"] == "primary").sum() > 20       # the test table does have small cells
+    rank = dc.recomputable(census_table, hidden, method="rank")
+    assert len(rank) == hidden.sum() and not rank["recomputable"].any()
+    lp = dc.recomputable(census_table, hidden, method="lp")
+    assert not lp["recomputable"].any()
+    vals = census_table.values[lp["cell"].to_numpy()]
+    assert ((lp["lower"] <= vals + 1e-6) & (vals <= lp["upper"] + 1e-6)).all()   # true value inside the interval
+    for c in census_table.constraints:
+        assert hidden[c].sum() != 1
+    assert cells.attrs["recomputable"] == 0
+
+
+def test_census_primary_only_leaks(census_table):
+    v = census_table.values
+    hidden = (v > 0) & (v < 10)
+    assert dc.recomputable(census_table, hidden)["recomputable"].any()
+
+
+def test_rates_only_where_all_counts_published(census_table):
+    cells = cc.disclose(census_table, 10, "43100")
+    areas = sorted(set(cells["area"]) - {"43100"})
+    r = cc.rate_table(cells, areas, "E")
+    hid = cells.set_index(["area", "status", "workplace"])["disclosure"] != "published"
+    for x in r.itertuples():
+        used = [hid[(x.area, "E", w)] for w in ("0", "9", "1", "2", "3")]
+        assert x.publishable == (not any(used))
+    pub = cc.publish_rates(r)
+    assert pub.loc[~r["publishable"], "rate"].isna().all()
+
+
+def test_export_has_no_unsuppressed_values(census_table):
+    cells = cc.disclose(census_table, 10, "43100")
+    out = cc.export_cells(cells, {})
+    assert "value" not in out.columns
+    assert out.loc[out["disclosure"] != "", "count"].isna().all()

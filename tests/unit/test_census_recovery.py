@@ -1,0 +1,128 @@
+"""Case 1 on generated data: the analysis recovers the planted pattern; totals are exact."""
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from ebpm_analysis.cases import census as cc
+from ebpm_analysis.io import census_microdata as cm
+from ebpm_analysis.io import estat
+from ebpm_analysis.synth import census as synth
+
+N, D, SEED = 60_000, 40, 11
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return synth.ensure_census(SEED, "43100", N, D, base_dir=tmp_path_factory.mktemp("census"))
+
+
+@pytest.fixture(scope="module")
+def analysed(files):
+    persons = cm.read_census_microdata(files["microdata"], city_code="43100", nature="synthetic")
+    areas = estat.read_small_area_boundaries(files["boundaries"], nature="synthetic")
+    res = cc.analyse_microdata(persons, areas, "43100", min_cell=10, merge_below=100)
+    truth = pd.read_csv(files["truth_districts"], dtype={"district_code": str, "ward_code": str})
+    return persons, areas, res, truth
+
+
+def test_files_in_real_layouts(files):
+    raw = files["microdata"].read_bytes()
+    raw.decode("cp932")
+    assert raw.startswith("常住地コード,".encode("cp932"))
+    gis = files["estat_gis"].read_bytes().decode("cp932").splitlines()
+    assert gis[0].startswith("KEY_CODE,HYOSYO,CITYNAME,NAME,HTKSYORI,HTKSAKI,GASSAN,T000901001")
+    assert gis[1].startswith(",,,,,,,就業者_総数")
+    api = files["estat_api"].read_text(encoding="utf-8").splitlines()
+    assert '"VALUE"' in api and api[api.index('"VALUE"') + 1].startswith('"tab_code"')
+    truth = json.loads(files["truth"].read_text(encoding="utf-8"))
+    assert truth["n_employed"] == N and truth["n_districts"] == D and truth["seed"] == SEED
+
+
+def test_generator_is_deterministic(files, tmp_path):
+    again = synth.ensure_census(SEED, "43100", N, D, base_dir=tmp_path)
+    h = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    assert h(again["microdata"]) == h(files["microdata"])
+    other = synth.generate_census("43100", N, D, SEED + 1)["persons"]
+    assert not other.equals(synth.generate_census("43100", N, D, SEED)["persons"])
+
+
+def test_ensure_reuses_cache(files):
+    before = files["microdata"].stat().st_mtime_ns
+    again = synth.ensure_census(SEED, "43100", N, D, base_dir=files["microdata"].parent.parent)
+    assert again["microdata"].stat().st_mtime_ns == before
+
+
+def test_realistic_structure(analysed):
+    persons, *_ = analysed
+    home = persons.groupby("status", observed=True)["workplace"].apply(lambda s: (s == "1").mean())
+    assert home[["6", "7"]].min() > 0.5 and home[["1", "2", "3"]].max() < 0.05   # self-employed/family mostly 自宅
+    assert (persons["workplace"] == "9").mean() > 0.02                            # 不詳 present
+
+
+def test_recovery_spearman_and_planted_extremes(analysed):
+    _, _, res, truth = analysed
+    rates = cc.rate_table(res["cells"], list(res["areas"]["district_code"]))
+    t = truth[~truth["tiny"]].merge(rates, left_on="district_code", right_on="area")
+    assert len(t) >= D - 3
+    rho_all = spearmanr(t["planted_rate"], t["rate"]).statistic
+    emp = cc.rate_table(res["cells"], list(res["areas"]["district_code"]), "E")
+    te = truth[~truth["tiny"]].merge(emp, left_on="district_code", right_on="area")
+    rho_emp = spearmanr(te["planted_rate_employees"], te["rate"]).statistic
+    assert rho_all >= 0.9, rho_all
+    assert rho_emp >= 0.9, rho_emp
+    city = float(cc.rate_table(res["cells"], ["43100"])["rate"][0])
+    top = t.nlargest(5, "planted_rate")
+    low = t.nsmallest(5, "planted_rate")
+    assert (top["rate"] > city).all() and (low["rate"] < city).all()
+    # the estimated top/bottom five overlap the planted ones
+    assert len(set(t.nlargest(5, "rate")["area"]) & set(top["area"])) >= 3
+    assert len(set(t.nsmallest(5, "rate")["area"]) & set(low["area"])) >= 3
+
+
+def test_ward_totals_equal_generator_totals_exactly(analysed, files):
+    _, _, res, _ = analysed
+    truth = pd.read_csv(files["truth_ward_crosstab"], dtype=str)
+    truth["count"] = truth["count"].astype(int)
+    got = cc.ward_totals(res["cells"], sorted(truth["ward_code"].unique()))
+    m = truth.merge(got, on=["ward_code", "status", "workplace"], how="outer", indicator=True)
+    assert (m["_merge"] == "both").all()
+    assert (m["count"] == m["value"]).all()
+    meta = json.loads(files["truth"].read_text(encoding="utf-8"))
+    cells = res["cells"].set_index(["area", "status", "workplace"])["value"]
+    assert cells[("43100", "0", "0")] == meta["n_employed"]
+    for w, n in meta["city_totals"]["workplace"].items():
+        assert cells[("43100", "0", w)] == n
+
+
+def test_estat_path_agrees_with_microdata_path(files, analysed):
+    _, areas, res, _ = analysed
+    api = estat.read_commuting_api_table(files["estat_api"])
+    gis = estat.read_commuting_gis_table(files["estat_gis"])
+    res2 = cc.analyse_estat(api, gis, areas, "43100")
+    assert res2["merged"] == res["merged"]              # same 合算 rule on both paths
+    d = list(res["areas"]["district_code"])
+    a = cc.rate_table(res["cells"], d).set_index("area")
+    b = cc.rate_table(res2["cells"], d).set_index("area")
+    np.testing.assert_allclose(a["rate"], b["rate"], rtol=0, atol=1e-12)
+    w = ["43101", "43102", "43103", "43104", "43105"]
+    np.testing.assert_allclose(cc.rate_table(res["cells"], w, "E")["rate"], cc.rate_table(res2["cells"], w, "E")["rate"])
+
+
+def test_merged_districts_are_not_double_counted(analysed):
+    _, _, res, truth = analysed
+    cells = res["cells"].set_index(["area", "status", "workplace"])["value"]
+    total = sum(cells[(a, "0", "0")] for a in res["areas"]["district_code"])
+    assert total == truth["n_employed"].sum() == N
+    assert set(res["merged"]) == set(truth.loc[truth["tiny"], "district_code"])
+
+
+def test_yatsushiro_without_wards():
+    gen = synth.generate_census("43202", 8000, 12, 3)
+    assert not gen["truth"]["has_wards"]
+    assert (gen["persons"]["従業地"] != "3").all()
+    assert set(gen["persons"]["常住市区町村コード"]) == {"43202"}
