@@ -166,3 +166,15 @@ def test_window_parameters_are_checked():
         sr.windows_from_params(("08:30", "07:00"))
     with pytest.raises(ParameterError, match="afternoon_window"):
         sr.windows_from_params(afternoon=("2pm", "17:00"))
+
+
+def test_busy_spans_from_hand_made_hits():
+    # Crossing X1, one day: 07:30 bin has 10 children, 07:35 has 6, 07:40 has 2 (below half of the peak).
+    rows = []
+    for b, n in ((450, 10), (455, 6), (460, 2)):
+        rows += [{"crossing_id": "X1", "device_id": f"D{b}-{k}", "school_id": "S01", "date": pd.Timestamp("2026-10-05"),
+                  "period": "morning", "bin": b} for k in range(n)]
+    spans = sr.busy_spans(pd.DataFrame(rows), n_days=1)
+    r = spans.iloc[0]
+    assert (r["start"], r["end"]) == (450, 460)
+    assert r["peak_mean"] == 10 and r["span_share"] == pytest.approx(16 / 18)

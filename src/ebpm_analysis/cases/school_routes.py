@@ -348,3 +348,23 @@ def top_list(ranking: pd.DataFrame, labels: pd.Series | None = None, *, top_n: i
         "通過児童数（延べ・日平均）": r["passes_per_day"].round(1).to_numpy(),
     })
     return out
+
+
+def busy_spans(hits: pd.DataFrame, n_days: int, *, bin_minutes: int = 5, share: float = 0.5) -> pd.DataFrame:
+    """When to stand at a crossing: per crossing and period, the span from the first to the last
+    ``bin_minutes`` bin whose average count (per school day) reaches ``share`` of that period's peak.
+
+    Returns crossing_id, period, start, end (minutes after midnight), peak_mean (average count in the
+    busiest bin) and span_share (share of the period's child-passes at that crossing inside the span).
+    """
+    bc = bin_counts(hits)
+    m = bc.groupby(["crossing_id", "period", "bin"])["children"].sum().div(n_days).rename("mean").reset_index()
+    rows = []
+    for (cid, period), g in m.groupby(["crossing_id", "period"], sort=False):
+        peak = g["mean"].max()
+        busy = g.loc[g["mean"] >= share * peak, "bin"]
+        start, end = int(busy.min()), int(busy.max()) + bin_minutes
+        inside = g.loc[(g["bin"] >= start) & (g["bin"] < end), "mean"].sum()
+        rows.append({"crossing_id": cid, "period": period, "start": start, "end": end, "peak_mean": float(peak),
+                     "span_share": float(inside / g["mean"].sum()) if g["mean"].sum() else np.nan})
+    return pd.DataFrame(rows)

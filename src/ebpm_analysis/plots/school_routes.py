@@ -64,6 +64,21 @@ def _fit_figure(fig, ax, width: float, extra: float = 1.0, share: float = 1.0):
     fig.set_size_inches(width, min(12.0, width * share * (y1 - y0) / (x1 - x0) * 0.92 + extra))
 
 
+def _ward_labels(ax, wards, fontsize=10):
+    """Ward names at a point inside the visible part of each ward (after the extent is set)."""
+    import shapely
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    box = shapely.box(x0, y0, x1, y1)
+    for _, w in wards.iterrows():
+        part = w.geometry.intersection(box)
+        if part.is_empty or part.area < 0.02 * box.area:
+            continue
+        p = part.representative_point()
+        ax.annotate(str(w["name"]), (p.x, p.y), ha="center", va="center", fontsize=fontsize, color="#333333",
+                    fontweight="bold", zorder=4, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.6))
+
+
 def _extent(ax, xs, ys, pad=350):
     ax.set_xlim(min(xs) - pad, max(xs) + pad)
     ax.set_ylim(min(ys) - pad, max(ys) + pad)
@@ -76,7 +91,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     fig, ax = plt.subplots(figsize=(9, 8.5))
     wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
     segments.plot(ax=ax, color="#7fa7cf", linewidth=1.6, zorder=2)
-    viz.outline(ax, wards, label_col="name", fontsize=11)
+    viz.outline(ax, wards, label_col=None)
     ax.scatter(schools["x"], schools["y"], marker="s", s=120, color="#1f5a96", edgecolor="white", zorder=5)
     for _, s in schools.iterrows():
         ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(6, 6), textcoords="offset points", fontsize=9,
@@ -84,7 +99,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
     vmax = float(top["peak_mean"].max()) if len(top) else 1.0
     norm = Normalize(0, vmax)
-    sc = ax.scatter(top["x"], top["y"], s=30 + 12 * top["peak_mean"], c=top["peak_mean"], cmap=viz.SEQ_CMAP,
+    sc = ax.scatter(top["x"], top["y"], s=25 + 8 * top["peak_mean"], c=top["peak_mean"], cmap=viz.SEQ_CMAP,
                     norm=norm, edgecolor="#552200", linewidth=0.6, zorder=7)
     for _, r in top.iterrows():
         ax.annotate(str(int(r["rank"])), (r["x"], r["y"]), ha="center", va="center", fontsize=8,
@@ -105,6 +120,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     b = segments.total_bounds
     _extent(ax, xs + [b[0], b[2]], ys + [b[1], b[3]])
     _fit_figure(fig, ax, width=9.5, extra=0.6, share=0.82)
+    _ward_labels(ax, wards, fontsize=11)
     viz.map_axes(ax)
     cb = fig.colorbar(sc, ax=ax, fraction=0.035, pad=0.01)
     cb.set_label("ピーク5分間の児童数（人、平日平均）")
@@ -133,7 +149,7 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
     """Designated route segments classed by the share of fixes off the route; bars for the top segments."""
     fig, (ax, axb) = plt.subplots(1, 2, figsize=(12.5, 7.2), gridspec_kw={"width_ratios": [1.7, 1], "wspace": 0.18})
     wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
-    viz.outline(ax, wards, label_col="name", fontsize=10)
+    viz.outline(ax, wards, label_col=None)
     shown = segments_share[~segments_share["suppressed"]]
     hidden = segments_share[segments_share["suppressed"]]
     if len(hidden):
@@ -156,6 +172,7 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
                     bbox=dict(boxstyle="circle,pad=0.2", fc="white", ec="#7a1f4f"))
     b = segments_share.total_bounds
     _extent(ax, [b[0], b[2]], [b[1], b[3]], pad=300)
+    _ward_labels(ax, wards)
     viz.map_axes(ax)
     handles += [Line2D([], [], color="#bbbbbb", linestyle="--", label=f"秘匿（児童{min_cell}人未満）"),
                 Line2D([], [], marker="s", color="#1f5a96", linestyle="none", label="小学校")]
