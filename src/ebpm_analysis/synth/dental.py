@@ -374,9 +374,15 @@ def ensure_dental(seed: int = 2026, city_code: str = "43100", n_facilities: int 
         try:
             gen = generate(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children, **kwargs)
             write_sheets(gen, tmp, naming=naming, encoding=encoding)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            complete = lambda: all((final / f).exists() for f in names)  # noqa: E731
+            if not complete():  # another process may have finished the same set meanwhile: keep theirs
+                if final.exists():
+                    shutil.rmtree(final)  # an incomplete leftover
+                try:
+                    os.replace(tmp, final)
+                except OSError:
+                    if not complete():
+                        raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
