@@ -117,7 +117,9 @@ def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic
     ax.plot(h["date"], h["count"].rolling(28, center=True).mean(), color=viz.PALETTE[0], linewidth=1.8,
             label="実績（28日移動平均）")
     ax.fill_between(fc["date"], fc["lo"], fc["hi"], color=viz.PALETTE[1], alpha=0.2, label="予測の95%区間（日別）")
-    ax.plot(fc["date"], fc["forecast"], color=viz.PALETTE[1], linewidth=1.2, label="予測（期待値）")
+    ax.plot(fc["date"], fc["forecast"], color=viz.PALETTE[1], linewidth=0.6, alpha=0.8, label="予測（日別期待値）")
+    ax.plot(fc["date"], fc["forecast"].rolling(28, center=True, min_periods=14).mean(), color=viz.PALETTE[3],
+            linewidth=1.8, label="予測（28日移動平均）")
     ax.set_ylabel("救急出動件数（件/日）")
     ax.set_xlabel("日付")
     ax.set_title("日別救急出動件数の実績と今後12か月の予測")
