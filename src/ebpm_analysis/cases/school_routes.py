@@ -341,11 +341,11 @@ def top_list(ranking: pd.DataFrame, labels: pd.Series | None = None, *, top_n: i
         "交差点ID": r["crossing_id"].to_numpy(),
         "場所（最寄り校からの方角・距離）": (labels.reindex(r["crossing_id"]).to_numpy() if labels is not None
                                   else r["crossing_id"].to_numpy()),
-        "最混雑の時間帯": [f"{PERIOD_LABELS.get(p, p)} {bin_label(b)}–{bin_label(b + 5)}"
+        "最も混む5分間": [f"{'朝' if p == 'morning' else '午後'} {bin_label(b)}"
                      for p, b in zip(r["peak_period"], r["peak_bin"])],
-        "ピーク5分間の児童数（日平均）": r["peak_mean"].round(1).to_numpy(),
-        "ピーク5分間の児童数（最大日）": peak_max.to_numpy(),
-        "通過児童数（延べ・日平均）": r["passes_per_day"].round(1).to_numpy(),
+        "ピーク人数（日平均）": r["peak_mean"].round(1).to_numpy(),
+        "ピーク人数（最大日）": peak_max.to_numpy(),
+        "通過（延べ人/日）": r["passes_per_day"].round(1).to_numpy(),
     })
     return out
 

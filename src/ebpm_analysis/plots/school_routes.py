@@ -103,7 +103,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
                     norm=norm, edgecolor="#552200", linewidth=0.6, zorder=7)
     for _, r in top.iterrows():
         ax.annotate(str(int(r["rank"])), (r["x"], r["y"]), ha="center", va="center", fontsize=8,
-                    fontweight="bold", zorder=8)
+                    fontweight="bold", zorder=8, color="white" if r["peak_mean"] > 0.6 * vmax else "black")
     vol_styles = {"morning": ("#3a8f5c", 420, "見守りボランティア配置案（朝）"),
                   "afternoon": ("#7a5ea8", 700, "見守りボランティア配置案（午後）")}
     vol_handles = []
