@@ -39,6 +39,7 @@ from ..io.common import atomic_path
 from ..io.jma import read_jma_daily
 from .weather import generate_daily_weather, write_jma_daily_csv
 
+GENERATOR_VERSION = 2                # part of the cache key: bump when the generated data change
 BUREAU_TOTAL_2024 = 46_580           # data/raw/kumamoto-fire-ems
 BUREAU_OTHER_POP = 40_000            # 益城町 + 西原村, approximate [U]
 ELDERLY_RATE_RATIO = 3.9
@@ -59,6 +60,8 @@ ACCIDENT_P = {"急病": 0.66, "一般負傷": 0.16, "交通事故": 0.055, "転�
 SEVERITY_P = {"死亡": 0.012, "重症": 0.08, "中等症": 0.42, "軽症": 0.485, "その他": 0.003}
 YOUNG_AGE_P = {"新生児": 0.006, "乳幼児": 0.11, "少年": 0.09, "成人": 0.794}
 TRANSPORT_P = 0.87
+TURNOUT_MIN = 2.0                    # fixed part of 出場→現着 (leaving, access)
+TRAVEL_NOISE_SIGMA = 0.35            # log-normal noise of the road part
 KUMAMOTO_STATIONS = {"43101": "中央", "43102": "東", "43103": "西", "43104": "南", "43105": "北"}
 MASHIKI_CODE = "43443"
 
@@ -266,11 +269,11 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
     crew_station = np.repeat(np.arange(len(stations)), stations["救急隊数_24時間"].to_numpy())
     dkm = np.hypot(xy[:, None, 0] - st_xy[None, :, 0], xy[:, None, 1] - st_xy[None, :, 1]) / 1000
     proc = rng.lognormal(np.log(1.5), 0.35, n)
-    noise = rng.lognormal(0, 0.25, n)
+    noise = rng.lognormal(0, TRAVEL_NOISE_SIGMA, n)
     # calibrate effective speed on the nearest-station distance (busy crews add a little more)
     mean_proc = proc.mean()
     near = dkm.min(1)
-    minutes_per_km = (target_mean_response_min * 0.97 - mean_proc - 0.6) / (1.3 * (near * noise).mean())
+    minutes_per_km = (target_mean_response_min * 0.97 - mean_proc - TURNOUT_MIN) / (1.3 * (near * noise).mean())
     minutes_per_km = float(np.clip(minutes_per_km, 60 / 45, 60 / 12))
     t_years_call = ((call - start_ts).total_seconds() / (365.25 * 86400)).to_numpy()
     drift = np.where(np.isin(dist_i, growth_idx), rt_drift_min_per_year * t_years_call, 0.0)
@@ -281,12 +284,12 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
     busy_extra = np.where(transported, on_scene + to_hosp + handover_return, on_scene + 12)
     call_min = ((call - start_ts).total_seconds() / 60).to_numpy()
     for pass_ in range(2):   # second pass corrects for busy crews (calls served from farther away)
-        travel = 0.6 + 1.3 * dkm * minutes_per_km * noise[:, None] + drift[:, None]
+        travel = TURNOUT_MIN + 1.3 * dkm * minutes_per_km * noise[:, None] + drift[:, None]
         crew, t_disp, trav = simulate_crews(call_min, travel, crew_station, busy_extra, proc)
         if pass_ == 1:
             break
         mean_resp = (t_disp + trav - call_min).mean()
-        road = (trav - 0.6 - drift).mean()
+        road = (trav - TURNOUT_MIN - drift).mean()
         minutes_per_km *= float(np.clip(1 + (target_mean_response_min - mean_resp) / road, 0.5, 1.5))
     t_scene = t_disp + trav
     t_hosp = np.where(transported, t_scene + on_scene + to_hosp, np.nan)
@@ -381,7 +384,8 @@ def ensure_emergency(seed: int = 42, *, city_code: str = "43100", start: str = "
     district_population.csv (cp932), districts.geojson, weather_jma_daily.csv (JMA layout, cp932),
     truth.json (planted truth).
     """
-    spec = json.dumps({"seed": seed, "city": city_code, "start": start, "end": end, "n": n_districts, **kwargs},
+    spec = json.dumps({"seed": seed, "city": city_code, "start": start, "end": end, "n": n_districts,
+                       "version": GENERATOR_VERSION, **kwargs},
                       sort_keys=True)
     key = f"{city_code}_s{seed}_{start[:4]}-{end[:4]}_d{n_districts}_{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
     base = Path(root) if root else paths.interim("synthetic", "emergency")
