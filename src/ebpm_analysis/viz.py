@@ -37,6 +37,10 @@ _STYLE = {
 def setup() -> None:
     """Apply the house style (call once at the top of a notebook)."""
     matplotlib.rcParams.update(_STYLE)
+    # IPAexGothic has one weight; matplotlib uses it for bold text and would log "findfont: Failed
+    # to find font weight bold" into every report. Glyph (tofu) warnings are unaffected.
+    import logging
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     try:  # inside a kernel: PNG figures (embedded in the HTML report), crisp but small
         from matplotlib_inline.backend_inline import set_matplotlib_formats
         set_matplotlib_formats("png")

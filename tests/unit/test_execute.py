@@ -27,6 +27,8 @@ def test_run_records_provenance_and_renders(layout):
     assert "DONE" in html
     assert "injected-parameters" not in html and "# Parameters" not in html  # injected cell hidden
     assert "来歴（Provenance）" in html
+    assert "<title>{{city_name}}" not in html
+    assert "<title>01100のパイプライン試験" in html  # unknown code: the code itself stands in
     assert "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv" in html
     assert "785441fe815e0d0b" in html  # sha256 of that input (first 16 hex digits)
     nb = nbformat.read(r.executed, as_version=4)
@@ -39,6 +41,16 @@ def test_run_records_provenance_and_renders(layout):
         if (layout.status_dir / "fixture_run--default.json").exists() else \
         json.loads((layout.status_dir / "fixture_run.json").read_text())
     assert status["status"] == "ok" and status["data_nature"] == "real"
+
+
+def test_title_placeholder_names_the_city(layout):
+    r = run_notebook(FIX, None, {"city_code": "43202"}, layout=layout, log=lambda *a: None)
+    html = r.report.read_text(encoding="utf-8")
+    assert "<title>八代市のパイプライン試験 Pipeline fixture</title>" in html
+    status = json.loads((layout.status_dir / "fixture_run.json").read_text(encoding="utf-8"))
+    assert status["title"] == "八代市のパイプライン試験 Pipeline fixture"
+    assert {e["dataset"] for e in nbformat.read(r.executed, as_version=4).metadata["ebpm"]["inputs"]} == {
+        "ipss-projection-kumamoto-city"}  # deriving the name is not an input of the analysis
 
 
 def test_failed_run_keeps_previous_report(layout):

@@ -117,6 +117,34 @@ def _provenance_markdown(prov: dict) -> str:
 </section>"""
 
 
+def template_values(values: dict) -> dict[str, str]:
+    """Values for ``{{name}}`` placeholders in the front matter: every parameter, plus
+    ``city_name`` derived from ``city_code`` (熊本市 for "43100")."""
+    out = {k: str(v) for k, v in values.items() if isinstance(v, (str, int, float))}
+    code = values.get("city_code")
+    if isinstance(code, str):
+        try:
+            from ..geo import city_name
+            from ..provenance import suspended
+            with suspended():
+                out["city_name"] = city_name(code)
+        except EbpmError:
+            out["city_name"] = code
+    return out
+
+
+def fill_front_matter(nb, values: dict) -> dict | None:
+    """Replace ``{{name}}`` placeholders in the executed notebook's front matter (title, subtitle)
+    so that one notebook titles each city's report correctly, for Quarto and nbconvert alike."""
+    import re
+    if not nb.cells or nb.cells[0].cell_type != "raw" or "{{" not in nb.cells[0].source:
+        return None
+    vals = template_values(values)
+    nb.cells[0].source = re.sub(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}",
+                                lambda m: vals.get(m.group(1), m.group(0)), nb.cells[0].source)
+    return parse_front_matter(nb)
+
+
 @dataclass
 class RunResult:
     name: str
@@ -160,7 +188,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     ensure_kernel()
     spec = P.inspect_parameters(nb_path)
     all_params = {k: p.default for k, p in spec.items()} | values
-    fm = parse_front_matter(nbformat.read(nb_path, as_version=4))
+    src_nb = nbformat.read(nb_path, as_version=4)
+    fm = fill_front_matter(src_nb, all_params) or parse_front_matter(src_nb)
     layout.executed_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc).astimezone()
     t0 = time.perf_counter()
@@ -208,6 +237,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         "seconds": round(seconds, 2), "fingerprint": fingerprint,
     }
     nb = nbformat.read(tmp_nb, as_version=4)
+    fill_front_matter(nb, all_params)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
