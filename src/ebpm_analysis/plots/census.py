@@ -16,6 +16,8 @@ def rate_map(areas_plane, rates: pd.DataFrame, wards_plane, *, title: str, sourc
     """Classed choropleth (mapclassify) of the in-city rate (%) with ward outlines and names."""
     g = areas_plane.merge(rates[["area", "rate"]], left_on="district_code", right_on="area", how="left")
     g["rate_pct"] = g["rate"] * 100
+    n = int(g["rate_pct"].notna().sum())
+    k = max(2, min(k, -(-n // 2)))  # few areas (e.g. 5 wards): fewer classes
     fig, ax = viz.choropleth(g, "rate_pct", title=title, legend_title="市内従業率（%）", scheme=scheme, k=k,
                              outlines=wards_plane, outline_label=ward_label, fmt="{:.1f}", source=source,
                              synthetic=synthetic)
@@ -23,7 +25,7 @@ def rate_map(areas_plane, rates: pd.DataFrame, wards_plane, *, title: str, sourc
 
 
 def ranked_rates(rates: pd.DataFrame, names: dict, reference: float, classes: pd.Series, *, title: str,
-                 source: str, synthetic: bool, reference_label: str = "市全体"):
+                 source: str, synthetic: bool, reference_label: str = "市全体", area_label: str = "地区"):
     """Areas ranked by in-city rate with 95 % Wilson intervals and the city rate as a reference line."""
     r = rates.assign(cls=classes.to_numpy()).dropna(subset=["rate"]).sort_values("rate")
     n = len(r)
@@ -43,7 +45,7 @@ def ranked_rates(rates: pd.DataFrame, names: dict, reference: float, classes: pd
     ax.set_yticklabels([names.get(a, a) for a in r["area"]], fontsize=7 if n > 40 else 9)
     ax.set_ylim(-1, n + 0.5)
     ax.set_xlabel("市内従業率（%、95%信頼区間 Wilson）")
-    ax.set_ylabel("常住地（地区）")
+    ax.set_ylabel(f"常住地（{area_label}）")
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
     ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9)
