@@ -265,15 +265,13 @@ def _plant(world, planted_per_school, deviations_per_school, rng, group_size):
             seg = segs[k]
             nodes = seg["nodes"]
             horiz = nodes[0][1] == nodes[-1][1]
-            for side in (rng.choice([-1, 1]),) * 1 + (None,):
-                side = side if side is not None else -1
-                for sd in (side, -side):
-                    off = (0, sd) if horiz else (sd, 0)
-                    par = [(n[0] + off[0], n[1] + off[1]) for n in nodes]
-                    par2 = [(n[0] + 2 * off[0], n[1] + 2 * off[1]) for n in nodes]
-                    ok = all(grid.inside(n) for n in par) and not any(n in designated_nodes for n in par + par2)
-                    if ok:
-                        break
+            first = int(rng.choice([-1, 1]))
+            ok = False
+            for sd in (first, -first):          # the parallel street on one side, else the other
+                off = (0, sd) if horiz else (sd, 0)
+                par = [(n[0] + off[0], n[1] + off[1]) for n in nodes]
+                par2 = [(n[0] + 2 * off[0], n[1] + 2 * off[1]) for n in nodes]
+                ok = all(grid.inside(n) for n in par) and not any(n in designated_nodes for n in par + par2)
                 if ok:
                     break
             if not ok:
@@ -466,15 +464,21 @@ def _truth_segments(pass_rows, segments, dev_by_seg):
 
 
 def _fix_frame(rows, rng, city_poly):
-    recs = []
-    for ch, day0, t, p in rows:
-        if len(t) == 0:
-            continue
-        recs.append(pd.DataFrame({"device_id": ch["device_id"], "school_id": ch["school_id"],
-                                  "school_name": ch["school_name"], "grade": ch["grade"],
-                                  "t": day0 + pd.to_timedelta(np.round(t), unit="s"),
-                                  "x": p[:, 0], "y": p[:, 1], "battery": ch["battery"]}))
-    df = pd.concat(recs, ignore_index=True)
+    """One frame from the per-trip samples (built from arrays: thousands of trips)."""
+    rows = [r for r in rows if len(r[2])]
+    lens = np.array([len(r[2]) for r in rows])
+    ch_list = [r[0] for r in rows]
+    rep = np.repeat(np.arange(len(rows)), lens)
+    day0 = np.array([r[1].value for r in rows], dtype="int64")
+    secs = np.round(np.concatenate([r[2] for r in rows])).astype("int64")
+    xy = np.vstack([r[3] for r in rows])
+    pick = lambda key: np.array([c[key] for c in ch_list], dtype=object)[rep]  # noqa: E731
+    df = pd.DataFrame({"device_id": pick("device_id"), "school_id": pick("school_id"),
+                       "school_name": pick("school_name"),
+                       "grade": np.array([c["grade"] for c in ch_list])[rep],
+                       "t": pd.to_datetime(day0[rep] + secs * 1_000_000_000),
+                       "x": xy[:, 0], "y": xy[:, 1],
+                       "battery": np.array([c["battery"] for c in ch_list])[rep]})
     n = len(df)
     acc = np.clip(rng.lognormal(np.log(10), 0.4, n), 3, 45)
     poor = rng.random(n) < 0.03
