@@ -9,6 +9,7 @@ import pytest
 
 from ebpm_analysis import paths
 from ebpm_analysis.cases import emergency as CE
+from ebpm_analysis.errors import InputFileError
 from ebpm_analysis.io import dispatch_log as DL
 from ebpm_analysis.io import jma
 from ebpm_analysis.io import stations as ST
@@ -166,3 +167,20 @@ def test_generator_is_deterministic(tmp_path):
                               weather_path=tmp_path / "w.csv")
     pd.testing.assert_frame_equal(a["log"], b["log"])
     assert a["truth"] == b["truth"]
+
+
+def test_another_city_by_parameters(tmp_path):
+    """八代市 (43202): a single-polygon city; the generator needs its population, loaders check its boundary."""
+    from ebpm_analysis import geo
+    from ebpm_analysis.errors import ParameterError
+    with pytest.raises(ParameterError, match="population_total"):
+        SE.generate_emergency(1, city_code="43202", start="2024-01-01", end="2024-12-31", n_districts=10)
+    files = SE.ensure_emergency(1, city_code="43202", start="2024-01-01", end="2024-12-31", n_districts=10,
+                                root=tmp_path, population_total=123_000, n_branches=5)
+    city = geo.load_city("43202")
+    st = ST.read_stations(files["stations"], nature="synthetic", city=city)
+    log = DL.read_dispatch_log(files["log"], nature="synthetic", city=city, known_stations=st["station_code"])
+    assert len(st) == 6 and st["station_name"].str.startswith("八代市").all()
+    assert 123_000 * 0.05 < len(log) < 123_000 * 0.07            # ≈ 60 dispatches per 1,000 residents
+    with pytest.raises(InputFileError, match="outside the city"):
+        DL.read_dispatch_log(files["log"], city=geo.load_city("43100"))
