@@ -104,7 +104,8 @@ def choropleth(gdf, column: str, *, ax=None, title: str, legend_title: str, sche
                k: int = 5, cmap: str = SEQ_CMAP, outlines=None, outline_label: str | None = "name",
                fmt: str = "{:.1f}", missing_label: str = "秘匿・データなし", source: str | None = None,
                synthetic: bool = False):
-    """Classed choropleth (mapclassify) with legend, optional outlines, north arrow and scale bar.
+    """Choropleth with legend, optional outlines, north arrow and scale bar: classed by mapclassify
+    (``scheme``, ``k``) when there are more than ``max(k, 7)`` distinct values, else a colour bar.
 
     ``gdf`` must be in a metre-based CRS (e.g. EPSG:6670) for the scale bar.
     Returns ``(fig, ax)``.
@@ -115,14 +116,18 @@ def choropleth(gdf, column: str, *, ax=None, title: str, legend_title: str, sche
         fig = ax.figure
     values = gdf[column]
     n_valid = int(values.notna().sum())
-    k_eff = max(1, min(k, values.nunique(dropna=True)))
-    legend_kwds = {"title": legend_title, "loc": "center left", "bbox_to_anchor": (1.0, 0.5), "fmt": fmt,
-                   "frameon": False, "interval": True}
-    if n_valid:
-        gdf.plot(column=column, ax=ax, scheme=scheme if k_eff > 1 else None, k=k_eff, cmap=cmap,
-                 legend=True, legend_kwds=legend_kwds if k_eff > 1 else {"label": legend_title},
-                 edgecolor="white", linewidth=0.4,
-                 missing_kwds={"color": "#dddddd", "hatch": "///", "label": missing_label, "edgecolor": "white"})
+    n_unique = int(values.nunique(dropna=True))
+    missing_kwds = {"color": "#dddddd", "hatch": "///", "label": missing_label, "edgecolor": "white"}
+    if n_valid and n_unique > max(k, 7):
+        # Enough areas for classes (mapclassify): a legend of class intervals.
+        legend_kwds = {"title": legend_title, "loc": "center left", "bbox_to_anchor": (1.0, 0.5), "fmt": fmt,
+                       "frameon": False, "interval": True}
+        gdf.plot(column=column, ax=ax, scheme=scheme, k=k, cmap=cmap, legend=True, legend_kwds=legend_kwds,
+                 edgecolor="white", linewidth=0.4, missing_kwds=missing_kwds)
+    elif n_valid:
+        # Few areas (e.g. five wards): classes would be one value each, so use a continuous colour bar.
+        gdf.plot(column=column, ax=ax, cmap=cmap, legend=True, edgecolor="white", linewidth=0.4,
+                 legend_kwds={"label": legend_title, "shrink": 0.6}, missing_kwds=missing_kwds)
     if outlines is not None:
         outline(ax, outlines.to_crs(gdf.crs), label_col=outline_label)
     map_axes(ax)

@@ -30,8 +30,9 @@ def test_japanese_labels_without_missing_glyphs(tmp_path):
 def test_choropleth_has_legend_arrow_scale_and_outlines(tmp_path):
     viz.setup()
     wards = geo.to_plane(geo.load_city("43100"))
-    wards["v"] = [1.0, 2.0, 3.0, 4.0, None]
-    fig, ax = viz.choropleth(wards, "v", title="試験図", legend_title="値（件）", k=3, outlines=wards,
+    districts = geo.partition_into_districts(geo.load_city("43100"), 20, seed=1)
+    districts["v"] = [float(i) for i in range(19)] + [None]
+    fig, ax = viz.choropleth(districts, "v", title="試験図", legend_title="値（件）", k=3, outlines=wards,
                              source="試験")
     legend = ax.get_legend()
     assert legend is not None and legend.get_title().get_text() == "値（件）"
@@ -45,4 +46,14 @@ def test_choropleth_has_legend_arrow_scale_and_outlines(tmp_path):
         warnings.simplefilter("always")
         fig.savefig(tmp_path / "m.png")
     assert not [x for x in w if "Glyph" in str(x.message)]
+    plt.close(fig)
+
+
+def test_few_areas_get_a_colour_bar():
+    viz.setup()
+    wards = geo.to_plane(geo.load_city("43100"))
+    wards["v"] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    fig, ax = viz.choropleth(wards, "v", title="区", legend_title="率（%）", outlines=wards)
+    cbar_axes = [a for a in fig.axes if a is not ax]
+    assert len(cbar_axes) == 1 and cbar_axes[0].get_ylabel() == "率（%）"
     plt.close(fig)
