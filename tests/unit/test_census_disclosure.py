@@ -111,3 +111,26 @@ def test_export_has_no_unsuppressed_values(census_table):
     out = cc.export_cells(cells, {})
     assert "value" not in out.columns
     assert out.loc[out["disclosure"] != "", "count"].isna().all()
+
+
+def test_combined_tables_share_cells_and_keep_all_constraints():
+    t = small_table()
+    other = dc.hierarchical_table(pd.DataFrame({"area": ["a", "a", "b"], "cat": ["x", "y", "x"], "count": [50, 4, 40]}),
+                                  {"area": {"T": ["a", "b"]}, "cat": {"T": ["x", "y"]}})
+    with pytest.raises(ValueError, match="differs"):
+        dc.combine_tables(t, other)  # ("T","x") is 150 in one and 90 in the other
+    same = dc.combine_tables(t, t)
+    assert len(same.cells) == len(t.cells) and len(same.constraints) == 2 * len(t.constraints)
+
+
+def test_estat_joint_table_is_protected(tmp_path):
+    from ebpm_analysis.io import estat
+    files = synth.ensure_census(4, "43100", 15_000, 14, base_dir=tmp_path)
+    areas = estat.read_small_area_boundaries(files["boundaries"])
+    res = cc.analyse_estat(estat.read_commuting_api_table(files["estat_api"]),
+                           estat.read_commuting_gis_table(files["estat_gis"]), areas, "43100")
+    (table, cells), = res["checked"]
+    hidden = (cells["disclosure"] != "published").to_numpy()
+    assert hidden.sum() > 0
+    assert not dc.recomputable(table, hidden)["recomputable"].any()
+    assert cells.duplicated(["area", "status", "workplace"]).sum() == 0

@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..io.census_microdata import STATUS_LABELS, WORKPLACE_LABELS
 from ..io.estat import dash_as_zero
-from ..stats.disclosure import (LinearTable, complementary_suppression, hierarchical_table, recomputable,
-                                table_from_cells)
+from ..stats.disclosure import (LinearTable, combine_tables, complementary_suppression, hierarchical_table,
+                                recomputable, table_from_cells)
 from ..stats.intervals import wilson_ci
 
 STATUS_TREE = {"0": ["E", "4", "S", "7", "O"], "E": ["1", "2", "3"], "S": ["5", "6"], "O": ["8", "9"]}
@@ -313,7 +313,8 @@ def analyse_microdata(persons: pd.DataFrame, areas, city_code: str, *, min_cell:
 def analyse_estat(api: pd.DataFrame, gis: pd.DataFrame, areas, city_code: str, *, min_cell: int = 10) -> dict:
     """e-Stat ward table + small-area table (+ polygons) → the same result shape as :func:`analyse_microdata`.
 
-    Each table is suppressed on its own (their shared ward × 総数/雇用者 cells are large)."""
+    Both tables are published together, so they are suppressed and checked as one linear system
+    (shared ward × 総数/雇用者 cells are one cell)."""
     ward_table, dist_table, dist_areas = estat_tables(api, gis, city_code)
     merged = dict(gis.attrs.get("merged", {}))
     a = areas[areas["district_code"].astype(str).isin(set(dist_areas["district_code"]) | set(merged))]
@@ -322,11 +323,9 @@ def analyse_estat(api: pd.DataFrame, gis: pd.DataFrame, areas, city_code: str, *
     missing = set(dist_areas["district_code"]) - set(areas_m["district_code"])
     if missing:
         raise ValueError(f"small areas without polygons: {sorted(missing)[:5]}")
-    c_w = disclose(ward_table, min_cell, city_code)
-    c_d = disclose(dist_table, min_cell, city_code)
-    shown = c_d[~c_d["area"].isin(set(c_w["area"]))]
-    return {"areas": areas_m, "merged": merged, "checked": [(ward_table, c_w), (dist_table, c_d)],
-            "cells": pd.concat([c_w, shown], ignore_index=True)}
+    joint = combine_tables(ward_table, dist_table)
+    cells = disclose(joint, min_cell, city_code)
+    return {"areas": areas_m, "merged": merged, "checked": [(joint, cells)], "cells": cells}
 
 
 def export_cells(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:

@@ -106,6 +106,36 @@ def table_from_cells(cells: pd.DataFrame, trees: dict[str, dict[str, list[str]]]
     return LinearTable(cells, dims, cons)
 
 
+def combine_tables(*tables: LinearTable) -> LinearTable:
+    """One table from several published together (e.g. a ward table and a district table that share
+    the ward rows): shared cells become one cell, all constraints are kept, so suppression and the
+    recomputation check see everything an attacker sees. Shared cells must agree in value."""
+    dims = tables[0].dims
+    if any(t.dims != dims for t in tables):
+        raise ValueError("tables must have the same dimensions")
+    index: dict[tuple, int] = {}
+    rows, cons = [], []
+    for t in tables:
+        keys = list(zip(*(t.cells[d].astype(str) for d in dims)))
+        vals = t.values
+        remap = np.empty(len(keys), int)
+        for i, k in enumerate(keys):
+            j = index.get(k)
+            if j is None:
+                j = index[k] = len(rows)
+                rows.append((*k, vals[i]))
+            else:
+                old = rows[j][-1]
+                if np.isnan(old):
+                    rows[j] = (*k, vals[i])
+                elif not np.isnan(vals[i]) and old != vals[i]:
+                    raise ValueError(f"shared cell {k} differs between tables: {old} vs {vals[i]}")
+            remap[i] = j
+        cons += [remap[c] for c in t.constraints]
+    cells = pd.DataFrame(rows, columns=[*dims, "value"])
+    return LinearTable(cells, list(dims), cons)
+
+
 def _components(cons: list[np.ndarray], unknown: np.ndarray):
     """Connected groups of hidden cells (linked through shared constraints)."""
     from scipy.sparse import coo_matrix
