@@ -142,8 +142,8 @@ def weekday_profile(times: pd.Series) -> pd.DataFrame:
 def share_between(times: pd.Series, start_hour: int = 8, end_hour: int = 20, alpha: float = 0.05) -> dict:
     """Share of dispatches with 覚知 in [start_hour, end_hour) and its Wilson interval.
 
-    Also a day-cluster bootstrap-free alternative: the interval across calendar months (the spread of
-    monthly shares), which reflects day-to-day variation that the binomial interval ignores.
+    ``month_lo``/``month_hi`` give a second interval from the spread of the monthly shares, which
+    also reflects variation between periods that the binomial (Wilson) interval ignores.
     """
     h = times.dt.hour
     inside = (h >= start_hour) & (h < end_hour)
@@ -440,7 +440,10 @@ def backtest_summary(bt: pd.DataFrame) -> pd.DataFrame:
 def forecast(daily: pd.DataFrame, model: str = "GLM", horizon_days: int = 365, heat_knot: float = 30.0,
              cold_knot: float = 8.0, level: float = 0.95, n_sims: int = 500, seed: int = 0):
     """Daily forecast for the next ``horizon_days`` with climatological temperatures, plus monthly totals
-    with simulation intervals (count noise only; weather and parameter uncertainty are not included)."""
+    with simulation intervals (count noise only; weather and parameter uncertainty are not included).
+
+    ``model`` is "GLM" or "SARIMAX"; the intervals always use the GLM's count distribution (negative
+    binomial with the fitted α, or Poisson) around the chosen model's expected values."""
     start = daily["date"].max() + pd.Timedelta(days=1)
     dates = pd.date_range(start, periods=horizon_days, freq="D")
     clim = climatology(daily, dates)

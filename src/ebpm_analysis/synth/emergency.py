@@ -68,10 +68,9 @@ MASHIKI_CODE = "43443"
 
 def ipss_population(year: float) -> tuple[float, float]:
     """熊本市 total population and 65+ share for ``year`` (linear interpolation of the IPSS file)."""
-    from ..provenance import record_input
-    path = paths.raw("ipss-projection-kumamoto-city", "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv")
-    df = pd.read_csv(path, dtype={"year": int})
-    record_input(path, "real", dataset="ipss-projection")
+    from ..io.dispatch_log import read_population_projection
+    df = read_population_projection(
+        paths.raw("ipss-projection-kumamoto-city", "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv"))
     total = float(np.interp(year, df["year"], df["total"]))
     old = df.dropna(subset=["age65plus"])
     share = np.interp(year, old["year"], old["age65plus"] / old["total"])
@@ -127,8 +126,7 @@ def simulate_crews(call_min, travel, crew_station, busy_extra, proc_min):
     ``call_min`` (n,) sorted call times in minutes; ``travel`` (n, n_stations) travel minutes;
     ``crew_station`` (n_crews,) station index of each crew; ``busy_extra`` (n,) minutes a crew stays
     busy after reaching the scene (on scene, transport, handover, return); ``proc_min`` (n,) 覚知→出場.
-    Returns
-    (crew index, dispatch minute, travel minute) arrays.
+    Returns (crew index, dispatch minute, travel minute) arrays.
     """
     n = len(call_min)
     n_crews = len(crew_station)
@@ -174,7 +172,7 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
             raise ParameterError("population_total", f"needed for city {city_code}",
                                  expected="the city's population (the bundled IPSS file covers 熊本市 only)")
         population_total, share65 = ipss_population(start_ts.year + 0.5)
-    else:
+    else:   # another city: its population is given, the 65+ share is borrowed from 熊本市 (2020)
         _, share65 = ipss_population(2020)
     if annual_dispatches is None:
         annual_dispatches = BUREAU_TOTAL_2024 * population_total / (population_total + BUREAU_OTHER_POP)
