@@ -245,12 +245,13 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
     if center is None:
         c = wards_geo.union_all().centroid
         center = (c.y, c.x)
-    m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=True, prefer_canvas=True)
+    m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=False, prefer_canvas=True)
     wards_geo = wards_geo.assign(geometry=shapely.set_precision(wards_geo.geometry.to_numpy(), 1e-6))
     folium.GeoJson(wards_geo[["name", "geometry"]].to_json(ensure_ascii=False), name="区界",
                    style_function=lambda f: {"color": "#333333", "weight": 1.5, "fill": True,
                                              "fillColor": "#f4f4f0", "fillOpacity": 1.0},
                    tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["区"])).add_to(m)
+    legends: list[str] = []
     for lay in layers:
         gdf = lay["gdf"].to_crs(4326)
         col = lay["column"]
@@ -258,7 +259,8 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
         qs = np.unique(np.nanquantile(vals, [0, 0.5, 0.75, 0.9, 1.0])) if len(vals) else np.array([0, 1])
         if len(qs) < 2:
             qs = np.array([float(qs[0]) if len(qs) else 0.0, float(qs[0]) + 1 if len(qs) else 1.0])
-        cmap = bcm.StepColormap(lay.get("colors", ["#fee8c8", "#fdbb84", "#ef6548", "#990000"])[: len(qs) - 1],
+        palette = lay.get("colors", ["#fee8c8", "#fdbb84", "#ef6548", "#990000"])[: len(qs) - 1]
+        cmap = bcm.StepColormap(palette,
                                 index=list(qs), vmin=float(qs[0]), vmax=float(qs[-1]), caption=lay["label"])
         fg = folium.FeatureGroup(name=lay["name"], show=lay.get("show", True))
         keep = list(dict.fromkeys([*lay.get("fields", [col]), col]))
@@ -275,11 +277,18 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
             tooltip=folium.GeoJsonTooltip(fields=lay.get("fields", [col]), aliases=lay.get("aliases", [col])),
         ).add_to(fg)
         fg.add_to(m)
-        cmap.add_to(m)
+        # Plain-HTML legend (branca's colormap legend needs d3 from a CDN, which an offline report cannot load)
+        steps = "".join(
+            f'<div><span style="display:inline-block;width:14px;height:10px;margin-right:4px;background:{palette[i]}"></span>'
+            f'{qs[i]:,.1f}–{qs[i + 1]:,.1f}</div>' for i in range(len(qs) - 1))
+        legends.append(f'<div style="margin-bottom:6px"><b>{_html.escape(lay["label"])}</b>{steps}</div>')
     folium.LayerControl(collapsed=False).add_to(m)
     m.get_root().html.add_child(folium.Element(
-        f'<div style="position:absolute;bottom:6px;left:8px;z-index:1000;background:rgba(255,255,255,.85);'
-        f'padding:2px 6px;font-size:11px">{_html.escape(attribution)}</div>'))
+        '<div style="position:absolute;bottom:28px;left:8px;z-index:1000;background:rgba(255,255,255,.9);'
+        'padding:4px 8px;font-size:11px;line-height:1.35;max-width:260px">' + "".join(legends) + "</div>"))
+    m.get_root().html.add_child(folium.Element(
+        f'<div style="position:absolute;bottom:2px;right:90px;z-index:1000;background:rgba(255,255,255,.85);'
+        f'padding:1px 6px;font-size:10px;max-width:70%">{_html.escape(attribution)}</div>'))
     m.get_root().header.add_child(folium.Element(f"<title>{_html.escape(title)}</title>"))
     return make_offline(m.get_root().render())
 
