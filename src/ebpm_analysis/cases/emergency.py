@@ -108,13 +108,18 @@ def density_grid(x: np.ndarray, y: np.ndarray, cell_m: float = 1000.0, n_years: 
 WEEKDAY_JA = ["月", "火", "水", "木", "金", "土", "日"]
 
 
+_HOLIDAY_YEARS: dict[int, set] = {}
+
+
 def is_holiday(dates) -> np.ndarray:
-    """True for Japanese public holidays (jpholiday)."""
+    """True for Japanese public holidays (jpholiday; looked up once per calendar year)."""
     import jpholiday
-    d = pd.DatetimeIndex(dates)
-    uniq = pd.DatetimeIndex(d.normalize().unique())
-    hol = {u: jpholiday.is_holiday(u.date()) for u in uniq}
-    return np.array([hol[v] for v in d.normalize()])
+    d = pd.DatetimeIndex(dates).normalize()
+    for y in pd.unique(d.year):
+        if y not in _HOLIDAY_YEARS:
+            _HOLIDAY_YEARS[int(y)] = {pd.Timestamp(h[0]) for h in jpholiday.year_holidays(int(y))}
+    hol = set().union(*(_HOLIDAY_YEARS[int(y)] for y in pd.unique(d.year))) if len(d) else set()
+    return np.asarray(d.isin(list(hol)))
 
 
 def hourly_profile(times: pd.Series) -> pd.DataFrame:
@@ -382,7 +387,8 @@ class SarimaxModel:
         resid = y - X @ self.beta
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.res = SARIMAX(resid, order=(1, 0, 1), trend="n").fit(disp=False, maxiter=self.maxiter)
+            self.res = SARIMAX(resid, order=(1, 0, 1), trend="n").fit(disp=False, maxiter=self.maxiter,
+                                                                       cov_type="none")
         return self
 
     def predict(self, future: pd.DataFrame) -> np.ndarray:
