@@ -44,7 +44,7 @@ WORKPLACE_CODES = list(WORKPLACE_LABELS)  # "1","2","3","4","5","9"
 
 CITY_DEFAULTS = {
     # n_employed: 就業者 (order of magnitude of the census figure); centres: neighbouring employment centres
-    "43100": {"n_employed": 340_000, "n_districts": 70, "centres": ("43404", "43216", "43443", "43441", "43211"),
+    "43100": {"n_employed": 340_000, "n_districts": 70, "centres": ("43404", "43216", "43443", "43442", "43211"),
               "hall": (130.7417, 32.8031), "n_tiny": 2},
     "43202": {"n_employed": 60_000, "n_districts": 24, "centres": ("43213", "43468"),
               "hall": (130.6017, 32.5072), "n_tiny": 1},
@@ -62,6 +62,7 @@ API_STATUS = [("000", "総数", None), ("100", "雇用者", ("1", "2", "3"))] + 
     [(f"{i - 2}00", STATUS_LABELS[str(i)], (str(i),)) for i in (4, 5, 6, 7, 8)] + [("900", STATUS_LABELS["9"], ("9",))]
 API_WORKPLACE = [("00", "総数", None)] + [(f"0{c}", WORKPLACE_LABELS[c], (c,)) for c in WORKPLACE_CODES]
 GIS_TABLE = "T000901"
+GENERATOR_VERSION = 1  # part of the cache key: bump when the generated data change
 GIS_GROUPS = [("就業者", None), ("雇用者", ("1", "2", "3"))]
 
 
@@ -361,7 +362,7 @@ def ensure_census(seed: int = 2026, city_code: str = "43100", n_employed: int | 
     cfg = _defaults(city_code)
     n_employed = int(n_employed or cfg["n_employed"])
     n_districts = int(n_districts or cfg["n_districts"])
-    key = f"{city_code}_n{n_employed}_d{n_districts}_s{seed}"
+    key = f"{city_code}_n{n_employed}_d{n_districts}_s{seed}_v{GENERATOR_VERSION}"
     target = Path(base_dir) / key if base_dir else paths.interim("synthetic", "census", key)
     if not all((target / f).exists() for f in FILES.values()):
         target.parent.mkdir(parents=True, exist_ok=True)
