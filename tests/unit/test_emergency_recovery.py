@@ -184,3 +184,14 @@ def test_another_city_by_parameters(tmp_path):
     assert 123_000 * 0.05 < len(log) < 123_000 * 0.07            # ≈ 60 dispatches per 1,000 residents
     with pytest.raises(InputFileError, match="outside the city"):
         DL.read_dispatch_log(files["log"], city=geo.load_city("43100"))
+
+
+def test_nothing_is_flagged_without_planted_growth(tmp_path):
+    """False-positive control: with no planted growth no district is flagged by either trend test."""
+    files = SE.ensure_emergency(3, start="2022-01-01", end="2024-12-31", n_districts=20, root=tmp_path, n_growth=0)
+    assert SE.read_truth(files["truth"])["growth_districts"] == []
+    districts = DL.read_districts(files["districts"], nature="synthetic")
+    log = DL.read_dispatch_log(files["log"], nature="synthetic")
+    log["district_code"] = CE.assign_districts(log, districts)
+    assert not CE.demand_trend(log)["flagged"].any()
+    assert not CE.response_trend(log)["flagged"].any()
