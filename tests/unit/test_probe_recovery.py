@@ -35,7 +35,10 @@ def test_top_braking_hotspots_include_planted_spots(run):
     share = cp.recovered_hazards(run["ranked"], meshes, top_n)
     assert share >= 0.8, (share, meshes)
     top = run["ranked"].head(top_n)
-    assert top["hotspot"].all()
+    found = top[top["mesh"].isin(meshes)]
+    assert found["hotspot"].all()  # each recovered spot is a Gi* hot spot, not just a high rate
+    # few false hot spots: at most as many extra hot spots as planted ones
+    assert run["ranked"]["hotspot"].sum() - found["hotspot"].sum() <= len(hz)
 
 
 def test_planted_congested_link_hours_flagged(run):
