@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "800MB"
 THREADS = 2
 
 

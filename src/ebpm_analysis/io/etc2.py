@@ -401,6 +401,7 @@ def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=No
         _record(z, nature, "etc2-" + kind)
         outs.append(target)
         files.append(paths.relative(z))
+    pa.default_memory_pool().release_unused()  # hand parse buffers back before the aggregation phase
     return IngestResult(outs, rows, files)
 
 
