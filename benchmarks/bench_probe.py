@@ -115,6 +115,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 M rows only (< 1 min)")
     ap.add_argument("--sizes", type=int, nargs="*", default=None)
     ap.add_argument("--pandas-max", type=int, default=10_000_000, help="largest size the pandas version runs on")
+    ap.add_argument("--out", default="bench/results/probe.json", help="result file (relative to the project root)")
     a = ap.parse_args(argv)
     sizes = a.sizes or ([1_000_000] if a.quick else [1_000_000, 10_000_000, 30_000_000])
     from ebpm_analysis import paths
@@ -154,13 +155,13 @@ def main(argv=None) -> int:
                             "memory_ratio_duckdb_over_pandas": round(d["peak_rss_mb"] / p["peak_rss_mb"], 2),
                             "same_result": d["check"] == p["check"]})
             print(f"   {records[-1]}", flush=True)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    out_file = ROOT / a.out
+    out_file.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "load_avg_at_end": os.getloadavg()}
     for r in records:
         r.setdefault("machine", f"{meta['cpus']} cores")
-    (out / "probe.json").write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    out_file.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
     print("\nengine   size        seconds  peak MB   rows/s")
     for r in records:
         if r["step"] == "ratio":

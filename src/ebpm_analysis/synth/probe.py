@@ -45,6 +45,10 @@ CLASS_WEIGHT = {"arterial": 3.0, "ring": 2.0, "local": 1.0}      # demand weight
 HOURLY_DEMAND = np.array([0.4, 0.25, 0.2, 0.2, 0.35, 0.9, 2.4, 5.5, 6.5, 4.6, 4.0, 4.1, 4.2, 4.1, 4.2, 4.6,
                           5.4, 6.4, 6.0, 4.2, 2.8, 2.0, 1.3, 0.8])
 HOURLY_SPEED_FACTOR = np.array([1.1] * 6 + [0.95, 0.75, 0.72, 0.85] + [0.9] * 7 + [0.75, 0.72, 0.85] + [1.0] * 4)
+#: Weekends/holidays: no commuter peaks, a mild midday slowdown (shopping traffic).
+HOLIDAY_SPEED_FACTOR = np.array([1.1] * 7 + [1.0] * 3 + [0.9] * 7 + [0.92, 0.95, 0.98] + [1.05] * 4)
+#: Bump when the generated data change, so cached sets in data/interim are regenerated.
+GENERATOR_VERSION = 2
 
 
 # ----------------------------------------------------------------------------------- network
@@ -184,7 +188,7 @@ def _trip_chunk(rng, roads, link_tables, n_trips, month_days, weekday_mask, haza
         link_idx[sel] = tab["global"][li]
         free[sel] = tab["free"][li]
     h = hour[trip]
-    v = free * HOURLY_SPEED_FACTOR[h] * rng.lognormal(0, 0.12, len(s))
+    v = free * np.where(wk[trip], HOURLY_SPEED_FACTOR[h], HOLIDAY_SPEED_FACTOR[h]) * rng.lognormal(0, 0.12, len(s))
     cong = congested[link_idx, h] & wk[trip]
     v = np.where(cong, rng.uniform(5, 17, len(s)), v)
     v = np.clip(v, 2, 95)
@@ -380,7 +384,8 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     cong.to_csv(out / "truth" / "congestion.csv", index=False)
     links.to_crs(geo.GEO_CRS).to_parquet(out / "truth" / "links.parquet")
     roads.drop(columns=[], errors="ignore").to_crs(geo.GEO_CRS).to_parquet(out / "truth" / "roads.parquet")
-    meta = {"generator": "ebpm_analysis.synth.probe", "seed": seed, "city_code": city_code, "month": month,
+    meta = {"generator": "ebpm_analysis.synth.probe", "version": GENERATOR_VERSION, "seed": seed,
+            "city_code": city_code, "month": month,
             "n_position_rows": int(n_written), "n_event_rows": int(n_events), "n_trips": int(n_trips_total),
             "n_hazards": int(len(hazards)), "n_congested_link_hours": int(len(cong)), "p_hazard": p_hazard,
             "bg_event_per_km": bg_event_per_km, "column_map": column_map, "encoding": encoding,
@@ -397,7 +402,7 @@ def ensure_probe_data(seed: int = 0, *, city_code: str = "43100", n_rows: int = 
     Written to a temporary directory and renamed, so a half-written set is never reused.
     Returns paths: ``positions`` (dir of 様式1-2 ZIPs), ``events`` (様式1-4 ZIPs), ``truth`` (dir).
     """
-    key = f"{city_code}_{month}_n{n_rows}_s{seed}_{column_map}_{encoding}"
+    key = f"{city_code}_{month}_n{n_rows}_s{seed}_{column_map}_{encoding}_v{GENERATOR_VERSION}"
     if kw:
         key += "_" + "_".join(f"{k}{v}" for k, v in sorted(kw.items()))
     target = paths.interim("synthetic", "probe", key)
