@@ -10,7 +10,7 @@ distinct-trip passes per mesh.
 - ``pandas``: the straightforward way — ``pandas.read_csv`` on each ZIP, ``concat``, then
   :func:`ebpm_analysis.cases.probe.aggregate_positions_pandas` and a groupby ``nunique`` for passes.
 
-Each run happens in a fresh ``spawn`` child process; peak memory is the child's ``ru_maxrss``.
+Each run happens in a fresh ``spawn`` child process; peak memory is the child's VmHWM (peak RSS).
 Sizes: 1 M, 10 M, 30 M rows (``--quick``: 1 M only). pandas runs up to ``--pandas-max`` rows
 (default 10 M). Writes ``bench/results/probe.json`` and prints a table.
 
@@ -37,6 +37,19 @@ MEMORY_LIMIT = "800MB"
 THREADS = 2
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM). ``ru_maxrss`` is not used: on Linux it survives
+    execve, so a child spawned from a big parent would report the parent's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _duckdb_step(zdir: str, work: str, q):
     t0 = time.perf_counter()
     from ebpm_analysis.cases import probe as cp
@@ -52,7 +65,7 @@ def _duckdb_step(zdir: str, work: str, q):
     passes = cp.mesh_passes(rel, con=con)
     secs = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    rss = ru.ru_maxrss / 1024
+    rss = peak_rss_mb()
     q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0], "ingest_s": t_ingest, "aggregate_s": secs - t_ingest, "peak_rss_mb": rss,
            "rows": res.rows, "n_mesh_hours": len(agg), "n_meshes": len(passes),
            "check": [int(agg["n_records"].sum()), int(agg["n_slow"].sum()), int(passes["n_passes"].sum())]})
@@ -83,7 +96,7 @@ def _pandas_step(zdir: str, work: str, q):
     passes = pd.DataFrame({"mesh": mesh, "trip": trip}).groupby("mesh")["trip"].nunique()
     secs = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    rss = ru.ru_maxrss / 1024
+    rss = peak_rss_mb()
     q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0], "peak_rss_mb": rss, "rows": len(df), "n_mesh_hours": len(agg), "n_meshes": len(passes),
            "check": [int(agg["n_records"].sum()), int(agg["n_slow"].sum()), int(np.asarray(passes).sum())]})
 
