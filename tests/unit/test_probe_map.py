@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from ebpm_analysis import geo
+from ebpm_analysis import geo, webmap
 from ebpm_analysis.cases import probe as cp
 from ebpm_analysis.plots import probe as pp
 
@@ -25,7 +25,7 @@ def layer():
 
 @pytest.fixture(scope="module")
 def html(layer):
-    return pp.interactive_map(geo.load_city("43100"),
+    return webmap.interactive_map(geo.load_city("43100"),
                               [{"name": "急減速", "gdf": layer, "column": "value", "label": "件／千通過",
                                 "fields": ["mesh", "value"], "aliases": ["メッシュ", "値"]},
                                {"name": "事故", "gdf": layer, "column": "value", "label": "件", "show": False}],
@@ -39,7 +39,7 @@ def test_no_external_script_or_link(html):
 
 
 def test_leaflet_inlined_and_no_tiles(html):
-    js = (pp.VENDOR_DIR / "leaflet.js").read_text(encoding="utf-8")
+    js = (webmap.VENDOR_DIR / "leaflet.js").read_text(encoding="utf-8")
     assert js[:200] in html  # the vendored Leaflet, inline
     assert "leaflet-container" in html  # its CSS, inline
     assert "L.tileLayer" not in html and "openstreetmap" not in html.lower()
@@ -59,19 +59,19 @@ def test_layers_and_wards_present(html):
 
 
 def test_vendored_licence_is_bsd2():
-    lic = (pp.VENDOR_DIR / "LICENSE").read_text(encoding="utf-8")
+    lic = (webmap.VENDOR_DIR / "LICENSE").read_text(encoding="utf-8")
     assert lic.startswith("BSD 2-Clause License") and "Agafonkin" in lic
 
 
 def test_make_offline_strips_any_cdn_tag():
     doc = ('<html><head><script src="https://example.org/x.js"></script>'
            '<link rel="stylesheet" href="//cdn.example.org/y.css"/></head><body></body></html>')
-    out = pp.make_offline(doc)
+    out = webmap.make_offline(doc)
     assert "example.org" not in out and "<style>" in out
 
 
 def test_iframe_is_self_contained(html):
-    fr = pp.iframe(html)
+    fr = webmap.iframe(html)
     assert fr.startswith("<iframe srcdoc=") and "src=\"http" not in fr
 
 

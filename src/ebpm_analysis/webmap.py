@@ -1,0 +1,119 @@
+"""Offline interactive maps: folium with Leaflet inlined, no tiles, no CDN.
+
+A report must open on a closed network (LGWAN), so the map document carries Leaflet's JS/CSS
+(vendored from npm, BSD-2, see ``vendor/leaflet/``) and draws the ward polygons instead of web
+tiles. Used by several cases (probe slowdowns, emergency demand).
+"""
+
+from __future__ import annotations
+
+import base64
+import html as _html
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+VENDOR_DIR = Path(__file__).resolve().parent / "vendor" / "leaflet"
+
+
+def _vendor(name: str) -> bytes:
+    return (VENDOR_DIR / name).read_bytes()
+
+
+def leaflet_inline() -> tuple[str, str]:
+    """(css, js) of the vendored Leaflet, with the layer-control icons as data URIs."""
+    css = _vendor("leaflet.css").decode("utf-8")
+    for img in ("layers.png", "layers-2x.png"):
+        uri = "data:image/png;base64," + base64.b64encode(_vendor(f"images/{img}")).decode("ascii")
+        css = css.replace(f"url(images/{img})", f"url({uri})")
+    css = re.sub(r"url\(images/[^)]*\)", "none", css)  # default marker icon: not used (circle/area layers only)
+    js = _vendor("leaflet.js").decode("utf-8")
+    return css, js
+
+
+_EXT_SCRIPT = re.compile(r"<script[^>]*\bsrc\s*=\s*[\"'](?:https?:)?//[^\"']*[\"'][^>]*>\s*</script>", re.I)
+_EXT_LINK = re.compile(r"<link[^>]*\bhref\s*=\s*[\"'](?:https?:)?//[^\"']*[\"'][^>]*/?>", re.I)
+
+
+def make_offline(html: str) -> str:
+    """Drop every external script/stylesheet tag and inline Leaflet's JS/CSS in <head>."""
+    html = _EXT_SCRIPT.sub("", html)
+    html = _EXT_LINK.sub("", html)
+    css, js = leaflet_inline()
+    js = js.replace("</script", "<\\/script")
+    inject = f"<style>{css}</style>\n<script>{js}</script>\n"
+    if "<head>" in html:
+        return html.replace("<head>", "<head>\n" + inject, 1)
+    return inject + html
+
+
+def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: str, center=None, zoom=12) -> str:
+    """A self-contained folium map (no tiles, no CDN). ``layers``: dicts with ``name``, ``gdf``
+    (EPSG:4326/6668 polygons), ``column`` (value to colour), ``label`` (tooltip caption),
+    ``fields``/``aliases`` (tooltip fields), ``colors`` (list of hex for quantile classes) and ``show``.
+    Returns the HTML document as a string.
+    """
+    import branca.colormap as bcm
+    import folium
+    import shapely
+
+    wards_geo = wards_geo.to_crs(4326)
+    if center is None:
+        c = wards_geo.union_all().centroid
+        center = (c.y, c.x)
+    m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=False, prefer_canvas=True)
+    minx, miny, maxx, maxy = wards_geo.total_bounds
+    m.fit_bounds([[miny, minx], [maxy, maxx]])  # the whole city in view, whatever its size
+    wards_geo = wards_geo.assign(geometry=shapely.set_precision(wards_geo.geometry.to_numpy(), 1e-6))
+    folium.GeoJson(wards_geo[["name", "geometry"]].to_json(ensure_ascii=False), name="区界",
+                   style_function=lambda f: {"color": "#333333", "weight": 1.5, "fill": True,
+                                             "fillColor": "#f4f4f0", "fillOpacity": 1.0},
+                   tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["区"])).add_to(m)
+    legends: list[str] = []
+    for lay in layers:
+        gdf = lay["gdf"].to_crs(4326)
+        col = lay["column"]
+        vals = gdf[col].astype(float)
+        qs = np.unique(np.nanquantile(vals, [0, 0.5, 0.75, 0.9, 1.0])) if len(vals) else np.array([0, 1])
+        if len(qs) < 2:
+            qs = np.array([float(qs[0]) if len(qs) else 0.0, float(qs[0]) + 1 if len(qs) else 1.0])
+        palette = lay.get("colors", ["#fee8c8", "#fdbb84", "#ef6548", "#990000"])[: len(qs) - 1]
+        cmap = bcm.StepColormap(palette,
+                                index=list(qs), vmin=float(qs[0]), vmax=float(qs[-1]), caption=lay["label"])
+        fg = folium.FeatureGroup(name=lay["name"], show=lay.get("show", True))
+        keep = list(dict.fromkeys([*lay.get("fields", [col]), col]))
+        data = gdf[keep + ["geometry"]].copy()
+        data["geometry"] = shapely.set_precision(data.geometry.to_numpy(), 1e-6)  # ~0.1 m: smaller document
+        for c in keep:
+            if pd.api.types.is_float_dtype(data[c]):
+                data[c] = data[c].round(2)
+        folium.GeoJson(
+            data.to_json(ensure_ascii=False),
+            style_function=lambda f, cmap=cmap, col=col: {
+                "fillColor": cmap(f["properties"][col]) if f["properties"][col] is not None else "#cccccc",
+                "color": "#555555", "weight": 0.3, "fillOpacity": 0.8},
+            tooltip=folium.GeoJsonTooltip(fields=lay.get("fields", [col]), aliases=lay.get("aliases", [col])),
+        ).add_to(fg)
+        fg.add_to(m)
+        # Plain-HTML legend (branca's colormap legend needs d3 from a CDN, which an offline report cannot load)
+        steps = "".join(
+            f'<div><span style="display:inline-block;width:14px;height:10px;margin-right:4px;background:{palette[i]}"></span>'
+            f'{qs[i]:,.1f}–{qs[i + 1]:,.1f}</div>' for i in range(len(qs) - 1))
+        legends.append(f'<div style="margin-bottom:6px"><b>{_html.escape(lay["label"])}</b>{steps}</div>')
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.get_root().html.add_child(folium.Element(
+        '<div style="position:absolute;bottom:28px;left:8px;z-index:1000;background:rgba(255,255,255,.9);'
+        'padding:4px 8px;font-size:11px;line-height:1.35;max-width:260px">' + "".join(legends) + "</div>"))
+    m.get_root().html.add_child(folium.Element(
+        f'<div style="position:absolute;bottom:2px;right:90px;z-index:1000;background:rgba(255,255,255,.85);'
+        f'padding:1px 6px;font-size:10px;max-width:70%">{_html.escape(attribution)}</div>'))
+    m.get_root().header.add_child(folium.Element(f"<title>{_html.escape(title)}</title>"))
+    return make_offline(m.get_root().render())
+
+
+def iframe(html: str, height: int = 560) -> str:
+    """Embed a map document in a notebook/report as an <iframe srcdoc> (self-contained)."""
+    return (f'<iframe srcdoc="{_html.escape(html, quote=True)}" style="width:100%;height:{height}px;border:1px solid #ccc" '
+            f'title="interactive map"></iframe>')
