@@ -12,7 +12,6 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from . import paths
 

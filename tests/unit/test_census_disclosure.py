@@ -1,6 +1,5 @@
 """Complementary suppression: no suppressed cell can be recomputed from the published table."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -42,7 +42,7 @@ def test_prevalence_by_counts_intervals_and_suppression():
 
 
 def test_tooth_shares_ranking_and_pattern_type():
-    spec = ([(f"F", 3, {51: "decayed", 61: "filled"})] * 6 + [("F", 3, {75: "decayed"})] * 2
+    spec = ([("F", 3, {51: "decayed", 61: "filled"})] * 6 + [("F", 3, {75: "decayed"})] * 2
             + [("F", 3, {81: "absent", 71: "absent", 74: "decayed", 52: "decayed"})] * 1
             + [("F", 3, {82: "decayed", 54: "decayed"})] * 1 + [("F", 3, {})] * 10)
     ex, te = _exams_and_teeth(spec)

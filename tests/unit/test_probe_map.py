@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import re
 
-import geopandas as gpd
 import matplotlib
-import numpy as np
 import pytest
-import shapely
 
 from ebpm_analysis import geo, webmap
 from ebpm_analysis.cases import probe as cp

@@ -9,4 +9,5 @@ from .common import (  # noqa: F401
     write_csv,
     write_parquet,
     atomic_path,
+    build_dir_once,
 )

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 
@@ -133,13 +134,56 @@ def atomic_path(path: str | os.PathLike):
     try:
         yield tmp
         if tmp.exists():
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports must be readable on a share
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports must be readable on a share
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def build_dir_once(target: str | os.PathLike, required: Iterable[str], build: Callable[[Path], object]) -> Path:
+    """Build folder ``target`` (holding the ``required`` files) once, for generated data sets.
+
+    ``build(tmp)`` writes into a temporary folder beside ``target``, which is moved into place only
+    when it is complete, so a half-written set is never reused. An incomplete leftover is replaced.
+    If another process (e.g. a parallel test worker) completes the same folder meanwhile, its copy is
+    kept and ours discarded: generators are deterministic, and a folder being read is never deleted.
+    """
+    target = Path(target)
+    required = list(required)
+
+    def complete() -> bool:
+        return target.is_dir() and all((target / r).exists() for r in required)
+
+    if complete():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        build(tmp)
+        missing = [r for r in required if not (tmp / r).exists()]
+        if missing:
+            raise RuntimeError(f"generator did not write {missing} into {target}")
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        if complete():
+            return target
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete leftover
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not complete():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = False) -> Path:

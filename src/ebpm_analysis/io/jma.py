@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

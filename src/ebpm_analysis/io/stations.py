@@ -73,7 +73,7 @@ def read_stations(path: str | os.PathLike, *, encoding: str | None = None, natur
     for col, jp, lo, hi in (("lat", "緯度", 20, 46), ("lon", "経度", 122, 154)):
         bad = df[col].isna() | (df[col] < lo) | (df[col] > hi)
         if bad.any():
-            raise InputFileError(path, f"coordinates outside Japan or missing", column=jp,
+            raise InputFileError(path, "coordinates outside Japan or missing", column=jp,
                                  rows=(df.index[bad] + 2).tolist(), expected=f"JGD2011 degrees within {lo}–{hi}")
     if city is not None:
         from .. import geo

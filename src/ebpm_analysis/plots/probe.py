@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from matplotlib.patches import Patch
 
 from .. import viz
@@ -75,7 +74,6 @@ def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20)
     import mapclassify
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
-    vals = pd.concat([cells["share_slow_peak"], cells["share_slow_offpeak"]]).dropna() * 100
     bins = [10, 25, 50, 75, 100]
     colors = plt.get_cmap(viz.SEQ_CMAP)(np.linspace(0.15, 0.95, len(bins)))
     for ax, col, ttl in ((axes[0], "share_slow_peak", "平日ピーク（7–9時・17–19時）"),

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -36,6 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..io.common import build_dir_once
 from .. import geo, paths
 from ..io.census_microdata import (AGE_LABELS, INDUSTRY_LABELS, STATUS_LABELS, WORKPLACE_LABELS)
 
@@ -364,17 +363,6 @@ def ensure_census(seed: int = 2026, city_code: str = "43100", n_employed: int | 
     n_districts = int(n_districts or cfg["n_districts"])
     key = f"{city_code}_n{n_employed}_d{n_districts}_s{seed}_v{GENERATOR_VERSION}"
     target = Path(base_dir) / key if base_dir else paths.interim("synthetic", "census", key)
-    if not all((target / f).exists() for f in FILES.values()):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent))
-        try:
-            gen = generate_census(city_code, n_employed, n_districts, seed)
-            write_census(gen, tmp)
-            if target.exists():
-                shutil.rmtree(target)
-            os.chmod(tmp, 0o755)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    build_dir_once(target, FILES.values(),
+                   lambda tmp: write_census(generate_census(city_code, n_employed, n_districts, seed), tmp))
     return {k: target / v for k, v in FILES.items()}

@@ -28,9 +28,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,7 +36,7 @@ import pandas as pd
 
 from .. import paths
 from ..jpcalendar import office_calendar
-from ..io.common import atomic_path
+from ..io.common import atomic_path, build_dir_once
 from .weather import generate_daily_weather, write_jma_daily_csv
 
 WEEKDAY_JA = ["月", "火", "水", "木", "金", "土", "日"]
@@ -204,11 +201,8 @@ def ensure_counter_data(seed: int = 7, start: str = "2021-04-01", end: str = "20
     dest = paths.interim("synthetic", "counter", key)
     files = {"log": dest / "counter_log.csv", "weather": dest / "jma_daily.csv",
              "expiry": dest / "expiry_register.csv", "truth": dest / "truth.json"}
-    if all(p.exists() for p in files.values()):
-        return files
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=dest.parent))
-    try:
+
+    def build(tmp: Path) -> None:
         weather = generate_daily_weather(start, end, seed=seed + 1000)
         write_jma_daily_csv(weather, tmp / files["weather"].name)
         log = generate_counter_log(weather, seed=seed, truth=truth, scale=scale)
@@ -216,10 +210,6 @@ def ensure_counter_data(seed: int = 7, start: str = "2021-04-01", end: str = "20
         write_expiry_register_csv(truth, tmp / files["expiry"].name)
         (tmp / files["truth"].name).write_text(
             json.dumps(truth_dict(truth, seed, start, end, scale), ensure_ascii=False, indent=2), encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    build_dir_once(dest, [p.name for p in files.values()], build)
     return files

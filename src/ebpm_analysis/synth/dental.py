@@ -29,8 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,6 +38,7 @@ import shapely
 from scipy.optimize import brentq
 from scipy.special import expit
 
+from ..io.common import build_dir_once
 from .. import geo, paths
 from ..errors import ParameterError
 from ..io.dental_sheet import FDI_TEETH, tooth_label
@@ -368,24 +367,9 @@ def ensure_dental(seed: int = 2026, city_code: str = "43100", n_facilities: int 
     base = Path(base_dir) if base_dir else paths.interim("synthetic", "dental")
     final = base / key
     names = ("checkups.csv", "facilities.csv", "truth.json", "truth_facilities.csv")
-    if not all((final / f).exists() for f in names):
-        base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=base))
-        try:
-            gen = generate(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children, **kwargs)
-            write_sheets(gen, tmp, naming=naming, encoding=encoding)
-            complete = lambda: all((final / f).exists() for f in names)  # noqa: E731
-            if not complete():  # another process may have finished the same set meanwhile: keep theirs
-                if final.exists():
-                    shutil.rmtree(final)  # an incomplete leftover
-                try:
-                    os.replace(tmp, final)
-                except OSError:
-                    if not complete():
-                        raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    build_dir_once(final, names, lambda tmp: write_sheets(
+        generate(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children, **kwargs),
+        tmp, naming=naming, encoding=encoding))
     return {"dir": final, "checkups": final / "checkups.csv", "facilities": final / "facilities.csv",
             "truth": final / "truth.json", "truth_facilities": final / "truth_facilities.csv"}
 

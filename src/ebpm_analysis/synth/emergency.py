@@ -35,7 +35,7 @@ import pandas as pd
 
 from .. import geo, paths
 from ..errors import ParameterError
-from ..io.common import atomic_path
+from ..io.common import build_dir_once
 from ..io.jma import read_jma_daily
 from .weather import generate_daily_weather, write_jma_daily_csv
 
@@ -394,10 +394,10 @@ def ensure_emergency(seed: int = 42, *, city_code: str = "43100", start: str = "
     base.mkdir(parents=True, exist_ok=True)
     wx = base / "_weather" / f"jma_daily_s{seed + 1}_{start}_{end}.csv"
     wx.parent.mkdir(exist_ok=True)
-    g = generate_emergency(seed, city_code=city_code, start=start, end=end, n_districts=n_districts,
-                           weather_path=wx, **kwargs)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=base))
-    try:
+
+    def build(tmp: Path) -> None:
+        g = generate_emergency(seed, city_code=city_code, start=start, end=end, n_districts=n_districts,
+                               weather_path=wx, **kwargs)
         g["log"].to_csv(tmp / FILES["log"], index=False, encoding="cp932", lineterminator="\r\n")
         hourly_table(g["log"], start, end).to_csv(tmp / FILES["hourly"], index=False, encoding="cp932",
                                                   lineterminator="\r\n")
@@ -407,14 +407,9 @@ def ensure_emergency(seed: int = 42, *, city_code: str = "43100", start: str = "
                                         lineterminator="\r\n")
         g["districts"].to_crs(geo.GEO_CRS).to_file(tmp / FILES["districts"], driver="GeoJSON")
         (tmp / FILES["weather"]).write_bytes(g["weather_csv"])
-        with atomic_path(tmp / FILES["truth"]) as t:
-            t.write_text(json.dumps(g["truth"], ensure_ascii=False, indent=1), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / FILES["truth"]).write_text(json.dumps(g["truth"], ensure_ascii=False, indent=1), encoding="utf-8")
+
+    build_dir_once(out, FILES.values(), build)
     return files
 
 

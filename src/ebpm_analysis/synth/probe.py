@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point
 from shapely.ops import linemerge, substring
 
+from ..io.common import build_dir_once
 from .. import geo, paths
 from ..io import etc2
 
@@ -406,18 +405,9 @@ def ensure_probe_data(seed: int = 0, *, city_code: str = "43100", n_rows: int = 
     if kw:
         key += "_" + "_".join(f"{k}{v}" for k, v in sorted(kw.items()))
     target = paths.interim("synthetic", "probe", key)
-    if not (target / "truth" / "truth.json").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent))
-        try:
-            generate(tmp, seed=seed, city_code=city_code, n_rows=n_rows, month=month, column_map=column_map,
-                     encoding=encoding, **kw)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    build_dir_once(target, ["truth/truth.json"], lambda tmp: generate(
+        tmp, seed=seed, city_code=city_code, n_rows=n_rows, month=month, column_map=column_map,
+        encoding=encoding, **kw))
     return {"root": target, "positions": target / "positions", "events": target / "events", "truth": target / "truth"}
 
 

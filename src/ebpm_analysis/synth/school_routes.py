@@ -35,9 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -46,7 +43,7 @@ import pandas as pd
 import shapely
 
 from .. import geo, paths
-from ..io.common import atomic_path
+from ..io.common import atomic_path, build_dir_once
 
 FIXES_COLUMNS = ["device_id", "school_id", "school_name", "grade", "timestamp", "lat", "lon", "accuracy", "battery"]
 SCHOOL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -579,18 +576,6 @@ def ensure_school_routes(seed: int = 7, city_code: str = "43100", *, encoding: s
     target = paths.interim("synthetic", "school_routes", key)
     names = {"fixes": "fixes.csv", "schools": "schools.csv", "crossings": "crossings.csv",
              "routes": "designated_routes.geojson", "truth": "truth.json", "truth_segments": "truth_segments.csv"}
-    if not (target.is_dir() and all((target / n).exists() for n in names.values())):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=target.parent))
-        try:
-            gen = generate(city_code, int(seed), **kwargs)
-            write_dataset(gen, tmp, encoding=encoding, params=params)
-            try:
-                os.replace(tmp, target)
-            except OSError:
-                if not target.is_dir():  # another process won the race otherwise
-                    raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+    build_dir_once(target, names.values(), lambda tmp: write_dataset(
+        generate(city_code, int(seed), **kwargs), tmp, encoding=encoding, params=params))
     return {k: target / n for k, n in names.items()}
