@@ -78,3 +78,44 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("boom")
     assert target.read_text(encoding="utf-8") == "GOOD"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_build_dir_once(tmp_path):
+    from ebpm_analysis.io.common import build_dir_once
+    calls = []
+
+    def build(d):
+        calls.append(d)
+        (d / "a.csv").write_text("x", encoding="utf-8")
+
+    target = tmp_path / "set"
+    assert build_dir_once(target, ["a.csv"], build) == target
+    assert build_dir_once(target, ["a.csv"], build) == target
+    assert len(calls) == 1 and (target / "a.csv").read_text() == "x"  # built once, then reused
+    assert oct(target.stat().st_mode & 0o777) != oct(0o700)
+    # an incomplete leftover is replaced
+    leftover = tmp_path / "left"
+    leftover.mkdir()
+    (leftover / "partial").write_text("", encoding="utf-8")
+    build_dir_once(leftover, ["a.csv"], build)
+    assert sorted(p.name for p in leftover.iterdir()) == ["a.csv"]
+
+    # another worker finishing first: its folder is kept, ours discarded
+    def racing_build(d):
+        other = tmp_path / "race"
+        other.mkdir()
+        (other / "a.csv").write_text("theirs", encoding="utf-8")
+        (d / "a.csv").write_text("ours", encoding="utf-8")
+
+    build_dir_once(tmp_path / "race", ["a.csv"], racing_build)
+    assert (tmp_path / "race" / "a.csv").read_text() == "theirs"
+
+    # a failing generator leaves nothing behind
+    def broken(d):
+        (d / "a.csv").write_text("half", encoding="utf-8")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        build_dir_once(tmp_path / "broken", ["a.csv"], broken)
+    assert not (tmp_path / "broken").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
