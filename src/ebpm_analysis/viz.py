@@ -88,6 +88,16 @@ def map_axes(ax) -> None:
         s.set_visible(False)
 
 
+def finish_map(ax, title: str, source: str | None = None, synthetic: bool = False) -> None:
+    """The furniture every map gets: clean axes, title, north arrow, scale bar, source note."""
+    map_axes(ax)
+    ax.set_title(title)
+    north_arrow(ax)
+    scale_bar(ax)
+    if source:
+        source_note(ax.figure, source, synthetic=synthetic)
+
+
 def outline(ax, areas, label_col: str | None = "name", color: str = "#333333", linewidth: float = 0.9,
             fontsize: int = 10) -> None:
     """Draw area outlines (e.g. wards) with their names at a representative point."""
@@ -130,10 +140,5 @@ def choropleth(gdf, column: str, *, ax=None, title: str, legend_title: str, sche
                  legend_kwds={"label": legend_title, "shrink": 0.6}, missing_kwds=missing_kwds)
     if outlines is not None:
         outline(ax, outlines.to_crs(gdf.crs), label_col=outline_label)
-    map_axes(ax)
-    ax.set_title(title)
-    north_arrow(ax)
-    scale_bar(ax)
-    if source:
-        source_note(fig, source, synthetic=synthetic)
+    finish_map(ax, title, source, synthetic)
     return fig, ax

@@ -55,13 +55,6 @@ def test_duckdb_and_pandas_aggregations_identical(small_delivery):
     assert set(a["day_type"]) == {"weekday", "holiday"}
 
 
-def test_single_scan_mesh_tables_match(small_delivery):
-    _, pos, _ = small_delivery
-    agg, passes = cp.mesh_tables(pos)
-    pd.testing.assert_frame_equal(agg, cp.aggregate_positions(pos), check_dtype=False, atol=1e-9)
-    pd.testing.assert_frame_equal(passes, cp.mesh_passes(pos), check_dtype=False)
-
-
 def test_aggregation_by_hand():
     df = pd.DataFrame({"opid": ["a", "a", "b", "c"], "trip_no": [1, 1, 1, 1],
                        "gps_time": [20251006080000, 20251006080010, 20251006081000, 20251011080000],  # Mon, Mon, Mon, Sat

@@ -183,38 +183,6 @@ def aggregate_positions(source, *, con=None, level: int = 6, congested_kmh: floa
     return _finish_positions(df)
 
 
-def mesh_tables(source, *, con=None, level: int = 6, congested_kmh: float = 20.0, heavy_kmh: float = 10.0):
-    """:func:`aggregate_positions` and :func:`mesh_passes` from ONE scan of the positions.
-
-    Stage 1 (mesh × day type × hour × trip) is materialised as a DuckDB temp table (spills to the
-    connection's ``temp_directory`` under its ``memory_limit``); both tables are derived from it.
-    Returns ``(agg, passes)``, identical to the two separate functions.
-    """
-    con = con if con is not None else connect()
-    _view(con, source, "_pos")
-    cols = [r[0] for r in con.execute("describe _pos").fetchall()]
-    dates = con.execute("select distinct gps_time // 1000000 from _pos").fetchall()
-    con.register("_cal", calendar(d[0] for d in dates))
-    trip = _trip_expr(cols)
-    con.execute(f"""
-        create or replace temp table _stage1 as
-        select {mesh_code_sql('lat', 'lon', level)} as mesh, c.day_type,
-               cast((gps_time // 10000) % 100 as integer) as hour, {trip} as trip,
-               count(*) as n, sum(case when speed_kmh <= {float(congested_kmh)} then 1 else 0 end) as ns,
-               sum(case when speed_kmh <= {float(heavy_kmh)} then 1 else 0 end) as nh, sum(speed_kmh) as sp
-        from _pos join _cal c on c.date_int = gps_time // 1000000
-        group by all""")
-    agg = con.execute("""
-        select mesh, day_type, hour, sum(n) as n_records, sum(ns) as n_slow, sum(nh) as n_heavy,
-               sum(sp) / sum(n) as mean_speed, count(*) as n_trips
-        from _stage1 group by mesh, day_type, hour""").df()
-    passes = con.execute("select mesh, count(distinct trip) as n_passes from _stage1 group by mesh").df()
-    con.execute("drop table _stage1")
-    passes["mesh"] = passes["mesh"].astype("int64").astype(str)
-    passes["n_passes"] = passes["n_passes"].astype("int64")
-    return _finish_positions(agg), passes.sort_values("mesh").reset_index(drop=True)
-
-
 def _finish_positions(df: pd.DataFrame) -> pd.DataFrame:
     df["mesh"] = df["mesh"].astype("int64").astype(str)
     for c in ("n_records", "n_slow", "n_heavy", "n_trips"):

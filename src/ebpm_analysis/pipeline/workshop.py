@@ -33,25 +33,24 @@ def _clear(nb):
     return nb
 
 
-def student_copy(nb):
-    nb = _clear(nbformat.from_dict(nb))
-    for c in nb.cells:
-        tags = c.metadata.get("tags", [])
-        if "workshop" in tags:
-            c.metadata["tags"] = [t for t in tags if t not in ("remove-cell", "solution")]
-        if "solution" in tags and c.cell_type == "code":
-            hint = [ln for ln in c.source.splitlines() if ln.startswith("#") and not ln.startswith("#|")]
-            c.source = "\n".join(hint) + ("\n" if hint else "") + STUB
-            c.metadata["tags"] = [t for t in c.metadata["tags"] if t != "solution"] + ["exercise"]
-    return nb
-
-
 def instructor_copy(nb):
+    """Answers kept; exercise cells made visible (``remove-cell`` dropped from ``workshop`` cells)."""
     nb = _clear(nbformat.from_dict(nb))
     for c in nb.cells:
         tags = c.metadata.get("tags", [])
         if "workshop" in tags:
             c.metadata["tags"] = [t for t in tags if t != "remove-cell"]
+    return nb
+
+
+def student_copy(nb):
+    """As the instructor's, with each ``solution`` cell replaced by a stub keeping its hint comments."""
+    nb = instructor_copy(nb)
+    for c in nb.cells:
+        if "solution" in c.metadata.get("tags", []) and c.cell_type == "code":
+            hint = [ln for ln in c.source.splitlines() if ln.startswith("#") and not ln.startswith("#|")]
+            c.source = "\n".join(hint) + ("\n" if hint else "") + STUB
+            c.metadata["tags"] = [t for t in c.metadata["tags"] if t != "solution"] + ["exercise"]
     return nb
 
 

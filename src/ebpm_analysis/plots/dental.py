@@ -190,12 +190,7 @@ def facility_map(points, wards, *, column: str = "eb_pct", size_col: str = "exam
                Line2D([], [], marker="o", ls="", mfc="#cccccc", mec="#333333", ms=4, label="受診児数 少"),
                Line2D([], [], marker="o", ls="", mfc="#cccccc", mec="#333333", ms=9, label="受診児数 多")]
     ax.legend(handles=handles, loc="lower right", fontsize=8.5, title="記号", frameon=True, framealpha=0.9)
-    viz.map_axes(ax)
-    ax.set_title(title)
-    viz.north_arrow(ax)
-    viz.scale_bar(ax)
-    if source:
-        viz.source_note(fig, source, synthetic=synthetic)
+    viz.finish_map(ax, title, source, synthetic)
     return fig
 
 
@@ -210,12 +205,7 @@ def hotspot_map(points, wards, *, title: str = "施設のう蝕有病者率の�
         ax.scatter(points.geometry.x[m], points.geometry.y[m], s=30 if lab != "有意差なし" else 14, color=col,
                    edgecolor="#333333", lw=0.4, zorder=3 if lab != "有意差なし" else 2, label=f"{lab}（{int(m.sum())}施設）")
     ax.legend(loc="lower right", title="Gi*（p<0.05、並べ替え検定）", fontsize=8.5, frameon=True, framealpha=0.9)
-    viz.map_axes(ax)
-    ax.set_title(title)
-    viz.north_arrow(ax)
-    viz.scale_bar(ax)
-    if source:
-        viz.source_note(fig, source, synthetic=synthetic)
+    viz.finish_map(ax, title, source, synthetic)
     return fig
 
 

@@ -34,11 +34,7 @@ def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口�
     city = gdf["city_rate"].iloc[0]
     ax.legend(handles=handles, title=f"市平均 {city:.1f} 件/千人・年", loc="lower right", frameon=True, framealpha=0.9,
               fontsize=9, title_fontsize=9)
-    viz.map_axes(ax)
-    ax.set_title(title)
-    viz.north_arrow(ax)
-    viz.scale_bar(ax)
-    viz.source_note(fig, source, synthetic=synthetic)
+    viz.finish_map(ax, title, source, synthetic)
     return fig
 
 
@@ -84,11 +80,7 @@ def density_map(grid, wards, *, cell_m: float, source: str, synthetic: bool, k: 
         handles.append(Patch(facecolor="#dddddd", hatch="///", label="少数のため秘匿"))
     viz.outline(ax, wards.to_crs(grid.crs), label_col="name")
     ax.legend(handles=handles, title="件/km²・年", loc="lower right", frameon=True, framealpha=0.9, fontsize=9)
-    viz.map_axes(ax)
-    ax.set_title(f"救急出動の密度（{cell_m / 1000:g} km メッシュ集計）")
-    viz.north_arrow(ax)
-    viz.scale_bar(ax)
-    viz.source_note(fig, source, synthetic=synthetic)
+    viz.finish_map(ax, f"救急出動の密度（{cell_m / 1000:g} km メッシュ集計）", source, synthetic)
     return fig
 
 

@@ -62,10 +62,7 @@ def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthe
         handles.append(Patch(facecolor="none", edgecolor="black", label=highlight_label or "強調"))
     ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True,
               framealpha=0.9, fontsize=9)
-    ax.set_title(title)
-    viz.north_arrow(ax)
-    viz.scale_bar(ax)
-    viz.source_note(fig, source, synthetic=synthetic)
+    viz.finish_map(ax, title, source, synthetic)
     return fig
 
 
@@ -119,10 +116,7 @@ def spots_map(spots, wards, *, source, synthetic=True, top_n=30):
     _frame(ax, wards)
     ax.legend(title="箇所の分類（円の大きさ＝事故件数）", loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True,
               framealpha=0.9, fontsize=9)
-    ax.set_title("急減速・渋滞・事故を重ねた要対策箇所（1/8地域メッシュ）")
-    viz.north_arrow(ax)
-    viz.scale_bar(ax)
-    viz.source_note(fig, source, synthetic=synthetic)
+    viz.finish_map(ax, "急減速・渋滞・事故を重ねた要対策箇所（1/8地域メッシュ）", source, synthetic)
     return fig
 
 
