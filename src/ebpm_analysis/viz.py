@@ -49,11 +49,31 @@ def setup() -> None:
 
 
 def source_note(fig, text: str, synthetic: bool = False) -> None:
-    """Write '出典：…' (and the synthetic-data mark) under the figure."""
+    """Write '出典：…' (and the synthetic-data mark) just under the figure's content.
+
+    The note is anchored at draw time to the lowest point of the axes and legends, so it follows
+    ``tight_layout`` and equal-aspect maps (whose empty margins ``bbox_inches='tight'`` then crops).
+    It is a figure-level text (in ``fig.texts``), never part of an axes' own extent.
+    """
+    from matplotlib.text import Annotation
+    from matplotlib.transforms import Bbox
+
     note = f"出典：{text}" if not text.startswith(("出典", "資料")) else text
     if synthetic:
         note = f"{note}　{SYNTHETIC_NOTE}"
-    fig.text(0.01, -0.01, note, ha="left", va="top", fontsize=8, color="#444444", wrap=True)
+
+    def anchor(renderer):
+        boxes = [a.get_tightbbox(renderer) for a in fig.axes if a.get_visible()]
+        boxes += [lg.get_window_extent(renderer) for lg in fig.legends]
+        boxes = [bb for bb in boxes if bb is not None]
+        y = min(bb.y0 for bb in boxes) if boxes else fig.bbox.y0
+        x = fig.bbox.x0 + 0.01 * fig.bbox.width
+        return Bbox.from_extents(x, y, x + 1, y + 1)
+
+    ann = Annotation(note, xy=(0, 0), xycoords=anchor, xytext=(0, -4), textcoords="offset points",
+                     ha="left", va="top", fontsize=8, color="#444444", wrap=True)
+    ann.set_figure(fig)
+    fig.texts.append(ann)  # a figure-level text: drawn with the figure, outside every axes' extent
 
 
 def north_arrow(ax, x: float = 0.95, y: float = 0.93, size: float = 0.07) -> None:
