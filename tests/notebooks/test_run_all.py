@@ -10,6 +10,8 @@ import pytest
 from ebpm_analysis import cli
 from ebpm_analysis.pipeline import params as P
 
+import baseline  # tests/notebooks/baseline.py (pytest puts this folder on sys.path)
+
 pytestmark = pytest.mark.notebooks
 
 
@@ -39,3 +41,8 @@ def test_notebook_builds_report(name, tmp_path):
     index = json.loads((tmp_path / "_build" / "status" / f"{name}.json").read_text(encoding="utf-8"))
     assert index["status"] == "ok"
     assert name in (tmp_path / "index.html").read_text(encoding="utf-8")
+    if name not in baseline.EXCLUDED:
+        # Exported tables equal the baseline (tests/notebooks/baseline.py says when to update it).
+        assert baseline.baseline_files(name), f"no baseline for {name}: run tests/notebooks/baseline.py update"
+        problems = baseline.compare(name)
+        assert not problems, "exported tables changed:\n" + "\n".join(problems[:20])
