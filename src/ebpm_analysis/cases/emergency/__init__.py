@@ -1,0 +1,66 @@
+"""Case 4: emergency dispatch demand (Sendai → Kumamoto). Pure functions over tidy frames.
+
+Inputs are the frames returned by :mod:`ebpm_analysis.io.dispatch_log`, :mod:`~ebpm_analysis.io.stations`
+and :mod:`~ebpm_analysis.io.jma`; nothing here reads files or plots.
+
+- :mod:`.demand` — where, when, how fast: dispatches per 1,000 residents by district against the city
+  average; binned density; hourly and weekday profiles; the 08–20 h share with a Wilson interval;
+  response time (覚知→現着) by district, its trend and a test for lengthening.
+- :mod:`.forecast` — how many: daily count model (Poisson / negative binomial GLM with calendar,
+  holiday, heat and cold terms) and a SARIMAX alternative, rolling-origin backtest against
+  seasonal-naive (same weekday 52 weeks earlier), 12-month forecast, ageing scenario to 2030/2040.
+- :mod:`.placement` — where to base crews: MCLP and p-median (PySAL spopt) on a demand grid.
+- :mod:`.crew` — a discrete-event simulation of crew busy time for a weekday daytime-only crew.
+
+The public names of the submodules are re-exported here (``from ebpm_analysis.cases import emergency as ce``).
+"""
+
+from .crew import daytime_crew_effect, simulate_dispatch, weekday_daytime
+from .demand import (
+    WEEKDAY_JA,
+    assign_districts,
+    attach_xy,
+    demand_trend,
+    density_grid,
+    district_rates,
+    full_years,
+    hourly_profile,
+    is_holiday,
+    response_bands,
+    response_by_district,
+    response_trend,
+    share_between,
+    weekday_profile,
+)
+from .forecast import (
+    CountModel,
+    SarimaxModel,
+    ageing_scenario,
+    backtest,
+    backtest_summary,
+    calendar_features,
+    climatology,
+    daily_series,
+    forecast,
+    seasonal_naive,
+)
+from .placement import (
+    candidate_sites,
+    coverage,
+    demand_points,
+    mclp_bruteforce,
+    mean_nearest,
+    response_cost,
+    solve_mclp,
+    solve_pmedian,
+    travel_model,
+)
+
+__all__ = [
+    "WEEKDAY_JA", "CountModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
+    "backtest_summary", "calendar_features", "candidate_sites", "climatology", "coverage", "daily_series",
+    "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",
+    "full_years", "hourly_profile", "is_holiday", "mclp_bruteforce", "mean_nearest", "response_bands",
+    "response_by_district", "response_cost", "response_trend", "seasonal_naive", "share_between",
+    "simulate_dispatch", "solve_mclp", "solve_pmedian", "travel_model", "weekday_daytime", "weekday_profile",
+]

@@ -1,0 +1,249 @@
+"""Case 4, how many: daily count model (Poisson / negative binomial GLM with calendar, holiday, heat
+and cold terms) and a SARIMAX alternative, rolling-origin backtest against seasonal-naive (same
+weekday 52 weeks earlier), 12-month forecast, ageing scenario to 2030/2040."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .demand import is_holiday
+
+
+def daily_series(log: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
+    """Daily counts joined to weather (temp_mean, temp_max) for the days the log covers."""
+    d = log["t_call"].dt.normalize().value_counts().sort_index()
+    days = pd.date_range(d.index.min(), d.index.max(), freq="D")
+    out = pd.DataFrame({"date": days, "count": d.reindex(days, fill_value=0).to_numpy()})
+    w = weather.set_index("date")[["temp_mean", "temp_max"]]
+    out = out.join(w, on="date")
+    out[["temp_mean", "temp_max"]] = out[["temp_mean", "temp_max"]].interpolate(limit_direction="both")
+    return out
+
+
+def climatology(daily: pd.DataFrame, dates, window: int = 31) -> pd.DataFrame:
+    """Expected temperatures for ``dates``: mean by day of year over the given history, smoothed with a
+    circular ``window``-day moving average (an ex-ante forecast uses this, not the observed weather)."""
+    doy = np.minimum(daily["date"].dt.day_of_year.to_numpy(), 365)
+    out = {}
+    for col in ("temp_mean", "temp_max"):
+        m = pd.Series(daily[col].to_numpy()).groupby(doy).mean().reindex(range(1, 366)).interpolate(limit_direction="both")
+        v = m.to_numpy()
+        k = window // 2
+        ext = np.concatenate([v[-k:], v, v[:k]])
+        out[col] = np.convolve(ext, np.ones(window) / window, mode="valid")
+    d = pd.DatetimeIndex(dates)
+    idx = np.minimum(d.day_of_year.to_numpy(), 365) - 1
+    return pd.DataFrame({"date": d, "temp_mean": out["temp_mean"][idx], "temp_max": out["temp_max"][idx]})
+
+
+def calendar_features(df: pd.DataFrame, t0: pd.Timestamp, heat_knot: float = 30.0, cold_knot: float = 8.0,
+                      month_dummies: bool = True) -> pd.DataFrame:
+    """Design matrix: weekday, (month or annual Fourier), holiday, New-Year period, heat/cold hinges, trend."""
+    d = pd.DatetimeIndex(df["date"])
+    X = pd.DataFrame(index=range(len(d)))
+    for k in range(1, 7):
+        X[f"dow{k}"] = (d.day_of_week == k).astype(float)
+    if month_dummies:
+        for m in range(2, 13):
+            X[f"m{m}"] = (d.month == m).astype(float)
+    else:
+        w = 2 * np.pi * d.day_of_year.to_numpy() / 365.25
+        for k in (1, 2):
+            X[f"sin{k}"], X[f"cos{k}"] = np.sin(k * w), np.cos(k * w)
+    hol = is_holiday(d)
+    X["holiday"] = (hol & (d.day_of_week < 6)).astype(float)
+    X["new_year"] = (((d.month == 12) & (d.day >= 29)) | ((d.month == 1) & (d.day <= 3))).astype(float)
+    X["heat"] = np.maximum(0, df["temp_max"].to_numpy() - heat_knot)
+    X["cold"] = np.maximum(0, cold_knot - df["temp_mean"].to_numpy())
+    X["trend"] = ((d - t0).days / 365.25).to_numpy()
+    return X
+
+
+class CountModel:
+    """Poisson GLM, refitted as negative binomial when the data are over-dispersed (α by moments)."""
+
+    def __init__(self, heat_knot: float = 30.0, cold_knot: float = 8.0):
+        self.heat_knot, self.cold_knot = heat_knot, cold_knot
+
+    def fit(self, train: pd.DataFrame) -> "CountModel":
+        import statsmodels.api as sm
+        self.t0 = train["date"].min()
+        X = sm.add_constant(calendar_features(train, self.t0, self.heat_knot, self.cold_knot), has_constant="add")
+        y = train["count"].to_numpy(dtype=float)
+        pois = sm.GLM(y, X, family=sm.families.Poisson()).fit()
+        mu = pois.fittedvalues
+        alpha = max(0.0, float((((y - mu) ** 2 - y) / mu ** 2).sum() / (len(y) - X.shape[1])))
+        self.alpha = alpha
+        if alpha > 1e-4:
+            self.res = sm.GLM(y, X, family=sm.families.NegativeBinomial(alpha=alpha)).fit()
+            self.family = "負の二項"
+        else:
+            self.res, self.family = pois, "ポアソン"
+        self.columns = X.columns
+        return self
+
+    def predict(self, future: pd.DataFrame) -> np.ndarray:
+        import statsmodels.api as sm
+        X = sm.add_constant(calendar_features(future, self.t0, self.heat_knot, self.cold_knot), has_constant="add")
+        return np.asarray(self.res.predict(X[self.columns]))
+
+    def interval(self, mu: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        a = (1 - level) / 2
+        if self.alpha > 1e-4:
+            n = 1 / self.alpha
+            p = n / (n + mu)
+            return stats.nbinom.ppf(a, n, p), stats.nbinom.ppf(1 - a, n, p)
+        return stats.poisson.ppf(a, mu), stats.poisson.ppf(1 - a, mu)
+
+    def effects(self) -> pd.DataFrame:
+        """Rate ratios with 95 % intervals for the named terms."""
+        ci = self.res.conf_int()
+        return pd.DataFrame({"term": self.res.params.index, "rate_ratio": np.exp(self.res.params.to_numpy()),
+                             "lo": np.exp(ci.iloc[:, 0].to_numpy()), "hi": np.exp(ci.iloc[:, 1].to_numpy()),
+                             "p": self.res.pvalues.to_numpy()})
+
+
+class SarimaxModel:
+    """Regression with ARMA(1,1) errors on daily counts, in two steps for speed: OLS on weekday,
+    annual Fourier, holiday, New-Year, heat/cold, trend and constant; then statsmodels SARIMAX
+    (1,0,1) on the residuals. Forecast = regression part + ARMA forecast of the residual."""
+
+    def __init__(self, heat_knot: float = 30.0, cold_knot: float = 8.0, maxiter: int = 50):
+        self.heat_knot, self.cold_knot, self.maxiter = heat_knot, cold_knot, maxiter
+
+    def _X(self, df):
+        return calendar_features(df, self.t0, self.heat_knot, self.cold_knot, month_dummies=False).assign(const=1.0)
+
+    def fit(self, train: pd.DataFrame) -> "SarimaxModel":
+        import warnings
+
+        from statsmodels.tsa.statespace.sarimax import SARIMAX
+        self.t0 = train["date"].min()
+        X = self._X(train).to_numpy()
+        y = train["count"].to_numpy(dtype=float)
+        self.beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+        resid = y - X @ self.beta
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.res = SARIMAX(resid, order=(1, 0, 1), trend="n").fit(disp=False, maxiter=self.maxiter,
+                                                                       cov_type="none")
+        return self
+
+    def predict(self, future: pd.DataFrame) -> np.ndarray:
+        return self._X(future).to_numpy() @ self.beta + np.asarray(self.res.forecast(steps=len(future)))
+
+
+def seasonal_naive(daily: pd.DataFrame, future_dates, lag_days: int = 364) -> np.ndarray:
+    """Same weekday 52 weeks earlier."""
+    s = daily.set_index("date")["count"]
+    return s.reindex(pd.DatetimeIndex(future_dates) - pd.Timedelta(days=lag_days)).to_numpy(dtype=float)
+
+
+def _mae_mape(y, f):
+    y, f = np.asarray(y, float), np.asarray(f, float)
+    return float(np.mean(np.abs(y - f))), float(np.mean(np.abs(y - f) / np.maximum(y, 1)) * 100)
+
+
+def backtest(daily: pd.DataFrame, origins: list[str], horizon_days: int = 364, heat_knot: float = 30.0,
+             cold_knot: float = 8.0, sarimax: bool = True, sarimax_maxiter: int = 50) -> pd.DataFrame:
+    """Rolling-origin backtest (expanding window). At each origin the models see data before it and
+    forecast ``horizon_days`` ahead with *expected* (climatological) temperatures from the training
+    years — the same information a real forecast has. Returns MAE/MAPE by origin and model."""
+    rows = []
+    for o in origins:
+        o = pd.Timestamp(o)
+        train = daily[daily["date"] < o]
+        test = daily[(daily["date"] >= o) & (daily["date"] < o + pd.Timedelta(days=horizon_days))]
+        if len(train) < 730 or len(test) < horizon_days:
+            continue
+        clim = climatology(train, test["date"])
+        fut = test[["date"]].reset_index(drop=True).assign(temp_mean=clim["temp_mean"].to_numpy(),
+                                                           temp_max=clim["temp_max"].to_numpy())
+        preds = {"季節ナイーブ": seasonal_naive(daily, test["date"]),
+                 "GLM": CountModel(heat_knot, cold_knot).fit(train).predict(fut)}
+        if sarimax:
+            preds["SARIMAX"] = SarimaxModel(heat_knot, cold_knot, sarimax_maxiter).fit(train).predict(fut)
+        for name, f in preds.items():
+            mae, mape = _mae_mape(test["count"], f)
+            rows.append({"origin": o.date().isoformat(), "model": name, "mae": mae, "mape": mape,
+                         "days": len(test)})
+    return pd.DataFrame(rows)
+
+
+def backtest_summary(bt: pd.DataFrame) -> pd.DataFrame:
+    """Mean MAE/MAPE per model, improvement over seasonal-naive, and the chosen (lowest-MAE) model."""
+    s = bt.groupby("model")[["mae", "mape"]].mean()
+    naive = s.loc["季節ナイーブ", "mae"]
+    s["mae_vs_naive"] = 1 - s["mae"] / naive
+    cand = s.drop(index="季節ナイーブ")
+    s["chosen"] = False
+    s.loc[cand["mae"].idxmin(), "chosen"] = True
+    return s.reset_index().sort_values("mae")
+
+
+def forecast(daily: pd.DataFrame, model: str = "GLM", horizon_days: int = 365, heat_knot: float = 30.0,
+             cold_knot: float = 8.0, level: float = 0.95, n_sims: int = 500, seed: int = 0):
+    """Daily forecast for the next ``horizon_days`` with climatological temperatures, plus monthly totals
+    with simulation intervals (count noise only; weather and parameter uncertainty are not included).
+
+    ``model`` is "GLM" or "SARIMAX"; the intervals always use the GLM's count distribution (negative
+    binomial with the fitted α, or Poisson) around the chosen model's expected values."""
+    start = daily["date"].max() + pd.Timedelta(days=1)
+    dates = pd.date_range(start, periods=horizon_days, freq="D")
+    clim = climatology(daily, dates)
+    fut = pd.DataFrame({"date": dates, "temp_mean": clim["temp_mean"], "temp_max": clim["temp_max"]})
+    glm = CountModel(heat_knot, cold_knot).fit(daily)
+    if model == "SARIMAX":
+        mu = np.maximum(SarimaxModel(heat_knot, cold_knot).fit(daily).predict(fut), 0.1)
+    else:
+        mu = glm.predict(fut)
+    lo, hi = glm.interval(mu, level)
+    out = fut.assign(forecast=mu, lo=lo, hi=hi)
+    rng = np.random.default_rng(seed)
+    if glm.alpha > 1e-4:
+        n = 1 / glm.alpha
+        sims = rng.negative_binomial(n, n / (n + mu), size=(n_sims, len(mu)))
+    else:
+        sims = rng.poisson(mu, size=(n_sims, len(mu)))
+    months = out["date"].dt.to_period("M").to_numpy()
+    monthly = []
+    for m in pd.unique(months):
+        k = months == m
+        tot = sims[:, k].sum(1)
+        monthly.append({"month": str(m), "forecast": float(mu[k].sum()),
+                        "lo": float(np.quantile(tot, (1 - level) / 2)),
+                        "hi": float(np.quantile(tot, 1 - (1 - level) / 2))})
+    return out, pd.DataFrame(monthly), glm
+
+
+def ageing_scenario(log: pd.DataFrame, population: pd.DataFrame, projection: pd.DataFrame, base_year: int,
+                    target_years=(2030, 2040)) -> pd.DataFrame:
+    """Dispatches a year if today's age-specific rates (65+ and under 65, from the log's 年齢区分)
+    met the projected population of ``target_years`` (IPSS totals; 65+ share interpolated where the
+    projection gives none). Rates are held constant: a demographic scenario, not a forecast."""
+    sel = log[log["t_call"].dt.year == base_year]
+    n_old = int((sel["age_group"] == "高齢者").sum())
+    n_young = len(sel) - n_old
+    pop, pop65 = population["population"].sum(), population["pop65"].sum()
+    r_old, r_young = n_old / pop65, n_young / (pop - pop65)
+    proj = projection.set_index("year")
+    have = proj["age65plus"].dropna()
+    def ipss(year):
+        total = np.interp(year, proj.index, proj["total"])
+        share = np.interp(year, have.index, have / proj.loc[have.index, "total"])
+        return total, share
+    tot_b, sh_b = ipss(base_year)
+    rows = [{"year": base_year, "population": pop, "share65": pop65 / pop, "dispatches": float(len(sel)),
+             "kind": "実績（基準年）"}]
+    for y in target_years:
+        tot, sh = ipss(y)
+        p = pop * tot / tot_b
+        s = pop65 / pop + (sh - sh_b)
+        rows.append({"year": y, "population": p, "share65": s,
+                     "dispatches": r_young * p * (1 - s) + r_old * p * s, "kind": "シナリオ"})
+    df = pd.DataFrame(rows)
+    df["vs_base"] = df["dispatches"] / df["dispatches"].iloc[0] - 1
+    df.attrs.update(rate_old_per_1000=r_old * 1000, rate_young_per_1000=r_young * 1000)
+    return df
