@@ -153,20 +153,9 @@ def simulate_crews(call_min, travel, crew_station, busy_extra, proc_min):
     return crew, t_disp, trav
 
 
-def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "2020-01-01", end: str = "2024-12-31",
-                       n_districts: int = 40, annual_dispatches: float | None = None,
-                       population_total: float | None = None, n_growth: int = 4, growth_rate: float = 0.08,
-                       rt_drift_min_per_year: float = 0.6, n_branches: int = 17,
-                       target_mean_response_min: float = 10.0, weather_path=None) -> dict:
-    """Generate frames (not files): dispatches, districts, district population, stations, weather, truth."""
-    rng = np.random.default_rng(seed)
-    city = geo.load_city(city_code)
-    districts = geo.partition_into_districts(city, n_districts, seed)
-    n_d = len(districts)
-    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
-    if end_ts <= start_ts + pd.Timedelta(days=364):
-        raise ParameterError("end", "period shorter than a year", expected="at least one full year of dispatches")
-    last_year = end_ts.year
+def _city_volume(city_code: str, start_ts: pd.Timestamp, population_total: float | None,
+                 annual_dispatches: float | None) -> tuple[float, float, float]:
+    """Population, 65+ share and dispatches in the final year of the synthetic city."""
     if population_total is None:
         if city_code != "43100":
             raise ParameterError("population_total", f"needed for city {city_code}",
@@ -178,10 +167,14 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
         annual_dispatches = BUREAU_TOTAL_2024 * population_total / (population_total + BUREAU_OTHER_POP)
         if city_code != "43100":
             annual_dispatches = BUREAU_TOTAL_2024 / (ipss_population(2024)[0] + BUREAU_OTHER_POP) * population_total
+    return population_total, share65, annual_dispatches
 
-    # --- districts: population and ageing ---
+
+def _district_population(districts, wards, population_total: float, share65: float, rng):
+    """Population and 65+ population of each district: denser and younger near the centre (the
+    smallest ward), older on the fringe; the city's 65+ share is kept."""
+    n_d = len(districts)
     cx, cy = districts.geometry.centroid.x.to_numpy(), districts.geometry.centroid.y.to_numpy()
-    wards = geo.to_plane(city)
     core = wards.iloc[int(np.argmin(wards.geometry.area))].geometry.centroid   # smallest ward = centre
     dist_c = np.hypot(cx - core.x, cy - core.y)
     area = districts.geometry.area.to_numpy()
@@ -191,19 +184,26 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
     a = np.clip(share65 + 0.05 * z + rng.normal(0, 0.03, n_d), 0.12, 0.50)
     a = np.clip(a + (share65 - (a * pop).sum() / pop.sum()), 0.10, 0.55)
     pop65 = np.round(pop * a).astype(int)
-    share = pop65 / pop
-    # planted growth: among the more aged districts
-    # (ageing districts with at least the median population, so that a district-level trend is detectable)
+    return pop, pop65
+
+
+def _planted_growth(pop: np.ndarray, share: np.ndarray, n_growth: int, rng) -> np.ndarray:
+    """Indices of the planted growth districts: among the more aged districts with at least the median
+    population (so that a district-level trend is detectable)."""
     aged = np.flatnonzero((share >= np.quantile(share, 0.5)) & (pop >= np.median(pop)))
-    growth_idx = np.sort(rng.choice(aged, size=min(n_growth, len(aged)), replace=False))
-    growth = np.zeros(n_d)
-    growth[growth_idx] = growth_rate
+    return np.sort(rng.choice(aged, size=min(n_growth, len(aged)), replace=False))
+
+
+def _hourly_by_district(districts, wards) -> tuple[np.ndarray, str]:
+    """Hourly weights (n_districts, 24) summing to 1, with more daytime demand in the central ward."""
     central_ward = wards.iloc[int(np.argmin(wards.geometry.area))]["code"]
     day_factor = np.where(districts["ward_code"].to_numpy() == central_ward, 1.25, 1.0)
     hourly = np.array([HOURLY * np.where((np.arange(24) >= 8) & (np.arange(24) < 20), f, 1.0) for f in day_factor])
-    hourly = hourly / hourly.sum(1, keepdims=True)                        # (n_d, 24)
+    return hourly / hourly.sum(1, keepdims=True), central_ward
 
-    # --- weather: shared generator → JMA CSV → shared loader ---
+
+def _weather(start: str, end: str, seed: int, weather_path) -> tuple[pd.DataFrame, bytes]:
+    """Shared weather generator → JMA CSV → shared loader; returns the frame and the CSV bytes."""
     tmpdir = None
     if weather_path is None:
         tmpdir = Path(tempfile.mkdtemp(prefix="ebpm-wx-"))
@@ -212,15 +212,16 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
         weather_path = Path(weather_path)
         if not weather_path.exists():
             write_jma_daily_csv(generate_daily_weather(start, end, seed + 1), weather_path)
-        weather = read_jma_daily(weather_path, nature="synthetic")
-        weather_bytes = weather_path.read_bytes()
+        return read_jma_daily(weather_path, nature="synthetic"), weather_path.read_bytes()
     finally:
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
-    # --- daily intensity ---
+
+def _day_multiplier(dates: pd.DatetimeIndex, weather: pd.DataFrame, start_ts: pd.Timestamp):
+    """Relative demand of each day (weekday, month, holiday, New Year, heat, cold, city trend) and the
+    day's maximum temperature."""
     import jpholiday
-    dates = pd.date_range(start_ts, end_ts, freq="D")
     t_years = ((dates - start_ts).days / 365.25).to_numpy()
     dow = dates.day_of_week.to_numpy()
     hol = np.array([jpholiday.is_holiday(d.date()) for d in dates])
@@ -232,17 +233,12 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
                 * np.where(hol & (dow < 6), HOLIDAY_FACTOR, 1.0) * np.where(ny, NEW_YEAR_FACTOR, 1.0)
                 * np.exp(HEAT_BETA * np.maximum(0, tmax - HEAT_KNOT) + COLD_BETA * np.maximum(0, COLD_KNOT - tmean))
                 * (1 + CITY_TREND) ** t_years)
-    frailty = rng.gamma(1 / DAY_FRAILTY_CV ** 2, DAY_FRAILTY_CV ** 2, len(dates))
-    base = pop * (1 - share) + ELDERLY_RATE_RATIO * pop * share              # relative need per district
-    dgrowth = (1 + growth[None, :]) ** t_years[:, None]
-    lam_shape = day_mult[:, None] * base[None, :] * dgrowth                   # (days, districts)
-    last = dates.year == last_year
-    scale = annual_dispatches * last.sum() / 365.0 / lam_shape[last].sum()
-    lam = lam_shape * scale * frailty[:, None]
-    counts = rng.poisson(lam)
-    truth_share_0820 = float((lam_shape * scale).sum(0) @ hourly[:, 8:20].sum(1) / (lam_shape * scale).sum())
+    return day_mult, tmax, t_years
 
-    # --- expand to calls ---
+
+def _expand_calls(counts: np.ndarray, dates: pd.DatetimeIndex, hourly: np.ndarray, districts, rng):
+    """One call per unit of the (day, district) counts: hour from the district's profile, a random
+    second, a random point in the district; sorted by call time."""
     day_i, dist_i = np.nonzero(counts)
     reps = counts[day_i, dist_i]
     day_i = np.repeat(day_i, reps)
@@ -254,15 +250,19 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
     sec = rng.integers(0, 3600, n)
     call = dates[day_i] + pd.to_timedelta(hour * 3600 + sec, unit="s")
     xy = np.empty((n, 2))
-    for j in range(n_d):
+    for j in range(len(districts)):
         m = dist_i == j
         if m.any():
             xy[m] = geo.random_points_in(districts.geometry.iloc[j], int(m.sum()), rng)
     order = np.argsort(call.to_numpy(), kind="stable")
-    call, day_i, dist_i, xy = call[order], day_i[order], dist_i[order], xy[order]
+    return call[order], day_i[order], dist_i[order], xy[order]
 
-    # --- stations and crews ---
-    stations = _station_set(city, districts, pop, rng, city_code, n_branches)
+
+def _respond(call, dist_i, xy, stations, growth_idx, start_ts, target_mean_response_min: float,
+             rt_drift_min_per_year: float, rng) -> dict:
+    """Times of each call: processing, nearest-available-crew dispatch and travel (effective road speed
+    calibrated to ``target_mean_response_min``), scene and hospital; crew assignment."""
+    n = len(call)
     st_xy = stations[["x", "y"]].to_numpy()
     crew_station = np.repeat(np.arange(len(stations)), stations["救急隊数_24時間"].to_numpy())
     dkm = np.hypot(xy[:, None, 0] - st_xy[None, :, 0], xy[:, None, 1] - st_xy[None, :, 1]) / 1000
@@ -290,56 +290,115 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
         road = (trav - TURNOUT_MIN - drift).mean()
         minutes_per_km *= float(np.clip(1 + (target_mean_response_min - mean_resp) / road, 0.5, 1.5))
     t_scene = t_disp + trav
-    t_hosp = np.where(transported, t_scene + on_scene + to_hosp, np.nan)
+    return {"call_min": call_min, "t_disp": t_disp, "t_scene": t_scene,
+            "t_hosp": np.where(transported, t_scene + on_scene + to_hosp, np.nan), "transported": transported,
+            "crew": crew, "crew_station": crew_station, "minutes_per_km": minutes_per_km}
 
-    # --- attributes ---
-    heat = np.maximum(0, tmax[day_i] - HEAT_KNOT)
+
+def _call_attributes(tmax_call: np.ndarray, share_call: np.ndarray, transported: np.ndarray, rng):
+    """事故種別 (more 急病 on hot days), 年齢区分 (elderly by the district's 65+ share) and 傷病程度."""
+    n = len(tmax_call)
+    heat = np.maximum(0, tmax_call - HEAT_KNOT)
     acc_names = list(ACCIDENT_P)
     acc_p = np.array(list(ACCIDENT_P.values()))
     acc = np.array(acc_names)[rng.choice(len(acc_names), n, p=acc_p / acc_p.sum())]
     acc = np.where((heat > 0) & (rng.random(n) < 0.04 * heat), "急病", acc)
-    p_old = ELDERLY_RATE_RATIO * share / (1 - share + ELDERLY_RATE_RATIO * share)
-    old = rng.random(n) < p_old[dist_i]
+    p_old = ELDERLY_RATE_RATIO * share_call / (1 - share_call + ELDERLY_RATE_RATIO * share_call)
+    old = rng.random(n) < p_old
     yp = np.array(list(YOUNG_AGE_P.values()))
     age = np.where(old, "高齢者", np.array(list(YOUNG_AGE_P))[rng.choice(len(yp), n, p=yp / yp.sum())])
     sp = np.array(list(SEVERITY_P.values()))
     sev = np.array(list(SEVERITY_P))[rng.choice(len(sp), n, p=sp / sp.sum())]
-    sev = np.where(transported, sev, "")
-    lonlat = geo.points_frame(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), lon="x", lat="y",
-                              crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    return acc, age, np.where(transported, sev, "")
+
+
+def _crew_names(stations: pd.DataFrame, crew_station: np.ndarray) -> np.ndarray:
+    """Crew labels such as 中央救急1, numbered within each station."""
     crew_names = []
     st_names = stations["署所名"].str.replace("消防署", "").str.replace("出張所", "").tolist()
     counter: dict[int, int] = {}
     for s in crew_station:
         counter[s] = counter.get(s, 0) + 1
         crew_names.append(f"{st_names[s]}救急{counter[s]}")
-    crew_names = np.array(crew_names)
-    start_min = pd.Timestamp(start_ts)
+    return np.array(crew_names)
+
+
+def _log_frame(call, dist_i, xy, districts, stations, r: dict, attrs, start_ts) -> pd.DataFrame:
+    """The dispatch log in the command-system layout (Japanese headers, ``YYYY/MM/DD HH:MM:SS``)."""
+    acc, age, sev = attrs
+    lonlat = geo.points_frame(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), lon="x", lat="y",
+                              crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    crew_names = _crew_names(stations, r["crew_station"])
 
     def fmt(m):
-        ts = start_min + pd.to_timedelta(np.round(m * 60), unit="s")
+        ts = start_ts + pd.to_timedelta(np.round(m * 60), unit="s")
         return pd.Series(ts).dt.strftime("%Y/%m/%d %H:%M:%S").fillna("").to_numpy()
 
     years = call.year.to_numpy()
     seq = pd.Series(years).groupby(years).cumcount().to_numpy() + 1
-    log = pd.DataFrame({
+    crew = r["crew"]
+    return pd.DataFrame({
         "事案番号": [f"R{y}-{s:06d}" for y, s in zip(years, seq)],
-        "覚知日時": fmt(call_min), "出場日時": fmt(t_disp), "現着日時": fmt(t_scene), "病院着日時": fmt(t_hosp),
-        "出場隊": crew_names[crew], "出場署所": stations["署所コード"].to_numpy()[crew_station[crew]],
+        "覚知日時": fmt(r["call_min"]), "出場日時": fmt(r["t_disp"]), "現着日時": fmt(r["t_scene"]),
+        "病院着日時": fmt(r["t_hosp"]),
+        "出場隊": crew_names[crew], "出場署所": stations["署所コード"].to_numpy()[r["crew_station"][crew]],
         "事故種別": acc, "傷病程度": sev, "年齢区分": age,
         "緯度": np.round(lonlat.geometry.y.to_numpy(), 6), "経度": np.round(lonlat.geometry.x.to_numpy(), 6),
         "町丁コード": districts["district_code"].to_numpy()[dist_i],
     })
+
+
+def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "2020-01-01", end: str = "2024-12-31",
+                       n_districts: int = 40, annual_dispatches: float | None = None,
+                       population_total: float | None = None, n_growth: int = 4, growth_rate: float = 0.08,
+                       rt_drift_min_per_year: float = 0.6, n_branches: int = 17,
+                       target_mean_response_min: float = 10.0, weather_path=None) -> dict:
+    """Generate frames (not files): dispatches, districts, district population, stations, weather, truth."""
+    rng = np.random.default_rng(seed)
+    city = geo.load_city(city_code)
+    districts = geo.partition_into_districts(city, n_districts, seed)
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    if end_ts <= start_ts + pd.Timedelta(days=364):
+        raise ParameterError("end", "period shorter than a year", expected="at least one full year of dispatches")
+    population_total, share65, annual_dispatches = _city_volume(city_code, start_ts, population_total,
+                                                                annual_dispatches)
+    wards = geo.to_plane(city)
+    pop, pop65 = _district_population(districts, wards, population_total, share65, rng)
+    share = pop65 / pop
+    growth_idx = _planted_growth(pop, share, n_growth, rng)
+    growth = np.zeros(len(districts))
+    growth[growth_idx] = growth_rate
+    hourly, central_ward = _hourly_by_district(districts, wards)
+    weather, weather_bytes = _weather(start, end, seed, weather_path)
+
+    # daily intensity by district, scaled so that the final year has ``annual_dispatches``
+    dates = pd.date_range(start_ts, end_ts, freq="D")
+    day_mult, tmax, t_years = _day_multiplier(dates, weather, start_ts)
+    frailty = rng.gamma(1 / DAY_FRAILTY_CV ** 2, DAY_FRAILTY_CV ** 2, len(dates))
+    base = pop * (1 - share) + ELDERLY_RATE_RATIO * pop * share              # relative need per district
+    lam_shape = day_mult[:, None] * base[None, :] * (1 + growth[None, :]) ** t_years[:, None]   # (days, districts)
+    last = dates.year == end_ts.year
+    scale = annual_dispatches * last.sum() / 365.0 / lam_shape[last].sum()
+    counts = rng.poisson(lam_shape * scale * frailty[:, None])
+    expected = lam_shape * scale
+
+    call, day_i, dist_i, xy = _expand_calls(counts, dates, hourly, districts, rng)
+    stations = _station_set(city, districts, pop, rng, city_code, n_branches)
+    r = _respond(call, dist_i, xy, stations, growth_idx, start_ts, target_mean_response_min,
+                 rt_drift_min_per_year, rng)
+    attrs = _call_attributes(tmax[day_i], share[dist_i], r["transported"], rng)
+    log = _log_frame(call, dist_i, xy, districts, stations, r, attrs, start_ts)
     dpop = pd.DataFrame({"地区コード": districts["district_code"], "地区名": districts["district_name"],
                          "区コード": districts["ward_code"], "人口": pop, "65歳以上人口": pop65})
-    resp = t_scene - call_min
-    realised_0820 = float(((call.hour >= 8) & (call.hour < 20)).mean())
+    n = len(call)
+    resp = r["t_scene"] - r["call_min"]
     truth = {
         "nature": "synthetic", "seed": seed, "city_code": city_code, "start": start, "end": end,
         "n_dispatches": int(n), "annual_target_last_year": float(annual_dispatches),
         "population_total": float(pop.sum()), "share65": float(pop65.sum() / pop.sum()),
-        "share_08_20_truth": truth_share_0820, "share_08_20_realised": realised_0820,
-        "hourly_profile_city": ((lam_shape * scale).sum(0) @ hourly / (lam_shape * scale).sum()).tolist(),
+        "share_08_20_truth": float(expected.sum(0) @ hourly[:, 8:20].sum(1) / expected.sum()),
+        "share_08_20_realised": float(((call.hour >= 8) & (call.hour < 20)).mean()),
+        "hourly_profile_city": (expected.sum(0) @ hourly / expected.sum()).tolist(),
         "weekday_factors_mon_sun": WEEKDAY.tolist(), "month_factors": MONTH.tolist(),
         "holiday_factor": HOLIDAY_FACTOR, "new_year_factor": NEW_YEAR_FACTOR,
         "heat": {"beta_per_c": HEAT_BETA, "knot_c_tmax": HEAT_KNOT},
@@ -348,7 +407,7 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
         "growth_districts": districts["district_code"].to_numpy()[growth_idx].tolist(),
         "growth_rate_per_year": growth_rate, "rt_drift_min_per_year": rt_drift_min_per_year,
         "central_ward_daytime_factor": {"ward_code": central_ward, "factor": 1.25},
-        "effective_minutes_per_km": minutes_per_km, "detour_factor": 1.3,
+        "effective_minutes_per_km": r["minutes_per_km"], "detour_factor": 1.3,
         "mean_response_min": float(resp.mean()),
         "response_bands": {k: float(v) for k, v in zip(
             ["<5", "5-10", "10-20", ">=20"],
