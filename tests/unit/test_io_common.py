@@ -1,10 +1,12 @@
 """Readers keep codes as strings, refuse the wrong encoding by name, write Excel-friendly CSV atomically."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ebpm_analysis.errors import InputFileError
-from ebpm_analysis.io.common import atomic_path, check_encoding, detect_encoding, read_csv, write_csv
+from ebpm_analysis.io.common import (atomic_path, bad_rows, check_encoding, detect_encoding, raise_bad_rows, read_csv,
+                                     write_csv)
 
 
 def write(p, text, enc):
@@ -119,3 +121,25 @@ def test_build_dir_once(tmp_path):
         build_dir_once(tmp_path / "broken", ["a.csv"], broken)
     assert not (tmp_path / "broken").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_bad_rows_are_file_line_numbers_after_the_header():
+    assert bad_rows([False, True, False, True]) == [3, 5]          # line 1 = header, entry 0 = line 2
+    assert bad_rows(np.array([True, False, True]), first_line=7) == [7, 9]
+    assert bad_rows([False, False]) == []
+    # positions, not index labels (a filtered or re-indexed frame still reports file lines)
+    assert bad_rows(pd.Series([False, True, True], index=[10, 20, 30])) == [3, 4]
+    # missing values in a nullable boolean mask count as not bad
+    assert bad_rows(pd.Series([pd.NA, True, False], dtype="boolean")) == [3]
+
+
+def test_raise_bad_rows_names_file_column_rows_values_and_expectation(tmp_path):
+    vals = pd.Series(["a", "x", "b", "x", "y", "z"], index=[5, 4, 3, 2, 1, 0])
+    mask = vals.isin(["x", "y", "z"])
+    with pytest.raises(InputFileError) as e:
+        raise_bad_rows(tmp_path / "f.csv", mask, "unknown codes", column="code", values=vals, show=2,
+                       expected="a, b")
+    err = e.value
+    assert err.rows == [3, 5, 6, 7] and err.column == "code"
+    assert str(err) == (f"{tmp_path / 'f.csv'}, column 'code': unknown codes ['x', 'y'] (rows 3, 5, 6, 7). "
+                        "Expected: a, b")

@@ -2,6 +2,8 @@
 and records the files it read (see :mod:`ebpm_analysis.provenance`). No plotting here."""
 
 from .common import (  # noqa: F401
+    bad_rows,
+    raise_bad_rows,
     check_encoding,
     detect_encoding,
     read_csv,

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import detect_encoding, read_csv
+from .common import bad_rows, detect_encoding, read_csv
 
 # --- codebook -------------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ def read_census_microdata(path: str | os.PathLike, *, encoding: str | None = Non
     for col in KEY_COLUMNS:
         miss = df[col].isna() | (df[col] == "")
         if miss.any():
-            raise InputFileError(path, "missing key values", column=col, rows=(df.index[miss] + 2).tolist(),
+            raise InputFileError(path, "missing key values", column=col, rows=bad_rows(miss),
                                  expected="a code in every row (use 9 for 不詳 where the codebook allows it)")
     for col, allowed in ALLOWED.items():
         bad = ~df[col].isin(list(allowed))
@@ -127,31 +127,31 @@ def read_census_microdata(path: str | os.PathLike, *, encoding: str | None = Non
             bad &= df[col].notna()  # blank sex/age/industry allowed (unknown)
         if bad.any():
             vals = df.loc[bad, col].astype(str).unique()[:5].tolist()
-            raise InputFileError(path, f"unknown code(s) {vals}", column=col, rows=(df.index[bad] + 2).tolist(),
+            raise InputFileError(path, f"unknown code(s) {vals}", column=col, rows=bad_rows(bad),
                                  expected=f"one of {_codes_desc(allowed)}")
     ward = df["常住市区町村コード"]
     bad = ~ward.str.fullmatch(r"\d{5}")
     if bad.any():
         raise InputFileError(path, f"malformed codes {ward[bad].unique()[:3].tolist()}", column="常住市区町村コード",
-                             rows=(df.index[bad] + 2).tolist(), expected="a 5-digit 標準地域コード as text, e.g. 43101")
+                             rows=bad_rows(bad), expected="a 5-digit 標準地域コード as text, e.g. 43101")
     area = df["常住地コード"]
     bad = ~area.str.fullmatch(r"\d{9,11}") | (area.str[:5] != ward)
     if bad.any():
         raise InputFileError(path, f"codes {area[bad].unique()[:3].tolist()} do not match the residence ward",
-                             column="常住地コード", rows=(df.index[bad] + 2).tolist(),
+                             column="常住地コード", rows=bad_rows(bad),
                              expected="a 9–11 digit small-area code whose first 5 digits equal 常住市区町村コード")
     if city_code is not None:
         has_wards, ok = city_ward_codes(city_code)
         bad = ~ok(ward)
         if bad.any():
             raise InputFileError(path, f"residences outside city {city_code}: {ward[bad].unique()[:5].tolist()}",
-                                 column="常住市区町村コード", rows=(df.index[bad] + 2).tolist(),
+                                 column="常住市区町村コード", rows=bad_rows(bad),
                                  expected=("ward codes of the designated city" if has_wards else f"{city_code} only"))
         if not has_wards:
             bad = df["従業地"] == "3"
             if bad.any():
                 raise InputFileError(path, "従業地 3 (自市内他区) in a city without wards", column="従業地",
-                                     rows=(df.index[bad] + 2).tolist(),
+                                     rows=bad_rows(bad),
                                      expected="1, 2, 4, 5 or 9 for a municipality that is not a designated city")
     out = df.rename(columns=COLUMNS)
     for col in out.columns:

@@ -15,8 +15,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NoReturn
 
+import numpy as np
 import pandas as pd
 
 from .. import paths
@@ -75,6 +76,30 @@ def detect_encoding(path: str | os.PathLike, candidates: Iterable[str] = ("utf-8
     raise InputFileError(path, "encoding not recognised", expected=f"one of {', '.join(candidates)}")
 
 
+def bad_rows(mask, *, first_line: int = 2) -> list[int]:
+    """File line numbers (1-based) of the rows where ``mask`` is true, for error messages.
+
+    Entry 0 of ``mask`` is line ``first_line``: 2 for a CSV with a one-line header (the default),
+    ``offset + 1`` for a file or batch whose data start after ``offset`` lines. Positions, not index
+    labels, are used; missing values (pd.NA) count as not bad.
+    """
+    m = pd.Series(mask).to_numpy(dtype=bool, na_value=False)
+    return (np.flatnonzero(m) + first_line).tolist()
+
+
+def raise_bad_rows(path: str | os.PathLike, mask, problem: str, *, expected: str, column: str | None = None,
+                   values=None, show: int = 5, first_line: int = 2) -> NoReturn:
+    """Raise :class:`InputFileError` naming ``column`` and the file lines where ``mask`` is true.
+
+    ``values`` (aligned with ``mask``) adds up to ``show`` distinct offending values to ``problem``.
+    """
+    if values is not None:
+        sel = pd.Series(mask).to_numpy(dtype=bool, na_value=False)
+        problem = f"{problem} {pd.unique(np.asarray(values)[sel])[:show].tolist()}"
+    raise InputFileError(path, problem, column=column, rows=bad_rows(mask, first_line=first_line),
+                         expected=expected)
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str], path: str | os.PathLike) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -114,7 +139,7 @@ def read_csv(path: str | os.PathLike, *, encoding: str = "utf-8", required: Iter
         num = pd.to_numeric(s, errors="coerce")
         bad = s.notna() & (s != "") & num.isna()
         if bad.any():
-            rows = (df.index[bad] + 2).tolist()  # 1-based, after header
+            rows = bad_rows(bad)  # 1-based, after header
             raise InputFileError(path, f"non-numeric values {s[bad].unique()[:3].tolist()}", column=col,
                                  rows=rows, expected="numbers without units or symbols (blank for missing)")
         df[col] = num

@@ -27,7 +27,7 @@ import pandas as pd
 from ..errors import InputFileError
 from ..jpcalendar import is_open
 from ..provenance import record_input
-from .common import read_csv
+from .common import bad_rows, read_csv
 
 ALIASES = {
     "日付": "date", "年月日": "date", "date": "date",
@@ -65,11 +65,11 @@ def read_counter_log(path: str | os.PathLike, encoding: str = "cp932", nature: s
     bad = dates.isna()
     if bad.any():
         raise InputFileError(path, f"unparseable dates {raw_dates[bad].unique()[:3].tolist()}", column=date_col,
-                             rows=(np.flatnonzero(bad) + 2).tolist(), expected="dates like 2024/4/1 or 2024-04-01")
+                             rows=bad_rows(bad), expected="dates like 2024/4/1 or 2024-04-01")
     dup = dates.duplicated(keep=False)
     if dup.any():
         raise InputFileError(path, f"duplicate dates {sorted(set(dates[dup].dt.strftime('%Y-%m-%d')))[:3]}",
-                             column=date_col, rows=(np.flatnonzero(dup) + 2).tolist(), expected="one row per day")
+                             column=date_col, rows=bad_rows(dup), expected="one row per day")
     out = pd.DataFrame({"date": dates.to_numpy()})
     for key, label in (("count", "受付件数"), ("wait_mean_min", "平均待ち時間(分)"),
                        ("wait_max_min", "最大待ち時間(分)"), ("staff", "窓口職員数")):
@@ -82,17 +82,17 @@ def read_counter_log(path: str | os.PathLike, encoding: str = "cp932", nature: s
         bad = (s != "") & num.isna()
         if bad.any():
             raise InputFileError(path, f"non-numeric values {s[bad].unique()[:3].tolist()}", column=col,
-                                 rows=(np.flatnonzero(bad) + 2).tolist(),
+                                 rows=bad_rows(bad),
                                  expected="whole numbers without units (blank for unknown)")
         neg = num < 0
         if neg.any():
             raise InputFileError(path, f"negative values {num[neg].unique()[:3].tolist()}", column=col,
-                                 rows=(np.flatnonzero(neg) + 2).tolist(), expected=f"{label} ≥ 0")
+                                 rows=bad_rows(neg), expected=f"{label} ≥ 0")
         if key in ("count", "staff"):
             frac = num.notna() & (num != np.floor(num))
             if frac.any():
                 raise InputFileError(path, f"fractional values {num[frac].unique()[:3].tolist()}", column=col,
-                                     rows=(np.flatnonzero(frac) + 2).tolist(), expected=f"{label} as whole numbers")
+                                     rows=bad_rows(frac), expected=f"{label} as whole numbers")
         out[key] = num.to_numpy(dtype=float)
     wd_col = _source_name(df, "weekday_label")
     if wd_col is not None:
@@ -102,20 +102,20 @@ def read_counter_log(path: str | os.PathLike, encoding: str = "cp932", nature: s
         if wrong.any():
             i = int(np.flatnonzero(wrong)[0])
             raise InputFileError(path, f"曜日 '{lab.iloc[i]}' does not match date {dates.iloc[i]:%Y-%m-%d} "
-                                 f"({expect.iloc[i]})", column=wd_col, rows=(np.flatnonzero(wrong) + 2).tolist(),
+                                 f"({expect.iloc[i]})", column=wd_col, rows=bad_rows(wrong),
                                  expected="the weekday of the date in 日付")
     is_closed = ~is_open(dates)
     busy_closed = is_closed & (out["count"].fillna(0).to_numpy() > 0)
     if busy_closed.any():
         shown = dates[busy_closed].dt.strftime("%Y-%m-%d").tolist()[:3]
         raise InputFileError(path, f"counts on days the counter is closed {shown}", column=count_col,
-                             rows=(np.flatnonzero(busy_closed) + 2).tolist(),
+                             rows=bad_rows(busy_closed),
                              expected="no applications on weekends, national holidays or 12/29–1/3 "
                                       "(check the date, or the office's special opening)")
     nocount = ~is_closed & out["count"].isna().to_numpy()
     if nocount.any():
         raise InputFileError(path, "blank count on an open day", column=count_col,
-                             rows=(np.flatnonzero(nocount) + 2).tolist(),
+                             rows=bad_rows(nocount),
                              expected="a count for every listed open day (0 if nobody came); drop the row if unknown")
     out = out.loc[~is_closed].sort_values("date").reset_index(drop=True)
     out["count"] = out["count"].astype(int)
@@ -132,15 +132,15 @@ def read_expiry_register(path: str | os.PathLike, encoding: str = "cp932", natur
     bad = m.isna() | ~m.isin(range(1, 13))
     if bad.any():
         raise InputFileError(path, f"months outside 1–12 {df.loc[bad, '有効期限月'].tolist()[:3]}", column="有効期限月",
-                             rows=(np.flatnonzero(bad) + 2).tolist(), expected="month numbers 1..12")
+                             rows=bad_rows(bad), expected="month numbers 1..12")
     if m.duplicated().any() or len(m) != 12:
         raise InputFileError(path, "each month must appear exactly once", column="有効期限月",
-                             rows=(np.flatnonzero(m.duplicated(keep=False)) + 2).tolist(), expected="12 rows, months 1..12")
+                             rows=bad_rows(m.duplicated(keep=False)), expected="12 rows, months 1..12")
     p = df["使用者証数"]
     badp = p.isna() | (p < 0) | (p != np.floor(p))
     if badp.any():
         raise InputFileError(path, "permit counts must be whole numbers ≥ 0", column="使用者証数",
-                             rows=(np.flatnonzero(badp) + 2).tolist(), expected="whole numbers ≥ 0")
+                             rows=bad_rows(badp), expected="whole numbers ≥ 0")
     record_input(path, nature=nature, dataset="counter-expiry-register")
     return pd.DataFrame({"month": m.astype(int).to_numpy(), "permits": p.astype(int).to_numpy()}).sort_values(
         "month").reset_index(drop=True)

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import check_encoding, detect_encoding, read_csv
+from .common import check_encoding, detect_encoding, raise_bad_rows, read_csv
 
 # --- notation ------------------------------------------------------------------------------
 QUADRANTS = {5: "右上", 6: "左上", 7: "左下", 8: "右下"}
@@ -153,12 +153,6 @@ def _tooth_map(columns: Iterable[str], path) -> tuple[dict[str, int], str]:
     return mapping, naming
 
 
-def _bad(path, col, mask: pd.Series, values: pd.Series, problem: str, expected: str):
-    rows = (np.flatnonzero(mask.to_numpy()) + 2).tolist()  # 1-based file rows after the header
-    shown = pd.unique(values[mask])[:5].tolist()
-    raise InputFileError(path, f"{problem} {shown}", column=col, rows=rows, expected=expected)
-
-
 def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     enc = detect_encoding(path) if encoding == "auto" else encoding
     check_encoding(path, enc)
@@ -171,18 +165,20 @@ def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.
     for old, new in EXAM_COLUMNS.items():
         blank = exams[new] == ""
         if blank.any():
-            _bad(path, old, blank, exams[new], "blank values", "a value in every row")
+            raise_bad_rows(path, blank, "blank values", column=old, values=exams[new],
+                           expected="a value in every row")
     # dates
     d = pd.to_datetime(exams["exam_date"].str.replace("/", "-", regex=False), format="%Y-%m-%d", errors="coerce")
     if d.isna().any():
-        _bad(path, "健診日", d.isna(), exams["exam_date"], "unreadable dates", "dates as YYYY-MM-DD or YYYY/MM/DD")
+        raise_bad_rows(path, d.isna(), "unreadable dates", column="健診日", values=exams["exam_date"],
+                       expected="dates as YYYY-MM-DD or YYYY/MM/DD")
     exams["exam_date"] = d
     # age
     age = pd.to_numeric(exams["age"], errors="coerce")
     bad = age.isna() | (age % 1 != 0) | (age < AGE_RANGE[0]) | (age > AGE_RANGE[1])
     if bad.any():
-        _bad(path, "年齢", bad, exams["age"], "impossible ages",
-             f"whole years {AGE_RANGE[0]}–{AGE_RANGE[1]} (preschool children)")
+        raise_bad_rows(path, bad, "impossible ages", column="年齢", values=exams["age"],
+                       expected=f"whole years {AGE_RANGE[0]}–{AGE_RANGE[1]} (preschool children)")
     exams["age"] = age.astype("int64")
     # optional questionnaire columns
     for old, new in OPTIONAL_COLUMNS.items():
@@ -193,20 +189,21 @@ def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.
             num = pd.to_numeric(v.where(v != ""), errors="coerce")
             bad = (v != "") & (num.isna() | (num % 1 != 0) | (num < SNACK_RANGE[0]) | (num > SNACK_RANGE[1]))
             if bad.any():
-                _bad(path, old, bad, v, "impossible values",
-                     f"whole numbers {SNACK_RANGE[0]}–{SNACK_RANGE[1]} (snacks per day), blank if not answered")
+                raise_bad_rows(path, bad, "impossible values", column=old, values=v,
+                               expected=f"whole numbers {SNACK_RANGE[0]}–{SNACK_RANGE[1]} (snacks per day), blank if not answered")
             exams[new] = num.astype("Int64")
         else:
             levels = {"finishing_brushing": BRUSHING_LEVELS, "fluoride": FLUORIDE_LEVELS, "sex": SEX_LEVELS}[new]
             bad = (v != "") & ~v.isin(levels)
             if bad.any():
-                _bad(path, old, bad, v, "unknown answers", f"one of {', '.join(levels)} or blank")
+                raise_bad_rows(path, bad, "unknown answers", column=old, values=v,
+                               expected=f"one of {', '.join(levels)} or blank")
             exams[new] = pd.Categorical(v.where(v != ""), categories=list(levels))
     # duplicate exams (same child, same date)
     dup = exams.duplicated(["child_id", "exam_date"], keep=False)
     if dup.any():
-        _bad(path, "児童番号", dup, exams["child_id"], "duplicate exams (same child and 健診日)",
-             "one row per child per examination date")
+        raise_bad_rows(path, dup, "duplicate exams (same child and 健診日)", column="児童番号", values=exams["child_id"],
+                       expected="one row per child per examination date")
 
     # teeth: wide → long, symbols → status
     cols = list(mapping)
@@ -216,8 +213,8 @@ def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.
     if not known.to_numpy().all():
         col_idx = int(np.flatnonzero(~known.to_numpy().all(axis=0))[0])
         col = cols[col_idx]
-        _bad(path, str(col), ~known[col], raw[col].fillna(""), "unknown symbols",
-             "one of / (健全), C (未処置), 〇 (処置), × (要注意乳歯), CO (要観察), or blank")
+        raise_bad_rows(path, ~known[col], "unknown symbols", column=str(col), values=raw[col].fillna(""),
+                       expected="one of / (健全), C (未処置), 〇 (処置), × (要注意乳歯), CO (要観察), or blank")
     status = sym.replace(SYMBOLS)
     status.columns = [mapping[c] for c in cols]
     status = status[list(FDI_TEETH)]
@@ -285,12 +282,14 @@ def read_facilities(path: str | os.PathLike, *, encoding: str = "auto", nature: 
         out[c] = _nfkc(out[c])
     bad = ~out["facility_type"].isin(FACILITY_TYPES)
     if bad.any():
-        _bad(path, "施設種別", bad, out["facility_type"], "unknown facility types", f"one of {', '.join(FACILITY_TYPES)}")
+        raise_bad_rows(path, bad, "unknown facility types", column="施設種別", values=out["facility_type"],
+                       expected=f"one of {', '.join(FACILITY_TYPES)}")
     bad = out["lat"].isna() | out["lon"].isna() | ~out["lat"].between(20, 46) | ~out["lon"].between(122, 154)
     if bad.any():
-        _bad(path, "緯度", bad, out["lat"].astype(str), "missing or impossible coordinates",
-             "latitude 20–46 and longitude 122–154 (decimal degrees, Japan)")
+        raise_bad_rows(path, bad, "missing or impossible coordinates", column="緯度", values=out["lat"].astype(str),
+                       expected="latitude 20–46 and longitude 122–154 (decimal degrees, Japan)")
     dup = out["facility_code"].duplicated(keep=False)
     if dup.any():
-        _bad(path, "施設コード", dup, out["facility_code"], "duplicate facility codes", "one row per facility")
+        raise_bad_rows(path, dup, "duplicate facility codes", column="施設コード", values=out["facility_code"],
+                       expected="one row per facility")
     return out

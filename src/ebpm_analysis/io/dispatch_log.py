@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import detect_encoding, read_csv
+from .common import bad_rows, detect_encoding, read_csv
 
 # FDMA 救急・救助の現況 categories.
 ACCIDENT_TYPES = ("急病", "一般負傷", "交通事故", "転院搬送", "火災", "水難", "自然災害", "労働災害",
@@ -60,7 +60,7 @@ def _parse_times(s: pd.Series, path: Path, col: str, allow_blank: bool) -> pd.Se
     bad = t.isna() & (s.notna() if allow_blank else True)
     if bad.any():
         raise InputFileError(path, f"unparseable or missing times {s[bad].unique()[:3].tolist()}", column=col,
-                             rows=(np.flatnonzero(bad.to_numpy()) + 2).tolist(),
+                             rows=bad_rows(bad),
                              expected="YYYY/MM/DD HH:MM:SS" + (" (blank only when not transported)" if allow_blank else ""))
     return t
 
@@ -70,7 +70,7 @@ def _check_codes(df: pd.DataFrame, col: str, allowed, path: Path, allow_blank: b
     ok = v.isin(allowed) | (v.isna() if allow_blank else False)
     if not ok.all():
         raise InputFileError(path, f"unknown codes {v[~ok].unique()[:3].tolist()}", column=col,
-                             rows=(np.flatnonzero(~ok.to_numpy()) + 2).tolist(),
+                             rows=bad_rows(~ok),
                              expected=" / ".join(allowed) + (" or blank" if allow_blank else ""))
 
 
@@ -97,7 +97,7 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
     for a, b in zip(order[:-1], order[1:]):
         bad = (times[b] < times[a]).fillna(False).to_numpy()
         if bad.any():
-            raise InputFileError(path, f"{b} is earlier than {a}", column=b, rows=(np.flatnonzero(bad) + 2).tolist(),
+            raise InputFileError(path, f"{b} is earlier than {a}", column=b, rows=bad_rows(bad),
                                  expected="覚知 ≤ 出場 ≤ 現着 ≤ 病院着")
     _check_codes(df, "事故種別", ACCIDENT_TYPES, path)
     _check_codes(df, "傷病程度", SEVERITIES, path, allow_blank=True)
@@ -108,19 +108,19 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
     half = df["緯度"].notna() ^ df["経度"].notna()
     if half.any():
         raise InputFileError(path, "latitude without longitude (or the reverse)", column="緯度/経度",
-                             rows=(np.flatnonzero(half.to_numpy()) + 2).tolist(), expected="both or neither")
+                             rows=bad_rows(half), expected="both or neither")
     code = df["町丁コード"].str.strip()
     no_loc = ~has_xy & code.isna()
     if no_loc.any():
         raise InputFileError(path, "no location (neither coordinates nor area code)", column="町丁コード",
-                             rows=(np.flatnonzero(no_loc.to_numpy()) + 2).tolist(),
+                             rows=bad_rows(no_loc),
                              expected="緯度・経度, or a 町丁コード where coordinates are withheld")
     if known_areas is not None:
         known = set(known_areas)
         bad = code.notna() & ~code.isin(known)
         if bad.any():
             raise InputFileError(path, f"unknown area codes {code[bad].unique()[:3].tolist()}", column="町丁コード",
-                                 rows=(np.flatnonzero(bad.to_numpy()) + 2).tolist(),
+                                 rows=bad_rows(bad),
                                  expected="codes of the city's districts / 町丁")
     if city is not None and has_xy.any():
         import shapely
@@ -140,7 +140,7 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
             inside[out_i[np.nan_to_num(d, nan=np.inf) <= boundary_tolerance_m]] = True
         if not inside.all():
             raise InputFileError(path, f"{int((~inside).sum())} dispatch location(s) outside the city",
-                                 column="緯度/経度", rows=(np.flatnonzero(~inside) + 2).tolist(),
+                                 column="緯度/経度", rows=bad_rows(~inside),
                                  expected="JGD2011 latitude/longitude inside the city boundary (lat, lon not swapped)")
     out = df.rename(columns=COLUMNS)[list(COLUMNS.values())].copy()
     for c in TIME_COLUMNS:
@@ -173,21 +173,21 @@ def read_hourly_counts(path: str | os.PathLike, *, encoding: str | None = None, 
         bad = v.isna() | (v < 0) | (v != np.round(v))
         if bad.any():
             raise InputFileError(path, f"not a whole number ≥ 0: {df.loc[bad, c].unique()[:3].tolist()}", column=c,
-                                 rows=(np.flatnonzero(bad.to_numpy()) + 2).tolist(), expected="integers")
+                                 rows=bad_rows(bad), expected="integers")
         num[c] = v.astype(int)
     bad = (num["覚知時"] > 23).to_numpy()
     if bad.any():
-        raise InputFileError(path, "hour outside 0–23", column="覚知時", rows=(np.flatnonzero(bad) + 2).tolist(),
+        raise InputFileError(path, "hour outside 0–23", column="覚知時", rows=bad_rows(bad),
                              expected="0–23 (hour of 覚知)")
     date = pd.to_datetime(pd.DataFrame({"year": num["覚知年"], "month": num["覚知月"], "day": num["覚知日"]}),
                           errors="coerce")
     if date.isna().any():
         raise InputFileError(path, "impossible dates", column="覚知月/覚知日",
-                             rows=(np.flatnonzero(date.isna().to_numpy()) + 2).tolist(), expected="valid calendar dates")
+                             rows=bad_rows(date.isna()), expected="valid calendar dates")
     out = pd.DataFrame({"time": date + pd.to_timedelta(num["覚知時"], unit="h"), "count": num[count_col]})
     dup = out["time"].duplicated(keep=False).to_numpy()
     if dup.any():
-        raise InputFileError(path, "duplicate date-hour rows", column="覚知時", rows=(np.flatnonzero(dup) + 2).tolist(),
+        raise InputFileError(path, "duplicate date-hour rows", column="覚知時", rows=bad_rows(dup),
                              expected="one row per 覚知年・月・日・時")
     record_input(path, nature=nature, dataset="hourly-counts")
     return out.sort_values("time").reset_index(drop=True)
@@ -204,10 +204,10 @@ def read_district_population(path: str | os.PathLike, *, encoding: str | None = 
            | (df["65歳以上人口"] > df["人口"])).to_numpy()
     if bad.any():
         raise InputFileError(path, "population must be > 0 and 65歳以上人口 between 0 and 人口", column="65歳以上人口",
-                             rows=(np.flatnonzero(bad) + 2).tolist(), expected="whole person counts")
+                             rows=bad_rows(bad), expected="whole person counts")
     if df["地区コード"].duplicated().any():
         raise InputFileError(path, "duplicate district codes", column="地区コード",
-                             rows=(np.flatnonzero(df["地区コード"].duplicated(keep=False).to_numpy()) + 2).tolist(),
+                             rows=bad_rows(df["地区コード"].duplicated(keep=False)),
                              expected="one row per district")
     out = pd.DataFrame({"district_code": df["地区コード"].str.strip(), "district_name": df["地区名"].str.strip(),
                         "ward_code": df["区コード"].str.strip(), "population": df["人口"].astype(int),
@@ -242,7 +242,7 @@ def read_population_projection(path: str | os.PathLike, *, nature: str = "real")
                   numeric=["year", "total", "age65plus"], nature=nature, dataset="population-projection")
     if df["total"].isna().any() or (df["total"] <= 0).any():
         raise InputFileError(path, "missing or non-positive totals", column="total",
-                             rows=(np.flatnonzero((df["total"].isna() | (df["total"] <= 0)).to_numpy()) + 2).tolist(),
+                             rows=bad_rows((df["total"].isna() | (df["total"] <= 0))),
                              expected="population counts")
     df["year"] = df["year"].astype(int)
     return df.sort_values("year").reset_index(drop=True)

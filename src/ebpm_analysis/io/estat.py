@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import check_encoding, detect_encoding
+from .common import bad_rows, check_encoding, detect_encoding
 
 SYMBOLS = {
     "-": "none",           # 該当なし
@@ -57,12 +57,12 @@ def parse_values(raw: pd.Series, path, column: str, row_offset: int) -> tuple[pd
     bad = ~is_sym & ~blank & num.isna()
     if bad.any():
         raise InputFileError(path, f"unknown value(s) {s[bad].unique()[:5].tolist()}", column=column,
-                             rows=(np.flatnonzero(bad.fillna(False).to_numpy(bool)) + row_offset).tolist(),
+                             rows=bad_rows(bad, first_line=row_offset),
                              expected="numbers or the symbols - … x X * (blank for none)")
     if (num < 0).any():
         bad = num < 0
         raise InputFileError(path, "negative counts", column=column,
-                             rows=(np.flatnonzero(bad.fillna(False).to_numpy(bool)) + row_offset).tolist(),
+                             rows=bad_rows(bad, first_line=row_offset),
                              expected="non-negative counts")
     flag = s.where(is_sym, "").astype(str)
     return num.astype(float), flag
@@ -139,7 +139,7 @@ def read_estat_api_csv(path: str | os.PathLike, *, encoding: str | None = None, 
         df[c] = df[c].str.strip()
         miss = df[c] == ""
         if miss.any():
-            raise InputFileError(path, "missing codes", column=c, rows=(np.flatnonzero(miss) + row_offset).tolist(),
+            raise InputFileError(path, "missing codes", column=c, rows=bad_rows(miss, first_line=row_offset),
                                  expected="a code in every row")
     for c, allowed in (codes or {}).items():
         if c not in df.columns:
@@ -147,7 +147,7 @@ def read_estat_api_csv(path: str | os.PathLike, *, encoding: str | None = None, 
         bad = ~df[c].isin(list(allowed))
         if bad.any():
             raise InputFileError(path, f"unknown code(s) {df.loc[bad, c].unique()[:5].tolist()}", column=c,
-                                 rows=(np.flatnonzero(bad) + row_offset).tolist(),
+                                 rows=bad_rows(bad, first_line=row_offset),
                                  expected=f"one of {', '.join(list(allowed)[:12])}")
     df["value"], df["value_flag"] = parse_values(df["value"], path, "value", row_offset)
     if "annotation" not in df.columns:
@@ -184,7 +184,7 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
     first_line = 3 if has_labels else 2
     lens = {len(r) for r in data if r}
     if lens - {len(head)}:
-        bad = [i + first_line for i, r in enumerate(data) if r and len(r) != len(head)]
+        bad = bad_rows([bool(r) and len(r) != len(head) for r in data], first_line=first_line)
         raise InputFileError(path, "rows with a different number of fields than the code row", rows=bad,
                              expected=f"{len(head)} fields per row")
     df = pd.DataFrame([r for r in data if r], columns=head, dtype=str).apply(lambda s: s.str.strip())
@@ -199,26 +199,26 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
     bad = ~df["KEY_CODE"].str.fullmatch(r"\d{5,11}")
     if bad.any():
         raise InputFileError(path, f"malformed codes {df.loc[bad, 'KEY_CODE'].unique()[:3].tolist()}", column="KEY_CODE",
-                             rows=(np.flatnonzero(bad) + off).tolist(), expected="5–11 digit area codes")
+                             rows=bad_rows(bad, first_line=off), expected="5–11 digit area codes")
     bad = ~df["HYOSYO"].str.fullmatch(r"\d")
     if bad.any():
         raise InputFileError(path, f"unknown level(s) {df.loc[bad, 'HYOSYO'].unique()[:3].tolist()}", column="HYOSYO",
-                             rows=(np.flatnonzero(bad) + off).tolist(), expected="1 (municipality/ward), 2, 3, … (finer)")
+                             rows=bad_rows(bad, first_line=off), expected="1 (municipality/ward), 2, 3, … (finer)")
     df["HTKSYORI"] = df["HTKSYORI"].replace("", "0")
     bad = ~df["HTKSYORI"].isin(["0", "1", "2"])
     if bad.any():
         raise InputFileError(path, f"unknown code(s) {df.loc[bad, 'HTKSYORI'].unique()[:3].tolist()}", column="HTKSYORI",
-                             rows=(np.flatnonzero(bad) + off).tolist(),
+                             rows=bad_rows(bad, first_line=off),
                              expected="0 (not adjusted), 1 (合算先), 2 (秘匿元, merged into HTKSAKI)")
     src = df["HTKSYORI"] == "2"
     bad = src & ~df["HTKSAKI"].isin(df["KEY_CODE"])
     if bad.any():
         raise InputFileError(path, f"HTKSAKI {df.loc[bad, 'HTKSAKI'].tolist()[:3]} not among KEY_CODE", column="HTKSAKI",
-                             rows=(np.flatnonzero(bad) + off).tolist(),
+                             rows=bad_rows(bad, first_line=off),
                              expected="the KEY_CODE of the receiving area (合算先) for every HTKSYORI 2 row")
     dup = df.duplicated(["KEY_CODE", "HYOSYO"], keep=False)
     if dup.any():
-        raise InputFileError(path, "duplicate areas", column="KEY_CODE", rows=(np.flatnonzero(dup) + off).tolist(),
+        raise InputFileError(path, "duplicate areas", column="KEY_CODE", rows=bad_rows(dup, first_line=off),
                              expected="one row per KEY_CODE and level")
     parts = []
     for c in items:
@@ -286,7 +286,7 @@ def read_commuting_api_table(path: str | os.PathLike, *, encoding: str | None = 
     })
     dup = out.duplicated(["area_code", "status", "workplace"])
     if dup.any():
-        raise InputFileError(path, "duplicate area × 従業上の地位 × 従業地 rows", rows=(np.flatnonzero(dup) + 1).tolist(),
+        raise InputFileError(path, "duplicate area × 従業上の地位 × 従業地 rows", rows=bad_rows(dup, first_line=1),
                              expected="one row per combination (check time_code / tab_code filters)")
     out.attrs.update(df.attrs)
     return out

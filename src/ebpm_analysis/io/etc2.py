@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from .. import paths
 from ..errors import InputFileError, ParameterError
 from ..provenance import record_input
+from .common import bad_rows
 
 #: 様式1-2 column maps (0-based). ``default``: roadlabo/ETC (Tsuyama) layout, FACTS §1.2.
 #: ``alternative``: familycomputer59 layout (no 運行日/トリップ番号: the trip is 運行ID × day).
@@ -167,7 +168,7 @@ class _Validator:
         self.last_time = None
 
     def _fail(self, f, mask, problem, expected, values=None):
-        rows = (np.flatnonzero(mask) + self.offset + 1).tolist()
+        rows = bad_rows(mask, first_line=self.offset + 1)
         shown = f" {list(values[:3])}" if values is not None else ""
         raise InputFileError(self.where, problem + shown, column=_col_name(f, self.cm), rows=rows, expected=expected)
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import check_encoding
+from .common import bad_rows, check_encoding
 
 ELEMENTS = {
     "平均気温(℃)": "temp_mean",
@@ -71,8 +71,8 @@ def read_jma_daily(path: str | os.PathLike, encoding: str = "cp932", nature: str
     data = [r + [""] * (width - len(r)) for r in rows[first_data:] if r and r[0].strip()]
     out = {"date": pd.to_datetime([r[0].strip() for r in data], format="%Y/%m/%d", errors="coerce")}
     if out["date"].isna().any():
-        bad = [first_data + 1 + i for i, d in enumerate(out["date"]) if pd.isna(d)]
-        raise InputFileError(path, "unparseable dates", column="年月日", rows=bad, expected="YYYY/M/D")
+        raise InputFileError(path, "unparseable dates", column="年月日",
+                             rows=bad_rows(out["date"].isna(), first_line=first_data + 1), expected="YYYY/M/D")
     for el in known:
         key = ELEMENTS[el]
         cols = {sub: j for j, (e, sub) in enumerate(names) if e == el}
@@ -84,7 +84,7 @@ def read_jma_daily(path: str | os.PathLike, encoding: str = "cp932", nature: str
         bad = raw.ne("") & vals.isna() & ~raw.isin(["--", "×", "///"])
         if bad.any():
             raise InputFileError(path, f"non-numeric values {raw[bad].unique()[:3].tolist()}", column=el,
-                                 rows=(np.flatnonzero(bad) + first_data + 1).tolist(), expected="numbers")
+                                 rows=bad_rows(bad, first_line=first_data + 1), expected="numbers")
         flag = pd.Series([r[qj].strip() for r in data]) if qj is not None else pd.Series(["8"] * len(data))
         vals = vals.where(flag.isin(GOOD_QUALITY))
         if nj is not None:

@@ -21,14 +21,13 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
 from .. import geo
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import detect_encoding, read_csv, require_columns
+from .common import bad_rows, detect_encoding, read_csv, require_columns
 
 FIX_ALIASES = {
     "端末ID": "device_id", "端末id": "device_id", "学校ID": "school_id", "学校コード": "school_id",
@@ -49,11 +48,6 @@ def _encoding(path, encoding):
     return encoding
 
 
-def _rows(mask) -> list[int]:
-    """1-based file line numbers (header is line 1) of the True rows."""
-    return (np.flatnonzero(np.asarray(mask)) + 2).tolist()
-
-
 def read_fixes(path: str | os.PathLike, *, encoding: str = "auto", city=None, city_margin_m: float = 200.0,
                nature: str = "real") -> pd.DataFrame:
     """Read and validate a fixes CSV. Returns a tidy frame (``timestamp`` as datetime, numbers as float).
@@ -71,14 +65,14 @@ def read_fixes(path: str | os.PathLike, *, encoding: str = "auto", city=None, ci
     for col in ("device_id", "school_id"):
         blank = df[col].isna() | (df[col].astype("string").str.strip() == "")
         if blank.any():
-            raise InputFileError(path, "blank identifiers", column=col, rows=_rows(blank),
+            raise InputFileError(path, "blank identifiers", column=col, rows=bad_rows(blank),
                                  expected="a pseudonymous device id / school id on every row")
         df[col] = df[col].astype(str).str.strip()
     ts = pd.to_datetime(df["timestamp"], format=TIME_FORMAT, errors="coerce")
     bad = ts.isna()
     if bad.any():
         raise InputFileError(path, f"unreadable timestamps {df.loc[bad, 'timestamp'].head(3).tolist()}",
-                             column="timestamp", rows=_rows(bad), expected="local time as YYYY-MM-DD HH:MM:SS")
+                             column="timestamp", rows=bad_rows(bad), expected="local time as YYYY-MM-DD HH:MM:SS")
     df["timestamp"] = ts
     for col, lo, hi, what in (("lat", 20.0, 46.0, "latitude in degrees (Japan: 20–46)"),
                               ("lon", 122.0, 154.0, "longitude in degrees (Japan: 122–154)"),
@@ -88,11 +82,11 @@ def read_fixes(path: str | os.PathLike, *, encoding: str = "auto", city=None, ci
         nonnum = num.isna()
         if nonnum.any():
             raise InputFileError(path, f"missing or non-numeric values {s[nonnum].head(3).tolist()}", column=col,
-                                 rows=_rows(nonnum), expected=what)
+                                 rows=bad_rows(nonnum), expected=what)
         out = (num < lo) | (num > hi)
         if out.any():
             raise InputFileError(path, f"impossible values {num[out].head(3).tolist()}", column=col,
-                                 rows=_rows(out), expected=what)
+                                 rows=bad_rows(out), expected=what)
         df[col] = num.astype(float)
     for col in ("grade", "battery"):
         if col in df.columns:
@@ -104,12 +98,12 @@ def read_fixes(path: str | os.PathLike, *, encoding: str = "auto", city=None, ci
     back = (df["timestamp"] < prev).to_numpy()
     if back.any():
         raise InputFileError(path, "time goes backwards for a device (a fix is earlier than the device's previous fix)",
-                             column="timestamp", rows=_rows(back),
+                             column="timestamp", rows=bad_rows(back),
                              expected="fixes of each device in time order (sort by device and timestamp)")
     dup = df.duplicated(["device_id", "timestamp"], keep="first").to_numpy()
     if dup.any():
         raise InputFileError(path, "duplicate fixes (same device and timestamp)", column="timestamp",
-                             rows=_rows(dup), expected="one fix per device and timestamp (remove repeated rows)")
+                             rows=bad_rows(dup), expected="one fix per device and timestamp (remove repeated rows)")
     record_input(path, nature=nature, dataset="school_fixes")
     return df.reset_index(drop=True)
 
@@ -124,7 +118,7 @@ def _check_inside(df, city, margin_m, path):
         out = ~inside
         sample = df.loc[out, ["lat", "lon"]].head(2).to_numpy().tolist()
         raise InputFileError(path, f"{int(out.sum())} fix(es) outside the city boundary, e.g. (lat, lon) {sample}",
-                             column="lat/lon", rows=_rows(out),
+                             column="lat/lon", rows=bad_rows(out),
                              expected=f"positions inside the city (within {margin_m:g} m of its boundary); "
                                       "check the city_code parameter and the lat/lon column order")
 
@@ -139,7 +133,7 @@ def read_schools(path: str | os.PathLike, *, encoding: str = "auto", nature: str
     _numeric_latlon(df, path)
     if df["school_id"].duplicated().any():
         raise InputFileError(path, "duplicate school ids", column="school_id",
-                             rows=_rows(df["school_id"].duplicated()), expected="one row per school")
+                             rows=bad_rows(df["school_id"].duplicated()), expected="one row per school")
     record_input(path, nature=nature, dataset="school_fixes")
     return df
 
@@ -153,7 +147,7 @@ def read_crossings(path: str | os.PathLike, *, encoding: str = "auto", nature: s
     _numeric_latlon(df, path)
     dup = df["crossing_id"].duplicated()
     if dup.any():
-        raise InputFileError(path, "duplicate crossing ids", column="crossing_id", rows=_rows(dup),
+        raise InputFileError(path, "duplicate crossing ids", column="crossing_id", rows=bad_rows(dup),
                              expected="one row per crossing")
     record_input(path, nature=nature, dataset="school_fixes")
     return df
@@ -179,7 +173,7 @@ def read_designated_routes(path: str | os.PathLike, *, nature: str = "real") -> 
     gdf["school_id"] = gdf["school_id"].astype(str)
     dup = gdf["segment_id"].duplicated()
     if dup.any():
-        raise InputFileError(path, "duplicate segment ids", column="segment_id", rows=(np.flatnonzero(dup) + 1).tolist(),
+        raise InputFileError(path, "duplicate segment ids", column="segment_id", rows=bad_rows(dup, first_line=1),
                              expected="one feature per segment")
     record_input(path, nature=nature, dataset="school_fixes")
     return gdf.to_crs(geo.GEO_CRS)
@@ -189,6 +183,6 @@ def _numeric_latlon(df, path):
     for col in ("lat", "lon"):
         num = pd.to_numeric(df[col].astype("string").str.strip(), errors="coerce")
         if num.isna().any():
-            raise InputFileError(path, "missing or non-numeric coordinates", column=col, rows=_rows(num.isna()),
+            raise InputFileError(path, "missing or non-numeric coordinates", column=col, rows=bad_rows(num.isna()),
                                  expected="decimal degrees")
         df[col] = num.astype(float)

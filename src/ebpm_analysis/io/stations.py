@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import detect_encoding, read_csv
+from .common import bad_rows, detect_encoding, raise_bad_rows, read_csv
 
 COLUMNS = {
     "署所コード": "station_code",
@@ -48,14 +48,13 @@ def read_stations(path: str | os.PathLike, *, encoding: str | None = None, natur
     df = df.rename(columns=COLUMNS)[list(COLUMNS.values())]
     df["station_code"] = df["station_code"].str.strip()
     if df["station_code"].isna().any() or df["station_code"].duplicated().any():
-        bad = (df.index[df["station_code"].isna() | df["station_code"].duplicated(keep=False)] + 2).tolist()
+        bad = bad_rows(df["station_code"].isna() | df["station_code"].duplicated(keep=False))
         raise InputFileError(path, "blank or duplicate station codes", column="署所コード", rows=bad,
                              expected="one row per station with a unique code")
     kind = df["kind"].str.strip().map(KINDS)
     if kind.isna().any():
-        bad = df.index[kind.isna()]
-        raise InputFileError(path, f"unknown station kind {df.loc[bad, 'kind'].unique()[:3].tolist()}", column="区分",
-                             rows=(bad + 2).tolist(), expected="消防署 or 出張所 (分署)")
+        raise_bad_rows(path, kind.isna(), "unknown station kind", column="区分", values=df["kind"], show=3,
+                       expected="消防署 or 出張所 (分署)")
     df["kind"] = kind
     df["lat"] = df["lat"].astype(float)
     df["lon"] = df["lon"].astype(float)
@@ -64,7 +63,7 @@ def read_stations(path: str | os.PathLike, *, encoding: str | None = None, natur
         bad = v.isna() | (v < 0) | (v != np.round(v))
         if bad.any():
             raise InputFileError(path, "crew counts must be whole numbers ≥ 0", column=jp,
-                                 rows=(df.index[bad] + 2).tolist(), expected="0, 1, 2, …")
+                                 rows=bad_rows(bad), expected="0, 1, 2, …")
         df[col] = v.astype(int)
     none = (df["crews_24h"] + df["crews_day"]) == 0
     if none.all():
@@ -74,7 +73,7 @@ def read_stations(path: str | os.PathLike, *, encoding: str | None = None, natur
         bad = df[col].isna() | (df[col] < lo) | (df[col] > hi)
         if bad.any():
             raise InputFileError(path, "coordinates outside Japan or missing", column=jp,
-                                 rows=(df.index[bad] + 2).tolist(), expected=f"JGD2011 degrees within {lo}–{hi}")
+                                 rows=bad_rows(bad), expected=f"JGD2011 degrees within {lo}–{hi}")
     if city is not None:
         from .. import geo
         pts = geo.to_plane(geo.points_frame(df))
@@ -83,7 +82,7 @@ def read_stations(path: str | os.PathLike, *, encoding: str | None = None, natur
         bad = dist > max_outside_m
         if bad.any():
             raise InputFileError(path, f"stations more than {max_outside_m / 1000:g} km outside the city",
-                                 column="緯度/経度", rows=(np.flatnonzero(bad) + 2).tolist(),
+                                 column="緯度/経度", rows=bad_rows(bad),
                                  expected="coordinates (JGD2011 lat/lon) of stations serving the city")
     from ..provenance import record_input
     record_input(path, nature=nature, dataset="stations")

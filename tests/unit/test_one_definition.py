@@ -1,0 +1,150 @@
+"""Each shared concept has ONE definition (issue 10): a second ``erlang_c``, ``mclp``, Gi*, ``WEEKDAY_JA``,
+holiday function, distance matrix or row-number helper anywhere in ``src/`` or a notebook fails here.
+
+The check walks the syntax tree of every module under ``src/ebpm_analysis`` and every notebook code cell:
+- definitions (functions, classes, module-level names) whose name matches a concept must exist exactly
+  once, in the concept's home module;
+- hand-written versions of a concept are caught by their shape (``(np.flatnonzero(mask) + 2).tolist()``,
+  ``import jpholiday`` / ``esda.getisord`` / ``spopt.locate`` outside the home module, ...).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "src" / "ebpm_analysis"
+
+
+@dataclass(frozen=True)
+class Concept:
+    pattern: str        # regex on a defined name
+    home: str           # module (relative to src/ebpm_analysis) that holds the one definition
+    count: int = 1      # definitions expected in total (names matching ``pattern``)
+
+
+CONCEPTS = {
+    "row numbers for error messages": Concept(r"^bad_rows$", "io/common.py"),
+    "row error raise helper": Concept(r"^raise_bad_rows$", "io/common.py"),
+}
+
+#: Library imports that belong to one home module only (the library is used through it).
+IMPORT_HOMES = {}
+
+
+def _sources(root: Path) -> list[tuple[str, str]]:
+    """(label, python source) for every module under src/ebpm_analysis and every notebook code cell."""
+    out = []
+    for p in sorted((root / "src" / "ebpm_analysis").rglob("*.py")):
+        out.append((p.relative_to(root / "src" / "ebpm_analysis").as_posix(), p.read_text(encoding="utf-8")))
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        for i, c in enumerate(cells):
+            if c["cell_type"] != "code":
+                continue
+            src = "".join(c["source"])
+            src = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in src.splitlines())
+            out.append((f"notebooks/{nb.name}#cell{i}", src))
+    return out
+
+
+def _definitions(tree: ast.AST) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+    body = tree.body if isinstance(tree, ast.Module) else []
+    for node in body:  # module-level constants
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _is_rows_arith(node: ast.AST) -> bool:
+    """``(np.flatnonzero(m) + k).tolist()`` or ``(df.index[m] + k).tolist()``: hand-made row numbers."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "tolist"):
+        return False
+    inner = node.func.value
+    if not (isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Add)):
+        return False
+    left = inner.left
+    if isinstance(left, ast.Call) and isinstance(left.func, ast.Attribute) and left.func.attr == "flatnonzero":
+        return True
+    return isinstance(left, ast.Subscript) and isinstance(left.value, ast.Attribute) and left.value.attr == "index"
+
+
+def violations(root: Path = ROOT) -> list[str]:
+    """Every breach of the one-definition rule, as readable lines (empty = all good)."""
+    found: dict[str, list[str]] = {k: [] for k in CONCEPTS}
+    problems = []
+    for label, src in _sources(root):
+        tree = ast.parse(src, filename=label)
+        for name in _definitions(tree):
+            for key, c in CONCEPTS.items():
+                if re.match(c.pattern, name):
+                    found[key].append(f"{label}:{name}")
+        for node in ast.walk(tree):
+            if _is_rows_arith(node) and label != CONCEPTS["row numbers for error messages"].home:
+                problems.append(f"{label}:{node.lineno}: hand-made row numbers; use io.common.bad_rows")
+            mods = []
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                mods = [node.module]
+            for m in mods:
+                for lib, home in IMPORT_HOMES.items():
+                    if (m == lib or m.startswith(lib + ".")) and label != home:
+                        problems.append(f"{label}:{node.lineno}: imports {m}; use {home} instead")
+    for key, c in CONCEPTS.items():
+        defs = found[key]
+        homes = [d for d in defs if d.split(":")[0] == c.home]
+        if len(defs) != c.count or len(homes) != c.count:
+            problems.append(f"{key}: expected {c.count} definition(s) in {c.home}, found {defs or 'none'}")
+    return problems
+
+
+def test_each_shared_concept_has_one_definition():
+    assert violations() == []
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    (tmp_path / "notebooks").mkdir(exist_ok=True)
+    return tmp_path
+
+
+def _home_files() -> dict[str, str]:
+    """The real home modules, copied: a tree that passes before a second definition is added."""
+    homes = {c.home for c in CONCEPTS.values()} | set(IMPORT_HOMES.values())
+    return {f"src/ebpm_analysis/{h}": (PKG / h).read_text(encoding="utf-8") for h in homes}
+
+
+@pytest.mark.parametrize("extra, expect", [
+    ("def bad_rows(mask):\n    return []\n", "row numbers for error messages"),
+    ("import numpy as np\ndef f(bad):\n    return (np.flatnonzero(bad) + 2).tolist()\n", "hand-made row numbers"),
+    ("def f(df, bad):\n    return (df.index[bad] + 2).tolist()\n", "hand-made row numbers"),
+])
+def test_checker_catches_a_second_definition(tmp_path, extra, expect):
+    files = _home_files()
+    assert violations(_tree(tmp_path / "clean", files)) == []
+    files["src/ebpm_analysis/cases/extra.py"] = extra
+    found = violations(_tree(tmp_path / "dirty", files))
+    assert found and any(expect in v for v in found), found
+
+
+def test_checker_reads_notebook_cells(tmp_path):
+    files = _home_files()
+    root = _tree(tmp_path, files)
+    cell = {"cell_type": "code", "source": ["%matplotlib inline\n", "def bad_rows(m):\n", "    return m\n"],
+            "metadata": {}, "outputs": [], "execution_count": None}
+    (root / "notebooks" / "x.ipynb").write_text(json.dumps({"cells": [cell]}), encoding="utf-8")
+    assert any("notebooks/x.ipynb#cell0:bad_rows" in v for v in violations(root))
