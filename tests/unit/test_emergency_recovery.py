@@ -105,8 +105,9 @@ def test_daytime_crew_simulation(synth):
     tm = CE.travel_model(synth["log"], synth["stations"])
     assert tm["b"] > 0 and tm["r2"] > 0.5
     eff = CE.daytime_crew_effect(synth["log"], synth["stations"], tm, last_days=120)
-    assert eff["saving_min"] >= 0 and eff["mean_with_crew"] <= eff["mean_base"]
-    assert eff["sim_mean_all"] == pytest.approx(eff["observed_mean_all"], rel=0.15)
+    assert eff.saving_min >= 0 and eff.mean_with_crew <= eff.mean_base
+    assert eff.within_with_crew >= eff.within_base and eff.threshold_min == 8.0
+    assert eff.sim_mean_all == pytest.approx(eff.observed_mean_all, rel=0.15)
 
 
 def test_simulate_dispatch_day_crew_only_in_its_shift():
@@ -195,3 +196,72 @@ def test_nothing_is_flagged_without_planted_growth(tmp_path):
     log["district_code"] = CE.assign_districts(log, districts)
     assert not CE.demand_trend(log)["flagged"].any()
     assert not CE.response_trend(log)["flagged"].any()
+
+
+# ---------------------------------------------------------------- the entry point
+
+
+@pytest.fixture(scope="module")
+def result(synth):
+    files = synth["files"]
+    projection = DL.read_population_projection(
+        paths.raw("ipss-projection-kumamoto-city", "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv"))
+    log = synth["log"].drop(columns="district_code")
+    return CE.analyse_dispatch_log(
+        log, districts=synth["districts"], population=synth["pop"], stations=synth["stations"],
+        weather=synth["weather"], projection=projection,
+        hourly_counts=DL.read_hourly_counts(files["hourly"], nature="synthetic"),
+        backtest_origins=["2023-07-01", "2024-01-01"], use_sarimax=False, n_candidates=12, add_sites=1,
+        des_days=120, seed=3)
+
+
+def test_entry_point_result_types_and_documented_attributes(result):
+    import dataclasses
+    assert isinstance(result, CE.EmergencyResult)
+    for obj in (result, result.demand, result.forecast, result.placement, result.crew):
+        assert dataclasses.is_dataclass(obj)
+        doc = type(obj).__doc__
+        for f in dataclasses.fields(obj):
+            assert f.name in doc, f"{type(obj).__name__}.{f.name} is not documented"
+    assert "district_code" in result.log and result.log["district_code"].notna().all()
+    assert len(result.demand.rates) == len(result.district_names) == 30
+    assert list(result.placement.layers["layer"]) == ["平日日中", "夜間・休日"]
+
+
+def test_entry_point_numbers_equal_the_notebook_logic(result):
+    """Numbers the notebook computed in its cells before the entry point existed (04 at 53c0e74, cells
+    6-8, same inputs and settings): the move into the package changed none of them."""
+    dm, fc, pl, crew = result.demand, result.forecast, result.placement, result.crew
+    assert dm.n_last_year == 44232 and dm.years == [2021, 2022, 2023, 2024]
+    assert dm.share["share"] == pytest.approx(0.6743258685075453, rel=1e-12)
+    assert dm.share_hourly_table == pytest.approx(0.6743258685075453, rel=1e-12)
+    assert (int(dm.rates["above"].sum()), int(dm.rates["sig_above"].sum())) == (19, 16)
+    assert dm.flagged_response == ["43105-D05", "43103-D01", "43104-D05"]
+    assert dm.flagged_demand == ["43105-D05", "43104-D05", "43103-D01"]
+    assert dm.mean_response_last == pytest.approx(10.172459983722192, rel=1e-12)
+    assert fc.chosen == "GLM" and fc.gain_vs_naive == pytest.approx(0.32038916767810055, rel=1e-9)
+    assert fc.total == pytest.approx(44702.37423165703, rel=1e-9)
+    assert fc.rate_old_per_1000 == pytest.approx(134.24340583063395, rel=1e-12)
+    assert fc.scenario.iloc[-1]["dispatches"] == pytest.approx(44678.55894939198, rel=1e-9)
+    assert (pl.n_existing, pl.n_candidates, pl.n_added) == (23, 12, int((pl.mclp_add["sites"] >= 23).sum()))
+    assert pl.current_coverage == pytest.approx(0.433984445650208, rel=1e-12)
+    assert pl.current_mean_min == pytest.approx(8.785895343734934, rel=1e-12)
+    assert pl.mclp_add["coverage"] == pytest.approx(0.44716494845360827, rel=1e-12)
+    assert pl.mclp_relocate["coverage"] == pytest.approx(0.4595767769940315, rel=1e-12)
+    assert pl.pmedian_add["mean_min"] == pytest.approx(8.505543675172136, rel=1e-12)
+    assert pl.pmedian_relocate["mean_min"] == pytest.approx(8.46914858681774, rel=1e-12)
+    assert pl.layers.set_index("layer").loc["平日日中", "plus1"] == pytest.approx(0.45260647359454853, rel=1e-12)
+    assert pl.coverage_at(8.0) == pl.current_coverage and pl.coverage_at(12.0) > pl.current_coverage
+    assert (crew.station_name, crew.calls_area_daytime) == ("西区03出張所", 371)
+    assert crew.saving_min == pytest.approx(1.4429072711670208, rel=1e-12)
+    assert crew.within_with_crew == pytest.approx(0.38544474393531, rel=1e-12)
+
+
+def test_entry_point_rejects_bad_parameters(synth):
+    from ebpm_analysis.errors import ParameterError
+    kw = dict(districts=synth["districts"], population=synth["pop"], stations=synth["stations"],
+              weather=synth["weather"], projection=pd.DataFrame())
+    with pytest.raises(ParameterError, match="day_start_hour"):
+        CE.analyse_dispatch_log(synth["log"], day_hours=(20, 8), **kw)
+    with pytest.raises(ParameterError, match="coverage_min"):
+        CE.analyse_dispatch_log(synth["log"], coverage_min=0, **kw)

@@ -11,11 +11,23 @@ and :mod:`~ebpm_analysis.io.jma`; nothing here reads files or plots.
   seasonal-naive (same weekday 52 weeks earlier), 12-month forecast, ageing scenario to 2030/2040.
 - :mod:`.placement` — where to base crews: MCLP and p-median (PySAL spopt) on a demand grid.
 - :mod:`.crew` — a discrete-event simulation of crew busy time for a weekday daytime-only crew.
+- :mod:`.analysis` — the entry point :func:`analyse_dispatch_log` → :class:`EmergencyResult` (with
+  :class:`DemandSummary`, :class:`ForecastSummary`, :class:`PlacementPlan`, :class:`CrewEffect`).
 
 The public names of the submodules are re-exported here (``from ebpm_analysis.cases import emergency as ce``).
 """
 
-from .crew import daytime_crew_effect, simulate_dispatch, weekday_daytime
+from .analysis import (
+    DemandSummary,
+    EmergencyResult,
+    ForecastSummary,
+    PlacementPlan,
+    analyse_dispatch_log,
+    plan_placement,
+    summarise_demand,
+    summarise_forecast,
+)
+from .crew import CrewEffect, daytime_crew_effect, simulate_dispatch, weekday_daytime
 from .demand import (
     WEEKDAY_JA,
     assign_districts,
@@ -57,6 +69,8 @@ from .placement import (
 )
 
 __all__ = [
+    "CrewEffect", "DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log",
+    "plan_placement", "summarise_demand", "summarise_forecast",
     "WEEKDAY_JA", "CountModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
     "backtest_summary", "calendar_features", "candidate_sites", "climatology", "coverage", "daily_series",
     "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",

@@ -3,10 +3,57 @@ and the effect of one weekday daytime crew on response times in the busiest area
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from .demand import attach_xy, is_holiday
+
+
+@dataclass(frozen=True)
+class CrewEffect:
+    """Effect of one weekday daytime-only crew, from :func:`daytime_crew_effect`.
+
+    Attributes
+    ----------
+    station_code, station_name : str
+        The station the crew is added to (the busiest first-due area unless chosen).
+    calls_area_daytime : int
+        Weekday-daytime calls in that station's first-due area (simulated period).
+    daytime_calls_per_crew : float
+        Its weekday-daytime first-due calls per 24 h crew.
+    mean_base, mean_with_crew : float
+        Mean modelled response minutes of those calls without and with the extra crew.
+    saving_min, saving_se : float
+        Mean saving (minutes) and its standard error.
+    threshold_min : float
+        Response-time threshold of the two shares below (minutes).
+    within_base, within_with_crew : float
+        Share of those calls reached within ``threshold_min``, without and with the crew.
+    city_daytime_saving_min : float
+        Mean saving over every weekday-daytime call of the city.
+    sim_mean_all, observed_mean_all : float
+        Simulated and recorded mean response minutes of all calls (a check of the simulation).
+    per_station_load : DataFrame
+        ``station_code``, ``station_name``, ``crews``, ``daytime_calls``, ``per_crew``.
+    """
+
+    station_code: str
+    station_name: str
+    calls_area_daytime: int
+    daytime_calls_per_crew: float
+    mean_base: float
+    mean_with_crew: float
+    saving_min: float
+    saving_se: float
+    threshold_min: float
+    within_base: float
+    within_with_crew: float
+    city_daytime_saving_min: float
+    sim_mean_all: float
+    observed_mean_all: float
+    per_station_load: pd.DataFrame
 
 
 def weekday_daytime(times: pd.Series, start: str = "08:30", end: str = "17:00") -> np.ndarray:
@@ -51,14 +98,16 @@ def simulate_dispatch(call_min: np.ndarray, travel: np.ndarray, crew_station: np
 
 def daytime_crew_effect(log: pd.DataFrame, stations: pd.DataFrame, tm: dict, *, last_days: int = 365,
                         shift_start: str = "08:30", shift_end: str = "17:00", handover_return_min: float = 28.0,
-                        nontransport_min: float = 29.0, station_code: str | None = None) -> dict:
+                        nontransport_min: float = 29.0, station_code: str | None = None,
+                        threshold_min: float = 8.0) -> CrewEffect:
     """How much would a weekday daytime-only crew shorten response times in the busiest area?
 
     The busiest area is the first-due area (calls whose nearest station is it) of the station with
     the most weekday-daytime calls per crew, unless ``station_code`` is given. Busy time per call =
     modelled travel + observed scene→hospital time + ``handover_return_min`` (transported), or
     ``nontransport_min`` after arrival (not transported). Both scenarios use the same calls and the
-    fitted travel model, so the difference isolates the extra crew.
+    fitted travel model, so the difference isolates the extra crew. ``threshold_min`` is the
+    response-time threshold of the "within" shares.
     """
     end = log["t_call"].max()
     sel = log[log["t_call"] > end - pd.Timedelta(days=last_days)].reset_index(drop=True)
@@ -85,14 +134,14 @@ def daytime_crew_effect(log: pd.DataFrame, stations: pd.DataFrame, tm: dict, *, 
     m = area & day_ok
     diff = r0[m] - r1[m]
     se = diff.std(ddof=1) / np.sqrt(m.sum()) if m.sum() > 1 else np.nan
-    return {
-        "station_code": st.loc[s_idx, "station_code"], "station_name": st.loc[s_idx, "station_name"],
-        "calls_area_daytime": int(m.sum()), "daytime_calls_per_crew": float(per_crew[s_idx]),
-        "mean_base": float(r0[m].mean()), "mean_with_crew": float(r1[m].mean()),
-        "saving_min": float(diff.mean()), "saving_se": float(se),
-        "within8_base": float((r0[m] <= 8).mean()), "within8_with_crew": float((r1[m] <= 8).mean()),
-        "city_daytime_saving_min": float((r0[day_ok] - r1[day_ok]).mean()),
-        "sim_mean_all": float(r0.mean()), "observed_mean_all": float(sel["response_min"].mean()),
-        "per_station_load": pd.DataFrame({"station_code": st["station_code"], "station_name": st["station_name"],
-                                          "crews": crews, "daytime_calls": load, "per_crew": per_crew}),
-    }
+    return CrewEffect(
+        station_code=st.loc[s_idx, "station_code"], station_name=st.loc[s_idx, "station_name"],
+        calls_area_daytime=int(m.sum()), daytime_calls_per_crew=float(per_crew[s_idx]),
+        mean_base=float(r0[m].mean()), mean_with_crew=float(r1[m].mean()),
+        saving_min=float(diff.mean()), saving_se=float(se), threshold_min=float(threshold_min),
+        within_base=float((r0[m] <= threshold_min).mean()), within_with_crew=float((r1[m] <= threshold_min).mean()),
+        city_daytime_saving_min=float((r0[day_ok] - r1[day_ok]).mean()),
+        sim_mean_all=float(r0.mean()), observed_mean_all=float(sel["response_min"].mean()),
+        per_station_load=pd.DataFrame({"station_code": st["station_code"], "station_name": st["station_name"],
+                                       "crews": crews, "daytime_calls": load, "per_crew": per_crew}),
+    )
