@@ -50,7 +50,8 @@ def _run(size: int, n_districts, q):
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        files = synth.ensure_census(2026, "43100", size, n_districts, base_dir=tmp)
+        folder = synth.ensure_census(2026, city_code="43100", n_employed=size, n_districts=n_districts, out_dir=tmp)
+        files = {k: folder / v for k, v in synth.FILES.items()}
         rec("generate+write", t0, size)
         t0 = time.perf_counter()
         persons = census_microdata.read_census_microdata(files["microdata"], city_code="43100", nature="synthetic")

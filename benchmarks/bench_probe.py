@@ -118,9 +118,9 @@ def ensure_delivery(n_rows: int, seed: int = 7) -> Path:
     from ebpm_analysis.synth import probe as sp
 
     t = time.perf_counter()
-    files = sp.ensure_probe_data(seed=seed, n_rows=n_rows, month="2025-10")
-    print(f"  data {n_rows:,} rows ready in {time.perf_counter() - t:.0f} s: {files['positions']}", flush=True)
-    return files["positions"]
+    positions = sp.ensure_probe(seed, n_rows=n_rows, month="2025-10") / sp.FILES["positions"]
+    print(f"  data {n_rows:,} rows ready in {time.perf_counter() - t:.0f} s: {positions}", flush=True)
+    return positions
 
 
 def main(argv=None) -> int:

@@ -124,10 +124,10 @@ def test_combined_tables_share_cells_and_keep_all_constraints():
 
 def test_estat_joint_table_is_protected(tmp_path):
     from ebpm_analysis.io import estat
-    files = synth.ensure_census(4, "43100", 15_000, 14, base_dir=tmp_path)
-    areas = estat.read_small_area_boundaries(files["boundaries"])
-    res = cc.analyse_estat(estat.read_commuting_api_table(files["estat_api"]),
-                           estat.read_commuting_gis_table(files["estat_gis"]), areas, "43100")
+    folder = synth.ensure_census(4, city_code="43100", n_employed=15_000, n_districts=14, out_dir=tmp_path)
+    areas = estat.read_small_area_boundaries(folder / synth.FILES["boundaries"])
+    res = cc.analyse_estat(estat.read_commuting_api_table(folder / synth.FILES["estat_api"]),
+                           estat.read_commuting_gis_table(folder / synth.FILES["estat_gis"]), areas, "43100")
     (table, cells), = res["checked"]
     hidden = (cells["disclosure"] != "published").to_numpy()
     assert hidden.sum() > 0

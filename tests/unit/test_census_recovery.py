@@ -12,13 +12,20 @@ from ebpm_analysis.cases import census as cc
 from ebpm_analysis.io import census_microdata as cm
 from ebpm_analysis.io import estat
 from ebpm_analysis.synth import census as synth
+from ebpm_analysis.synth import read_truth
 
 N, D, SEED = 60_000, 40, 11
 
 
+def _files(folder):
+    return {k: folder / v for k, v in synth.FILES.items()}
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    return synth.ensure_census(SEED, "43100", N, D, base_dir=tmp_path_factory.mktemp("census"))
+    folder = synth.ensure_census(SEED, city_code="43100", n_employed=N, n_districts=D,
+                                 out_dir=tmp_path_factory.mktemp("census"))
+    return _files(folder)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +33,7 @@ def analysed(files):
     persons = cm.read_census_microdata(files["microdata"], city_code="43100", nature="synthetic")
     areas = estat.read_small_area_boundaries(files["boundaries"], nature="synthetic")
     res = cc.analyse_microdata(persons, areas, "43100", min_cell=10, merge_below=100)
-    truth = pd.read_csv(files["truth_districts"], dtype={"district_code": str, "ward_code": str})
+    truth = read_truth(files["truth"]).tables["districts"]
     return persons, areas, res, truth
 
 
@@ -44,7 +51,7 @@ def test_files_in_real_layouts(files):
 
 
 def test_generator_is_deterministic(files, tmp_path):
-    again = synth.ensure_census(SEED, "43100", N, D, base_dir=tmp_path)
+    again = _files(synth.ensure_census(SEED, city_code="43100", n_employed=N, n_districts=D, out_dir=tmp_path))
     h = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert h(again["microdata"]) == h(files["microdata"])
     other = synth.generate_census("43100", N, D, SEED + 1)["persons"]
@@ -53,8 +60,10 @@ def test_generator_is_deterministic(files, tmp_path):
 
 def test_ensure_reuses_cache(files):
     before = files["microdata"].stat().st_mtime_ns
-    again = synth.ensure_census(SEED, "43100", N, D, base_dir=files["microdata"].parent.parent)
-    assert again["microdata"].stat().st_mtime_ns == before
+    folder = synth.ensure_census(SEED, city_code="43100", n_employed=N, n_districts=D,
+                                 out_dir=files["microdata"].parent.parent)
+    assert folder == files["microdata"].parent
+    assert (folder / synth.FILES["microdata"]).stat().st_mtime_ns == before
 
 
 def test_realistic_structure(analysed):
@@ -86,13 +95,13 @@ def test_recovery_spearman_and_planted_extremes(analysed):
 
 def test_ward_totals_equal_generator_totals_exactly(analysed, files):
     _, _, res, _ = analysed
-    truth = pd.read_csv(files["truth_ward_crosstab"], dtype=str)
-    truth["count"] = truth["count"].astype(int)
+    tr = read_truth(files["truth"])
+    truth = tr.tables["ward_crosstab"].rename(columns={"status_code": "status", "workplace_code": "workplace"})
     got = cc.ward_totals(res["cells"], sorted(truth["ward_code"].unique()))
     m = truth.merge(got, on=["ward_code", "status", "workplace"], how="outer", indicator=True)
     assert (m["_merge"] == "both").all()
     assert (m["count"] == m["value"]).all()
-    meta = json.loads(files["truth"].read_text(encoding="utf-8"))
+    meta = tr.meta
     cells = res["cells"].set_index(["area", "status", "workplace"])["value"]
     assert cells[("43100", "0", "0")] == meta["n_employed"]
     for w, n in meta["city_totals"]["workplace"].items():

@@ -9,7 +9,6 @@ risk by construction).
 
 from __future__ import annotations
 
-import json
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +19,7 @@ from ebpm_analysis import geo
 from ebpm_analysis.cases import dental as cd
 from ebpm_analysis.io import dental_sheet as ds
 from ebpm_analysis.synth import dental as sd
+from ebpm_analysis.synth import read_truth
 
 SEEDS = (2026, 7)
 
@@ -29,10 +29,11 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("dental")
     out = {}
     for seed in SEEDS:
-        p = sd.ensure_dental(seed=seed, base_dir=base)
+        folder = sd.ensure_dental(seed, out_dir=base)
+        p = {"dir": folder, **{k: folder / v for k, v in sd.FILES.items()}}
         sheets = ds.read_checkup_sheets(p["checkups"], nature="synthetic")
         fac = ds.read_facilities(p["facilities"], nature="synthetic")
-        truth = json.loads(p["truth"].read_text(encoding="utf-8"))
+        truth = read_truth(folder)
         exams = cd.add_facility_info(sheets.exams, fac)
         fs = cd.facility_summary(exams, sheets.teeth)
         fa, info = cd.funnel_analysis(exams, fs, min_examined=10)
@@ -126,8 +127,8 @@ def test_deterministic_and_cached(tmp_path, runs):
     # ensure_dental reuses a complete set and does not rewrite it
     p = runs[2026]["paths"]
     mtime = p["checkups"].stat().st_mtime_ns
-    again = sd.ensure_dental(seed=2026, base_dir=p["dir"].parent)
-    assert again["checkups"] == p["checkups"] and p["checkups"].stat().st_mtime_ns == mtime
+    again = sd.ensure_dental(2026, out_dir=p["dir"].parent)
+    assert again == p["dir"] and p["checkups"].stat().st_mtime_ns == mtime
 
 
 def test_japanese_naming_utf8_variant_reads_the_same(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from ebpm_analysis.cases import probe as cp
 from ebpm_analysis.io import etc2
 from ebpm_analysis.synth import probe as sp
+from ebpm_analysis.synth import read_truth
 
 LEVEL = 6
 
@@ -24,11 +25,11 @@ def run(request, tmp_path_factory):
     passes = cp.mesh_passes(pos, con=con, level=LEVEL)
     events = cp.aggregate_events(ev, con=con, level=LEVEL, threshold_g=-0.3)
     ranked = cp.braking_hotspot_table(passes, events, level=LEVEL, min_passes=30)
-    return {"truth": sp.read_truth(d / "truth"), "agg": agg, "ranked": ranked}
+    return {"truth": read_truth(d), "agg": agg, "ranked": ranked}
 
 
 def test_top_braking_hotspots_include_planted_spots(run):
-    hz = run["truth"]["hazards"]
+    hz = run["truth"].tables["hazards"]
     assert len(hz) == 8
     meshes = cp.mesh_code(hz["lat"], hz["lon"], LEVEL).astype(str)
     top_n = 2 * len(hz)
@@ -42,7 +43,7 @@ def test_top_braking_hotspots_include_planted_spots(run):
 
 
 def test_planted_congested_link_hours_flagged(run):
-    cong = run["truth"]["congestion"]
+    cong = run["truth"].tables["congestion"]
     flags = cp.congestion_flags(run["agg"], share_threshold=0.5, min_records=5)
     flagged = set(zip(flags["mesh"], flags["hour"]))
     meshes = cp.mesh_code(cong["lat"], cong["lon"], LEVEL).astype(str)
@@ -76,8 +77,11 @@ def test_network_inside_city_and_truth_files(tmp_path):
     assert (links["s_to"] - links["s_from"]).max() <= 400.0 + 1e-6
     meta = sp.generate(tmp_path / "t", seed=1, n_rows=10_000)
     assert meta["n_position_rows"] >= 10_000
-    tr = sp.read_truth(tmp_path / "t" / "truth")
-    assert len(tr["hazards"]) == meta["n_hazards"] and len(tr["congestion"]) == meta["n_congested_link_hours"]
+    tr = read_truth(tmp_path / "t")
+    assert tr.meta == meta
+    assert len(tr.tables["hazards"]) == meta["n_hazards"]
+    assert len(tr.tables["congestion"]) == meta["n_congested_link_hours"]
+    assert tr.tables["hazards"]["hazard_id"].map(type).eq(str).all()
     assert (tmp_path / "t" / "positions" / etc2.SYNTHETIC_MARKER).exists()
 
 
@@ -85,8 +89,9 @@ def test_ensure_is_cached(tmp_path, monkeypatch):
     from ebpm_analysis import paths
 
     monkeypatch.setattr(paths, "INTERIM_DIR", tmp_path)
-    p1 = sp.ensure_probe_data(seed=2, n_rows=5_000)
-    stamp = (p1["truth"] / "truth.json").stat().st_mtime_ns
-    p2 = sp.ensure_probe_data(seed=2, n_rows=5_000)
-    assert p1 == p2 and (p2["truth"] / "truth.json").stat().st_mtime_ns == stamp
-    assert not [p for p in p1["root"].parent.iterdir() if p.name.startswith(".")]
+    p1 = sp.ensure_probe(2, n_rows=5_000)
+    assert p1.parent == tmp_path / "03_probe_slowdowns" / "synthetic"
+    stamp = (p1 / sp.FILES["truth"]).stat().st_mtime_ns
+    p2 = sp.ensure_probe(2, n_rows=5_000)
+    assert p1 == p2 and (p2 / sp.FILES["truth"]).stat().st_mtime_ns == stamp
+    assert not [p for p in p1.parent.iterdir() if p.name.startswith(".")]

@@ -21,12 +21,11 @@ codes as text, ``cp932`` or ``utf-8``) is::
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import bad_rows, detect_encoding, read_csv
+from .common import AUTO, bad_rows, input_path, read_csv, resolve_encoding
 
 # --- codebook -------------------------------------------------------------------------------
 
@@ -97,19 +96,17 @@ def city_ward_codes(city_code: str) -> tuple[bool, "callable"]:
     return False, lambda s: s == city_code
 
 
-def read_census_microdata(path: str | os.PathLike, *, encoding: str | None = None, city_code: str | None = None,
+def read_census_microdata(path: str | os.PathLike, *, encoding: str = AUTO, city_code: str | None = None,
                           nature: str = "real") -> pd.DataFrame:
     """Validated person records with English column names and categorical codes.
 
-    ``encoding`` None detects utf-8(-sig) or cp932. ``city_code`` (e.g. "43100") checks that every
+    ``encoding`` ``"auto"`` detects utf-8(-sig) or cp932. ``city_code`` (e.g. "43100") checks that every
     residence belongs to the city (its wards for a designated city) and that 自市内他区 (3) is only
     used where the city has wards.
     Returns columns ``area_code, ward_code, sex, age_group, status, workplace, industry``.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="the census microdata CSV (check microdata_path)")
-    enc = encoding or detect_encoding(path)
+    path = input_path(path, expected="the census microdata CSV (check microdata_path)")
+    enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=list(COLUMNS), nature=nature, dataset="census-microdata")
     df = df[list(COLUMNS)]
     for col in COLUMNS:

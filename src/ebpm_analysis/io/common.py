@@ -2,6 +2,14 @@
 
 - Read with an explicit encoding (``cp932`` for Shift_JIS files from Japanese systems,
   ``utf-8``/``utf-8-sig`` otherwise); a wrong encoding is an error naming the file.
+
+Loader convention (every ``io.read_*``; census, dental and probe follow it — new loaders must):
+
+- the path goes through :func:`input_path` (= :func:`ebpm_analysis.paths.resolve` + a "file not
+  found" :class:`~ebpm_analysis.errors.InputFileError`), never ``Path(path).exists()``;
+- ``encoding`` is keyword-only; the one spelling of "detect" is ``"auto"`` (:data:`AUTO`), turned
+  into a codec by :func:`resolve_encoding`; parameter files write ``"auto"`` too;
+- ``nature`` (``"real"``/``"synthetic"``) is keyword-only and recorded for provenance.
 - Codes stay strings: everything is read as text unless a column is declared numeric.
 - CSV for people is written as ``utf-8-sig`` so Excel on Windows opens it without mojibake.
 - Outputs are written atomically (temp file, then rename), so a failed run never leaves a
@@ -10,6 +18,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import shutil
@@ -25,6 +34,38 @@ from ..errors import InputFileError
 from ..provenance import record_input
 
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932", "shift_jis")
+#: The one spelling of "detect the encoding" (utf-8 with or without BOM, else cp932).
+AUTO = "auto"
+
+
+def input_path(path: str | os.PathLike, *, expected: str) -> Path:
+    """Resolve ``path`` against the project root and check it exists.
+
+    Raises :class:`InputFileError` "file not found" with ``expected`` (what the file should be,
+    e.g. "the census microdata CSV (check microdata_path)").
+    """
+    p = paths.resolve(path)
+    if not p.exists():
+        raise InputFileError(p, "file not found", expected=expected)
+    return p
+
+
+def resolve_encoding(path: str | os.PathLike, encoding: str = AUTO,
+                     candidates: Iterable[str] = ("utf-8-sig", "cp932")) -> str:
+    """The codec to read ``path`` with: ``"auto"`` detects among ``candidates``; a codec name is
+    normalised (``shift_jis``/``sjis`` → ``cp932``). Anything else is an :class:`InputFileError`."""
+    if encoding == AUTO:
+        return detect_encoding(path, candidates)
+    if not isinstance(encoding, str) or not encoding.strip():
+        raise InputFileError(path, f"encoding {encoding!r} not understood",
+                             expected=f"'{AUTO}' (detect utf-8 / cp932) or a codec name such as 'cp932' or 'utf-8'")
+    enc = _norm_encoding(encoding.strip())
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise InputFileError(path, f"unknown encoding {encoding!r}",
+                             expected=f"'{AUTO}' or a codec name such as 'cp932' or 'utf-8'") from None
+    return enc
 
 
 def _norm_encoding(encoding: str) -> str:
@@ -64,7 +105,7 @@ def _decodes(data: bytes, enc: str) -> bool:
 
 def detect_encoding(path: str | os.PathLike, candidates: Iterable[str] = ("utf-8-sig", "cp932")) -> str:
     """First of ``candidates`` the file decodes as (utf-8 with BOM reported as utf-8-sig)."""
-    data = Path(path).read_bytes()
+    data = paths.resolve(path).read_bytes()
     for c in candidates:
         c = _norm_encoding(c)
         if c == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import check_encoding, detect_encoding, raise_bad_rows, read_csv
+from .common import check_encoding, input_path, raise_bad_rows, read_csv, resolve_encoding
 
 # --- notation ------------------------------------------------------------------------------
 QUADRANTS = {5: "右上", 6: "左上", 7: "左下", 8: "右下"}
@@ -154,7 +154,7 @@ def _tooth_map(columns: Iterable[str], path) -> tuple[dict[str, int], str]:
 
 
 def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    enc = detect_encoding(path) if encoding == "auto" else encoding
+    enc = resolve_encoding(path, encoding)
     check_encoding(path, enc)
     raw = read_csv(path, encoding=enc, required=list(EXAM_COLUMNS), nature=nature, dataset="dental-checkup-sheets")
     if raw.empty:
@@ -240,17 +240,15 @@ def read_checkup_sheets(paths: str | os.PathLike | Iterable[str | os.PathLike], 
     Duplicate exams across files are an error too.
     """
     if isinstance(paths, (str, os.PathLike)):
-        p = Path(paths)
+        p = input_path(paths, expected="a checkup sheet CSV or a folder of them (check checkups_path)")
         files = sorted(p.glob(pattern)) if p.is_dir() else [p]
         if p.is_dir() and not files:
             raise InputFileError(p, f"no files matching {pattern!r} in the directory",
                                  expected="checkup sheets as CSV files")
     else:
-        files = [Path(x) for x in paths]
+        files = [input_path(x, expected="an existing checkup sheet (check the path parameter)") for x in paths]
     exams_l, teeth_l, namings = [], [], set()
     for f in files:
-        if not f.exists():
-            raise InputFileError(f, "file not found", expected="an existing checkup sheet (check the path parameter)")
         e, t, n = _read_one(f, encoding, nature)
         exams_l.append(e)
         teeth_l.append(t)
@@ -271,10 +269,8 @@ def read_checkup_sheets(paths: str | os.PathLike | Iterable[str | os.PathLike], 
 
 def read_facilities(path: str | os.PathLike, *, encoding: str = "auto", nature: str = "real") -> pd.DataFrame:
     """Facility list: code, synthetic/real name, type (保育所/幼稚園/認定こども園), ward, lat/lon (WGS84/JGD2011)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="the facility list CSV (check the path parameter)")
-    enc = detect_encoding(path) if encoding == "auto" else encoding
+    path = input_path(path, expected="the facility list CSV (check facilities_path)")
+    enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=list(FACILITY_COLUMNS), numeric=["緯度", "経度"], nature=nature,
                   dataset="dental-facilities")
     out = df[list(FACILITY_COLUMNS)].rename(columns=FACILITY_COLUMNS)

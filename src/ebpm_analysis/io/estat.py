@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import bad_rows, check_encoding, detect_encoding
+from .common import AUTO, bad_rows, check_encoding, input_path, resolve_encoding
 
 SYMBOLS = {
     "-": "none",           # 該当なし
@@ -73,17 +73,15 @@ def dash_as_zero(values: pd.Series, flags: pd.Series) -> pd.Series:
     return values.where(flags != "-", 0.0)
 
 
-def _decode(path: Path, encoding: str | None) -> tuple[str, str]:
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="an e-Stat CSV (check the path parameter)")
-    enc = encoding or detect_encoding(path, ("utf-8-sig", "cp932"))
+def _decode(path: Path, encoding: str) -> tuple[str, str]:
+    enc = resolve_encoding(path, encoding, ("utf-8-sig", "cp932"))
     check_encoding(path, enc)
     return path.read_bytes().decode("utf-8-sig" if enc.startswith("utf-8") else enc), enc
 
 
 # --- 1. API / DB download CSV -----------------------------------------------------------------
 
-def read_estat_api_csv(path: str | os.PathLike, *, encoding: str | None = None, codes: dict | None = None,
+def read_estat_api_csv(path: str | os.PathLike, *, encoding: str = AUTO, codes: dict | None = None,
                        nature: str = "real", dataset: str | None = None) -> pd.DataFrame:
     """Tidy rows of an e-Stat API CSV.
 
@@ -93,7 +91,7 @@ def read_estat_api_csv(path: str | os.PathLike, *, encoding: str | None = None, 
     ``attrs['labels']`` the original label-column names. ``codes`` = ``{column: allowed codes}``
     rejects unknown codes.
     """
-    path = Path(path)
+    path = input_path(path, expected="an e-Stat CSV (check the path parameter)")
     text, _ = _decode(path, encoding)
     lines = text.splitlines()
     rows = list(csv.reader(lines[:200]))
@@ -168,7 +166,7 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
     value, value_flag, merged_into``. 秘匿元 rows (HTKSYORI 2) have ``value`` NaN and
     ``merged_into`` = HTKSAKI; ``attrs['merged']`` maps 秘匿元 → 合算先.
     """
-    path = Path(path)
+    path = input_path(path, expected="an e-Stat CSV (check the path parameter)")
     text, _ = _decode(path, encoding)
     rows = list(csv.reader(io.StringIO(text)))
     if len(rows) < 2:
@@ -243,9 +241,7 @@ def read_small_area_boundaries(path: str | os.PathLike, *, nature: str = "real")
     import geopandas as gpd
 
     from ..geo import PLANE_CRS
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "boundary file not found", expected="an e-Stat 小地域 boundary file with KEY_CODE")
+    path = input_path(path, expected="an e-Stat 小地域 boundary file with KEY_CODE (check boundaries_path)")
     g = gpd.read_file(path)
     for c in ("KEY_CODE", "S_NAME"):
         if c not in g.columns:
@@ -273,7 +269,7 @@ COMMUTING_GIS_WORKPLACE = {"総数": "0", "自宅": "1", "自宅外の自市区�
                            "県内他市区町村": "4", "他県": "5", "従業地「不詳」": "9"}
 
 
-def read_commuting_api_table(path: str | os.PathLike, *, encoding: str | None = None, nature: str = "real") -> pd.DataFrame:
+def read_commuting_api_table(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
     """City/ward 従業上の地位 × 従業地 table (API CSV) → ``area_code, area_name, status, workplace, value, value_flag``."""
     df = read_estat_api_csv(path, encoding=encoding, nature=nature, dataset="census-commuting-api",
                             codes={"cat01_code": COMMUTING_API_STATUS, "cat02_code": COMMUTING_API_WORKPLACE})

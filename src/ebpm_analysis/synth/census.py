@@ -13,8 +13,9 @@ seeded generator writes, for one city and seed:
 - ``districts.gpkg`` — the synthetic small-area boundaries (e-Stat 境界データ attribute names
   ``KEY_CODE``, ``PREF``, ``CITY``, ``S_NAME``, ``CITY_NAME``);
 - truth beside the data: ``truth.json``, ``truth_districts.csv`` (planted rates per district),
-  ``truth_ward_crosstab.csv`` (generator counts ward × 従業上の地位 × 従業地, computed from the
-  generator's own arrays).
+  ``truth_ward_crosstab.csv`` (generator counts ward × 従業上の地位 × 従業地, columns ``ward_code,
+  status_code, workplace_code, count``, computed from the generator's own arrays); read them with
+  :func:`ebpm_analysis.synth.read_truth`.
 
 Planted pattern: each district's probability that an employee works inside the city falls with
 closeness to neighbouring employment centres (for 熊本市: 菊陽町, 合志市, 益城町, 嘉島町, 宇土市),
@@ -61,7 +62,7 @@ API_STATUS = [("000", "総数", None), ("100", "雇用者", ("1", "2", "3"))] + 
     [(f"{i - 2}00", STATUS_LABELS[str(i)], (str(i),)) for i in (4, 5, 6, 7, 8)] + [("900", STATUS_LABELS["9"], ("9",))]
 API_WORKPLACE = [("00", "総数", None)] + [(f"0{c}", WORKPLACE_LABELS[c], (c,)) for c in WORKPLACE_CODES]
 GIS_TABLE = "T000901"
-GENERATOR_VERSION = 1  # part of the cache key: bump when the generated data change
+GENERATOR_VERSION = 2  # part of the cache key: bump when the generated data change
 GIS_GROUPS = [("就業者", None), ("雇用者", ("1", "2", "3"))]
 
 
@@ -205,8 +206,8 @@ def generate_census(city_code: str = "43100", n_employed: int | None = None, n_d
     key = ward_of[0][d_idx] * 54 + s_idx * 6 + w_idx
     cnt = np.bincount(key, minlength=len(ward_of[1]) * 54).reshape(len(ward_of[1]), 9, 6)
     wi, si, wpi = np.meshgrid(np.arange(len(ward_of[1])), np.arange(9), np.arange(6), indexing="ij")
-    truth_w = pd.DataFrame({"ward_code": np.asarray(ward_of[1])[wi.ravel()], "status": status_codes[si.ravel()],
-                            "workplace": wp_codes[wpi.ravel()], "count": cnt.ravel()})
+    truth_w = pd.DataFrame({"ward_code": np.asarray(ward_of[1])[wi.ravel()], "status_code": status_codes[si.ravel()],
+                            "workplace_code": wp_codes[wpi.ravel()], "count": cnt.ravel()})
     truth = {
         "generator": "ebpm_analysis.synth.census", "seed": seed, "city_code": city_code,
         "city_name": dist.attrs["city_name"], "has_wards": has_wards, "n_employed": int(n),
@@ -355,14 +356,32 @@ def write_census(gen: dict, out_dir: str | os.PathLike) -> dict[str, Path]:
     return p
 
 
-def ensure_census(seed: int = 2026, city_code: str = "43100", n_employed: int | None = None,
-                  n_districts: int | None = None, base_dir: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Generate the synthetic census files once (cached in data/interim/synthetic/census/<key>) and return their paths."""
+def ensure_census(seed: int = 2026, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
+                  n_employed: int | None = None, n_districts: int | None = None) -> Path:
+    """Write the synthetic census set once and return its folder.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (same seed, same files).
+    city_code : str
+        5-digit code of the city.
+    out_dir : path, optional
+        Folder under which the set goes, in a sub-folder named by the parameters
+        (default ``data/interim/01_census_commuting/synthetic``).
+    n_employed, n_districts : int, optional
+        Sizes (``None`` or 0: the city's default, see :data:`CITY_DEFAULTS`).
+
+    Returns
+    -------
+    Path
+        The folder holding :data:`FILES` (``microdata.csv``, ``estat_api_commuting.csv``,
+        ``estat_gis_commuting.csv``, ``districts.gpkg`` and the truth).
+    """
     cfg = _defaults(city_code)
     n_employed = int(n_employed or cfg["n_employed"])
     n_districts = int(n_districts or cfg["n_districts"])
     key = f"{city_code}_n{n_employed}_d{n_districts}_s{seed}_v{GENERATOR_VERSION}"
-    target = Path(base_dir) / key if base_dir else paths.interim("synthetic", "census", key)
-    build_dir_once(target, FILES.values(),
-                   lambda tmp: write_census(generate_census(city_code, n_employed, n_districts, seed), tmp))
-    return {k: target / v for k, v in FILES.items()}
+    base = paths.resolve(out_dir) if out_dir else paths.interim("01_census_commuting", "synthetic")
+    return build_dir_once(base / key, FILES.values(),
+                          lambda tmp: write_census(generate_census(city_code, n_employed, n_districts, seed), tmp))

@@ -352,27 +352,44 @@ def write_sheets(gen: dict, out_dir: str | os.PathLike, *, naming: str = "fdi", 
             "truth": out / "truth.json", "truth_facilities": out / "truth_facilities.csv"}
 
 
-def ensure_dental(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170, n_children: int = 20000,
-                  naming: str = "fdi", encoding: str = "cp932", base_dir: str | os.PathLike | None = None,
-                  **kwargs) -> dict:
-    """Generate the synthetic sheets into ``data/interim/synthetic/dental/<key>`` unless present.
+FILES = {"checkups": "checkups.csv", "facilities": "facilities.csv", "truth": "truth.json",
+         "truth_facilities": "truth_facilities.csv"}
 
-    Written to a temporary directory and renamed, so a half-written set is never reused.
-    Returns the paths (``checkups``, ``facilities``, ``truth``, ``truth_facilities``).
+
+def ensure_dental(seed: int = 2026, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
+                  n_facilities: int = 170, n_children: int = 20000, naming: str = "fdi", encoding: str = "cp932",
+                  **kwargs) -> Path:
+    """Write the synthetic checkup sheets once and return their folder.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (same seed, same files).
+    city_code : str
+        5-digit code of the city whose wards/boundaries host the facilities.
+    out_dir : path, optional
+        Folder under which the set goes, in a sub-folder named by the parameters
+        (default ``data/interim/02_dental_checkups/synthetic``).
+    n_facilities, n_children : int
+        Sizes.
+    naming : {"fdi", "japanese"}
+        Tooth column names of the sheet.
+    encoding : str
+        Encoding of the written CSVs (``cp932`` like a city's system).
+    **kwargs
+        Further :func:`generate` parameters (planted effects).
+
+    Returns
+    -------
+    Path
+        The folder holding :data:`FILES` (``checkups.csv``, ``facilities.csv``, ``truth.json``,
+        ``truth_facilities.csv``).
     """
     spec = dict(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children,
                 naming=naming, encoding=encoding, version=GENERATOR_VERSION, **kwargs)
     h = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:8]
     key = f"{city_code}_s{seed}_n{n_children}_f{n_facilities}_{naming}_{h}"
-    base = Path(base_dir) if base_dir else paths.interim("synthetic", "dental")
-    final = base / key
-    names = ("checkups.csv", "facilities.csv", "truth.json", "truth_facilities.csv")
-    build_dir_once(final, names, lambda tmp: write_sheets(
+    base = paths.resolve(out_dir) if out_dir else paths.interim("02_dental_checkups", "synthetic")
+    return build_dir_once(base / key, FILES.values(), lambda tmp: write_sheets(
         generate(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children, **kwargs),
         tmp, naming=naming, encoding=encoding))
-    return {"dir": final, "checkups": final / "checkups.csv", "facilities": final / "facilities.csv",
-            "truth": final / "truth.json", "truth_facilities": final / "truth_facilities.csv"}
-
-
-def load_truth(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

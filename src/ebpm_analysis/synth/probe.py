@@ -394,27 +394,45 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     return meta
 
 
-def ensure_probe_data(seed: int = 0, *, city_code: str = "43100", n_rows: int = 500_000, month: str = "2025-10",
-                      column_map: str = "default", encoding: str = "utf-8", **kw) -> dict[str, Path]:
-    """Generate the delivery into ``data/interim/synthetic/probe/<key>`` unless it is there already.
+FILES = {"positions": "positions", "events": "events", "truth": "truth/truth.json"}
 
-    Written to a temporary directory and renamed, so a half-written set is never reused.
-    Returns paths: ``positions`` (dir of 様式1-2 ZIPs), ``events`` (様式1-4 ZIPs), ``truth`` (dir).
+
+def ensure_probe(seed: int = 0, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
+                 n_rows: int = 500_000, month: str = "2025-10", column_map: str = "default", encoding: str = "utf-8",
+                 **kw) -> Path:
+    """Write the synthetic ETC2.0 delivery once and return its folder.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (same seed, same files).
+    city_code : str
+        5-digit code of the city whose polygons carry the synthetic road network.
+    out_dir : path, optional
+        Folder under which the set goes, in a sub-folder named by the parameters
+        (default ``data/interim/03_probe_slowdowns/synthetic``).
+    n_rows : int
+        Number of 様式1-2 position rows (about).
+    month : str
+        Month of the delivery, ``YYYY-MM``.
+    column_map : {"default", "alternative"}
+        Column order of the delivery.
+    encoding : {"utf-8", "cp932"}
+        Encoding of the inner CSVs.
+    **kw
+        Further :func:`generate` parameters.
+
+    Returns
+    -------
+    Path
+        The folder holding :data:`FILES`: ``positions/`` (様式1-2 ZIPs), ``events/`` (様式1-4 ZIPs) and
+        ``truth/`` (``truth.json``, ``hazards.csv``, ``congestion.csv``, ``links.parquet``,
+        ``roads.parquet``; read with :func:`ebpm_analysis.synth.read_truth`).
     """
     key = f"{city_code}_{month}_n{n_rows}_s{seed}_{column_map}_{encoding}_v{GENERATOR_VERSION}"
     if kw:
         key += "_" + "_".join(f"{k}{v}" for k, v in sorted(kw.items()))
-    target = paths.interim("synthetic", "probe", key)
-    build_dir_once(target, ["truth/truth.json"], lambda tmp: generate(
+    base = paths.resolve(out_dir) if out_dir else paths.interim("03_probe_slowdowns", "synthetic")
+    return build_dir_once(base / key, [FILES["truth"]], lambda tmp: generate(
         tmp, seed=seed, city_code=city_code, n_rows=n_rows, month=month, column_map=column_map,
         encoding=encoding, **kw))
-    return {"root": target, "positions": target / "positions", "events": target / "events", "truth": target / "truth"}
-
-
-def read_truth(truth_dir: str | os.PathLike) -> dict:
-    d = Path(truth_dir)
-    return {"meta": json.loads((d / "truth.json").read_text(encoding="utf-8")),
-            "hazards": pd.read_csv(d / "hazards.csv", dtype={"hazard_id": str, "road_id": str}),
-            "congestion": pd.read_csv(d / "congestion.csv", dtype={"link_id": str, "road_id": str}),
-            "links": gpd.read_parquet(d / "links.parquet"),
-            "roads": gpd.read_parquet(d / "roads.parquet")}
