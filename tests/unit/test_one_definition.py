@@ -32,6 +32,11 @@ class Concept:
 CONCEPTS = {
     "row numbers for error messages": Concept(r"^bad_rows$", "io/common.py"),
     "row error raise helper": Concept(r"^raise_bad_rows$", "io/common.py"),
+    "Erlang B": Concept(r"^erlang_?b$", "stats/queueing.py"),
+    "Erlang C": Concept(r"^erlang_?c$", "stats/queueing.py"),
+    "M/M/c mean wait": Concept(r"^mean_wait(_min)?$", "stats/queueing.py"),
+    "servers for a wait target": Concept(r"^staff_needed$", "stats/queueing.py"),
+    "opening-hours simulation": Concept(r"^simulate_session_waits$", "stats/queueing.py"),
 }
 
 #: Library imports that belong to one home module only (the library is used through it).
@@ -132,6 +137,8 @@ def _home_files() -> dict[str, str]:
     ("def bad_rows(mask):\n    return []\n", "row numbers for error messages"),
     ("import numpy as np\ndef f(bad):\n    return (np.flatnonzero(bad) + 2).tolist()\n", "hand-made row numbers"),
     ("def f(df, bad):\n    return (df.index[bad] + 2).tolist()\n", "hand-made row numbers"),
+    ("class Q:\n    def erlang_c(self, a, c):\n        return 1.0\n", "Erlang C"),
+    ("def simulate_session_waits(n, c):\n    return 0\n", "opening-hours simulation"),
 ])
 def test_checker_catches_a_second_definition(tmp_path, extra, expect):
     files = _home_files()

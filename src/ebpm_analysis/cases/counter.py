@@ -7,10 +7,9 @@ Pure functions over tidy frames (no file reading, no plotting):
 - :func:`month_weekday_means` — mean applications per open day by month × weekday (heat map).
 - :func:`fit_count_model` — negative-binomial (or Poisson) regression with month, weekday, rain,
   holiday adjacency and year-end; :func:`effects_table` gives rate ratios with 95 % intervals.
-- Erlang C (M/M/c) — :func:`erlang_c`, :func:`mean_wait_min`, :func:`staff_needed`. The Erlang C
-  probability is computed through the numerically stable Erlang B recursion (a few lines; the one
-  library offering it, pyworkforce, pulls in OR-Tools ≈ 80 MB), with the stability guard
-  (load ≥ windows → everyone waits, unbounded queue) and the mean-wait target.
+- :class:`QueueSettings` — the counter's opening hours, service time and targets; windows needed for a
+  day's count by Erlang C (steady state) or by simulating the opening hours, both from
+  :mod:`ebpm_analysis.stats.queueing`.
 - :func:`staffing_by_day_type`, :func:`plan_calendar` — windows needed per kind of day / per date.
 - :func:`fit_expiry_link`, :func:`respread_register`, :func:`expiry_scenario` — how applications
   follow the permit register's expiry months, and the effect of re-spreading them.
@@ -18,7 +17,6 @@ Pure functions over tidy frames (no file reading, no plotting):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +26,8 @@ from scipy import optimize, stats
 
 from ..errors import ParameterError
 from ..jpcalendar import office_calendar
+from ..stats.queueing import (mean_wait_min, offered_load, simulate_session_waits, staff_needed,
+                              staff_needed_session)
 
 WEEKDAY_JA = ["月", "火", "水", "木", "金"]
 FISCAL_MONTHS = [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
@@ -174,68 +174,6 @@ def weekday_rate_ratios(model: CountModel) -> dict[str, float]:
     return out
 
 
-# --------------------------------------------------------------------------- Erlang C
-
-
-def erlang_c(load: float, servers: int) -> float:
-    """Probability that an arrival waits (Erlang C) with offered ``load`` (Erlangs) and ``servers``.
-
-    1.0 when ``servers <= load`` (the queue grows without bound).
-    """
-    if load < 0 or servers < 0:
-        raise ValueError("load and servers must be ≥ 0")
-    if load == 0:
-        return 0.0
-    if servers <= load:
-        return 1.0
-    b = 1.0  # Erlang B by recursion: B(k) = A·B(k−1) / (k + A·B(k−1))
-    for k in range(1, int(servers) + 1):
-        b = load * b / (k + load * b)
-    c = servers * b / (servers - load * (1.0 - b))
-    return float(min(max(c, 0.0), 1.0))
-
-
-def mean_wait_min(load: float, servers: int, service_min: float) -> float:
-    """Mean wait in queue (all arrivals), minutes: C(c, A) · service / (c − A); inf when unstable."""
-    if load == 0:
-        return 0.0
-    if servers <= load:
-        return math.inf
-    return erlang_c(load, servers) * service_min / (servers - load)
-
-
-def prob_wait_over(load: float, servers: int, service_min: float, t_min: float) -> float:
-    """P(wait > t) = C(c, A) · exp(−(c − A) t / service)."""
-    if load == 0:
-        return 0.0
-    if servers <= load:
-        return 1.0
-    return erlang_c(load, servers) * math.exp(-(servers - load) * t_min / service_min)
-
-
-def offered_load(daily_count, open_hours: float = 5.0, service_min: float = 60.0,
-                 peak_hour_factor: float = 1.3):
-    """Erlangs in the busiest hour: daily count spread over the open hours, × peak-hour factor."""
-    return np.asarray(daily_count, dtype=float) * peak_hour_factor / open_hours * service_min / 60.0
-
-
-def staff_needed(load: float, service_min: float = 60.0, target_wait_min: float = 20.0,
-                 max_occupancy: float = 0.9, min_staff: int = 1, max_staff: int = 200) -> int:
-    """Fewest windows with mean wait ≤ ``target_wait_min`` and occupancy ≤ ``max_occupancy``."""
-    if target_wait_min <= 0:
-        raise ParameterError("target_wait_min", f"{target_wait_min}", expected="a positive number of minutes")
-    if not 0 < max_occupancy <= 1:
-        raise ParameterError("max_occupancy", f"{max_occupancy}", expected="a share in (0, 1]")
-    if not np.isfinite(load) or load < 0:
-        raise ValueError(f"load must be a finite number ≥ 0, not {load}")
-    c = max(min_staff, int(math.floor(load)) + 1 if load > 0 else min_staff)
-    while c <= max_staff:
-        if load / c <= max_occupancy and mean_wait_min(load, c, service_min) <= target_wait_min:
-            return c
-        c += 1
-    raise ValueError(f"more than {max_staff} windows needed for load {load:.1f}")
-
-
 # --------------------------------------------------------------------------- staffing
 
 
@@ -259,65 +197,19 @@ class QueueSettings:
             return staff_needed(float(offered_load(count, self.open_hours, self.service_min, self.peak_hour_factor)),
                                 self.service_min, self.target_wait_min, self.max_occupancy)
         if method == "session":
-            return staff_needed_session(int(round(count)), self)
+            return staff_needed_session(int(round(count)), target_wait_min=self.target_wait_min,
+                                        **self.simulation())
         raise ParameterError("staffing_method", f"unknown value {method!r}", expected="'erlang' or 'session'")
 
+    def simulation(self, reps: int | None = None, seed: int | None = None) -> dict:
+        """Keyword arguments of :func:`~ebpm_analysis.stats.queueing.simulate_session_waits`."""
+        return {"sessions": self.sessions, "service_min": self.service_min, "service_cv": self.service_cv,
+                "peak_hour_factor": self.peak_hour_factor, "reps": reps or self.sim_reps,
+                "seed": self.seed if seed is None else seed}
 
-def _arrival_segments(q: QueueSettings):
-    """(start_h, end_h, weight) pieces: the first hour of each session carries the peak-hour factor."""
-    hours = sum(b - a for a, b in q.sessions)
-    n_first = len(q.sessions)
-    # busiest-hour share = k / (n_first*k + hours - n_first) = peak_hour_factor / hours
-    f = q.peak_hour_factor / hours
-    k = f * (hours - n_first) / (1 - f * n_first) if f * n_first < 1 else 1.0
-    segs = []
-    for a, b in q.sessions:
-        segs.append((a, min(a + 1.0, b), k))
-        if b > a + 1.0:
-            segs.append((a + 1.0, b, 1.0))
-    return segs
-
-
-def simulate_session_waits(count: int, staff: int, q: QueueSettings, reps: int | None = None,
-                           seed: int | None = None) -> np.ndarray:
-    """Mean wait (minutes) of each of ``reps`` simulated days with ``count`` applicants and ``staff`` windows.
-
-    A day = the counter's sessions (default 9–11, 13–16), starting with an empty queue; applicants arrive
-    at random within the open hours (more in each session's first hour, as set by ``peak_hour_factor``),
-    are served first come first served, service time gamma with mean ``service_min`` and CV
-    ``service_cv``. Seeded (common random numbers across ``staff``).
-    """
-    reps = reps or q.sim_reps
-    if count <= 0:
-        return np.zeros(reps)
-    rng = np.random.default_rng(q.seed if seed is None else seed)
-    segs = _arrival_segments(q)
-    w = np.array([(b - a) * k for a, b, k in segs])
-    idx = rng.choice(len(segs), size=(reps, count), p=w / w.sum())
-    lo = np.array([a for a, _, _ in segs])[idx]
-    hi = np.array([b for _, b, _ in segs])[idx]
-    t = np.sort((lo + rng.random((reps, count)) * (hi - lo)) * 60.0, axis=1)
-    shape = 1.0 / q.service_cv ** 2
-    service = rng.gamma(shape, q.service_min / shape, size=(reps, count))
-    free = np.full((reps, staff), q.sessions[0][0] * 60.0)
-    waits = np.empty((reps, count))
-    rows = np.arange(reps)
-    for i in range(count):
-        j = free.argmin(axis=1)
-        start = np.maximum(t[:, i], free[rows, j])
-        waits[:, i] = start - t[:, i]
-        free[rows, j] = start + service[:, i]
-    return waits.mean(axis=1)
-
-
-def staff_needed_session(count: int, q: QueueSettings, max_staff: int = 100) -> int:
-    """Fewest windows whose simulated average mean wait is ≤ ``target_wait_min``."""
-    if count <= 0:
-        return 1
-    for c in range(1, max_staff + 1):
-        if simulate_session_waits(count, c, q).mean() <= q.target_wait_min:
-            return c
-    raise ValueError(f"more than {max_staff} windows needed for {count} applicants")
+    def simulate(self, count: int, staff: int, reps: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Mean wait (minutes) of each simulated opening day (see :func:`simulate_session_waits`)."""
+        return simulate_session_waits(count, staff, **self.simulation(reps, seed))
 
 
 def month_effects(model: CountModel) -> pd.Series:
@@ -490,7 +382,7 @@ def erlang_check(days: pd.DataFrame, q: QueueSettings, bands=(0, 0.5, 0.7, 0.85,
     sim = []
     for n, c in zip(d["count"].astype(int), d["staff"].astype(int)):
         if (n, c) not in cache:
-            cache[(n, c)] = float(simulate_session_waits(n, c, q, reps=100).mean())
+            cache[(n, c)] = float(q.simulate(n, c, reps=100).mean())
         sim.append(cache[(n, c)])
     labels = [f"{lo:.0%}–{hi:.0%}" if np.isfinite(hi) else f"{lo:.0%}以上" for lo, hi in zip(bands[:-1], bands[1:])]
     band = pd.cut(occ, bins=list(bands), labels=labels, right=False)

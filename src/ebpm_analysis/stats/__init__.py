@@ -1,3 +1,10 @@
-"""Statistics shared by several cases (intervals, disclosure control, funnel limits, hot spots)."""
+"""Statistics shared by several cases. One definition of each method lives here; cases call it.
+
+- :mod:`.intervals` — Wilson and Poisson confidence intervals (:func:`wilson_ci`, :func:`poisson_ci`).
+- :mod:`.disclosure` — small-cell suppression (primary and complementary) for published tables.
+- :mod:`.funnel` — funnel-plot control limits and empirical-Bayes shrinkage of rates.
+- :mod:`.queueing` — Erlang B / Erlang C (M/M/c waits, staffing for a wait target) and the
+  opening-hours simulation of a counter that starts each session with an empty queue.
+"""
 
 from .intervals import poisson_ci, wilson_ci  # noqa: F401
