@@ -37,10 +37,17 @@ CONCEPTS = {
     "M/M/c mean wait": Concept(r"^mean_wait(_min)?$", "stats/queueing.py"),
     "servers for a wait target": Concept(r"^staff_needed$", "stats/queueing.py"),
     "opening-hours simulation": Concept(r"^simulate_session_waits$", "stats/queueing.py"),
+    "Getis-Ord Gi*": Concept(r"^(gi_?star|getis_?ord|g_?local|local_g)$", "stats/hotspots.py"),
 }
 
 #: Library imports that belong to one home module only (the library is used through it).
-IMPORT_HOMES = {}
+IMPORT_HOMES = {
+    "esda.getisord": "stats/hotspots.py",
+}
+#: Library names that belong to one home module only, however they are reached (``esda.G_Local``).
+NAME_HOMES = {
+    "G_Local": "stats/hotspots.py",
+}
 
 
 def _sources(root: Path) -> list[tuple[str, str]]:
@@ -106,6 +113,10 @@ def violations(root: Path = ROOT) -> list[str]:
                 for lib, home in IMPORT_HOMES.items():
                     if (m == lib or m.startswith(lib + ".")) and label != home:
                         problems.append(f"{label}:{node.lineno}: imports {m}; use {home} instead")
+            used = (node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute)
+                    else node.name if isinstance(node, ast.alias) else None)
+            if used in NAME_HOMES and label != NAME_HOMES[used]:
+                problems.append(f"{label}:{getattr(node, 'lineno', '?')}: uses {used}; use {NAME_HOMES[used]} instead")
     for key, c in CONCEPTS.items():
         defs = found[key]
         homes = [d for d in defs if d.split(":")[0] == c.home]
@@ -129,7 +140,7 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def _home_files() -> dict[str, str]:
     """The real home modules, copied: a tree that passes before a second definition is added."""
-    homes = {c.home for c in CONCEPTS.values()} | set(IMPORT_HOMES.values())
+    homes = {c.home for c in CONCEPTS.values()} | set(IMPORT_HOMES.values()) | set(NAME_HOMES.values())
     return {f"src/ebpm_analysis/{h}": (PKG / h).read_text(encoding="utf-8") for h in homes}
 
 
@@ -139,6 +150,9 @@ def _home_files() -> dict[str, str]:
     ("def f(df, bad):\n    return (df.index[bad] + 2).tolist()\n", "hand-made row numbers"),
     ("class Q:\n    def erlang_c(self, a, c):\n        return 1.0\n", "Erlang C"),
     ("def simulate_session_waits(n, c):\n    return 0\n", "opening-hours simulation"),
+    ("def getis_ord(v, w):\n    return v\n", "Getis-Ord Gi*"),
+    ("from esda.getisord import G_Local\n", "imports esda.getisord"),
+    ("import esda\ndef f(y, w):\n    return esda.G_Local(y, w, star=True)\n", "uses G_Local"),
 ])
 def test_checker_catches_a_second_definition(tmp_path, extra, expect):
     files = _home_files()

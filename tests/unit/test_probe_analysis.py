@@ -95,7 +95,7 @@ def test_eb_rate_shrinks_small_exposure():
     assert abs(eb[1] - 0.1) < abs(e[0] / n[0] - eb[0])
 
 
-def test_gi_star_finds_planted_cluster():
+def test_mesh_hotspots_find_planted_cluster():
     import geopandas as gpd
     import shapely
 
@@ -105,7 +105,7 @@ def test_gi_star_finds_planted_cluster():
                              crs="EPSG:6670")
     hot = (np.abs(xs.ravel() - 1000) <= 125) & (np.abs(ys.ravel() - 1000) <= 125)
     cells.loc[hot, "v"] += 5
-    out = cp.gi_star(cells, "v", level=6)
+    out = cp.mesh_hotspots(cells, "v", level=6)
     centre = int(np.flatnonzero((xs.ravel() == 1000) & (ys.ravel() == 1000))[0])
     assert out.loc[centre, "hotspot"] and out.loc[centre, "gi_z"] == out["gi_z"].max()
     assert not out.loc[~hot & (np.abs(xs.ravel() - 1000) > 400), "hotspot"].any()

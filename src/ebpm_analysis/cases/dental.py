@@ -17,6 +17,7 @@ from scipy import stats as sps
 from ..io.dental_sheet import FDI_TEETH, FDI_TO_JP, TOOTH_KIND
 from ..stats.disclosure import suppress_small
 from ..stats.funnel import binomial_limits, eb_beta_binomial, overdispersion, z_scores
+from ..stats.hotspots import gi_star, knn_weights
 from ..stats.intervals import wilson_ci
 
 ANTERIOR_UPPER = {51, 52, 53, 61, 62, 63}
@@ -316,23 +317,16 @@ def describe_cluster(row: pd.Series, city: pd.Series) -> str:
 # --- spatial hot spots ---------------------------------------------------------------------
 def hotspots(points, value: str, k: int = 8, permutations: int = 999, seed: int = 0,
              alpha: float = 0.05) -> pd.DataFrame:
-    """Getis–Ord Gi* on facility values with k-nearest-neighbour weights (PySAL esda).
+    """Getis–Ord Gi* (:func:`ebpm_analysis.stats.hotspots.gi_star`) on facility values with
+    k-nearest-neighbour weights and conditional permutation inference.
 
-    ``points`` is a GeoDataFrame in a metre CRS. Returns ``gi_z``, ``gi_p`` (pseudo p-value from
-    conditional permutations) and ``hotspot`` ('ホットスポット', 'コールドスポット', '有意差なし').
+    ``points`` is a GeoDataFrame in a metre CRS. Returns ``gi_z``, ``gi_p`` (one-sided permutation
+    pseudo p in the tail the facility lies in, not adjusted for the number of facilities) and
+    ``hotspot`` ('ホットスポット', 'コールドスポット', '有意差なし').
     """
-    from esda.getisord import G_Local
-    from libpysal.weights import KNN
-
-    k = min(k, len(points) - 1)
-    w = KNN.from_dataframe(points, k=k)
-    w.transform = "B"
-    g = G_Local(points[value].to_numpy(float), w, transform="B", permutations=permutations, star=True,
-                seed=seed)
-    z = np.asarray(g.Zs)
-    p = np.asarray(g.p_sim)
-    lab = np.where((p < alpha) & (z > 0), "ホットスポット", np.where((p < alpha) & (z < 0), "コールドスポット", "有意差なし"))
-    return pd.DataFrame({"gi_z": z, "gi_p": p, "hotspot": lab}, index=points.index)
+    res = gi_star(points[value], knn_weights(points, k), inference="permutation", permutations=permutations,
+                  seed=seed, alpha=alpha)
+    return pd.DataFrame({"gi_z": res.z, "gi_p": res.p, "hotspot": res.label}, index=points.index)
 
 
 # --- behaviour -----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ Pure functions over tidy frames or DuckDB relations (no file reading, no plottin
   reference used to check it and in the benchmark.
 - :func:`mesh_passes`, :func:`aggregate_events`, :func:`braking_rates`: sudden braking (≤ −0.3 G)
   events per 1,000 passes, passes = distinct trips with a position in the mesh.
-- :func:`gi_star`: Getis-Ord Gi* (esda) on mesh values with distance-band weights.
+- :func:`mesh_hotspots`: Getis-Ord Gi* (:mod:`ebpm_analysis.stats.hotspots`) on mesh values with
+  distance-band weights.
 - accident summaries (:func:`accidents_per_mesh`, :func:`accident_breakdowns`, :func:`accident_trend`).
 - :func:`rank_spots`: one table combining braking, congestion and accidents with a class
   (既知の危険箇所 known danger / 潜在的危険箇所 latent risk / 渋滞のみ congestion only).
@@ -23,6 +24,8 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+
+from ..stats.hotspots import distance_band_weights, gi_star
 
 DAY_TYPES = {"weekday": "平日", "holiday": "土日祝"}
 CLASS_LABELS = {"known_danger": "既知の危険箇所", "latent_risk": "潜在的危険箇所", "congestion_only": "渋滞のみ"}
@@ -270,35 +273,30 @@ def eb_rate(events, exposure) -> np.ndarray:
     return w * r + (1 - w) * m
 
 
-def gi_star(meshes, column: str, *, threshold_m: float | None = None, level: int = 6, permutations: int = 0,
-            seed: int = 0, alpha: float = 0.05):
-    """Getis-Ord Gi* (esda.G_Local, star=True) of ``column`` over mesh cells.
+def mesh_hotspots(meshes, column: str, *, threshold_m: float | None = None, level: int = 6, alpha: float = 0.05):
+    """Getis-Ord Gi* (:func:`ebpm_analysis.stats.hotspots.gi_star`) of ``column`` over mesh cells.
 
     ``meshes``: GeoDataFrame in a metre CRS. Neighbours: cells whose centres lie within
     ``threshold_m`` (default 1.5 × mesh size: the 8 surrounding cells). Adds ``gi_z``, ``gi_p``
-    (one-sided normal p of the analytic z) and ``hotspot`` (z > 0 and p < alpha).
+    (one-sided normal p in the tail of the analytic z, not adjusted for the number of cells) and
+    ``hotspot`` (z > 0 and p < alpha).
     """
     import warnings
-
-    from esda.getisord import G_Local
-    from libpysal.weights import DistanceBand
 
     out = meshes.copy()
     if len(out) < 3:
         out["gi_z"], out["gi_p"], out["hotspot"] = np.nan, np.nan, False
         return out
     thr = threshold_m or 1.5 * MESH_SIZE_M[level]
-    xy = np.column_stack([out.geometry.centroid.x, out.geometry.centroid.y])
+    # Analytic p (normal approximation). The conditional permutation test keeps the focal value fixed,
+    # which for Gi* (focal included) hides isolated single-cell spikes.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        w = DistanceBand(xy, threshold=thr, binary=True, silence_warnings=True)
-        g = G_Local(out[column].to_numpy(dtype=float), w, star=True, transform="B", permutations=permutations,
-                    seed=seed)
-    out["gi_z"] = g.Zs
-    # Analytic one-sided p (normal approximation). The conditional permutation test keeps the
-    # focal value fixed, which for Gi* (focal included) hides isolated single-cell spikes.
-    out["gi_p"] = g.p_norm
-    out["hotspot"] = (out["gi_z"] > 0) & (out["gi_p"] < alpha)
+        res = gi_star(out[column], distance_band_weights(out.geometry.centroid, thr), inference="normal",
+                      alpha=alpha)
+    out["gi_z"] = res.z
+    out["gi_p"] = res.p
+    out["hotspot"] = res.hot
     return out
 
 
@@ -318,7 +316,7 @@ def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: 
     """
     br = braking_rates(passes, events, min_passes=min_passes)
     cells = mesh_polygons(br["mesh"], level).to_crs(plane_crs).merge(br, on="mesh")
-    cells = gi_star(cells, "rate_eb_per_1000", level=level, alpha=alpha)
+    cells = mesh_hotspots(cells, "rate_eb_per_1000", level=level, alpha=alpha)
     overall = cells["n_events"].sum() / max(cells["n_passes"].sum(), 1) * 1000
     cells["gi_significant"] = cells["hotspot"]
     cells["hotspot"] = cells["gi_significant"] & (cells["rate_eb_per_1000"] >= min_ratio * overall)
