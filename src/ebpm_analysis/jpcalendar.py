@@ -1,27 +1,82 @@
-"""Japanese administrative calendar (行政機関の休日): which weekdays an office is closed.
+"""The Japanese calendar every case uses: national holidays, weekday names, office days, day types.
 
-Closed: Saturdays, Sundays, national holidays (祝日・振替休日・国民の休日, via ``jpholiday``) and the
-year-end/new-year closure 12/29–1/3 (行政機関の休日に関する法律 第1条).
+- :data:`WEEKDAY_JA` — 月 火 水 木 金 土 日, indexed by ``weekday()`` (0 = Monday);
+  :func:`weekday_ja` labels dates.
+- :func:`holidays`, :func:`is_holiday` — national holidays (国民の祝日, 振替休日, 国民の休日) from
+  ``jpholiday``, looked up once per calendar year.
+- :func:`is_year_end_closure` — 12/29–1/3, the year-end/new-year closure of government offices.
+- Office days (開庁日, 行政機関の休日に関する法律 第1条): closed on Saturdays, Sundays, national holidays
+  and 12/29–1/3. :func:`closed_weekdays`, :func:`office_calendar` (one row per day, with days next to a
+  closure), :func:`is_open`.
+- :func:`day_type` — ``"weekday"`` or ``"holiday"`` (土日祝: Saturday, Sunday or a national holiday),
+  the split used for traffic; labels in :data:`DAY_TYPE_JA`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import jpholiday
 import numpy as np
 import pandas as pd
 
+#: Weekday names, index = ``date.weekday()`` (0 = Monday).
+WEEKDAY_JA = ("月", "火", "水", "木", "金", "土", "日")
+#: Label of a national holiday where it is shown beside weekday names.
+HOLIDAY_JA = "祝日"
+DAY_TYPE_JA = {"weekday": "平日", "holiday": "土日祝"}
+
+
+def _dates(dates) -> pd.DatetimeIndex:
+    """Dates (anything ``pd.to_datetime`` reads, one value or many) as a midnight DatetimeIndex."""
+    if not isinstance(dates, pd.DatetimeIndex):
+        dates = pd.to_datetime(pd.Series(dates))
+    return pd.DatetimeIndex(dates).normalize()
+
+
+@lru_cache(maxsize=None)
+def _year_holidays(year: int) -> frozenset:
+    return frozenset(d for d, _ in jpholiday.year_holidays(year))
+
+
+def holidays(start, end) -> set[dt.date]:
+    """National holidays between ``start`` and ``end`` (inclusive)."""
+    start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+    return {d for y in range(start.year, end.year + 1) for d in _year_holidays(y) if start <= d <= end}
+
+
+def is_holiday(dates) -> np.ndarray:
+    """True for each of ``dates`` that is a national holiday (weekends are not holidays here)."""
+    d = _dates(dates)
+    if len(d) == 0:
+        return np.zeros(0, dtype=bool)
+    hol = set().union(*(_year_holidays(int(y)) for y in pd.unique(d.year)))
+    return np.asarray(d.isin(pd.DatetimeIndex(sorted(hol))))
+
+
+def is_year_end_closure(dates) -> np.ndarray:
+    """True for 12/29–1/3 (年末年始)."""
+    d = _dates(dates)
+    return np.asarray(((d.month == 12) & (d.day >= 29)) | ((d.month == 1) & (d.day <= 3)))
+
+
+def weekday_ja(dates) -> np.ndarray:
+    """月 … 日 for each of ``dates``."""
+    return np.array(WEEKDAY_JA, dtype=object)[_dates(dates).day_of_week]
+
+
+def day_type(dates) -> np.ndarray:
+    """``"holiday"`` for Saturdays, Sundays and national holidays (土日祝), else ``"weekday"``."""
+    d = _dates(dates)
+    return np.where((d.day_of_week >= 5) | is_holiday(d), "holiday", "weekday")
+
 
 def closed_weekdays(start, end) -> set[dt.date]:
     """Weekday closures between ``start`` and ``end``: national holidays and 12/29–1/3."""
-    start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
-    out = {d for d, _ in jpholiday.between(start, end)}
-    for y in range(start.year - 1, end.year + 1):
-        for d in pd.date_range(f"{y}-12-29", f"{y + 1}-01-03").date:
-            if start <= d <= end:
-                out.add(d)
-    return {d for d in out if d.weekday() < 5}
+    days = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D")
+    shut = is_holiday(days) | is_year_end_closure(days)
+    return {x.date() for x, s in zip(days, shut) if s and x.day_of_week < 5}
 
 
 def office_calendar(start, end) -> pd.DataFrame:
@@ -43,10 +98,6 @@ def office_calendar(start, end) -> pd.DataFrame:
 
 
 def is_open(dates) -> np.ndarray:
-    """Boolean array: is the office open on each of ``dates``."""
-    dates = pd.to_datetime(pd.Series(dates))
-    if dates.empty:
-        return np.zeros(0, dtype=bool)
-    closed = closed_weekdays(dates.min(), dates.max())
-    return ((dates.dt.day_of_week < 5).to_numpy()
-            & np.array([x.date() not in closed for x in dates]))
+    """Boolean array: is the office open on each of ``dates`` (開庁日)."""
+    d = _dates(dates)
+    return (d.day_of_week < 5) & ~is_holiday(d) & ~is_year_end_closure(d)

@@ -26,7 +26,7 @@ PKG = ROOT / "src" / "ebpm_analysis"
 class Concept:
     pattern: str        # regex on a defined name
     home: str           # module (relative to src/ebpm_analysis) that holds the one definition
-    count: int = 1      # definitions expected in total (names matching ``pattern``)
+    count: int | None = 1   # definitions expected in total; None: any number, all in ``home``
 
 
 CONCEPTS = {
@@ -38,11 +38,18 @@ CONCEPTS = {
     "servers for a wait target": Concept(r"^staff_needed$", "stats/queueing.py"),
     "opening-hours simulation": Concept(r"^simulate_session_waits$", "stats/queueing.py"),
     "Getis-Ord Gi*": Concept(r"^(gi_?star|getis_?ord|g_?local|local_g)$", "stats/hotspots.py"),
+    "weekday names": Concept(r"^WEEKDAYS?_JA$", "jpcalendar.py"),
+    "holiday functions": Concept(r"holiday", "jpcalendar.py", count=None),
+    "year-end closure": Concept(r"year_end_closure|new_year", "jpcalendar.py", count=None),
+    "day type": Concept(r"^day_types?$", "jpcalendar.py"),
+    "office days": Concept(r"^(is_open|office_calendar|closed_weekdays|office_days?|is_office_day)$", "jpcalendar.py",
+                           count=None),
 }
 
 #: Library imports that belong to one home module only (the library is used through it).
 IMPORT_HOMES = {
     "esda.getisord": "stats/hotspots.py",
+    "jpholiday": "jpcalendar.py",
 }
 #: Library names that belong to one home module only, however they are reached (``esda.G_Local``).
 NAME_HOMES = {
@@ -78,6 +85,14 @@ def _definitions(tree: ast.AST) -> list[str]:
     return names
 
 
+def _is_weekday_literal(node: ast.AST) -> bool:
+    """A hand-written list/tuple of weekday names (``["月", "火", "水", ...]``)."""
+    if not isinstance(node, (ast.List, ast.Tuple)) or len(node.elts) < 3:
+        return False
+    vals = [e.value if isinstance(e, ast.Constant) else None for e in node.elts[:3]]
+    return vals in (["月", "火", "水"], ["日", "月", "火"])
+
+
 def _is_rows_arith(node: ast.AST) -> bool:
     """``(np.flatnonzero(m) + k).tolist()`` or ``(df.index[m] + k).tolist()``: hand-made row numbers."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "tolist"):
@@ -99,11 +114,13 @@ def violations(root: Path = ROOT) -> list[str]:
         tree = ast.parse(src, filename=label)
         for name in _definitions(tree):
             for key, c in CONCEPTS.items():
-                if re.match(c.pattern, name):
+                if re.search(c.pattern, name):
                     found[key].append(f"{label}:{name}")
         for node in ast.walk(tree):
             if _is_rows_arith(node) and label != CONCEPTS["row numbers for error messages"].home:
                 problems.append(f"{label}:{node.lineno}: hand-made row numbers; use io.common.bad_rows")
+            if _is_weekday_literal(node) and label != CONCEPTS["weekday names"].home:
+                problems.append(f"{label}:{node.lineno}: hand-written weekday names; use jpcalendar.WEEKDAY_JA")
             mods = []
             if isinstance(node, ast.Import):
                 mods = [a.name for a in node.names]
@@ -120,7 +137,10 @@ def violations(root: Path = ROOT) -> list[str]:
     for key, c in CONCEPTS.items():
         defs = found[key]
         homes = [d for d in defs if d.split(":")[0] == c.home]
-        if len(defs) != c.count or len(homes) != c.count:
+        if c.count is None:
+            if not homes or len(homes) != len(defs):
+                problems.append(f"{key}: expected definitions only in {c.home}, found {defs or 'none'}")
+        elif len(defs) != c.count or len(homes) != c.count:
             problems.append(f"{key}: expected {c.count} definition(s) in {c.home}, found {defs or 'none'}")
     return problems
 
@@ -153,6 +173,11 @@ def _home_files() -> dict[str, str]:
     ("def getis_ord(v, w):\n    return v\n", "Getis-Ord Gi*"),
     ("from esda.getisord import G_Local\n", "imports esda.getisord"),
     ("import esda\ndef f(y, w):\n    return esda.G_Local(y, w, star=True)\n", "uses G_Local"),
+    ("WEEKDAY_JA = ['月', '火', '水', '木', '金']\n", "weekday names"),
+    ("DAYS = ('月', '火', '水', '木', '金', '土', '日')\n", "hand-written weekday names"),
+    ("def f(d):\n    import jpholiday\n    return jpholiday.is_holiday(d)\n", "imports jpholiday"),
+    ("def is_national_holiday(d):\n    return False\n", "holiday functions"),
+    ("def new_year(d):\n    return (d.month == 1) & (d.day <= 3)\n", "year-end closure"),
 ])
 def test_checker_catches_a_second_definition(tmp_path, extra, expect):
     files = _home_files()

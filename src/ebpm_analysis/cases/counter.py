@@ -25,11 +25,12 @@ import statsmodels.formula.api as smf
 from scipy import optimize, stats
 
 from ..errors import ParameterError
-from ..jpcalendar import office_calendar
+from ..jpcalendar import WEEKDAY_JA, office_calendar
 from ..stats.queueing import (mean_wait_min, offered_load, simulate_session_waits, staff_needed,
                               staff_needed_session)
 
-WEEKDAY_JA = ["月", "火", "水", "木", "金"]
+#: The counter's days: Monday–Friday (月–金).
+OPEN_WEEKDAYS_JA = list(WEEKDAY_JA[:5])
 FISCAL_MONTHS = [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
 MONTH_JA = {m: f"{m}月" for m in range(1, 13)}
 
@@ -46,7 +47,7 @@ def prepare_days(log: pd.DataFrame, weather: pd.DataFrame | None, rain_threshold
     d = log.merge(cal, on="date", how="left")
     d = d[d["open"]].copy()
     d["month"] = d["date"].dt.month
-    d["weekday_ja"] = [WEEKDAY_JA[w] for w in d["weekday"]]
+    d["weekday_ja"] = [OPEN_WEEKDAYS_JA[w] for w in d["weekday"]]
     d["fiscal_year"] = d["date"].dt.year - (d["month"] < 4)
     if weather is not None:
         w = weather[["date", "precip_mm"]].copy()
@@ -62,8 +63,8 @@ def prepare_days(log: pd.DataFrame, weather: pd.DataFrame | None, rain_threshold
 def month_weekday_means(days: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(mean applications per open day, number of open days) by month (fiscal order) × weekday."""
     g = days.groupby(["month", "weekday_ja"])["count"]
-    mean = g.mean().unstack().reindex(index=FISCAL_MONTHS, columns=WEEKDAY_JA)
-    n = g.size().unstack().reindex(index=FISCAL_MONTHS, columns=WEEKDAY_JA).fillna(0).astype(int)
+    mean = g.mean().unstack().reindex(index=FISCAL_MONTHS, columns=OPEN_WEEKDAYS_JA)
+    n = g.size().unstack().reindex(index=FISCAL_MONTHS, columns=OPEN_WEEKDAYS_JA).fillna(0).astype(int)
     mean.index = [MONTH_JA[m] for m in mean.index]
     n.index = mean.index
     return mean, n
@@ -91,7 +92,7 @@ class CountModel:
                                  expected="a log covering every month that is predicted (at least one full year "
                                           "for a yearly staffing plan)")
         f["month"] = pd.Categorical(f["month"], categories=list(self.months))
-        f["weekday_ja"] = pd.Categorical(f["weekday_ja"], categories=WEEKDAY_JA)
+        f["weekday_ja"] = pd.Categorical(f["weekday_ja"], categories=OPEN_WEEKDAYS_JA)
         return np.asarray(self.result.predict(f), dtype=float)
 
     def quantile(self, mu, q: float) -> np.ndarray:
@@ -120,7 +121,7 @@ def fit_count_model(days: pd.DataFrame, family: str = "negbin", reference_month:
     if reference_month not in months:
         reference_month = months[0]
     d["month"] = pd.Categorical(d["month"], categories=list(months))
-    d["weekday_ja"] = pd.Categorical(d["weekday_ja"], categories=WEEKDAY_JA)
+    d["weekday_ja"] = pd.Categorical(d["weekday_ja"], categories=OPEN_WEEKDAYS_JA)
     terms = [f"C(month, Treatment({reference_month}))", "C(weekday_ja, Treatment('水'))", "rain", "holiday_adjacent"]
     if year_end and d["year_end"].sum() > 0:
         terms.append("year_end")
@@ -167,7 +168,7 @@ def weekday_rate_ratios(model: CountModel) -> dict[str, float]:
     """Rate ratio of each weekday relative to Wednesday (水 = 1)."""
     p = model.result.params
     out = {"水": 1.0}
-    for w in WEEKDAY_JA:
+    for w in OPEN_WEEKDAYS_JA:
         t = f"C(weekday_ja, Treatment('水'))[T.{w}]"
         if t in p.index:
             out[w] = float(np.exp(p[t]))
@@ -231,7 +232,7 @@ def staffing_by_day_type(model: CountModel, q: QueueSettings, months: dict[str, 
     """
     rows = []
     for mlabel, m in months.items():
-        for w in WEEKDAY_JA:
+        for w in OPEN_WEEKDAYS_JA:
             for rain, wl in ((0, "晴・曇"), (1, "雨")):
                 rows.append({"month_label": mlabel, "month": m, "weekday_ja": w, "weather": wl, "rain": rain,
                              "holiday_adjacent": 0, "year_end": 0})
@@ -257,7 +258,7 @@ def plan_calendar(model: CountModel, q: QueueSettings, fiscal_year: int, rain_sh
     cal = office_calendar(f"{fiscal_year}-04-01", f"{fiscal_year + 1}-03-31")
     cal = cal[cal["open"]].copy()
     cal["month"] = cal["date"].dt.month
-    cal["weekday_ja"] = [WEEKDAY_JA[w] for w in cal["weekday"]]
+    cal["weekday_ja"] = [OPEN_WEEKDAYS_JA[w] for w in cal["weekday"]]
     for c in ("holiday_adjacent", "year_end"):
         cal[c] = cal[c].astype(int)
     fac = np.ones(len(cal)) if month_factor is None else month_factor.reindex(cal["month"]).to_numpy()

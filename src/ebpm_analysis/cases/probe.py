@@ -25,9 +25,9 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ..jpcalendar import day_type
 from ..stats.hotspots import distance_band_weights, gi_star
 
-DAY_TYPES = {"weekday": "平日", "holiday": "土日祝"}
 CLASS_LABELS = {"known_danger": "既知の危険箇所", "latent_risk": "潜在的危険箇所", "congestion_only": "渋滞のみ"}
 #: Approximate mesh size per level (m).
 MESH_SIZE_M = {1: 80000, 2: 10000, 3: 1000, 4: 500, 5: 250, 6: 125}
@@ -144,14 +144,11 @@ def _trip_expr(columns) -> str:
     return f"hash(opid, {second})"
 
 
-def calendar(dates: Iterable[int]) -> pd.DataFrame:
-    """Day type (weekday / holiday = Sat, Sun, national holidays via jpholiday) for YYYYMMDD integers."""
-    import jpholiday
-
+def day_type_table(dates: Iterable[int]) -> pd.DataFrame:
+    """``date_int`` (YYYYMMDD) and ``day_type`` (:func:`ebpm_analysis.jpcalendar.day_type`: weekday /
+    holiday = Sat, Sun, national holidays), one row per distinct date, for joining in DuckDB."""
     d = pd.to_datetime(pd.Series(sorted(set(int(x) for x in dates))).astype(str), format="%Y%m%d")
-    hol = [bool(jpholiday.is_holiday(x.date())) for x in d]
-    kind = np.where((d.dt.day_of_week >= 5) | np.asarray(hol), "holiday", "weekday")
-    return pd.DataFrame({"date_int": d.dt.strftime("%Y%m%d").astype("int64"), "day_type": kind})
+    return pd.DataFrame({"date_int": d.dt.strftime("%Y%m%d").astype("int64"), "day_type": day_type(d)})
 
 
 def aggregate_positions(source, *, con=None, level: int = 6, congested_kmh: float = 20.0, heavy_kmh: float = 10.0):
@@ -166,7 +163,7 @@ def aggregate_positions(source, *, con=None, level: int = 6, congested_kmh: floa
     _view(con, source, "_pos")
     cols = [r[0] for r in con.execute("describe _pos").fetchall()]
     dates = con.execute("select distinct gps_time // 1000000 from _pos").fetchall()
-    con.register("_cal", calendar(d[0] for d in dates))
+    con.register("_cal", day_type_table(d[0] for d in dates))
     trip = _trip_expr(cols)
     # Two stages: per (mesh, day type, hour, trip) first, then per (mesh, day type, hour). Cheaper
     # than count(DISTINCT trip) in one pass (DuckDB's distinct aggregate does not spill as well).
@@ -201,7 +198,7 @@ def aggregate_positions_pandas(df: pd.DataFrame, *, level: int = 6, congested_km
     """Straightforward pandas version of :func:`aggregate_positions` (reference and benchmark baseline)."""
     out = pd.DataFrame({"mesh": mesh_code(df["lat"].to_numpy(), df["lon"].to_numpy(), level)})
     date = df["gps_time"].to_numpy() // 1_000_000
-    cal = calendar(np.unique(date)).set_index("date_int")["day_type"]
+    cal = day_type_table(np.unique(date)).set_index("date_int")["day_type"]
     out["day_type"] = pd.Series(date).map(cal).to_numpy()
     out["hour"] = (df["gps_time"].to_numpy() // 10_000) % 100
     sp = df["speed_kmh"].to_numpy()

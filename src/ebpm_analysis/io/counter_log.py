@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from ..jpcalendar import is_open
+from ..jpcalendar import WEEKDAY_JA, is_open
 from ..provenance import record_input
 from .common import bad_rows, read_csv
 
@@ -37,7 +37,6 @@ ALIASES = {
     "窓口職員数": "staff", "職員数": "staff", "staff": "staff",
     "曜日": "weekday_label", "備考": "note",
 }
-WEEKDAY_JA = ["月", "火", "水", "木", "金", "土", "日"]
 
 
 def _source_name(df: pd.DataFrame, key: str) -> str | None:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import viz
-from ..cases.counter import FISCAL_MONTHS, WEEKDAY_JA
+from ..cases.counter import FISCAL_MONTHS, OPEN_WEEKDAYS_JA
 
 
 def heatmap(mean: pd.DataFrame, n: pd.DataFrame, *, source: str, synthetic: bool, min_days: int = 3):
@@ -70,11 +70,11 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
     markers = steady-state Erlang C."""
     labels = list(dict.fromkeys(by_type["month_label"]))
     fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 4.8), sharey=True, squeeze=False)
-    x = np.arange(len(WEEKDAY_JA))
+    x = np.arange(len(OPEN_WEEKDAYS_JA))
     for ax, lab in zip(axes[0], labels):
         d = by_type[by_type["month_label"] == lab]
         for k, (wl, col) in enumerate((("晴・曇", viz.PALETTE[0]), ("雨", viz.PALETTE[1]))):
-            s = d[d["weather"] == wl].set_index("weekday_ja").reindex(WEEKDAY_JA)
+            s = d[d["weather"] == wl].set_index("weekday_ja").reindex(OPEN_WEEKDAYS_JA)
             ax.bar(x + (k - 0.5) * 0.38, s["staff_session"], width=0.36, color=col, label=f"{wl}の日：開庁時間シミュレーション")
             ax.scatter(x + (k - 0.5) * 0.38, s["staff_erlang"], marker="_", s=260, color="#222222", linewidths=2,
                        label="アーランC（定常近似）" if k == 0 else None, zorder=3)
@@ -82,7 +82,7 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
                 ax.text(xi, v + 0.1, f"{int(v)}", ha="center", va="bottom", fontsize=9)
         m = int(d["month"].iloc[0])
         ax.set_title(f"{lab}（{m}月）")
-        ax.set_xticks(x, [f"{w}曜" for w in WEEKDAY_JA])
+        ax.set_xticks(x, [f"{w}曜" for w in OPEN_WEEKDAYS_JA])
         ax.set_xlabel("曜日")
         ax.grid(axis="x", visible=False)
     axes[0][0].set_ylabel("必要な窓口数（人）")

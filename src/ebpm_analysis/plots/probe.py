@@ -11,11 +11,11 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from .. import viz
+from ..jpcalendar import DAY_TYPE_JA
 
 CLASS_COLORS = {"known_danger": "#b8433c", "latent_risk": "#d9822b", "congestion_only": "#1f5a96"}
 CLASS_LABELS = {"known_danger": "既知の危険箇所（事故多発）", "latent_risk": "潜在的危険箇所（急減速多発・事故少）",
                 "congestion_only": "渋滞のみ"}
-DAY_LABELS = {"weekday": "平日", "holiday": "土日祝"}
 
 
 def _frame(ax, wards):
@@ -125,8 +125,8 @@ def hourly_profile_chart(profile, *, source, synthetic=True, congested_kmh=20):
     for dt, color in (("weekday", viz.PALETTE[0]), ("holiday", viz.PALETTE[1])):
         p = profile[profile["day_type"] == dt]
         ax1.plot(p["hour"], p["share_slow"] * 100, marker="o", ms=3, color=color,
-                 label=f"{DAY_LABELS[dt]}：{congested_kmh:g} km/h以下の割合")
-        ax1.plot(p["hour"], p["mean_speed"], linestyle="--", color=color, alpha=0.7, label=f"{DAY_LABELS[dt]}：平均速度")
+                 label=f"{DAY_TYPE_JA[dt]}：{congested_kmh:g} km/h以下の割合")
+        ax1.plot(p["hour"], p["mean_speed"], linestyle="--", color=color, alpha=0.7, label=f"{DAY_TYPE_JA[dt]}：平均速度")
     ax1.set_xlabel("時台（時）")
     ax1.set_ylabel("低速記録の割合（%）／平均速度（km/h）")
     ax1.set_xticks(range(0, 24, 2))

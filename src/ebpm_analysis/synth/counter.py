@@ -35,11 +35,10 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..jpcalendar import office_calendar
+from ..jpcalendar import WEEKDAY_JA, office_calendar
 from ..io.common import atomic_path, build_dir_once
 from .weather import generate_daily_weather, write_jma_daily_csv
 
-WEEKDAY_JA = ["月", "火", "水", "木", "金", "土", "日"]
 # Sessions of the Kumamoto counter, hours from midnight (FACTS §6.2).
 SESSIONS = ((9.0, 11.0), (13.0, 16.0))
 

@@ -37,6 +37,7 @@ from .. import geo, paths
 from ..errors import ParameterError
 from ..io.common import build_dir_once
 from ..io.jma import read_jma_daily
+from ..jpcalendar import is_holiday, is_year_end_closure
 from .weather import generate_daily_weather, write_jma_daily_csv
 
 GENERATOR_VERSION = 2                # part of the cache key: bump when the generated data change
@@ -221,11 +222,10 @@ def _weather(start: str, end: str, seed: int, weather_path) -> tuple[pd.DataFram
 def _day_multiplier(dates: pd.DatetimeIndex, weather: pd.DataFrame, start_ts: pd.Timestamp):
     """Relative demand of each day (weekday, month, holiday, New Year, heat, cold, city trend) and the
     day's maximum temperature."""
-    import jpholiday
     t_years = ((dates - start_ts).days / 365.25).to_numpy()
     dow = dates.day_of_week.to_numpy()
-    hol = np.array([jpholiday.is_holiday(d.date()) for d in dates])
-    ny = ((dates.month == 12) & (dates.day >= 29)) | ((dates.month == 1) & (dates.day <= 3))
+    hol = is_holiday(dates)
+    ny = is_year_end_closure(dates)
     wx = weather.set_index("date").reindex(dates)
     tmax = wx["temp_max"].interpolate().bfill().ffill().to_numpy()
     tmean = wx["temp_mean"].interpolate().bfill().ffill().to_numpy()

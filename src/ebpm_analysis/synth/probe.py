@@ -36,6 +36,7 @@ from shapely.ops import linemerge, substring
 from ..io.common import build_dir_once
 from .. import geo, paths
 from ..io import etc2
+from ..jpcalendar import day_type
 
 RECORD_SPACING_M = 200.0
 ROAD_CLASSES = {"arterial": 50.0, "ring": 45.0, "local": 30.0}   # free-flow speed km/h
@@ -314,9 +315,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     for h in hazards.itertuples():
         hazards_by_road.setdefault(road_index[h.road_id], []).append(h.s_m)
     days = pd.date_range(f"{month}-01", periods=pd.Period(month).days_in_month, freq="D")
-    import jpholiday
-
-    weekday_mask = np.array([d.day_of_week < 5 and not jpholiday.is_holiday(d.date()) for d in days])
+    weekday_mask = day_type(days) == "weekday"
     date_int = days.strftime("%Y%m%d").astype(np.int64).to_numpy()
     to_geo = Transformer.from_crs(geo.PLANE_CRS, geo.GEO_CRS, always_xy=True)
     geoms = roads.geometry.to_numpy()

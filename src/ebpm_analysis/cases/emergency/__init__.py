@@ -29,7 +29,6 @@ from .analysis import (
 )
 from .crew import CrewEffect, daytime_crew_effect, simulate_dispatch, weekday_daytime
 from .demand import (
-    WEEKDAY_JA,
     assign_districts,
     attach_xy,
     demand_trend,
@@ -37,7 +36,6 @@ from .demand import (
     district_rates,
     full_years,
     hourly_profile,
-    is_holiday,
     response_bands,
     response_by_district,
     response_trend,
@@ -71,10 +69,10 @@ from .placement import (
 __all__ = [
     "CrewEffect", "DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log",
     "plan_placement", "summarise_demand", "summarise_forecast",
-    "WEEKDAY_JA", "CountModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
+    "CountModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
     "backtest_summary", "calendar_features", "candidate_sites", "climatology", "coverage", "daily_series",
     "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",
-    "full_years", "hourly_profile", "is_holiday", "mclp_bruteforce", "mean_nearest", "response_bands",
+    "full_years", "hourly_profile", "mclp_bruteforce", "mean_nearest", "response_bands",
     "response_by_district", "response_cost", "response_trend", "seasonal_naive", "share_between",
     "simulate_dispatch", "solve_mclp", "solve_pmedian", "travel_model", "weekday_daytime", "weekday_profile",
 ]

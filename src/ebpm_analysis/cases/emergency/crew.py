@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .demand import attach_xy, is_holiday
+from ...jpcalendar import is_holiday
+from .demand import attach_xy
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...jpcalendar import HOLIDAY_JA, WEEKDAY_JA, is_holiday
 from ...stats.intervals import poisson_ci, wilson_ci
 
 # ---------------------------------------------------------------- where
@@ -89,23 +90,6 @@ def density_grid(x: np.ndarray, y: np.ndarray, cell_m: float = 1000.0, n_years: 
 
 # ---------------------------------------------------------------- when
 
-WEEKDAY_JA = ["月", "火", "水", "木", "金", "土", "日"]
-
-
-_HOLIDAY_YEARS: dict[int, set] = {}
-
-
-def is_holiday(dates) -> np.ndarray:
-    """True for Japanese public holidays (jpholiday; looked up once per calendar year)."""
-    import jpholiday
-    d = pd.DatetimeIndex(dates).normalize()
-    for y in pd.unique(d.year):
-        if y not in _HOLIDAY_YEARS:
-            _HOLIDAY_YEARS[int(y)] = {pd.Timestamp(h[0]) for h in jpholiday.year_holidays(int(y))}
-    hol = set().union(*(_HOLIDAY_YEARS[int(y)] for y in pd.unique(d.year))) if len(d) else set()
-    return np.asarray(d.isin(list(hol)))
-
-
 def hourly_profile(times: pd.Series) -> pd.DataFrame:
     """Dispatches by hour of 覚知 (0–23) and their share."""
     c = times.dt.hour.value_counts().reindex(range(24), fill_value=0)
@@ -119,9 +103,9 @@ def weekday_profile(times: pd.Series) -> pd.DataFrame:
     all_days = pd.date_range(daily.index.min(), daily.index.max(), freq="D")
     daily = daily.reindex(all_days, fill_value=0)
     hol = is_holiday(all_days)
-    lab = np.where(hol, "祝日", np.array(WEEKDAY_JA)[all_days.day_of_week])
+    lab = np.where(hol, HOLIDAY_JA, np.array(WEEKDAY_JA)[all_days.day_of_week])
     g = pd.DataFrame({"label": lab, "n": daily.to_numpy()}).groupby("label")["n"].agg(["mean", "count"])
-    order = WEEKDAY_JA + ["祝日"]
+    order = [*WEEKDAY_JA, HOLIDAY_JA]
     g = g.reindex([o for o in order if o in g.index])
     city = daily.mean()
     return pd.DataFrame({"day": g.index, "mean_per_day": g["mean"].to_numpy(), "days": g["count"].to_numpy(),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .demand import is_holiday
+from ...jpcalendar import is_holiday, is_year_end_closure
 
 
 def daily_series(log: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def calendar_features(df: pd.DataFrame, t0: pd.Timestamp, heat_knot: float = 30.
             X[f"sin{k}"], X[f"cos{k}"] = np.sin(k * w), np.cos(k * w)
     hol = is_holiday(d)
     X["holiday"] = (hol & (d.day_of_week < 6)).astype(float)
-    X["new_year"] = (((d.month == 12) & (d.day >= 29)) | ((d.month == 1) & (d.day <= 3))).astype(float)
+    X["new_year"] = is_year_end_closure(d).astype(float)
     X["heat"] = np.maximum(0, df["temp_max"].to_numpy() - heat_knot)
     X["cold"] = np.maximum(0, cold_knot - df["temp_mean"].to_numpy())
     X["trend"] = ((d - t0).days / 365.25).to_numpy()
