@@ -74,7 +74,7 @@ def test_forecast_beats_seasonal_naive_by_10_percent(synth):
     s = CE.backtest_summary(bt).set_index("model")
     assert s.loc["GLM", "mae"] <= 0.9 * s.loc["季節ナイーブ", "mae"]
     assert s.loc["GLM", "mape"] < s.loc["季節ナイーブ", "mape"]
-    glm = CE.CountModel().fit(daily)
+    glm = CE.DailyDispatchModel().fit(daily)
     eff = glm.effects().set_index("term")
     heat = synth["truth"]["heat"]["beta_per_c"]
     assert eff.loc["heat", "lo"] < np.exp(heat) < eff.loc["heat", "hi"] * 1.01

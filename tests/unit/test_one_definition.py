@@ -1,5 +1,6 @@
 """Each shared concept has ONE definition (issue 10): a second ``erlang_c``, ``mclp``, Gi*, ``WEEKDAY_JA``,
-holiday function, distance matrix or row-number helper anywhere in ``src/`` or a notebook fails here.
+holiday function, distance matrix or row-number helper anywhere in ``src/`` or a notebook fails here,
+and so does a class name used for two different things (two ``CountModel`` classes once lived here).
 
 The check walks the syntax tree of every module under ``src/ebpm_analysis`` and every notebook code cell:
 - definitions (functions, classes, module-level names) whose name matches a concept must exist exactly
@@ -80,7 +81,10 @@ def _definitions(tree: ast.AST) -> list[str]:
             names.append(node.name)
     body = tree.body if isinstance(tree, ast.Module) else []
     for node in body:  # module-level constants
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        else:
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else []
         names += [t.id for t in targets if isinstance(t, ast.Name)]
     return names
 
@@ -109,9 +113,13 @@ def _is_rows_arith(node: ast.AST) -> bool:
 def violations(root: Path = ROOT) -> list[str]:
     """Every breach of the one-definition rule, as readable lines (empty = all good)."""
     found: dict[str, list[str]] = {k: [] for k in CONCEPTS}
+    classes: dict[str, list[str]] = {}
     problems = []
     for label, src in _sources(root):
         tree = ast.parse(src, filename=label)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                classes.setdefault(node.name, []).append(label)
         for name in _definitions(tree):
             for key, c in CONCEPTS.items():
                 if re.search(c.pattern, name):
@@ -134,6 +142,9 @@ def violations(root: Path = ROOT) -> list[str]:
                     else node.name if isinstance(node, ast.alias) else None)
             if used in NAME_HOMES and label != NAME_HOMES[used]:
                 problems.append(f"{label}:{getattr(node, 'lineno', '?')}: uses {used}; use {NAME_HOMES[used]} instead")
+    for name, where in classes.items():
+        if len(where) > 1:
+            problems.append(f"class {name} defined in {', '.join(where)}: distinct models need distinct names")
     for key, c in CONCEPTS.items():
         defs = found[key]
         homes = [d for d in defs if d.split(":")[0] == c.home]
@@ -178,6 +189,7 @@ def _home_files() -> dict[str, str]:
     ("def f(d):\n    import jpholiday\n    return jpholiday.is_holiday(d)\n", "imports jpholiday"),
     ("def is_national_holiday(d):\n    return False\n", "holiday functions"),
     ("def new_year(d):\n    return (d.month == 1) & (d.day <= 3)\n", "year-end closure"),
+    ("class GiStar:\n    pass\n", "class GiStar defined in"),
 ])
 def test_checker_catches_a_second_definition(tmp_path, extra, expect):
     files = _home_files()

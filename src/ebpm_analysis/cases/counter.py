@@ -74,7 +74,9 @@ def month_weekday_means(days: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 @dataclass
-class CountModel:
+class DailyApplicationsModel:
+    """Applications per open day at the counter: the fitted NB2/Poisson regression of :func:`fit_count_model`."""
+
     result: object
     family: str
     formula: str
@@ -105,7 +107,7 @@ class CountModel:
 
 
 def fit_count_model(days: pd.DataFrame, family: str = "negbin", reference_month: int = 4,
-                    year_end: bool = True) -> CountModel:
+                    year_end: bool = True) -> DailyApplicationsModel:
     """Fit ``count ~ month + weekday + rain + holiday_adjacent (+ year_end)``.
 
     ``family``: ``"negbin"`` (NB2, alpha by maximum likelihood), ``"poisson"`` or ``"auto"`` (NB when the
@@ -131,9 +133,10 @@ def fit_count_model(days: pd.DataFrame, family: str = "negbin", reference_month:
     disp = float(pois.pearson_chi2 / pois.df_resid)
     use = family if family != "auto" else ("negbin" if disp > 1.2 else "poisson")
     if use == "poisson":
-        return CountModel(pois, "poisson", formula, reference_month, disp, 0.0, len(d), months)
+        return DailyApplicationsModel(pois, "poisson", formula, reference_month, disp, 0.0, len(d), months)
     nb = smf.negativebinomial(formula, data=d).fit(disp=0, maxiter=200, start_params=np.append(pois.params, 0.05))
-    return CountModel(nb, "negbin", formula, reference_month, disp, float(nb.params["alpha"]), len(d), months)
+    return DailyApplicationsModel(nb, "negbin", formula, reference_month, disp, float(nb.params["alpha"]), len(d),
+                                  months)
 
 
 def _term_label(term: str) -> tuple[str, str]:
@@ -147,7 +150,7 @@ def _term_label(term: str) -> tuple[str, str]:
             "year_end": ("年末", "年末（12/20–12/28）")}.get(term, ("その他", term))
 
 
-def effects_table(model: CountModel) -> pd.DataFrame:
+def effects_table(model: DailyApplicationsModel) -> pd.DataFrame:
     """Rate ratios (倍率) with 95 % intervals for every term except the intercept (and alpha)."""
     res = model.result
     ci = res.conf_int()
@@ -164,7 +167,7 @@ def effects_table(model: CountModel) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def weekday_rate_ratios(model: CountModel) -> dict[str, float]:
+def weekday_rate_ratios(model: DailyApplicationsModel) -> dict[str, float]:
     """Rate ratio of each weekday relative to Wednesday (水 = 1)."""
     p = model.result.params
     out = {"水": 1.0}
@@ -213,7 +216,7 @@ class QueueSettings:
         return simulate_session_waits(count, staff, **self.simulation(reps, seed))
 
 
-def month_effects(model: CountModel) -> pd.Series:
+def month_effects(model: DailyApplicationsModel) -> pd.Series:
     """Fitted month rate ratio vs the reference month (months seen in the data)."""
     p = model.result.params
     out = {}
@@ -223,7 +226,8 @@ def month_effects(model: CountModel) -> pd.Series:
     return pd.Series(out)
 
 
-def staffing_by_day_type(model: CountModel, q: QueueSettings, months: dict[str, int]) -> pd.DataFrame:
+def staffing_by_day_type(model: DailyApplicationsModel, q: QueueSettings,
+                         months: dict[str, int]) -> pd.DataFrame:
     """Windows needed for each weekday × weather, in the named months (e.g. 通常月, 繁忙月).
 
     Columns: month_label, month, weekday_ja, weather, expected (mean count), busy_day (``plan_quantile``
@@ -250,7 +254,7 @@ def rain_share_by_month(days: pd.DataFrame) -> pd.Series:
     return days.dropna(subset=["rain"]).groupby("month")["rain"].mean().reindex(range(1, 13))
 
 
-def plan_calendar(model: CountModel, q: QueueSettings, fiscal_year: int, rain_share: pd.Series,
+def plan_calendar(model: DailyApplicationsModel, q: QueueSettings, fiscal_year: int, rain_share: pd.Series,
                   month_factor: pd.Series | None = None) -> pd.DataFrame:
     """Every open day of ``fiscal_year`` with expected count (dry, rainy and rain-weighted) and windows
     needed for a busy day of its kind, dry and rainy. ``month_factor`` (1..12) rescales month levels

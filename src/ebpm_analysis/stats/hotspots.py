@@ -166,7 +166,8 @@ def distance_band_weights(points, threshold: float):
     from libpysal.weights import DistanceBand
 
     if not threshold > 0:
-        raise ParameterError("threshold", f"{threshold}", expected="a positive distance in the units of the coordinates")
+        raise ParameterError("threshold", f"{threshold}",
+                             expected="a positive distance in the units of the coordinates")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # libpysal warns about islands and disconnected components
         return DistanceBand(_xy(points), threshold=float(threshold), binary=True, silence_warnings=True)

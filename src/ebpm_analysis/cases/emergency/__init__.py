@@ -43,7 +43,7 @@ from .demand import (
     weekday_profile,
 )
 from .forecast import (
-    CountModel,
+    DailyDispatchModel,
     SarimaxModel,
     ageing_scenario,
     backtest,
@@ -69,7 +69,7 @@ from .placement import (
 __all__ = [
     "CrewEffect", "DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log",
     "plan_placement", "summarise_demand", "summarise_forecast",
-    "CountModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
+    "DailyDispatchModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
     "backtest_summary", "calendar_features", "candidate_sites", "climatology", "coverage", "daily_series",
     "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",
     "full_years", "hourly_profile", "mclp_bruteforce", "mean_nearest", "response_bands",

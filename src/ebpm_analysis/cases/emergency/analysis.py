@@ -28,7 +28,7 @@ from .demand import (
     share_between,
     weekday_profile,
 )
-from .forecast import CountModel, ageing_scenario, backtest, backtest_summary, daily_series, forecast
+from .forecast import DailyDispatchModel, ageing_scenario, backtest, backtest_summary, daily_series, forecast
 from .placement import (
     candidate_sites,
     coverage,
@@ -134,7 +134,7 @@ class ForecastSummary:
         ``month``, ``forecast``, ``lo``, ``hi`` (simulation intervals of the monthly totals).
     total : float
         Sum of ``daily_forecast["forecast"]`` (next 12 months).
-    glm : CountModel
+    glm : DailyDispatchModel
         The GLM fitted on the whole history (its ``family``; its intervals are used for both models).
     effects : DataFrame
         Rate ratios of the GLM indexed by ``term`` (``heat``, ``cold``, ``holiday``, ``new_year`` …).
@@ -154,7 +154,7 @@ class ForecastSummary:
     daily_forecast: pd.DataFrame
     monthly_forecast: pd.DataFrame
     total: float
-    glm: CountModel
+    glm: DailyDispatchModel
     effects: pd.DataFrame
     scenario: pd.DataFrame
     rate_old_per_1000: float

@@ -61,13 +61,14 @@ def calendar_features(df: pd.DataFrame, t0: pd.Timestamp, heat_knot: float = 30.
     return X
 
 
-class CountModel:
-    """Poisson GLM, refitted as negative binomial when the data are over-dispersed (α by moments)."""
+class DailyDispatchModel:
+    """Ambulance dispatches per day: Poisson GLM on :func:`calendar_features`, refitted as negative binomial
+    when the data are over-dispersed (α by moments)."""
 
     def __init__(self, heat_knot: float = 30.0, cold_knot: float = 8.0):
         self.heat_knot, self.cold_knot = heat_knot, cold_knot
 
-    def fit(self, train: pd.DataFrame) -> "CountModel":
+    def fit(self, train: pd.DataFrame) -> "DailyDispatchModel":
         import statsmodels.api as sm
         self.t0 = train["date"].min()
         X = sm.add_constant(calendar_features(train, self.t0, self.heat_knot, self.cold_knot), has_constant="add")
@@ -162,7 +163,7 @@ def backtest(daily: pd.DataFrame, origins: list[str], horizon_days: int = 364, h
         fut = test[["date"]].reset_index(drop=True).assign(temp_mean=clim["temp_mean"].to_numpy(),
                                                            temp_max=clim["temp_max"].to_numpy())
         preds = {"季節ナイーブ": seasonal_naive(daily, test["date"]),
-                 "GLM": CountModel(heat_knot, cold_knot).fit(train).predict(fut)}
+                 "GLM": DailyDispatchModel(heat_knot, cold_knot).fit(train).predict(fut)}
         if sarimax:
             preds["SARIMAX"] = SarimaxModel(heat_knot, cold_knot, sarimax_maxiter).fit(train).predict(fut)
         for name, f in preds.items():
@@ -194,7 +195,7 @@ def forecast(daily: pd.DataFrame, model: str = "GLM", horizon_days: int = 365, h
     dates = pd.date_range(start, periods=horizon_days, freq="D")
     clim = climatology(daily, dates)
     fut = pd.DataFrame({"date": dates, "temp_mean": clim["temp_mean"], "temp_max": clim["temp_max"]})
-    glm = CountModel(heat_knot, cold_knot).fit(daily)
+    glm = DailyDispatchModel(heat_knot, cold_knot).fit(daily)
     if model == "SARIMAX":
         mu = np.maximum(SarimaxModel(heat_knot, cold_knot).fit(daily).predict(fut), 0.1)
     else:
