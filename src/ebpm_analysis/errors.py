@@ -41,3 +41,10 @@ class ParameterError(EbpmError, ValueError):
         if expected:
             msg += f". Expected: {expected}"
         super().__init__(msg)
+
+
+def require_choice(name: str, value, choices) -> None:
+    """Raise :class:`ParameterError` naming parameter ``name`` unless ``value`` is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ParameterError(name, f"got {value!r}", expected=" or ".join(repr(c) for c in choices))

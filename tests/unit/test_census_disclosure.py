@@ -128,7 +128,7 @@ def test_estat_joint_table_is_protected(tmp_path):
     areas = estat.read_small_area_boundaries(folder / synth.FILES["boundaries"])
     res = cc.analyse_estat(estat.read_commuting_api_table(folder / synth.FILES["estat_api"]),
                            estat.read_commuting_gis_table(folder / synth.FILES["estat_gis"]), areas, "43100")
-    (table, cells), = res["checked"]
+    (table, cells), = res.checked
     hidden = (cells["disclosure"] != "published").to_numpy()
     assert hidden.sum() > 0
     assert not dc.recomputable(table, hidden)["recomputable"].any()

@@ -75,16 +75,16 @@ def test_realistic_structure(analysed):
 
 def test_recovery_spearman_and_planted_extremes(analysed):
     _, _, res, truth = analysed
-    rates = cc.rate_table(res["cells"], list(res["areas"]["district_code"]))
+    rates = cc.rate_table(res.cells, list(res.areas["district_code"]))
     t = truth[~truth["tiny"]].merge(rates, left_on="district_code", right_on="area")
     assert len(t) >= D - 3
     rho_all = spearmanr(t["planted_rate"], t["rate"]).statistic
-    emp = cc.rate_table(res["cells"], list(res["areas"]["district_code"]), "E")
+    emp = cc.rate_table(res.cells, list(res.areas["district_code"]), "E")
     te = truth[~truth["tiny"]].merge(emp, left_on="district_code", right_on="area")
     rho_emp = spearmanr(te["planted_rate_employees"], te["rate"]).statistic
     assert rho_all >= 0.9, rho_all
     assert rho_emp >= 0.9, rho_emp
-    city = float(cc.rate_table(res["cells"], ["43100"])["rate"][0])
+    city = float(cc.rate_table(res.cells, ["43100"])["rate"][0])
     top = t.nlargest(5, "planted_rate")
     low = t.nsmallest(5, "planted_rate")
     assert (top["rate"] > city).all() and (low["rate"] < city).all()
@@ -97,12 +97,12 @@ def test_ward_totals_equal_generator_totals_exactly(analysed, files):
     _, _, res, _ = analysed
     tr = read_truth(files["truth"])
     truth = tr.tables["ward_crosstab"].rename(columns={"status_code": "status", "workplace_code": "workplace"})
-    got = cc.ward_totals(res["cells"], sorted(truth["ward_code"].unique()))
+    got = cc.ward_totals(res.cells, sorted(truth["ward_code"].unique()))
     m = truth.merge(got, on=["ward_code", "status", "workplace"], how="outer", indicator=True)
     assert (m["_merge"] == "both").all()
     assert (m["count"] == m["value"]).all()
     meta = tr.meta
-    cells = res["cells"].set_index(["area", "status", "workplace"])["value"]
+    cells = res.cells.set_index(["area", "status", "workplace"])["value"]
     assert cells[("43100", "0", "0")] == meta["n_employed"]
     for w, n in meta["city_totals"]["workplace"].items():
         assert cells[("43100", "0", w)] == n
@@ -113,21 +113,23 @@ def test_estat_path_agrees_with_microdata_path(files, analysed):
     api = estat.read_commuting_api_table(files["estat_api"])
     gis = estat.read_commuting_gis_table(files["estat_gis"])
     res2 = cc.analyse_estat(api, gis, areas, "43100")
-    assert res2["merged"] == res["merged"]              # same 合算 rule on both paths
-    d = list(res["areas"]["district_code"])
-    a = cc.rate_table(res["cells"], d).set_index("area")
-    b = cc.rate_table(res2["cells"], d).set_index("area")
+    assert isinstance(res2, cc.CensusResult) and res2.input_kind == "estat_table" and res2.n_records is None
+    assert res2.merged == res.merged              # same 合算 rule on both paths
+    assert res2.district_codes == res.district_codes and res2.rate == pytest.approx(res.rate, abs=1e-12)
+    d = list(res.areas["district_code"])
+    a = cc.rate_table(res.cells, d).set_index("area")
+    b = cc.rate_table(res2.cells, d).set_index("area")
     np.testing.assert_allclose(a["rate"], b["rate"], rtol=0, atol=1e-12)
     w = ["43101", "43102", "43103", "43104", "43105"]
-    np.testing.assert_allclose(cc.rate_table(res["cells"], w, "E")["rate"], cc.rate_table(res2["cells"], w, "E")["rate"])
+    np.testing.assert_allclose(cc.rate_table(res.cells, w, "E")["rate"], cc.rate_table(res2.cells, w, "E")["rate"])
 
 
 def test_merged_districts_are_not_double_counted(analysed):
     _, _, res, truth = analysed
-    cells = res["cells"].set_index(["area", "status", "workplace"])["value"]
-    total = sum(cells[(a, "0", "0")] for a in res["areas"]["district_code"])
+    cells = res.cells.set_index(["area", "status", "workplace"])["value"]
+    total = sum(cells[(a, "0", "0")] for a in res.areas["district_code"])
     assert total == truth["n_employed"].sum() == N
-    assert set(res["merged"]) == set(truth.loc[truth["tiny"], "district_code"])
+    assert set(res.merged) == set(truth.loc[truth["tiny"], "district_code"])
 
 
 def test_yatsushiro_without_wards():
@@ -135,3 +137,55 @@ def test_yatsushiro_without_wards():
     assert not gen["truth"]["has_wards"]
     assert (gen["persons"]["従業地"] != "3").all()
     assert set(gen["persons"]["常住市区町村コード"]) == {"43202"}
+
+
+def test_entry_point_result_equals_the_step_by_step_numbers(files):
+    """analyse_microdata returns a CensusResult whose numbers are those of the separate steps
+    (what 01's notebook computed cell by cell before), pinned for this seed."""
+    from ebpm_analysis import geo
+
+    persons = cm.read_census_microdata(files["microdata"], city_code="43100", nature="synthetic")
+    areas = estat.read_small_area_boundaries(files["boundaries"], nature="synthetic")
+    res = cc.analyse_microdata(persons, areas, "43100", city=geo.load_city("43100"), min_cell=10, n_targets=5)
+    assert isinstance(res, cc.CensusResult) and res.input_kind == "microdata" and res.n_records == N
+    assert res.city_name == "熊本市" and res.has_wards and res.ward_codes == ["43101", "43102", "43103", "43104", "43105"]
+    assert res.names["43101"] == "中央区" and len(res.district_codes) == D - len(res.merged) == 38
+    cells = res.cells
+    city = cc.rate_table(cells, ["43100"])
+    pd.testing.assert_frame_equal(res.city_rate, city)
+    assert res.rate == float(city["rate"][0]) == pytest.approx(0.7645348837209303, abs=1e-15)
+    assert res.rate_employees == pytest.approx(0.7225148956727783, abs=1e-15)
+    r_d = cc.publish_rates(cc.rate_table(cells, res.district_codes))
+    r_de = cc.publish_rates(cc.rate_table(cells, res.district_codes, "E"))
+    pd.testing.assert_frame_equal(res.district_rates, r_d)
+    pd.testing.assert_series_equal(res.district_class, cc.classify(r_d, res.rate))
+    pd.testing.assert_frame_equal(res.targets, cc.target_districts(r_d, r_de, res.names, res.rate, n=5))
+    assert res.targets["district"].tolist()[:2] == ["431050007", "431050004"]
+    assert res.class_counts() == {"高い": 20, "低い": 15}
+    assert (res.n_primary, res.n_hidden, res.n_recomputable) == (543, 732, 0)
+    assert res.n_hidden == int(cells["disclosure"].isin(["primary", "complementary"]).sum())
+    lo, hi = res.district_extremes()
+    assert (lo["area"], hi["area"]) == ("431020004", "431050007") and hi["rate"] == r_d["rate"].max()
+    assert [n for n, _ in res.named_rates("ward")] == ["東区", "南区", "北区", "中央区", "西区"]
+    assert len(res.named_rates("district", cls="低い")) == 15
+    counts = res.counts_table()
+    assert list(counts.columns) == ["地域", "従業上の地位", "総数", "自宅", "自区・自宅外", "市内他区", "県内他市町村", "他県", "不詳"]
+    assert counts.iloc[0].tolist() == ["熊本市", "総数", 60000, 7698, 15796, 20164, 12940, 506, 2896]
+    assert res.shares_table()["従業上の地位"].tolist()[:3] == ["総数", "雇用者", "自営業主"]
+    ex = res.exports()
+    assert {k: len(v) for k, v in ex.items()} == {
+        "crosstab_published.csv": 2142, "crosstab_published.parquet": 2142, "crosstab_wide_shares.csv": 572,
+        "crosstab_wide_shares.parquet": 572, "incity_rates.csv": 88, "incity_rates.parquet": 88,
+        "target_districts.csv": 5, "target_districts.parquet": 5}
+    published = ex["crosstab_published.csv"]["count"].dropna()
+    assert (published.eq(0) | published.ge(10)).all()  # no count 1–9 is exported
+
+
+def test_entry_points_refuse_bad_parameters(files):
+    from ebpm_analysis.errors import ParameterError
+
+    persons = pd.DataFrame(columns=["area_code", "status", "workplace"])
+    with pytest.raises(ParameterError, match="parameter 'min_cell'"):
+        cc.analyse_microdata(persons, None, "43100", min_cell=0)
+    with pytest.raises(ParameterError, match="parameter 'n_targets'"):
+        cc.analyse_estat(persons, persons, None, "43100", n_targets=-1)

@@ -143,3 +143,23 @@ def test_raise_bad_rows_names_file_column_rows_values_and_expectation(tmp_path):
     assert err.rows == [3, 5, 6, 7] and err.column == "code"
     assert str(err) == (f"{tmp_path / 'f.csv'}, column 'code': unknown codes ['x', 'y'] (rows 3, 5, 6, 7). "
                         "Expected: a, b")
+
+
+def test_write_tables_by_suffix(tmp_path):
+    from ebpm_analysis.io import write_tables
+
+    df = pd.DataFrame({"code": ["01"], "n": [3]})
+    out = write_tables({"a.csv": df, "a.parquet": df}, tmp_path / "new")
+    assert out == [tmp_path / "new" / "a.csv", tmp_path / "new" / "a.parquet"]
+    assert out[0].read_bytes().startswith(b"\xef\xbb\xbf")
+    assert pd.read_parquet(out[1]).equals(df)
+    with pytest.raises(ValueError, match="a.xlsx"):
+        write_tables({"a.xlsx": df}, tmp_path)
+
+
+def test_require_choice_names_the_parameter():
+    from ebpm_analysis.errors import ParameterError, require_choice
+
+    require_choice("area_level", "ward", ("district", "ward"))
+    with pytest.raises(ParameterError, match=r"parameter 'area_level': got 'city'. Expected: 'district' or 'ward'"):
+        require_choice("area_level", "city", ("district", "ward"))

@@ -13,9 +13,12 @@ Pure functions over tidy frames (no file reading, no plotting).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from ..errors import ParameterError
 from ..io.census_microdata import STATUS_LABELS, WORKPLACE_LABELS
 from ..io.estat import dash_as_zero
 from ..stats.disclosure import (LinearTable, combine_tables, complementary_suppression, hierarchical_table,
@@ -31,6 +34,8 @@ STATUS_NODES = {"0": "総数", "E": "雇用者", "1": STATUS_LABELS["1"], "2": S
                 "7": STATUS_LABELS["7"], "O": "家庭内職者・地位不詳", "8": STATUS_LABELS["8"], "9": STATUS_LABELS["9"],
                 "N": "雇用者以外"}
 WORKPLACE_NODES = {"0": "総数", **WORKPLACE_LABELS}
+#: short 従業地 headers of the displayed tables
+SHORT_WORKPLACE = {"0": "総数", "1": "自宅", "2": "自区・自宅外", "3": "市内他区", "4": "県内他市町村", "5": "他県", "9": "不詳"}
 INCITY = ("1", "2", "3")
 UNKNOWN = "9"
 
@@ -299,22 +304,263 @@ def ward_totals(cells: pd.DataFrame, wards: list[str]) -> pd.DataFrame:
 
 # --- one call per input kind (the notebook stays thin) --------------------------------------------
 
-def analyse_microdata(persons: pd.DataFrame, areas, city_code: str, *, min_cell: int = 10,
-                      merge_below: int = 100) -> dict:
-    """Validated person records + district polygons → merged areas, full table, suppressed cells."""
+@dataclass
+class CensusResult:
+    """Everything a census commuting report shows, from one call of :func:`analyse_microdata` or
+    :func:`analyse_estat`. Counts are disclosure-controlled wherever they are meant to be shown.
+
+    Attributes
+    ----------
+    city_code, city_name : str
+        The city of the run.
+    input_kind : {"microdata", "estat_table"}
+        Which entry point produced the result.
+    n_records : int or None
+        Person records read (microdata), ``None`` for e-Stat tables.
+    areas : GeoDataFrame
+        District polygons after 合算 (``district_code, district_name, ward_code, ward_name``).
+    merged : dict of str to str
+        Merged (tiny) district → the district it was added to.
+    cells : DataFrame
+        Every cell area × 従業上の地位 × 従業地 with ``value`` (full count), ``published`` (NA when
+        suppressed) and ``disclosure`` (``published``/``primary``/``complementary``/``missing``).
+    checked : list of (LinearTable, DataFrame)
+        The linear system(s) the suppression protects, with their cells (for :func:`protection_check`).
+    names : dict of str to str
+        Name of every area code (city, wards, districts).
+    ward_codes, district_codes : list of str
+        Wards (empty for a city without wards) and districts, sorted.
+    city_rate, city_rate_employees : DataFrame
+        One-row :func:`rate_table` of the city (all employed / employees only), unpublished form.
+    district_rates, district_rates_employees, ward_rates, ward_rates_employees : DataFrame
+        :func:`publish_rates` tables (``ward_*`` are ``None`` without wards).
+    district_class : Series
+        :func:`classify` of each district rate against the city rate (aligned with ``district_rates``).
+    targets : DataFrame
+        :func:`target_districts` (at most ``n_targets``).
+    n_primary, n_hidden, n_recomputable : int
+        Primary-suppressed cells, all suppressed cells, suppressed cells recomputable from the
+        published ones (must be 0).
+    """
+
+    city_code: str
+    city_name: str
+    input_kind: str
+    n_records: int | None
+    areas: object
+    merged: dict
+    cells: pd.DataFrame
+    checked: list
+    names: dict
+    ward_codes: list
+    district_codes: list
+    city_rate: pd.DataFrame
+    city_rate_employees: pd.DataFrame
+    district_rates: pd.DataFrame
+    district_rates_employees: pd.DataFrame
+    ward_rates: pd.DataFrame | None
+    ward_rates_employees: pd.DataFrame | None
+    district_class: pd.Series
+    targets: pd.DataFrame
+    n_primary: int
+    n_hidden: int
+    n_recomputable: int
+
+    @property
+    def rate(self) -> float:
+        """市内従業率 of the city (all employed)."""
+        return float(self.city_rate["rate"].iloc[0])
+
+    @property
+    def rate_employees(self) -> float:
+        """市内従業率 of the city's employees (雇用者)."""
+        return float(self.city_rate_employees["rate"].iloc[0])
+
+    @property
+    def has_wards(self) -> bool:
+        return bool(self.ward_codes)
+
+    def class_counts(self) -> dict[str, int]:
+        """Districts significantly above / below the city rate: ``{"高い": n, "低い": n}``."""
+        return {k: int((self.district_class == k).sum()) for k in ("高い", "低い")}
+
+    def district_table(self) -> pd.DataFrame:
+        """District rates (all and employees) with names and class, highest rate first."""
+        tab = self.district_rates.merge(self.district_rates_employees[["area", "rate", "lower", "upper"]],
+                                        on="area", suffixes=("", "_e"))
+        tab = tab.assign(name=tab["area"].map(self.names), cls=self.district_class.to_numpy())
+        return tab.sort_values("rate", ascending=False)
+
+    def district_extremes(self) -> tuple[pd.Series, pd.Series]:
+        """The published districts with the lowest and the highest rate (rows of ``district_rates``)."""
+        pub = self.district_rates.dropna(subset=["rate"])
+        return pub.loc[pub["rate"].idxmin()], pub.loc[pub["rate"].idxmax()]
+
+    def named_rates(self, level: str = "district", cls: str | None = None) -> list[tuple[str, float]]:
+        """(name, rate) of the published ward or district rates, lowest first; ``cls`` keeps only
+        districts of that :attr:`district_class` (e.g. "低い")."""
+        if level == "ward":
+            r = self.ward_rates.dropna(subset=["rate"]) if self.ward_rates is not None else self.district_rates[:0]
+        elif cls is not None:
+            r = self.district_rates[self.district_class == cls]
+        else:
+            r = self.district_rates.dropna(subset=["rate"])
+        r = r.sort_values("rate")
+        return [(self.names[a], float(v)) for a, v in zip(r["area"], r["rate"])]
+
+    def counts_table(self) -> pd.DataFrame:
+        """City and wards × 従業上の地位 × 従業地, published counts (NA where suppressed), Japanese headers."""
+        ct = self.crosstab()
+        ct.insert(0, "地域", ct["area"].map(self.names))
+        show = ct.drop(columns=["area", "status"] + [c for c in ct.columns if c.startswith("pct_")])
+        show = show.rename(columns={"status_label": "従業上の地位", **{f"n_{k}": v for k, v in SHORT_WORKPLACE.items()}})
+        for c in show.columns[2:]:
+            show[c] = show[c].astype("Int64")
+        return show
+
+    def shares_table(self, statuses=("0", "E", "S", "7")) -> pd.DataFrame:
+        """Row shares (%) of 従業地 for city and wards, statuses 総数・雇用者・自営業主・家族従業者."""
+        ct = self.crosstab()
+        sh = ct[ct["status"].isin(list(statuses))]
+        return pd.DataFrame({"地域": sh["area"].map(self.names), "従業上の地位": sh["status_label"],
+                             **{lab: sh[f"pct_{k}"].astype(float) for k, lab in SHORT_WORKPLACE.items() if k != "0"}})
+
+    def crosstab(self, levels: list[str] | None = None, **kw) -> pd.DataFrame:
+        """:func:`crosstab` of the published cells (default: city and wards)."""
+        return crosstab(self.cells, levels if levels is not None else [self.city_code] + self.ward_codes, **kw)
+
+    def rates_export(self) -> pd.DataFrame:
+        """All published rates (city, districts, wards; all employed and employees) with names."""
+        parts = [(publish_rates(self.city_rate), "city", "就業者"), (publish_rates(self.city_rate_employees), "city", "雇用者"),
+                 (self.district_rates, "district", "就業者"), (self.district_rates_employees, "district", "雇用者")]
+        if self.ward_rates is not None:
+            parts += [(self.ward_rates, "ward", "就業者"), (self.ward_rates_employees, "ward", "雇用者")]
+        out = pd.concat([r.assign(level=lvl, population=pop) for r, lvl, pop in parts], ignore_index=True)
+        out.insert(1, "area_name", out["area"].map(self.names))
+        return out.drop(columns=["publishable"])
+
+    def exports(self) -> dict[str, pd.DataFrame]:
+        """The published tables a run writes, as CSV and Parquet (file name → frame, for
+        :func:`ebpm_analysis.io.write_tables`): no unsuppressed count."""
+        wide = crosstab(self.cells, [self.city_code] + self.ward_codes + self.district_codes)
+        wide.insert(1, "area_name", wide["area"].map(self.names))
+        tables = {"crosstab_published": export_cells(self.cells, self.names), "crosstab_wide_shares": wide,
+                  "incity_rates": self.rates_export(), "target_districts": self.targets}
+        return {f"{name}.{ext}": df for name, df in tables.items() for ext in ("csv", "parquet")}
+
+
+def source_label(input_kind: str, synthetic: bool) -> str:
+    """Source note of the figures for the input kind (``microdata``/``estat_table``) and nature."""
+    if synthetic:
+        return "国勢調査 調査票情報（合成データ）" if input_kind == "microdata" else "e-Stat 国勢調査 集計表（合成データ）"
+    return "国勢調査 調査票情報（統計法第33条）" if input_kind == "microdata" else "総務省統計局「国勢調査」（e-Stat）を加工して作成"
+
+
+def _check(min_cell, n_targets) -> tuple[int, int]:
+    if int(min_cell) < 1:
+        raise ParameterError("min_cell", f"got {min_cell!r}", expected="an integer ≥ 1 (default 10)")
+    if int(n_targets) < 0:
+        raise ParameterError("n_targets", f"got {n_targets!r}", expected="an integer ≥ 0 (default 5)")
+    return int(min_cell), int(n_targets)
+
+
+def _result(kind: str, n_records, areas_m, merged, table_cells, city_code: str, city, n_targets: int) -> CensusResult:
+    cells = table_cells[-1][1]
+    if city is not None:
+        city_name, has_wards = city.attrs.get("city_name", city_code), bool(city.attrs.get("has_wards", len(city) > 1))
+        ward_names = dict(zip(city["code"], city["name"]))
+    else:
+        city_name, ward_names = city_code, dict(zip(areas_m["ward_code"], areas_m["ward_name"]))
+        has_wards = set(ward_names) != {city_code}
+    names = {city_code: city_name, **ward_names, **dict(zip(areas_m["district_code"], areas_m["district_name"]))}
+    ward_codes = sorted(ward_names) if has_wards else []
+    district_codes = list(areas_m.sort_values("district_code")["district_code"])
+    city_rate = rate_table(cells, [city_code])
+    city_rate_e = rate_table(cells, [city_code], "E")
+    cr = float(city_rate["rate"][0])
+    r_d = publish_rates(rate_table(cells, district_codes))
+    r_de = publish_rates(rate_table(cells, district_codes, "E"))
+    r_w = publish_rates(rate_table(cells, ward_codes)) if ward_codes else None
+    r_we = publish_rates(rate_table(cells, ward_codes, "E")) if ward_codes else None
+    checks = [protection_check(t, c) for t, c in table_cells]
+    return CensusResult(
+        city_code=city_code, city_name=city_name, input_kind=kind, n_records=n_records, areas=areas_m, merged=merged,
+        cells=cells, checked=table_cells, names=names, ward_codes=ward_codes, district_codes=district_codes,
+        city_rate=city_rate, city_rate_employees=city_rate_e, district_rates=r_d, district_rates_employees=r_de,
+        ward_rates=r_w, ward_rates_employees=r_we, district_class=classify(r_d, cr),
+        targets=target_districts(r_d, r_de, names, cr, n=int(n_targets)),
+        n_primary=int((cells["disclosure"] == "primary").sum()),
+        n_hidden=int(cells["disclosure"].isin(["primary", "complementary"]).sum()),
+        n_recomputable=int(sum(c["recomputable"].sum() for c in checks)))
+
+
+def analyse_microdata(persons: pd.DataFrame, areas, city_code: str, *, city=None, min_cell: int = 10,
+                      merge_below: int = 100, n_targets: int = 5) -> CensusResult:
+    """Census commuting from person records (調査票情報).
+
+    Parameters
+    ----------
+    persons : DataFrame
+        Validated records from :func:`ebpm_analysis.io.census_microdata.read_census_microdata`.
+    areas : GeoDataFrame
+        District polygons (:func:`ebpm_analysis.io.estat.read_small_area_boundaries`).
+    city_code : str
+        5-digit code of the city.
+    city : GeoDataFrame, optional
+        :func:`ebpm_analysis.geo.load_city` of the city (names of the city and its wards).
+    min_cell : int
+        Counts 1 … ``min_cell`` − 1 are suppressed (then complementary suppression).
+    merge_below : int
+        Districts with fewer employed residents are merged into the nearest district of their ward
+        (0: no merging).
+    n_targets : int
+        At most this many target districts.
+
+    Returns
+    -------
+    CensusResult
+
+    Raises
+    ------
+    ParameterError
+        ``min_cell`` < 1 or ``n_targets`` < 0.
+    """
+    min_cell, n_targets = _check(min_cell, n_targets)
+    merge_below = int(merge_below)
     leaves = microdata_leaves(persons)
     merged = merge_small_areas(areas, leaves, merge_below) if merge_below > 0 else {}
     areas_m, leaves_m = apply_merge(areas, leaves, merged)
     table = commuting_table(leaves_m, areas_m, city_code)
     cells = disclose(table, min_cell, city_code)
-    return {"areas": areas_m, "merged": merged, "checked": [(table, cells)], "cells": cells}
+    return _result("microdata", len(persons), areas_m, merged, [(table, cells)], city_code, city, n_targets)
 
 
-def analyse_estat(api: pd.DataFrame, gis: pd.DataFrame, areas, city_code: str, *, min_cell: int = 10) -> dict:
-    """e-Stat ward table + small-area table (+ polygons) → the same result shape as :func:`analyse_microdata`.
+def analyse_estat(api: pd.DataFrame, gis: pd.DataFrame, areas, city_code: str, *, city=None, min_cell: int = 10,
+                  n_targets: int = 5) -> CensusResult:
+    """Census commuting from e-Stat tables: the same result as :func:`analyse_microdata`.
 
     Both tables are published together, so they are suppressed and checked as one linear system
-    (shared ward × 総数/雇用者 cells are one cell)."""
+    (shared ward × 総数/雇用者 cells are one cell).
+
+    Parameters
+    ----------
+    api : DataFrame
+        City/ward table (:func:`ebpm_analysis.io.estat.read_commuting_api_table`).
+    gis : DataFrame
+        Small-area table (:func:`ebpm_analysis.io.estat.read_commuting_gis_table`); its 合算 is kept.
+    areas, city_code, city, min_cell, n_targets
+        As in :func:`analyse_microdata`.
+
+    Returns
+    -------
+    CensusResult
+
+    Raises
+    ------
+    ParameterError
+        ``min_cell`` < 1 or ``n_targets`` < 0.
+    """
+    min_cell, n_targets = _check(min_cell, n_targets)
     ward_table, dist_table, dist_areas = estat_tables(api, gis, city_code)
     merged = dict(gis.attrs.get("merged", {}))
     a = areas[areas["district_code"].astype(str).isin(set(dist_areas["district_code"]) | set(merged))]
@@ -325,7 +571,7 @@ def analyse_estat(api: pd.DataFrame, gis: pd.DataFrame, areas, city_code: str, *
         raise ValueError(f"small areas without polygons: {sorted(missing)[:5]}")
     joint = combine_tables(ward_table, dist_table)
     cells = disclose(joint, min_cell, city_code)
-    return {"areas": areas_m, "merged": merged, "checked": [(joint, cells)], "cells": cells}
+    return _result("estat_table", None, areas_m, merged, [(joint, cells)], city_code, city, n_targets)
 
 
 def export_cells(cells: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:

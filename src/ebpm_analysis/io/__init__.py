@@ -10,6 +10,7 @@ from .common import (  # noqa: F401
     require_columns,
     write_csv,
     write_parquet,
+    write_tables,
     atomic_path,
     build_dir_once,
 )

@@ -260,6 +260,22 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = False)
     return path
 
 
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike) -> list[Path]:
+    """Write each table to ``out_dir/<file name>`` by its suffix: ``.csv`` with :func:`write_csv`,
+    ``.parquet`` with :func:`write_parquet`. ``out_dir`` is resolved against the project root and
+    created. Returns the paths written (in the order given)."""
+    out = paths.resolve(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    writers = {".csv": write_csv, ".parquet": write_parquet}
+    written = []
+    for name, df in tables.items():
+        suffix = Path(name).suffix
+        if suffix not in writers:
+            raise ValueError(f"write_tables: {name!r} has no .csv or .parquet suffix")
+        written.append(writers[suffix](df, out / name))
+    return written
+
+
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write Parquet (GeoParquet for GeoDataFrames), atomically."""
     path = Path(path)
