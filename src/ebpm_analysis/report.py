@@ -38,6 +38,11 @@ def banner(nature: str | None = None, detail: str = "") -> None:
                  f'<span class="ebpm-badge">{label}</span> {text}{extra}</div>'))
 
 
+def percent(value, digits: int = 1) -> str:
+    """A value already in percent as text (``12.3%``); ``—`` when missing or suppressed."""
+    return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}%"
+
+
 def md(text: str) -> None:
     """Display markdown written from computed numbers (f-strings in the notebook)."""
     display(Markdown(text))

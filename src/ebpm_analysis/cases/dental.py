@@ -10,10 +10,14 @@ counts untreated (``C``) and treated (``〇``) primary teeth; ``CO`` and ``×`` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from .. import geo
+from ..errors import ParameterError
 from ..io.dental_sheet import FDI_TEETH, FDI_TO_JP, TOOTH_KIND
 from ..stats.disclosure import suppress_small
 from ..stats.funnel import binomial_limits, eb_beta_binomial, overdispersion, z_scores
@@ -431,3 +435,222 @@ def small_facility_aggregate(fac: pd.DataFrame, min_cell: int = 10) -> dict:
     k = int(s["with_caries"].sum())
     return {"facilities": int(len(s)), "examined": n,
             "prevalence": (100 * k / n) if n >= min_cell else None}
+
+
+# --- one call per input kind (the notebook stays thin) ---------------------------------------
+@dataclass
+class DentalResult:
+    """Everything the dental checkup report shows, from one call of :func:`analyse_sheets`.
+
+    Percentages are in % (0–100) as in the tables; ``eb_rate``/``adj_rate`` columns are shares.
+
+    Attributes
+    ----------
+    exams : DataFrame
+        One row per child exam with facility type and ward (:func:`add_facility_info`).
+    teeth : DataFrame
+        One row per tooth (from the sheets).
+    overall : Series
+        :func:`prevalence_by` of all children (``examined, prevalence, prev_lo, prev_hi, dmft_mean,
+        untreated_share`` …).
+    by_age, by_type, by_type_age, by_ward : DataFrame
+        :func:`prevalence_by` by age, facility type, both, and ward (small counts suppressed).
+    ages : list of int
+        Ages examined, ascending.
+    facilities : DataFrame
+        Every facility: :func:`funnel_analysis` merged with the facility list (``small`` True
+        when fewer than ``min_examined`` children).
+    funnel_info : dict
+        Funnel and empirical-Bayes parameters (``prior_alpha``, ``prior_beta``, ``phi``, ``adjusted``).
+    funnel_curves : DataFrame
+        Control limits by number examined (:func:`funnel_curves`).
+    shown : DataFrame
+        Facilities assessed one by one (not small), with ``cluster``, ``gi_z``, ``gi_p``, ``hotspot``.
+    points : GeoDataFrame
+        ``shown`` as points in EPSG:6670 with ``eb_pct`` (EB rate in %).
+    small : dict
+        :func:`small_facility_aggregate` of the small facilities.
+    flagged : DataFrame
+        Facilities above the 99.8 % limit, highest z first.
+    tooth_shares, tooth_ranking, tooth_pairs : DataFrame
+        :func:`tooth_shares`, its top 5 per age, and left–right pairs.
+    top_teeth : dict of int to tuple
+        The most caries-prone tooth (pair) per age.
+    features : DataFrame
+        :func:`pattern_features` of the shown facilities.
+    cluster_labels : ndarray
+        Type (cluster) of each shown facility.
+    silhouette : DataFrame
+        Mean silhouette per k tried; ``k_best`` the chosen k.
+    cluster_profiles : DataFrame
+        Mean features per type; ``cluster_names`` a description of each from the numbers.
+    behaviour, behaviour_info : DataFrame, dict or None
+        :func:`behaviour_model` (``None`` when the sheets have no questionnaire columns).
+    priority : DataFrame
+        :func:`priority_table` with suggested actions.
+    """
+
+    exams: pd.DataFrame
+    teeth: pd.DataFrame
+    overall: pd.Series
+    by_age: pd.DataFrame
+    by_type: pd.DataFrame
+    by_type_age: pd.DataFrame
+    by_ward: pd.DataFrame
+    ages: list
+    facilities: pd.DataFrame
+    funnel_info: dict
+    funnel_curves: pd.DataFrame
+    shown: pd.DataFrame
+    points: object
+    small: dict
+    flagged: pd.DataFrame
+    tooth_shares: pd.DataFrame
+    tooth_ranking: pd.DataFrame
+    tooth_pairs: pd.DataFrame
+    top_teeth: dict
+    features: pd.DataFrame
+    cluster_labels: np.ndarray
+    silhouette: pd.DataFrame
+    k_best: int
+    cluster_profiles: pd.DataFrame
+    cluster_names: dict
+    behaviour: pd.DataFrame | None
+    behaviour_info: dict | None
+    priority: pd.DataFrame
+    min_cell: int = 10
+
+    @property
+    def has_questionnaire(self) -> bool:
+        """The sheets carry the questionnaire (仕上げみがき・間食回数・フッ化物)."""
+        return self.behaviour is not None
+
+    @property
+    def n_hot(self) -> int:
+        """Facilities in a Gi* hot spot."""
+        return int((self.shown["hotspot"] == "ホットスポット").sum())
+
+    @property
+    def hot_wards(self) -> pd.Series:
+        """Hot-spot facilities per ward name, most first."""
+        return self.shown.loc[self.shown["hotspot"] == "ホットスポット", "ward_name"].value_counts()
+
+    def prevalence_at(self, age: int) -> float:
+        """Prevalence (%) at ``age`` (NaN when suppressed)."""
+        return self.by_age.set_index("age").loc[age, "prevalence"]
+
+    def teeth_label(self, teeth: tuple) -> str:
+        """``51・61（上顎乳中切歯）``: FDI numbers of a tooth pair and its kind."""
+        kind = self.tooth_pairs[self.tooth_pairs["teeth"] == teeth]["kind"].iloc[0]
+        return "・".join(str(x) for x in teeth) + f"（{kind}）"
+
+    def odds_ratio(self, term: str) -> float:
+        """Odds ratio of a :func:`behaviour_model` term (NaN without the questionnaire or the term)."""
+        if self.behaviour is None:
+            return float("nan")
+        b = self.behaviour.set_index("term")
+        return float(b.loc[term, "オッズ比"]) if term in b.index else float("nan")
+
+    def daily_brushing_share(self) -> float:
+        """Share of answered children finishing-brushed every day (NaN without the questionnaire)."""
+        if not self.has_questionnaire:
+            return float("nan")
+        return float((self.exams["finishing_brushing"].dropna() == "毎日").mean())
+
+    def caries_pattern(self, age: int | None = None) -> pd.DataFrame:
+        """:func:`caries_pattern_type` at ``age`` (default the youngest)."""
+        return caries_pattern_type(self.teeth, self.exams, age=self.ages[0] if age is None else age)
+
+    def exports(self) -> dict[str, pd.DataFrame]:
+        """The aggregated tables a run writes (file name → frame, for :func:`ebpm_analysis.io.write_tables`);
+        counts under ``min_cell`` suppressed."""
+        pub = self.shown[["facility_code", "facility_name", "facility_type", "ward_code", "ward_name", "examined",
+                          "expected", "adj_rate", "eb_rate", "eb_lo", "eb_hi", "p_above", "signal", "cluster",
+                          "hotspot"]].copy()
+        pub["signal"] = pub["signal"].astype(str)
+        sh = self.tooth_shares.copy()
+        sh["carious"] = suppress_counts(sh["carious"], self.min_cell)
+        out = {"facility_rates.csv": pub, "prevalence_by_age.csv": self.by_age,
+               "prevalence_by_type_age.csv": self.by_type_age, "prevalence_by_ward.csv": self.by_ward,
+               "tooth_shares.csv": sh,
+               "priority_facilities.csv": self.priority.drop(columns=[c for c in self.priority.columns
+                                                                      if c in ("lat", "lon")])}
+        if self.has_questionnaire:
+            out["behaviour_odds_ratios.csv"] = self.behaviour
+        out["small_facilities_aggregate.csv"] = pd.DataFrame([self.small])
+        return out
+
+
+def analyse_sheets(sheets, facilities: pd.DataFrame, *, min_cell: int = 10, min_examined: int = 10,
+                   adjust_overdispersion: bool = False, cluster_method: str = "kmeans", k_max: int = 6,
+                   hotspot_k: int = 8, permutations: int = 999, seed: int = 2026) -> DentalResult:
+    """Preschool dental checkups from the sheets and the facility list.
+
+    Parameters
+    ----------
+    sheets : DentalSheets
+        :func:`ebpm_analysis.io.dental_sheet.read_checkup_sheets` (``exams`` and ``teeth``).
+    facilities : DataFrame
+        :func:`ebpm_analysis.io.dental_sheet.read_facilities`.
+    min_cell : int
+        Counts below this are suppressed in tables.
+    min_examined : int
+        Facilities with fewer examined children are shown only in total.
+    adjust_overdispersion : bool
+        Widen the funnel limits by the between-facility overdispersion.
+    cluster_method : {"kmeans", "ward"}
+        Typing of facilities by caries pattern; k = 2 … ``k_max`` chosen by silhouette.
+    hotspot_k, permutations : int
+        Gi* k-nearest neighbours and permutations.
+    seed : int
+        Seed of clustering and permutations.
+
+    Returns
+    -------
+    DentalResult
+
+    Raises
+    ------
+    ParameterError
+        A parameter is out of range.
+    """
+    if cluster_method not in ("kmeans", "ward"):
+        raise ParameterError("cluster_method", f"got {cluster_method!r}", expected="'kmeans' or 'ward'")
+    for name, v in (("min_examined", min_examined), ("min_cell", min_cell)):
+        if int(v) < 1:
+            raise ParameterError(name, f"got {v!r}", expected="an integer ≥ 1 (default 10)")
+    exams = add_facility_info(sheets.exams, facilities)
+    by = {k: prevalence_by(exams, b, min_cell) for k, b in (
+        ("age", "age"), ("type_age", ["facility_type", "age"]), ("type", "facility_type"),
+        ("ward", ["ward_code", "ward_name"]))}
+    overall = prevalence_by(exams.assign(all="全体"), "all", min_cell).iloc[0]
+    fac = facility_summary(exams, sheets.teeth)
+    fa, finfo = funnel_analysis(exams, fac, min_examined=min_examined, adjust_overdispersion=adjust_overdispersion)
+    fa = fa.merge(facilities, on="facility_code", how="left")
+    curves = funnel_curves(finfo, int(fa["examined"].max()), n_min=min_examined)
+    shown = fa[~fa["small"]].copy()
+    shares = tooth_shares(sheets.teeth, exams)
+    pairs = tooth_pair_ranking(shares)
+    feat = pattern_features(shown)
+    labels, sil, k_best = cluster_facilities(feat, range(2, k_max + 1), method=cluster_method, seed=seed)
+    profiles = cluster_profiles(feat, labels)
+    city_feat = feat.mean()
+    shown["cluster"] = labels
+    pts = geo.to_plane(geo.points_frame(shown))
+    pts["eb_pct"] = 100 * pts["eb_rate"]
+    hs = hotspots(pts, "eb_pct", k=hotspot_k, permutations=permutations, seed=seed)
+    pts = pts.join(hs)
+    shown = shown.join(hs)
+    has_q = all(c in exams for c in ("finishing_brushing", "snacks_per_day", "fluoride"))
+    or_tab, or_info = behaviour_model(exams) if has_q else (None, None)
+    return DentalResult(
+        exams=exams, teeth=sheets.teeth, overall=overall, by_age=by["age"], by_type=by["type"],
+        by_type_age=by["type_age"], by_ward=by["ward"], ages=sorted(exams["age"].unique()), facilities=fa,
+        funnel_info=finfo, funnel_curves=curves, shown=shown, points=pts,
+        small=small_facility_aggregate(fa, min_cell),
+        flagged=shown[shown["signal"] == "99.8%超"].sort_values("z", ascending=False),
+        tooth_shares=shares, tooth_ranking=tooth_ranking(shares, top=5), tooth_pairs=pairs,
+        top_teeth=top_teeth(shares), features=feat, cluster_labels=labels, silhouette=sil, k_best=k_best,
+        cluster_profiles=profiles,
+        cluster_names={int(r["cluster"]): describe_cluster(r, city_feat) for _, r in profiles.iterrows()},
+        behaviour=or_tab, behaviour_info=or_info, priority=priority_table(shown), min_cell=int(min_cell))
