@@ -20,11 +20,13 @@ Pure functions over tidy frames or DuckDB relations (no file reading, no plottin
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from ..errors import ParameterError
 from ..jpcalendar import day_type
 from ..stats.hotspots import distance_band_weights, gi_star
 
@@ -314,10 +316,9 @@ def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: 
     br = braking_rates(passes, events, min_passes=min_passes)
     cells = mesh_polygons(br["mesh"], level).to_crs(plane_crs).merge(br, on="mesh")
     cells = mesh_hotspots(cells, "rate_eb_per_1000", level=level, alpha=alpha)
-    overall = cells["n_events"].sum() / max(cells["n_passes"].sum(), 1) * 1000
+    overall = overall_braking_rate(cells)
     cells["gi_significant"] = cells["hotspot"]
     cells["hotspot"] = cells["gi_significant"] & (cells["rate_eb_per_1000"] >= min_ratio * overall)
-    cells.attrs["overall_rate_per_1000"] = overall
     return rank_braking_hotspots(cells)
 
 
@@ -452,3 +453,211 @@ def recovered_hazards(ranked: pd.DataFrame, hazard_meshes: Iterable[str], top_n:
     top = set(ranked.head(top_n)["mesh"])
     hm = list(hazard_meshes)
     return sum(m in top for m in hm) / len(hm) if hm else math.nan
+
+
+def count_events(source, *, con=None, threshold_g: float = -0.3) -> int:
+    """Number of behaviour events with ``accel_long_g`` ≤ ``threshold_g`` (all meshes)."""
+    con = con if con is not None else connect()
+    _view(con, source, "_ev_all")
+    return int(con.execute(f"select count(*) from _ev_all where accel_long_g <= {float(threshold_g)}").fetchall()[0][0])
+
+
+def overall_braking_rate(braking: pd.DataFrame) -> float:
+    """Events per 1,000 passes over all meshes of a braking table (the reference of the hot-spot ratio)."""
+    return float(braking["n_events"].sum() / max(braking["n_passes"].sum(), 1) * 1000)
+
+
+def mesh_cells(df: pd.DataFrame, level: int, crs):
+    """Mesh polygons (in ``crs``) joined with a frame that has a ``mesh`` column."""
+    return mesh_polygons(df["mesh"], level).to_crs(crs).merge(df, on="mesh")
+
+
+def area_of_cells(cells, areas, *, name: str = "name", outside: str = "（市外）") -> pd.Series:
+    """Name of the area (e.g. ward) holding each cell's centre; ``outside`` where none does."""
+    ctr = cells[["geometry"]].copy()
+    ctr["geometry"] = cells.geometry.centroid
+    hit = ctr.sjoin(areas[[name, "geometry"]], how="left").groupby(level=0)[name].first()
+    return hit.reindex(cells.index).fillna(outside)
+
+
+@dataclass
+class ProbeResult:
+    """Everything the probe report shows, from one call of :func:`analyse_probe`.
+
+    Attributes
+    ----------
+    level : int
+        Mesh level (6 = 1/8 mesh ≈ 125 m).
+    years : list of int
+        Accident years analysed.
+    n_positions : int or None
+        Position rows ingested (as given to :func:`analyse_probe`).
+    agg : DataFrame
+        :func:`aggregate_positions` (all mesh × day type × hour); ``agg_published`` keeps rows with at
+        least ``min_cell`` trips.
+    passes, events_by_mesh : DataFrame
+        :func:`mesh_passes` and :func:`aggregate_events`.
+    n_events : int
+        Sudden-braking events (≤ ``braking_g``) in the whole delivery.
+    braking : GeoDataFrame
+        :func:`braking_hotspot_table` (meshes with enough passes, ranked; ``hotspot`` flag).
+    overall_rate : float
+        Events per 1,000 passes over ``braking`` (reference of the hot-spot ratio and map classes).
+    flags : DataFrame
+        :func:`congestion_flags` of the published mesh-hours (weekday).
+    peak_offpeak : DataFrame
+        :func:`peak_offpeak` per mesh; ``congestion_by_mesh`` adds ``n_congested_hours``.
+    profile : DataFrame
+        :func:`hourly_profile`.
+    peak_share, offpeak_share : float
+        Share of slow records on weekdays in the peak hours / 10–15 h.
+    accidents : DataFrame
+        Accident records of ``years``; ``accidents_by_mesh`` per mesh; ``trend`` :func:`accident_trend`
+        (all years given, by city); ``breakdowns`` :func:`accident_breakdowns`.
+    spots : GeoDataFrame
+        :func:`rank_spots` as mesh polygons with ``ward`` (area holding the centre), by rank.
+    """
+
+    level: int
+    years: list
+    n_positions: int | None
+    agg: pd.DataFrame
+    agg_published: pd.DataFrame
+    passes: pd.DataFrame
+    events_by_mesh: pd.DataFrame
+    n_events: int
+    braking: object
+    overall_rate: float
+    flags: pd.DataFrame
+    peak_offpeak: pd.DataFrame
+    congestion_by_mesh: pd.DataFrame
+    profile: pd.DataFrame
+    peak_share: float
+    offpeak_share: float
+    accidents: pd.DataFrame
+    accidents_by_mesh: pd.DataFrame
+    trend: dict
+    breakdowns: dict
+    spots: object
+
+    @property
+    def hotspots(self):
+        """Braking meshes that are hot spots."""
+        return self.braking[self.braking["hotspot"]]
+
+    @property
+    def class_counts(self) -> dict[str, int]:
+        """Spots per class (``known_danger``, ``latent_risk``, ``congestion_only``), zeros included."""
+        n = self.spots["class"].value_counts()
+        return {k: int(n.get(k, 0)) for k in CLASS_LABELS}
+
+    def cells(self, df: pd.DataFrame):
+        """``df`` (with ``mesh``) as mesh polygons in the CRS of the spots."""
+        return mesh_cells(df, self.level, self.spots.crs)
+
+    def exports(self) -> dict[str, pd.DataFrame]:
+        """Aggregated tables a run writes (file name → frame, for :func:`ebpm_analysis.io.write_tables`);
+        mesh-hours with few trips are left out."""
+        return {"spots_ranked.csv": pd.DataFrame(self.spots.drop(columns="geometry")),
+                "braking_by_mesh.csv": pd.DataFrame(self.braking.drop(columns="geometry")),
+                "congestion_mesh_day_hour.parquet": self.agg_published,
+                "accidents_by_mesh.csv": self.accidents_by_mesh,
+                "accident_trend_by_ward.csv": self.trend["by_group"].reset_index()}
+
+    def recovery(self, hazards: pd.DataFrame, congestion: pd.DataFrame, *, congestion_share: float = 0.5,
+                 min_records: int = 5) -> dict:
+        """On synthetic data: share of planted hazard spots among the top 2×n braking meshes and
+        share of planted congested link-hours found as slow mesh-hours (``hazards``/``congestion``
+        from the generator's truth, with ``lat``/``lon``; congestion with ``hour``)."""
+        hz_mesh = mesh_code(hazards["lat"], hazards["lon"], self.level).astype(str)
+        cg_mesh = mesh_code(congestion["lat"], congestion["lon"], self.level).astype(str)
+        fl = congestion_flags(self.agg, share_threshold=congestion_share, min_records=min_records)
+        flagged = set(zip(fl["mesh"], fl["hour"]))
+        return {"hazards_recovered": recovered_hazards(self.braking, hz_mesh, 2 * len(hazards)),
+                "congestion_found": float(np.mean([(m, h) in flagged for m, h in zip(cg_mesh, congestion["hour"])]))}
+
+
+def analyse_probe(positions, events, accidents: pd.DataFrame, wards, *, con=None, level: int = 6,
+                  years=(2019, 2020, 2021), congested_kmh: float = 20.0, heavy_kmh: float = 10.0,
+                  peak_hours=(7, 8, 17, 18), congestion_share: float = 0.5, braking_g: float = -0.3,
+                  min_passes: int = 30, hotspot_min_ratio: float = 2.0, alpha: float = 0.05,
+                  many_accidents: int = 5, few_accidents: int = 1, min_cell: int = 10,
+                  n_positions: int | None = None) -> ProbeResult:
+    """Congestion, sudden braking and accidents on the regional mesh, and the ranked spots.
+
+    Parameters
+    ----------
+    positions, events : DuckDB relation or frame
+        様式1-2 positions and 様式1-4 behaviour events (:func:`ebpm_analysis.io.etc2.open_parquet`).
+    accidents : DataFrame
+        Police accident records (:func:`ebpm_analysis.io.npa_accidents.load_accidents`), all years.
+    wards : GeoDataFrame
+        Areas of the city in a metre CRS with ``name`` (spots are named by the area of their centre).
+    con : DuckDB connection, optional
+        Where the aggregation runs (:func:`connect`).
+    level : int
+        Mesh level 3–6.
+    years : sequence of int
+        Accident years analysed.
+    congested_kmh, heavy_kmh : float
+        Slow and jammed speeds.
+    peak_hours : sequence of int
+        Weekday peak hours.
+    congestion_share : float
+        A mesh-hour is congested when at least this share of its records is slow.
+    braking_g : float
+        Sudden braking threshold (negative, G).
+    min_passes : int
+        Smallest number of passing trips for a braking rate (at least ``min_cell``).
+    hotspot_min_ratio, alpha : float
+        Hot spot: significant Gi* (one-sided ``alpha``) and a smoothed rate ≥ ratio × overall rate.
+    many_accidents, few_accidents : int
+        Known danger: at least ``many_accidents``; latent risk: a hot spot with at most ``few_accidents``.
+    min_cell : int
+        Mesh-hours with fewer trips are not published.
+    n_positions : int, optional
+        Rows ingested (reported back).
+
+    Returns
+    -------
+    ProbeResult
+
+    Raises
+    ------
+    ParameterError
+        ``level`` not 3–6 or ``braking_g`` not negative.
+    """
+    if level not in (3, 4, 5, 6):
+        raise ParameterError("mesh_level", f"got {level!r}", expected="3, 4, 5 or 6")
+    if not braking_g < 0:
+        raise ParameterError("braking_g", f"got {braking_g!r}", expected="a negative deceleration in G, e.g. -0.3")
+    con = con if con is not None else connect()
+    years = [int(y) for y in years]
+    acc = accidents[accidents["year"].isin(years)].reset_index(drop=True)
+    agg = aggregate_positions(positions, con=con, level=level, congested_kmh=congested_kmh, heavy_kmh=heavy_kmh)
+    passes = mesh_passes(positions, con=con, level=level)
+    agg_pub = agg[agg["n_trips"] >= min_cell].reset_index(drop=True)  # disclosure: mesh-hours with few trips hidden
+    ev_mesh = aggregate_events(events, con=con, level=level, threshold_g=braking_g)
+    n_events = count_events(events, con=con, threshold_g=braking_g)
+    braking = braking_hotspot_table(passes, ev_mesh, level=level, min_passes=max(min_passes, min_cell), alpha=alpha,
+                                    min_ratio=hotspot_min_ratio)
+    flags = congestion_flags(agg_pub, share_threshold=congestion_share, min_records=min_cell)
+    po = peak_offpeak(agg_pub, peak_hours=peak_hours, min_records=min_cell)
+    cong_mesh = po[["mesh", "share_slow_peak", "mean_speed_peak", "share_slow_offpeak"]].merge(
+        flags.groupby("mesh").size().rename("n_congested_hours").reset_index(), on="mesh", how="left")
+    cong_mesh["n_congested_hours"] = cong_mesh["n_congested_hours"].fillna(0).astype(int)
+    acc_mesh = accidents_per_mesh(acc, level=level)
+    spots = rank_spots(braking.drop(columns="geometry"), cong_mesh, acc_mesh, many_accidents=many_accidents,
+                       few_accidents=few_accidents, congested_share=congestion_share)
+    spots_g = mesh_cells(spots, level, wards.crs).sort_values("rank").reset_index(drop=True)
+    spots_g["ward"] = area_of_cells(spots_g, wards)
+    wd = agg[agg["day_type"] == "weekday"]
+    peak, off = wd[wd["hour"].isin(list(peak_hours))], wd[wd["hour"].between(10, 15)]
+    return ProbeResult(
+        level=level, years=years, n_positions=n_positions, agg=agg, agg_published=agg_pub, passes=passes,
+        events_by_mesh=ev_mesh, n_events=n_events, braking=braking, overall_rate=overall_braking_rate(braking),
+        flags=flags, peak_offpeak=po, congestion_by_mesh=cong_mesh, profile=hourly_profile(agg),
+        peak_share=float(peak["n_slow"].sum() / peak["n_records"].sum()),
+        offpeak_share=float(off["n_slow"].sum() / off["n_records"].sum()),
+        accidents=acc, accidents_by_mesh=acc_mesh, trend=accident_trend(accidents, years=years, by="city_code"),
+        breakdowns=accident_breakdowns(acc), spots=spots_g)
