@@ -21,7 +21,7 @@ def real_entries():
 
 
 def test_bundled_real_data_match_their_entries(real_entries):
-    f = catalog.validate_catalog(real_entries, set(geo.load_areas()["code"]))
+    f = catalog.check_entries(real_entries, set(geo.load_areas()["code"]))
     assert len(real_entries) >= 7
     assert f[f.level == "error"].empty, f[f.level == "error"].to_string()
     # Known properties of the real files are found:
@@ -84,7 +84,7 @@ def test_malformed_entry_is_rejected(tmp_path):
 
 
 def test_export(tmp_path, real_entries):
-    f = catalog.validate_catalog(real_entries)
+    f = catalog.check_entries(real_entries)
     files = catalog.export_catalog(real_entries, f, tmp_path)
     cols = pd.read_csv(files["columns_csv"], encoding="utf-8-sig", dtype=str)
     assert files["columns_csv"].read_bytes().startswith(b"\xef\xbb\xbf")
@@ -92,3 +92,28 @@ def test_export(tmp_path, real_entries):
     assert "地点　緯度（北緯）" in set(cols["name"])
     data = json.loads(files["json"].read_text(encoding="utf-8"))
     assert {d["id"] for d in data} == {e["id"] for e in real_entries}
+
+
+def test_validate_catalog_result(real_entries, tmp_path):
+    """cases.catalog.validate_catalog: the numbers 00's report shows, from the same findings."""
+    from ebpm_analysis.cases.catalog import CatalogResult, validate_catalog
+    from ebpm_analysis.plots.catalog import status_chart
+
+    res = validate_catalog(real_entries, area_codes=set(geo.load_areas()["code"]))
+    assert isinstance(res, CatalogResult) and res.n_datasets == len(real_entries) == res.n_real
+    assert res.n_synthetic == 0 and res.n_errors == 0
+    assert res.n_warnings == int((res.by_dataset["status"] == "warning").sum()) >= 3
+    assert res.n_matching == res.n_datasets and res.n_described <= res.n_datasets
+    l201 = res.findings[(res.findings.rule == "L2-01") & (res.findings.level != "ok")]["dataset"].nunique()
+    assert res.n_clean("L2-01") == res.n_datasets - l201 < res.n_datasets
+    lines = res.problems()
+    assert len(lines) == res.n_warnings and all("利用上の注意" in x for x in lines)
+    assert any(x.startswith("熊本市 病院一覧") and "横持ち" in x for x in lines)
+    assert set(res.details()["区分"]) <= {"error", "warning", "info"} and len(res.details()) > 0
+    assert list(res.by_rule.columns[:2]) == ["ID", "ルール"]
+    # a mismatching entry becomes an error line naming the dataset
+    bad = dict(real_entries[0], id="broken", title="壊れた目録", path=str(tmp_path / "none.csv"))
+    res2 = validate_catalog([bad])
+    assert res2.n_errors == 1 and res2.problems()[0].startswith("**壊れた目録**：目録と一致しません")
+    fig = status_chart(res.by_dataset, source="test")
+    assert len(fig.axes[0].patches) == 4 * res.n_datasets

@@ -251,7 +251,10 @@ def validate_entry(entry: dict, area_codes: set[str] | None = None) -> list[Find
     return out
 
 
-def validate_catalog(entries: list[dict], area_codes: set[str] | None = None) -> pd.DataFrame:
+def check_entries(entries: list[dict], area_codes: set[str] | None = None) -> pd.DataFrame:
+    """Findings of :func:`validate_entry` for every entry (``dataset, level, check, rule, message``).
+
+    The report's entry point is :func:`ebpm_analysis.cases.catalog.validate_catalog`."""
     rows = []
     for e in entries:
         rows += [asdict(f) for f in validate_entry(e, area_codes)]

@@ -1,0 +1,121 @@
+"""Case 0 — the data catalog (データ項目一覧): what the report on the catalog shows.
+
+:func:`validate_catalog` is the one call: the io layer checks every entry against its file(s)
+(:func:`ebpm_analysis.io.catalog.check_entries`); this module summarises the findings for the
+report (status per dataset and rule, KPIs, one line per dataset with a problem).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..io import catalog as io_catalog
+
+LEVEL_JA = {"ok": "適合", "info": "参考", "warning": "注意", "error": "不一致"}
+
+
+@dataclass
+class CatalogResult:
+    """The validated catalog.
+
+    Attributes
+    ----------
+    entries : list of dict
+        Catalog entries as loaded (:func:`ebpm_analysis.io.catalog.load_catalog`).
+    findings : DataFrame
+        One row per check: ``dataset, level (ok|info|warning|error), check, rule, message``.
+    by_dataset : DataFrame
+        Counts per dataset and level with the worst level as ``status``.
+    by_rule : DataFrame
+        Rule × dataset matrix of the worst level (machine-readability view).
+    datasets : DataFrame
+        One row per dataset (title, nature, format, encoding, coverage, licence, attribution …).
+    columns : DataFrame
+        One row per column of every dataset (the データ項目一覧).
+    """
+
+    entries: list
+    findings: pd.DataFrame
+    by_dataset: pd.DataFrame
+    by_rule: pd.DataFrame
+    datasets: pd.DataFrame
+    columns: pd.DataFrame
+
+    @property
+    def n_datasets(self) -> int:
+        return len(self.entries)
+
+    @property
+    def n_errors(self) -> int:
+        """Datasets that do not match their entry."""
+        return int((self.by_dataset["status"] == "error").sum())
+
+    @property
+    def n_warnings(self) -> int:
+        """Datasets with a machine-readability warning (and no error)."""
+        return int((self.by_dataset["status"] == "warning").sum())
+
+    @property
+    def n_real(self) -> int:
+        return int((self.datasets["nature"] == "real").sum())
+
+    @property
+    def n_synthetic(self) -> int:
+        return int((self.datasets["nature"] == "synthetic").sum())
+
+    @property
+    def n_described(self) -> int:
+        """Datasets with a description for every column."""
+        return sum(all(c.get("description") for c in e["columns"]) for e in self.entries)
+
+    @property
+    def n_matching(self) -> int:
+        """Datasets without a mismatch (status ok, info or warning)."""
+        return int(self.by_dataset["status"].isin(["ok", "info", "warning"]).sum())
+
+    def n_clean(self, rule: str = "L2-01") -> int:
+        """Datasets without a finding other than ok for ``rule``."""
+        f = self.findings
+        return self.n_datasets - f[(f["rule"] == rule) & (f["level"] != "ok")]["dataset"].nunique()
+
+    def problems(self, width: int = 90) -> list[str]:
+        """One line per dataset with an error or a warning (messages of warnings cut at ``width``)."""
+        titles = self.datasets.set_index("id")["title"]
+        lines = []
+        for _, r in self.by_dataset.iterrows():
+            if r["status"] not in ("error", "warning"):
+                continue
+            f = self.findings
+            msgs = f[(f.dataset == r["dataset"]) & (f.level == r["status"])]["message"].tolist()
+            if r["status"] == "error":
+                lines.append(f"**{titles[r['dataset']]}**：目録と一致しません — " + " / ".join(msgs))
+            else:
+                lines.append(f"{titles[r['dataset']]}：利用上の注意 — " + " / ".join(m[:width] for m in msgs))
+        return lines
+
+    def details(self) -> pd.DataFrame:
+        """Findings other than ok, with Japanese headers."""
+        return self.findings[self.findings.level.isin(["error", "warning", "info"])].rename(columns={
+            "dataset": "データセット", "level": "区分", "check": "点検", "rule": "ルール", "message": "内容"})
+
+
+def validate_catalog(entries: list[dict], *, area_codes: set[str] | None = None) -> CatalogResult:
+    """Check every catalog entry against its file(s) and summarise the findings.
+
+    Parameters
+    ----------
+    entries : list of dict
+        :func:`ebpm_analysis.io.catalog.load_catalog`.
+    area_codes : set of str, optional
+        Valid standard area codes (e.g. from :func:`ebpm_analysis.geo.load_areas`) for rule L3-06.
+
+    Returns
+    -------
+    CatalogResult
+    """
+    findings = io_catalog.check_entries(entries, area_codes)
+    return CatalogResult(entries=entries, findings=findings, by_dataset=io_catalog.status_by_dataset(findings),
+                         by_rule=io_catalog.status_by_rule(findings), datasets=io_catalog.datasets_table(entries),
+                         columns=io_catalog.columns_table(entries))
