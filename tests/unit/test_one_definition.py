@@ -43,6 +43,11 @@ CONCEPTS = {
     "holiday functions": Concept(r"holiday", "jpcalendar.py", count=None),
     "year-end closure": Concept(r"year_end_closure|new_year", "jpcalendar.py", count=None),
     "day type": Concept(r"^day_types?$", "jpcalendar.py"),
+    "distance matrix": Concept(r"^(distance_matrix|dist_matrix|pairwise_distances?|cost_matrix)$", "location.py"),
+    "maximal covering location": Concept(r"mclp", "location.py", count=None),
+    "p-median": Concept(r"p_?median", "location.py", count=None),
+    "coverage of sites": Concept(r"^(coverage|coverage_matrix|greedy_max_coverage|mean_nearest)$", "location.py",
+                                 count=None),
     "office days": Concept(r"^(is_open|office_calendar|closed_weekdays|office_days?|is_office_day)$", "jpcalendar.py",
                            count=None),
 }
@@ -51,6 +56,8 @@ CONCEPTS = {
 IMPORT_HOMES = {
     "esda.getisord": "stats/hotspots.py",
     "jpholiday": "jpcalendar.py",
+    "spopt": "location.py",
+    "pulp": "location.py",
 }
 #: Library names that belong to one home module only, however they are reached (``esda.G_Local``).
 NAME_HOMES = {
@@ -97,6 +104,17 @@ def _is_weekday_literal(node: ast.AST) -> bool:
     return vals in (["月", "火", "水"], ["日", "月", "火"])
 
 
+def _is_hypot_matrix(node: ast.AST) -> bool:
+    """``np.hypot(a[:, None, 0] - b[None, :, 0], ...)``: a hand-written distance matrix."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "hypot"):
+        return False
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Tuple):
+            if any(isinstance(e, ast.Constant) and e.value is None for e in sub.slice.elts):
+                return True
+    return False
+
+
 def _is_rows_arith(node: ast.AST) -> bool:
     """``(np.flatnonzero(m) + k).tolist()`` or ``(df.index[m] + k).tolist()``: hand-made row numbers."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "tolist"):
@@ -127,6 +145,8 @@ def violations(root: Path = ROOT) -> list[str]:
         for node in ast.walk(tree):
             if _is_rows_arith(node) and label != CONCEPTS["row numbers for error messages"].home:
                 problems.append(f"{label}:{node.lineno}: hand-made row numbers; use io.common.bad_rows")
+            if _is_hypot_matrix(node) and label != CONCEPTS["distance matrix"].home:
+                problems.append(f"{label}:{node.lineno}: hand-written distance matrix; use location.distance_matrix")
             if _is_weekday_literal(node) and label != CONCEPTS["weekday names"].home:
                 problems.append(f"{label}:{node.lineno}: hand-written weekday names; use jpcalendar.WEEKDAY_JA")
             mods = []
@@ -190,6 +210,12 @@ def _home_files() -> dict[str, str]:
     ("def is_national_holiday(d):\n    return False\n", "holiday functions"),
     ("def new_year(d):\n    return (d.month == 1) & (d.day <= 3)\n", "year-end closure"),
     ("class GiStar:\n    pass\n", "class GiStar defined in"),
+    ("import numpy as np\ndef f(a, b):\n    return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])\n",
+     "hand-written distance matrix"),
+    ("def distance_matrix(a, b):\n    return a - b\n", "distance matrix"),
+    ("def solve_mclp(cost, w, r, p):\n    return None\n", "maximal covering location"),
+    ("def solve_pmedian(cost, w, p):\n    return None\n", "p-median"),
+    ("def f():\n    from spopt.locate import MCLP\n    return MCLP\n", "imports spopt.locate"),
 ])
 def test_checker_catches_a_second_definition(tmp_path, extra, expect):
     files = _home_files()

@@ -18,6 +18,7 @@ import pytest
 
 from ebpm_analysis import geo, paths
 from ebpm_analysis.cases import school_routes as sr
+from ebpm_analysis.location import distance_matrix
 from ebpm_analysis.io import school_fixes
 from ebpm_analysis.synth import school_routes as synth
 
@@ -116,7 +117,7 @@ def test_greedy_and_mclp_volunteers(analysed):
     # Brute force over the same 15 candidates: MCLP is optimal.
     dem = w[w["weight"] > 0].reset_index(drop=True)
     cand = dem.sort_values(["weight", "crossing_id"], ascending=[False, True]).head(15)
-    cover = sr.coverage_matrix(dem[["x", "y"]].to_numpy(), cand[["x", "y"]].to_numpy(), 130.0)
+    cover = distance_matrix(dem[["x", "y"]].to_numpy(), cand[["x", "y"]].to_numpy()) <= 130.0
     wt = dem["weight"].to_numpy()
     best = max(wt[cover[:, list(c)].any(axis=1)].sum() for c in itertools.combinations(range(len(cand)), 5))
     assert s_m["covered_passes"] == pytest.approx(best)

@@ -8,8 +8,8 @@ Pure functions over tidy frames (no file reading, no plotting):
   busiest 5-minute bin's count of unique children; :func:`heatmap_matrix` the crossing × bin table.
 - :func:`off_route_by_segment` — each fix is attributed to the nearest designated-route segment of
   the child's school; share of fixes (and of trips) farther than ``off_route_m`` from it.
-- :func:`place_volunteers` — maximal coverage of child-passes by N volunteers (MCLP with
-  spopt/PuLP-CBC, or the greedy heuristic), :func:`greedy_max_coverage`.
+- :func:`place_volunteers` — maximal coverage of child-passes by N volunteers (MCLP or the greedy
+  heuristic of :mod:`ebpm_analysis.location`).
 
 Person counts shown to readers go through :func:`ebpm_analysis.stats.disclosure.suppress_small`.
 """
@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 
 from .. import geo
 from ..errors import ParameterError
+from ..location import distance_matrix, greedy_max_coverage, mclp
 from ..stats.disclosure import suppress_small
 from ..stats.intervals import wilson_ci
 
@@ -172,7 +173,7 @@ def label_locations(points_xy: pd.DataFrame, schools_xy: pd.DataFrame) -> pd.Ser
     """Human-readable location: nearest school, compass direction and distance ("A小学校の北東 450 m")."""
     s = schools_xy[["x", "y"]].to_numpy()
     p = points_xy[["x", "y"]].to_numpy()
-    d = np.hypot(p[:, None, 0] - s[None, :, 0], p[:, None, 1] - s[None, :, 1])
+    d = distance_matrix(p, s)
     k = d.argmin(axis=1)
     dist = d[np.arange(len(p)), k]
     ang = np.degrees(np.arctan2(p[:, 1] - s[k, 1], p[:, 0] - s[k, 0])) % 360
@@ -231,39 +232,6 @@ def off_route_by_segment(fixes_xy: pd.DataFrame, segments_plane, *, off_route_m:
 
 
 # ------------------------------------------------------------------------------- volunteers
-def coverage_matrix(demand_xy: np.ndarray, cand_xy: np.ndarray, radius_m: float) -> np.ndarray:
-    d = np.hypot(demand_xy[:, None, 0] - cand_xy[None, :, 0], demand_xy[:, None, 1] - cand_xy[None, :, 1])
-    return d <= radius_m
-
-
-def greedy_max_coverage(cover: np.ndarray, weights: np.ndarray, n: int) -> list[int]:
-    """Greedy maximal coverage: repeatedly add the candidate covering the most uncovered weight.
-
-    Exact when coverage areas do not overlap (radius below half the spacing between candidates);
-    otherwise within (1 − 1/e) of the optimum."""
-    covered = np.zeros(cover.shape[0], dtype=bool)
-    chosen: list[int] = []
-    w = np.asarray(weights, dtype=float)
-    for _ in range(min(n, cover.shape[1])):
-        gain = (cover & ~covered[:, None]).T.astype(float) @ w
-        if chosen:
-            gain[chosen] = -1
-        j = int(np.argmax(gain))
-        if gain[j] <= 0:
-            break
-        chosen.append(j)
-        covered |= cover[:, j]
-    return chosen
-
-
-def _chosen_facilities(model, n_cand: int) -> list[int]:
-    chosen = []
-    for j, var in enumerate(model.fac_vars):
-        if var.value() is not None and var.value() > 0.5:
-            chosen.append(j)
-    return chosen
-
-
 def place_volunteers(weights: pd.DataFrame, n_volunteers: int, *, radius_m: float = 60.0, method: str = "mclp",
                      max_candidates: int = 80) -> tuple[pd.DataFrame, dict]:
     """Volunteer placement maximising covered child-passes.
@@ -281,12 +249,12 @@ def place_volunteers(weights: pd.DataFrame, n_volunteers: int, *, radius_m: floa
     dem = weights[weights["weight"] > 0].reset_index(drop=True)
     cand = dem.sort_values(["weight", "crossing_id"], ascending=[False, True]).head(max_candidates).reset_index(drop=True)
     dxy, cxy = dem[["x", "y"]].to_numpy(), cand[["x", "y"]].to_numpy()
-    dist = np.hypot(dxy[:, None, 0] - cxy[None, :, 0], dxy[:, None, 1] - cxy[None, :, 1])
+    dist = distance_matrix(dxy, cxy)
     cover = dist <= radius_m
     w = dem["weight"].to_numpy(dtype=float)
     n = min(n_volunteers, len(cand))
     if method == "mclp":
-        sel = _chosen_facilities(_solve_mclp(dist, w, radius_m, n), len(cand))
+        sel = mclp(dist, w, radius_m, n).sites.tolist()
     else:
         sel = greedy_max_coverage(cover, w, n)
     # Order the chosen set by marginal gain for the list.
@@ -308,18 +276,6 @@ def place_volunteers(weights: pd.DataFrame, n_volunteers: int, *, radius_m: floa
                "covered_passes": float(w[covered].sum()), "covered_share": float(w[covered].sum() / total) if total else np.nan,
                "candidates": len(cand), "demand_points": len(dem)}
     return out, summary
-
-
-def _solve_mclp(dist, w, radius_m, n):
-    import warnings
-
-    import pulp
-    from spopt.locate import MCLP
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = MCLP.from_cost_matrix(dist, w, service_radius=radius_m, p_facilities=n, name="volunteers")
-        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
-    return model
 
 
 def passes_by_period(hits: pd.DataFrame, n_days: int) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from ..io.common import build_dir_once
 from .. import geo, paths
 from ..errors import ParameterError
 from ..io.dental_sheet import FDI_TEETH, tooth_label
+from ..location import distance_matrix
 
 GENERATOR_VERSION = 4  # bump when the output for a given seed changes (part of the cache key)
 AGES = (3, 4, 5)
@@ -176,7 +177,7 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     xy = np.column_stack([fac.geometry.x, fac.geometry.y])
     big = fac["size"].to_numpy() >= 80
     # cluster centre: a facility with many neighbours within the radius, away from the city centre
-    dmat = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1]) / 1000
+    dmat = distance_matrix(xy) / 1000
     neigh = (dmat < cluster_radius_km).sum(axis=1)
     eligible = np.flatnonzero((neigh >= 6) & (neigh <= max(12, np.quantile(neigh, 0.6))))
     if len(eligible) == 0:

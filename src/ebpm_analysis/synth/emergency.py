@@ -38,6 +38,7 @@ from ..errors import ParameterError
 from ..io.common import build_dir_once
 from ..io.jma import read_jma_daily
 from ..jpcalendar import is_holiday, is_year_end_closure
+from ..location import distance_matrix
 from .weather import generate_daily_weather, write_jma_daily_csv
 
 GENERATOR_VERSION = 2                # part of the cache key: bump when the generated data change
@@ -265,7 +266,7 @@ def _respond(call, dist_i, xy, stations, growth_idx, start_ts, target_mean_respo
     n = len(call)
     st_xy = stations[["x", "y"]].to_numpy()
     crew_station = np.repeat(np.arange(len(stations)), stations["救急隊数_24時間"].to_numpy())
-    dkm = np.hypot(xy[:, None, 0] - st_xy[None, :, 0], xy[:, None, 1] - st_xy[None, :, 1]) / 1000
+    dkm = distance_matrix(xy, st_xy) / 1000
     proc = rng.lognormal(np.log(1.5), 0.35, n)
     noise = rng.lognormal(0, TRAVEL_NOISE_SIGMA, n)
     # calibrate effective speed on the nearest-station distance (busy crews add a little more)

@@ -9,7 +9,8 @@ and :mod:`~ebpm_analysis.io.jma`; nothing here reads files or plots.
 - :mod:`.forecast` — how many: daily count model (Poisson / negative binomial GLM with calendar,
   holiday, heat and cold terms) and a SARIMAX alternative, rolling-origin backtest against
   seasonal-naive (same weekday 52 weeks earlier), 12-month forecast, ageing scenario to 2030/2040.
-- :mod:`.placement` — where to base crews: MCLP and p-median (PySAL spopt) on a demand grid.
+- :mod:`.placement` — where to base crews: demand grid, candidate sites and response-time costs for the
+  MCLP and p-median of :mod:`ebpm_analysis.location` (PySAL spopt).
 - :mod:`.crew` — a discrete-event simulation of crew busy time for a weekday daytime-only crew.
 - :mod:`.analysis` — the entry point :func:`analyse_dispatch_log` → :class:`EmergencyResult` (with
   :class:`DemandSummary`, :class:`ForecastSummary`, :class:`PlacementPlan`, :class:`CrewEffect`).
@@ -54,25 +55,15 @@ from .forecast import (
     forecast,
     seasonal_naive,
 )
-from .placement import (
-    candidate_sites,
-    coverage,
-    demand_points,
-    mclp_bruteforce,
-    mean_nearest,
-    response_cost,
-    solve_mclp,
-    solve_pmedian,
-    travel_model,
-)
+from .placement import candidate_sites, demand_points, response_cost, travel_model
 
 __all__ = [
     "CrewEffect", "DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log",
     "plan_placement", "summarise_demand", "summarise_forecast",
     "DailyDispatchModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
-    "backtest_summary", "calendar_features", "candidate_sites", "climatology", "coverage", "daily_series",
+    "backtest_summary", "calendar_features", "candidate_sites", "climatology", "daily_series",
     "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",
-    "full_years", "hourly_profile", "mclp_bruteforce", "mean_nearest", "response_bands",
+    "full_years", "hourly_profile", "response_bands",
     "response_by_district", "response_cost", "response_trend", "seasonal_naive", "share_between",
-    "simulate_dispatch", "solve_mclp", "solve_pmedian", "travel_model", "weekday_daytime", "weekday_profile",
+    "simulate_dispatch", "travel_model", "weekday_daytime", "weekday_profile",
 ]

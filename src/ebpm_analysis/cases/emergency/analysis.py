@@ -29,16 +29,8 @@ from .demand import (
     weekday_profile,
 )
 from .forecast import DailyDispatchModel, ageing_scenario, backtest, backtest_summary, daily_series, forecast
-from .placement import (
-    candidate_sites,
-    coverage,
-    demand_points,
-    mean_nearest,
-    response_cost,
-    solve_mclp,
-    solve_pmedian,
-    travel_model,
-)
+from ...location import Solution, coverage, mclp, mean_nearest, p_median
+from .placement import candidate_sites, demand_points, response_cost, travel_model
 
 __all__ = ["DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log"]
 
@@ -186,12 +178,13 @@ class PlacementPlan:
         The coverage threshold (minutes).
     current_coverage, current_mean_min : float
         Share of demand within ``radius`` and demand-weighted mean minutes with the existing stations.
-    mclp_add : dict
-        MCLP keeping every station and adding sites: ``sites`` (indices into ``sites``), ``coverage``.
-    mclp_relocate : dict
+    mclp_add : Solution
+        MCLP keeping every station and adding sites (:class:`ebpm_analysis.location.Solution`: ``sites``
+        as indices into ``sites``, ``coverage``, ``mean_cost`` in minutes).
+    mclp_relocate : Solution
         MCLP with as many sites as stations, chosen freely among stations and candidates.
-    pmedian_add, pmedian_relocate : dict
-        p-median for the same two cases: ``sites``, ``mean_min``.
+    pmedian_add, pmedian_relocate : Solution
+        p-median for the same two cases (``mean_cost``: demand-weighted mean minutes).
     n_added : int
         Sites of ``mclp_add`` that are new (candidates).
     layers : DataFrame
@@ -209,10 +202,10 @@ class PlacementPlan:
     radius: float
     current_coverage: float
     current_mean_min: float
-    mclp_add: dict
-    mclp_relocate: dict
-    pmedian_add: dict
-    pmedian_relocate: dict
+    mclp_add: Solution
+    mclp_relocate: Solution
+    pmedian_add: Solution
+    pmedian_relocate: Solution
     n_added: int
     layers: pd.DataFrame
 
@@ -342,9 +335,9 @@ def _layer(xy: pd.DataFrame, sites: np.ndarray, tm: dict, cell_m: float, radius:
     c = response_cost(d[["x", "y"]].to_numpy(), sites, tm)
     w = d["w"].to_numpy()
     existing = np.arange(n_existing)
-    sol = solve_mclp(c, w, radius, n_existing + 1, fixed=existing)
-    new = sol["sites"][sol["sites"] >= n_existing]
-    return {"calls": len(xy), "current": coverage(c, w, existing, radius), "plus1": sol["coverage"],
+    sol = mclp(c, w, radius, n_existing + 1, fixed=existing)
+    new = sol.sites[sol.sites >= n_existing]
+    return {"calls": len(xy), "current": coverage(c, w, existing, radius), "plus1": sol.coverage,
             "site": int(new[0]) if len(new) else None}
 
 
@@ -363,7 +356,7 @@ def plan_placement(log: pd.DataFrame, stations: pd.DataFrame, year: int, *, cove
     cost = response_cost(dem[["x", "y"]].to_numpy(), sites, tm)
     w = dem["w"].to_numpy()
     existing = np.arange(ne)
-    m_add = solve_mclp(cost, w, coverage_min, ne + add_sites, fixed=existing)
+    m_add = mclp(cost, w, coverage_min, ne + add_sites, fixed=existing)
     day = weekday_daytime(ly["t_call"], *daytime_shift)
     layers = [{"layer": lab, **_layer(ly.loc[mask], sites, tm, placement_cell_m, coverage_min, ne)}
               for lab, mask in (("平日日中", day), ("夜間・休日", ~day))]
@@ -371,9 +364,9 @@ def plan_placement(log: pd.DataFrame, stations: pd.DataFrame, year: int, *, cove
         travel=tm, demand=dem, sites=sites, n_existing=ne, n_candidates=len(cand), cost=cost, weights=w,
         radius=coverage_min, current_coverage=coverage(cost, w, existing, coverage_min),
         current_mean_min=mean_nearest(cost, w, existing), mclp_add=m_add,
-        mclp_relocate=solve_mclp(cost, w, coverage_min, ne),
-        pmedian_add=solve_pmedian(cost, w, ne + add_sites, fixed=existing),
-        pmedian_relocate=solve_pmedian(cost, w, ne), n_added=int((m_add["sites"] >= ne).sum()),
+        mclp_relocate=mclp(cost, w, coverage_min, ne),
+        pmedian_add=p_median(cost, w, ne + add_sites, fixed=existing, radius=coverage_min),
+        pmedian_relocate=p_median(cost, w, ne, radius=coverage_min), n_added=int((m_add.sites >= ne).sum()),
         layers=pd.DataFrame(layers),
     )
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...jpcalendar import is_holiday
+from ...location import distance_matrix
 from .demand import attach_xy
 
 
@@ -116,7 +117,7 @@ def daytime_crew_effect(log: pd.DataFrame, stations: pd.DataFrame, tm: dict, *, 
     lx = attach_xy(sel)
     xy = lx[["x", "y"]].to_numpy()
     sxy = st[["x", "y"]].to_numpy()
-    travel = tm["a"] + tm["b"] * np.hypot(xy[:, None, 0] - sxy[None, :, 0], xy[:, None, 1] - sxy[None, :, 1]) / 1000
+    travel = tm["a"] + tm["b"] * distance_matrix(xy, sxy) / 1000
     first_due = np.argmin(travel, axis=1)
     day_ok = weekday_daytime(sel["t_call"], shift_start, shift_end)
     crews = st["crews_24h"].to_numpy()
