@@ -192,8 +192,12 @@ def detect_layout(columns) -> str:
 
 
 def read_honhyo_csv(path: str | os.PathLike, *, encoding: str = "cp932", pref_code: str | None = None,
-                    municipality_codes=None, codebook_dir=None) -> pd.DataFrame:
-    """Read a published ``honhyo_YYYY.csv`` (either layout) into the tidy frame."""
+                    municipality_codes=None, codebook_dir=None, nature: str = "real") -> pd.DataFrame:
+    """Read a published ``honhyo_YYYY.csv`` (either layout) into the tidy frame.
+
+    ``nature`` is what the provenance records: ``"real"``, or ``"synthetic"`` for a generated file in
+    this format (e.g. real records with a planted measure).
+    """
     path = paths.resolve(path)
     check_encoding(path, encoding)
     raw = pd.read_csv(path, encoding="cp932" if encoding.lower() in ("cp932", "shift_jis", "sjis") else encoding,
@@ -210,7 +214,7 @@ def read_honhyo_csv(path: str | os.PathLike, *, encoding: str = "cp932", pref_co
                    + (f"; missing {missing[:4]}" if missing else "") + (f"; unexpected {extra[:4]}" if extra else ""))
         raise InputFileError(path, problem, column=(missing[0] if missing else None),
                              expected="the published honhyo header (cp932), e.g. 資料区分,都道府県コード,警察署等コード,…")
-    record_input(path, nature="real", dataset="npa-honhyo")
+    record_input(path, nature=nature, dataset="npa-honhyo")
     raw["source_row"] = np.arange(2, len(raw) + 2)  # 1-based line number in the file (header = line 1)
     return _tidy(raw, path, layout, pref_code, municipality_codes, codebook_dir)
 
@@ -385,8 +389,12 @@ def to_honhyo_csv(raw: pd.DataFrame, path: str | os.PathLike, layout: str = "201
     return path
 
 
-def read_gpkg_raw(path: str | os.PathLike = GPKG_FILE) -> pd.DataFrame:
-    """The GeoPackage's 本票 columns as zero-padded text (the published CSV values), no checks or translation."""
+def read_gpkg_raw(path: str | os.PathLike = GPKG_FILE, *, with_source_row: bool = False) -> pd.DataFrame:
+    """The GeoPackage's 本票 columns as zero-padded text (the published CSV values), no checks or translation.
+
+    ``with_source_row=True`` adds ``source_row`` (the feature id, as in :func:`read_accidents_gpkg`), so
+    rows of the tidy frame can be matched back to their raw text (e.g. to write a subset as a CSV).
+    """
     path = paths.resolve(path)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -399,4 +407,42 @@ def read_gpkg_raw(path: str | os.PathLike = GPKG_FILE) -> pd.DataFrame:
         if col in CODE_WIDTHS:
             s = s.str.zfill(CODE_WIDTHS[col])
         raw[col] = s.fillna("").astype(str)
-    return raw[COLUMNS_2019].copy()
+    out = raw[COLUMNS_2019].copy()
+    if with_source_row:
+        out["source_row"] = (raw["fid"] if "fid" in raw.columns else pd.Series(np.arange(1, len(raw) + 1))).to_numpy()
+    return out
+
+
+#: Bundled 本票 files by JIS prefecture code (data/raw/npa-accidents-<pref>/).
+BUNDLED = {"43": GPKG_FILE}
+
+
+def npa_pref_code(jis_code: str, codebook_dir=None) -> str:
+    """Police prefecture code (e.g. '93') for a JIS prefecture code (e.g. '43'); Hokkaido → its first area code."""
+    names = code_table("pref.csv", codebook_dir)
+    if not (isinstance(jis_code, str) and jis_code.isdigit() and 1 <= int(jis_code) <= 47):
+        raise ParameterError("city_code", f"prefecture part {jis_code!r}", expected="a JIS prefecture code 01–47")
+    for code, name in names.items():
+        if name.startswith(JIS_PREFS[int(jis_code) - 1]):
+            return code
+    raise ParameterError("city_code", f"no police prefecture for JIS {jis_code}")  # pragma: no cover
+
+
+def city_selection(city_code: str) -> dict:
+    """Which bundled 本票 file and which codes select a city: ``path``, ``pref_code`` (police) and
+    ``municipality_codes`` (3-digit 本票 市区町村コード: the wards of a designated city, else the city's own)."""
+    from .. import geo
+
+    wards = geo.load_city(city_code)
+    codes = sorted(c[2:5] for c in wards["code"].astype(str))
+    pref = city_code[:2]
+    if pref not in BUNDLED:
+        raise ParameterError("city_code", f"no police accident records bundled for prefecture {pref} ({city_code})",
+                             expected=f"a city in a prefecture with bundled 本票 files: {sorted(BUNDLED)}")
+    return {"path": BUNDLED[pref], "pref_code": npa_pref_code(pref), "municipality_codes": codes}
+
+
+def load_city_accidents(city_code: str) -> pd.DataFrame:
+    """The bundled real 本票 records of a city (tidy frame)."""
+    sel = city_selection(city_code)
+    return load_accidents(sel["path"], pref_code=sel["pref_code"], municipality_codes=sel["municipality_codes"])
