@@ -61,7 +61,7 @@ def test_first_stage_is_the_poisson_maximum_likelihood_fit_of_pyfixest(base):
     X[np.arange(len(u)), ui] = 1
     X[np.arange(len(u)), ui.max() + 1 + ti] = 1
     coef = np.linalg.lstsq(X, log_mu, rcond=None)[0]
-    units = dict(zip(pd.factorize(u["unit"])[1], coef[: ui.max() + 1]))
+    units = dict(zip(pd.factorize(u["unit"])[1], coef[: ui.max() + 1], strict=True))
     dt_ = d[treated]
     mu0 = np.exp(dt_["unit"].map(units).to_numpy() + coef[ui.max() + 1 + dt_["t"].to_numpy()])
     row = res.table.iloc[0]

@@ -171,8 +171,8 @@ def test_power_calculation_agrees_with_simulation_on_the_real_records(candidates
 
 def test_mde_falls_with_more_areas_and_months():
     m = [[pw.mde(n, 150, 24, k, 0.5, 0.9) for n in (10, 20, 40, 80)] for k in (6, 12, 24)]
-    assert all(a > b for row in m for a, b in zip(row, row[1:]))
-    assert all(a > b for a, b in zip([r[1] for r in m], [r[1] for r in m][1:]))
+    assert all(a > b for row in m for a, b in zip(row, row[1:], strict=False))
+    assert all(a > b for a, b in zip([r[1] for r in m], [r[1] for r in m][1:], strict=False))
     n = pw.units_needed(0.2, 200, 24, 12, 0.5, 0.9)
     assert pw.mde(n, 200 - n, 24, 12, 0.5, 0.9) <= 0.2 < pw.mde(n - 1, 201 - n, 24, 12, 0.5, 0.9)
 

@@ -11,9 +11,11 @@ import pytest
 
 from ebpm_analysis.cases import evaluation as ce
 from ebpm_analysis.errors import InputFileError, ParameterError
-from ebpm_analysis.io import measures, npa_accidents as na
+from ebpm_analysis.io import measures
+from ebpm_analysis.io import npa_accidents as na
 from ebpm_analysis.provenance import recorded_inputs
 from ebpm_analysis.synth import evaluation as se
+from ebpm_analysis.synth import read_truth
 
 CITY = "43100"
 
@@ -27,7 +29,7 @@ def planted(tmp_path_factory):
     reg = measures.read_measures(folder / se.FILES["measures"], nature="synthetic")
     real = na.load_accidents(sel["path"], pref_code=sel["pref_code"])
     return {"folder": folder, "acc": acc, "reg": reg, "real": real, "sel": sel,
-            "truth": se.read_truth(folder)}
+            "truth": read_truth(folder)}
 
 
 def test_files_and_truth(planted):
@@ -87,12 +89,13 @@ def test_register_lists_treated_and_candidate_meshes_and_the_city_measure(plante
     reg, truth = planted["reg"], planted["truth"]
     meshes = reg[reg["area_type"] == "mesh500"]
     assert meshes["implemented"].sum() == 40
-    assert len(meshes) == truth["meta"]["did"]["n_candidates"]
+    assert len(meshes) == truth.meta["did"]["n_candidates"]
     assert set(meshes.loc[meshes["implemented"], "start"]) == {"2020-07", "2021-01", "2021-07"}
     city = reg[reg["area_type"] == "municipality"]
     assert list(city["area_code"]) == [CITY] and list(city["start"]) == ["2020-10"]
-    tm = truth["meshes"]
-    assert set(tm.loc[tm["start"] != "", "mesh_code"]) == set(meshes.loc[meshes["implemented"], "area_code"])
+    tm = truth.tables["meshes"]
+    assert tm["mesh_code"].str.fullmatch(r"\d{9}").all()
+    assert set(tm.loc[tm["start"].notna(), "mesh_code"]) == set(meshes.loc[meshes["implemented"], "area_code"])
 
 
 def test_same_seed_same_plant_other_seed_other_plant(planted):
@@ -103,7 +106,7 @@ def test_same_seed_same_plant_other_seed_other_plant(planted):
     a, b, c = (se.plant(real, rows, d, s) for s in (7, 7, 8))
     assert np.array_equal(a["keep"], b["keep"]) and a["register"].equals(b["register"])
     assert not np.array_equal(a["keep"], c["keep"])
-    assert int((~a["keep"]).sum()) == planted["truth"]["meta"]["n_removed"]
+    assert int((~a["keep"]).sum()) == planted["truth"].meta["n_removed"]
 
 
 def test_keep_probability_shapes():

@@ -24,11 +24,12 @@ import datetime as dt
 import warnings
 from dataclasses import dataclass
 
-import jpholiday
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
+from .. import jpcalendar
 from ..errors import ParameterError
 from ..stats import did
 from .probe import mesh_code, mesh_polygons  # noqa: F401  (mesh_polygons: maps of the notebook)
@@ -150,8 +151,8 @@ def its_frame(weekly: pd.DataFrame, events: pd.DataFrame, *, fourier: int = 2) -
     days = pd.DataFrame({"day": pd.date_range(out["week"].iloc[0], out["week"].iloc[-1] + pd.Timedelta(days=6))})
     days["w"] = np.arange(len(days)) // 7
     d = days["day"]
-    days["holiday"] = [jpholiday.is_holiday(x.date()) for x in d]
-    days["year_end"] = ((d.dt.month == 12) & (d.dt.day >= 29)) | ((d.dt.month == 1) & (d.dt.day <= 3))
+    days["holiday"] = jpcalendar.is_holiday(d)
+    days["year_end"] = jpcalendar.is_year_end_closure(d)
     days["obon"] = (d.dt.month == 8) & d.dt.day.between(13, 16)
     for ev in events.itertuples():
         days[ev.term] = (d >= pd.Timestamp(ev.start)) & (d <= pd.Timestamp(ev.end))
@@ -226,7 +227,7 @@ def its_placebo_dates(weekly: pd.DataFrame, events: pd.DataFrame, years=(2019, 2
     stay in the model): the placebo rate ratios should be ~1."""
     rows = []
     for y in years:
-        shifted = events.assign(term=lambda e: "placebo_" + e["term"], start=[d.replace(year=y) for d in events["start"]],
+        shifted = events.assign(term="placebo_" + events["term"], start=[d.replace(year=y) for d in events["start"]],
                                 end=[d.replace(year=y) for d in events["end"]])
         both = pd.concat([events, shifted], ignore_index=True)
         frame = its_frame(weekly, both, **kw)
@@ -381,7 +382,6 @@ def compare_estimators(panel: CountPanel, g: np.ndarray, main: did.ImputationRes
       mesh-month), so its percentage is the ATT divided by the imputed untreated mean.
     """
     import pyfixest as pf  # imported here (a few seconds): only this comparison needs it
-    from threadpoolctl import threadpool_limits
 
     rows = np.flatnonzero(g != -2)
     d = panel.subset(rows).frame()
@@ -412,8 +412,6 @@ def _row(name: str, r) -> dict:
 def its_analysis(acc: pd.DataFrame, *, pref_code: str, start: str, end: str) -> dict:
     """The real-data section: weekly counts, the ITS fit with the 2020 events, the counterfactual and the
     placebo years."""
-    from threadpoolctl import threadpool_limits
-
     weekly = weekly_counts(acc, start=start, end=end)
     events = covid_events(pref_code)
     terms = [*events["term"], "after"]
@@ -438,19 +436,17 @@ def did_analysis(acc: pd.DataFrame, register: pd.DataFrame, *, start: str, end: 
     panel = count_panel(acc, start=start, end=end, level=level,
                         units=np.unique(meshes["area_code"].astype(np.int64)))
     g = start_index(panel, pd.DataFrame({"unit": meshes["area_code"].astype(np.int64), "start": meshes["start"]}))
-    overall = did_overall(panel, g)
     pp, pg = placebo_dates(panel, g)
-    return {"panel": panel, "g": g, "overall": overall, "event": event_study(panel, g),
-            "cohorts": did_by_cohort(panel, g),
-            "placebo_units": did_overall(panel, placebo_units(panel, g, np.random.default_rng(placebo_seed))).table,
-            "placebo_dates": did_overall(pp, pg).table}
+    with threadpool_limits(1):   # small dense solves: one thread is faster and bit-for-bit repeatable
+        return {"panel": panel, "g": g, "overall": did_overall(panel, g), "event": event_study(panel, g),
+                "cohorts": did_by_cohort(panel, g),
+                "placebo_units": did_overall(panel, placebo_units(panel, g, np.random.default_rng(placebo_seed))).table,
+                "placebo_dates": did_overall(pp, pg).table}
 
 
 def sc_analysis(acc_pref: pd.DataFrame, *, city_code: str, city_parts, start_month: str, start: str, end: str,
                 min_donor_monthly: float = 2.0) -> dict:
     """The synthetic-control section: the city against the other municipalities of the prefecture."""
-    from threadpoolctl import threadpool_limits
-
     from ..stats import scm
 
     Y = municipality_series(acc_pref, city_code=city_code, city_parts=city_parts, start=start, end=end)
@@ -476,9 +472,10 @@ def power_analysis(acc: pd.DataFrame, *, start: str, end: str, level: int = 4, m
     n_cand = len(cand)
     rate = float(cand.mean())
     fit_post = min(12, cand.shape[1] - months_pre)
-    phi = pw.dispersion_from_placebos(cand, n_treated=min(40, n_cand // 4), start=cand.shape[1] - fit_post,
-                                      months_pre=min(months_pre, cand.shape[1] - fit_post), months_post=fit_post,
-                                      reps=n_placebo, seed=seed)
+    with threadpool_limits(1):
+        phi = pw.dispersion_from_placebos(cand, n_treated=min(40, n_cand // 4), start=cand.shape[1] - fit_post,
+                                          months_pre=min(months_pre, cand.shape[1] - fit_post),
+                                          months_post=fit_post, reps=n_placebo, seed=seed)
     grid = pd.DataFrame([{"n_treated": n, "months_post": m,
                           "mde": pw.mde(n, max(n_cand - n, n), months_pre, m, rate, phi)}
                          for m in months_post for n in n_grid])
@@ -502,5 +499,6 @@ def violated_design(acc: pd.DataFrame, *, start: str, end: str, start_months, n_
     g = se.assign_measures(len(cand.units), n_treated, cand.month_of(list(start_months)), rng)
     p = se.keep_probability(g, len(cand.months), effect=effect, violation=violation, violation_size=violation_size)
     planted = CountPanel(se.plant_counts(cand.y, p, rng), cand.units, cand.months)
-    return {"overall": did_overall(planted, g).table, "event": event_study(planted, g), "truth": effect,
-            "violation": violation, "violation_size": violation_size}
+    with threadpool_limits(1):
+        return {"overall": did_overall(planted, g).table, "event": event_study(planted, g), "truth": effect,
+                "violation": violation, "violation_size": violation_size}

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .. import paths
 from ..errors import InputFileError
-from .common import detect_encoding, read_csv
+from .common import bad_rows, detect_encoding, read_csv
 
 COLUMNS = ["施策ID", "施策名", "区域種別", "区域コード", "状態", "開始年月"]
 AREA_TYPES = {"500mメッシュ": "mesh500", "市区町村": "municipality"}
@@ -40,29 +40,30 @@ def read_measures(path: str | os.PathLike, *, nature: str = "real") -> pd.DataFr
     df = df.fillna("")
     for c in COLUMNS:
         df[c] = df[c].astype(str).str.strip()
-    rows = lambda mask: (df.index[mask] + 2).tolist()  # noqa: E731  (file line numbers, header = 1)
     bad = ~df["区域種別"].isin(list(AREA_TYPES))
     if bad.any():
-        raise InputFileError(path, f"unknown 区域種別 {sorted(df.loc[bad, '区域種別'].unique())[:3]}", column="区域種別",
-                             rows=rows(bad), expected=f"one of {list(AREA_TYPES)}")
+        raise InputFileError(path, f"unknown 区域種別 {sorted(df.loc[bad, '区域種別'].unique())[:3]}",
+                             column="区域種別",
+                             rows=bad_rows(bad), expected=f"one of {list(AREA_TYPES)}")
     code_ok = df["区域コード"].str.fullmatch(r"\d{9}").where(df["区域種別"] == "500mメッシュ",
                                                          df["区域コード"].str.fullmatch(r"\d{5}"))
     if (~code_ok).any():
-        raise InputFileError(path, "bad area code", column="区域コード", rows=rows(~code_ok),
+        raise InputFileError(path, "bad area code", column="区域コード", rows=bad_rows(~code_ok),
                              expected="9 digits for a 500mメッシュ (JIS X 0410 4次メッシュ), 5 for a 市区町村")
     bad = ~df["状態"].isin(list(STATUS))
     if bad.any():
         raise InputFileError(path, f"unknown 状態 {sorted(df.loc[bad, '状態'].unique())[:3]}", column="状態",
-                             rows=rows(bad), expected=f"one of {list(STATUS)}")
+                             rows=bad_rows(bad), expected=f"one of {list(STATUS)}")
     implemented = df["状態"].map(STATUS).astype(bool)
     month_ok = df["開始年月"].str.fullmatch(r"(19|20)\d\d-(0[1-9]|1[0-2])")
     bad = (implemented & ~month_ok) | (~implemented & (df["開始年月"] != ""))
     if bad.any():
         raise InputFileError(path, "開始年月 must be YYYY-MM for 実施 and empty for 候補（未実施）", column="開始年月",
-                             rows=rows(bad), expected="e.g. 2020-07")
+                             rows=bad_rows(bad), expected="e.g. 2020-07")
     dup = df.duplicated(["区域種別", "区域コード"], keep=False)
     if dup.any():
-        raise InputFileError(path, "an area is listed twice", column="区域コード", rows=rows(dup),
+        raise InputFileError(path, "an area is listed twice", column="区域コード", rows=bad_rows(dup),
                              expected="one row per area")
-    return pd.DataFrame({"measure_id": df["施策ID"], "measure": df["施策名"], "area_type": df["区域種別"].map(AREA_TYPES),
-                         "area_code": df["区域コード"], "implemented": implemented, "start": df["開始年月"]})
+    return pd.DataFrame({"measure_id": df["施策ID"], "measure": df["施策名"],
+                         "area_type": df["区域種別"].map(AREA_TYPES), "area_code": df["区域コード"],
+                         "implemented": implemented, "start": df["開始年月"]})

@@ -17,7 +17,7 @@ def its_chart(cf: pd.DataFrame, events: pd.DataFrame, *, city: str, source: str)
     """Weekly counts, the model's fit and the counterfactual without the events; event periods shaded."""
     fig, ax = plt.subplots(figsize=(10, 4.8))
     shades = ["#fde0c5", "#f4a582"]
-    for ev, colour in zip(events.itertuples(), shades):
+    for ev, colour in zip(events.itertuples(), shades, strict=False):
         ax.axvspan(pd.Timestamp(ev.start), pd.Timestamp(ev.end) + pd.Timedelta(days=1), color=colour, alpha=0.7,
                    label=ev.label, lw=0)
     ax.plot(cf["week"], cf["y"], color=GREY, lw=0.9, marker="o", ms=2.5, label="実績（週別件数）")
@@ -94,7 +94,7 @@ def measures_map(meshes, city_areas, *, title: str, source: str, synthetic: bool
     colours = [BLUE, ORANGE, GREEN, viz.PALETTE[4]]
     handles = [plt.Rectangle((0, 0), 1, 1, facecolor="none", edgecolor=GREY, hatch="////")]
     labels = ["比較メッシュ（候補・未実施）"]
-    for s, c in zip(starts, colours):
+    for s, c in zip(starts, colours, strict=False):
         meshes[meshes["start"] == s].plot(ax=ax, color=c, edgecolor="black", lw=0.4)
         handles.append(plt.Rectangle((0, 0), 1, 1, color=c))
         labels.append(f"対策メッシュ（{s}開始）")
@@ -139,7 +139,7 @@ def power_chart(grid: pd.DataFrame, *, targets=(0.1, 0.2), source: str):
     """Minimum detectable reduction vs number of treated areas, one line per evaluation length."""
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     styles = ["-", "--", "-.", ":"]
-    for (months, d), ls, c in zip(grid.groupby("months_post"), styles, [BLUE, ORANGE, GREEN, GREY]):
+    for (months, d), ls, c in zip(grid.groupby("months_post"), styles, [BLUE, ORANGE, GREEN, GREY], strict=False):
         ax.plot(d["n_treated"], d["mde"] * 100, ls=ls, color=c, lw=2, marker="o", ms=3, label=f"開始後 {months}か月")
     for t in targets:
         ax.axhline(t * 100, color="#333333", lw=0.8, ls=":")

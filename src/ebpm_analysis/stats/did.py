@@ -48,7 +48,8 @@ EXCLUDED = -2    # neither fitted nor estimated (e.g. a treated unit's cells in 
 class ImputationResult:
     """Rate ratios of the held-out groups with their cluster-robust covariance (log scale)."""
 
-    table: pd.DataFrame        # one row per group: group, n_cells, n_units, observed, expected, ratio, log_se, lo, hi, p
+    #: one row per group: group, n_cells, n_units, observed, expected, ratio, log_se, lo, hi, p
+    table: pd.DataFrame
     cov: np.ndarray            # covariance matrix of the log rate ratios (groups in table order)
     mu: np.ndarray             # fitted untreated expectation for every cell (N × T)
     n_clusters: int

@@ -2,8 +2,8 @@
 
 No city has published an evaluated road-safety measure with its accident records, so this module takes
 the **real** 本票 records of the city (2019–2021) and removes records as a measure would have prevented
-them (binomial thinning, which keeps the records' real times, places and every other column; the records of the other municipalities of the
-prefecture are written unchanged):
+them (binomial thinning, which keeps the records' real times, places and every other column; the records
+of the other municipalities of the prefecture are written unchanged):
 
 - **ゾーン30-style measures in 500 m meshes with staggered starts**: ``n_treated`` meshes drawn at
   random from the candidate meshes (those with at least ``min_accidents`` accidents in the period),
@@ -22,7 +22,8 @@ prefecture are written unchanged):
 
 Files (``FILES``): the thinned records as a published ``honhyo`` CSV (cp932, 2019–2021 layout, read by
 :func:`ebpm_analysis.io.npa_accidents.read_honhyo_csv`), the measure register ``measures.csv`` (read by
-:func:`ebpm_analysis.io.measures.read_measures`), ``truth.json`` and ``truth_meshes.csv``.
+:func:`ebpm_analysis.io.measures.read_measures`), ``truth.json`` and ``truth_meshes.csv`` (read with
+:func:`ebpm_analysis.synth.read_truth`).
 Deterministic for a seed. Labelled synthetic everywhere.
 
 The same assignment and keep probabilities work on count matrices (:func:`plant_counts`), which the
@@ -47,11 +48,11 @@ from ..errors import ParameterError
 from ..io import npa_accidents as na
 from ..io.common import build_dir_once, write_csv
 from ..provenance import suspended
+from . import TRUTH_FILE
 
 #: Bump when the written data change (cache key).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 FILES = {"accidents": "honhyo_2019-2021_planted.csv", "measures": "measures.csv"}
-TRUTH_FILE = "truth.json"
 VIOLATIONS = ("none", "trend", "selection")
 
 
@@ -174,15 +175,17 @@ def plant(acc: pd.DataFrame, city_rows: np.ndarray, design: PlantDesign, seed: i
     }
     meshes = pd.DataFrame({"mesh_code": mesh.units.astype(str), "candidate": np.isin(np.arange(len(g)), cand),
                            "start": [str(months[s]) if s >= 0 else "" for s in g]})
-    return {"keep": keep, "register": _register(mesh.units[cand], g_c, months, design), "truth": truth,
+    return {"keep": keep, "register": _register(mesh.units[cand], g_c, months), "truth": truth,
             "meshes": meshes}
 
 
-def _register(cand_codes, g_c, months, design: PlantDesign) -> pd.DataFrame:
-    rows = [{"施策ID": f"Z30-{i + 1:03d}", "施策名": "生活道路対策（ゾーン30型）", "区域種別": "500mメッシュ",
-             "区域コード": str(c), "状態": "実施" if s >= 0 else "候補（未実施）",
-             "開始年月": str(months[s]) if s >= 0 else ""} for i, (c, s) in enumerate(zip(cand_codes, g_c))]
-    return pd.DataFrame(rows)
+def _register(cand_codes, g_c, months) -> pd.DataFrame:
+    """The measure register: every candidate mesh, implemented (with its start) or not."""
+    return pd.DataFrame({"施策ID": [f"Z30-{i + 1:03d}" for i in range(len(cand_codes))],
+                         "施策名": "生活道路対策（ゾーン30型）", "区域種別": "500mメッシュ",
+                         "区域コード": [str(c) for c in cand_codes],
+                         "状態": np.where(g_c >= 0, "実施", "候補（未実施）"),
+                         "開始年月": [str(months[s]) if s >= 0 else "" for s in g_c]})
 
 
 def generate(out_dir: str | os.PathLike, *, seed: int, city_code: str, design: PlantDesign) -> dict:
@@ -200,7 +203,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int, city_code: str, design: P
         "施策ID": "CITY-001", "施策名": "市全域の交通安全対策", "区域種別": "市区町村", "区域コード": city_code,
         "状態": "実施", "開始年月": design.city_start}])], ignore_index=True)
     write_csv(register, out / FILES["measures"])
-    write_csv(res["meshes"], out / "truth_meshes.csv")
+    res["meshes"].to_csv(out / "truth_meshes.csv", index=False)   # plain UTF-8: read by synth.read_truth
     meta = {"generator": "ebpm_analysis.synth.evaluation", "version": GENERATOR_VERSION, "seed": seed,
             "city_code": city_code, "source": paths.relative(sel["path"]), "design": _jsonable(asdict(design)),
             **res["truth"], "n_written": int(len(pref))}
@@ -223,11 +226,3 @@ def ensure_evaluation(seed: int = 0, *, city_code: str = "43100", out_dir: str |
     base = Path(out_dir) if out_dir else paths.interim("07_policy_evaluation", "synthetic")
     return build_dir_once(base / key, [TRUTH_FILE, *FILES.values()],
                           lambda tmp: generate(tmp, seed=seed, city_code=city_code, design=d))
-
-
-def read_truth(folder: str | os.PathLike) -> dict:
-    """``{"meta": truth.json, "meshes": truth_meshes.csv}`` (codes as text)."""
-    f = Path(folder)
-    return {"meta": json.loads((f / TRUTH_FILE).read_text(encoding="utf-8")),
-            "meshes": pd.read_csv(f / "truth_meshes.csv", dtype={"mesh_code": str, "start": str},
-                                  keep_default_na=False, encoding="utf-8-sig")}
