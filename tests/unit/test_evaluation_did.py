@@ -52,7 +52,7 @@ def test_first_stage_is_the_poisson_maximum_likelihood_fit_of_pyfixest(base):
     d = panel.frame()
     u = d[~treated]
     with threadpool_limits(1):
-        fit = pf.fepois("y ~ 1 | unit + t", data=u, fixef_tol=1e-12, iwls_tol=1e-12)
+        fit = pf.fepois("y ~ 1 | unit + t", data=u, demeaner=pf.MapDemeaner(fixef_tol=1e-12), iwls_tol=1e-12)
     log_mu = np.log(np.asarray(fit.predict(type="response"), dtype=float))
     assert np.allclose(np.exp(log_mu), res.mu.ravel()[~treated], rtol=1e-6, atol=1e-9)
     # unit and month effects from pyfixest's fitted values (exact: log mu = a_i + b_t), then imputation

@@ -55,14 +55,14 @@ def test_weekly_counts_are_full_weeks_and_sum_to_the_records(city):
 
 def test_its_on_the_real_records_finds_the_emergency_and_no_placebo_effect(city):
     its = ce.its_analysis(city, pref_code="43", start="2019-01-01", end="2021-10-31")
-    t = its["table"].set_index("term")
+    t = its.table.set_index("term")
     em = t.loc["emergency"]
     assert em["hi"] < 1.0 and 0.4 < em["ratio"] < 0.7          # fewer accidents during the emergency
     assert t.loc["holiday", "ratio"] < 1.0                       # fewer accidents on national holidays
-    pl = its["placebo"]
+    pl = its.placebo
     assert set(pl["year"]) == {2019, 2021}
     assert ((pl["lo"] < 1.0) & (pl["hi"] > 1.0)).all()           # the same dates in other years: no effect
-    cf = its["counterfactual"]
+    cf = its.counterfactual
     during = cf["week"].between("2020-04-13", "2020-05-11")
     assert (cf.loc[during, "counterfactual"] > cf.loc[during, "fitted"]).all()
 
@@ -122,12 +122,12 @@ def test_synthetic_control_on_the_real_records_and_with_the_planted_city_measure
     real = na.load_accidents(sel["path"], pref_code=sel["pref_code"])
     kw = dict(city_code="43100", city_parts=KUMAMOTO_WARDS, start_month="2020-10", start="2019-01", end="2021-10")
     base = ce.sc_analysis(real, **kw)
-    assert base["p"] > 0.1 and base["n_units"] >= 15
+    assert base.p > 0.1 and base.n_units >= 15
     folder = se.ensure_evaluation(2026, city_code="43100", end="2021-10")
     planted = ce.sc_analysis(na.read_honhyo_csv(folder / se.FILES["accidents"], pref_code=sel["pref_code"],
                                                 nature="synthetic"), **kw)
-    assert (1 + planted["effect"]) / (1 + base["effect"]) == pytest.approx(0.8, abs=0.05)
-    assert planted["rank"] <= 3
+    assert (1 + planted.effect) / (1 + base.effect) == pytest.approx(0.8, abs=0.05)
+    assert planted.rank <= 3
 
 
 def test_municipality_series_sums_the_wards_into_the_city(city):

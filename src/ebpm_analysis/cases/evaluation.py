@@ -408,8 +408,213 @@ def _row(name: str, r) -> dict:
     return {"method": name, "pct": (r["ratio"] - 1) * 100, "lo": (r["lo"] - 1) * 100, "hi": (r["hi"] - 1) * 100}
 
 
+# ----------------------------------------------------------------------------------- results
+@dataclass
+class ItsResult:
+    """The interrupted time series of the city's weekly counts around the 2020 events.
+
+    Attributes
+    ----------
+    weekly : DataFrame
+        ``week`` (Monday) and ``y`` (accidents), full weeks only (:func:`weekly_counts`).
+    events : DataFrame
+        :func:`covid_events` of the prefecture (``term``, ``label``, ``start``, ``end``).
+    table : DataFrame
+        :func:`fit_its`: rate ratio, interval, p and % per non-seasonal term; ``attrs['ar1']``.
+    result : statsmodels result
+        The SARIMAX fit.
+    placebo : DataFrame
+        :func:`its_placebo_dates` (the same calendar periods in other years).
+    counterfactual : DataFrame
+        :func:`its_counterfactual`: observed, fitted and no-event weekly counts.
+    """
+
+    weekly: pd.DataFrame
+    events: pd.DataFrame
+    table: pd.DataFrame
+    result: object
+    placebo: pd.DataFrame
+    counterfactual: pd.DataFrame
+
+    def term(self, name: str) -> pd.Series:
+        """One row of ``table`` (``"emergency"``, ``"after"``, …)."""
+        return self.table.set_index("term").loc[name]
+
+
+@dataclass
+class DidResult:
+    """The staggered difference-in-differences on 500 m mesh × month counts.
+
+    Attributes
+    ----------
+    panel : CountPanel
+        Counts of the register's meshes (treated and comparison).
+    g : ndarray
+        Start month index per panel row (−1 comparison mesh).
+    overall : ImputationResult
+        :func:`did_overall` (one rate ratio over all treated cells).
+    event : dict
+        :func:`event_study`: ``table`` (pre/post bins) and ``pretrend`` (test).
+    cohorts : DataFrame
+        :func:`did_by_cohort`.
+    placebo_units, placebo_dates : DataFrame
+        :func:`did_overall` tables of :func:`placebo_units` and :func:`placebo_dates`.
+    estimators : DataFrame
+        :func:`compare_estimators` (main estimate beside pyfixest's fepois and did2s).
+    """
+
+    panel: CountPanel
+    g: np.ndarray
+    overall: did.ImputationResult
+    event: dict
+    cohorts: pd.DataFrame
+    placebo_units: pd.DataFrame
+    placebo_dates: pd.DataFrame
+    estimators: pd.DataFrame
+
+    @property
+    def n_treated(self) -> int:
+        return int((self.g >= 0).sum())
+
+    @property
+    def n_comparison(self) -> int:
+        return int((self.g == -1).sum())
+
+    @property
+    def main(self) -> pd.Series:
+        """The overall row (``observed``, ``expected``, ``ratio``, ``lo``, ``hi``, ``p``)."""
+        return self.overall.table.iloc[0]
+
+
+@dataclass
+class ScResult:
+    """Synthetic control of the city against the prefecture's other municipalities (index series).
+
+    Attributes
+    ----------
+    start : str
+        Month the city-wide measure started (``YYYY-MM``).
+    n_pre : int
+        Months before it.
+    counts : DataFrame
+        Monthly accidents (rows) of the city and its donors (columns, 5-digit codes).
+    weights : Series
+        Donor weights (≥ 0, sum 1).
+    observed, synthetic : Series
+        The city's index and its synthetic control.
+    gaps : DataFrame
+        Observed − synthetic for the city and every donor treated as a placebo.
+    placebos : DataFrame
+        Pre/post RMSPE, their ratio and the effect per unit, by ratio.
+    effect : float
+        Post-period observed ÷ synthetic − 1.
+    pre_rmspe : float
+        Pre-period fit (index points).
+    rank, n_units : int
+        The city's rank in the RMSPE ratio among ``n_units`` units; ``p`` = rank / n_units.
+    """
+
+    start: str
+    n_pre: int
+    counts: pd.DataFrame
+    weights: pd.Series
+    observed: pd.Series
+    synthetic: pd.Series
+    gaps: pd.DataFrame
+    placebos: pd.DataFrame
+    effect: float
+    pre_rmspe: float
+    rank: int
+    n_units: int
+    p: float
+
+
+@dataclass
+class PowerResult:
+    """Planning numbers at the city's accident level (:mod:`ebpm_analysis.stats.power`).
+
+    Attributes
+    ----------
+    rate : float
+        Accidents per candidate mesh and month.
+    phi : float
+        Extra variance of real meshes (placebo designs on the real counts; 1 = Poisson).
+    n_candidates : int
+        Candidate meshes (at least ``min_accidents`` accidents in the period).
+    months_pre : int
+        Months before the start assumed.
+    grid : DataFrame
+        ``n_treated``, ``months_post``, ``mde`` (smallest reduction detected with 80 % power).
+    needed : DataFrame
+        ``reduction``, ``months_post``, ``n_treated`` (fewest treated meshes; NA if half the candidates
+        are not enough).
+    """
+
+    rate: float
+    phi: float
+    n_candidates: int
+    months_pre: int
+    grid: pd.DataFrame
+    needed: pd.DataFrame
+
+    def needed_for(self, reduction: float, months_post: int):
+        """Treated meshes needed for ``reduction`` over ``months_post`` months (``pd.NA`` if not reachable)."""
+        t = self.needed[(self.needed["reduction"] == reduction) & (self.needed["months_post"] == months_post)]
+        return t["n_treated"].iloc[0] if len(t) else pd.NA
+
+
+@dataclass
+class EvaluationResult:
+    """Everything the policy-evaluation report shows, from one call of :func:`analyse_evaluation`.
+
+    Attributes
+    ----------
+    city_code : str
+        The city of the run.
+    kpi_year, kpi_count : int
+        The KPI 人身事故件数 (as in 03's logic model): real records of the city occurring in ``kpi_year``.
+    late : Series
+        :func:`late_registrations` (previous year's accidents in the first year's file, by month).
+    its : ItsResult
+        Real data: the 2020 events.
+    did : DidResult
+        Measure data: staggered mesh measures.
+    violation : dict
+        :func:`violated_design`: the same DiD on a design that breaks parallel trends (synthetic).
+    sc : ScResult or None
+        Measure data: the city-wide measure (None if the register has none).
+    power : PowerResult
+        Real data: treated meshes × months needed.
+    """
+
+    city_code: str
+    kpi_year: int
+    kpi_count: int
+    late: pd.Series
+    its: ItsResult
+    did: DidResult
+    violation: dict
+    sc: ScResult | None
+    power: PowerResult
+
+    def exports(self) -> dict[str, pd.DataFrame]:
+        """Tables written to the report's output folder (aggregates only)."""
+        out = {"its_effects": self.its.table.drop(columns="label"),
+               "its_placebo_dates": self.its.placebo.drop(columns="label"),
+               "its_weekly": self.its.counterfactual,
+               "did_event_study": self.did.event["table"],
+               "did_effects": pd.concat([self.did.overall.table,
+                                         self.did.cohorts.rename(columns={"start": "group"})]),
+               "did_estimators": self.did.estimators,
+               "power_mde": self.power.grid, "power_needed": self.power.needed}
+        if self.sc is not None:
+            out["sc_weights"] = self.sc.weights.rename("weight").rename_axis("municipality").reset_index()
+            out["sc_placebos"] = self.sc.placebos
+        return out
+
+
 # ----------------------------------------------------------------------------------- one call per section
-def its_analysis(acc: pd.DataFrame, *, pref_code: str, start: str, end: str) -> dict:
+def its_analysis(acc: pd.DataFrame, *, pref_code: str, start: str, end: str) -> ItsResult:
     """The real-data section: weekly counts, the ITS fit with the 2020 events, the counterfactual and the
     placebo years."""
     weekly = weekly_counts(acc, start=start, end=end)
@@ -420,15 +625,14 @@ def its_analysis(acc: pd.DataFrame, *, pref_code: str, start: str, end: str) -> 
         table, res = fit_its(frame, terms)
         placebo = its_placebo_dates(weekly, events, years=[y for y in (2019, 2021)
                                                           if pd.Timestamp(start).year <= y <= pd.Timestamp(end).year])
-    return {"weekly": weekly, "events": events, "table": table, "result": res, "placebo": placebo,
-            "counterfactual": its_counterfactual(frame, res, terms)}
+    return ItsResult(weekly, events, table, res, placebo, its_counterfactual(frame, res, terms))
 
 
 def did_analysis(acc: pd.DataFrame, register: pd.DataFrame, *, start: str, end: str, level: int = 4,
-                 placebo_seed: int = 1) -> dict:
+                 placebo_seed: int = 1, compare: bool = True) -> DidResult:
     """The staggered DiD section on mesh × month counts: overall effect, event study with pre-trend check,
-    effects by start month, a placebo-units and a placebo-dates run. ``register``: the mesh rows of the
-    measure register (:func:`ebpm_analysis.io.measures.read_measures`)."""
+    effects by start month, a placebo-units and a placebo-dates run, and (``compare``) the pyfixest
+    estimators. ``register``: :func:`ebpm_analysis.io.measures.read_measures` (its 500 m mesh rows)."""
     meshes = register[register["area_type"] == "mesh500"]
     if not meshes["implemented"].any() or meshes["implemented"].all():
         raise ParameterError("measures_path", "the register needs implemented (実施) and candidate (候補) meshes",
@@ -438,14 +642,15 @@ def did_analysis(acc: pd.DataFrame, register: pd.DataFrame, *, start: str, end: 
     g = start_index(panel, pd.DataFrame({"unit": meshes["area_code"].astype(np.int64), "start": meshes["start"]}))
     pp, pg = placebo_dates(panel, g)
     with threadpool_limits(1):   # small dense solves: one thread is faster and bit-for-bit repeatable
-        return {"panel": panel, "g": g, "overall": did_overall(panel, g), "event": event_study(panel, g),
-                "cohorts": did_by_cohort(panel, g),
-                "placebo_units": did_overall(panel, placebo_units(panel, g, np.random.default_rng(placebo_seed))).table,
-                "placebo_dates": did_overall(pp, pg).table}
+        overall = did_overall(panel, g)
+        return DidResult(panel, g, overall, event_study(panel, g), did_by_cohort(panel, g),
+                         did_overall(panel, placebo_units(panel, g, np.random.default_rng(placebo_seed))).table,
+                         did_overall(pp, pg).table,
+                         compare_estimators(panel, g, overall) if compare else pd.DataFrame())
 
 
 def sc_analysis(acc_pref: pd.DataFrame, *, city_code: str, city_parts, start_month: str, start: str, end: str,
-                min_donor_monthly: float = 2.0) -> dict:
+                min_donor_monthly: float = 2.0) -> ScResult:
     """The synthetic-control section: the city against the other municipalities of the prefecture."""
     from ..stats import scm
 
@@ -455,14 +660,14 @@ def sc_analysis(acc_pref: pd.DataFrame, *, city_code: str, city_parts, start_mon
     n_pre = list(Y.index).index(start_month)
     Y = donor_pool(Y, city_code, n_pre, min_donor_monthly)
     with threadpool_limits(1):   # many tiny quadratic programmes: BLAS threads only add overhead
-        res = scm.placebo_in_space(scm.index_series(Y, n_pre), city_code, n_pre)
-    res.update({"n_pre": n_pre, "counts": Y})
-    return res
+        r = scm.placebo_in_space(scm.index_series(Y, n_pre), city_code, n_pre)
+    return ScResult(start_month, n_pre, Y, r["weights"], r["observed"], r["synthetic"], r["gaps"], r["placebos"],
+                    r["effect"], r["pre_rmspe"], r["rank"], r["n_units"], r["p"])
 
 
 def power_analysis(acc: pd.DataFrame, *, start: str, end: str, level: int = 4, min_accidents: int = 8,
                    months_pre: int = 24, months_post=(6, 12, 24, 36), n_grid=(10, 20, 40, 60, 80, 100),
-                   targets=(0.1, 0.2), n_placebo: int = 500, seed: int = 0) -> dict:
+                   targets=(0.1, 0.2), n_placebo: int = 500, seed: int = 0) -> PowerResult:
     """Planning numbers at the city's accident level: the candidate meshes' monthly rate, the extra
     variance ``phi`` from placebo designs on the real counts, the MDE grid and the treated meshes needed."""
     from ..stats import power as pw
@@ -482,15 +687,16 @@ def power_analysis(acc: pd.DataFrame, *, start: str, end: str, level: int = 4, m
     needed = pd.DataFrame([{"reduction": t, "months_post": m,
                             "n_treated": pw.units_needed(t, max(n_cand, 2 * max(n_grid)), months_pre, m, rate, phi)}
                            for t in targets for m in months_post])
-    return {"rate": rate, "phi": phi, "n_candidates": n_cand, "grid": grid, "needed": needed,
-            "months_pre": months_pre}
+    needed["n_treated"] = needed["n_treated"].astype("Int64")
+    return PowerResult(rate, phi, n_cand, months_pre, grid, needed)
 
 
 def violated_design(acc: pd.DataFrame, *, start: str, end: str, start_months, n_treated: int = 40,
                     min_accidents: int = 8, effect: float = -0.2, violation: str = "selection",
                     violation_size: float = 1.0, seed: int = 0, level: int = 4) -> dict:
     """The DiD of a design that breaks parallel trends (synthetic, in memory): the real counts of the
-    candidate meshes with a planted effect on meshes chosen after a bad spell (or already improving)."""
+    candidate meshes with a planted effect on meshes chosen after a bad spell (or already improving).
+    Returns ``overall`` (table), ``event`` (:func:`event_study`), ``truth`` and the violation settings."""
     from ..synth import evaluation as se
 
     panel = count_panel(acc, start=start, end=end, level=level)
@@ -502,3 +708,52 @@ def violated_design(acc: pd.DataFrame, *, start: str, end: str, start_months, n_
     with threadpool_limits(1):
         return {"overall": did_overall(planted, g).table, "event": event_study(planted, g), "truth": effect,
                 "violation": violation, "violation_size": violation_size}
+
+
+def analyse_evaluation(real: pd.DataFrame, measured: pd.DataFrame, register: pd.DataFrame, *, city_code: str,
+                       city_parts, start: str, end: str, min_accidents: int = 8, start_months=(),
+                       n_treated: int = 40, effect: float = -0.2, violation: str = "selection",
+                       violation_size: float = 1.0, seed: int = 0, min_donor_monthly: float = 2.0,
+                       months_pre: int = 24, months_post=(6, 12, 24, 36),
+                       n_grid=(10, 20, 40, 60, 80, 100)) -> EvaluationResult:
+    """The whole report in one call.
+
+    Parameters
+    ----------
+    real : DataFrame
+        The city's real 本票 records (all years in the files; tidy frame of
+        :mod:`ebpm_analysis.io.npa_accidents`): ITS, power, the violated-design example and the KPI.
+    measured : DataFrame
+        The prefecture's records the measures are evaluated on (the planted set, or real records):
+        DiD on the city's part, synthetic control on all municipalities.
+    register : DataFrame
+        :func:`ebpm_analysis.io.measures.read_measures`.
+    city_code, city_parts
+        The city and the 5-digit codes of its parts in the records (its wards, or itself).
+    start, end : str
+        Analysis months (``YYYY-MM``).
+    start_months, n_treated, effect, violation, violation_size, seed
+        The violated-design example (:func:`violated_design`).
+    min_accidents, months_pre, months_post, n_grid
+        Candidate meshes and the power grid (:func:`power_analysis`).
+    min_donor_monthly : float
+        Donor municipalities of the synthetic control (:func:`donor_pool`).
+    """
+    months = months_between(start, end)
+    first, last = months[0].start_time, months[-1].end_time
+    late = late_registrations(real, months[0].year)
+    real = real[(real["occurred_at"] >= first) & (real["occurred_at"] <= last)]
+    city = measured[measured["city_code"].isin(list(city_parts))]
+    city_row = register[register["area_type"] == "municipality"]
+    return EvaluationResult(
+        city_code=city_code, kpi_year=int(months[-1].year), kpi_count=int((real["year"] == months[-1].year).sum()),
+        late=late,
+        its=its_analysis(real, pref_code=city_code[:2], start=str(first.date()), end=str(last.date())),
+        did=did_analysis(city, register, start=start, end=end),
+        violation=violated_design(real, start=start, end=end,
+                                  start_months=start_months or [str(months[len(months) // 2])], n_treated=n_treated, min_accidents=min_accidents, effect=effect,
+                                  violation=violation, violation_size=violation_size, seed=seed),
+        sc=(sc_analysis(measured, city_code=city_code, city_parts=city_parts, start_month=city_row["start"].iloc[0],
+                        start=start, end=end, min_donor_monthly=min_donor_monthly) if len(city_row) else None),
+        power=power_analysis(real, start=start, end=end, min_accidents=min_accidents, months_pre=months_pre,
+                             months_post=months_post, n_grid=n_grid))

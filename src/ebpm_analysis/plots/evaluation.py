@@ -103,31 +103,31 @@ def measures_map(meshes, city_areas, *, title: str, source: str, synthetic: bool
     return fig
 
 
-def synthetic_control_chart(res: dict, *, city: str, start_label: str, source: str, synthetic: bool):
+def synthetic_control_chart(res, *, city: str, source: str, synthetic: bool):
     """Left: the city's index and its synthetic control. Right: the gap for the city and for every donor
-    as a placebo (placebo-in-space)."""
+    as a placebo (placebo-in-space). ``res``: :class:`ebpm_analysis.cases.evaluation.ScResult`."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    obs, syn = res["observed"], res["synthetic"]
+    obs, syn, gaps = res.observed, res.synthetic, res.gaps
     x = np.arange(len(obs))
-    n_pre = int((res["gaps"].index < start_label).sum())
+    n_pre = res.n_pre
     ax = axes[0]
     ax.plot(x, obs.to_numpy(), color=BLUE, lw=1.8, label=city)
     ax.plot(x, syn.to_numpy(), color=ORANGE, lw=1.8, ls="--", label="合成コントロール（他市町村の加重平均）")
     ax.set_title("指数（開始前の平均 = 100）")
     ax.set_ylabel("人身事故件数の指数")
     ax = axes[1]
-    for c in res["gaps"].columns:
+    for c in gaps.columns:
         if c != obs.name:
-            ax.plot(x, res["gaps"][c].to_numpy(), color=GREY, lw=0.7, alpha=0.5)
+            ax.plot(x, gaps[c].to_numpy(), color=GREY, lw=0.7, alpha=0.5)
     ax.plot([], [], color=GREY, lw=0.7, label="他市町村を対策ありとみなした場合（プラセボ）")
-    ax.plot(x, res["gaps"][obs.name].to_numpy(), color=BLUE, lw=2.0, label=city)
+    ax.plot(x, gaps[obs.name].to_numpy(), color=BLUE, lw=2.0, label=city)
     ax.axhline(0, color="#333333", lw=1)
-    ax.set_title(f"実績 − 合成コントロール（順位 {res['rank']}／{res['n_units']}）")
+    ax.set_title(f"実績 − 合成コントロール（順位 {res.rank}／{res.n_units}）")
     ax.set_ylabel("差（指数ポイント）")
     ticks = x[::6]
     for ax in axes:
         ax.axvline(n_pre - 0.5, color="#333333", ls=":", lw=1)
-        ax.set_xticks(ticks, [str(res["gaps"].index[i]) for i in ticks], rotation=0, fontsize=8)
+        ax.set_xticks(ticks, [str(gaps.index[i]) for i in ticks], rotation=0, fontsize=8)
         ax.set_xlabel("月")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=1)
     fig.tight_layout()
