@@ -42,7 +42,10 @@ def analysed(request, tmp_path_factory):
     off = sr.off_route_by_segment(fx, routes)
     truth = json.loads(files["truth"].read_text(encoding="utf-8"))
     return {"truth": truth, "ranking": ranking, "off": off, "hits": hits, "fx": fx, "summary": summary,
-            "crossings": crossings, "truth_segments": pd.read_csv(files["truth_segments"])}
+            "crossings": crossings, "truth_segments": pd.read_csv(files["truth_segments"]), "seed": seed,
+            "result": sr.analyse_fixes(fixes, schools=school_fixes.read_schools(files["schools"], nature="synthetic"),
+                                       crossings=school_fixes.read_crossings(files["crossings"], nature="synthetic"),
+                                       routes=school_fixes.read_designated_routes(files["routes"], nature="synthetic"))}
 
 
 def test_planted_crowded_crossings_top_ranked(analysed):
@@ -179,3 +182,53 @@ def test_busy_spans_from_hand_made_hits():
     r = spans.iloc[0]
     assert (r["start"], r["end"]) == (450, 460)
     assert r["peak_mean"] == 10 and r["span_share"] == pytest.approx(16 / 18)
+
+
+# Numbers of the notebook's former analysis cell (05 at 53c0e74, cell 6, default parameters) on the two
+# generated sets: the entry point reproduces them.
+NOTEBOOK_NUMBERS = {
+    11: {"fixes_used": 28285, "top1": ("X00538", 28.2), "covered": (0.16243107168544713, 0.1856024179145487),
+         "morning": ["X00632", "X00538", "X00889", "X01884", "X01596", "X00867"],
+         "off_share": 0.015414530669966413, "shown": 65, "watched": 6, "hot": 4},
+    23: {"fixes_used": 24825, "top1": ("X00464", 28.8), "covered": (0.18511317872517707, 0.19377695625385088),
+         "morning": ["X01240", "X01243", "X01659", "X00464", "X00319", "X00832"],
+         "off_share": 0.019657603222557905, "shown": 56, "watched": 6, "hot": 6},
+}
+
+
+def test_entry_point_result(analysed):
+    import dataclasses
+    res, want = analysed["result"], NOTEBOOK_NUMBERS[analysed["seed"]]
+    assert isinstance(res, sr.SchoolRoutesResult)
+    for f in dataclasses.fields(res):
+        assert f.name in sr.SchoolRoutesResult.__doc__, f"SchoolRoutesResult.{f.name} is not documented"
+    # the same steps as the fixture's, with the defaults of the notebook
+    pd.testing.assert_frame_equal(res.ranking.drop(columns=["x", "y"]), analysed["ranking"])
+    pd.testing.assert_frame_equal(res.off_route, analysed["off"])
+    assert res.summary["fixes_used"] == want["fixes_used"] and res.school_days == 5
+    assert (res.top.iloc[0]["crossing_id"], float(res.top.iloc[0]["peak_mean"])) == want["top1"]
+    assert len(res.top) == 10 and not res.top["suppressed"].any()
+    covered = (res.volunteer_summary["morning"]["covered_share"], res.volunteer_summary["afternoon"]["covered_share"])
+    assert covered == pytest.approx(want["covered"], rel=1e-12)
+    assert res.volunteers["morning"]["crossing_id"].tolist() == want["morning"]
+    assert list(res.volunteer_table.columns) == ["時間帯", "順", "場所（交差点ID）", "立つ時間（目安）",
+                                                 "見守れる通過（延べ人/日）", "累計の被覆率"]
+    assert len(res.volunteer_table) == 12
+    assert res.off_route_share == pytest.approx(want["off_share"], rel=1e-12)
+    assert (len(res.off_route_shown), res.top_watched_morning, res.hot_segments) == (want["shown"], want["watched"],
+                                                                                     want["hot"])
+    assert res.recovery(analysed["truth"]) == {"planted": 8, "hit": 8, "deviation_ranks": [1, 2, 3, 4]}
+    cid = want["morning"][0]
+    assert res.stand_time(cid, "morning") in res.volunteer_table["立つ時間（目安）"].iloc[0]
+
+
+def test_entry_point_exports_hide_small_counts(analysed):
+    ex = analysed["result"].export_tables()
+    assert list(ex) == ["crowded_crossings.csv", "heatmap_top_crossings.csv", "offroute_segments.csv",
+                        "volunteer_placement.csv"]
+    off = ex["offroute_segments.csv"]
+    shown = off["children"].dropna()
+    assert ((shown == 0) | (shown >= 10)).all() and off["children"].isna().any()
+    assert off.loc[off["children"].isna(), "share"].isna().all()
+    peak = ex["crowded_crossings.csv"]["peak_max"].dropna()
+    assert ((peak == 0) | (peak >= 10)).all()

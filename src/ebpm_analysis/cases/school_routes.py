@@ -10,11 +10,15 @@ Pure functions over tidy frames (no file reading, no plotting):
   the child's school; share of fixes (and of trips) farther than ``off_route_m`` from it.
 - :func:`place_volunteers` — maximal coverage of child-passes by N volunteers (MCLP or the greedy
   heuristic of :mod:`ebpm_analysis.location`).
+- :func:`analyse_fixes` — the entry point: all of the above in the report's order →
+  :class:`SchoolRoutesResult`.
 
 Person counts shown to readers go through :func:`ebpm_analysis.stats.disclosure.suppress_small`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -324,3 +328,232 @@ def busy_spans(hits: pd.DataFrame, n_days: int, *, bin_minutes: int = 5, share: 
         rows.append({"crossing_id": cid, "period": period, "start": start, "end": end, "peak_mean": float(peak),
                      "span_share": float(inside / g["mean"].sum()) if g["mean"].sum() else np.nan})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------- entry point
+@dataclass(frozen=True)
+class SchoolRoutesResult:
+    """Everything report 05 shows, from :func:`analyse_fixes`.
+
+    Attributes
+    ----------
+    fixes : DataFrame
+        The fixes kept (:func:`prepare_fixes`: accurate enough, with ``x``/``y``, ``date``, ``period``,
+        ``bin``, ``trip``).
+    summary : dict
+        Counts of the preparation: ``fixes_read``, ``fixes_poor_accuracy``, ``fixes_used``,
+        ``fixes_in_windows``, ``children``, ``school_days``, ``schools``.
+    school_days : int
+        Days with fixes (the denominator of every per-day average).
+    windows : dict
+        Period (``morning``/``afternoon``) → (start, end) minutes after midnight.
+    schools, crossings : DataFrame
+        The inputs with plane coordinates ``x``, ``y`` (metres).
+    routes : GeoDataFrame
+        Designated-route segments in the plane CRS.
+    hits : DataFrame
+        :func:`crossing_hits`: unique (crossing, child, date, period, bin) sightings.
+    ranking : DataFrame
+        :func:`crossing_ranking` with the crossing's ``x``, ``y``.
+    labels : Series
+        Crossing id → location label (nearest school, direction, distance).
+    top : DataFrame
+        The ``top_n`` first rows of ``ranking`` that are not suppressed.
+    top_table : DataFrame
+        Reader-facing table of ``top`` (:func:`top_list`).
+    heat, heat_mask : DataFrame
+        :func:`heatmap_matrix` of ``top`` (mean children per bin and the suppressed cells).
+    heat_labels : list of str
+        Row labels of the heat map ("rank. place（id）").
+    weights : DataFrame
+        :func:`passes_by_period` with ``x``, ``y``: the demand of the volunteer placement.
+    volunteers : dict of str to DataFrame
+        Period → chosen crossings in order of marginal gain (:func:`place_volunteers`).
+    volunteer_summary : dict of str to dict
+        Period → placement summary (``n_volunteers``, ``total_passes``, ``covered_share``, ``candidates`` …).
+    spans : DataFrame
+        :func:`busy_spans` indexed by (``crossing_id``, ``period``).
+    volunteer_table : DataFrame
+        Reader-facing placement plan (time, order, place, when to stand, passes, cumulative coverage).
+    off_route : DataFrame
+        :func:`off_route_by_segment` (sorted by share, suppressed rows flagged).
+    segments : GeoDataFrame
+        ``routes`` joined to ``off_route`` (the off-route map).
+    segment_labels : Series
+        Segment id → location label of its midpoint.
+    off_route_shown : DataFrame
+        Rows of ``off_route`` that may be shown (not suppressed, with fixes).
+    off_route_share : float
+        Off-route fixes / all attributed fixes.
+    min_cell : int
+        Cells with fewer distinct children are suppressed.
+    """
+
+    fixes: pd.DataFrame
+    summary: dict
+    school_days: int
+    windows: dict
+    schools: pd.DataFrame
+    crossings: pd.DataFrame
+    routes: object
+    hits: pd.DataFrame
+    ranking: pd.DataFrame
+    labels: pd.Series
+    top: pd.DataFrame
+    top_table: pd.DataFrame
+    heat: pd.DataFrame
+    heat_mask: pd.DataFrame
+    heat_labels: list
+    weights: pd.DataFrame
+    volunteers: dict
+    volunteer_summary: dict
+    spans: pd.DataFrame
+    volunteer_table: pd.DataFrame
+    off_route: pd.DataFrame
+    segments: object
+    segment_labels: pd.Series
+    off_route_shown: pd.DataFrame
+    off_route_share: float
+    min_cell: int
+
+    def stand_time(self, crossing_id: str, period: str) -> str:
+        """When to stand at a crossing in a period, e.g. ``"07:35–08:05"`` (:func:`busy_spans`)."""
+        sp = self.spans.loc[(crossing_id, period)]
+        return f"{bin_label(sp['start'])}–{bin_label(sp['end'])}"
+
+    @property
+    def top_watched_morning(self) -> int:
+        """Crossings of ``top`` where a morning volunteer stands."""
+        if "morning" not in self.volunteers:
+            return 0
+        return len(set(self.top["crossing_id"]) & set(self.volunteers["morning"]["crossing_id"]))
+
+    @property
+    def hot_segments(self) -> int:
+        """Shown segments whose off-route share exceeds twice ``off_route_share`` (candidates for review)."""
+        return int((self.off_route_shown["share"] > 2 * self.off_route_share).sum())
+
+    def recovery(self, truth) -> dict:
+        """Planted truth against the findings: ``planted`` crossings, how many are in ``top`` (``hit``),
+        and the off-route rank of each planted deviation segment (``deviation_ranks``, sorted)."""
+        planted = set(truth["planted_crowded_crossings"])
+        ids = self.off_route["segment_id"].tolist()
+        ranks = sorted(ids.index(d["segment_id"]) + 1 for d in truth["deviations"])
+        return {"planted": len(planted), "hit": len(planted & set(self.top["crossing_id"])), "deviation_ranks": ranks}
+
+    def export_tables(self) -> dict[str, pd.DataFrame]:
+        """The published CSVs by file name: crowded crossings, the heat map of ``top``, off-route segments
+        and the volunteer plan; person counts under ``min_cell`` suppressed."""
+        rk = self.ranking[~self.ranking["suppressed"]].copy()
+        rk["location"] = self.labels.reindex(rk["crossing_id"]).to_numpy()
+        rk["peak_max"] = suppress_small(rk["peak_max"], self.min_cell)[0]
+        hm = self.heat.copy()
+        hm.columns = [bin_label(c) for c in hm.columns]
+        offo = self.off_route.copy()
+        for c in ("share", "share_lo", "share_hi", "trip_share"):
+            offo[c] = offo[c].mask(offo["suppressed"])
+        return {
+            "crowded_crossings.csv": rk[["rank", "crossing_id", "location", "peak_period", "peak_bin", "peak_mean",
+                                         "peak_max", "passes_per_day"]],
+            "heatmap_top_crossings.csv": hm.reset_index().rename(columns={"index": "crossing_id"}),
+            "offroute_segments.csv": offo.drop(columns=["suppressed"]).assign(
+                children=suppress_small(offo["children"], self.min_cell)[0]),
+            "volunteer_placement.csv": self.volunteer_table,
+        }
+
+
+def volunteer_table(volunteers: dict, spans: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """Reader-facing volunteer plan: one row per volunteer and period with the place, when to stand
+    (span of the busy bins and the share of passes inside it), passes watched and cumulative coverage."""
+    rows = []
+    for period, vf in volunteers.items():
+        for _, r in vf.iterrows():
+            sp = spans.loc[(r["crossing_id"], period)]
+            rows.append({"時間帯": "朝" if period == "morning" else "午後", "順": int(r["order"]),
+                         "場所（交差点ID）": f"{labels[r['crossing_id']]}（{r['crossing_id']}）",
+                         "立つ時間（目安）": f"{bin_label(sp['start'])}–{bin_label(sp['end'])}（通過の{sp['span_share']:.0%}）",
+                         "見守れる通過（延べ人/日）": round(r["gain"], 1),
+                         "累計の被覆率": f"{r['cum_share']:.0%}"})
+    return pd.DataFrame(rows)
+
+
+def analyse_fixes(fixes: pd.DataFrame, *, schools: pd.DataFrame, crossings: pd.DataFrame, routes,
+                  morning_window=("07:00", "08:30"), afternoon_window=("14:00", "17:00"),
+                  max_accuracy_m: float = 50.0, crossing_radius_m: float = 30.0, bin_minutes: int = 5,
+                  off_route_m: float = 40.0, top_n: int = 10, n_volunteers: int = 6,
+                  volunteer_radius_m: float = 60.0, placement_method: str = "mclp",
+                  min_cell: int = 10) -> SchoolRoutesResult:
+    """Crowded crossings, volunteer placement and off-route segments from children's position fixes.
+
+    Parameters
+    ----------
+    fixes : DataFrame
+        :func:`ebpm_analysis.io.school_fixes.read_fixes` (``device_id``, ``school_id``, ``timestamp``,
+        ``lat``, ``lon``, ``accuracy``).
+    schools, crossings : DataFrame
+        :func:`~ebpm_analysis.io.school_fixes.read_schools` / :func:`~ebpm_analysis.io.school_fixes.read_crossings`.
+    routes : GeoDataFrame
+        :func:`~ebpm_analysis.io.school_fixes.read_designated_routes` (any CRS; projected here).
+    morning_window, afternoon_window : (str, str)
+        ``"HH:MM"`` start and end of the two analysis windows.
+    max_accuracy_m : float
+        Fixes with a worse reported accuracy are dropped.
+    crossing_radius_m : float
+        A child within this distance of a crossing is "at" it.
+    bin_minutes : int
+        Time bin (a divisor of 60).
+    off_route_m : float
+        A fix farther than this from its designated segment is off-route.
+    top_n : int
+        Crowded crossings listed.
+    n_volunteers, volunteer_radius_m, placement_method : int, float, str
+        Volunteers per period, the radius one volunteer watches, ``"mclp"`` or ``"greedy"``.
+    min_cell : int
+        Cells with fewer distinct children are suppressed.
+
+    Returns
+    -------
+    SchoolRoutesResult
+
+    Raises
+    ------
+    ParameterError
+        A window that is not ``"HH:MM"`` or ends before it starts, a bin that does not divide 60, an
+        unknown placement method or fewer than one volunteer.
+    """
+    windows = windows_from_params(tuple(morning_window), tuple(afternoon_window))
+    schools, crossings = add_xy(schools), add_xy(crossings)
+    routes = geo.to_plane(routes)
+    fx, summary = prepare_fixes(fixes, max_accuracy_m=max_accuracy_m, windows=windows, bin_minutes=bin_minutes)
+    n_days = summary["school_days"]
+    hits = crossing_hits(fx, crossings, radius_m=crossing_radius_m)
+    xy = crossings[["crossing_id", "x", "y"]]
+    ranking = crossing_ranking(hits, n_days, min_cell=min_cell).merge(xy, on="crossing_id")
+    labels = pd.Series(label_locations(crossings, schools).to_numpy(), index=crossings["crossing_id"])
+    top = ranking[~ranking["suppressed"]].head(top_n)
+    heat, heat_mask = heatmap_matrix(hits, top["crossing_id"], n_days, windows=windows, bin_minutes=bin_minutes,
+                                     min_cell=min_cell)
+    weights = passes_by_period(hits, n_days).merge(xy, on="crossing_id")
+    volunteers, vol_summary = {}, {}
+    for period in windows:
+        w = weights[weights["period"] == period]
+        if len(w):
+            volunteers[period], vol_summary[period] = place_volunteers(
+                w, n_volunteers, radius_m=volunteer_radius_m, method=placement_method)
+    spans = busy_spans(hits, n_days, bin_minutes=bin_minutes).set_index(["crossing_id", "period"])
+    off = off_route_by_segment(fx, routes, off_route_m=off_route_m, min_cell=min_cell)
+    segments = routes.merge(off.drop(columns="school_id"), on="segment_id")
+    mid = segments.geometry.interpolate(0.5, normalized=True)
+    return SchoolRoutesResult(
+        fixes=fx, summary=summary, school_days=n_days, windows=windows, schools=schools, crossings=crossings,
+        routes=routes, hits=hits, ranking=ranking, labels=labels, top=top,
+        top_table=top_list(ranking, labels, top_n=top_n, min_cell=min_cell), heat=heat, heat_mask=heat_mask,
+        heat_labels=[f"{r}. {labels[cid].replace('小学校（合成）', '小')}（{cid}）"
+                     for r, cid in zip(top["rank"], top["crossing_id"])],
+        weights=weights, volunteers=volunteers, volunteer_summary=vol_summary, spans=spans,
+        volunteer_table=volunteer_table(volunteers, spans, labels), off_route=off, segments=segments,
+        segment_labels=pd.Series(label_locations(pd.DataFrame({"x": mid.x, "y": mid.y}), schools).to_numpy(),
+                                 index=segments["segment_id"]),
+        off_route_shown=off[~off["suppressed"] & (off["fixes"] > 0)],
+        off_route_share=float(off["off_fixes"].sum() / max(off["fixes"].sum(), 1)), min_cell=min_cell,
+    )
