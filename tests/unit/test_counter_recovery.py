@@ -178,3 +178,46 @@ def test_days_without_weather_are_left_out_of_the_model():
     days = cc.prepare_days(log[["date", "count"]], w[w["date"] >= "2022-06-01"])
     assert days["rain"].isna().sum() == ((days["date"] < "2022-06-01").sum())
     assert cc.fit_count_model(days).n_days == int(days["rain"].notna().sum())
+
+
+@pytest.fixture(scope="module")
+def result(files):
+    return cc.analyse_counter_log(read_counter_log(files["log"], nature="synthetic"),
+                                  weather=read_jma_daily(files["weather"], nature="synthetic"),
+                                  register=read_expiry_register(files["expiry"], nature="synthetic"))
+
+
+def test_entry_point_gives_the_numbers_of_the_report(result):
+    """The default synthetic set (seed 7) with the notebook's default parameters: the numbers the
+    report showed when they were computed in the notebook (06 at 53c0e74)."""
+    import dataclasses
+    assert isinstance(result, cc.CounterResult)
+    for f in dataclasses.fields(result):
+        assert f.name in cc.CounterResult.__doc__, f"CounterResult.{f.name} is not documented"
+    assert (result.n_days, result.n_applications) == (1213, 13277)
+    assert (result.peak_month, result.low_month, result.normal_month) == (2, 5, 9)
+    assert result.monday_rr == pytest.approx((1.316799103469914, 1.2328755167591903, 1.4064354878724166), rel=1e-9)
+    assert result.rain_rr == pytest.approx((1.2360578137361051, 1.18073832997597, 1.2939691040005228), rel=1e-9)
+    assert result.year_end_rr[0] == pytest.approx(1.5241846901841223, rel=1e-9)
+    assert result.scenario_peak_before == (2, pytest.approx(31.139290440522846, rel=1e-12))
+    assert result.scenario_peak_after == (2, pytest.approx(19.02067306112987, rel=1e-12))
+    assert result.scenario_peak_month_after == pytest.approx(19.02067306112987, rel=1e-12)
+    assert result.register_peak_share == pytest.approx((0.27896995708154504, 0.1570815450643777), rel=1e-12)
+    assert result.max_staff == (7, 5)
+    assert (int(result.plan["staff_dry"].sum()), int(result.plan_after["staff_dry"].sum())) == (590, 606)
+    assert result.staffing_for("通常月", "水", "晴・曇")["staff"] == 2 and result.staffing_for("最繁忙月", "月", "雨")["staff"] == 8
+    assert result.staff_by_month.set_index("month").loc[2].tolist() == [7, 5]
+    assert result.has_waits and result.over_target_share == pytest.approx(0.16488046166529266, rel=1e-12)
+    d = result.days
+    assert result.queue_check["days"].sum() == int(((d["staff"] > 0) & d["wait_mean_min"].notna()).sum()) == 1212
+
+
+def test_entry_point_rejects_bad_settings(files):
+    from ebpm_analysis.errors import ParameterError
+    log = read_counter_log(files["log"], nature="synthetic")
+    reg = read_expiry_register(files["expiry"], nature="synthetic")
+    with pytest.raises(ParameterError, match="opening_sessions"):
+        cc.analyse_counter_log(log, weather=None, register=reg, sessions=["9時から11時"])
+    with pytest.raises(ParameterError, match="staffing_method"):
+        cc.analyse_counter_log(log, weather=None, register=reg, staffing_method="queue")
+    assert cc.parse_sessions(["09:00-11:00", "13:30-16:00"]) == ((9.0, 11.0), (13.5, 16.0))

@@ -13,6 +13,8 @@ Pure functions over tidy frames (no file reading, no plotting):
 - :func:`staffing_by_day_type`, :func:`plan_calendar` — windows needed per kind of day / per date.
 - :func:`fit_expiry_link`, :func:`respread_register`, :func:`expiry_scenario` — how applications
   follow the permit register's expiry months, and the effect of re-spreading them.
+- :func:`analyse_counter_log` — the entry point: all of the above in the report's order →
+  :class:`CounterResult`.
 """
 
 from __future__ import annotations
@@ -397,3 +399,217 @@ def erlang_check(days: pd.DataFrame, q: QueueSettings, bands=(0, 0.5, 0.7, 0.85,
                          "observed_mean_wait": g["obs"].mean().to_numpy(),
                          "erlang_mean_wait": g["pred"].median().to_numpy(),
                          "session_mean_wait": g["sim"].mean().to_numpy()})
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def parse_sessions(sessions) -> tuple:
+    """``["09:00-11:00", "13:00-16:00"]`` → ``((9.0, 11.0), (13.0, 16.0))`` (hours)."""
+    out = []
+    for s in sessions:
+        try:
+            a, b = s.split("-")
+            ha, ma = (int(x) for x in a.split(":"))
+            hb, mb = (int(x) for x in b.split(":"))
+        except ValueError:
+            raise ParameterError("opening_sessions", f"cannot read {s!r}", expected='"HH:MM-HH:MM" strings') from None
+        out.append((ha + ma / 60, hb + mb / 60))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CounterResult:
+    """Everything report 06 shows, from :func:`analyse_counter_log`.
+
+    Attributes
+    ----------
+    queue : QueueSettings
+        Opening hours, service time, wait target and staffing method used for every staffing figure.
+    days : DataFrame
+        :func:`prepare_days`: one row per open day (``count``, ``month``, ``weekday_ja``, ``rain`` …).
+    n_days, n_applications, n_days_without_weather : int
+        Open days, applications over the period, open days without weather (left out of the model).
+    month_weekday_mean, month_weekday_days : DataFrame
+        :func:`month_weekday_means`: mean applications per open day and open days, month × weekday.
+    month_mean : Series
+        Mean applications per open day by month (1..12).
+    peak_month, low_month : int
+        Months with the highest and lowest ``month_mean``.
+    normal_month : int
+        The month whose fitted month effect is closest to the median (a "usual" month).
+    model : DailyApplicationsModel
+        :func:`fit_count_model`.
+    effects : DataFrame
+        :func:`effects_table` (``term``, ``group``, ``label``, ``rate_ratio``, ``lo``, ``hi``, ``p_value``).
+    weekday_rr : dict
+        Weekday → rate ratio against Wednesday.
+    monday_rr, rain_rr, holiday_adjacent_rr, year_end_rr : tuple of float
+        (rate ratio, lower, upper) of Monday vs Wednesday, rain, days next to holidays and the year end
+        (NaN when the model has no year-end term).
+    by_day_type : DataFrame
+        :func:`staffing_by_day_type` for the usual (通常月) and the peak (最繁忙月) month.
+    rain_share : Series
+        Share of rainy open days by month.
+    plan, plan_after : DataFrame
+        :func:`plan_calendar` of the plan year, today and after re-spreading the expiry months.
+    link : ExpiryLink
+        :func:`fit_expiry_link`: how applications follow the expiry months.
+    register, register_after : DataFrame
+        Permits by expiry month today and after :func:`respread_register`.
+    scenario : DataFrame
+        :func:`expiry_scenario` (``per_day_before``, ``per_day_after``, ``month_factor`` …).
+    scenario_peak_before, scenario_peak_after : (int, float)
+        (month, applications per open day) of the busiest month before and after.
+    scenario_peak_month_after : float
+        Applications per open day after the re-spread in the month that was busiest before.
+    staff_by_month : DataFrame
+        ``month``, ``before``, ``after``: windows needed on the busiest dry day of each month.
+    has_waits : bool
+        The log records waits and staff (the queue models can be checked).
+    queue_check : DataFrame or None
+        :func:`erlang_check` when ``has_waits``.
+    over_target_share : float
+        Share of open days whose recorded mean wait exceeded the target (NaN without waits).
+    """
+
+    queue: QueueSettings
+    days: pd.DataFrame
+    n_days: int
+    n_applications: int
+    n_days_without_weather: int
+    month_weekday_mean: pd.DataFrame
+    month_weekday_days: pd.DataFrame
+    month_mean: pd.Series
+    peak_month: int
+    low_month: int
+    normal_month: int
+    model: DailyApplicationsModel
+    effects: pd.DataFrame
+    weekday_rr: dict
+    monday_rr: tuple
+    rain_rr: tuple
+    holiday_adjacent_rr: tuple
+    year_end_rr: tuple
+    by_day_type: pd.DataFrame
+    rain_share: pd.Series
+    plan: pd.DataFrame
+    plan_after: pd.DataFrame
+    link: ExpiryLink
+    register: pd.DataFrame
+    register_after: pd.DataFrame
+    scenario: pd.DataFrame
+    scenario_peak_before: tuple
+    scenario_peak_after: tuple
+    scenario_peak_month_after: float
+    staff_by_month: pd.DataFrame
+    has_waits: bool
+    queue_check: pd.DataFrame | None
+    over_target_share: float
+
+    def staffing_for(self, month_label: str, weekday_ja: str, weather: str) -> pd.Series:
+        """The row of ``by_day_type`` for e.g. ("最繁忙月", "月", "雨")."""
+        b = self.by_day_type
+        return b[(b["month_label"] == month_label) & (b["weekday_ja"] == weekday_ja) & (b["weather"] == weather)].iloc[0]
+
+    @property
+    def register_peak_share(self) -> tuple[float, float]:
+        """Share of permits in the busiest expiry month, today and after the re-spread."""
+        return (float(self.register["permits"].max() / self.register["permits"].sum()),
+                float(self.register_after["permits"].max() / self.register_after["permits"].sum()))
+
+    @property
+    def max_staff(self) -> tuple[int, int]:
+        """Most windows needed on any dry day of the plan year, today and after the re-spread."""
+        return int(self.plan["staff_dry"].max()), int(self.plan_after["staff_dry"].max())
+
+
+def _rate_ratio(eff: pd.DataFrame, term: str) -> tuple:
+    if term not in set(eff["term"]):
+        return (np.nan, np.nan, np.nan)
+    r = eff.set_index("term").loc[term]
+    return r["rate_ratio"], r["lo"], r["hi"]
+
+
+def analyse_counter_log(log: pd.DataFrame, *, weather: pd.DataFrame | None, register: pd.DataFrame,
+                        sessions=("09:00-11:00", "13:00-16:00"), rain_threshold_mm: float = 1.0,
+                        model_family: str = "negbin", service_min: float = 60.0, target_wait_min: float = 30.0,
+                        peak_hour_factor: float = 1.3, max_occupancy: float = 0.9, plan_quantile: float = 0.8,
+                        staffing_method: str = "session", plan_fiscal_year: int = 2026,
+                        respread_share: float = 0.6, seed: int = 7) -> CounterResult:
+    """When the counter is busy and why, windows per kind of day, the plan year, and re-spread expiry months.
+
+    Parameters
+    ----------
+    log : DataFrame
+        :func:`ebpm_analysis.io.counter_log.read_counter_log` (``date``, ``count``, optional waits and staff).
+    weather : DataFrame or None
+        :func:`ebpm_analysis.io.jma.read_jma_daily` (``precip_mm``) covering the log.
+    register : DataFrame
+        :func:`ebpm_analysis.io.counter_log.read_expiry_register` (``month``, ``permits``).
+    sessions : sequence of str
+        Reception hours ``"HH:MM-HH:MM"`` on open days.
+    rain_threshold_mm : float
+        A day with at least this much precipitation is rainy.
+    model_family : {"negbin", "poisson", "auto"}
+        Count model (:func:`fit_count_model`).
+    service_min, target_wait_min, peak_hour_factor, max_occupancy, plan_quantile : float
+        Queue settings (:class:`QueueSettings`).
+    staffing_method : {"session", "erlang"}
+        Opening-hours simulation or steady-state Erlang C for the plan.
+    plan_fiscal_year : int
+        Fiscal year (April start) of the staffing plan.
+    respread_share : float
+        Share of the way to a levelled expiry-month register (0–1).
+    seed : int
+        Seed of the queue simulation.
+
+    Returns
+    -------
+    CounterResult
+
+    Raises
+    ------
+    ParameterError
+        An unreadable session, an unknown method or family, a share outside 0–1, or a log too short to fit.
+    """
+    sess = parse_sessions(sessions)
+    if staffing_method not in ("session", "erlang"):
+        raise ParameterError("staffing_method", repr(staffing_method), expected="'session' or 'erlang'")
+    q = QueueSettings(open_hours=sum(b - a for a, b in sess), service_min=service_min, target_wait_min=target_wait_min,
+                      peak_hour_factor=peak_hour_factor, max_occupancy=max_occupancy, plan_quantile=plan_quantile,
+                      method=staffing_method, sessions=sess, seed=seed)
+    days = prepare_days(log, weather, rain_threshold_mm=rain_threshold_mm)
+    mean_tab, n_tab = month_weekday_means(days)
+    model = fit_count_model(days, family=model_family)
+    eff = effects_table(model)
+    month_mean = days.groupby("month")["count"].mean()
+    peak_m = int(month_mean.idxmax())
+    mfx = month_effects(model)
+    normal_m = int((mfx - mfx.median()).abs().idxmin())
+    rain_share = rain_share_by_month(days)
+    plan = plan_calendar(model, q, plan_fiscal_year, rain_share)
+    link = fit_expiry_link(days, register)
+    new_register = respread_register(register, link, respread_share)
+    sc = expiry_scenario(link, register, new_register)
+    plan_after = plan_calendar(model, q, plan_fiscal_year, rain_share, month_factor=sc.set_index("month")["month_factor"])
+    peak0 = peak_month(sc, "per_day_before")
+    has_waits = bool(days["wait_mean_min"].notna().any() and days["staff"].notna().any())
+    months = range(1, 13)
+    return CounterResult(
+        queue=q, days=days, n_days=len(days), n_applications=int(days["count"].sum()),
+        n_days_without_weather=int(days["rain"].isna().sum()), month_weekday_mean=mean_tab, month_weekday_days=n_tab,
+        month_mean=month_mean, peak_month=peak_m, low_month=int(month_mean.idxmin()), normal_month=normal_m,
+        model=model, effects=eff, weekday_rr=weekday_rate_ratios(model),
+        monday_rr=_rate_ratio(eff, "C(weekday_ja, Treatment('水'))[T.月]"), rain_rr=_rate_ratio(eff, "rain"),
+        holiday_adjacent_rr=_rate_ratio(eff, "holiday_adjacent"), year_end_rr=_rate_ratio(eff, "year_end"),
+        by_day_type=staffing_by_day_type(model, q, {"通常月": normal_m, "最繁忙月": peak_m}), rain_share=rain_share,
+        plan=plan, plan_after=plan_after, link=link, register=register, register_after=new_register, scenario=sc,
+        scenario_peak_before=peak0, scenario_peak_after=peak_month(sc, "per_day_after"),
+        scenario_peak_month_after=float(sc.loc[sc["month"] == peak0[0], "per_day_after"].item()),
+        staff_by_month=pd.DataFrame({"month": months,
+                                     "before": plan.groupby("month")["staff_dry"].max().reindex(months).to_numpy(),
+                                     "after": plan_after.groupby("month")["staff_dry"].max().reindex(months).to_numpy()}),
+        has_waits=has_waits, queue_check=erlang_check(days, q) if has_waits else None,
+        over_target_share=float((days["wait_mean_min"] > target_wait_min).mean()) if has_waits else np.nan,
+    )
