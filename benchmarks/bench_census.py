@@ -92,7 +92,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one small size (60,000 employed, 30 districts), < 1 min")
     ap.add_argument("--sizes", type=int, nargs="*", default=None)
-    ap.add_argument("--districts", type=int, default=None, help="synthetic districts (default: 70 for 熊本市; --quick: 30)")
+    ap.add_argument("--districts", type=int, default=None,
+                    help="synthetic districts (default: 70 for 熊本市; --quick: 30)")
     a = ap.parse_args(argv)
     sizes = a.sizes or ([60_000] if a.quick else [340_000, 1_000_000])
     ctx = mp.get_context("spawn")

@@ -66,7 +66,8 @@ def _duckdb_step(zdir: str, work: str, q):
     secs = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     rss = peak_rss_mb()
-    q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0], "ingest_s": t_ingest, "aggregate_s": secs - t_ingest, "peak_rss_mb": rss,
+    q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0], "ingest_s": t_ingest,
+           "aggregate_s": secs - t_ingest, "peak_rss_mb": rss,
            "rows": res.rows, "n_mesh_hours": len(agg), "n_meshes": len(passes),
            "check": [int(agg["n_records"].sum()), int(agg["n_slow"].sum()), int(passes["n_passes"].sum())]})
 
@@ -97,7 +98,8 @@ def _pandas_step(zdir: str, work: str, q):
     secs = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     rss = peak_rss_mb()
-    q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0], "peak_rss_mb": rss, "rows": len(df), "n_mesh_hours": len(agg), "n_meshes": len(passes),
+    q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0], "peak_rss_mb": rss,
+           "rows": len(df), "n_mesh_hours": len(agg), "n_meshes": len(passes),
            "check": [int(agg["n_records"].sum()), int(agg["n_slow"].sum()), int(np.asarray(passes).sum())]})
 
 

@@ -130,7 +130,7 @@ def partition_into_districts(city: gpd.GeoDataFrame, n_districts: int, seed: int
     while alloc.sum() > n_districts:
         alloc[np.argmax(np.where(alloc > 2, alloc, 0))] -= 1
     rows = []
-    for (_, ward), k in zip(plane.iterrows(), alloc):
+    for (_, ward), k in zip(plane.iterrows(), alloc, strict=True):
         geom = ward.geometry
         # Spread seeds: best of several candidates farthest from those chosen (blue noise).
         cand = random_points_in(geom, k * 30, rng)

@@ -88,19 +88,22 @@ def kpis(items: dict[str, str]) -> None:
 _SEARCH_JS = """<script>
 (function(){var box=document.getElementById('%(id)s-q');var rows=document.querySelectorAll('#%(id)s tbody tr');
 var n=document.getElementById('%(id)s-n');box.addEventListener('input',function(){var q=box.value.trim().toLowerCase();
-var k=0;rows.forEach(function(r){var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0;r.style.display=hit?'':'none';if(hit)k++;});
+var k=0;rows.forEach(function(r){var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0;
+r.style.display=hit?'':'none';if(hit)k++;});
 n.textContent=k+' / '+rows.length+' 行';});})();
 </script>"""
 
 
-def searchable_table(df: pd.DataFrame, table_id: str, caption: str | None = None, placeholder: str = "検索（例: 文字コード、区、コード）") -> None:
+def searchable_table(df: pd.DataFrame, table_id: str, caption: str | None = None,
+                     placeholder: str = "検索（例: 文字コード、区、コード）") -> None:
     """A table with a search box that filters rows in the browser (inline JS, works offline)."""
     body = df.to_html(index=False, escape=True, na_rep="", border=0, classes="ebpm-table", table_id=table_id)
     cap = f'<div class="ebpm-table-caption">{html.escape(caption)}</div>' if caption else ""
     box = (f'<div class="ebpm-search"><input id="{table_id}-q" type="search" placeholder="{html.escape(placeholder)}" '
            f'style="width:60%;padding:.3rem .5rem;border:1px solid #aab;border-radius:4px"> '
            f'<span id="{table_id}-n" style="color:#667;font-size:.85rem">{len(df)} / {len(df)} 行</span></div>')
-    display(HTML(f'<div class="ebpm-table-wrap">{cap}{box}<div style="max-height:520px;overflow:auto">{body}</div></div>'
+    display(HTML(f'<div class="ebpm-table-wrap">{cap}{box}'
+                 f'<div style="max-height:520px;overflow:auto">{body}</div></div>'
                  + _SEARCH_JS % {"id": table_id}))
 
 
@@ -116,8 +119,10 @@ def logic_model(stages: dict[str, list[str]], kpis: list[tuple[str, str, str]] |
                     f'<ul>{lis}</ul></div>{arrow}')
     table = ""
     if kpis:
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td style='text-align:right'><strong>{html.escape(v)}</strong></td>"
+        rows = "".join(f"<tr><td>{html.escape(k)}</td>"
+                       f"<td style='text-align:right'><strong>{html.escape(v)}</strong></td>"
                        f"<td>{html.escape(m)}</td></tr>" for k, v, m in kpis)
-        table = (f'<table class="ebpm-table"><tr><th>KPI（指標）</th><th>現状値</th><th>測り方・データ</th></tr>{rows}</table>')
+        table = ('<table class="ebpm-table"><tr><th>KPI（指標）</th><th>現状値</th><th>測り方・データ</th></tr>'
+                 f'{rows}</table>')
     display(HTML(f'<div class="ebpm-lm"><div class="ebpm-table-caption">{html.escape(title)}</div>'
                  f'<div class="ebpm-lm-row">{"".join(cols)}</div>{table}</div>'))

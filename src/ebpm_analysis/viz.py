@@ -4,11 +4,9 @@ legend, north arrow and scale bar. Maps need no web tiles (closed networks).
 
 from __future__ import annotations
 
-
 import matplotlib
-
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib_fontja  # noqa: E402,F401  (registers IPAexGothic and makes it the default)
+import matplotlib.pyplot as plt
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic and makes it the default)
 
 PALETTE = ["#1f5a96", "#d9822b", "#3a8f5c", "#b8433c", "#7a5ea8", "#8c6d46", "#c7579b", "#6b7280"]
 SEQ_CMAP = "YlOrRd"
@@ -88,7 +86,8 @@ def scale_bar(ax, length_m: float | None = None, loc=(0.05, 0.05)) -> None:
     y0, y1 = ax.get_ylim()
     if length_m is None:
         span = (x1 - x0) / 5
-        length_m = next(v for v in (20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50) if v <= span) if span >= 50 else span
+        length_m = next(v for v in (20000, 10000, 5000, 2000, 1000, 500, 200, 100,
+                                    50) if v <= span) if span >= 50 else span
     bx = x0 + loc[0] * (x1 - x0)
     by = y0 + loc[1] * (y1 - y0)
     ax.plot([bx, bx + length_m], [by, by], color="black", linewidth=3, solid_capstyle="butt")

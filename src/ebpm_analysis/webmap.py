@@ -99,7 +99,8 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
         fg.add_to(m)
         # Plain-HTML legend (branca's colormap legend needs d3 from a CDN, which an offline report cannot load)
         steps = "".join(
-            f'<div><span style="display:inline-block;width:14px;height:10px;margin-right:4px;background:{palette[i]}"></span>'
+            '<div><span style="display:inline-block;width:14px;height:10px;margin-right:4px;'
+            f'background:{palette[i]}"></span>'
             f'{qs[i]:,.1f}–{qs[i + 1]:,.1f}</div>' for i in range(len(qs) - 1))
         legends.append(f'<div style="margin-bottom:6px"><b>{_html.escape(lay["label"])}</b>{steps}</div>')
     folium.LayerControl(collapsed=False).add_to(m)
@@ -115,5 +116,6 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
 
 def iframe(html: str, height: int = 560) -> str:
     """Embed a map document in a notebook/report as an <iframe srcdoc> (self-contained)."""
-    return (f'<iframe srcdoc="{_html.escape(html, quote=True)}" style="width:100%;height:{height}px;border:1px solid #ccc" '
+    return (f'<iframe srcdoc="{_html.escape(html, quote=True)}" '
+            f'style="width:100%;height:{height}px;border:1px solid #ccc" '
             f'title="interactive map"></iframe>')

@@ -37,7 +37,8 @@ def test_notebook_builds_report(name, tmp_path):
     if nature in ("synthetic", "mixed"):
         assert "合成データ" in html and "ebpm-banner ebpm-" in html
         title_block = html.split("</header>")[0]
-        assert "synthetic" in title_block.lower() or "合成" in title_block, "synthetic reports say so in the title block"
+        assert "synthetic" in title_block.lower() or "合成" in title_block, \
+            "synthetic reports say so in the title block"
     index = json.loads((tmp_path / "_build" / "status" / f"{name}.json").read_text(encoding="utf-8"))
     assert index["status"] == "ok"
     assert name in (tmp_path / "index.html").read_text(encoding="utf-8")

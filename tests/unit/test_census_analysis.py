@@ -17,7 +17,7 @@ def make_cells():
     wp = ["0", "1", "2", "3", "4", "5", "9"]
     for a, by in data.items():
         for s, vals in by.items():
-            rows += [(a, s, w, float(v)) for w, v in zip(wp, vals)]
+            rows += [(a, s, w, float(v)) for w, v in zip(wp, vals, strict=True)]
     cells = pd.DataFrame(rows, columns=["area", "status", "workplace", "value"])
     city = cells.groupby(["status", "workplace"], as_index=False)["value"].sum().assign(area="C")
     cells = pd.concat([cells, city], ignore_index=True)
@@ -40,7 +40,8 @@ def test_rate_excludes_unknown_and_counts_home_and_other_wards():
 
 def test_hidden_count_blocks_the_rate():
     cells = make_cells()
-    cells.loc[(cells["area"] == "d2") & (cells["status"] == "0") & (cells["workplace"] == "1"), "disclosure"] = "primary"
+    cells.loc[(cells["area"] == "d2") & (cells["status"] == "0") & (cells["workplace"] == "1"),
+              "disclosure"] = "primary"
     r = cc.rate_table(cells, ["d1", "d2"])
     assert r["publishable"].tolist() == [True, False]
     assert cc.publish_rates(r)["rate"].isna().tolist() == [False, True]
@@ -68,7 +69,8 @@ def test_crosstab_counts_and_shares():
 
 
 def test_area_tree_for_designated_and_ordinary_city():
-    areas = pd.DataFrame({"district_code": ["431010001", "431010002", "431020001"], "ward_code": ["43101", "43101", "43102"]})
+    areas = pd.DataFrame({"district_code": ["431010001", "431010002", "431020001"], "ward_code": ["43101", "43101",
+                                                                                                  "43102"]})
     assert cc.area_tree(areas, "43100") == {"43100": ["43101", "43102"], "43101": ["431010001", "431010002"],
                                             "43102": ["431020001"]}
     one = pd.DataFrame({"district_code": ["432020001", "432020002"], "ward_code": ["43202", "43202"]})

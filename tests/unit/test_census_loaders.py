@@ -24,7 +24,8 @@ def test_api_header_block_metadata_and_values():
     df = estat.read_estat_api_csv(API)
     assert df.attrs["meta"]["TABLE_INF"] == ["0003454500"]
     assert df.attrs["meta"]["TITLE"][1].startswith("従業上の地位")
-    assert {"cat01_code", "cat01_name", "cat02_code", "area_code", "area_name", "time_code", "value", "value_flag"} <= set(df.columns)
+    assert {"cat01_code", "cat01_name", "cat02_code", "area_code", "area_name", "time_code", "value",
+            "value_flag"} <= set(df.columns)
     assert df["cat01_code"].tolist()[:2] == ["000", "000"]          # codes stay text
     assert df.loc[0, "value"] == 1234.0                               # thousands separator
     assert df.loc[11, "value"] == 0.0 and df.loc[11, "value_flag"] == ""  # a real 0 (padded) stays 0
@@ -98,8 +99,10 @@ def test_gis_two_header_rows_padding_and_labels():
 
 def test_gis_symbols_missing_with_flag():
     df = estat.read_estat_gis_csv(GIS).set_index(["KEY_CODE", "item_code"])
-    assert np.isnan(df.loc[("431010001", "T000901006"), "value"]) and df.loc[("431010001", "T000901006"), "value_flag"] == "x"
-    assert np.isnan(df.loc[("431010002", "T000901006"), "value"]) and df.loc[("431010002", "T000901006"), "value_flag"] == "-"
+    assert np.isnan(df.loc[("431010001", "T000901006"), "value"]) and df.loc[("431010001", "T000901006"),
+                                                                             "value_flag"] == "x"
+    assert np.isnan(df.loc[("431010002", "T000901006"), "value"]) and df.loc[("431010002", "T000901006"),
+                                                                             "value_flag"] == "-"
 
 
 def test_gis_merged_areas_no_double_counting():

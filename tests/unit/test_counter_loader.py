@@ -92,7 +92,8 @@ def test_fractional_count(tmp_path):
 ])
 def test_counts_on_closed_days(tmp_path, line, day):
     p = write(tmp_path, ["2024/4/26,金,12,,,,", line])
-    with pytest.raises(InputFileError, match=rf"column '受付件数': counts on days the counter is closed \['{day}'\] \(rows 3\)"):
+    with pytest.raises(InputFileError,
+                       match=rf"column '受付件数': counts on days the counter is closed \['{day}'\] \(rows 3\)"):
         read_counter_log(p)
 
 

@@ -86,15 +86,16 @@ def test_funnel_flags_a_clear_outlier_but_not_the_small_facility():
     small = pd.DataFrame({"facility_code": ["S1"], "examined": [4], "with_caries": [4], "n_age3": [0], "n_age4": [0],
                           "n_age5": [4]})
     fs = pd.concat([fs, small], ignore_index=True)
-    fa, info = cd.funnel_analysis(pd.concat([ex, pd.DataFrame({"facility_code": "S1", "age": 5, "caries": [True] * 4})]),
+    fa, info = cd.funnel_analysis(pd.concat([ex, pd.DataFrame({"facility_code": "S1", "age": 5,
+                                                               "caries": [True] * 4})]),
                                   fs, min_examined=10)
     sig = fa.set_index("facility_code")["signal"]
     assert sig["F007"] == "99.8%超"
     assert pd.isna(sig["S1"]) and bool(fa.set_index("facility_code").loc["S1", "small"])
     assert (sig == "99.8%超").sum() <= 2
     e = fa.set_index("facility_code").loc["F000"]
-    assert e["expected"] == pytest.approx(e["n_age3"] * info["city_age_rate"][3] + e["n_age4"] * info["city_age_rate"][4]
-                                          + e["n_age5"] * info["city_age_rate"][5])
+    rate = info["city_age_rate"]
+    assert e["expected"] == pytest.approx(e["n_age3"] * rate[3] + e["n_age4"] * rate[4] + e["n_age5"] * rate[5])
     # EB: a 4/4 facility is pulled far towards the city rate
     assert fa.set_index("facility_code").loc["S1", "eb_rate"] < 0.6
     curves = cd.funnel_curves(info, 300, n_min=10)
@@ -171,5 +172,6 @@ def test_priority_table_actions_follow_the_numbers():
 
 def test_small_facility_aggregate():
     fa = pd.DataFrame({"small": [True, True, False], "examined": [4, 5, 100], "with_caries": [1, 2, 20]})
-    assert cd.small_facility_aggregate(fa, min_cell=5) == {"facilities": 2, "examined": 9, "prevalence": pytest.approx(100 / 3)}
+    assert cd.small_facility_aggregate(fa, min_cell=5) == {"facilities": 2, "examined": 9,
+                                                           "prevalence": pytest.approx(100 / 3)}
     assert cd.small_facility_aggregate(fa, min_cell=10)["prevalence"] is None

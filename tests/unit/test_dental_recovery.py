@@ -90,7 +90,7 @@ def test_sizes_types_and_places(runs):
     # every facility lies inside the real ward polygon it is assigned to
     wards = geo.load_city("43100").set_index("code")
     pts = gpd.points_from_xy(fac["lon"], fac["lat"])
-    inside = [wards.loc[w, "geometry"].buffer(1e-6).contains(p) for w, p in zip(fac["ward_code"], pts)]
+    inside = [wards.loc[w, "geometry"].buffer(1e-6).contains(p) for w, p in zip(fac["ward_code"], pts, strict=True)]
     assert all(inside)
     assert set(fac["ward_code"]) == set(wards.index)
     # synthetic names, no real-looking names: ward + type + number

@@ -193,7 +193,8 @@ def test_missing_required_column(tmp_path):
 @pytest.mark.parametrize("col,value,word", [
     ("年齢", "12", "impossible ages"), ("年齢", "four", "impossible ages"), ("健診日", "5月12日", "unreadable dates"),
     ("仕上げみがき", "たまに", "unknown answers"), ("間食回数", "-1", "impossible values"),
-    ("間食回数", "2.5", "impossible values"), ("フッ化物", "不明", "unknown answers"), ("施設コード", "", "blank values"),
+    ("間食回数", "2.5", "impossible values"), ("フッ化物", "不明", "unknown answers"), ("施設コード", "",
+                                                                              "blank values"),
 ])
 def test_impossible_values_name_the_column(tmp_path, col, value, word):
     df = _frame(n=2)

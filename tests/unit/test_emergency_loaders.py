@@ -59,7 +59,8 @@ def test_dispatch_log_reads_each_encoding(tmp_path, encoding, city):
 
 def test_every_code_in_the_code_lists_is_accepted(tmp_path):
     rows = []
-    for i, (acc, sev, age) in enumerate(zip(DL.ACCIDENT_TYPES, list(DL.SEVERITIES) * 3, list(DL.AGE_GROUPS) * 3)):
+    for i, (acc, sev, age) in enumerate(zip(DL.ACCIDENT_TYPES, list(DL.SEVERITIES) * 3, list(DL.AGE_GROUPS) * 3,
+                                            strict=False)):
         r = list(ROWS[0])
         r[0], r[7], r[8], r[9] = f"X{i}", acc, sev, age
         rows.append(r)
@@ -203,7 +204,8 @@ def test_station_far_outside_the_city(tmp_path, city):
 
 def test_district_population(tmp_path):
     p = tmp_path / "pop.csv"
-    p.write_text("地区コード,地区名,区コード,人口,65歳以上人口\n43101-D01,中央区01,43101,12000,3000\n", encoding="cp932")
+    p.write_text("地区コード,地区名,区コード,人口,65歳以上人口\n43101-D01,中央区01,43101,12000,3000\n",
+                 encoding="cp932")
     df = DL.read_district_population(p)
     assert df["district_code"].item() == "43101-D01" and df["pop65"].item() == 3000
     p.write_text("地区コード,地区名,区コード,人口,65歳以上人口\n43101-D01,中央区01,43101,1000,3000\n", encoding="cp932")

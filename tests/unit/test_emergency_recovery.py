@@ -117,7 +117,8 @@ def test_simulate_dispatch_day_crew_only_in_its_shift():
     busy = np.array([60.0, 60.0])
     r = CE.simulate_dispatch(call, travel, np.array([0, 0]), np.array([False, True]), np.array([True, True]), busy, 1.0)
     assert r.tolist() == [6.0, 6.0]
-    r = CE.simulate_dispatch(call, travel, np.array([0, 0]), np.array([False, True]), np.array([False, False]), busy, 1.0)
+    r = CE.simulate_dispatch(call, travel, np.array([0, 0]), np.array([False, True]), np.array([False, False]), busy,
+                             1.0)
     assert r.tolist() == [6.0, 6.0 + 5.0 + 60.0]          # waits for the 24 h crew to come free
 
 

@@ -29,7 +29,8 @@ def test_environment_matches_pyproject():
             n = _name(dep)
             if n not in CONDA_ONLY:
                 have.add(CONDA_TO_PYPI.get(n, n))
-    assert have == wanted, f"only in environment.yml: {sorted(have - wanted)}; only in pyproject: {sorted(wanted - have)}"
+    assert have == wanted, \
+        f"only in environment.yml: {sorted(have - wanted)}; only in pyproject: {sorted(wanted - have)}"
 
 
 def test_lock_pins_every_dependency_exactly():

@@ -75,7 +75,8 @@ def test_unchanged_inputs_skip(layout):
 def test_cli_errors_are_one_paragraph_and_nonzero(capsys, tmp_path):
     assert cli.main(["run", "99_missing", "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ebpm: error: notebook '99_missing' not found") and "00_data_catalog" in err and "Traceback" not in err
+    assert err.startswith("ebpm: error: notebook '99_missing' not found")
+    assert "00_data_catalog" in err and "Traceback" not in err
     assert cli.main(["run", "00_data_catalog", "-p", "nope=1", "--out-dir", str(tmp_path)]) == 2
     assert "unknown parameter" in capsys.readouterr().err
     assert cli.main(["run", "00_data_catalog", "--params", "nosuchset", "--out-dir", str(tmp_path)]) == 2
@@ -83,7 +84,8 @@ def test_cli_errors_are_one_paragraph_and_nonzero(capsys, tmp_path):
 
 
 def test_build_all_continues_past_failure_and_reports(monkeypatch, tmp_path):
-    from ebpm_analysis.pipeline import execute, params as P
+    from ebpm_analysis.pipeline import execute
+    from ebpm_analysis.pipeline import params as P
     fixture = Path(FIX)
     pdir = tmp_path / "params" / "fixture_run"
     pdir.mkdir(parents=True)

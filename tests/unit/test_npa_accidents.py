@@ -63,7 +63,8 @@ def test_gpkg_totals_per_year_match_direct_count(gpkg_all):
 
 def test_city_totals_per_ward_match_direct_count():
     df = na.read_accidents_gpkg(GPKG, pref_code="93", municipality_codes=KUMAMOTO_CITY)
-    direct = _direct(f'select "市区町村コード", count(*) from "{LAYER}" where "市区町村コード" between 101 and 105 group by 1')
+    direct = _direct(f'select "市区町村コード", count(*) from "{LAYER}" '
+                     'where "市区町村コード" between 101 and 105 group by 1')
     assert len(df) == sum(direct.values()) == 5248
     loaded = df.groupby("municipality_code").size()
     assert {int(k): v for k, v in loaded.items()} == direct
@@ -108,7 +109,8 @@ def test_codes_stay_zero_padded_strings(gpkg_all):
     assert gpkg_all["accident_type_code"].isin(["01", "21", "41", "61"]).all()
     assert gpkg_all["road_shape_code"].str.len().eq(2).all()
     assert gpkg_all["report_no"].str.len().eq(4).all()
-    assert set(gpkg_all.loc[gpkg_all["municipality_code"].isin(KUMAMOTO_CITY), "police_name"]) >= {"熊本中央", "熊本南", "熊本東"}
+    assert set(gpkg_all.loc[gpkg_all["municipality_code"].isin(KUMAMOTO_CITY), "police_name"]) >= {"熊本中央", "熊本南",
+                                                                                                   "熊本東"}
 
 
 def test_translation_uses_code_tables(gpkg_all):

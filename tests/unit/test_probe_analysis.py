@@ -8,7 +8,8 @@ import pytest
 from jismesh import utils as ju
 
 from ebpm_analysis.cases import probe as cp
-from ebpm_analysis.io import etc2, npa_accidents as na
+from ebpm_analysis.io import etc2
+from ebpm_analysis.io import npa_accidents as na
 from ebpm_analysis.synth import probe as sp
 
 
@@ -57,7 +58,8 @@ def test_duckdb_and_pandas_aggregations_identical(small_delivery):
 
 def test_aggregation_by_hand():
     df = pd.DataFrame({"opid": ["a", "a", "b", "c"], "trip_no": [1, 1, 1, 1],
-                       "gps_time": [20251006080000, 20251006080010, 20251006081000, 20251011080000],  # Mon, Mon, Mon, Sat
+                       "gps_time": [20251006080000, 20251006080010, 20251006081000, 20251011080000],
+                       # Mon, Mon, Mon, Sat
                        "lat": [32.8031] * 4, "lon": [130.7417] * 4, "speed_kmh": [5.0, 15.0, 40.0, 12.0]})
     out = cp.aggregate_positions(df, congested_kmh=20, heavy_kmh=10)
     wk = out[out["day_type"] == "weekday"].iloc[0]
@@ -116,9 +118,10 @@ def test_rank_spots_classes():
                             "rate_per_1000": [80.0, 4.0, 60.0, 0.0], "gi_z": [5.0, 0.1, 4.0, -1.0],
                             "hotspot": [True, False, True, False]})
     cong = pd.DataFrame({"mesh": ["2", "4", "5"], "share_slow_peak": [0.2, 0.8, 0.6], "n_congested_hours": [0, 2, 1]})
-    acc = pd.DataFrame({"mesh": ["1", "2", "6"], "n_accidents": [0, 5, 1], "n_fatal": [0, 1, 0], "n_pedestrian": [0, 2, 0]})
+    acc = pd.DataFrame({"mesh": ["1", "2", "6"], "n_accidents": [0, 5, 1], "n_fatal": [0, 1, 0], "n_pedestrian": [0, 2,
+                                                                                                                  0]})
     r = cp.rank_spots(braking, cong, acc, many_accidents=3, few_accidents=1)
-    cls = dict(zip(r["mesh"], r["class"]))
+    cls = dict(zip(r["mesh"], r["class"], strict=True))
     assert cls == {"1": "latent_risk", "2": "known_danger", "3": "latent_risk", "4": "congestion_only",
                    "5": "congestion_only"}
     assert "6" not in cls  # one accident, no braking or congestion signal: not listed

@@ -67,7 +67,8 @@ def test_events_both_maps(delivery_pair):
 
 def test_wrong_map_is_an_error_naming_the_column(delivery_pair):
     zips = sorted((delivery_pair["alternative"] / "positions").glob("*.zip"))
-    with pytest.raises(InputFileError, match=r"OUT1-2_\d{6}_\d{8}\.zip::data\.csv, column '(lat|lon|speed_kmh|gps_time) \(column \d+"):
+    with pytest.raises(InputFileError,
+                       match=r"OUT1-2_\d{6}_\d{8}\.zip::data\.csv, column '(lat|lon|speed_kmh|gps_time) \(column \d+"):
         etc2.read_positions(zips[0], column_map="default")
 
 
@@ -79,7 +80,8 @@ def test_both_encodings(tmp_path, encoding):
     df = etc2.read_events(z, encoding=encoding)
     assert df["trigger"].tolist() == ["前後", "前後", "前後", "左右"]
     other = "utf-8" if encoding == "cp932" else "cp932"
-    with pytest.raises(InputFileError, match=rf"OUT1-4_493015_20251001\.zip::data\.csv: not valid {other}.*decodes as {encoding}"):
+    with pytest.raises(InputFileError,
+                       match=rf"OUT1-4_493015_20251001\.zip::data\.csv: not valid {other}.*decodes as {encoding}"):
         etc2.read_events(z, encoding=other)
 
 

@@ -45,10 +45,10 @@ def test_top_braking_hotspots_include_planted_spots(run):
 def test_planted_congested_link_hours_flagged(run):
     cong = run["truth"].tables["congestion"]
     flags = cp.congestion_flags(run["agg"], share_threshold=0.5, min_records=5)
-    flagged = set(zip(flags["mesh"], flags["hour"]))
+    flagged = set(zip(flags["mesh"], flags["hour"], strict=True))
     meshes = cp.mesh_code(cong["lat"], cong["lon"], LEVEL).astype(str)
-    hits = [(m, h) in flagged for m, h in zip(meshes, cong["hour"])]
-    assert np.mean(hits) >= 0.8, list(zip(meshes, cong["hour"], hits))
+    hits = [(m, h) in flagged for m, h in zip(meshes, cong["hour"], strict=True)]
+    assert np.mean(hits) >= 0.8, list(zip(meshes, cong["hour"], hits, strict=True))
     # the same meshes are not flagged at off-peak hours (11–14 h) on weekdays
     off = flags[flags["hour"].between(11, 14) & flags["mesh"].isin(set(meshes))]
     assert len(off) <= len(set(meshes)) // 2
@@ -63,12 +63,14 @@ def test_generator_is_deterministic(tmp_path):
     import zipfile
 
     assert [z.name for z in za] == [z.name for z in zb]
-    assert all(zipfile.ZipFile(x).read("data.csv") == zipfile.ZipFile(y).read("data.csv") for x, y in zip(za, zb))
+    assert all(zipfile.ZipFile(x).read("data.csv") == zipfile.ZipFile(y).read("data.csv") for x, y in zip(za, zb,
+                                                                                                          strict=True))
 
 
 def test_network_inside_city_and_truth_files(tmp_path):
-    from ebpm_analysis import geo
     import shapely
+
+    from ebpm_analysis import geo
 
     roads, links = sp.build_network("43100", seed=0)
     city = shapely.union_all(geo.to_plane(geo.load_city("43100")).geometry.to_numpy()).buffer(1.0)

@@ -73,4 +73,5 @@ def test_off_route_share_on_one_segment():
 def test_label_locations():
     schools = pd.DataFrame({"school_name": ["A小学校"], "x": [0.0], "y": [0.0]})
     pts = pd.DataFrame({"x": [0.0, 300.0, -200.0], "y": [450.0, 300.0, -5.0]})
-    assert sr.label_locations(pts, schools).tolist() == ["A小学校の北 450 m", "A小学校の北東 420 m", "A小学校の西 200 m"]
+    assert sr.label_locations(pts, schools).tolist() == ["A小学校の北 450 m", "A小学校の北東 420 m",
+                                                         "A小学校の西 200 m"]

@@ -156,7 +156,8 @@ def test_designated_routes(tmp_path):
     gdf.to_file(tmp_path / "r.geojson", driver="GeoJSON")
     r = school_fixes.read_designated_routes(tmp_path / "r.geojson")
     assert r.crs.to_epsg() == 6668 and r.loc[0, "segment_id"] == "S01-R001"
-    pts = gpd.GeoDataFrame({"segment_id": ["a"], "school_id": ["S01"]}, geometry=[shapely.Point(130.74, 32.8)], crs=4326)
+    pts = gpd.GeoDataFrame({"segment_id": ["a"], "school_id": ["S01"]}, geometry=[shapely.Point(130.74, 32.8)],
+                           crs=4326)
     pts.to_file(tmp_path / "p.geojson", driver="GeoJSON")
     with pytest.raises(InputFileError) as e:
         school_fixes.read_designated_routes(tmp_path / "p.geojson")

@@ -21,8 +21,14 @@ import pandas as pd
 from ..errors import ParameterError
 from ..io.census_microdata import STATUS_LABELS, WORKPLACE_LABELS
 from ..io.estat import dash_as_zero
-from ..stats.disclosure import (LinearTable, combine_tables, complementary_suppression, hierarchical_table,
-                                recomputable, table_from_cells)
+from ..stats.disclosure import (
+    LinearTable,
+    combine_tables,
+    complementary_suppression,
+    hierarchical_table,
+    recomputable,
+    table_from_cells,
+)
 from ..stats.intervals import wilson_ci
 
 STATUS_TREE = {"0": ["E", "4", "S", "7", "O"], "E": ["1", "2", "3"], "S": ["5", "6"], "O": ["8", "9"]}
@@ -61,7 +67,8 @@ def microdata_leaves(persons: pd.DataFrame) -> pd.DataFrame:
     full = pd.MultiIndex.from_product([sorted(persons["area_code"].astype(str).unique()), list(STATUS_LABELS),
                                        list(WORKPLACE_LABELS)], names=["area", "status", "workplace"])
     g.index = g.index.set_names(["area", "status", "workplace"])
-    g.index = pd.MultiIndex.from_arrays([g.index.get_level_values(i).astype(str) for i in range(3)], names=g.index.names)
+    g.index = pd.MultiIndex.from_arrays([g.index.get_level_values(i).astype(str) for i in range(3)],
+                                        names=g.index.names)
     out = g.reindex(full, fill_value=0).reset_index(name="count")
     return out
 
@@ -108,7 +115,8 @@ def apply_merge(areas, leaves: pd.DataFrame, merged: dict[str, str]):
     a["district_name"] = a["district_code"].map(names)
     dest = pd.Series(merged).groupby(pd.Series(merged)).apply(lambda s: "・".join(names[x] for x in s.index))
     has = a["district_code"].isin(dest.index)
-    a.loc[has, "district_name"] = a.loc[has, "district_name"] + "（" + a.loc[has, "district_code"].map(dest) + "を含む）"
+    a.loc[has, "district_name"] = a.loc[has, "district_name"] + "（" + a.loc[has,
+                                                                            "district_code"].map(dest) + "を含む）"
     lv = leaves.assign(area=leaves["area"].astype(str).replace(merged))
     lv = lv.groupby(["area", "status", "workplace"], as_index=False)["count"].sum()
     return a, lv
@@ -178,7 +186,8 @@ def estat_tables(api: pd.DataFrame, gis: pd.DataFrame, city_code: str) -> tuple[
             .agg(lambda s: s.sum() if s.notna().all() else np.nan)
         dc = pd.concat([dc, city.assign(area=city_code)], ignore_index=True)
         tree = {city_code: ward_codes, **tree}
-    dist_table = table_from_cells(_complete(dc), {"area": tree, "status": {"0": ["E", "N"]}, "workplace": WORKPLACE_TREE})
+    dist_table = table_from_cells(_complete(dc), {"area": tree, "status": {"0": ["E", "N"]},
+                                                  "workplace": WORKPLACE_TREE})
     return ward_table, dist_table, areas
 
 

@@ -20,6 +20,7 @@ Pure functions over tidy frames (no file reading, no plotting):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -148,7 +149,8 @@ def _term_label(term: str) -> tuple[str, str]:
     if term.startswith("C(month"):
         m = int(term.split("[T.")[1].rstrip("]"))
         return "月", f"{m}月"
-    return {"rain": ("天候", "雨の日（降水量が閾値以上）"), "holiday_adjacent": ("祝日前後", "祝日・年末年始休みの前後の日"),
+    return {"rain": ("天候", "雨の日（降水量が閾値以上）"), "holiday_adjacent": ("祝日前後",
+                                                                  "祝日・年末年始休みの前後の日"),
             "year_end": ("年末", "年末（12/20–12/28）")}.get(term, ("その他", term))
 
 
@@ -384,14 +386,14 @@ def erlang_check(days: pd.DataFrame, q: QueueSettings, bands=(0, 0.5, 0.7, 0.85,
         return pd.DataFrame(columns=["band", "days", "observed_mean_wait", "erlang_mean_wait"])
     load = offered_load(d["count"], q.open_hours, q.service_min, q.peak_hour_factor)
     occ = load / d["staff"].to_numpy()
-    pred = np.array([mean_wait_min(a, int(c), q.service_min) for a, c in zip(load, d["staff"])])
+    pred = np.array([mean_wait_min(a, int(c), q.service_min) for a, c in zip(load, d["staff"], strict=True)])
     cache: dict = {}
     sim = []
-    for n, c in zip(d["count"].astype(int), d["staff"].astype(int)):
+    for n, c in zip(d["count"].astype(int), d["staff"].astype(int), strict=True):
         if (n, c) not in cache:
             cache[(n, c)] = float(q.simulate(n, c, reps=100).mean())
         sim.append(cache[(n, c)])
-    labels = [f"{lo:.0%}–{hi:.0%}" if np.isfinite(hi) else f"{lo:.0%}以上" for lo, hi in zip(bands[:-1], bands[1:])]
+    labels = [f"{lo:.0%}–{hi:.0%}" if np.isfinite(hi) else f"{lo:.0%}以上" for lo, hi in pairwise(bands)]
     band = pd.cut(occ, bins=list(bands), labels=labels, right=False)
     out = pd.DataFrame({"band": band, "obs": d["wait_mean_min"].to_numpy(), "pred": pred, "sim": sim})
     g = out.groupby("band", observed=True)

@@ -217,7 +217,7 @@ def tooth_pair_ranking(shares: pd.DataFrame) -> pd.DataFrame:
     g["share"] = 100 * g["carious"] / g["present"]
     g["kind"] = g["jaw"] + g["kind_no"].map(TOOTH_KIND)
     g["teeth"] = [tuple(sorted(t for t in FDI_TEETH if t % 10 == k and ((t // 10 <= 6) == (j == "上顎"))))
-                  for j, k in zip(g["jaw"], g["kind_no"])]
+                  for j, k in zip(g["jaw"], g["kind_no"], strict=True)]
     g = g.sort_values(["age", "share"], ascending=[True, False])
     g["rank"] = g.groupby("age").cumcount() + 1
     return g.reset_index(drop=True)
@@ -394,8 +394,10 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
     f["anterior_pct"] = 100 * f["anterior_teeth"] / carious.where(carious > 0) if "anterior_teeth" in f else np.nan
     city_ant = 100 * f["anterior_teeth"].sum() / max(carious.sum(), 1) if "anterior_teeth" in f else np.nan
     w = f["examined"]
-    city_brush = float(np.average(f["not_daily_brushing"].fillna(0), weights=w)) * 100 if "not_daily_brushing" in f else np.nan
-    city_snack = float(np.average(f["snacks_mean"].fillna(f["snacks_mean"].mean()), weights=w)) if "snacks_mean" in f else np.nan
+    city_brush = float(np.average(f["not_daily_brushing"].fillna(0),
+                                  weights=w)) * 100 if "not_daily_brushing" in f else np.nan
+    city_snack = float(np.average(f["snacks_mean"].fillna(f["snacks_mean"].mean()),
+                                  weights=w)) if "snacks_mean" in f else np.nan
     sel = f["signal"].isin(SIGNAL_ORDER[:2]) | (f["p_above"] >= min_p_above)
     f = f[sel].copy()
     actions, reasons = [], []

@@ -220,8 +220,8 @@ def mesh_passes(source, *, con=None, level: int = 6) -> pd.DataFrame:
     con = con if con is not None else connect()
     _view(con, source, "_pos2")
     cols = [r[0] for r in con.execute("describe _pos2").fetchall()]
-    df = con.execute(f"select {mesh_code_sql('lat', 'lon', level)} as mesh, count(distinct {_trip_expr(cols)}) as n_passes "
-                     f"from _pos2 group by 1").df()
+    df = con.execute(f"select {mesh_code_sql('lat', 'lon', level)} as mesh, "
+                     f"count(distinct {_trip_expr(cols)}) as n_passes from _pos2 group by 1").df()
     df["mesh"] = df["mesh"].astype("int64").astype(str)
     df["n_passes"] = df["n_passes"].astype("int64")
     return df.sort_values("mesh").reset_index(drop=True)
@@ -301,7 +301,8 @@ def mesh_hotspots(meshes, column: str, *, threshold_m: float | None = None, leve
 
 def rank_braking_hotspots(br) -> pd.DataFrame:
     """Braking meshes ordered: Gi* hot spots first, then by EB-smoothed rate per 1,000 passes; adds ``braking_rank``."""
-    out = br.sort_values(["hotspot", "rate_eb_per_1000", "n_events"], ascending=[False, False, False]).reset_index(drop=True)
+    out = br.sort_values(["hotspot", "rate_eb_per_1000", "n_events"], ascending=[False, False,
+                                                                                 False]).reset_index(drop=True)
     out["braking_rank"] = np.arange(1, len(out) + 1)
     return out
 

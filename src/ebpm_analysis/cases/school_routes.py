@@ -51,7 +51,8 @@ def windows_from_params(morning=("07:00", "08:30"), afternoon=("14:00", "17:00")
     for key, (a, b) in (("morning", morning), ("afternoon", afternoon)):
         lo, hi = _minutes(a, f"{key}_window"), _minutes(b, f"{key}_window")
         if hi <= lo:
-            raise ParameterError(f"{key}_window", f"end {b} is not after start {a}", expected="[start, end] with start < end")
+            raise ParameterError(f"{key}_window", f"end {b} is not after start {a}",
+                                 expected="[start, end] with start < end")
         out[key] = (lo, hi)
     return out
 
@@ -183,7 +184,8 @@ def label_locations(points_xy: pd.DataFrame, schools_xy: pd.DataFrame) -> pd.Ser
     ang = np.degrees(np.arctan2(p[:, 1] - s[k, 1], p[:, 0] - s[k, 0])) % 360
     sector = ((ang + 22.5) // 45).astype(int) % 8
     names = schools_xy["school_name"].to_numpy()
-    labels = [f"{names[kk]}の{DIRECTIONS[sec]} {int(round(dd, -1)):,} m" for kk, sec, dd in zip(k, sector, dist)]
+    labels = [f"{names[kk]}の{DIRECTIONS[sec]} {int(round(dd, -1)):,} m" for kk, sec, dd in zip(k, sector, dist,
+                                                                                               strict=True)]
     return pd.Series(labels, index=points_xy.index)
 
 
@@ -251,7 +253,8 @@ def place_volunteers(weights: pd.DataFrame, n_volunteers: int, *, radius_m: floa
     if method not in ("mclp", "greedy"):
         raise ParameterError("placement_method", f"{method!r}", expected='"mclp" or "greedy"')
     dem = weights[weights["weight"] > 0].reset_index(drop=True)
-    cand = dem.sort_values(["weight", "crossing_id"], ascending=[False, True]).head(max_candidates).reset_index(drop=True)
+    cand = dem.sort_values(["weight", "crossing_id"], ascending=[False,
+                                                                 True]).head(max_candidates).reset_index(drop=True)
     dxy, cxy = dem[["x", "y"]].to_numpy(), cand[["x", "y"]].to_numpy()
     dist = distance_matrix(dxy, cxy)
     cover = dist <= radius_m
@@ -277,7 +280,8 @@ def place_volunteers(weights: pd.DataFrame, n_volunteers: int, *, radius_m: floa
     if len(out):
         out["cum_share"] = out["cum_covered"] / total
     summary = {"method": method, "n_volunteers": n, "total_passes": total,
-               "covered_passes": float(w[covered].sum()), "covered_share": float(w[covered].sum() / total) if total else np.nan,
+               "covered_passes": float(w[covered].sum()),
+               "covered_share": float(w[covered].sum() / total) if total else np.nan,
                "candidates": len(cand), "demand_points": len(dem)}
     return out, summary
 
@@ -302,7 +306,7 @@ def top_list(ranking: pd.DataFrame, labels: pd.Series | None = None, *, top_n: i
         "場所（最寄り校からの方角・距離）": (labels.reindex(r["crossing_id"]).to_numpy() if labels is not None
                                   else r["crossing_id"].to_numpy()),
         "最も混む5分間": [f"{'朝' if p == 'morning' else '午後'} {bin_label(b)}"
-                     for p, b in zip(r["peak_period"], r["peak_bin"])],
+                     for p, b in zip(r["peak_period"], r["peak_bin"], strict=True)],
         "ピーク人数（日平均）": r["peak_mean"].round(1).to_numpy(),
         "ピーク人数（最大日）": peak_max.to_numpy(),
         "通過（延べ人/日）": r["passes_per_day"].round(1).to_numpy(),

@@ -63,13 +63,16 @@ def load_catalog(catalog_dir: str | Path | None = None) -> list[dict]:
             raise InputFileError(f, "is not a mapping", expected="one catalog entry per file")
         missing = [k for k in REQUIRED_KEYS if k not in e]
         if missing:
-            raise InputFileError(f, f"catalog entry lacks {', '.join(missing)}", expected=f"keys {', '.join(REQUIRED_KEYS)}")
+            raise InputFileError(f, f"catalog entry lacks {', '.join(missing)}",
+                                 expected=f"keys {', '.join(REQUIRED_KEYS)}")
         bad = [c.get("name") for c in e["columns"] if c.get("type") not in COLUMN_TYPES]
         if bad:
             raise InputFileError(f, f"columns {bad[:3]} have unknown types", expected=f"one of {sorted(COLUMN_TYPES)}")
         if e["format"] not in FORMATS or e["encoding"] not in ENCODINGS or e["nature"] not in ("real", "synthetic"):
-            raise InputFileError(f, f"format/encoding/nature {e['format']!r}/{e['encoding']!r}/{e['nature']!r} not allowed",
-                                 expected=f"format in {sorted(FORMATS)}, encoding in {sorted(ENCODINGS)}, nature real|synthetic")
+            raise InputFileError(f, f"format/encoding/nature {e['format']!r}/{e['encoding']!r}/{e['nature']!r} "
+                                    "not allowed",
+                                 expected=f"format in {sorted(FORMATS)}, encoding in {sorted(ENCODINGS)}, "
+                                          "nature real|synthetic")
         e["_file"] = paths.relative(f)
         entries.append(e)
     record_input(d, "real", dataset="catalog")
@@ -172,9 +175,11 @@ def validate_entry(entry: dict, area_codes: set[str] | None = None) -> list[Find
     missing = [c for c in declared if c not in df.columns]
     extra = [c for c in df.columns if c not in declared]
     if missing:
-        add("error", "列", "", f"目録にあってファイルにない列: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
+        add("error", "列", "",
+            f"目録にあってファイルにない列: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
     if extra:
-        add("warning", "列", "", f"ファイルにあって目録にない列: {', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}")
+        add("warning", "列", "",
+            f"ファイルにあって目録にない列: {', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}")
     if not missing and not extra:
         add("ok", "列", "", f"{len(declared)} 列すべて一致")
     # Types
@@ -230,9 +235,11 @@ def validate_entry(entry: dict, area_codes: set[str] | None = None) -> list[Find
         add("ok", "空欄と0", "L1-09", "数値列に空欄なし")
     if int_codes:
         add("warning", "コードの型", "L2-04",
-            f"{len(int_codes)} のコード列が整数型で保存され先頭の0が失われている（例: {', '.join(int_codes[:4])}）。読み込み時に文字列へ戻して桁を補う")
+            f"{len(int_codes)} のコード列が整数型で保存され先頭の0が失われている（例: {', '.join(int_codes[:4])}）。"
+            "読み込み時に文字列へ戻して桁を補う")
     elif pad_cols:
-        add("warning", "コードの型", "L2-04", "コードの桁数が不揃い（0埋めが失われた可能性）: " + "; ".join(pad_cols[:4]))
+        add("warning", "コードの型", "L2-04",
+            "コードの桁数が不揃い（0埋めが失われた可能性）: " + "; ".join(pad_cols[:4]))
     else:
         add("ok", "コードの型", "L2-04", "コード列は文字列として桁を保っている")
     area_cols = [c["name"] for c in entry["columns"] if c["type"] == "area_code"]
@@ -303,6 +310,7 @@ def status_by_rule(findings: pd.DataFrame) -> pd.DataFrame:
 def export_catalog(entries: list[dict], findings: pd.DataFrame, output_dir: str | Path) -> dict[str, Path]:
     """Write the catalog as CSV (utf-8-sig) and JSON, and the validation findings as CSV."""
     import json
+
     from .common import atomic_path, write_csv
     out = paths.resolve(output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -91,7 +91,8 @@ def check_encoding(path: str | os.PathLike, encoding: str, *, sample: int | None
         hint = f"; it decodes as {other[0]}" if other else ""
         raise InputFileError(
             path, f"not valid {encoding} text at byte {e.start}{hint}",
-            expected=f"a {encoding} encoded file, or pass encoding='{other[0]}'" if other else f"a {encoding} encoded file",
+            expected=(f"a {encoding} encoded file, or pass encoding='{other[0]}'" if other
+                      else f"a {encoding} encoded file"),
         ) from None
 
 
@@ -168,7 +169,8 @@ def read_csv(path: str | os.PathLike, *, encoding: str = "utf-8", required: Iter
     try:
         df = pd.read_csv(path, encoding=enc, **kwargs)
     except pd.errors.ParserError as e:
-        raise InputFileError(path, f"not a well-formed CSV ({e})", expected="comma-separated rows of equal length") from None
+        raise InputFileError(path, f"not a well-formed CSV ({e})",
+                             expected="comma-separated rows of equal length") from None
     except pd.errors.EmptyDataError:
         raise InputFileError(path, "file is empty", expected="a header row and data rows") from None
     df.columns = [str(c).strip() for c in df.columns]

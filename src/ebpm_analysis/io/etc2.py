@@ -117,7 +117,8 @@ def _members(zpath: Path) -> list[str]:
         with zipfile.ZipFile(zpath) as zf:
             names = [n for n in zf.namelist() if n.lower().endswith(".csv")]
     except zipfile.BadZipFile:
-        raise InputFileError(zpath, "not a ZIP archive", expected="a ZIP per 2次メッシュ holding a headerless data.csv") from None
+        raise InputFileError(zpath, "not a ZIP archive",
+                             expected="a ZIP per 2次メッシュ holding a headerless data.csv") from None
     if not names:
         raise InputFileError(zpath, "no CSV inside", expected="an inner data.csv (headerless)")
     return names
@@ -141,12 +142,14 @@ def _check_sample(zf: zipfile.ZipFile, member: str, enc: str, where: str, sample
             except UnicodeDecodeError:
                 pass
             raise InputFileError(where, f"not valid {enc} text at byte {e.start}{hint}",
-                                 expected=f"a {enc} file, or pass encoding='{other}'" if hint else f"{enc} text") from None
+                                 expected=(f"a {enc} file, or pass encoding='{other}'" if hint
+                                           else f"{enc} text")) from None
         text = data[: e.start].decode(enc)
     first = text.splitlines()[0]
     cells = first.split(",")
     if any(c and not c.replace(".", "").replace("-", "").isdigit() for c in cells[:3]) and "運行" in first:
-        raise InputFileError(where, "first line looks like a header", expected="a headerless CSV (様式1-2/1-4 as delivered)")
+        raise InputFileError(where, "first line looks like a header",
+                             expected="a headerless CSV (様式1-2/1-4 as delivered)")
     return len(cells)
 
 
@@ -188,14 +191,16 @@ class _Validator:
                 if bad.any():
                     unit = {"speed_kmh": "km/h", "lat": "°N", "lon": "°E"}.get(f, "G")
                     self._fail(f, bad, "value out of range", f"{lo}–{hi} {unit}"
-                               + (" (Japan); check the column map — lat/lon may be swapped" if f in ("lat", "lon") else ""),
+                               + (" (Japan); check the column map — lat/lon may be swapped" if f in ("lat",
+                                                                                                     "lon") else ""),
                                v[bad])
         # GPS time: 14 digits YYYYMMDDHHMMSS (12-digit YYYYMMDDHHMM accepted, seconds = 0).
         tv = t[tf].to_numpy(zero_copy_only=False).astype(np.int64)
         tv = np.where(tv < 10**12, tv * 100, tv)
         ss, mi, hh = tv % 100, (tv // 100) % 100, (tv // 10**4) % 100
         dd, mm, yy = (tv // 10**6) % 100, (tv // 10**8) % 100, tv // 10**10
-        bad = (yy < 2000) | (yy > 2100) | (mm < 1) | (mm > 12) | (dd < 1) | (dd > 31) | (hh > 23) | (mi > 59) | (ss > 59)
+        bad = ((yy < 2000) | (yy > 2100) | (mm < 1) | (mm > 12) | (dd < 1) | (dd > 31)
+               | (hh > 23) | (mi > 59) | (ss > 59))
         if bad.any():
             self._fail(tf, bad, "not a time", "YYYYMMDDHHMMSS (14 digits) or YYYYMMDDHHMM", tv[bad])
         t = t.set_column(t.column_names.index(tf), tf, pa.array(tv, pa.int64()))
@@ -307,7 +312,8 @@ def _iter_tables(zpath: Path, kind: str, cm: dict[str, int], enc: str, block_siz
                     col = next((inv[c] for c in inv if f"column #{c[1:]}" in msg or f"'{c}'" in msg), None)
                     raise InputFileError(where, f"cannot parse near line {offset + 1}+ ({msg.splitlines()[0][:160]})",
                                          column=_col_name(col, cm) if col else None,
-                                         expected="numbers in the mapped columns; same column count on every row") from None
+                                         expected="numbers in the mapped columns; "
+                                                  "same column count on every row") from None
                 t = t.rename_columns([inv[c] for c in t.column_names])
                 if check is not None:
                     t = check(t)

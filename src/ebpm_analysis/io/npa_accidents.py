@@ -67,7 +67,8 @@ COLUMNS_2022 = [
     "用途別（当事者B）", "車両形状等（当事者A）", "車両形状等（当事者B）", "オートマチック車（当事者A）",
     "オートマチック車（当事者B）", "サポカー（当事者A）", "サポカー（当事者B）", "速度規制（指定のみ）（当事者A）",
     "速度規制（指定のみ）（当事者B）", "車両の衝突部位（当事者A）", "車両の衝突部位（当事者B）",
-    "車両の損壊程度（当事者A）", "車両の損壊程度（当事者B）", "エアバッグの装備（当事者A）", "エアバッグの装備（当事者B）",
+    "車両の損壊程度（当事者A）", "車両の損壊程度（当事者B）", "エアバッグの装備（当事者A）",
+    "エアバッグの装備（当事者B）",
     "サイドエアバッグの装備（当事者A）", "サイドエアバッグの装備（当事者B）", "人身損傷程度（当事者A）",
     "人身損傷程度（当事者B）", LAT, LON, "曜日(発生年月日)", "祝日(発生年月日)",
     "認知機能検査経過日数（当事者A）", "認知機能検査経過日数（当事者B）", "運転練習の方法（当事者A）",
@@ -128,7 +129,7 @@ def code_table(file: str, codebook_dir: str | os.PathLike | None = None) -> dict
     """``{code: label}`` from one code table (codes as strings, first label wins for duplicates)."""
     df = _code_table(file, str(Path(codebook_dir or CODEBOOK_DIR)))
     out: dict[str, str] = {}
-    for c, v in zip(df["code"], df["value"]):
+    for c, v in zip(df["code"], df["value"], strict=True):
         out.setdefault(str(c).strip(), str(v).strip())
     return out
 
@@ -136,7 +137,7 @@ def code_table(file: str, codebook_dir: str | os.PathLike | None = None) -> dict
 def police_names(pref_code: str, codebook_dir=None) -> dict[str, str]:
     df = _code_table("police.csv", str(Path(codebook_dir or CODEBOOK_DIR)))
     sub = df[df["都道府県コード"].str.strip() == pref_code]
-    return dict(zip(sub["code"].str.strip(), sub["value"].str.strip()))
+    return dict(zip(sub["code"].str.strip(), sub["value"].str.strip(), strict=True))
 
 
 def jis_pref_code(npa_pref_code: str, codebook_dir=None) -> str:
@@ -286,7 +287,8 @@ def _as_list(codes) -> list[str] | None:
 
 def _tidy(raw: pd.DataFrame, path: Path, layout: str, pref_code, municipality_codes, codebook_dir) -> pd.DataFrame:
     if pref_code is not None and (not isinstance(pref_code, str) or len(pref_code) != 2 or not pref_code.isdigit()):
-        raise ParameterError("pref_code", f"got {pref_code!r}", expected='a 2-digit NPA prefecture code string, e.g. "93"')
+        raise ParameterError("pref_code", f"got {pref_code!r}",
+                             expected='a 2-digit NPA prefecture code string, e.g. "93"')
     munis = _as_list(municipality_codes)
     df = raw
     for col in CODE_WIDTHS:
@@ -343,10 +345,11 @@ def _tidy(raw: pd.DataFrame, path: Path, layout: str, pref_code, municipality_co
     pn = {}
     for p in out["pref_code"].unique():
         pn.update({(p, k): v for k, v in police_names(p, codebook_dir).items()})
-    out["police_name"] = [pn.get((p, c)) for p, c in zip(out["pref_code"], out["police_code"])]
+    out["police_name"] = [pn.get((p, c)) for p, c in zip(out["pref_code"], out["police_code"], strict=True)]
     unknown = out["police_name"].isna()
     if unknown.any():
-        raise InputFileError(path, f"unknown police station code(s) {sorted(out.loc[unknown, 'police_code'].unique())[:5]}",
+        raise InputFileError(path,
+                             f"unknown police station code(s) {sorted(out.loc[unknown, 'police_code'].unique())[:5]}",
                              column="警察署等コード", rows=out.loc[unknown, "source_row"].tolist(),
                              expected="a code listed for the prefecture in police.csv")
     jis = {p: jis_pref_code(p, codebook_dir) for p in out["pref_code"].unique()}
@@ -357,7 +360,8 @@ def _tidy(raw: pd.DataFrame, path: Path, layout: str, pref_code, municipality_co
     reason = np.full(len(df), "", dtype=object)
     undecodable = np.isnan(lat) | np.isnan(lon)
     reason[undecodable] = "undecodable"
-    outside = ~undecodable & ~((lat >= LAT_RANGE[0]) & (lat <= LAT_RANGE[1]) & (lon >= LON_RANGE[0]) & (lon <= LON_RANGE[1]))
+    in_japan = (lat >= LAT_RANGE[0]) & (lat <= LAT_RANGE[1]) & (lon >= LON_RANGE[0]) & (lon <= LON_RANGE[1])
+    outside = ~undecodable & ~in_japan
     reason[outside] = "outside_japan"
     out["lat"] = lat
     out["lon"] = lon
@@ -403,7 +407,8 @@ def read_gpkg_raw(path: str | os.PathLike = GPKG_FILE, *, with_source_row: bool 
     finally:
         con.close()
     for col in COLUMNS_2019:
-        s = raw[col].astype("Int64").astype("string") if pd.api.types.is_numeric_dtype(raw[col]) else raw[col].astype("string")
+        s = raw[col].astype("Int64") if pd.api.types.is_numeric_dtype(raw[col]) else raw[col]
+        s = s.astype("string")
         if col in CODE_WIDTHS:
             s = s.str.zfill(CODE_WIDTHS[col])
         raw[col] = s.fillna("").astype(str)

@@ -43,7 +43,8 @@ def read_stations(path: str | os.PathLike, *, encoding: str | None = None, natur
     """
     path = Path(path)
     enc = encoding or detect_encoding(path)
-    df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["救急隊数_24時間", "救急隊数_日勤", "緯度", "経度"],
+    df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["救急隊数_24時間", "救急隊数_日勤", "緯度",
+                                                                       "経度"],
                   nature=nature, dataset="stations", record=False)
     df = df.rename(columns=COLUMNS)[list(COLUMNS.values())]
     df["station_code"] = df["station_code"].str.strip()

@@ -98,15 +98,19 @@ def _provenance_markdown(prov: dict) -> str:
 
 ## 来歴（Provenance）
 
-<p><strong>データの種別：{nature}</strong>。この報告書は <code>ebpm run {html.escape(prov['notebook'])} --params {html.escape(prov['variant'])}</code>
+<p><strong>データの種別：{nature}</strong>。この報告書は
+<code>ebpm run {html.escape(prov['notebook'])} --params {html.escape(prov['variant'])}</code>
 で再現できます（同じ入力・パラメータなら同じ数値になります）。</p>
 
 <table>
 <tr><th>項目</th><th>値</th></tr>
-<tr><td>ノートブック</td><td>{html.escape(prov['notebook'])}.ipynb（パラメータセット: {html.escape(prov['variant'])}）</td></tr>
+<tr><td>ノートブック</td>
+<td>{html.escape(prov['notebook'])}.ipynb（パラメータセット: {html.escape(prov['variant'])}）</td></tr>
 <tr><td>コミット</td><td><code>{html.escape(commit)}</code></td></tr>
-<tr><td>実行</td><td>{html.escape(prov['started'])} 〜 {html.escape(prov['finished'])}（{prov['seconds']:.1f} 秒）</td></tr>
-<tr><td>環境</td><td>Python {html.escape(prov['python'])}, {html.escape(prov['platform'])}, kernel {KERNEL_NAME}</td></tr>
+<tr><td>実行</td>
+<td>{html.escape(prov['started'])} 〜 {html.escape(prov['finished'])}（{prov['seconds']:.1f} 秒）</td></tr>
+<tr><td>環境</td>
+<td>Python {html.escape(prov['python'])}, {html.escape(prov['platform'])}, kernel {KERNEL_NAME}</td></tr>
 <tr><td>パッケージ</td><td>{html.escape(versions)}</td></tr>
 </table>
 

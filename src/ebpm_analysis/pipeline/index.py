@@ -27,7 +27,8 @@ def write_index(layout) -> Path:
         err = f'<div class="err">{html.escape(r["error"])}</div>' if r.get("error") else ""
         nature = r.get("data_nature", "")
         rows.append(
-            f'<tr class="st-{html.escape(r["status"])}"><td>{link}<div class="sub">{html.escape(r.get("subtitle", ""))}</div></td>'
+            f'<tr class="st-{html.escape(r["status"])}">'
+            f'<td>{link}<div class="sub">{html.escape(r.get("subtitle", ""))}</div></td>'
             f'<td><code>{html.escape(r["notebook"])}</code></td><td>{html.escape(r["variant"])}</td>'
             f'<td>{html.escape((r.get("last_ok") or r.get("run_at") or "")[:16].replace("T", " "))}</td>'
             f'<td class="nature-{html.escape(nature)}">{NATURE_LABEL.get(nature, nature)}</td>'

@@ -109,7 +109,8 @@ def inspect_parameters(nb_path: Path) -> dict[str, Parameter]:
                         value = ast.literal_eval(node.value)
                     except ValueError:
                         raise ParameterError(t.id, "default is not a plain literal",
-                                             expected="str/int/float/bool/list literals in the parameters cell") from None
+                                             expected="str/int/float/bool/list literals "
+                                                      "in the parameters cell") from None
                     line = lines[node.lineno - 1]
                     comment = line.split("#", 1)[1].strip() if "#" in line and not line.lstrip().startswith("#") else ""
                     out[t.id] = Parameter(t.id, value, comment)
@@ -160,7 +161,8 @@ def validate(nb_path: Path, values: dict[str, Any], *, check_paths: bool = True)
             p = paths.resolve(value)
             if not p.exists():
                 raise ParameterError(name, f"input {value!r} does not exist (resolved to {p})",
-                                     expected="a path relative to the project root, or an empty string for the bundled/synthetic data")
+                                     expected="a path relative to the project root, "
+                                              "or an empty string for the bundled/synthetic data")
         out[name] = value
     return out
 

@@ -121,11 +121,13 @@ class QuartoOptionsPreprocessor(Preprocessor):
             label = str(opts.get("label", ""))
             if label.startswith("fig-") and "fig-cap" in opts and cell.outputs:
                 n = self.fig_numbers[label]
-                cap = f'<div class="ebpm-figcaption" id="{html.escape(label)}">図{n}：{html.escape(str(opts["fig-cap"]))}</div>'
+                cap = (f'<div class="ebpm-figcaption" id="{html.escape(label)}">'
+                       f'図{n}：{html.escape(str(opts["fig-cap"]))}</div>')
                 cell.outputs.append(nbformat.v4.new_output("display_data", data={"text/html": cap}))
             if label.startswith("tbl-") and "tbl-cap" in opts and cell.outputs:
                 n = self.tbl_numbers[label]
-                cap = f'<div class="ebpm-tblcaption" id="{html.escape(label)}">表{n}：{html.escape(str(opts["tbl-cap"]))}</div>'
+                cap = (f'<div class="ebpm-tblcaption" id="{html.escape(label)}">'
+                       f'表{n}：{html.escape(str(opts["tbl-cap"]))}</div>')
                 cell.outputs.insert(0, nbformat.v4.new_output("display_data", data={"text/html": cap}))
             cells.append(cell)
         nb.cells = cells

@@ -35,7 +35,8 @@ def ranked_rates(rates: pd.DataFrame, names: dict, reference: float, classes: pd
         m = (r["cls"] == cls).to_numpy()
         if m.any():
             ax.errorbar(r["rate"].to_numpy()[m] * 100, y[m],
-                        xerr=[(r["rate"] - r["lower"]).to_numpy()[m] * 100, (r["upper"] - r["rate"]).to_numpy()[m] * 100],
+                        xerr=[(r["rate"] - r["lower"]).to_numpy()[m] * 100,
+                              (r["upper"] - r["rate"]).to_numpy()[m] * 100],
                         fmt="o", ms=4, color=color, ecolor=color, elinewidth=1.2, capsize=2,
                         label={"高い": "市全体より高い（95%区間が上）", "低い": "市全体より低い（95%区間が下）",
                                "差なし": "市全体と差なし"}.get(cls, cls))
@@ -61,13 +62,14 @@ def workplace_by_status(ct: pd.DataFrame, labels: dict, *, title: str, source: s
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(data) + 1.8))
     left = np.zeros(len(data))
     colors = ["#8c6d46", "#3a8f5c", "#7fbf7b", "#d9822b", "#b8433c", "#bbbbbb"]
-    for c, color in zip(cols, colors):
+    for c, color in zip(cols, colors, strict=False):
         vals = data[c].fillna(0).to_numpy()
-        ax.barh(np.arange(len(data)), vals, left=left, color=color, label=labels[c[4:]], edgecolor="white", linewidth=0.5)
+        ax.barh(np.arange(len(data)), vals, left=left, color=color, label=labels[c[4:]], edgecolor="white",
+                linewidth=0.5)
         left += vals
     hidden = data.isna().any(axis=1).to_numpy()
     ax.set_yticks(np.arange(len(data)))
-    ax.set_yticklabels([f"{s}＊" if h else s for s, h in zip(data.index, hidden)])
+    ax.set_yticklabels([f"{s}＊" if h else s for s, h in zip(data.index, hidden, strict=True)])
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("構成比（%）")

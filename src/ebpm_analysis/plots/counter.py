@@ -46,7 +46,7 @@ def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | No
         if truth is not None:
             tv = [truth.get(t) for t in df["term"]]
             if any(v is not None for v in tv):
-                ty = [yy for yy, v in zip(y, tv) if v is not None]
+                ty = [yy for yy, v in zip(y, tv, strict=True) if v is not None]
                 ax.scatter([v for v in tv if v is not None], ty, marker="x", color=viz.PALETTE[3], zorder=3,
                            label="合成データの設定値（真値）")
         ax.axvline(1.0, color="#555555", linewidth=1)
@@ -78,7 +78,7 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
             ax.bar(x + (k - 0.5) * 0.38, s["staff_session"], width=0.36, color=col, label=f"{wl}の日：開庁時間シミュレーション")
             ax.scatter(x + (k - 0.5) * 0.38, s["staff_erlang"], marker="_", s=260, color="#222222", linewidths=2,
                        label="アーランC（定常近似）" if k == 0 else None, zorder=3)
-            for xi, v, c in zip(x + (k - 0.5) * 0.38, s["staff_session"], s["busy_day"]):
+            for xi, v in zip(x + (k - 0.5) * 0.38, s["staff_session"], strict=True):
                 ax.text(xi, v + 0.1, f"{int(v)}", ha="center", va="bottom", fontsize=9)
         m = int(d["month"].iloc[0])
         ax.set_title(f"{lab}（{m}月）")
@@ -112,7 +112,8 @@ def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame
     axes[1].bar(x - 0.2, s["per_day_before"], width=0.4, color="#9aa5b1", label="現状")
     axes[1].bar(x + 0.2, s["per_day_after"], width=0.4, color=viz.PALETTE[2], label="見直し後")
     st = staff.set_index("month").reindex(order)
-    for xi, (vb, va, sb, sa) in enumerate(zip(s["per_day_before"], s["per_day_after"], st["before"], st["after"])):
+    for xi, (vb, va, sb, sa) in enumerate(zip(s["per_day_before"], s["per_day_after"], st["before"], st["after"],
+                                              strict=True)):
         axes[1].text(xi - 0.2, vb + 0.3, f"{int(sb)}", ha="center", va="bottom", fontsize=8, color="#555555")
         axes[1].text(xi + 0.2, va + 0.3, f"{int(sa)}", ha="center", va="bottom", fontsize=8, color=viz.PALETTE[2])
     axes[1].set_title("月別の1開庁日あたり見込み件数（数字＝晴れの最繁忙日の必要窓口数）")
@@ -136,7 +137,7 @@ def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool):
     ax.bar(x - 0.27, check["observed_mean_wait"], width=0.27, color="#444444", label="日報の実測")
     ax.bar(x, check["session_mean_wait"], width=0.27, color=viz.PALETTE[0], label="開庁時間シミュレーション")
     ax.bar(x + 0.27, er, width=0.27, color=viz.PALETTE[1], label="アーランC（定常近似）")
-    for xi, v in zip(x, check["erlang_mean_wait"]):
+    for xi, v in zip(x, check["erlang_mean_wait"], strict=True):
         if not np.isfinite(v) or v > cap:
             ax.text(xi + 0.27, cap, "∞" if not np.isfinite(v) else f"{v:.0f}", ha="center", va="bottom", fontsize=9)
     ax.set_xticks(x, check["band"])

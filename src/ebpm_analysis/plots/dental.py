@@ -37,7 +37,7 @@ def _arch_positions(row: list[int], upper: bool) -> dict[int, tuple[float, float
     total = s[-1]
     pos = {}
     for side, teeth in ((-1, row[:5][::-1]), (1, row[5:])):
-        for t, c in zip(teeth, centres):
+        for t, c in zip(teeth, centres, strict=True):
             theta = (c / total) * (np.pi / 2) * 0.95
             x = side * 3.5 * np.sin(theta)
             y = 2.5 * np.cos(theta)
@@ -60,7 +60,7 @@ def dental_chart(shares: pd.DataFrame, *, value: str = "share", ages=None, title
     nrows = int(np.ceil((len(ages) + 1) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(10, 4.3 * nrows + 0.6), squeeze=False)
     flat = axes.ravel()
-    for ax, age in zip(flat, ages):
+    for ax, age in zip(flat, ages, strict=False):
         s = shares[shares["age"] == age].set_index("tooth")[value]
         for row, upper in ((UPPER_ROW, True), (LOWER_ROW, False)):
             for t, (x, y, rot) in _arch_positions(row, upper).items():
@@ -125,7 +125,8 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
     for sig, col in SIGNAL_COLORS.items():
         m = d["signal"] == sig
         if m.any():
-            ax.scatter(d.loc[m, "examined"], 100 * d.loc[m, "adj_rate"], s=28, color=col, label=f"{sig}（{int(m.sum())}施設）",
+            ax.scatter(d.loc[m, "examined"], 100 * d.loc[m, "adj_rate"], s=28, color=col,
+                       label=f"{sig}（{int(m.sum())}施設）",
                        edgecolor="white", lw=0.5, zorder=3)
     for _, r in d[d["signal"] == "99.8%超"].iterrows():
         ax.annotate(str(r[label_col]), (r["examined"], 100 * r["adj_rate"]), xytext=(4, 3), textcoords="offset points",
@@ -152,7 +153,7 @@ def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイ�
     d = fa[~fa["small"]].sort_values("examined")
     crude = 100 * d["with_caries"] / d["examined"]
     fig, ax = plt.subplots(figsize=(8.5, 5))
-    for (_, r), c in zip(d.iterrows(), crude):
+    for (_, r), c in zip(d.iterrows(), crude, strict=True):
         ax.plot([r["examined"]] * 2, [c, 100 * r["eb_rate"]], color="#bbbbbb", lw=0.8, zorder=1)
     ax.scatter(d["examined"], crude, s=16, facecolor="white", edgecolor="#7a8899", label="粗率（観測値）", zorder=2)
     ax.scatter(d["examined"], 100 * d["eb_rate"], s=16, color="#b8433c", label="経験ベイズ推定値", zorder=3)
@@ -203,14 +204,16 @@ def hotspot_map(points, wards, *, title: str = "施設のう蝕有病者率の�
     for lab, col in colors.items():
         m = points["hotspot"] == lab
         ax.scatter(points.geometry.x[m], points.geometry.y[m], s=30 if lab != "有意差なし" else 14, color=col,
-                   edgecolor="#333333", lw=0.4, zorder=3 if lab != "有意差なし" else 2, label=f"{lab}（{int(m.sum())}施設）")
+                   edgecolor="#333333", lw=0.4, zorder=3 if lab != "有意差なし" else 2,
+                   label=f"{lab}（{int(m.sum())}施設）")
     ax.legend(loc="lower right", title="Gi*（p<0.05、並べ替え検定）", fontsize=8.5, frameon=True, framealpha=0.9)
     viz.finish_map(ax, title, source, synthetic)
     return fig
 
 
 def prevalence_bars(tab: pd.DataFrame, *, group: str, hue: str = "age", hue_label: str = "{}歳",
-                    title: str = "年齢・施設種別のう蝕有病者率", xlabel: str = "", source: str = "", synthetic: bool = False):
+                    title: str = "年齢・施設種別のう蝕有病者率", xlabel: str = "", source: str = "",
+                    synthetic: bool = False):
     """Grouped bars of prevalence (%) with 95 % Wilson intervals."""
     groups = list(dict.fromkeys(tab[group]))
     hues = sorted(tab[hue].unique())

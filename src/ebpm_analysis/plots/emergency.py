@@ -29,7 +29,9 @@ def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口�
     if len(sig):
         sig.boundary.plot(ax=ax, color="black", linewidth=1.6)
     viz.outline(ax, wards.to_crs(gdf.crs), label_col="name")
-    handles = [Patch(color="#e5e7eb", label="市平均以下")] + [Patch(color=c, label=l) for c, l in zip(colors, labels)]
+    handles = [Patch(color="#e5e7eb", label="市平均以下")] + [Patch(color=c, label=lab) for c, lab in zip(colors,
+                                                                                                     labels,
+                                                                                                     strict=True)]
     handles.append(Line2D([], [], color="black", linewidth=1.6, label="95%区間でも平均超"))
     city = gdf["city_rate"].iloc[0]
     ax.legend(handles=handles, title=f"市平均 {city:.1f} 件/千人・年", loc="lower right", frameon=True, framealpha=0.9,
@@ -96,7 +98,8 @@ def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthet
     ax.set_yticks(y, [names.get(c, c) for c in d["district_code"]])
     ax.set_xlabel("現着所要時間の伸び（市全体との差、分/年）")
     ax.set_title("現着所要時間が市全体より速く延びている地区")
-    ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=viz.PALETTE[3], label="延伸と判定（多重検定補正後）"),
+    ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=viz.PALETTE[3],
+                              label="延伸と判定（多重検定補正後）"),
                        Line2D([], [], marker="o", linestyle="", color="#9ca3af", label="判定なし")], loc="lower right")
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
@@ -129,7 +132,7 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
     w = demand["w"].to_numpy()
     size = 4 + 80 * w / w.max()
     wp = wards.to_crs(crs)
-    for ax, (title, sol) in zip(axes, solutions.items()):
+    for ax, (title, sol) in zip(axes, solutions.items(), strict=True):
         wp.boundary.plot(ax=ax, color="#555555", linewidth=0.7)
         ax.scatter(demand["x"], demand["y"], s=size, c=sol["covered"], cmap="RdYlGn", vmin=0, vmax=1,
                    alpha=0.6, linewidths=0)
@@ -160,7 +163,7 @@ def scenario_chart(sc, *, source: str, synthetic: bool):
     fig, ax = plt.subplots(figsize=(7, 4.2))
     col = [viz.PALETTE[0]] + [viz.PALETTE[1]] * (len(sc) - 1)
     bars = ax.bar(sc["year"].astype(str), sc["dispatches"], color=col)
-    for b, v, s in zip(bars, sc["dispatches"], sc["share65"]):
+    for b, v, s in zip(bars, sc["dispatches"], sc["share65"], strict=True):
         ax.annotate(f"{v:,.0f}件\n(65歳以上 {s * 100:.0f}%)", (b.get_x() + b.get_width() / 2, v), ha="center",
                     va="bottom", fontsize=9)
     ax.set_ylim(0, sc["dispatches"].max() * 1.2)

@@ -171,7 +171,7 @@ def accident_type_chart(types, *, source):
     fig, ax = plt.subplots(figsize=(7, 3.2))
     t = types.sort_values("n")
     ax.barh(t["accident_type"], t["n"], color=viz.PALETTE[0])
-    for y, (n, s) in enumerate(zip(t["n"], t["share"])):
+    for y, (n, s) in enumerate(zip(t["n"], t["share"], strict=True)):
         ax.text(n, y, f" {n:,}件（{s * 100:.1f}%）", va="center", fontsize=9)
     ax.set_xlabel("事故件数（件）")
     ax.set_ylabel("事故類型")

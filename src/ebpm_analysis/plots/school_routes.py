@@ -30,13 +30,13 @@ def heatmap(values, mask, labels, windows: dict, *, source: str, synthetic: bool
     cmap = plt.get_cmap(viz.SEQ_CMAP)
     titles = {"morning": "登校（朝）", "afternoon": "下校（午後）"}
     im = None
-    for ax, (key, lo, hi) in zip(axes, panels):
+    for ax, (key, lo, hi) in zip(axes, panels, strict=True):
         cols = [b for b in values.columns if lo <= b < hi]
         arr = values[cols].to_numpy(dtype=float, na_value=np.nan)
         im = ax.imshow(np.ma.masked_invalid(arr), aspect="auto", cmap=cmap, norm=norm, interpolation="nearest",
                        extent=(lo, hi, n, 0))
         m = mask[cols].to_numpy() if len(cols) else np.zeros((n, 0), bool)
-        for i, j in zip(*np.nonzero(m)):
+        for i, j in zip(*np.nonzero(m), strict=True):
             ax.add_patch(plt.Rectangle((cols[j], i), bin_minutes, 1, facecolor="#e5e5e5", edgecolor="#aaaaaa",
                                        hatch="///", linewidth=0))
         ticks = list(range(lo, hi, 30))

@@ -56,7 +56,8 @@ def _leaf_sets(tree: dict[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
-def hierarchical_table(leaves: pd.DataFrame, trees: dict[str, dict[str, list[str]]], value: str = "count") -> LinearTable:
+def hierarchical_table(leaves: pd.DataFrame, trees: dict[str, dict[str, list[str]]],
+                       value: str = "count") -> LinearTable:
     """Build every node combination from leaf counts and link them by the hierarchies.
 
     ``leaves`` has one column per dimension (leaf codes) and ``value``; ``trees[dim]`` maps each
@@ -92,7 +93,7 @@ def table_from_cells(cells: pd.DataFrame, trees: dict[str, dict[str, list[str]]]
     """
     dims = list(trees)
     cells = cells.reset_index(drop=True).copy()
-    keys = list(zip(*(cells[d].astype(str) for d in dims)))
+    keys = list(zip(*(cells[d].astype(str) for d in dims), strict=True))
     index = {k: i for i, k in enumerate(keys)}
     cons = []
     for j, d in enumerate(dims):
@@ -116,7 +117,7 @@ def combine_tables(*tables: LinearTable) -> LinearTable:
     index: dict[tuple, int] = {}
     rows, cons = [], []
     for t in tables:
-        keys = list(zip(*(t.cells[d].astype(str) for d in dims)))
+        keys = list(zip(*(t.cells[d].astype(str) for d in dims), strict=True))
         vals = t.values
         remap = np.empty(len(keys), int)
         for i, k in enumerate(keys):

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..io.common import build_dir_once
 from .. import geo, paths
-from ..io.census_microdata import (AGE_LABELS, INDUSTRY_LABELS, STATUS_LABELS, WORKPLACE_LABELS)
+from ..io.census_microdata import AGE_LABELS, INDUSTRY_LABELS, STATUS_LABELS, WORKPLACE_LABELS
+from ..io.common import build_dir_once
 
 STATUS_CODES = list(STATUS_LABELS)        # "1".."9"
 WORKPLACE_CODES = list(WORKPLACE_LABELS)  # "1","2","3","4","5","9"
@@ -169,12 +169,14 @@ def generate_census(city_code: str = "43100", n_employed: int | None = None, n_d
     w_idx[u4 < unk[d_idx, s_idx]] = 5
     # Sex, age, industry (plausible, not calibrated).
     sex = np.where(rng.random(n) < np.where(is_emp, 0.52, 0.62), "1", "2")
-    age_p = np.array([1, 5, 9, 10, 11, 12, 13, 12, 11, 9, 5, 3, 1.5, 0.7, 0.3]); age_p /= age_p.sum()
+    age_p = np.array([1, 5, 9, 10, 11, 12, 13, 12, 11, 9, 5, 3, 1.5, 0.7, 0.3])
+    age_p /= age_p.sum()
     age_codes = np.array(list(AGE_LABELS))
     age = age_codes[rng.choice(len(age_p), n, p=age_p)]
     ind_codes = np.array(list(INDUSTRY_LABELS))
     base_ind = np.array([2, .1, .05, 8, 10, .6, 2.5, 5, 16, 2.5, 2, 3, 6, 3.5, 5, 17, .8, 6, 4.5, 4])
-    farm_ind = base_ind.copy(); farm_ind[0] = 60
+    farm_ind = base_ind.copy()
+    farm_ind[0] = 60
     industry = np.empty(n, dtype=object)
     for s in range(9):
         m = s_idx == s
@@ -288,7 +290,7 @@ def write_estat_gis_csv(gen: dict, path: Path) -> Path:
     has_wards = gen["truth"]["has_wards"]
     items = []
     for g, sset in GIS_GROUPS:
-        for c2, l2, wset in API_WORKPLACE:
+        for _c2, l2, wset in API_WORKPLACE:
             items.append((f"{g}_{l2}", sset, wset))
     codes = [f"{GIS_TABLE}{i:03d}" for i in range(1, len(items) + 1)]
 
@@ -311,7 +313,8 @@ def write_estat_gis_csv(gen: dict, path: Path) -> Path:
         for i in np.where(dist["ward_code"].to_numpy() == wc)[0]:
             code, name = dist.loc[i, "district_code"], dist.loc[i, "district_name"]
             if i in merged_into:
-                rows.append([code, "2", wname, name, "2", dist.loc[merged_into[i], "district_code"], ""] + ["*"] * len(items))
+                rows.append([code, "2", wname, name, "2", dist.loc[merged_into[i], "district_code"],
+                             ""] + ["*"] * len(items))
                 continue
             sources = [s for s, t in merged_into.items() if t == i]
             mask = np.isin(np.arange(len(dist)), [i] + sources)
@@ -321,7 +324,8 @@ def write_estat_gis_csv(gen: dict, path: Path) -> Path:
     head2 = ["", "", "", "", "", "", ""] + [lab for lab, _, _ in items]
     text = "\r\n".join(",".join(r) for r in [head1, head2] + rows) + "\r\n"
     path.write_bytes(text.encode("cp932"))
-    gen["truth"]["merged_areas"] = {dist.loc[s, "district_code"]: dist.loc[t, "district_code"] for s, t in merged_into.items()}
+    gen["truth"]["merged_areas"] = {dist.loc[s, "district_code"]: dist.loc[t, "district_code"] for s,
+                                    t in merged_into.items()}
     return path
 
 

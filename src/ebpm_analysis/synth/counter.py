@@ -37,6 +37,7 @@ import pandas as pd
 from .. import paths
 from ..jpcalendar import WEEKDAY_JA, office_calendar
 from ..io.common import atomic_path, build_dir_once
+from ..jpcalendar import office_calendar
 from .weather import generate_daily_weather, write_jma_daily_csv
 
 # Sessions of the Kumamoto counter, hours from midnight (FACTS §6.2).
@@ -79,7 +80,7 @@ def monthly_levels(truth: CounterTruth, cal: pd.DataFrame) -> pd.Series:
     bd_per_year = o.groupby(o["date"].dt.month).size() / (len(cal) / 365.25)
     other_per_day = truth.other_per_year / bd_per_year.sum()
     lev = {}
-    for (y, m), n in bd.items():
+    for y, m in bd.index:
         lev[(y, m)] = apply_in[m] / bd_per_year[m] + other_per_day
     return pd.Series(lev)
 
@@ -140,7 +141,7 @@ def generate_counter_log(weather: pd.DataFrame, seed: int, truth: CounterTruth |
         open_h = sum(b - a for a, b in SESSIONS)
         staff = np.maximum(truth.staff_min, np.ceil(scale * level * truth.service_mean_min / 60.0
                                                      / open_h / truth.staff_planned_occupancy)).astype(int)
-        waits = [_simulate_waits(int(n), int(c), truth, rng) for n, c in zip(count, staff)]
+        waits = [_simulate_waits(int(n), int(c), truth, rng) for n, c in zip(count, staff, strict=True)]
         out["wait_mean_min"] = [round(x, 0) if x == x else np.nan for x, _ in waits]
         out["wait_max_min"] = [round(y, 0) if y == y else np.nan for _, y in waits]
         out["staff"] = staff
@@ -148,7 +149,10 @@ def generate_counter_log(weather: pd.DataFrame, seed: int, truth: CounterTruth |
 
 
 def write_counter_log_csv(log: pd.DataFrame, path, encoding: str = "cp932") -> Path:
-    """Write the log as the office's export: 日付, 曜日, 受付件数, 平均待ち時間(分), 最大待ち時間(分), 窓口職員数, 備考."""
+    """Write the log as the office's export.
+
+    Columns 日付, 曜日, 受付件数, 平均待ち時間(分), 最大待ち時間(分), 窓口職員数, 備考.
+    """
     path = Path(path)
     rows = pd.DataFrame({
         "日付": [f"{x.year}/{x.month}/{x.day}" for x in log["date"]],

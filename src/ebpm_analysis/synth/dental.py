@@ -38,9 +38,9 @@ import shapely
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from ..io.common import build_dir_once
 from .. import geo, paths
 from ..errors import ParameterError
+from ..io.common import build_dir_once
 from ..io.dental_sheet import FDI_TEETH, tooth_label
 from ..location import distance_matrix
 
@@ -232,7 +232,7 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     intercept = {}
     for a in AGES:
         m = age == a
-        intercept[a] = brentq(lambda b: expit(b + offset[m]).mean() - TARGET_PREVALENCE[a], -12, 6)
+        intercept[a] = brentq(lambda b, m=m, a=a: expit(b + offset[m]).mean() - TARGET_PREVALENCE[a], -12, 6)
     eta = np.array([intercept[a] for a in age]) + offset
     p_caries = expit(eta)
     caries = rng.uniform(size=n) < p_caries

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,7 +34,6 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point
 from shapely.ops import linemerge, substring
 
-from ..io.common import build_dir_once
 from .. import geo, paths
 from ..io import etc2
 from ..jpcalendar import day_type
@@ -270,7 +270,7 @@ class _ZipWriters:
         order = np.argsort(mesh2, kind="stable")
         ms = mesh2[order]
         cuts = np.flatnonzero(np.r_[True, ms[1:] != ms[:-1], True])
-        for a, b in zip(cuts[:-1], cuts[1:]):
+        for a, b in pairwise(cuts):
             code = str(ms[a])
             sel = order[a:b]
             if code not in self.open:
@@ -344,7 +344,8 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
             t = date_int[pos["day"]] * 10**6 + (sec // 3600) * 10**4 + (sec // 60 % 60) * 100 + sec % 60
             # One 運行ID per trip (trip number 1): trips never overlap within a 運行ID.
             data = {"run_date": date_int[pos["day"]], "opid": np.char.zfill(pos["trip"].astype(str), 12),
-                    "gps_time": t, "trip_no": np.ones(len(t), np.int64), "lon": np.round(lon, 6), "lat": np.round(lat, 6),
+                    "gps_time": t, "trip_no": np.ones(len(t), np.int64), "lon": np.round(lon, 6), "lat": np.round(lat,
+                                                                                                                  6),
                     "speed_kmh": pos["speed"]}
             mesh2 = mesh_code(lat, lon, 2)
             pw.write(mesh2, data)

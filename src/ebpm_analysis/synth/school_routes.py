@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
@@ -201,7 +202,7 @@ def _build_world(city_code, ward_codes, seed, n_schools, n_gathering, catchment_
                 if path is not None and len(path) >= 4 and all(p[1] != g for p in g_routes):
                     g_routes.append((path, g))
                     break
-        for k, (path, g) in enumerate(g_routes):
+        for k, (path, _gate) in enumerate(g_routes):
             routes.append({"school_id": sid, "group": f"{sid}-G{k + 1:02d}", "path": path})
     # Segments per school.
     segments, edge_to_segment = [], {}
@@ -216,7 +217,7 @@ def _build_world(city_code, ward_codes, seed, n_schools, n_gathering, catchment_
         for k, chain in enumerate(chains):
             seg_id = f"{sid}-R{k + 1:03d}"
             segments.append({"segment_id": seg_id, "school_id": sid, "nodes": chain})
-            for a, b in zip(chain[:-1], chain[1:]):
+            for a, b in pairwise(chain):
                 edge_to_segment[(sid, _edge(a, b))] = seg_id
     return {"rng": rng, "grid": grid, "schools": schools, "routes": routes, "segments": segments,
             "edge_to_segment": edge_to_segment, "city_poly": city_poly}
@@ -251,7 +252,7 @@ def _plant(world, planted_per_school, deviations_per_school, rng, group_size):
         designated = {e for (s2, e) in world["edge_to_segment"] if s2 == sid}
         designated_nodes = {n for e in designated for n in e}
         # Segments every child of a group walks in full (past the homes) and used by ≥ 15 children.
-        def seg_flow(nodes):
+        def seg_flow(nodes, rs=rs):
             return sum(group_size[r["group"]] for r in rs
                        if all(n in r["path"][3:] for n in nodes))
         segs = [s for s in segments if s["school_id"] == sid and len(s["nodes"]) >= 3
@@ -322,7 +323,7 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
     for sch in world["schools"]:
         rs = [r for r in world["routes"] if r["school_id"] == sch["school_id"]]
         counts = rng.multinomial(children_per_school, rng.dirichlet(np.full(len(rs), 4.0)))
-        group_size.update({r["group"]: int(c) for r, c in zip(rs, counts)})
+        group_size.update({r["group"]: int(c) for r, c in zip(rs, counts, strict=True)})
     planted, deviations = _plant(world, planted_per_school, deviations_per_school, rng, group_size)
     dev_by_seg = {d["segment_id"]: d for d in deviations}
     e2s = world["edge_to_segment"]
@@ -341,7 +342,7 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
                 grade = int(rng.integers(1, 7))
                 did = hashlib.sha256(f"{seed}-{len(children)}".encode()).hexdigest()[:10].upper()
                 devs = {}
-                for a, b in zip(path[:-1], path[1:]):
+                for a, b in pairwise(path):
                     sg = e2s.get((sid, _edge(a, b)))
                     if sg in dev_by_seg and sg not in devs:
                         devs[sg] = rng.random() < dev_by_seg[sg]["child_share"]
@@ -438,7 +439,7 @@ def _time_at(ts, xs, pts, s):
 def _count_passes(pass_rows, ch, d, period, path, took, e2s):
     sid = ch["school_id"]
     segs = []
-    for a, b in zip(path[:-1], path[1:]):
+    for a, b in pairwise(path):
         sg = e2s.get((sid, _edge(a, b)))
         if sg and sg not in segs:
             segs.append(sg)
