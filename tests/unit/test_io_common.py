@@ -5,8 +5,15 @@ import pandas as pd
 import pytest
 
 from ebpm_analysis.errors import InputFileError
-from ebpm_analysis.io.common import (atomic_path, bad_rows, check_encoding, detect_encoding, raise_bad_rows, read_csv,
-                                     write_csv)
+from ebpm_analysis.io.common import (
+    atomic_path,
+    bad_rows,
+    check_encoding,
+    detect_encoding,
+    raise_bad_rows,
+    read_csv,
+    write_csv,
+)
 
 
 def write(p, text, enc):

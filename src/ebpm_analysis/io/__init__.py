@@ -2,10 +2,12 @@
 and records the files it read (see :mod:`ebpm_analysis.provenance`). No plotting here."""
 
 from .common import (  # noqa: F401
+    atomic_path,
     bad_rows,
-    raise_bad_rows,
+    build_dir_once,
     check_encoding,
     detect_encoding,
+    raise_bad_rows,
     read_csv,
     require_columns,
     write_csv,

@@ -55,7 +55,8 @@ def read_counter_log(path: str | os.PathLike, encoding: str = "cp932", nature: s
     missing = [n for n, c in (("日付", date_col), ("受付件数", count_col)) if c is None]
     if missing:
         raise InputFileError(path, f"missing column(s) {', '.join(missing)}",
-                             expected=f"columns 日付, 受付件数 (optional 平均待ち時間(分), 最大待ち時間(分), 窓口職員数); "
+                             expected="columns 日付, 受付件数 "
+                                      "(optional 平均待ち時間(分), 最大待ち時間(分), 窓口職員数); "
                                       f"found {', '.join(df.columns[:10])}")
     if df.empty:
         raise InputFileError(path, "no data rows", expected="one row per day")

@@ -190,7 +190,8 @@ def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.
             bad = (v != "") & (num.isna() | (num % 1 != 0) | (num < SNACK_RANGE[0]) | (num > SNACK_RANGE[1]))
             if bad.any():
                 raise_bad_rows(path, bad, "impossible values", column=old, values=v,
-                               expected=f"whole numbers {SNACK_RANGE[0]}–{SNACK_RANGE[1]} (snacks per day), blank if not answered")
+                               expected=f"whole numbers {SNACK_RANGE[0]}–{SNACK_RANGE[1]} (snacks per day), "
+                                        "blank if not answered")
             exams[new] = num.astype("Int64")
         else:
             levels = {"finishing_brushing": BRUSHING_LEVELS, "fluoride": FLUORIDE_LEVELS, "sex": SEX_LEVELS}[new]
@@ -202,7 +203,8 @@ def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.
     # duplicate exams (same child, same date)
     dup = exams.duplicated(["child_id", "exam_date"], keep=False)
     if dup.any():
-        raise_bad_rows(path, dup, "duplicate exams (same child and 健診日)", column="児童番号", values=exams["child_id"],
+        raise_bad_rows(path, dup, "duplicate exams (same child and 健診日)", column="児童番号",
+                       values=exams["child_id"],
                        expected="one row per child per examination date")
 
     # teeth: wide → long, symbols → status

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +62,8 @@ def _parse_times(s: pd.Series, path: Path, col: str, allow_blank: bool) -> pd.Se
     if bad.any():
         raise InputFileError(path, f"unparseable or missing times {s[bad].unique()[:3].tolist()}", column=col,
                              rows=bad_rows(bad),
-                             expected="YYYY/MM/DD HH:MM:SS" + (" (blank only when not transported)" if allow_blank else ""))
+                             expected="YYYY/MM/DD HH:MM:SS"
+                                      + (" (blank only when not transported)" if allow_blank else ""))
     return t
 
 
@@ -94,7 +96,7 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
         raise InputFileError(path, "no dispatch rows", expected="one row per dispatch after the header")
     times = {c: _parse_times(df[c], path, c, allow_blank=(c == "病院着日時")) for c in TIME_COLUMNS}
     order = list(TIME_COLUMNS)
-    for a, b in zip(order[:-1], order[1:]):
+    for a, b in pairwise(order):
         bad = (times[b] < times[a]).fillna(False).to_numpy()
         if bad.any():
             raise InputFileError(path, f"{b} is earlier than {a}", column=b, rows=bad_rows(bad),

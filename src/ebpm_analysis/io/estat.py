@@ -123,12 +123,14 @@ def read_estat_api_csv(path: str | os.PathLike, *, encoding: str = AUTO, codes: 
                              expected=f"the data header to include value; found {', '.join(df.columns[:10])}")
     code_cols = [c for c in df.columns if c.endswith("_code")]
     if not code_cols:
-        raise InputFileError(path, "no *_code columns", expected="tab_code / cat01_code / area_code / time_code columns")
+        raise InputFileError(path, "no *_code columns",
+                             expected="tab_code / cat01_code / area_code / time_code columns")
     rename, labels = {}, {}
     cols = list(df.columns)
     for c in code_cols:
         i = cols.index(c)
-        if i + 1 < len(cols) and not cols[i + 1].endswith("_code") and cols[i + 1] not in ("unit", "value", "annotation"):
+        nxt = cols[i + 1] if i + 1 < len(cols) else None
+        if nxt is not None and not nxt.endswith("_code") and nxt not in ("unit", "value", "annotation"):
             rename[cols[i + 1]] = c[:-5] + "_name"
             labels[c[:-5] + "_name"] = cols[i + 1]
     df = df.rename(columns=rename)
@@ -189,14 +191,15 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
     items = [c for c in head if c not in GIS_FIXED]
     if not items:
         raise InputFileError(path, "no item columns after GASSAN", expected="item columns such as T001082001")
-    labels = dict(zip(head, second)) if has_labels else {c: c for c in head}
+    labels = dict(zip(head, second, strict=False)) if has_labels else {c: c for c in head}
     for c in GIS_FIXED:
         if c not in df.columns:
             df[c] = ""
     off = first_line
     bad = ~df["KEY_CODE"].str.fullmatch(r"\d{5,11}")
     if bad.any():
-        raise InputFileError(path, f"malformed codes {df.loc[bad, 'KEY_CODE'].unique()[:3].tolist()}", column="KEY_CODE",
+        raise InputFileError(path, f"malformed codes {df.loc[bad, 'KEY_CODE'].unique()[:3].tolist()}",
+                             column="KEY_CODE",
                              rows=bad_rows(bad, first_line=off), expected="5–11 digit area codes")
     bad = ~df["HYOSYO"].str.fullmatch(r"\d")
     if bad.any():
@@ -205,13 +208,15 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
     df["HTKSYORI"] = df["HTKSYORI"].replace("", "0")
     bad = ~df["HTKSYORI"].isin(["0", "1", "2"])
     if bad.any():
-        raise InputFileError(path, f"unknown code(s) {df.loc[bad, 'HTKSYORI'].unique()[:3].tolist()}", column="HTKSYORI",
+        raise InputFileError(path, f"unknown code(s) {df.loc[bad, 'HTKSYORI'].unique()[:3].tolist()}",
+                             column="HTKSYORI",
                              rows=bad_rows(bad, first_line=off),
                              expected="0 (not adjusted), 1 (合算先), 2 (秘匿元, merged into HTKSAKI)")
     src = df["HTKSYORI"] == "2"
     bad = src & ~df["HTKSAKI"].isin(df["KEY_CODE"])
     if bad.any():
-        raise InputFileError(path, f"HTKSAKI {df.loc[bad, 'HTKSAKI'].tolist()[:3]} not among KEY_CODE", column="HTKSAKI",
+        raise InputFileError(path, f"HTKSAKI {df.loc[bad, 'HTKSAKI'].tolist()[:3]} not among KEY_CODE",
+                             column="HTKSAKI",
                              rows=bad_rows(bad, first_line=off),
                              expected="the KEY_CODE of the receiving area (合算先) for every HTKSYORI 2 row")
     dup = df.duplicated(["KEY_CODE", "HYOSYO"], keep=False)
@@ -229,7 +234,7 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
     fixed = df[GIS_FIXED].assign(merged_into=df["HTKSAKI"].where(src, ""))
     out = fixed.iloc[long["row"].to_numpy()].reset_index(drop=True)
     out = pd.concat([out, long.drop(columns="row")], axis=1)
-    out.attrs["merged"] = dict(zip(df.loc[src, "KEY_CODE"], df.loc[src, "HTKSAKI"]))
+    out.attrs["merged"] = dict(zip(df.loc[src, "KEY_CODE"], df.loc[src, "HTKSAKI"], strict=True))
     out.attrs["labels"] = {c: labels.get(c, c) for c in items}
     record_input(path, nature=nature, dataset=dataset or "estat-gis")
     return out
@@ -248,7 +253,10 @@ def read_small_area_boundaries(path: str | os.PathLike, *, nature: str = "real")
             raise InputFileError(path, f"missing attribute '{c}'", column=c,
                                  expected="e-Stat 境界データ attributes KEY_CODE, PREF, CITY, S_NAME, CITY_NAME")
     key = g["KEY_CODE"].astype(str).str.strip()
-    ward = (g["PREF"].astype(str).str.zfill(2) + g["CITY"].astype(str).str.zfill(3)) if {"PREF", "CITY"} <= set(g.columns) else key.str[:5]
+    if {"PREF", "CITY"} <= set(g.columns):
+        ward = g["PREF"].astype(str).str.zfill(2) + g["CITY"].astype(str).str.zfill(3)
+    else:
+        ward = key.str[:5]
     out = gpd.GeoDataFrame({"district_code": key, "district_name": g["S_NAME"].astype(str), "ward_code": ward,
                             "ward_name": g["CITY_NAME"].astype(str) if "CITY_NAME" in g.columns else ward},
                            geometry=g.geometry, crs=g.crs).to_crs(PLANE_CRS)
@@ -277,7 +285,8 @@ def read_commuting_api_table(path: str | os.PathLike, *, encoding: str = AUTO, n
         raise InputFileError(path, "missing column 'area_code'", column="area_code", expected="an area_code column")
     out = pd.DataFrame({
         "area_code": df["area_code"], "area_name": df.get("area_name", df["area_code"]),
-        "status": df["cat01_code"].map(COMMUTING_API_STATUS), "workplace": df["cat02_code"].map(COMMUTING_API_WORKPLACE),
+        "status": df["cat01_code"].map(COMMUTING_API_STATUS),
+        "workplace": df["cat02_code"].map(COMMUTING_API_WORKPLACE),
         "value": df["value"], "value_flag": df["value_flag"],
     })
     dup = out.duplicated(["area_code", "status", "workplace"])

@@ -339,7 +339,7 @@ def _log_frame(call, dist_i, xy, districts, stations, r: dict, attrs, start_ts) 
     seq = pd.Series(years).groupby(years).cumcount().to_numpy() + 1
     crew = r["crew"]
     return pd.DataFrame({
-        "事案番号": [f"R{y}-{s:06d}" for y, s in zip(years, seq)],
+        "事案番号": [f"R{y}-{s:06d}" for y, s in zip(years, seq, strict=True)],
         "覚知日時": fmt(r["call_min"]), "出場日時": fmt(r["t_disp"]), "現着日時": fmt(r["t_scene"]),
         "病院着日時": fmt(r["t_hosp"]),
         "出場隊": crew_names[crew], "出場署所": stations["署所コード"].to_numpy()[r["crew_station"][crew]],
@@ -412,7 +412,7 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
         "mean_response_min": float(resp.mean()),
         "response_bands": {k: float(v) for k, v in zip(
             ["<5", "5-10", "10-20", ">=20"],
-            np.histogram(resp, [0, 5, 10, 20, np.inf])[0] / n)},
+            np.histogram(resp, [0, 5, 10, 20, np.inf])[0] / n, strict=True)},
         "transport_share": TRANSPORT_P,
     }
     return {"log": log, "districts": districts, "district_population": dpop, "stations": stations,

@@ -123,7 +123,10 @@ def daytime_crew_effect(log: pd.DataFrame, stations: pd.DataFrame, tm: dict, *, 
     crews = st["crews_24h"].to_numpy()
     load = pd.Series(first_due[day_ok]).value_counts().reindex(range(len(st)), fill_value=0).to_numpy()
     per_crew = load / np.maximum(crews, 1)
-    s_idx = int(np.argmax(per_crew)) if station_code is None else int(np.flatnonzero(st["station_code"] == station_code)[0])
+    if station_code is None:
+        s_idx = int(np.argmax(per_crew))
+    else:
+        s_idx = int(np.flatnonzero(st["station_code"] == station_code)[0])
     scene_to_hosp = ((sel["t_hospital"] - sel["t_scene"]).dt.total_seconds() / 60).to_numpy()
     busy = np.where(sel["transported"].to_numpy(), scene_to_hosp + handover_return_min, nontransport_min)
     call_min = ((sel["t_call"] - sel["t_call"].min()).dt.total_seconds() / 60).to_numpy()

@@ -204,7 +204,8 @@ def response_trend(log: pd.DataFrame, q: float = 0.05, min_effect_min: float = 0
     return df.sort_values("z", ascending=False).reset_index(drop=True)
 
 
-def demand_trend(log: pd.DataFrame, q: float = 0.05, min_effect: float = 0.02, years: list[int] | None = None) -> pd.DataFrame:
+def demand_trend(log: pd.DataFrame, q: float = 0.05, min_effect: float = 0.02,
+                 years: list[int] | None = None) -> pd.DataFrame:
     """Districts whose share of the city's dispatches grows: Poisson GLM of monthly counts with the
     city's monthly total as offset and time in years as regressor (over-dispersion by Pearson χ²,
     never below 1); one-sided test, Benjamini–Hochberg; flagged when the growth relative to the city

@@ -28,7 +28,8 @@ def climatology(daily: pd.DataFrame, dates, window: int = 31) -> pd.DataFrame:
     doy = np.minimum(daily["date"].dt.day_of_year.to_numpy(), 365)
     out = {}
     for col in ("temp_mean", "temp_max"):
-        m = pd.Series(daily[col].to_numpy()).groupby(doy).mean().reindex(range(1, 366)).interpolate(limit_direction="both")
+        m = pd.Series(daily[col].to_numpy()).groupby(doy).mean()
+        m = m.reindex(range(1, 366)).interpolate(limit_direction="both")
         v = m.to_numpy()
         k = window // 2
         ext = np.concatenate([v[-k:], v, v[:k]])

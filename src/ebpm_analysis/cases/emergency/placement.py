@@ -41,7 +41,8 @@ def demand_points(x, y, cell_m: float = 1500.0, weights=None) -> pd.DataFrame:
     return g
 
 
-def candidate_sites(demand: pd.DataFrame, existing_xy: np.ndarray, n: int = 20, min_gap_m: float = 2000.0) -> np.ndarray:
+def candidate_sites(demand: pd.DataFrame, existing_xy: np.ndarray, n: int = 20,
+                    min_gap_m: float = 2000.0) -> np.ndarray:
     """Candidate sites: centres of the busiest cells at least ``min_gap_m`` from existing and chosen sites."""
     chosen = [tuple(p) for p in existing_xy]
     out = []
