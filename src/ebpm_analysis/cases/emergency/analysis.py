@@ -258,7 +258,7 @@ def _check(day_hours, coverage_min) -> None:
 
 def _ward_response(log: pd.DataFrame, districts, year: int, threshold_min: float) -> pd.DataFrame:
     """Response times of ``year`` by ward (the ward of each dispatch's district)."""
-    ward_of = dict(zip(districts["district_code"], districts["ward_name"]))
+    ward_of = dict(zip(districts["district_code"], districts["ward_name"], strict=True))
     lw = log[log["t_call"].dt.year == year].assign(ward=lambda d: d["district_code"].map(ward_of))
     g = lw.groupby("ward")["response_min"]
     return pd.DataFrame({"ward": g.size().index, "dispatches": g.size().to_numpy(), "mean_min": g.mean().to_numpy(),
@@ -451,5 +451,5 @@ def analyse_dispatch_log(log: pd.DataFrame, *, districts, population: pd.DataFra
     crew = daytime_crew_effect(log, stations, plan.travel, last_days=des_days, shift_start=daytime_shift[0],
                                shift_end=daytime_shift[1], handover_return_min=handover_return_min,
                                nontransport_min=nontransport_min, threshold_min=coverage_min)
-    return EmergencyResult(log=log, district_names=dict(zip(districts["district_code"], districts["district_name"])),
-                           demand=dem, forecast=fc, placement=plan, crew=crew)
+    names = dict(zip(districts["district_code"], districts["district_name"], strict=True))
+    return EmergencyResult(log=log, district_names=names, demand=dem, forecast=fc, placement=plan, crew=crew)
