@@ -9,7 +9,6 @@ risk by construction).
 
 from __future__ import annotations
 
-
 import geopandas as gpd
 import numpy as np
 import pytest

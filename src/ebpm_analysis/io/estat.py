@@ -278,7 +278,10 @@ COMMUTING_GIS_WORKPLACE = {"総数": "0", "自宅": "1", "自宅外の自市区�
 
 
 def read_commuting_api_table(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
-    """City/ward 従業上の地位 × 従業地 table (API CSV) → ``area_code, area_name, status, workplace, value, value_flag``."""
+    """City/ward 従業上の地位 × 従業地 table (API CSV).
+
+    Returns ``area_code, area_name, status, workplace, value, value_flag``.
+    """
     df = read_estat_api_csv(path, encoding=encoding, nature=nature, dataset="census-commuting-api",
                             codes={"cat01_code": COMMUTING_API_STATUS, "cat02_code": COMMUTING_API_WORKPLACE})
     if "area_code" not in df.columns:
