@@ -76,7 +76,7 @@ def closed_weekdays(start, end) -> set[dt.date]:
     """Weekday closures between ``start`` and ``end``: national holidays and 12/29–1/3."""
     days = pd.date_range(pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), freq="D")
     shut = is_holiday(days) | is_year_end_closure(days)
-    return {x.date() for x, s in zip(days, shut) if s and x.day_of_week < 5}
+    return {x.date() for x, s in zip(days, shut, strict=True) if s and x.day_of_week < 5}
 
 
 def office_calendar(start, end) -> pd.DataFrame:

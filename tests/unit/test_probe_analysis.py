@@ -73,7 +73,7 @@ def test_aggregation_by_hand():
 
 def test_day_type_table():
     cal = cp.day_type_table([20251013, 20251014, 20251103, 20251101])  # スポーツの日, Tue, 文化の日, Sat
-    assert dict(zip(cal["date_int"], cal["day_type"])) == {20251013: "holiday", 20251014: "weekday",
+    assert dict(zip(cal["date_int"], cal["day_type"], strict=True)) == {20251013: "holiday", 20251014: "weekday",
                                                             20251101: "holiday", 20251103: "holiday"}
 
 

@@ -3,14 +3,23 @@ exact rational sums for large systems), staffing, and the opening-hours simulati
 
 import math
 from fractions import Fraction
+from itertools import pairwise
 
 import numpy as np
 import pytest
 
 from ebpm_analysis.cases.counter import QueueSettings
 from ebpm_analysis.errors import ParameterError
-from ebpm_analysis.stats.queueing import (erlang_b, erlang_c, mean_wait_min, offered_load, prob_wait_over,
-                                          simulate_session_waits, staff_needed, staff_needed_session)
+from ebpm_analysis.stats.queueing import (
+    erlang_b,
+    erlang_c,
+    mean_wait_min,
+    offered_load,
+    prob_wait_over,
+    simulate_session_waits,
+    staff_needed,
+    staff_needed_session,
+)
 
 
 def _erlang_b_exact(a: int, c: int) -> float:
@@ -123,7 +132,7 @@ def test_session_simulation_converges_to_erlang_c_for_a_long_day():
 
 def test_session_simulation_more_windows_shorter_waits_and_staffing_monotone():
     w = [simulate_session_waits(20, c).mean() for c in (1, 2, 3, 4, 6)]
-    assert all(a > b for a, b in zip(w, w[1:]))
+    assert all(a > b for a, b in pairwise(w))
     assert simulate_session_waits(0, 2).sum() == 0
     needed = [staff_needed_session(n, target_wait_min=20) for n in (2, 5, 10, 20, 40)]
     assert needed == sorted(needed) and needed[-1] > needed[0]

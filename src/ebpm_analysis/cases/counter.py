@@ -29,8 +29,7 @@ from scipy import optimize, stats
 
 from ..errors import ParameterError
 from ..jpcalendar import WEEKDAY_JA, office_calendar
-from ..stats.queueing import (mean_wait_min, offered_load, simulate_session_waits, staff_needed,
-                              staff_needed_session)
+from ..stats.queueing import mean_wait_min, offered_load, simulate_session_waits, staff_needed, staff_needed_session
 
 #: The counter's days: Monday–Friday (月–金).
 OPEN_WEEKDAYS_JA = list(WEEKDAY_JA[:5])

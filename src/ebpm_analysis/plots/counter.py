@@ -71,11 +71,12 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
     labels = list(dict.fromkeys(by_type["month_label"]))
     fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 4.8), sharey=True, squeeze=False)
     x = np.arange(len(OPEN_WEEKDAYS_JA))
-    for ax, lab in zip(axes[0], labels):
+    for ax, lab in zip(axes[0], labels, strict=True):
         d = by_type[by_type["month_label"] == lab]
         for k, (wl, col) in enumerate((("晴・曇", viz.PALETTE[0]), ("雨", viz.PALETTE[1]))):
             s = d[d["weather"] == wl].set_index("weekday_ja").reindex(OPEN_WEEKDAYS_JA)
-            ax.bar(x + (k - 0.5) * 0.38, s["staff_session"], width=0.36, color=col, label=f"{wl}の日：開庁時間シミュレーション")
+            ax.bar(x + (k - 0.5) * 0.38, s["staff_session"], width=0.36, color=col,
+                   label=f"{wl}の日：開庁時間シミュレーション")
             ax.scatter(x + (k - 0.5) * 0.38, s["staff_erlang"], marker="_", s=260, color="#222222", linewidths=2,
                        label="アーランC（定常近似）" if k == 0 else None, zorder=3)
             for xi, v in zip(x + (k - 0.5) * 0.38, s["staff_session"], strict=True):

@@ -126,7 +126,8 @@ def hourly_profile_chart(profile, *, source, synthetic=True, congested_kmh=20):
         p = profile[profile["day_type"] == dt]
         ax1.plot(p["hour"], p["share_slow"] * 100, marker="o", ms=3, color=color,
                  label=f"{DAY_TYPE_JA[dt]}：{congested_kmh:g} km/h以下の割合")
-        ax1.plot(p["hour"], p["mean_speed"], linestyle="--", color=color, alpha=0.7, label=f"{DAY_TYPE_JA[dt]}：平均速度")
+        ax1.plot(p["hour"], p["mean_speed"], linestyle="--", color=color, alpha=0.7,
+                 label=f"{DAY_TYPE_JA[dt]}：平均速度")
     ax1.set_xlabel("時台（時）")
     ax1.set_ylabel("低速記録の割合（%）／平均速度（km/h）")
     ax1.set_xticks(range(0, 24, 2))

@@ -35,9 +35,8 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..jpcalendar import WEEKDAY_JA, office_calendar
 from ..io.common import atomic_path, build_dir_once
-from ..jpcalendar import office_calendar
+from ..jpcalendar import WEEKDAY_JA, office_calendar
 from .weather import generate_daily_weather, write_jma_daily_csv
 
 # Sessions of the Kumamoto counter, hours from midnight (FACTS §6.2).

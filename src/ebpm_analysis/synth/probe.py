@@ -36,6 +36,7 @@ from shapely.ops import linemerge, substring
 
 from .. import geo, paths
 from ..io import etc2
+from ..io.common import build_dir_once
 from ..jpcalendar import day_type
 
 RECORD_SPACING_M = 200.0
