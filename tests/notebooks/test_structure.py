@@ -76,7 +76,8 @@ def logic_lines(source: str) -> int:
 def test_logic_lines_counts_code_not_text():
     assert logic_lines("#| label: x\n# comment\n\nx = 1\ny = f(x)  # note\n") == 2
     assert logic_lines('report.bullets([\n    "一つ目",\n    f"{a:.1%} と"\n    "続き",\n])\n') == 1
-    assert logic_lines('report.logic_model(\n    {"A": ["x", "y"],\n     "B": ["z"]},\n    kpis=[("k", f"{v}", "d")])\n') == 2
+    assert logic_lines('report.logic_model(\n    {"A": ["x", "y"],\n     "B": ["z"]},\n'
+                       '    kpis=[("k", f"{v}", "d")])\n') == 2
     assert logic_lines("if a:\n    b = [i for i in c]\nelse:\n    b = '#'\n") == 4
 
 

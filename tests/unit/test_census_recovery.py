@@ -4,6 +4,7 @@ import hashlib
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
@@ -147,7 +148,8 @@ def test_entry_point_result_equals_the_step_by_step_numbers(files):
     areas = estat.read_small_area_boundaries(files["boundaries"], nature="synthetic")
     res = cc.analyse_microdata(persons, areas, "43100", city=geo.load_city("43100"), min_cell=10, n_targets=5)
     assert isinstance(res, cc.CensusResult) and res.input_kind == "microdata" and res.n_records == N
-    assert res.city_name == "熊本市" and res.has_wards and res.ward_codes == ["43101", "43102", "43103", "43104", "43105"]
+    assert res.city_name == "熊本市" and res.has_wards and res.ward_codes == ["43101", "43102", "43103", "43104",
+                                                                           "43105"]
     assert res.names["43101"] == "中央区" and len(res.district_codes) == D - len(res.merged) == 38
     cells = res.cells
     city = cc.rate_table(cells, ["43100"])
@@ -168,7 +170,8 @@ def test_entry_point_result_equals_the_step_by_step_numbers(files):
     assert [n for n, _ in res.named_rates("ward")] == ["東区", "南区", "北区", "中央区", "西区"]
     assert len(res.named_rates("district", cls="低い")) == 15
     counts = res.counts_table()
-    assert list(counts.columns) == ["地域", "従業上の地位", "総数", "自宅", "自区・自宅外", "市内他区", "県内他市町村", "他県", "不詳"]
+    assert list(counts.columns) == ["地域", "従業上の地位", "総数", "自宅", "自区・自宅外", "市内他区", "県内他市町村",
+                                    "他県", "不詳"]
     assert counts.iloc[0].tolist() == ["熊本市", "総数", 60000, 7698, 15796, 20164, 12940, 506, 2896]
     assert res.shares_table()["従業上の地位"].tolist()[:3] == ["総数", "雇用者", "自営業主"]
     ex = res.exports()

@@ -9,7 +9,8 @@ import pytest
 from ebpm_analysis import geo
 from ebpm_analysis.cases import probe as cp
 from ebpm_analysis.errors import ParameterError
-from ebpm_analysis.io import etc2, npa_accidents as na
+from ebpm_analysis.io import etc2
+from ebpm_analysis.io import npa_accidents as na
 from ebpm_analysis.synth import probe as sp
 from ebpm_analysis.synth import read_truth
 

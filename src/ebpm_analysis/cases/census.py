@@ -41,7 +41,8 @@ STATUS_NODES = {"0": "総数", "E": "雇用者", "1": STATUS_LABELS["1"], "2": S
                 "N": "雇用者以外"}
 WORKPLACE_NODES = {"0": "総数", **WORKPLACE_LABELS}
 #: short 従業地 headers of the displayed tables
-SHORT_WORKPLACE = {"0": "総数", "1": "自宅", "2": "自区・自宅外", "3": "市内他区", "4": "県内他市町村", "5": "他県", "9": "不詳"}
+SHORT_WORKPLACE = {"0": "総数", "1": "自宅", "2": "自区・自宅外", "3": "市内他区", "4": "県内他市町村", "5": "他県",
+                   "9": "不詳"}
 INCITY = ("1", "2", "3")
 UNKNOWN = "9"
 
@@ -415,14 +416,15 @@ class CensusResult:
         else:
             r = self.district_rates.dropna(subset=["rate"])
         r = r.sort_values("rate")
-        return [(self.names[a], float(v)) for a, v in zip(r["area"], r["rate"])]
+        return [(self.names[a], float(v)) for a, v in zip(r["area"], r["rate"], strict=True)]
 
     def counts_table(self) -> pd.DataFrame:
         """City and wards × 従業上の地位 × 従業地, published counts (NA where suppressed), Japanese headers."""
         ct = self.crosstab()
         ct.insert(0, "地域", ct["area"].map(self.names))
         show = ct.drop(columns=["area", "status"] + [c for c in ct.columns if c.startswith("pct_")])
-        show = show.rename(columns={"status_label": "従業上の地位", **{f"n_{k}": v for k, v in SHORT_WORKPLACE.items()}})
+        show = show.rename(columns={"status_label": "従業上の地位", **{f"n_{k}": v for k,
+                                                                 v in SHORT_WORKPLACE.items()}})
         for c in show.columns[2:]:
             show[c] = show[c].astype("Int64")
         return show
@@ -440,7 +442,8 @@ class CensusResult:
 
     def rates_export(self) -> pd.DataFrame:
         """All published rates (city, districts, wards; all employed and employees) with names."""
-        parts = [(publish_rates(self.city_rate), "city", "就業者"), (publish_rates(self.city_rate_employees), "city", "雇用者"),
+        parts = [(publish_rates(self.city_rate), "city", "就業者"), (publish_rates(self.city_rate_employees), "city",
+                                                                  "雇用者"),
                  (self.district_rates, "district", "就業者"), (self.district_rates_employees, "district", "雇用者")]
         if self.ward_rates is not None:
             parts += [(self.ward_rates, "ward", "就業者"), (self.ward_rates_employees, "ward", "雇用者")]
@@ -461,8 +464,10 @@ class CensusResult:
 def source_label(input_kind: str, synthetic: bool) -> str:
     """Source note of the figures for the input kind (``microdata``/``estat_table``) and nature."""
     if synthetic:
-        return "国勢調査 調査票情報（合成データ）" if input_kind == "microdata" else "e-Stat 国勢調査 集計表（合成データ）"
-    return "国勢調査 調査票情報（統計法第33条）" if input_kind == "microdata" else "総務省統計局「国勢調査」（e-Stat）を加工して作成"
+        return ("国勢調査 調査票情報（合成データ）" if input_kind == "microdata"
+                else "e-Stat 国勢調査 集計表（合成データ）")
+    return ("国勢調査 調査票情報（統計法第33条）" if input_kind == "microdata"
+            else "総務省統計局「国勢調査」（e-Stat）を加工して作成")
 
 
 def _check(min_cell, n_targets) -> tuple[int, int]:
@@ -477,11 +482,12 @@ def _result(kind: str, n_records, areas_m, merged, table_cells, city_code: str, 
     cells = table_cells[-1][1]
     if city is not None:
         city_name, has_wards = city.attrs.get("city_name", city_code), bool(city.attrs.get("has_wards", len(city) > 1))
-        ward_names = dict(zip(city["code"], city["name"]))
+        ward_names = dict(zip(city["code"], city["name"], strict=True))
     else:
-        city_name, ward_names = city_code, dict(zip(areas_m["ward_code"], areas_m["ward_name"]))
+        city_name, ward_names = city_code, dict(zip(areas_m["ward_code"], areas_m["ward_name"], strict=True))
         has_wards = set(ward_names) != {city_code}
-    names = {city_code: city_name, **ward_names, **dict(zip(areas_m["district_code"], areas_m["district_name"]))}
+    district_names = dict(zip(areas_m["district_code"], areas_m["district_name"], strict=True))
+    names = {city_code: city_name, **ward_names, **district_names}
     ward_codes = sorted(ward_names) if has_wards else []
     district_codes = list(areas_m.sort_values("district_code")["district_code"])
     city_rate = rate_table(cells, [city_code])

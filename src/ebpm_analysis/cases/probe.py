@@ -573,9 +573,10 @@ class ProbeResult:
         hz_mesh = mesh_code(hazards["lat"], hazards["lon"], self.level).astype(str)
         cg_mesh = mesh_code(congestion["lat"], congestion["lon"], self.level).astype(str)
         fl = congestion_flags(self.agg, share_threshold=congestion_share, min_records=min_records)
-        flagged = set(zip(fl["mesh"], fl["hour"]))
+        flagged = set(zip(fl["mesh"], fl["hour"], strict=True))
+        found = np.mean([(m, h) in flagged for m, h in zip(cg_mesh, congestion["hour"], strict=True)])
         return {"hazards_recovered": recovered_hazards(self.braking, hz_mesh, 2 * len(hazards)),
-                "congestion_found": float(np.mean([(m, h) in flagged for m, h in zip(cg_mesh, congestion["hour"])]))}
+                "congestion_found": float(found)}
 
 
 def analyse_probe(positions, events, accidents: pd.DataFrame, wards, *, con=None, level: int = 6,

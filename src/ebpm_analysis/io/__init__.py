@@ -13,6 +13,4 @@ from .common import (  # noqa: F401
     write_csv,
     write_parquet,
     write_tables,
-    atomic_path,
-    build_dir_once,
 )
