@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from ebpm_analysis.errors import ParameterError
-from ebpm_analysis.location import (Solution, coverage, distance_matrix, greedy_max_coverage, mclp, mclp_exhaustive,
-                                    mean_nearest, p_median)
+from ebpm_analysis.location import (
+    Solution,
+    coverage,
+    distance_matrix,
+    greedy_max_coverage,
+    mclp,
+    mclp_exhaustive,
+    mean_nearest,
+    p_median,
+)
 
 # demand on a line at x = 0, 1, 2 (weight 1 each) and 10, 11 (weight 5 each); sites at x = 1, 10.5, 5
 DEM = np.array([[0.0, 0], [1, 0], [2, 0], [10, 0], [11, 0]])

@@ -210,7 +210,8 @@ def _home_files() -> dict[str, str]:
     ("def is_national_holiday(d):\n    return False\n", "holiday functions"),
     ("def new_year(d):\n    return (d.month == 1) & (d.day <= 3)\n", "year-end closure"),
     ("class GiStar:\n    pass\n", "class GiStar defined in"),
-    ("import numpy as np\ndef f(a, b):\n    return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])\n",
+    ("import numpy as np\ndef f(a, b):\n"
+     "    return np.hypot(a[:, None, 0] - b[None, :, 0], a[:, None, 1] - b[None, :, 1])\n",
      "hand-written distance matrix"),
     ("def distance_matrix(a, b):\n    return a - b\n", "distance matrix"),
     ("def solve_mclp(cost, w, r, p):\n    return None\n", "maximal covering location"),

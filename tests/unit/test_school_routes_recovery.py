@@ -18,8 +18,8 @@ import pytest
 
 from ebpm_analysis import geo, paths
 from ebpm_analysis.cases import school_routes as sr
-from ebpm_analysis.location import distance_matrix
 from ebpm_analysis.io import school_fixes
+from ebpm_analysis.location import distance_matrix
 from ebpm_analysis.synth import school_routes as synth
 
 SEEDS = [11, 23]

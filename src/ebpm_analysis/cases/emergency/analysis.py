@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ParameterError
+from ...location import Solution, coverage, mclp, mean_nearest, p_median
 from .crew import CrewEffect, daytime_crew_effect, weekday_daytime
 from .demand import (
     assign_districts,
@@ -29,7 +30,6 @@ from .demand import (
     weekday_profile,
 )
 from .forecast import DailyDispatchModel, ageing_scenario, backtest, backtest_summary, daily_series, forecast
-from ...location import Solution, coverage, mclp, mean_nearest, p_median
 from .placement import candidate_sites, demand_points, response_cost, travel_model
 
 __all__ = ["DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log"]
