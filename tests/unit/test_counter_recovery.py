@@ -205,7 +205,8 @@ def test_entry_point_gives_the_numbers_of_the_report(result):
     assert result.register_peak_share == pytest.approx((0.27896995708154504, 0.1570815450643777), rel=1e-12)
     assert result.max_staff == (7, 5)
     assert (int(result.plan["staff_dry"].sum()), int(result.plan_after["staff_dry"].sum())) == (590, 606)
-    assert result.staffing_for("通常月", "水", "晴・曇")["staff"] == 2 and result.staffing_for("最繁忙月", "月", "雨")["staff"] == 8
+    assert result.staffing_for("通常月", "水", "晴・曇")["staff"] == 2
+    assert result.staffing_for("最繁忙月", "月", "雨")["staff"] == 8
     assert result.staff_by_month.set_index("month").loc[2].tolist() == [7, 5]
     assert result.has_waits and result.over_target_share == pytest.approx(0.16488046166529266, rel=1e-12)
     d = result.days

@@ -511,7 +511,8 @@ class CounterResult:
     def staffing_for(self, month_label: str, weekday_ja: str, weather: str) -> pd.Series:
         """The row of ``by_day_type`` for e.g. ("最繁忙月", "月", "雨")."""
         b = self.by_day_type
-        return b[(b["month_label"] == month_label) & (b["weekday_ja"] == weekday_ja) & (b["weather"] == weather)].iloc[0]
+        sel = (b["month_label"] == month_label) & (b["weekday_ja"] == weekday_ja) & (b["weather"] == weather)
+        return b[sel].iloc[0]
 
     @property
     def register_peak_share(self) -> tuple[float, float]:
@@ -530,6 +531,11 @@ def _rate_ratio(eff: pd.DataFrame, term: str) -> tuple:
         return (np.nan, np.nan, np.nan)
     r = eff.set_index("term").loc[term]
     return r["rate_ratio"], r["lo"], r["hi"]
+
+
+def _max_staff_by_month(plan: pd.DataFrame, months) -> np.ndarray:
+    """Largest dry-day staffing of each month of a plan calendar."""
+    return plan.groupby("month")["staff_dry"].max().reindex(months).to_numpy()
 
 
 def analyse_counter_log(log: pd.DataFrame, *, weather: pd.DataFrame | None, register: pd.DataFrame,
@@ -593,7 +599,8 @@ def analyse_counter_log(log: pd.DataFrame, *, weather: pd.DataFrame | None, regi
     link = fit_expiry_link(days, register)
     new_register = respread_register(register, link, respread_share)
     sc = expiry_scenario(link, register, new_register)
-    plan_after = plan_calendar(model, q, plan_fiscal_year, rain_share, month_factor=sc.set_index("month")["month_factor"])
+    plan_after = plan_calendar(model, q, plan_fiscal_year, rain_share,
+                               month_factor=sc.set_index("month")["month_factor"])
     peak0 = peak_month(sc, "per_day_before")
     has_waits = bool(days["wait_mean_min"].notna().any() and days["staff"].notna().any())
     months = range(1, 13)
@@ -609,8 +616,8 @@ def analyse_counter_log(log: pd.DataFrame, *, weather: pd.DataFrame | None, regi
         scenario_peak_before=peak0, scenario_peak_after=peak_month(sc, "per_day_after"),
         scenario_peak_month_after=float(sc.loc[sc["month"] == peak0[0], "per_day_after"].item()),
         staff_by_month=pd.DataFrame({"month": months,
-                                     "before": plan.groupby("month")["staff_dry"].max().reindex(months).to_numpy(),
-                                     "after": plan_after.groupby("month")["staff_dry"].max().reindex(months).to_numpy()}),
+                                     "before": _max_staff_by_month(plan, months),
+                                     "after": _max_staff_by_month(plan_after, months)}),
         has_waits=has_waits, queue_check=erlang_check(days, q) if has_waits else None,
         over_target_share=float((days["wait_mean_min"] > target_wait_min).mean()) if has_waits else np.nan,
     )

@@ -473,9 +473,10 @@ def volunteer_table(volunteers: dict, spans: pd.DataFrame, labels: pd.Series) ->
     for period, vf in volunteers.items():
         for _, r in vf.iterrows():
             sp = spans.loc[(r["crossing_id"], period)]
+            stand = f"{bin_label(sp['start'])}–{bin_label(sp['end'])}（通過の{sp['span_share']:.0%}）"
             rows.append({"時間帯": "朝" if period == "morning" else "午後", "順": int(r["order"]),
                          "場所（交差点ID）": f"{labels[r['crossing_id']]}（{r['crossing_id']}）",
-                         "立つ時間（目安）": f"{bin_label(sp['start'])}–{bin_label(sp['end'])}（通過の{sp['span_share']:.0%}）",
+                         "立つ時間（目安）": stand,
                          "見守れる通過（延べ人/日）": round(r["gain"], 1),
                          "累計の被覆率": f"{r['cum_share']:.0%}"})
     return pd.DataFrame(rows)
@@ -553,7 +554,7 @@ def analyse_fixes(fixes: pd.DataFrame, *, schools: pd.DataFrame, crossings: pd.D
         routes=routes, hits=hits, ranking=ranking, labels=labels, top=top,
         top_table=top_list(ranking, labels, top_n=top_n, min_cell=min_cell), heat=heat, heat_mask=heat_mask,
         heat_labels=[f"{r}. {labels[cid].replace('小学校（合成）', '小')}（{cid}）"
-                     for r, cid in zip(top["rank"], top["crossing_id"])],
+                     for r, cid in zip(top["rank"], top["crossing_id"], strict=True)],
         weights=weights, volunteers=volunteers, volunteer_summary=vol_summary, spans=spans,
         volunteer_table=volunteer_table(volunteers, spans, labels), off_route=off, segments=segments,
         segment_labels=pd.Series(label_locations(pd.DataFrame({"x": mid.x, "y": mid.y}), schools).to_numpy(),

@@ -214,7 +214,8 @@ def read_honhyo_csv(path: str | os.PathLike, *, encoding: str = "cp932", pref_co
         problem = ("header matches neither the 2019–2021 (58 columns) nor the 2022+ (68 columns) 本票 layout"
                    + (f"; missing {missing[:4]}" if missing else "") + (f"; unexpected {extra[:4]}" if extra else ""))
         raise InputFileError(path, problem, column=(missing[0] if missing else None),
-                             expected="the published honhyo header (cp932), e.g. 資料区分,都道府県コード,警察署等コード,…")
+                             expected="the published honhyo header (cp932), "
+                                      "e.g. 資料区分,都道府県コード,警察署等コード,…")
     record_input(path, nature=nature, dataset="npa-honhyo")
     raw["source_row"] = np.arange(2, len(raw) + 2)  # 1-based line number in the file (header = line 1)
     return _tidy(raw, path, layout, pref_code, municipality_codes, codebook_dir)
