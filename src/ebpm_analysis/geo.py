@@ -1,7 +1,7 @@
 """Boundaries, projections and simple spatial helpers.
 
 - :func:`load_areas` reads the bundled N03 polygons (or a city's own file) into a frame
-  with ``code`` (5-digit 標準地域コード, a string), ``name`` and geometry.
+  with ``code`` (5-digit 標準地域コード, a string; docs/sources.md#municipality-codes), ``name`` and geometry.
 - :func:`load_city` returns the city's areas: the wards of a designated city (熊本市 43100 →
   43101–43105) or the single polygon of an ordinary municipality (八代市 43202).
 - Distances and areas are computed in JGD2011 plane rectangular zone II (EPSG:6670), which
@@ -24,7 +24,7 @@ from .provenance import record_input
 BOUNDARIES_FILE = paths.raw("boundaries-smartnews", "N03-21_43_210101_s0010.geojson")
 BOUNDARIES_ATTRIBUTION = "「国土数値情報（行政区域データ）」（国土交通省）を加工して作成"
 GEO_CRS = "EPSG:6668"   # JGD2011 geographic
-PLANE_CRS = "EPSG:6670"  # JGD2011 / Japan Plane Rectangular CS II (Kyushu incl. Kumamoto)
+PLANE_CRS = "EPSG:6670"  # JGD2011 / Japan Plane Rectangular CS II (Kyushu incl. Kumamoto; docs/sources.md#plane-zones)
 
 
 def _check_code(code: str, name: str = "city_code") -> str:

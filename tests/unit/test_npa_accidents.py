@@ -76,7 +76,7 @@ def test_city_totals_per_ward_match_direct_count():
 
 
 def test_ward_codes_agree_with_ward_polygons():
-    """市区町村コード 101–105 checked against the ward polygons, not assumed (FACTS §2)."""
+    """市区町村コード 101–105 checked against the ward polygons, not assumed (docs/sources.md#npa-codes)."""
     df = na.read_accidents_gpkg(GPKG, municipality_codes=KUMAMOTO_CITY)
     wards = geo.load_city("43100")
     j = gpd.sjoin(geo.points_frame(df), wards[["code", "geometry"]], how="left")

@@ -5,7 +5,7 @@ Pure functions over tidy frames (no file reading, no plotting).
 - Hierarchies: area 市 > 区 > 学区 (district), 従業上の地位 総数 "0" > 雇用者 "E" > 1–3, 4–9,
   従業地 総数 "0" > 1 自宅, 2 自宅外の自市区町村, 3 自市内他区, 4 県内他市区町村, 5 他県, 9 不詳.
 - 市内従業率 = (自宅 + 自宅外の自市区町村 + 自市内他区) / (就業者 − 従業地不詳), Wilson 95 % interval;
-  the same for 雇用者 only (FACTS §3.1).
+  the same for 雇用者 only (docs/sources.md#census-workplace).
 - Disclosure control before anything is shown: every cell of the full hierarchical table goes
   through primary + complementary suppression (:mod:`ebpm_analysis.stats.disclosure`); a rate is
   published only if every count it is computed from is published.

@@ -186,7 +186,7 @@ def weekday_rate_ratios(model: DailyApplicationsModel) -> dict[str, float]:
 
 @dataclass
 class QueueSettings:
-    open_hours: float = 5.0          # 9–11 and 13–16 (FACTS §6.2)
+    open_hours: float = 5.0          # 9–11 and 13–16 (docs/sources.md#diesel-counter)
     service_min: float = 60.0        # one application ≈ 1 hour
     target_wait_min: float = 20.0    # mean wait target
     peak_hour_factor: float = 1.3    # busiest hour vs the day's average hour

@@ -4,7 +4,7 @@ Pure functions over the tidy frames of :mod:`ebpm_analysis.io.dental_sheet` (``e
 row per child exam with ``d``, ``f``, ``dmft``, ``caries``; ``teeth``: one row per tooth) and
 the facility list. No file reading, no plotting.
 
-Definitions (FACTS §4.1): a child *has caries experience* (有病者) when dmft > 0, where dmft
+Definitions (docs/sources.md#dental-notation): a child *has caries experience* (有病者) when dmft > 0, where dmft
 counts untreated (``C``) and treated (``〇``) primary teeth; ``CO`` and ``×`` are not caries.
 """
 
@@ -230,7 +230,10 @@ def top_teeth(shares: pd.DataFrame) -> dict[int, tuple[int, ...]]:
 
 
 def caries_pattern_type(teeth: pd.DataFrame, exams: pd.DataFrame, age: int = 3) -> pd.DataFrame:
-    """う蝕罹患型 (O, A, B, C) at ``age`` (FACTS §4.1; C = molars and lower front teeth involved)."""
+    """う蝕罹患型 (O, A, B, C) at ``age``; C = molars and lower front teeth involved.
+
+    Types as defined in docs/sources.md#dental-notation.
+    """
     ids = exams.loc[exams["age"] == age, ["child_id", "exam_date"]]
     t = teeth.merge(ids, on=["child_id", "exam_date"])
     t = t[t["status"].isin(["decayed", "filled"])]

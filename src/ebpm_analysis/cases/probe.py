@@ -5,9 +5,9 @@ Pure functions over tidy frames or DuckDB relations (no file reading, no plottin
 - :func:`mesh_code` / :func:`mesh_code_sql`: JIS X 0410 regional mesh codes (levels 1–6; 6 = 1/8
   mesh ≈ 125 m) in numpy and as a DuckDB SQL expression (identical arithmetic; checked against jismesh).
 - :func:`aggregate_positions`: per mesh × day type × hour: records, share ≤ ``congested_kmh``
-  (FACTS §1.4: 20 km/h 混雑, 10 km/h 渋滞 on ordinary roads), mean speed, distinct trips. Runs in DuckDB
-  over Parquet (or a pandas/Arrow frame); :func:`aggregate_positions_pandas` is the plain pandas
-  reference used to check it and in the benchmark.
+  (20 km/h 混雑, 10 km/h 渋滞 on ordinary roads: docs/sources.md#congestion-speeds), mean speed,
+  distinct trips. Runs in DuckDB over Parquet (or a pandas/Arrow frame);
+  :func:`aggregate_positions_pandas` is the plain pandas reference used to check it and in the benchmark.
 - :func:`mesh_passes`, :func:`aggregate_events`, :func:`braking_rates`: sudden braking (≤ −0.3 G)
   events per 1,000 passes, passes = distinct trips with a position in the mesh.
 - :func:`mesh_hotspots`: Getis-Ord Gi* (:mod:`ebpm_analysis.stats.hotspots`) on mesh values with

@@ -1,4 +1,4 @@
-"""School-route monitoring (Toyama 「こどもを見守る地域連携事業」 → Kumamoto; FACTS §6.1).
+"""School-route monitoring (Toyama 「こどもを見守る地域連携事業」 → Kumamoto; docs/sources.md#toyama-monitoring).
 
 Pure functions over tidy frames (no file reading, no plotting):
 

@@ -10,7 +10,7 @@ codes as text, ``cp932`` or ``utf-8``) is::
 - 常住地コード: small-area (小地域/学区) code of the residence, 9 digits; its first five digits
   are the 常住市区町村コード (the ward of a designated city, or the municipality).
 - 従業地: 1 自宅 / 2 自宅外の自市区町村 / 3 自市内他区 (designated-city residents only) /
-  4 県内他市区町村 / 5 他県 / 9 不詳 (FACTS §3.1).
+  4 県内他市区町村 / 5 他県 / 9 不詳 (docs/sources.md#census-workplace).
 - 従業上の地位: 1 正規の職員・従業員 / 2 労働者派遣事業所の派遣社員 / 3 パート・アルバイト・その他
   (1–3 = 雇用者) / 4 役員 / 5 雇人のある業主 / 6 雇人のない業主 / 7 家族従業者 / 8 家庭内職者 / 9 不詳.
 

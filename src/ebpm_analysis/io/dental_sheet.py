@@ -1,7 +1,7 @@
 """Preschool dental checkup sheets (園児歯科健診票) → tidy tables.
 
 A city's checkup sheet is *wide*: one row per child per examination, one column per
-primary tooth, each cell holding the examiner's symbol (FACTS §4.1):
+primary tooth, each cell holding the examiner's symbol (docs/sources.md#dental-notation):
 
 =========  ==========================  ==================
 symbol     meaning                     ``status``

@@ -1,4 +1,4 @@
-"""e-Stat CSVs in their real layouts (FACTS §3.2–3.4, §7.1).
+"""e-Stat CSVs in their real layouts (docs/sources.md#estat-api-csv, #estat-gis-csv, #stat-symbols).
 
 1. **API / DB download CSV** (``getSimpleStatsData``): a header block (``"RESULT"``, ``"STATUS"``,
    ``"TABLE_INF"``, ``"TITLE"`` …), a line ``"VALUE"``, then the data header

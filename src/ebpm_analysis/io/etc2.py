@@ -4,7 +4,7 @@
 - 様式1-4 挙動履歴 (behaviour events): sudden movements — 運行ID, time, position, heading, speed,
   前後加速度 / 左右加速度 (G), trigger type.
 
-No official file definition is public (FACTS §1.2). Column positions differ between deliveries, so
+No official file definition is public (docs/sources.md#etc2-layout). Column positions differ between deliveries, so
 every reader takes a **column map** (field → 0-based column index): :data:`POSITION_MAPS` and
 :data:`EVENT_MAPS` hold the ``default`` map (the roadlabo/Tsuyama layout for 1-2) and one
 ``alternative`` (the familycomputer59 layout); pass your own dict for another delivery.
@@ -41,7 +41,7 @@ from ..errors import InputFileError, ParameterError
 from ..provenance import record_input
 from .common import bad_rows
 
-#: 様式1-2 column maps (0-based). ``default``: roadlabo/ETC (Tsuyama) layout, FACTS §1.2.
+#: 様式1-2 column maps (0-based). ``default``: roadlabo/ETC (Tsuyama) layout, docs/sources.md#etc2-layout.
 #: ``alternative``: familycomputer59 layout (no 運行日/トリップ番号: the trip is 運行ID × day).
 POSITION_MAPS: dict[str, dict[str, int]] = {
     "default": {"run_date": 2, "opid": 3, "gps_time": 6, "trip_no": 8, "lon": 14, "lat": 15, "speed_kmh": 18},
@@ -52,7 +52,8 @@ POSITION_WIDTH = {"default": 25, "alternative": 24}
 
 #: 様式1-4 column maps. ``default`` follows familycomputer59's positions (運行ID 2, time 6, lon 7,
 #: lat 8, heading 9, speed 14) with trip number at 3 and the acceleration fields (names not
-#: published, FACTS §1.2 [U]) at 15–17 and the trigger type at 18. ``alternative`` moves them.
+#: published: an assumption, docs/sources.md#etc2-layout) at 15–17 and the trigger type at 18.
+#: ``alternative`` moves them.
 EVENT_MAPS: dict[str, dict[str, int]] = {
     "default": {"opid": 2, "trip_no": 3, "event_time": 6, "lon": 7, "lat": 8, "heading": 9, "speed_kmh": 14,
                 "accel_long_g": 15, "accel_lat_g": 16, "trigger": 18},

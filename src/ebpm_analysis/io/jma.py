@@ -1,5 +1,7 @@
 """JMA weather: the daily CSV from 過去の気象データ・ダウンロード, and the bundled normals.
 
+Station numbers and normals: docs/sources.md#jma-stations.
+
 The download CSV is cp932 with a multi-row header::
 
     ダウンロードした時刻：2024/05/01 10:00:00

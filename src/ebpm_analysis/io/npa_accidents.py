@@ -55,7 +55,7 @@ COLUMNS_2019 = [
     "曜日(発生年月日)", "祝日(発生年月日)",
 ]
 
-#: 2022+ layout (68 columns), exact header text (FACTS §2).
+#: 2022+ layout (68 columns), exact header text (docs/sources.md#npa-honhyo).
 COLUMNS_2022 = [
     "資料区分", "都道府県コード", "警察署等コード", "本票番号", "事故内容", "死者数", "負傷者数", "路線コード",
     "地点コード", "市区町村コード", YEAR, MONTH, DAY, HOUR, MINUTE, "昼夜",

@@ -1,4 +1,4 @@
-"""Children's position fixes from a city sensor network (GPS over LPWA; FACTS §6.1) and the
+"""Children's position fixes from a city sensor network (GPS over LPWA; docs/sources.md#toyama-monitoring) and the
 reference layers used with them (schools, monitored crossings, designated school routes).
 
 Fixes file (CSV, utf-8 / utf-8-sig / cp932), one row per fix::

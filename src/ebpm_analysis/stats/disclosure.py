@@ -1,6 +1,6 @@
 """Disclosure control (秘匿処理) for published tables.
 
-Default threshold ``min_cell=10`` person counts (FACTS §7.1: NDB-style < 10 suppressed).
+Default threshold ``min_cell=10`` person counts (NDB-style: < 10 suppressed; docs/sources.md#disclosure-min-cell).
 """
 
 from __future__ import annotations

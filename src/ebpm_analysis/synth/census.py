@@ -21,7 +21,7 @@ Planted pattern: each district's probability that an employee works inside the c
 closeness to neighbouring employment centres (for 熊本市: 菊陽町, 合志市, 益城町, 嘉島町, 宇土市),
 plus district noise; self-employed and family workers mostly work at home (自宅) and are commoner
 in outlying districts; 従業地「不詳」 is present (higher in the central ward and for status 不詳).
-All figures are assumptions for illustration (FACTS §3.1 gives only the categories).
+All figures are assumptions for illustration (only the categories are published: docs/sources.md#census-workplace).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Model (all effects multiplicative, i.e. a log-linear negative-binomial process):
   ``renewal_cycle_years`` and its holder applies ``renewal_lead_months`` before expiry.
 - Calendar: the counter opens on 行政機関の開庁日 (Mon–Fri, not a national holiday via
   ``jpholiday``, not 12/29–1/3); weekdays 9:00–11:00 and 13:00–16:00, one application ≈ 60 min
-  (FACTS §6.2, 熊本県 県央広域本部).
+  (熊本県 県央広域本部, docs/sources.md#diesel-counter).
 - Holiday adjacency: an open day right before or after a closed *weekday* (national holiday or
   the year-end closure). Year-end: open days from 12/20 to 12/28.
 - Rain: the day's precipitation ≥ ``rain_threshold_mm`` in the (synthetic) JMA weather file.
@@ -39,7 +39,7 @@ from ..io.common import atomic_path, build_dir_once
 from ..jpcalendar import WEEKDAY_JA, office_calendar
 from .weather import generate_daily_weather, write_jma_daily_csv
 
-# Sessions of the Kumamoto counter, hours from midnight (FACTS §6.2).
+# Sessions of the Kumamoto counter, hours from midnight (docs/sources.md#diesel-counter).
 SESSIONS = ((9.0, 11.0), (13.0, 16.0))
 
 

@@ -1,4 +1,6 @@
-"""Seeded generator of preschool dental checkup sheets (園児歯科健診票), FACTS §4.
+"""Seeded generator of preschool dental checkup sheets (園児歯科健診票).
+
+Figures and definitions: docs/sources.md#dental-notation, #dental-prevalence, #dental-sites.
 
 What it plants (all written to ``truth.json`` / ``truth_facilities.csv`` beside the data):
 
@@ -13,7 +15,7 @@ What it plants (all written to ``truth.json`` / ``truth_facilities.csv`` beside 
 - Given caries, the number of affected teeth is 1 + Poisson (mean dmft per affected child
   ≈3 at age 3, as in the national 0.326/0.102) and *which* teeth follows age-specific tooth
   weights: upper central incisors (51/61) dominate at age 3, lower second molars (75/85) by
-  age 5, lower incisors rarely (FACTS §4.3). Hazards are left–right symmetric, so the truth
+  age 5, lower incisors rarely (docs/sources.md#dental-sites). Hazards are left–right symmetric, so the truth
   "top tooth" is a mirror pair (e.g. 51/61). A facility multiplier on the upper front teeth
   (and a planted set of "anterior-type" facilities with 2.5× weight) gives facilities different
   caries *patterns* for the clustering.
@@ -46,7 +48,7 @@ from ..location import distance_matrix
 
 GENERATOR_VERSION = 4  # bump when the output for a given seed changes (part of the cache key)
 AGES = (3, 4, 5)
-# Expected prevalence of caries experience by age (FACTS §4.2: 3歳 10.2 % nationally FY2021;
+# Expected prevalence of caries experience by age (docs/sources.md#dental-prevalence: 3歳 10.2 % nationally FY2021;
 # 4–5 歳 between the national 5-year-old 17.6 % (2022) and Ibaraki 37.5 %/46.2 % (2015)).
 TARGET_PREVALENCE = {3: 0.102, 4: 0.19, 5: 0.28}
 # Mean dmft among children with caries (national 3歳: 0.326 / 0.102 ≈ 3.2).

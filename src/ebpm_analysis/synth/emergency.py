@@ -1,20 +1,20 @@
 """Synthetic emergency dispatches for a city's fire bureau (case 4), in the command-system format.
 
-Everything here is **synthetic** and labelled so. Calibration (FACTS §5):
+Everything here is **synthetic** and labelled so. Calibration (docs/sources.md#fdma-national, #kumamoto-ems):
 
 - Volume: 熊本市消防局 recorded 46,580 dispatches in 2024 (data/raw/kumamoto-fire-ems) for 熊本市・益城町・
   西原村. The generator models 熊本市 only, so the final year is scaled to the city's share of the
-  bureau's population (益城町＋西原村 ≈ 40,000 people: an assumption, FACTS [U]).
+  bureau's population (益城町＋西原村 ≈ 40,000 people: an assumption, docs/sources.md#ems-bureau-population).
 - Population and ageing: IPSS 2013 projection for 熊本市 (data/raw/ipss-projection-kumamoto-city),
   spread over synthetic districts from :func:`geo.partition_into_districts`; the elderly rate is
   3.9× the under-65 rate (national: 61.6 % of patients are elderly).
-- Time: an hourly profile whose 08–20 h share is ≈ two-thirds (Sendai), higher daytime demand in
-  the central ward, weekday and month factors, holidays and the New-Year period, heat above 30 °C
-  and cold below 8 °C from the shared synthetic JMA weather (written in the JMA layout and read
-  back with :func:`io.jma.read_jma_daily`).
+- Time: an hourly profile whose 08–20 h share is ≈ two-thirds (Sendai, docs/sources.md#sendai-daytime-crew),
+  higher daytime demand in the central ward, weekday and month factors, holidays and the New-Year
+  period, heat above 30 °C and cold below 8 °C from the shared synthetic JMA weather (written in the
+  JMA layout and read back with :func:`io.jma.read_jma_daily`).
 - Response: each call is served by the nearest *available* crew (a discrete-event simulation of
   crew busy time); the effective road speed is calibrated so that the mean 覚知→現着 time lands near
-  the national 10.0 min (FACTS §5.1), with its spread coming from distances and travel noise.
+  the national 10.0 min (docs/sources.md#fdma-national), with its spread coming from distances and travel noise.
 - Planted truth: ``n_growth`` ageing districts whose demand grows by ``growth_rate`` a year and
   whose response time drifts by ``rt_drift_min_per_year`` (e.g. new housing on the fringe).
 - Stations: a clearly labelled synthetic set: for 熊本市 six 消防署 (中央・東・西・南・北・益城西原) and

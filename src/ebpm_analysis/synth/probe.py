@@ -6,10 +6,10 @@ There is no public probe data and no road network we can bundle, so this module 
    the first area (中央区 for Kumamoto), ring roads, and a local grid downtown, cut into links of
    ~400 m (EPSG:6670 metres);
 2. **trips** with a time-of-day demand (morning and evening peaks, lighter weekends) driving a
-   stretch of one road, logging a 様式1-2 position about every 200 m (FACTS §1.1) with the link's speed
-   for that hour; **planted congestion**: chosen link × weekday-hour pairs run at 5–17 km/h;
+   stretch of one road, logging a 様式1-2 position about every 200 m (docs/sources.md#etc2-recording)
+   with the link's speed for that hour; **planted congestion**: chosen link × weekday-hour pairs run at 5–17 km/h;
 3. 様式1-4 **behaviour events**: background braking (−0.25 … −0.42 G, recorded from −0.25 G,
-   FACTS §1.3) and lateral events everywhere, and **planted sudden-braking hazard spots** where a
+   docs/sources.md#etc2-braking) and lateral events everywhere, and **planted sudden-braking hazard spots** where a
    share of passing trips brakes at −0.30 … −0.60 G.
 
 Files: ``positions/OUT1-2_<mesh2>_<YYYYMM01>.zip`` and ``events/OUT1-4_<mesh2>_<YYYYMM01>.zip``

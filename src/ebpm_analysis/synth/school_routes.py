@@ -1,4 +1,4 @@
-"""Synthetic school-route position fixes (GPS over LPWA, a fix every few minutes; FACTS §6.1).
+"""Synthetic school-route position fixes (GPS over LPWA, a fix every few minutes; docs/sources.md#toyama-monitoring).
 
 The world (everything here is SYNTHETIC — fictional schools, children and streets):
 
