@@ -52,7 +52,7 @@ test: $(STAMP) ## Run all tests: unit tests, nbval over notebooks/, and every no
 test-fast: $(STAMP) ## Unit tests only (no notebook execution)
 	$(BIN)/pytest -n 2 --dist loadfile -m "not notebooks" tests/unit
 
-bench: $(STAMP) ## Benchmarks (speed and memory) → bench/results/*.json and bench/results/summary.md
+bench: $(STAMP) ## Benchmarks (speed and memory) → build/bench/*.json and build/bench/summary.md
 	$(PY) -m ebpm_analysis.bench $(BENCH_ARGS)
 
 workshop: $(STAMP) ## Workshop kit: student (answers removed) and instructor copies → build/workshop/<notebook>/

@@ -13,7 +13,7 @@ after the step, so it is cumulative):
 - ``protection check``: an independent rank check of the final table;
 - ``estat path``: reading the API CSV + 統計GIS CSV and the same analysis on them.
 
-Writes ``bench/results/census.json`` and prints a table.
+Writes ``build/bench/census.json`` and prints a table.
 
     .venv/bin/python benchmarks/bench_census.py [--quick] [--sizes 340000 1000000]
 """
@@ -105,7 +105,9 @@ def main(argv=None) -> int:
         recs = q.get()
         p.join()
         out += recs
-    res = ROOT / "bench" / "results"
+    from ebpm_analysis import paths
+
+    res = paths.BENCH_DIR
     res.mkdir(parents=True, exist_ok=True)
     (res / "census.json").write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"{'step':34s} {'size':>9s} {'seconds':>8s} {'peak MB':>8s} {'rows/s':>10s}")

@@ -12,7 +12,7 @@ distinct-trip passes per mesh.
 
 Each run happens in a fresh ``spawn`` child process; peak memory is the child's VmHWM (peak RSS).
 Sizes: 1 M, 10 M, 30 M rows (``--quick``: 1 M only). pandas runs up to ``--pandas-max`` rows
-(default 10 M). Writes ``bench/results/probe.json`` and prints a table.
+(default 10 M). Writes ``build/bench/probe.json`` and prints a table.
 
     .venv/bin/python benchmarks/bench_probe.py [--quick] [--sizes 1000000 10000000] [--pandas-max N]
 """
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 M rows only (< 1 min)")
     ap.add_argument("--sizes", type=int, nargs="*", default=None)
     ap.add_argument("--pandas-max", type=int, default=10_000_000, help="largest size the pandas version runs on")
-    ap.add_argument("--out", default="bench/results/probe.json", help="result file (relative to the project root)")
+    ap.add_argument("--out", default=None, help="result file (default: build/bench/probe.json)")
     a = ap.parse_args(argv)
     sizes = a.sizes or ([1_000_000] if a.quick else [1_000_000, 10_000_000, 30_000_000])
     from ebpm_analysis import paths
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
                             "memory_ratio_duckdb_over_pandas": round(d["peak_rss_mb"] / p["peak_rss_mb"], 2),
                             "same_result": d["check"] == p["check"]})
             print(f"   {records[-1]}", flush=True)
-    out_file = ROOT / a.out
+    out_file = paths.resolve(a.out) if a.out else paths.BENCH_DIR / "probe.json"
     out_file.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "load_avg_at_end": os.getloadavg()}

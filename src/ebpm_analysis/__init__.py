@@ -5,5 +5,3 @@ notebook (narrative, figures) → ``pipeline`` (report). See README.md.
 """
 
 __version__ = "0.1.0"
-
-DEFAULT_CITY_CODE = "43100"  # 熊本市

@@ -1,13 +1,14 @@
 """``make bench``: run every ``benchmarks/bench_*.py`` and collect their numbers.
 
-Each script writes ``bench/results/<name>.json`` (a list of records). This runner passes
-its arguments through (e.g. ``--quick``), then writes ``bench/results/summary.md``.
+Each script writes ``build/bench/<name>.json`` (a list of records; ``paths.BENCH_DIR``). This runner
+passes its arguments through (e.g. ``--quick``), then writes ``build/bench/summary.md``.
 Speed and memory live here, never in timed tests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from . import paths
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     bench_dir = paths.PROJECT_ROOT / "benchmarks"
-    out = paths.PROJECT_ROOT / "bench" / "results"
+    out = paths.BENCH_DIR
     out.mkdir(parents=True, exist_ok=True)
     only = [a for a in argv if not a.startswith("-")]
     flags = [a for a in argv if a.startswith("-")]
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         scripts = [s for s in scripts if any(o in s.stem for o in only)]
     failures = []
     lines = [f"# Benchmarks ({time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
-             f"{__import__('os').cpu_count()} cores, Python {platform.python_version()})", ""]
+             f"{os.cpu_count()} cores, Python {platform.python_version()})", ""]
     for s in scripts:
         print(f"[bench] {s.name} {' '.join(flags)}", flush=True)
         t0 = time.perf_counter()

@@ -33,7 +33,8 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 PARAMS_DIR = NOTEBOOKS_DIR / "params"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 BUILD_DIR = PROJECT_ROOT / "build"
-CATALOG_FILE = DATA_DIR / "catalog.yml"
+CATALOG_DIR = DATA_DIR / "catalog"  # one YAML file per dataset (io.catalog)
+BENCH_DIR = BUILD_DIR / "bench"  # `make bench`: <name>.json per benchmarks/bench_<name>.py, summary.md
 
 
 def resolve(path: str | os.PathLike) -> Path:

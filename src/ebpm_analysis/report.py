@@ -117,12 +117,12 @@ def logic_model(stages: dict[str, list[str]], kpis: list[tuple[str, str, str]] |
         arrow = '<div class="ebpm-lm-arrow">→</div>' if i < len(stages) - 1 else ""
         cols.append(f'<div class="ebpm-lm-stage"><div class="ebpm-lm-head">{html.escape(stage)}</div>'
                     f'<ul>{lis}</ul></div>{arrow}')
-    table = ""
+    kpi_table = ""
     if kpis:
         rows = "".join(f"<tr><td>{html.escape(k)}</td>"
                        f"<td style='text-align:right'><strong>{html.escape(v)}</strong></td>"
                        f"<td>{html.escape(m)}</td></tr>" for k, v, m in kpis)
-        table = ('<table class="ebpm-table"><tr><th>KPI（指標）</th><th>現状値</th><th>測り方・データ</th></tr>'
-                 f'{rows}</table>')
+        kpi_table = ('<table class="ebpm-table"><tr><th>KPI（指標）</th><th>現状値</th><th>測り方・データ</th></tr>'
+                     f'{rows}</table>')
     display(HTML(f'<div class="ebpm-lm"><div class="ebpm-table-caption">{html.escape(title)}</div>'
-                 f'<div class="ebpm-lm-row">{"".join(cols)}</div>{table}</div>'))
+                 f'<div class="ebpm-lm-row">{"".join(cols)}</div>{kpi_table}</div>'))

@@ -10,7 +10,6 @@ import matplotlib_fontja  # noqa: F401  (registers IPAexGothic and makes it the 
 
 PALETTE = ["#1f5a96", "#d9822b", "#3a8f5c", "#b8433c", "#7a5ea8", "#8c6d46", "#c7579b", "#6b7280"]
 SEQ_CMAP = "YlOrRd"
-DIV_CMAP = "RdBu_r"
 SYNTHETIC_NOTE = "※合成データ（実データではありません）"
 
 _STYLE = {

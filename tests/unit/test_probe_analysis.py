@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from jismesh import utils as ju
+from shapely import Point
 
 from ebpm_analysis.cases import probe as cp
 from ebpm_analysis.io import etc2
@@ -34,7 +35,7 @@ def test_known_mesh_codes():
     cells = cp.mesh_polygons(["49301569141"], 6)
     b = cells.geometry.iloc[0].bounds
     assert np.isclose(b[3] - b[1], 3.75 / 3600) and np.isclose(b[2] - b[0], 5.625 / 3600)
-    assert cells.geometry.iloc[0].contains(__import__("shapely").Point(130.7417, 32.8031))
+    assert cells.geometry.iloc[0].contains(Point(130.7417, 32.8031))
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
-from ..io.census_microdata import STATUS_LABELS, WORKPLACE_LABELS
+from ..io.census_microdata import (
+    EMPLOYEE_STATUS,
+    INCITY_WORKPLACE,
+    STATUS_LABELS,
+    UNKNOWN_WORKPLACE,
+    WORKPLACE_LABELS,
+)
 from ..io.estat import dash_as_zero
 from ..stats.disclosure import (
     LinearTable,
@@ -31,7 +37,7 @@ from ..stats.disclosure import (
 )
 from ..stats.intervals import wilson_ci
 
-STATUS_TREE = {"0": ["E", "4", "S", "7", "O"], "E": ["1", "2", "3"], "S": ["5", "6"], "O": ["8", "9"]}
+STATUS_TREE = {"0": ["E", "4", "S", "7", "O"], "E": list(EMPLOYEE_STATUS), "S": ["5", "6"], "O": ["8", "9"]}
 #: statuses published for districts (coarser than for wards, so that few district cells are small)
 DISTRICT_STATUS = ("0", "E", "4", "S", "7", "O")
 WORKPLACE_TREE = {"0": ["1", "2", "3", "4", "5", "9"]}
@@ -43,8 +49,6 @@ WORKPLACE_NODES = {"0": "総数", **WORKPLACE_LABELS}
 #: short 従業地 headers of the displayed tables
 SHORT_WORKPLACE = {"0": "総数", "1": "自宅", "2": "自区・自宅外", "3": "市内他区", "4": "県内他市町村", "5": "他県",
                    "9": "不詳"}
-INCITY = ("1", "2", "3")
-UNKNOWN = "9"
 
 
 # --- building the table --------------------------------------------------------------------------
@@ -127,7 +131,7 @@ def disclosure_cost(cells: pd.DataFrame, city_code: str) -> np.ndarray:
     """Cost of hiding a cell: its count, weighted up for the cells the rates are computed from
     (総数/雇用者 × 総数, 自宅, 自宅外, 他区, 不詳) and for wards/city."""
     v = np.nan_to_num(cells["value"].to_numpy(float))
-    in_rate = cells["status"].isin(["0", "E"]) & cells["workplace"].isin(["0", UNKNOWN, *INCITY])
+    in_rate = cells["status"].isin(["0", "E"]) & cells["workplace"].isin(["0", UNKNOWN_WORKPLACE, *INCITY_WORKPLACE])
     w = np.where(in_rate, 1000.0, np.where(cells["status"].isin(["0", "E"]), 5.0, 1.0))
     w = w * np.where(cells["area"].str.len() <= 5, 50.0, 1.0)
     return v * w
@@ -243,7 +247,7 @@ def rate_table(cells: pd.DataFrame, areas: list[str], status: str = "0", alpha: 
     hid = _lookup(cells, "disclosure") != "published" if "disclosure" in cells.columns else val.isna()
     rows = []
     for a in areas:
-        keys = [(a, status, w) for w in ("0", UNKNOWN) + INCITY]
+        keys = [(a, status, w) for w in ("0", UNKNOWN_WORKPLACE, *INCITY_WORKPLACE)]
         if not all(k in val.index for k in keys):
             rows.append((a, np.nan, np.nan, np.nan, np.nan, False))
             continue

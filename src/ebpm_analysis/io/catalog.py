@@ -38,7 +38,6 @@ RULES = {
     "L3-08": "文字コード（UTF-8/Shift_JIS、BOM の有無）を明示する",
     "L3-09": "縦持ち（long format）にする",
 }
-UNIT_IN_CELL = re.compile(r"^\s*[<>~≒約]?\s*-?[\d,，.]+\s*[^\d\s.,，-]+\s*$|^\s*[<>~≒約]\s*-?[\d.,]+\s*$")
 
 
 @dataclass
@@ -52,7 +51,7 @@ class Finding:
 
 def load_catalog(catalog_dir: str | Path | None = None) -> list[dict]:
     """All entries, sorted by id. Raises InputFileError for an entry missing required keys."""
-    d = paths.resolve(catalog_dir) if catalog_dir else paths.DATA_DIR / "catalog"
+    d = paths.resolve(catalog_dir) if catalog_dir else paths.CATALOG_DIR
     entries = []
     for f in sorted(d.glob("*.yml")):
         try:

@@ -33,7 +33,6 @@ from .. import paths
 from ..errors import InputFileError
 from ..provenance import record_input
 
-ENCODINGS = ("utf-8", "utf-8-sig", "cp932", "shift_jis")
 #: The one spelling of "detect the encoding" (utf-8 with or without BOM, else cp932).
 AUTO = "auto"
 

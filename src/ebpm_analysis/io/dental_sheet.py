@@ -64,8 +64,6 @@ SYMBOLS: dict[str, str] = {
     "": "absent",
 }
 STATUSES = ("sound", "decayed", "filled", "caution", "observation", "absent")
-STATUS_JA = {"sound": "健全歯", "decayed": "未処置歯", "filled": "処置歯", "caution": "要注意乳歯",
-             "observation": "要観察歯", "absent": "未萌出・記載なし"}
 
 EXAM_COLUMNS = {"施設コード": "facility_code", "児童番号": "child_id", "健診日": "exam_date", "年齢": "age"}
 OPTIONAL_COLUMNS = {"性別": "sex", "仕上げみがき": "finishing_brushing", "間食回数": "snacks_per_day",
@@ -91,10 +89,6 @@ def tooth_label(fdi: int, naming: str = "fdi") -> str:
     if naming == "japanese":
         return FDI_TO_JP[fdi]
     raise ValueError(f"naming must be 'fdi' or 'japanese', not {naming!r}")
-
-
-def tooth_columns(naming: str = "fdi") -> list[str]:
-    return [tooth_label(t, naming) for t in FDI_TEETH]
 
 
 @dataclass

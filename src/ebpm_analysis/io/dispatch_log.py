@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from itertools import pairwise
 from pathlib import Path
 
@@ -136,8 +137,8 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
             out_i = np.flatnonzero(~inside)
             pts = geo.to_plane(geo.points_frame(df.iloc[out_i].astype({"緯度": float, "経度": float}),
                                                 lon="経度", lat="緯度"))
-            with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-                __import__("warnings").simplefilter("ignore", RuntimeWarning)   # swapped lat/lon → inf
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # swapped lat/lon → inf
                 d = pts.distance(geo.to_plane(city).union_all()).to_numpy()
             inside[out_i[np.nan_to_num(d, nan=np.inf) <= boundary_tolerance_m]] = True
         if not inside.all():

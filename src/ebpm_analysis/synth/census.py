@@ -54,7 +54,6 @@ GENERIC_DEFAULTS = {"n_employed": 50_000, "n_districts": 24, "centres": None, "h
 # Status mix (national-style shares; assumptions [U]).
 BASE_STATUS_P = np.array([0.53, 0.025, 0.25, 0.05, 0.02, 0.065, 0.025, 0.002, 0.018])
 HOME_P = np.array([0.01, 0.01, 0.012, 0.08, 0.45, 0.65, 0.80, 0.97, 0.10])   # P(自宅 | status)
-EMPLOYEE_IDX = [0, 1, 2]
 OTHER_PREF_P = 0.04                       # P(他県 | works outside the city)
 TINY_LIMIT = 100                          # districts with fewer employed are merged in the GIS table
 API_STATUS = [("000", "総数", None), ("100", "雇用者", ("1", "2", "3"))] + \
