@@ -16,7 +16,11 @@ def test_there_are_notebooks():
     assert "00_data_catalog" in NOTEBOOKS
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+TEMPLATE = "_template"  # not listed (names starting with _), so never built as a report; nbval still runs it
+SKELETON = ["政策課題", "データ", "主な結果", "分析", "施策への示唆（ロジックモデル）", "方法", "留意事項"]
+
+
+@pytest.mark.parametrize("name", [*NOTEBOOKS, TEMPLATE])
 def test_notebook_shape(name):
     nb = nbformat.read(P.notebook_path(name), as_version=4)
     nbformat.validate(nb)
@@ -83,7 +87,7 @@ def test_logic_lines_counts_code_not_text():
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
     strict=True, reason="notebook logic still to move into the package (issue 10)")) if n in NOT_YET_THIN else n
-    for n in NOTEBOOKS])
+    for n in NOTEBOOKS] + [TEMPLATE])
 def test_code_cells_are_thin(name):
     """No code cell holds more than MAX_LOGIC_LINES lines of logic (the parameters cell is literals):
     a longer cell is analysis that belongs in the package, unit-tested."""
@@ -92,3 +96,15 @@ def test_code_cells_are_thin(name):
             if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
             and logic_lines(c.source) > MAX_LOGIC_LINES]
     assert not long, f"{name}: cells (index, lines of logic) over {MAX_LOGIC_LINES}: {long}"
+
+
+def test_template_has_the_report_skeleton():
+    """New notebooks start from notebooks/_template.ipynb: its level-2 headings are the report skeleton."""
+    assert TEMPLATE not in NOTEBOOKS
+    nb = nbformat.read(P.notebook_path(TEMPLATE), as_version=4)
+    headings = [line[3:].strip() for c in nb.cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("## ")]
+    assert headings == SKELETON
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for call in ("viz.setup()", "report.md(", "report.kpis(", "report.logic_model(", "report.bullets("):
+        assert call in code, f"the template shows how to use {call}"
