@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import re
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -126,64 +126,108 @@ def _wide_groups(columns: list[str]) -> list[str]:
     return [s for s, n in stems.items() if n >= 4]
 
 
+class _Findings(list):
+    """The findings of one dataset, in the order they are found."""
+
+    def __init__(self, dataset: str):
+        super().__init__()
+        self.dataset = dataset
+
+    def add(self, level: str, check: str, rule: str, message: str) -> None:
+        self.append(Finding(self.dataset, level, check, rule, message))
+
+
+@dataclass
+class _ColumnIssues:
+    """Per-column problems collected over all declared columns, reported one line per check."""
+
+    units: list[str] = field(default_factory=list)        # numbers with undeclared units or symbols
+    documented: list[str] = field(default_factory=list)   # numbers with symbols the catalog declares
+    blanks: list[str] = field(default_factory=list)       # numeric columns with blank cells
+    int_codes: list[str] = field(default_factory=list)    # codes stored as integers
+    unpadded: list[str] = field(default_factory=list)     # codes of uneven length
+    bad_area: list[str] = field(default_factory=list)     # values that are not 標準地域コード
+
+
 def validate_entry(entry: dict, area_codes: set[str] | None = None) -> list[Finding]:
     """Check one catalog entry against its file(s)."""
-    ds = entry["id"]
-    out: list[Finding] = []
-    add = lambda level, check, rule, msg: out.append(Finding(ds, level, check, rule, msg))  # noqa: E731
-    files = resolve_files(entry)
-    if not files:
-        if entry["nature"] == "synthetic":
-            add("info", "ファイル", "", f"未生成: {entry['path']}（該当ノートブックの実行時に生成されます）")
-        else:
-            add("error", "ファイル", "", f"ファイルがありません: {entry['path']}")
-        return out
-    path = files[0]
-    add("ok", "ファイル", "", f"{len(files)} ファイル（検証対象: {paths.relative(path)}）")
-    if entry["format"] in ("zip", "json", "csv-headerless"):
-        add("info", "形式", "", f"{entry['format']} は列の自動検証の対象外（ケース別ローダーのテストで検証）")
-        return out
-    # Encoding and BOM (L3-08)
-    if entry["encoding"] != "binary":
-        data = path.read_bytes()
-        bom = data.startswith(b"\xef\xbb\xbf")
-        enc = entry["encoding"]
-        dec = "utf-8" if enc == "utf-8-sig" else enc
-        if not _decodes(data, dec):
-            other = "cp932" if dec != "cp932" else "utf-8"
-            hint = f"（{other} なら読める）" if _decodes(data, other) else ""
-            add("error", "文字コード", "L3-08", f"{enc} として読めません{hint}")
-            return out
-        if enc == "utf-8" and bom:
-            add("warning", "文字コード", "L3-08", "BOM 付き UTF-8 だが目録は utf-8（BOM なし）と記載")
-        elif enc == "utf-8-sig" and not bom:
-            add("warning", "文字コード", "L3-08", "目録は utf-8-sig（BOM 付き）だがファイルに BOM がない")
-        else:
-            add("ok", "文字コード", "L3-08", f"{enc}{'（BOM あり）' if bom else ''} として正しく読める")
+    out = _Findings(entry["id"])
+    path = _check_files(entry, out)
+    if path is None or not _check_encoding(entry, path, out):
+        return list(out)
     try:
         df, facts = _read_table(entry, path)
     except Exception as e:  # noqa: BLE001 - any read failure is a finding about this dataset
-        add("error", "読み込み", "", f"{type(e).__name__}: {e}")
-        return out
-    # Row count
+        out.add("error", "読み込み", "", f"{type(e).__name__}: {e}")
+        return list(out)
+    _check_rows_and_columns(entry, df, out)
+    issues = _column_issues(entry, df, facts.get("sql_types", {}), area_codes, out)
+    _report_column_issues(entry, issues, out)
+    _check_long_format(entry, df, out)
+    return list(out)
+
+
+def _check_files(entry: dict, out: _Findings) -> Path | None:
+    """The first file to check, or None when there is none or its format is not checked column by column."""
+    files = resolve_files(entry)
+    if not files:
+        if entry["nature"] == "synthetic":
+            out.add("info", "ファイル", "", f"未生成: {entry['path']}（該当ノートブックの実行時に生成されます）")
+        else:
+            out.add("error", "ファイル", "", f"ファイルがありません: {entry['path']}")
+        return None
+    path = files[0]
+    out.add("ok", "ファイル", "", f"{len(files)} ファイル（検証対象: {paths.relative(path)}）")
+    if entry["format"] in ("zip", "json", "csv-headerless"):
+        out.add("info", "形式", "", f"{entry['format']} は列の自動検証の対象外（ケース別ローダーのテストで検証）")
+        return None
+    return path
+
+
+def _check_encoding(entry: dict, path: Path, out: _Findings) -> bool:
+    """Encoding and BOM as declared (L3-08); False when the file cannot be decoded at all."""
+    enc = entry["encoding"]
+    if enc == "binary":
+        return True
+    data = path.read_bytes()
+    bom = data.startswith(b"\xef\xbb\xbf")
+    dec = "utf-8" if enc == "utf-8-sig" else enc
+    if not _decodes(data, dec):
+        other = "cp932" if dec != "cp932" else "utf-8"
+        hint = f"（{other} なら読める）" if _decodes(data, other) else ""
+        out.add("error", "文字コード", "L3-08", f"{enc} として読めません{hint}")
+        return False
+    if enc == "utf-8" and bom:
+        out.add("warning", "文字コード", "L3-08", "BOM 付き UTF-8 だが目録は utf-8（BOM なし）と記載")
+    elif enc == "utf-8-sig" and not bom:
+        out.add("warning", "文字コード", "L3-08", "目録は utf-8-sig（BOM 付き）だがファイルに BOM がない")
+    else:
+        out.add("ok", "文字コード", "L3-08", f"{enc}{'（BOM あり）' if bom else ''} として正しく読める")
+    return True
+
+
+def _check_rows_and_columns(entry: dict, df: pd.DataFrame, out: _Findings) -> None:
+    """Row count (when declared) and the declared columns against the file's."""
     if "rows" in entry:
         level = "ok" if len(df) == int(entry["rows"]) else "error"
-        add(level, "行数", "", f"{len(df):,} 行（目録: {int(entry['rows']):,} 行）")
-    # Columns present / undeclared
+        out.add(level, "行数", "", f"{len(df):,} 行（目録: {int(entry['rows']):,} 行）")
     declared = [c["name"] for c in entry["columns"]]
     missing = [c for c in declared if c not in df.columns]
     extra = [c for c in df.columns if c not in declared]
     if missing:
-        add("error", "列", "",
-            f"目録にあってファイルにない列: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
+        out.add("error", "列", "",
+                f"目録にあってファイルにない列: {', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
     if extra:
-        add("warning", "列", "",
-            f"ファイルにあって目録にない列: {', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}")
+        out.add("warning", "列", "",
+                f"ファイルにあって目録にない列: {', '.join(extra[:8])}{' …' if len(extra) > 8 else ''}")
     if not missing and not extra:
-        add("ok", "列", "", f"{len(declared)} 列すべて一致")
-    # Types
-    sql_types = facts.get("sql_types", {})
-    unit_cols, int_codes, pad_cols, bad_area, blank_cols, documented = [], [], [], [], [], []
+        out.add("ok", "列", "", f"{len(declared)} 列すべて一致")
+
+
+def _column_issues(entry: dict, df: pd.DataFrame, sql_types: dict, area_codes: set[str] | None,
+                   out: _Findings) -> _ColumnIssues:
+    """Walk the declared columns once; flag columns with unexpected values are reported at once (L2-04)."""
+    issues = _ColumnIssues()
     for col in entry["columns"]:
         name, typ = col["name"], col["type"]
         if name not in df.columns or typ == "geometry":
@@ -192,69 +236,85 @@ def validate_entry(entry: dict, area_codes: set[str] | None = None) -> list[Find
         s = s[~s.isin(["None", "nan"])]
         nonblank = s[s != ""]
         if typ in ("integer", "number"):
-            num = pd.to_numeric(nonblank.str.replace(",", "", regex=False), errors="coerce")
-            bad = nonblank[num.isna()]
-            if len(bad):
-                symbols = [str(x) for x in col.get("symbols", [])]
-                cleaned = bad
-                for sym in symbols:
-                    cleaned = cleaned.str.replace(sym, "", regex=False).str.strip()
-                still = cleaned[(cleaned != "") & pd.to_numeric(cleaned, errors="coerce").isna()]
-                if symbols and still.empty:
-                    documented.append(f"{name}（記号 {' '.join(symbols)}、{len(bad)} セル）")
-                else:
-                    unit_cols.append(f"{name}（例: {(still if len(still) else bad).iloc[0]!r}）")
-            n_blank = int((s == "").sum())
-            if n_blank:
-                blank_cols.append(f"{name}: 空欄 {n_blank} / 0 は {int((num == 0).sum())}")
+            _numeric_issues(col, s, nonblank, issues)
         if typ in ("code", "area_code"):
             if sql_types.get(name, "").startswith(("INT", "REAL", "MEDIUMINT")):
-                int_codes.append(name)
+                issues.int_codes.append(name)
             lens = nonblank.str.len().value_counts()
             if len(lens) > 1 and nonblank.str.fullmatch(r"\d+").all() and not sql_types:
-                pad_cols.append(f"{name}（桁数 {sorted(lens.index.tolist())}）")
+                issues.unpadded.append(f"{name}（桁数 {sorted(lens.index.tolist())}）")
         if typ == "area_code" and area_codes is not None:
             bad_codes = sorted(set(nonblank) - area_codes)
             if bad_codes:
-                bad_area.append(f"{name}: {bad_codes[:3]}")
+                issues.bad_area.append(f"{name}: {bad_codes[:3]}")
         if typ == "flag" and "values" in col:
             bad = sorted(set(s) - {str(v) for v in col["values"]})
             if bad:
-                add("error", "フラグ値", "L2-04", f"{name} に想定外の値 {bad[:3]}（許容: {col['values']}）")
-    if unit_cols:
-        add("error", "数値に単位・記号", "L2-01", "数値列に目録にない数値以外の値: " + "; ".join(unit_cols[:6]))
-    if documented:
-        add("warning", "数値に単位・記号", "L2-01",
-            "数値セルに記号・注記が混在（目録に記載済み）: " + "; ".join(documented[:6]))
-    if not unit_cols and not documented:
-        add("ok", "数値に単位・記号", "L2-01", "数値列はすべて数値（空欄を除く）")
-    if blank_cols:
-        add("info", "空欄と0", "L1-09", "空欄は欠測として扱い 0 と区別: " + "; ".join(blank_cols[:6]))
+                out.add("error", "フラグ値", "L2-04", f"{name} に想定外の値 {bad[:3]}（許容: {col['values']}）")
+    return issues
+
+
+def _numeric_issues(col: dict, s: pd.Series, nonblank: pd.Series, issues: _ColumnIssues) -> None:
+    """Non-numeric cells (undeclared units vs the catalog's declared symbols) and blank cells of one column."""
+    name = col["name"]
+    num = pd.to_numeric(nonblank.str.replace(",", "", regex=False), errors="coerce")
+    bad = nonblank[num.isna()]
+    if len(bad):
+        symbols = [str(x) for x in col.get("symbols", [])]
+        cleaned = bad
+        for sym in symbols:
+            cleaned = cleaned.str.replace(sym, "", regex=False).str.strip()
+        still = cleaned[(cleaned != "") & pd.to_numeric(cleaned, errors="coerce").isna()]
+        if symbols and still.empty:
+            issues.documented.append(f"{name}（記号 {' '.join(symbols)}、{len(bad)} セル）")
+        else:
+            issues.units.append(f"{name}（例: {(still if len(still) else bad).iloc[0]!r}）")
+    n_blank = int((s == "").sum())
+    if n_blank:
+        issues.blanks.append(f"{name}: 空欄 {n_blank} / 0 は {int((num == 0).sum())}")
+
+
+def _report_column_issues(entry: dict, issues: _ColumnIssues, out: _Findings) -> None:
+    """One finding per rule: numbers without units (L2-01), blank vs 0 (L1-09), codes as text (L2-04),
+    standard area codes (L3-06)."""
+    if issues.units:
+        out.add("error", "数値に単位・記号", "L2-01", "数値列に目録にない数値以外の値: " + "; ".join(issues.units[:6]))
+    if issues.documented:
+        out.add("warning", "数値に単位・記号", "L2-01",
+                "数値セルに記号・注記が混在（目録に記載済み）: " + "; ".join(issues.documented[:6]))
+    if not issues.units and not issues.documented:
+        out.add("ok", "数値に単位・記号", "L2-01", "数値列はすべて数値（空欄を除く）")
+    if issues.blanks:
+        out.add("info", "空欄と0", "L1-09", "空欄は欠測として扱い 0 と区別: " + "; ".join(issues.blanks[:6]))
     else:
-        add("ok", "空欄と0", "L1-09", "数値列に空欄なし")
-    if int_codes:
-        add("warning", "コードの型", "L2-04",
-            f"{len(int_codes)} のコード列が整数型で保存され先頭の0が失われている（例: {', '.join(int_codes[:4])}）。"
-            "読み込み時に文字列へ戻して桁を補う")
-    elif pad_cols:
-        add("warning", "コードの型", "L2-04",
-            "コードの桁数が不揃い（0埋めが失われた可能性）: " + "; ".join(pad_cols[:4]))
+        out.add("ok", "空欄と0", "L1-09", "数値列に空欄なし")
+    if issues.int_codes:
+        out.add("warning", "コードの型", "L2-04",
+                f"{len(issues.int_codes)} のコード列が整数型で保存され先頭の0が失われている"
+                f"（例: {', '.join(issues.int_codes[:4])}）。読み込み時に文字列へ戻して桁を補う")
+    elif issues.unpadded:
+        out.add("warning", "コードの型", "L2-04",
+                "コードの桁数が不揃い（0埋めが失われた可能性）: " + "; ".join(issues.unpadded[:4]))
     else:
-        add("ok", "コードの型", "L2-04", "コード列は文字列として桁を保っている")
+        out.add("ok", "コードの型", "L2-04", "コード列は文字列として桁を保っている")
     area_cols = [c["name"] for c in entry["columns"] if c["type"] == "area_code"]
     if area_cols:
-        if bad_area:
-            add("error", "標準地域コード", "L3-06", "標準地域コードにない値: " + "; ".join(bad_area))
+        if issues.bad_area:
+            out.add("error", "標準地域コード", "L3-06", "標準地域コードにない値: " + "; ".join(issues.bad_area))
         else:
-            add("ok", "標準地域コード", "L3-06", f"{', '.join(area_cols)} はすべて標準地域コード（5桁）")
+            out.add("ok", "標準地域コード", "L3-06", f"{', '.join(area_cols)} はすべて標準地域コード（5桁）")
+
+
+def _check_long_format(entry: dict, df: pd.DataFrame, out: _Findings) -> None:
+    """Wide column groups (year/month/age in column names) or many flag columns should be long (L3-09)."""
     wide = _wide_groups(list(df.columns))
     flags = [c["name"] for c in entry["columns"] if c["type"] == "flag"]
     if wide or len(flags) >= 10:
         what = f"{len(flags)} 個のフラグ列" if len(flags) >= 10 else "、".join(wide[:3])
-        add("warning", "縦持ち", "L3-09", f"横持ちの列群がある（{what}）。集計には縦持ち（項目・値の2列）に変換する")
+        out.add("warning", "縦持ち", "L3-09",
+                f"横持ちの列群がある（{what}）。集計には縦持ち（項目・値の2列）に変換する")
     else:
-        add("ok", "縦持ち", "L3-09", "横持ちの列群なし")
-    return out
+        out.add("ok", "縦持ち", "L3-09", "横持ちの列群なし")
 
 
 def check_entries(entries: list[dict], area_codes: set[str] | None = None) -> pd.DataFrame:
