@@ -28,7 +28,7 @@ def test_bundled_real_data_match_their_entries(real_entries):
     acc = f[f.dataset == "npa-accidents-kumamoto"]
     assert acc[(acc.rule == "L2-04") & (acc.level == "warning")]["message"].str.contains("整数型").any()
     assert f[(f.dataset == "kumamoto-city-hospitals") & (f.rule == "L3-09")]["level"].item() == "warning"
-    assert f[(f.dataset == "boundaries-n03-kumamoto") & (f.rule == "L3-06")]["level"].item() == "ok"
+    assert f[(f.dataset == "boundaries-n03-2021-national") & (f.rule == "L3-06")]["level"].item() == "ok"
     ipss = f[(f.dataset == "ipss-projection-kumamoto-city") & (f.rule == "L1-09")]
     assert ipss["message"].str.contains("空欄 9").any()
 

@@ -27,7 +27,7 @@ REQUIRED_KEYS = ("id", "title", "nature", "source", "licence", "attribution", "p
                  "spatial_coverage", "temporal_coverage", "columns")
 COLUMN_TYPES = {"code", "area_code", "string", "integer", "number", "date", "datetime", "category", "flag",
                 "geometry"}
-FORMATS = {"csv", "csv-headerless", "zip", "gpkg", "geojson", "parquet", "json"}
+FORMATS = {"csv", "csv-headerless", "zip", "gpkg", "geojson", "topojson", "parquet", "json"}
 ENCODINGS = {"utf-8", "utf-8-sig", "cp932", "binary"}
 # Rules (IDs from digital-go-jp/machine_readability_rule) the checks below are modelled on.
 RULES = {
@@ -103,10 +103,10 @@ def _read_table(entry: dict, path: Path) -> tuple[pd.DataFrame, dict]:
         for g in geom_cols:
             df[g] = "geometry"
         con.close()
-    elif fmt == "geojson":
+    elif fmt in ("geojson", "topojson"):
         import geopandas as gpd
         g = gpd.read_file(path)
-        df = pd.DataFrame(g.drop(columns="geometry").astype(str).replace({"None": "", "nan": ""}))
+        df = pd.DataFrame(g.drop(columns="geometry").astype(object).fillna("").astype(str).replace({"None": "", "nan": ""}))
         df["geometry"] = g.geometry.geom_type
     elif fmt == "parquet":
         df = pd.read_parquet(path).astype(str)
