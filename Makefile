@@ -11,7 +11,7 @@ PY := $(BIN)/python
 EBPM := $(BIN)/ebpm
 
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
-PARAMS := $(shell find notebooks/params -name '*.yml' 2>/dev/null)
+PARAMS := $(shell find notebooks/params notebooks/cities -name '*.yml' 2>/dev/null)
 SOURCES := $(shell find src -type f \( -name '*.py' -o -name '*.css' -o -name '*.html' -o -name '*.js' -o -name '*.yml' \) 2>/dev/null)
 DATA := $(shell find data/raw data/catalog -type f 2>/dev/null)
 
@@ -42,9 +42,9 @@ build/.reports-done: $(STAMP) $(NOTEBOOKS) $(PARAMS) $(SOURCES) $(DATA)
 
 reports: build/.reports-done ## Build every report (reports/*.html + reports/index.html) on the bundled data; no work if nothing changed
 
-run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [PARAMS=yatsushiro]
-	@test -n "$(NB)" || (echo "usage: make run NB=<notebook> [PARAMS=<variant or file.yml>]"; exit 2)
-	$(EBPM) run $(NB) --params $(or $(PARAMS),default)
+run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [CITY=16201] [PARAMS=estat_table]
+	@test -n "$(NB)" || (echo "usage: make run NB=<notebook> [CITY=<code or name>] [PARAMS=<variant or file.yml>]"; exit 2)
+	$(EBPM) run $(NB) --params $(or $(PARAMS),default) $(if $(CITY),--city $(CITY))
 
 test: $(STAMP) ## Run all tests: unit tests, nbval over notebooks/, and every notebook through the CLI
 	$(BIN)/pytest -n 2 --dist loadfile

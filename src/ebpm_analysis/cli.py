@@ -23,14 +23,21 @@ def _layout(args):
 
 
 def cmd_list(args) -> int:
+    from .pipeline import cities
     from .pipeline import params as P
+    profiles = cities.list_profiles()
     for name in P.list_notebooks():
         nb = P.notebook_path(name)
         variants = ", ".join(P.list_variants(name)) or "(defaults only)"
-        print(f"{name}  [params: {variants}]")
+        towns = ", ".join(f"{c.code} {c.name}" for c in profiles if c.applies_to(name)) or "—"
+        print(f"{name}  [params: {variants}]  [cities: {towns}]")
         if args.verbose:
             for p in P.inspect_parameters(nb).values():
                 print(f"    {p.name} = {p.default!r}  ({p.type_name}){'  # ' + p.comment if p.comment else ''}")
+    if args.verbose:
+        print("city profiles (notebooks/cities/):")
+        for c in profiles:
+            print(f"    {c.code} {c.name}: {', '.join(c.notebooks) or '(no notebooks)'}")
     return 0
 
 
@@ -38,8 +45,8 @@ def cmd_run(args) -> int:
     from .pipeline.execute import run_notebook
     from .pipeline.index import write_index
     layout = _layout(args)
-    r = run_notebook(args.notebook, args.params, args.param or [], layout=layout, show_code=args.show_code,
-                     force=not args.if_changed, engine=args.engine)
+    r = run_notebook(args.notebook, args.params, args.param or [], city=args.city, layout=layout,
+                     show_code=args.show_code, force=not args.if_changed, engine=args.engine)
     if r.status == "skipped":
         print(f"[ebpm] {r.name} ({r.variant}) is up to date: {paths.relative(r.report)}")
     write_index(layout)
@@ -87,15 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_list)
     s = sub.add_parser("run", help="execute one notebook and render its report")
     s.add_argument("notebook", help="notebook name, e.g. 00_data_catalog")
+    s.add_argument("--city", help="municipality by 5-digit code or name (16201, 富山市); uses notebooks/cities/<code>.yml "
+                                   "when present → reports/<notebook>--<code>.html")
     s.add_argument("--params", default="default", help="parameter set name (default) or a path to a YAML file")
     s.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
-                   help="override one parameter (strings stay strings: -p city_code=43202)")
+                   help="override one parameter (strings stay strings: -p min_cell=20); the report is a custom run "
+                        "<notebook>[--<code>]--custom-<hash>.html whose provenance prints the command")
     s.add_argument("--out-dir", help="write reports (and build files under _build/) here instead of reports/")
     s.add_argument("--show-code", action="store_true", help="show code cells in the report")
     s.add_argument("--if-changed", action="store_true", help="skip when inputs are unchanged since the last good run")
     s.add_argument("--engine", choices=["auto", "quarto", "nbconvert"], default="auto")
     s.set_defaults(func=cmd_run)
-    s = sub.add_parser("build-all", help="run every notebook × parameter set (skips unchanged ones)")
+    s = sub.add_parser("build-all", help="run every notebook × parameter set and configured city (skips unchanged ones)")
     s.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
     s.add_argument("--only", nargs="*", help="limit to these notebooks")
     s.add_argument("--out-dir", help="write reports here instead of reports/")

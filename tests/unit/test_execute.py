@@ -19,49 +19,54 @@ def layout(tmp_path):
 
 
 def test_run_records_provenance_and_renders(layout):
-    r = run_notebook(FIX, None, {"city_code": "01100", "n": 4}, layout=layout, log=lambda *a: None)
-    assert r.status == "ok"
+    r = run_notebook(FIX, None, {"city_code": "01999", "n": 4}, layout=layout, log=lambda *a: None)
+    assert r.status == "ok" and r.report.name.startswith("fixture_run--custom-")  # -p never takes a default name
     html = r.report.read_text(encoding="utf-8")
     # Parameters arrive with their types: the code keeps its leading zero.
-    assert "CITY=&#x27;01100&#x27; TYPE=str N=4 RATIO=0.5 ROWS=12" in html or "CITY='01100' TYPE=str N=4" in html
+    assert "CITY=&#x27;01999&#x27; TYPE=str N=4 RATIO=0.5 ROWS=12" in html or "CITY='01999' TYPE=str N=4" in html
     assert "DONE" in html
     assert "injected-parameters" not in html and "# Parameters" not in html  # injected cell hidden
     assert "来歴（Provenance）" in html
     assert "<title>{{city_name}}" not in html
-    assert "<title>01100のパイプライン試験" in html  # unknown code: the code itself stands in
+    assert "<title>01999のパイプライン試験" in html  # unknown code: the code itself stands in
     assert "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv" in html
     assert "785441fe815e0d0b" in html  # sha256 of that input (first 16 hex digits)
     nb = nbformat.read(r.executed, as_version=4)
     prov = nb.metadata["ebpm"]
-    assert prov["parameters"]["city_code"] == "01100" and prov["parameters"]["ratio"] == 0.5
+    assert prov["parameters"]["city_code"] == "01999" and prov["parameters"]["ratio"] == 0.5
+    assert prov["command"] == "ebpm run fixture_run -p city_code=01999 -p n=4"
     assert prov["data_nature"] == "real"
     assert prov["inputs"][0]["sha256"].startswith("785441fe815e0d0b")
     assert "pandas" in prov["versions"] and prov["git"]["commit"] is None or len(prov["git"]["commit"]) == 40
-    status = json.loads((layout.status_dir / "fixture_run--default.json").read_text()) \
-        if (layout.status_dir / "fixture_run--default.json").exists() else \
-        json.loads((layout.status_dir / "fixture_run.json").read_text())
+    status = json.loads((layout.status_dir / f"{r.report.stem}.json").read_text())
     assert status["status"] == "ok" and status["data_nature"] == "real"
 
 
 def test_title_placeholder_names_the_city(layout):
-    r = run_notebook(FIX, None, {"city_code": "43202"}, layout=layout, log=lambda *a: None)
+    r = run_notebook(FIX, None, city="八代市", layout=layout, log=lambda *a: None)
+    assert r.report.name == "fixture_run--43202.html"
     html = r.report.read_text(encoding="utf-8")
     assert "<title>八代市のパイプライン試験 Pipeline fixture</title>" in html
-    status = json.loads((layout.status_dir / "fixture_run.json").read_text(encoding="utf-8"))
+    assert "<code>ebpm run fixture_run --city 43202</code>" in html
+    status = json.loads((layout.status_dir / "fixture_run--43202.json").read_text(encoding="utf-8"))
     assert status["title"] == "八代市のパイプライン試験 Pipeline fixture"
+    assert (status["city"], status["city_name"]) == ("43202", "八代市")
     assert {e["dataset"] for e in nbformat.read(r.executed, as_version=4).metadata["ebpm"]["inputs"]} == {
         "ipss-projection-kumamoto-city"}  # deriving the name is not an input of the analysis
 
 
-def test_failed_run_keeps_previous_report(layout):
-    ok = run_notebook(FIX, None, layout=layout, log=lambda *a: None)
+def test_failed_run_keeps_previous_report(layout, tmp_path):
+    pset = tmp_path / "flaky.yml"
+    pset.write_text("fail: false\n", encoding="utf-8")
+    ok = run_notebook(FIX, str(pset), layout=layout, log=lambda *a: None)
     before = ok.report.read_bytes()
+    pset.write_text("fail: true\n", encoding="utf-8")
     with pytest.raises(RunFailed) as e:
-        run_notebook(FIX, None, {"fail": True}, layout=layout, log=lambda *a: None)
+        run_notebook(FIX, str(pset), layout=layout, log=lambda *a: None)
     assert "ValueError" in str(e.value) and "planted failure" in str(e.value)
     assert "previous report (if any) was kept" in str(e.value)
-    assert ok.report.read_bytes() == before
-    assert (layout.failed_dir / "fixture_run.ipynb").exists()
+    assert ok.report.name == "fixture_run--flaky.html" and ok.report.read_bytes() == before
+    assert (layout.failed_dir / "fixture_run--flaky.ipynb").exists()
 
 
 def test_unchanged_inputs_skip(layout):

@@ -108,23 +108,70 @@ def _is_date(s: str) -> bool:
     return len(parts) == 3 and all(p.isdigit() for p in parts)
 
 
-def read_jma_normals(path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Monthly climate normals (bundled: Kumamoto 47819, 1991–2020) with ``month`` 1–12.
+NORMALS_DIR = ("jma-normals-national",)
+NORMALS_FILE = "jma_normals_1991_2020_monthly.csv"
+STATIONS_FILE = "jma_stations.csv"
 
-    JMA quality marks (``@``, ``)``, ``]``) are stripped from values; ``---`` becomes missing.
+
+def read_jma_normals(path: str | os.PathLike | None = None, *, station_no: str | None = None) -> pd.DataFrame:
+    """Monthly climate normals 1991–2020 with ``month`` 1–12.
+
+    ``station_no`` (e.g. ``"47607"``, from :func:`ebpm_analysis.lookups.nearest_station`) selects one
+    station of the national table (``path`` default: the bundled jma-normals-national file); without it
+    the default is the bundled Kumamoto table (47819). JMA quality marks (``@``, ``)``, ``]``) are
+    stripped from values; ``---`` (no phenomenon) and ``///`` (not observed) become missing.
     """
     from .. import paths
-    path = paths.resolve(path) if path else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv")
+    if station_no is not None:
+        path = paths.resolve(path) if path else paths.raw(*NORMALS_DIR, NORMALS_FILE)
+    else:
+        path = paths.resolve(path) if path else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv")
     check_encoding(path, "utf-8")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "month" not in df.columns:
-        raise InputFileError(path, "missing column 'month'", expected="the normals table layout")
+    if "month" not in df.columns or "station_no" not in df.columns:
+        raise InputFileError(path, "missing column 'month' or 'station_no'", expected="the normals table layout")
+    if station_no is not None:
+        df = df[df["station_no"].str.strip() == str(station_no)]
+        if df.empty:
+            raise InputFileError(path, f"no normals for station {station_no!r}", column="station_no",
+                                 expected="a station number listed in jma_stations.csv with normals (e.g. 47607)")
     df = df[df["month"].str.endswith("月") & (df["month"] != "年")].copy()
     df["month"] = df["month"].str.replace("月", "", regex=False).astype(int)
     for c in df.columns:
         if c in ("station_no", "month", "wind_direction"):
             continue
-        s = df[c].str.replace(r"[@)\]\s]", "", regex=True).replace({"---": "", "": None})
+        s = df[c].str.replace(r"[@)\]\s]", "", regex=True).replace({"---": "", "///": "", "": None})
         df[c] = pd.to_numeric(s, errors="coerce")
     record_input(path, "real", dataset="jma-normals")
     return df.reset_index(drop=True)
+
+
+def read_jma_stations(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The JMA station list (bundled: every station with 1991–2020 normals): ``station_no`` (string;
+    5 digits = observatory 気象台等, 4 = AMeDAS), ``name``, ``yomi``, ``region``, ``lat``, ``lon``,
+    ``altitude_m``, ``active`` (no end date), ``observatory`` (5-digit number)."""
+    from .. import paths
+    path = paths.resolve(path) if path else paths.raw(*NORMALS_DIR, STATIONS_FILE)
+    check_encoding(path, "utf-8")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    need = ["station", "station_no", "latitude", "longitude"]
+    missing = [c for c in need if c not in raw.columns]
+    if missing:
+        raise InputFileError(path, f"missing columns {missing}", column=missing[0], expected=f"columns {need}")
+    out = pd.DataFrame({
+        "station_no": raw["station_no"].str.strip(),
+        "name": raw["station"].str.strip(),
+        "yomi": raw.get("yomi", ""),
+        "region": raw.get("prec", ""),
+        "lat": pd.to_numeric(raw["latitude"], errors="coerce"),
+        "lon": pd.to_numeric(raw["longitude"], errors="coerce"),
+        "altitude_m": pd.to_numeric(raw.get("altitude"), errors="coerce"),
+        "active": raw.get("end_date", "9999-99-99").str.startswith("9999"),
+    })
+    bad = out["lat"].isna() | out["lon"].isna() | ~out["station_no"].str.fullmatch(r"\d{4,5}")
+    if bad.any():
+        raise InputFileError(path, "station without a number or coordinates", rows=(np.flatnonzero(bad) + 2).tolist(),
+                             expected="4/5-digit station_no and decimal latitude/longitude")
+    out["observatory"] = out["station_no"].str.len() == 5
+    record_input(path, "real", dataset="jma-stations")
+    return out

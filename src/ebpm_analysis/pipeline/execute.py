@@ -54,8 +54,40 @@ class Layout:
         return self.build_dir / "status"
 
 
-def output_stem(name: str, variant: str) -> str:
-    return name if variant == "default" else f"{name}--{variant}"
+def output_stem(name: str, variant: str, city: str | None = None, overrides: dict | None = None) -> str:
+    """Report name: ``<nb>[--<city code>][--<variant>][--custom-<hash of overrides>]``.
+
+    ``city`` is given only when it differs from the notebook's default city; a run with ``-p`` overrides
+    never takes the name of a configured report.
+    """
+    parts = [name] + ([city] if city else []) + ([variant] if variant != "default" else [])
+    if overrides:
+        parts.append(f"custom-{overrides_hash(overrides)}")
+    return "--".join(parts)
+
+
+def overrides_hash(overrides: dict) -> str:
+    return hashlib.sha256(json.dumps(overrides, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:8]
+
+
+def _cli_value(value) -> str:
+    """A value as ``-p`` takes it: strings as they are, others as YAML/JSON (``[2019, 2020]``, ``true``)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def reproduce_command(name: str, variant: str, params_path: Path | None, city: str | None,
+                      overrides: dict | None) -> str:
+    """The ``ebpm run`` command that reproduces a run (city, parameter set and overrides included)."""
+    import shlex
+    cmd = ["ebpm", "run", name]
+    if city:
+        cmd += ["--city", city]
+    if variant != "default" or (params_path and params_path.parent.name != name):
+        cmd += ["--params", paths.relative(params_path) if params_path and params_path.parent.name != name
+                else variant]
+    for k, v in (overrides or {}).items():
+        cmd += ["-p", f"{k}={_cli_value(v)}"]
+    return " ".join(shlex.quote(c) for c in cmd)
 
 
 def ensure_kernel(name: str = KERNEL_NAME) -> None:
@@ -99,13 +131,15 @@ def _provenance_markdown(prov: dict) -> str:
 ## 来歴（Provenance）
 
 <p><strong>データの種別：{nature}</strong>。この報告書は
-<code>ebpm run {html.escape(prov['notebook'])} --params {html.escape(prov['variant'])}</code>
+<code>{html.escape(prov['command'])}</code>
 で再現できます（同じ入力・パラメータなら同じ数値になります）。</p>
 
 <table>
 <tr><th>項目</th><th>値</th></tr>
 <tr><td>ノートブック</td>
 <td>{html.escape(prov['notebook'])}.ipynb（パラメータセット: {html.escape(prov['variant'])}）</td></tr>
+<tr><td>市区町村</td><td>{html.escape(prov.get('city_name') or '')}（{html.escape(prov.get('city') or '')}）
+{html.escape(prov.get('city_profile') or '')}</td></tr>
 <tr><td>コミット</td><td><code>{html.escape(commit)}</code></td></tr>
 <tr><td>実行</td>
 <td>{html.escape(prov['started'])} 〜 {html.escape(prov['finished'])}（{prov['seconds']:.1f} 秒）</td></tr>
@@ -160,25 +194,52 @@ class RunResult:
     engine: str = ""
 
 
+def resolve_run(name: str, variant: str = "default", overrides: list[str] | dict | None = None, *,
+                city: str | None = None) -> dict:
+    """Parameters of a run and what names it: notebook defaults < city profile < parameter set < overrides.
+
+    Returns ``nb_path``, ``params_path``, ``variant``, ``values`` (everything not a default),
+    ``overrides`` (typed), ``city`` (code when given and not the notebook's default city),
+    ``profile`` (:class:`~.cities.CityProfile` or None), ``stem`` and ``command``.
+    """
+    from . import cities
+    nb_path = P.notebook_path(name)
+    name = nb_path.stem
+    spec = P.inspect_parameters(nb_path)
+    params_path = P.params_file(name, variant) if variant else None
+    variant_name = params_path.stem if params_path else (variant or "default")
+    profile = cities.profile(city) if city else None
+    values = profile.values_for(nb_path) if profile else {}
+    values |= P.load_params_file(params_path) if params_path else {}
+    if isinstance(overrides, dict):
+        typed = dict(overrides)
+    else:
+        typed = P.parse_overrides(overrides or [], nb_path)
+    values |= typed
+    default_city = spec["city_code"].default if "city_code" in spec else None
+    city_part = profile.code if profile and profile.code != default_city else None
+    stem = output_stem(name, variant_name, city_part, typed)
+    if "output_dir" in spec and "output_dir" not in values and stem != name:
+        values["output_dir"] = f"data/processed/{stem}"  # each report's exports beside its own name
+    values = P.validate(nb_path, values)
+    return {"nb_path": nb_path, "name": name, "params_path": params_path, "variant": variant_name,
+            "values": values, "overrides": typed, "city": profile.code if profile else None, "profile": profile,
+            "stem": stem, "command": reproduce_command(name, variant_name, params_path,
+                                                        profile.code if profile else None, typed)}
+
+
 def run_notebook(name: str, variant: str = "default", overrides: list[str] | dict | None = None, *,
-                 layout: Layout | None = None, show_code: bool = False, force: bool = True,
-                 engine: str = "auto", log=print) -> RunResult:
-    """Execute ``name`` with a parameter set and render ``reports/<name>[--<variant>].html``."""
+                 city: str | None = None, layout: Layout | None = None, show_code: bool = False,
+                 force: bool = True, engine: str = "auto", log=print) -> RunResult:
+    """Execute ``name`` for ``city`` (code or name; default: the notebook's own) with a parameter set and
+    overrides, and render ``reports/<stem>.html`` (see :func:`output_stem`)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     layout = layout or Layout()
-    nb_path = P.notebook_path(name)
-    name = nb_path.stem
-    params_path = P.params_file(name, variant) if variant else None
-    variant_name = params_path.stem if params_path else (variant or "default")
-    values = P.load_params_file(params_path) if params_path else {}
-    if isinstance(overrides, dict):
-        values.update(overrides)
-    elif overrides:
-        values.update(P.parse_overrides(overrides, nb_path))
-    values = P.validate(nb_path, values)
-    stem = output_stem(name, variant_name)
+    run = resolve_run(name, variant, overrides, city=city)
+    nb_path, name, params_path, variant_name = run["nb_path"], run["name"], run["params_path"], run["variant"]
+    values, stem = run["values"], run["stem"]
     report = layout.reports_dir / f"{stem}.html"
     executed = layout.executed_dir / f"{stem}.ipynb"
     status_file = layout.status_dir / f"{stem}.json"
@@ -212,7 +273,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         os.replace(tmp_nb, failed)
         msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was kept; "
                f"the partial notebook is {paths.relative(failed)}.")
-        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None)
+        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
+                      city=values.get("city_code"))
         raise RunFailed(msg) from None
     except BaseException:
         tmp_nb.unlink(missing_ok=True)
@@ -229,8 +291,12 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         e = json.loads(line)
         inputs[e["path"]] = e
     os.unlink(runlog)
+    city_code = all_params.get("city_code")
     prov = {
-        "notebook": name, "variant": variant_name, "parameters": all_params,
+        "notebook": name, "variant": variant_name, "parameters": all_params, "command": run["command"],
+        "city": city_code, "city_name": template_values(all_params).get("city_name", city_code),
+        "city_profile": paths.relative(run["profile"].path) if run["profile"] and run["profile"].path else None,
+        "overrides": run["overrides"],
         "params_file": paths.relative(params_path) if params_path else None,
         "git": git_state(), "inputs": sorted(inputs.values(), key=lambda e: e["path"]),
         "data_nature": data_nature(list(inputs.values())),
@@ -266,10 +332,13 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     return RunResult(name, variant_name, "ok", report, executed, seconds, engine=used)
 
 
-def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov) -> None:
+def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None) -> None:
     prev = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     rec = {
         "stem": stem, "notebook": name, "variant": variant,
+        "city": (prov or {}).get("city") or city or prev.get("city", ""),
+        "city_name": (prov or {}).get("city_name") or prev.get("city_name", ""),
+        "command": (prov or {}).get("command") or prev.get("command", ""),
         "title": str(fm.get("title", name)), "subtitle": str(fm.get("subtitle", "") or ""),
         "status": status, "error": error, "fingerprint": fingerprint if status == "ok" else prev.get("fingerprint"),
         "run_at": (prov or {}).get("finished") or dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -281,24 +350,41 @@ def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprin
         tmp.write_text(json.dumps(rec, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def build_all(*, layout: Layout | None = None, force: bool = False, only: list[str] | None = None,
-              log=print) -> list[RunResult]:
-    """Run every notebook × parameter set; continue past failures; return all results."""
-    from .index import write_index
-    layout = layout or Layout()
-    results = []
+def build_plan(only: list[str] | None = None) -> list[tuple[str, str, str | None]]:
+    """(notebook, variant, city) of every configured report: each parameter set (default included) and
+    each city profile that lists the notebook; a profile of the notebook's default city builds the
+    default report."""
+    from . import cities
+    profiles = cities.list_profiles()
+    plan, seen = [], set()
     for name in P.list_notebooks():
         if only and name not in only:
             continue
-        for variant in P.list_variants(name) or ["default"]:
-            stem = output_stem(name, variant)
-            try:
-                r = run_notebook(name, variant, layout=layout, force=force, log=log)
-                if r.status == "skipped":
-                    log(f"[ebpm] {stem}: up to date")
-            except EbpmError as e:
-                log(f"[ebpm] {stem}: FAILED — {e}")
-                r = RunResult(name, variant, "failed", error=str(e))
-            results.append(r)
+        runs = [(name, v, None) for v in (P.list_variants(name) or ["default"])]
+        runs += [(name, "default", c.code) for c in profiles if c.applies_to(name)]
+        for run in runs:
+            stem = resolve_run(*run[:2], city=run[2])["stem"]
+            if stem not in seen:
+                seen.add(stem)
+                plan.append(run)
+    return plan
+
+
+def build_all(*, layout: Layout | None = None, force: bool = False, only: list[str] | None = None,
+              log=print) -> list[RunResult]:
+    """Run every configured report (:func:`build_plan`); continue past failures; return all results."""
+    from .index import write_index
+    layout = layout or Layout()
+    results = []
+    for name, variant, city in build_plan(only):
+        label = f"{name} ({variant}{', ' + city if city else ''})"
+        try:
+            r = run_notebook(name, variant, city=city, layout=layout, force=force, log=log)
+            if r.status == "skipped":
+                log(f"[ebpm] {label}: up to date")
+        except EbpmError as e:
+            log(f"[ebpm] {label}: FAILED — {e}")
+            r = RunResult(name, variant, "failed", error=str(e))
+        results.append(r)
     write_index(layout)
     return results

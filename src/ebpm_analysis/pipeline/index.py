@@ -29,7 +29,9 @@ def write_index(layout) -> Path:
         rows.append(
             f'<tr class="st-{html.escape(r["status"])}">'
             f'<td>{link}<div class="sub">{html.escape(r.get("subtitle", ""))}</div></td>'
-            f'<td><code>{html.escape(r["notebook"])}</code></td><td>{html.escape(r["variant"])}</td>'
+            f'<td><code>{html.escape(r["notebook"])}</code></td>'
+            f'<td>{html.escape(r.get("city_name") or "")}<div class="sub">{html.escape(r.get("city") or "")}</div></td>'
+            f'<td>{html.escape(r["variant"])}</td>'
             f'<td>{html.escape((r.get("last_ok") or r.get("run_at") or "")[:16].replace("T", " "))}</td>'
             f'<td class="nature-{html.escape(nature)}">{NATURE_LABEL.get(nature, nature)}</td>'
             f'<td>{status}{err}</td><td>{(str(r["seconds"]) + " 秒") if r.get("seconds") else "—"}</td></tr>')
@@ -39,7 +41,7 @@ def write_index(layout) -> Path:
 <title>報告書一覧 — ebpm-analysis</title>
 <style>{css}
 .index-table td, .index-table th {{ text-align: left; }}
-.index-table td:nth-child(n+3) {{ white-space: nowrap; }}
+.index-table td:nth-child(n+4) {{ white-space: nowrap; }}
 .index-table .sub {{ color: var(--muted); font-size: .8rem; }}
 .index-table .err {{ color: #a40000; font-size: .8rem; }}
 .nature-synthetic, .nature-mixed {{ color: var(--syn); font-weight: bold; }}
@@ -52,7 +54,7 @@ tr.st-failed td {{ background: #fff0f0; }}
 <div class="ebpm-layout"><main class="ebpm-main">
 <p>{len(records)} 件。「合成データ」の報告書は手法の例示であり、実在の個人・施設・事案を表しません。</p>
 <table class="index-table">
-<tr><th>報告書</th><th>ノートブック</th><th>パラメータ</th><th>実行日時</th><th>データ</th><th>状態</th><th>実行時間</th></tr>
+<tr><th>報告書</th><th>ノートブック</th><th>市区町村</th><th>パラメータ</th><th>実行日時</th><th>データ</th><th>状態</th><th>実行時間</th></tr>
 {''.join(rows)}
 </table>
 </main></div>

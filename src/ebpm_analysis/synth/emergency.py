@@ -41,7 +41,7 @@ from ..jpcalendar import is_holiday, is_year_end_closure
 from ..location import distance_matrix
 from .weather import generate_daily_weather, write_jma_daily_csv
 
-GENERATOR_VERSION = 2                # part of the cache key: bump when the generated data change
+GENERATOR_VERSION = 3                # part of the cache key: bump when the generated data change
 BUREAU_TOTAL_2024 = 46_580           # data/raw/kumamoto-fire-ems
 BUREAU_OTHER_POP = 40_000            # 益城町 + 西原村, approximate [U]
 ELDERLY_RATE_RATIO = 3.9

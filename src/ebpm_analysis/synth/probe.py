@@ -49,7 +49,7 @@ HOURLY_SPEED_FACTOR = np.array([1.1] * 6 + [0.95, 0.75, 0.72, 0.85] + [0.9] * 7 
 #: Weekends/holidays: no commuter peaks, a mild midday slowdown (shopping traffic).
 HOLIDAY_SPEED_FACTOR = np.array([1.1] * 7 + [1.0] * 3 + [0.9] * 7 + [0.92, 0.95, 0.98] + [1.05] * 4)
 #: Bump when the generated data change, so cached sets in data/interim are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 # ----------------------------------------------------------------------------------- network

@@ -51,7 +51,7 @@ SCHOOL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 MORNING_WINDOW = ("07:15", "07:50")       # group departures
 DISMISSAL = {1: "14:30", 2: "14:30", 3: "15:15", 4: "15:15", 5: "16:00", 6: "16:00"}
 WALK_SPEED = (0.9, 1.3)                     # m/s, children
-GENERATOR_VERSION = 4                       # part of the cache key: bump when the output changes
+GENERATOR_VERSION = 5                       # part of the cache key: bump when the output changes
 
 
 # ----------------------------------------------------------------------------------- world
