@@ -170,7 +170,7 @@ def read_jma_stations(path: str | os.PathLike | None = None) -> pd.DataFrame:
     })
     bad = out["lat"].isna() | out["lon"].isna() | ~out["station_no"].str.fullmatch(r"\d{4,5}")
     if bad.any():
-        raise InputFileError(path, "station without a number or coordinates", rows=(np.flatnonzero(bad) + 2).tolist(),
+        raise InputFileError(path, "station without a number or coordinates", rows=bad_rows(bad),
                              expected="4/5-digit station_no and decimal latitude/longitude")
     out["observatory"] = out["station_no"].str.len() == 5
     record_input(path, "real", dataset="jma-stations")
