@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_list)
     s = sub.add_parser("run", help="execute one notebook and render its report")
     s.add_argument("notebook", help="notebook name, e.g. 00_data_catalog")
-    s.add_argument("--city", help="municipality by 5-digit code or name (16201, 富山市); uses notebooks/cities/<code>.yml "
-                                   "when present → reports/<notebook>--<code>.html")
+    s.add_argument("--city", help="municipality by 5-digit code or name (16201, 富山市); uses "
+                                   "notebooks/cities/<code>.yml when present → reports/<notebook>--<code>.html")
     s.add_argument("--params", default="default", help="parameter set name (default) or a path to a YAML file")
     s.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="override one parameter (strings stay strings: -p min_cell=20); the report is a custom run "
@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--if-changed", action="store_true", help="skip when inputs are unchanged since the last good run")
     s.add_argument("--engine", choices=["auto", "quarto", "nbconvert"], default="auto")
     s.set_defaults(func=cmd_run)
-    s = sub.add_parser("build-all", help="run every notebook × parameter set and configured city (skips unchanged ones)")
+    s = sub.add_parser("build-all",
+                       help="run every notebook × parameter set and configured city (skips unchanged ones)")
     s.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
     s.add_argument("--only", nargs="*", help="limit to these notebooks")
     s.add_argument("--out-dir", help="write reports here instead of reports/")

@@ -228,7 +228,7 @@ def _index(areas: gpd.GeoDataFrame) -> tuple[dict[str, CityRef], dict[str, set[s
 
 def _check_digit_ok(code6: str) -> bool:
     """JIS X 0402 check digit (全国地方公共団体コード, 6 digits)."""
-    s = sum(int(d) * w for d, w in zip(code6[:5], (6, 5, 4, 3, 2)))
+    s = sum(int(d) * w for d, w in zip(code6[:5], (6, 5, 4, 3, 2), strict=True))
     return int(code6[5]) == (11 - s % 11) % 10
 
 
@@ -400,7 +400,8 @@ def _fallbacks(bounds):
     lon0, lat0 = (w + e) / 2, (s + n) / 2
     proj = (f"+proj=lcc +lat_1={lat1:.4f} +lat_2={lat2:.4f} +lat_0={lat0:.4f} +lon_0={lon0:.4f} "
             "+x_0=0 +y_0=0 +ellps=GRS80 +units=m +no_defs")
-    yield proj, (f"ランベルト正角円錐図法（JGD2011、標準緯線 北緯{lat1:.1f}°・{lat2:.1f}°、中央経線 東経{lon0:.1f}°）"), None
+    label = f"ランベルト正角円錐図法（JGD2011、標準緯線 北緯{lat1:.1f}°・{lat2:.1f}°、中央経線 東経{lon0:.1f}°）"
+    yield proj, label, None
 
 
 def _largest_part_point(geom) -> shapely.Point:
@@ -468,7 +469,7 @@ def _choose(bounds: np.ndarray, zones: np.ndarray) -> list[Projection]:
     for z in np.unique(zones):
         err[zones == z] = scale_error(bounds[zones == z], f"EPSG:{6668 + z}")
     out = []
-    for box, zone, e in zip(bounds, zones, err):
+    for box, zone, e in zip(bounds, zones, err, strict=True):
         zone = int(zone)
         crs = f"EPSG:{6668 + zone}"
         if e <= MAX_DISTANCE_ERROR:

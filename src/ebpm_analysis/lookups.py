@@ -64,7 +64,7 @@ def hokkaido_areas() -> dict[str, str]:
     areas = areas[areas["pref_code"] == "01"]
     stem = areas["name"].str.replace(r"(市|町|村|区)$", "", regex=True)
     direct: dict[str, str] = {}
-    for pref_code, station in zip(police["都道府県コード"].str.strip(), police["value"].str.strip()):
+    for pref_code, station in zip(police["都道府県コード"].str.strip(), police["value"].str.strip(), strict=True):
         if pref_code not in hk or not station:
             continue
         base = re.sub(r"(中央|東|西|南|北)$", "", station) if len(station) > 2 else station
@@ -72,7 +72,7 @@ def hokkaido_areas() -> dict[str, str]:
         for code in hit:
             direct[code] = pref_code
     out = {}
-    for subpref, grp in areas.groupby("subpref"):
+    for _, grp in areas.groupby("subpref"):
         votes = {direct[c] for c in grp["code"] if c in direct}
         for code in grp["code"]:
             if code in direct:

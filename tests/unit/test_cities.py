@@ -57,8 +57,9 @@ def test_city_without_profile_runs_from_its_code(tmp_path):
     assert r["profile"].name == "船橋市" and r["profile"].path is None
     with pytest.raises(ParameterError, match="--city.*府中市（東京都）"):
         E.resolve_run(NB, city="府中市")
-    import nbformat
     from pathlib import Path
+
+    import nbformat
     nb = nbformat.read(Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_run.ipynb", as_version=4)
     for c in nb.cells:
         c.source = "\n".join(line for line in c.source.splitlines() if not line.startswith("city_code"))
@@ -83,7 +84,8 @@ def test_overrides_make_a_custom_report_with_its_command():
     again = E.resolve_run(args[2], "default", [a for a in args[5:] if a != "-p"], city=args[4])
     assert again["values"] == r["values"] and again["stem"] == r["stem"]
     # different overrides, different name; same overrides in another order, same name
-    assert E.resolve_run(NB, "default", ["min_cell=21"])["stem"] != E.resolve_run(NB, "default", ["min_cell=20"])["stem"]
+    stem = E.resolve_run(NB, "default", ["min_cell=20"])["stem"]
+    assert E.resolve_run(NB, "default", ["min_cell=21"])["stem"] != stem
     assert (E.resolve_run(NB, "default", ["min_cell=20", "seed=1"])["stem"]
             == E.resolve_run(NB, "default", ["seed=1", "min_cell=20"])["stem"])
 

@@ -125,7 +125,8 @@ def read_jma_normals(path: str | os.PathLike | None = None, *, station_no: str |
     if station_no is not None:
         path = paths.resolve(path) if path else paths.raw(*NORMALS_DIR, NORMALS_FILE)
     else:
-        path = paths.resolve(path) if path else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv")
+        path = (paths.resolve(path) if path
+                else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv"))
     check_encoding(path, "utf-8")
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "month" not in df.columns or "station_no" not in df.columns:

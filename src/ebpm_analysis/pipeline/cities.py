@@ -66,7 +66,8 @@ def _load(path: Path) -> CityProfile:
         raise ParameterError(where, f"unknown keys {sorted(unknown)}", expected=f"keys among {sorted(KEYS)}")
     code = data.get("code")
     if not isinstance(code, str):
-        raise ParameterError(where, f"code is {code!r}", expected='the 5-digit 標準地域コード as a quoted string, e.g. code: "16201"')
+        raise ParameterError(where, f"code is {code!r}",
+                             expected='the 5-digit 標準地域コード as a quoted string, e.g. code: "16201"')
     ref = geo.resolve_city(code, param=f"{where}: code")
     if ref.code != code:
         raise ParameterError(where, f"code {code!r} is {ref.code} {ref.name}", expected="the 5-digit code")
@@ -80,7 +81,8 @@ def _load(path: Path) -> CityProfile:
     if isinstance(notebooks, list):
         notebooks = {n: {} for n in notebooks}
     if not isinstance(notebooks, dict):
-        raise ParameterError(where, "notebooks is not a list or mapping", expected="notebook names (with optional values)")
+        raise ParameterError(where, "notebooks is not a list or mapping",
+                             expected="notebook names (with optional values)")
     valid = P.list_notebooks()
     for nb, vals in notebooks.items():
         if nb not in valid:
