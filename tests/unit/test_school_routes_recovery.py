@@ -185,14 +185,16 @@ def test_busy_spans_from_hand_made_hits():
 
 
 # Numbers of the notebook's former analysis cell (05 at 53c0e74, cell 6, default parameters) on the two
-# generated sets: the entry point reproduces them.
+# generated sets: the entry point reproduces them. Re-pinned once when the national N03 boundaries replaced
+# the Kumamoto-only file (the schools, routes and crossings moved); on seed 11, 7 of the 8 planted crowded
+# crossings are in the top 10 (the recovery test asks for at least 80 %).
 NOTEBOOK_NUMBERS = {
-    11: {"fixes_used": 28285, "top1": ("X00538", 28.2), "covered": (0.16243107168544713, 0.1856024179145487),
-         "morning": ["X00632", "X00538", "X00889", "X01884", "X01596", "X00867"],
-         "off_share": 0.015414530669966413, "shown": 65, "watched": 6, "hot": 4},
-    23: {"fixes_used": 24825, "top1": ("X00464", 28.8), "covered": (0.18511317872517707, 0.19377695625385088),
-         "morning": ["X01240", "X01243", "X01659", "X00464", "X00319", "X00832"],
-         "off_share": 0.019657603222557905, "shown": 56, "watched": 6, "hot": 6},
+    11: {"fixes_used": 29452, "top1": ("X01673", 33.2), "covered": (0.19692884773180167, 0.21635434412265753),
+         "morning": ["X01543", "X01673", "X01275", "X00439", "X01515", "X00612"],
+         "off_share": 0.01561863370908597, "shown": 62, "watched": 6, "hot": 4, "hit": 7},
+    23: {"fixes_used": 28544, "top1": ("X01000", 30.4), "covered": (0.1686996828494755, 0.17147110569765867),
+         "morning": ["X01174", "X01665", "X01000", "X00982", "X01459", "X00835"],
+         "off_share": 0.01804232062780269, "shown": 63, "watched": 6, "hot": 5, "hit": 8},
 }
 
 
@@ -217,7 +219,7 @@ def test_entry_point_result(analysed):
     assert res.off_route_share == pytest.approx(want["off_share"], rel=1e-12)
     assert (len(res.off_route_shown), res.top_watched_morning, res.hot_segments) == (want["shown"], want["watched"],
                                                                                      want["hot"])
-    assert res.recovery(analysed["truth"]) == {"planted": 8, "hit": 8, "deviation_ranks": [1, 2, 3, 4]}
+    assert res.recovery(analysed["truth"]) == {"planted": 8, "hit": want["hit"], "deviation_ranks": [1, 2, 3, 4]}
     cid = want["morning"][0]
     assert res.stand_time(cid, "morning") in res.volunteer_table["立つ時間（目安）"].iloc[0]
 
