@@ -1,7 +1,7 @@
 """Boundaries, projections and the "inside the city" check, for any municipality in Japan.
 
-A *city* is named by its 5-digit 標準地域コード (a string; docs/sources.md#municipality-codes) or by its name; every function below that
-takes ``city`` accepts either.
+A *city* is named by its 5-digit 標準地域コード (a string; docs/sources.md#municipality-codes) or by its
+name; every function below that takes ``city`` accepts either.
 
 Which areas
     :func:`resolve_city` (``"16201"``, ``"富山市"``, ``"東京都府中市"``, ``"162019"`` with check digit)
@@ -56,7 +56,7 @@ from .provenance import record_input
 BOUNDARIES_FILE = paths.raw("boundaries-n03-2021-national", "N03-21_210101_s0010.topojson")
 BOUNDARIES_ATTRIBUTION = "「国土数値情報（行政区域データ）」（国土交通省）を加工して作成"
 GEO_CRS = "EPSG:6668"   # JGD2011 geographic
-PLANE_CRS = "EPSG:6670"  # zone II (Kyushu incl. Kumamoto; docs/sources.md#plane-zones): older helpers; prefer plane_crs(city)
+PLANE_CRS = "EPSG:6670"  # zone II, Kumamoto (docs/sources.md#plane-zones): older helpers; prefer plane_crs(city)
 
 #: JIS X 0401 prefecture names, code order (01 北海道 … 47 沖縄県).
 PREFECTURES = ["北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県",

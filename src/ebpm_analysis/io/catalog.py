@@ -106,7 +106,8 @@ def _read_table(entry: dict, path: Path) -> tuple[pd.DataFrame, dict]:
     elif fmt in ("geojson", "topojson"):
         import geopandas as gpd
         g = gpd.read_file(path)
-        df = pd.DataFrame(g.drop(columns="geometry").astype(object).fillna("").astype(str).replace({"None": "", "nan": ""}))
+        props = g.drop(columns="geometry").astype(object).fillna("").astype(str)
+        df = pd.DataFrame(props.replace({"None": "", "nan": ""}))
         df["geometry"] = g.geometry.geom_type
     elif fmt == "parquet":
         df = pd.read_parquet(path).astype(str)
