@@ -66,7 +66,8 @@ def covid_events(pref_code: str) -> pd.DataFrame:
 def late_registrations(acc: pd.DataFrame, first_year: int) -> pd.Series:
     """Records of accidents that occurred in the year before ``first_year`` but are in the files from
     ``first_year`` on (registered late), by month of occurrence. The same share of the last months of the
-    data is missing until the next year's file: a guide to where the analysis period should end."""
+    data is missing until the next year's file: a guide to where the analysis period should end
+    (docs/sources.md#npa-late-registration)."""
     late = acc[acc["year"] == first_year - 1]
     return late.groupby("month").size().reindex(range(1, 13), fill_value=0).rename("n_late")
 

@@ -24,7 +24,8 @@ Files (``FILES``): the thinned records as a published ``honhyo`` CSV (cp932, 201
 :func:`ebpm_analysis.io.npa_accidents.read_honhyo_csv`), the measure register ``measures.csv`` (read by
 :func:`ebpm_analysis.io.measures.read_measures`), ``truth.json`` and ``truth_meshes.csv`` (read with
 :func:`ebpm_analysis.synth.read_truth`).
-Deterministic for a seed. Labelled synthetic everywhere.
+Deterministic for a seed. Labelled synthetic everywhere. The planted sizes are our choice, not published
+effects (docs/sources.md#planted-measures).
 
 The same assignment and keep probabilities work on count matrices (:func:`plant_counts`), which the
 tests and the power simulation use: thinning each record independently with probability *p* gives a
