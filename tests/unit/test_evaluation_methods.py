@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
+from ebpm_analysis import lookups
 from ebpm_analysis.cases import evaluation as ce
 from ebpm_analysis.errors import ParameterError
 from ebpm_analysis.io import npa_accidents as na
@@ -20,9 +21,16 @@ from ebpm_analysis.synth import evaluation as se
 KUMAMOTO_WARDS = ["43101", "43102", "43103", "43104", "43105"]
 
 
+def _kumamoto():
+    """熊本市's real 本票 records (police codes derived from the city code)."""
+    police = lookups.police_area("43100")
+    return na.load_accidents(na.GPKG_FILE, pref_code=police.pref_code,
+                             municipality_codes=list(police.municipality_codes))
+
+
 @pytest.fixture(scope="module")
 def city():
-    acc = na.load_city_accidents("43100")
+    acc = _kumamoto()
     return acc[acc["occurred_at"] < "2021-11-01"]
 
 
@@ -118,21 +126,19 @@ def test_synthetic_control_needs_counts_before_the_start():
 def test_synthetic_control_on_the_real_records_and_with_the_planted_city_measure():
     """Real records: no city-wide measure, and the city does not stand out (p > 0.1). The planted set
     (−20 % from 2020-10): relative to the real-record fit, the city's post-period falls by 20 % (±5 %)."""
-    sel = na.city_selection("43100")
-    real = na.load_accidents(sel["path"], pref_code=sel["pref_code"])
+    real = na.load_accidents(na.GPKG_FILE, pref_code="93")
     kw = dict(city_code="43100", city_parts=KUMAMOTO_WARDS, start_month="2020-10", start="2019-01", end="2021-10")
     base = ce.sc_analysis(real, **kw)
     assert base.p > 0.1 and base.n_units >= 15
     folder = se.ensure_evaluation(2026, city_code="43100", end="2021-10")
-    planted = ce.sc_analysis(na.read_honhyo_csv(folder / se.FILES["accidents"], pref_code=sel["pref_code"],
+    planted = ce.sc_analysis(na.read_honhyo_csv(folder / se.FILES["accidents"], pref_code="93",
                                                 nature="synthetic"), **kw)
     assert (1 + planted.effect) / (1 + base.effect) == pytest.approx(0.8, abs=0.05)
     assert planted.rank <= 3
 
 
 def test_municipality_series_sums_the_wards_into_the_city(city):
-    sel = na.city_selection("43100")
-    pref = na.load_accidents(sel["path"], pref_code=sel["pref_code"])
+    pref = na.load_accidents(na.GPKG_FILE, pref_code="93")
     Y = ce.municipality_series(pref, city_code="43100", city_parts=KUMAMOTO_WARDS, start="2019-01", end="2021-10")
     assert "43100" in Y.columns and not set(KUMAMOTO_WARDS) & set(Y.columns)
     assert Y["43100"].sum() == len(city[city["occurred_at"] >= "2019-01-01"])

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ebpm_analysis import lookups
 from ebpm_analysis.cases import evaluation as ce
 from ebpm_analysis.errors import InputFileError, ParameterError
 from ebpm_analysis.io import measures
@@ -24,11 +25,11 @@ CITY = "43100"
 def planted(tmp_path_factory):
     out = tmp_path_factory.mktemp("planted")
     folder = se.ensure_evaluation(7, city_code=CITY, out_dir=out, end="2021-10")
-    sel = na.city_selection(CITY)
-    acc = na.read_honhyo_csv(folder / se.FILES["accidents"], pref_code=sel["pref_code"], nature="synthetic")
+    police = lookups.police_area(CITY)
+    acc = na.read_honhyo_csv(folder / se.FILES["accidents"], pref_code=police.pref_code, nature="synthetic")
     reg = measures.read_measures(folder / se.FILES["measures"], nature="synthetic")
-    real = na.load_accidents(sel["path"], pref_code=sel["pref_code"])
-    return {"folder": folder, "acc": acc, "reg": reg, "real": real, "sel": sel,
+    real = na.load_accidents(na.GPKG_FILE, pref_code=police.pref_code)
+    return {"folder": folder, "acc": acc, "reg": reg, "real": real, "codes": list(police.municipality_codes),
             "truth": read_truth(folder)}
 
 
@@ -56,7 +57,7 @@ def test_only_city_records_are_removed_and_the_rest_is_unchanged(planted):
     assert not acc.duplicated(key).any()
     merged = real.merge(acc[key].assign(kept=True), on=key, how="left")
     removed = merged[merged["kept"].isna()]
-    city = planted["sel"]["municipality_codes"]
+    city = planted["codes"]
     assert removed["municipality_code"].isin(city).all()
     assert len(acc[~acc["municipality_code"].isin(city)]) == len(real[~real["municipality_code"].isin(city)])
     # nothing before the first planted start is removed
@@ -67,7 +68,7 @@ def test_removal_rates_match_the_planted_effects(planted):
     """Treated meshes after their start keep 0.8 × (0.8 after the city-wide start) of their records;
     the other city records keep 0.8 after the city-wide start."""
     real, reg = planted["real"], planted["reg"]
-    city = real[real["municipality_code"].isin(planted["sel"]["municipality_codes"])].copy()
+    city = real[real["municipality_code"].isin(planted["codes"])].copy()
     kept = city.merge(planted["acc"][["police_code", "report_no", "occurred_at"]].assign(k=1),
                       on=["police_code", "report_no", "occurred_at"], how="left")["k"].notna().to_numpy()
     city["mesh"] = ce.mesh_code(city["lat"], city["lon"], 4).astype(str)
@@ -99,9 +100,8 @@ def test_register_lists_treated_and_candidate_meshes_and_the_city_measure(plante
 
 
 def test_same_seed_same_plant_other_seed_other_plant(planted):
-    sel = planted["sel"]
     real = planted["real"]
-    rows = real["municipality_code"].isin(sel["municipality_codes"]).to_numpy()
+    rows = real["municipality_code"].isin(planted["codes"]).to_numpy()
     d = se.PlantDesign(end="2021-10")
     a, b, c = (se.plant(real, rows, d, s) for s in (7, 7, 8))
     assert np.array_equal(a["keep"], b["keep"]) and a["register"].equals(b["register"])

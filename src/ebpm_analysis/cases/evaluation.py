@@ -350,16 +350,16 @@ def did_by_cohort(panel: CountPanel, g: np.ndarray, *, level: float = 0.95) -> p
 
 
 def placebo_units(panel: CountPanel, g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Start months moved to comparison units drawn at random (same cohort sizes); the real treated
-    units are left out. Under no effect among comparison units the estimate is ~1."""
+    """Start months moved to comparison units drawn at random; the real treated units are left out. As
+    many placebo units as treated ones, at most half the comparison units (the rest stay comparison),
+    start months drawn from the real ones. Under no effect among comparison units the estimate is ~1."""
     out = np.where(g >= 0, -2, g)
     pool = np.flatnonzero(g == -1)
     starts = g[g >= 0]
-    if len(pool) < 2 * len(starts):
-        raise ParameterError("measures", f"{len(pool)} comparison units for {len(starts)} placebo units",
-                             expected="at least twice as many comparison units as treated units")
-    chosen = rng.choice(pool, len(starts), replace=False)
-    out[chosen] = starts
+    n = min(len(starts), len(pool) // 2)
+    if n < 2:
+        raise ParameterError("measures", f"{len(pool)} comparison units", expected="at least 4 for a placebo run")
+    out[rng.choice(pool, n, replace=False)] = rng.choice(starts, n, replace=False)
     return out
 
 

@@ -417,38 +417,3 @@ def read_gpkg_raw(path: str | os.PathLike = GPKG_FILE, *, with_source_row: bool 
     if with_source_row:
         out["source_row"] = (raw["fid"] if "fid" in raw.columns else pd.Series(np.arange(1, len(raw) + 1))).to_numpy()
     return out
-
-
-#: Bundled 本票 files by JIS prefecture code (data/raw/npa-accidents-<pref>/).
-BUNDLED = {"43": GPKG_FILE}
-
-
-def npa_pref_code(jis_code: str, codebook_dir=None) -> str:
-    """Police prefecture code (e.g. '93') for a JIS prefecture code (e.g. '43'); Hokkaido → its first area code."""
-    names = code_table("pref.csv", codebook_dir)
-    if not (isinstance(jis_code, str) and jis_code.isdigit() and 1 <= int(jis_code) <= 47):
-        raise ParameterError("city_code", f"prefecture part {jis_code!r}", expected="a JIS prefecture code 01–47")
-    for code, name in names.items():
-        if name.startswith(JIS_PREFS[int(jis_code) - 1]):
-            return code
-    raise ParameterError("city_code", f"no police prefecture for JIS {jis_code}")  # pragma: no cover
-
-
-def city_selection(city_code: str) -> dict:
-    """Which bundled 本票 file and which codes select a city: ``path``, ``pref_code`` (police) and
-    ``municipality_codes`` (3-digit 本票 市区町村コード: the wards of a designated city, else the city's own)."""
-    from .. import geo
-
-    wards = geo.load_city(city_code)
-    codes = sorted(c[2:5] for c in wards["code"].astype(str))
-    pref = city_code[:2]
-    if pref not in BUNDLED:
-        raise ParameterError("city_code", f"no police accident records bundled for prefecture {pref} ({city_code})",
-                             expected=f"a city in a prefecture with bundled 本票 files: {sorted(BUNDLED)}")
-    return {"path": BUNDLED[pref], "pref_code": npa_pref_code(pref), "municipality_codes": codes}
-
-
-def load_city_accidents(city_code: str) -> pd.DataFrame:
-    """The bundled real 本票 records of a city (tidy frame)."""
-    sel = city_selection(city_code)
-    return load_accidents(sel["path"], pref_code=sel["pref_code"], municipality_codes=sel["municipality_codes"])

@@ -99,6 +99,14 @@ def measures_map(meshes, city_areas, *, title: str, source: str, synthetic: bool
         handles.append(plt.Rectangle((0, 0), 1, 1, color=c))
         labels.append(f"対策メッシュ（{s}開始）")
     ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, title="500 mメッシュ")
+    # Zoom to the meshes (plus 2 km) when they cover a small part of the city (e.g. 富山市's mountains).
+    mx0, my0, mx1, my1 = meshes.total_bounds
+    cx0, cy0, cx1, cy1 = city_areas.total_bounds
+    if (mx1 - mx0) * (my1 - my0) < 0.25 * (cx1 - cx0) * (cy1 - cy0):
+        half = max(mx1 - mx0, my1 - my0) / 2 + 2000
+        xm, ym = (mx0 + mx1) / 2, (my0 + my1) / 2
+        ax.set_xlim(xm - half, xm + half)
+        ax.set_ylim(ym - half, ym + half)
     viz.finish_map(ax, title, source, synthetic)
     return fig
 

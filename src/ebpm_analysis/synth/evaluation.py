@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from .. import lookups, paths
 from ..cases import evaluation as ce
 from ..errors import ParameterError
 from ..io import npa_accidents as na
@@ -52,7 +52,7 @@ from ..provenance import suspended
 from . import TRUTH_FILE
 
 #: Bump when the written data change (cache key).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 FILES = {"accidents": "honhyo_2019-2021_planted.csv", "measures": "measures.csv"}
 VIOLATIONS = ("none", "trend", "selection")
 
@@ -189,27 +189,40 @@ def _register(cand_codes, g_c, months) -> pd.DataFrame:
                          "開始年月": [str(months[s]) if s >= 0 else "" for s in g_c]})
 
 
-def generate(out_dir: str | os.PathLike, *, seed: int, city_code: str, design: PlantDesign) -> dict:
-    """Write the planted records, the register and the truth into ``out_dir``."""
+def generate(out_dir: str | os.PathLike, *, seed: int, city_code: str, design: PlantDesign,
+             accidents_path: str | os.PathLike = na.GPKG_FILE) -> dict:
+    """Write the planted records, the register and the truth into ``out_dir``. ``accidents_path``: the real
+    本票 GeoPackage of the city's prefecture (police codes derived by :func:`ebpm_analysis.lookups.police_area`)."""
     out = Path(out_dir)
-    sel = na.city_selection(city_code)
+    source = paths.resolve(accidents_path)
+    police = lookups.police_area(city_code)
     with suspended():   # the calibration read is not an input of the analysis (the notebook reads the real file itself)
-        acc = na.load_accidents(sel["path"], pref_code=sel["pref_code"])
-        raw = na.read_gpkg_raw(sel["path"], with_source_row=True)
-    res = plant(acc, acc["municipality_code"].isin(sel["municipality_codes"]).to_numpy(), design, seed)
+        acc = na.load_accidents(source, pref_code=police.pref_code)
+        raw, layout = _raw_rows(source)
+    res = plant(acc, acc["municipality_code"].isin(police.municipality_codes).to_numpy(), design, seed)
     removed = set(acc.loc[~res["keep"], "source_row"].astype(int))
-    pref = raw[(raw["都道府県コード"] == sel["pref_code"]) & ~raw["source_row"].isin(removed)]
-    na.to_honhyo_csv(pref, out / FILES["accidents"])
+    pref = raw[(raw["都道府県コード"] == police.pref_code) & ~raw["source_row"].isin(removed)]
+    na.to_honhyo_csv(pref, out / FILES["accidents"], layout=layout)
     register = pd.concat([res["register"], pd.DataFrame([{
         "施策ID": "CITY-001", "施策名": "市全域の交通安全対策", "区域種別": "市区町村", "区域コード": city_code,
         "状態": "実施", "開始年月": design.city_start}])], ignore_index=True)
     write_csv(register, out / FILES["measures"])
     res["meshes"].to_csv(out / "truth_meshes.csv", index=False)   # plain UTF-8: read by synth.read_truth
     meta = {"generator": "ebpm_analysis.synth.evaluation", "version": GENERATOR_VERSION, "seed": seed,
-            "city_code": city_code, "source": paths.relative(sel["path"]), "design": _jsonable(asdict(design)),
+            "city_code": city_code, "source": paths.relative(source), "design": _jsonable(asdict(design)),
             **res["truth"], "n_written": int(len(pref))}
     (out / TRUTH_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     return meta
+
+
+def _raw_rows(source: Path) -> tuple[pd.DataFrame, str]:
+    """The source's 本票 rows as published text with ``source_row`` as the loader numbers them, and the layout."""
+    if source.suffix.lower() == ".gpkg":
+        return na.read_gpkg_raw(source, with_source_row=True), "2019-2021"
+    raw = pd.read_csv(source, encoding="cp932", dtype=str, keep_default_na=False, na_values=[])
+    raw.columns = [str(c).strip() for c in raw.columns]
+    raw["source_row"] = np.arange(2, len(raw) + 2)   # file line numbers, as read_honhyo_csv gives them
+    return raw, na.detect_layout(raw.columns)
 
 
 def _jsonable(d: dict) -> dict:
@@ -217,13 +230,16 @@ def _jsonable(d: dict) -> dict:
 
 
 def ensure_evaluation(seed: int = 0, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
-                      **design) -> Path:
+                      accidents_path: str | os.PathLike = na.GPKG_FILE, **design) -> Path:
     """Generate the planted set once into ``out_dir/<key>`` (default ``data/interim/07_policy_evaluation/
-    synthetic``) and return that folder. Keyword arguments are :class:`PlantDesign` fields."""
+    synthetic``) and return that folder. ``accidents_path`` is the real 本票 GeoPackage of the city's
+    prefecture; other keyword arguments are :class:`PlantDesign` fields."""
     d = PlantDesign(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in design.items()})
     d.check()
-    digest = hashlib.sha1(json.dumps(_jsonable(asdict(d)), sort_keys=True).encode()).hexdigest()[:10]
+    source = paths.relative(paths.resolve(accidents_path))
+    digest = hashlib.sha1(json.dumps([_jsonable(asdict(d)), source], sort_keys=True).encode()).hexdigest()[:10]
     key = f"{city_code}_s{seed}_v{GENERATOR_VERSION}_{digest}"
     base = Path(out_dir) if out_dir else paths.interim("07_policy_evaluation", "synthetic")
     return build_dir_once(base / key, [TRUTH_FILE, *FILES.values()],
-                          lambda tmp: generate(tmp, seed=seed, city_code=city_code, design=d))
+                          lambda tmp: generate(tmp, seed=seed, city_code=city_code, design=d,
+                                               accidents_path=accidents_path))
