@@ -32,7 +32,7 @@ from typing import Callable, Literal, Mapping
 from . import paths
 from .errors import ParameterError
 
-__all__ = ["ResolvedInput", "resolve_input"]
+__all__ = ["ResolvedInput", "resolve_input", "resolve_inputs"]
 
 TRUTH_FILE = "truth.json"
 
@@ -125,3 +125,36 @@ def resolve_input(given: str | os.PathLike | None, *, param: str, generate: Call
     if not truth.exists() and (folder / "truth" / TRUTH_FILE).exists():
         truth = folder / "truth" / TRUTH_FILE
     return ResolvedInput(path=path, nature="synthetic", truth=truth if truth.exists() else None, param=param)
+
+
+def resolve_inputs(given: Mapping[str, tuple[str, str | os.PathLike | None]], *, names: Mapping[str, str],
+                   generate: Callable[[], Path],
+                   kind: Literal["file", "dir", "any"] = "any") -> dict[str, ResolvedInput]:
+    """Resolve inputs that come as a set (all real or all synthetic) with :func:`resolve_input`.
+
+    Parameters
+    ----------
+    given : mapping of str to (str, str or path or None)
+        Input key → (parameter name, parameter value), e.g. ``{"log": ("dispatch_log_path", dispatch_log_path)}``.
+    names : mapping of str to str
+        Input key → its file inside the generated folder (the generator's ``FILES``).
+    generate : callable
+        As for :func:`resolve_input`.
+    kind : {"any", "file", "dir"}
+        What each real path must be.
+
+    Returns
+    -------
+    dict of str to ResolvedInput
+        By input key, in the order of ``given``.
+
+    Raises
+    ------
+    ParameterError
+        As :func:`resolve_input`; in particular when some of the inputs are given and others are empty
+        (each input lists all the others as ``together``).
+    """
+    values = {param: value for param, value in given.values()}
+    return {key: resolve_input(value, param=param, generate=generate, name=names[key], kind=kind,
+                               together={p: v for p, v in values.items() if p != param})
+            for key, (param, value) in given.items()}

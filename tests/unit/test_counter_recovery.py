@@ -7,11 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ebpm_analysis import paths
 from ebpm_analysis.cases import counter as cc
 from ebpm_analysis.io.counter_log import read_counter_log, read_expiry_register
 from ebpm_analysis.io.jma import read_jma_daily
-from ebpm_analysis.synth.counter import CounterTruth, ensure_counter_data, generate_counter_log
+from ebpm_analysis.synth.counter import FILES, CounterTruth, ensure_counter, generate_counter_log
 from ebpm_analysis.synth.weather import generate_daily_weather
 
 START, END = "2021-04-01", "2026-03-31"
@@ -19,11 +18,8 @@ START, END = "2021-04-01", "2026-03-31"
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setattr(paths, "INTERIM_DIR", tmp_path_factory.mktemp("interim"))
-    f = ensure_counter_data(seed=7, start=START, end=END)
-    yield f
-    mp.undo()
+    folder = ensure_counter(7, out_dir=tmp_path_factory.mktemp("counter"), start=START, end=END)
+    return {k: folder / name for k, name in FILES.items()}
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +49,9 @@ def test_files_are_in_the_real_format_and_labelled_synthetic(files):
 
 
 def test_generator_is_deterministic_and_cached(files):
-    again = ensure_counter_data(seed=7, start=START, end=END)
-    assert again == files
+    again = ensure_counter(7, out_dir=files["log"].parent.parent, start=START, end=END)
+    assert again == files["log"].parent and again.name.startswith("43100_seed7_")
+    assert {k: again / name for k, name in FILES.items()} == files
     w = generate_daily_weather("2024-04-01", "2024-06-30", seed=3)
     a = generate_counter_log(w, seed=5, with_waits=False)
     b = generate_counter_log(w, seed=5, with_waits=False)

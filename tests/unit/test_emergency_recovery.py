@@ -14,17 +14,19 @@ from ebpm_analysis.io import dispatch_log as DL
 from ebpm_analysis.io import jma
 from ebpm_analysis.io import stations as ST
 from ebpm_analysis.synth import emergency as SE
+from ebpm_analysis.synth import read_truth
 
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     root = tmp_path_factory.mktemp("emergency")
-    files = SE.ensure_emergency(7, start="2021-01-01", end="2024-12-31", n_districts=30, root=root)
+    folder = SE.ensure_emergency(7, start="2021-01-01", end="2024-12-31", n_districts=30, out_dir=root)
+    files = {k: folder / name for k, name in SE.FILES.items()}
     districts = DL.read_districts(files["districts"], nature="synthetic")
     log = DL.read_dispatch_log(files["log"], nature="synthetic", known_areas=districts["district_code"])
     log["district_code"] = CE.assign_districts(log, districts)
     return {
-        "files": files, "log": log, "districts": districts, "truth": SE.read_truth(files["truth"]),
+        "files": files, "log": log, "districts": districts, "truth": read_truth(folder),
         "pop": DL.read_district_population(files["population"], nature="synthetic"),
         "stations": ST.read_stations(files["stations"], nature="synthetic"),
         "weather": jma.read_jma_daily(files["weather"], nature="synthetic"),
@@ -158,8 +160,9 @@ def test_another_city_by_parameters(tmp_path):
     from ebpm_analysis.errors import ParameterError
     with pytest.raises(ParameterError, match="population_total"):
         SE.generate_emergency(1, city_code="43202", start="2024-01-01", end="2024-12-31", n_districts=10)
-    files = SE.ensure_emergency(1, city_code="43202", start="2024-01-01", end="2024-12-31", n_districts=10,
-                                root=tmp_path, population_total=123_000, n_branches=5)
+    folder = SE.ensure_emergency(1, city_code="43202", start="2024-01-01", end="2024-12-31", n_districts=10,
+                                 out_dir=tmp_path, population_total=123_000, n_branches=5)
+    files = {k: folder / name for k, name in SE.FILES.items()}
     city = geo.load_city("43202")
     st = ST.read_stations(files["stations"], nature="synthetic", city=city)
     log = DL.read_dispatch_log(files["log"], nature="synthetic", city=city, known_stations=st["station_code"])
@@ -171,8 +174,9 @@ def test_another_city_by_parameters(tmp_path):
 
 def test_nothing_is_flagged_without_planted_growth(tmp_path):
     """False-positive control: with no planted growth no district is flagged by either trend test."""
-    files = SE.ensure_emergency(3, start="2022-01-01", end="2024-12-31", n_districts=20, root=tmp_path, n_growth=0)
-    assert SE.read_truth(files["truth"])["growth_districts"] == []
+    folder = SE.ensure_emergency(3, start="2022-01-01", end="2024-12-31", n_districts=20, out_dir=tmp_path, n_growth=0)
+    files = {k: folder / name for k, name in SE.FILES.items()}
+    assert read_truth(folder)["growth_districts"] == []
     districts = DL.read_districts(files["districts"], nature="synthetic")
     log = DL.read_dispatch_log(files["log"], nature="synthetic")
     log["district_code"] = CE.assign_districts(log, districts)

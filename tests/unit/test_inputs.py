@@ -10,7 +10,7 @@ import pytest
 
 from ebpm_analysis import paths
 from ebpm_analysis.errors import InputFileError, ParameterError
-from ebpm_analysis.inputs import ResolvedInput, resolve_input
+from ebpm_analysis.inputs import ResolvedInput, resolve_input, resolve_inputs
 from ebpm_analysis.io.common import AUTO, input_path, resolve_encoding
 from ebpm_analysis.synth import Truth, read_truth
 
@@ -137,3 +137,21 @@ def test_input_path_and_resolve_encoding(tmp_path):
             resolve_encoding(u, bad)
     with pytest.raises(InputFileError, match="unknown encoding 'latin-9x'"):
         resolve_encoding(u, "latin-9x")
+
+
+def test_resolve_inputs_all_synthetic_all_real_or_an_error(generated, tmp_path):
+    gen, calls, folder = generated
+    (folder.mkdir(exist_ok=True), (folder / "other.csv").write_text("b\n2\n", encoding="utf-8"))
+    names = {"data": "data.csv", "other": "other.csv"}
+    r = resolve_inputs({"data": ("data_path", ""), "other": ("other_path", "")}, names=names, generate=gen)
+    assert list(r) == ["data", "other"]
+    assert [(x.path, x.nature, x.param) for x in r.values()] == [
+        (folder / "data.csv", "synthetic", "data_path"), (folder / "other.csv", "synthetic", "other_path")]
+    real = tmp_path / "real.csv"
+    real.write_text("a\n1\n", encoding="utf-8")
+    r = resolve_inputs({"data": ("data_path", str(real)), "other": ("other_path", str(real))}, names=names,
+                       generate=gen)
+    assert {x.nature for x in r.values()} == {"real"} and r["other"].truth is None
+    with pytest.raises(ParameterError, match="'other_path': is empty while data_path is given"):
+        resolve_inputs({"data": ("data_path", str(real)), "other": ("other_path", "")}, names=names, generate=gen)
+

@@ -151,10 +151,11 @@ def test_generator_is_deterministic_and_synthetic():
 def test_ensure_writes_once_and_loader_reads_it(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "INTERIM_DIR", tmp_path)
     kw = dict(ward_codes=["43101"], n_schools=1, children_per_school=15, n_days=1)
-    p1 = synth.ensure_school_routes(3, "43100", **kw)
-    assert p1["fixes"].is_relative_to(tmp_path / "synthetic" / "school_routes")
+    d1 = synth.ensure_school_routes(3, city_code="43100", **kw)
+    p1 = {k: d1 / name for k, name in synth.FILES.items()}
+    assert p1["fixes"].is_relative_to(tmp_path / "05_school_routes" / "synthetic")
     mtime = p1["fixes"].stat().st_mtime_ns
-    p2 = synth.ensure_school_routes(3, "43100", **kw)
+    p2 = {k: synth.ensure_school_routes(3, city_code="43100", **kw) / name for k, name in synth.FILES.items()}
     assert p2["fixes"] == p1["fixes"] and p2["fixes"].stat().st_mtime_ns == mtime
     raw = p1["fixes"].read_bytes()
     assert "合成".encode("cp932") in raw   # written in the city's export encoding

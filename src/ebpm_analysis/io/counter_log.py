@@ -19,7 +19,6 @@ Open days absent from the log stay absent (unknown, never zero).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ import pandas as pd
 from ..errors import InputFileError
 from ..jpcalendar import WEEKDAY_JA, is_open
 from ..provenance import record_input
-from .common import bad_rows, read_csv
+from .common import AUTO, bad_rows, input_path, read_csv, resolve_encoding
 
 ALIASES = {
     "日付": "date", "年月日": "date", "date": "date",
@@ -46,11 +45,12 @@ def _source_name(df: pd.DataFrame, key: str) -> str | None:
     return None
 
 
-def read_counter_log(path: str | os.PathLike, encoding: str = "cp932", nature: str = "real") -> pd.DataFrame:
+def read_counter_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
     """Tidy log: ``date`` (datetime64), ``count`` (int), ``wait_mean_min``, ``wait_max_min`` (float,
-    NaN when absent), ``staff`` (float, NaN when absent); one row per open day, sorted."""
-    path = Path(path)
-    df = read_csv(path, encoding=encoding, nature=nature, dataset="counter-log", record=False)
+    NaN when absent), ``staff`` (float, NaN when absent); one row per open day, sorted.
+    ``encoding``: ``"auto"`` (cp932 or utf-8) or a codec name."""
+    path = input_path(path, expected="the counter daily log CSV (check log_path)")
+    df = read_csv(path, encoding=resolve_encoding(path, encoding), nature=nature, dataset="counter-log", record=False)
     date_col, count_col = _source_name(df, "date"), _source_name(df, "count")
     missing = [n for n, c in (("日付", date_col), ("受付件数", count_col)) if c is None]
     if missing:
@@ -123,10 +123,10 @@ def read_counter_log(path: str | os.PathLike, encoding: str = "cp932", nature: s
     return out
 
 
-def read_expiry_register(path: str | os.PathLike, encoding: str = "cp932", nature: str = "real") -> pd.DataFrame:
+def read_expiry_register(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
     """Permits by expiry month: ``month`` (1–12) and ``permits`` (int); every month exactly once."""
-    path = Path(path)
-    df = read_csv(path, encoding=encoding, nature=nature, dataset="counter-expiry-register",
+    path = input_path(path, expected="the permits-by-expiry-month CSV (check expiry_path)")
+    df = read_csv(path, encoding=resolve_encoding(path, encoding), nature=nature, dataset="counter-expiry-register",
                   required=["有効期限月", "使用者証数"], numeric=["有効期限月", "使用者証数"], record=False)
     m = df["有効期限月"]
     bad = m.isna() | ~m.isin(range(1, 13))

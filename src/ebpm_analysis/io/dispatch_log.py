@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import bad_rows, detect_encoding, read_csv
+from .common import AUTO, bad_rows, input_path, read_csv, resolve_encoding
 
 # FDMA 救急・救助の現況 categories.
 ACCIDENT_TYPES = ("急病", "一般負傷", "交通事故", "転院搬送", "火災", "水難", "自然災害", "労働災害",
@@ -77,7 +77,7 @@ def _check_codes(df: pd.DataFrame, col: str, allowed, path: Path, allow_blank: b
                              expected=" / ".join(allowed) + (" or blank" if allow_blank else ""))
 
 
-def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, nature: str = "real",
+def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real",
                       city=None, known_areas=None, known_stations=None,
                       boundary_tolerance_m: float = 50.0) -> pd.DataFrame:
     """Validated, tidy dispatch log (English column names, datetimes, float coordinates).
@@ -87,10 +87,11 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
     - ``known_areas``: iterable of valid 町丁コード (checked where the code is given).
     - ``known_stations``: iterable of valid 出場署所 codes.
     Derived columns: ``response_min`` (覚知→現着), ``travel_min`` (出場→現着),
-    ``to_hospital_min`` (覚知→病院着), ``transported`` (bool).
+    ``to_hospital_min`` (覚知→病院着), ``transported`` (bool). ``encoding``: ``"auto"`` (cp932 or utf-8)
+    or a codec name.
     """
-    path = Path(path)
-    enc = encoding or detect_encoding(path)
+    path = input_path(path, expected="the dispatch log CSV (check dispatch_log_path)")
+    enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["緯度", "経度"], nature=nature,
                   dataset="dispatch-log", record=False)
     if df.empty:
@@ -160,11 +161,11 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str | None = None, n
     return out.sort_values("t_call", kind="stable").reset_index(drop=True)
 
 
-def read_hourly_counts(path: str | os.PathLike, *, encoding: str | None = None, nature: str = "real") -> pd.DataFrame:
+def read_hourly_counts(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
     """Yokohama-style hourly table → ``time`` (hour start), ``count``; checks dates, hours 0–23,
     whole non-negative counts and duplicates."""
-    path = Path(path)
-    enc = encoding or detect_encoding(path)
+    path = input_path(path, expected="the hourly count CSV (check hourly_counts_path)")
+    enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=["覚知年", "覚知月", "覚知日", "覚知時"], nature=nature,
                   dataset="hourly-counts", record=False)
     count_col = next((c for c in ("件数", "傷病者数", "救急出場件数") if c in df.columns), None)
@@ -196,11 +197,11 @@ def read_hourly_counts(path: str | os.PathLike, *, encoding: str | None = None, 
     return out.sort_values("time").reset_index(drop=True)
 
 
-def read_district_population(path: str | os.PathLike, *, encoding: str | None = None,
+def read_district_population(path: str | os.PathLike, *, encoding: str = AUTO,
                              nature: str = "real") -> pd.DataFrame:
     """District population table → district_code, district_name, ward_code, population, pop65."""
-    path = Path(path)
-    enc = encoding or detect_encoding(path)
+    path = input_path(path, expected="the district population CSV (check district_population_path)")
+    enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=["地区コード", "地区名", "区コード", "人口", "65歳以上人口"],
                   numeric=["人口", "65歳以上人口"], nature=nature, dataset="district-population", record=False)
     bad = (df["人口"].isna() | (df["人口"] <= 0) | df["65歳以上人口"].isna() | (df["65歳以上人口"] < 0)
@@ -224,9 +225,7 @@ def read_districts(path: str | os.PathLike, *, nature: str = "real"):
     import geopandas as gpd
 
     from .. import geo
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="a GeoJSON/GeoPackage of districts")
+    path = input_path(path, expected="a GeoJSON/GeoPackage of districts (check districts_path)")
     gdf = gpd.read_file(path)
     if "district_code" not in gdf.columns:
         raise InputFileError(path, "missing property 'district_code'", column="district_code",
@@ -240,8 +239,8 @@ def read_districts(path: str | os.PathLike, *, nature: str = "real"):
 
 def read_population_projection(path: str | os.PathLike, *, nature: str = "real") -> pd.DataFrame:
     """Population by year (census + IPSS projection): year, kind, total, age65plus (NaN where not given)."""
-    path = Path(path)
-    df = read_csv(path, encoding=detect_encoding(path), required=["year", "total", "age65plus"],
+    path = input_path(path, expected="the population projection CSV (check projection_path)")
+    df = read_csv(path, encoding=resolve_encoding(path, AUTO), required=["year", "total", "age65plus"],
                   numeric=["year", "total", "age65plus"], nature=nature, dataset="population-projection")
     if df["total"].isna().any() or (df["total"] <= 0).any():
         raise InputFileError(path, "missing or non-positive totals", column="total",

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import bad_rows, check_encoding
+from .common import bad_rows, check_encoding, input_path, resolve_encoding
 
 ELEMENTS = {
     "平均気温(℃)": "temp_mean",
@@ -42,13 +42,16 @@ ELEMENTS = {
 GOOD_QUALITY = {"8", "5"}
 
 
-def read_jma_daily(path: str | os.PathLike, encoding: str = "cp932", nature: str = "real") -> pd.DataFrame:
+def read_jma_daily(path: str | os.PathLike, *, encoding: str = "cp932", nature: str = "real") -> pd.DataFrame:
     """Tidy daily weather: ``date`` plus the elements present (``temp_mean``, ``temp_max``,
-    ``temp_min``, ``precip_mm``, …) as floats, and ``<element>_flag`` (quality code) columns."""
-    from .. import paths
-    path = paths.resolve(path)
-    check_encoding(path, encoding)
-    text = path.read_bytes().decode("cp932" if encoding.lower() in ("cp932", "shift_jis", "sjis") else encoding)
+    ``temp_min``, ``precip_mm``, …) as floats, and ``<element>_flag`` (quality code) columns.
+
+    ``encoding``: the JMA download is Shift_JIS (``"cp932"``, the default, checked strictly); ``"auto"``
+    detects cp932 / utf-8 for a re-saved file."""
+    path = input_path(path, expected="a JMA daily weather CSV (check weather_path)")
+    enc = resolve_encoding(path, encoding)
+    check_encoding(path, enc)
+    text = path.read_bytes().decode(enc)
     rows = list(csv.reader(io.StringIO(text)))
     header_i = next((i for i, r in enumerate(rows) if r and r[0].strip() == "年月日"), None)
     if header_i is None:

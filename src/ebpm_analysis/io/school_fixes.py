@@ -18,7 +18,6 @@ in file order, and duplicate fixes (same device and timestamp).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -27,7 +26,7 @@ import shapely
 from .. import geo
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import bad_rows, detect_encoding, read_csv, require_columns
+from .common import AUTO, bad_rows, input_path, read_csv, require_columns, resolve_encoding
 
 FIX_ALIASES = {
     "端末ID": "device_id", "端末id": "device_id", "学校ID": "school_id", "学校コード": "school_id",
@@ -39,24 +38,15 @@ FIX_REQUIRED = ("device_id", "school_id", "timestamp", "lat", "lon", "accuracy")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def _encoding(path, encoding):
-    if encoding in (None, "", "auto"):
-        p = Path(path)
-        if not p.exists():
-            raise InputFileError(p, "file not found", expected="an existing file (check the path parameter)")
-        return detect_encoding(p, ("utf-8-sig", "cp932"))
-    return encoding
-
-
-def read_fixes(path: str | os.PathLike, *, encoding: str = "auto", city=None, city_margin_m: float = 200.0,
+def read_fixes(path: str | os.PathLike, *, encoding: str = AUTO, city=None, city_margin_m: float = 200.0,
                nature: str = "real") -> pd.DataFrame:
     """Read and validate a fixes CSV. Returns a tidy frame (``timestamp`` as datetime, numbers as float).
 
     ``city``: a (Geo)DataFrame of the city's areas in EPSG:6668 (e.g. :func:`geo.load_city`);
     fixes farther than ``city_margin_m`` outside it are an error.
     """
-    path = Path(path)
-    enc = _encoding(path, encoding)
+    path = input_path(path, expected="the position fixes CSV (check fixes_path)")
+    enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, nature=nature, dataset="school_fixes", record=False)
     df = df.rename(columns={c: FIX_ALIASES.get(c, c) for c in df.columns})
     require_columns(df, FIX_REQUIRED, path)
@@ -123,10 +113,10 @@ def _check_inside(df, city, margin_m, path):
                                       "check the city_code parameter and the lat/lon column order")
 
 
-def read_schools(path: str | os.PathLike, *, encoding: str = "auto", nature: str = "real") -> pd.DataFrame:
+def read_schools(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
     """Schools CSV: school_id, school_name, lat, lon (学校ID, 学校名, 緯度, 経度 accepted)."""
-    path = Path(path)
-    df = read_csv(path, encoding=_encoding(path, encoding), numeric=(), nature=nature, dataset="school_fixes",
+    path = input_path(path, expected="the schools CSV (check schools_path)")
+    df = read_csv(path, encoding=resolve_encoding(path, encoding), numeric=(), nature=nature, dataset="school_fixes",
                   record=False)
     df = df.rename(columns={c: FIX_ALIASES.get(c, c) for c in df.columns})
     require_columns(df, ("school_id", "school_name", "lat", "lon"), path)
@@ -138,10 +128,10 @@ def read_schools(path: str | os.PathLike, *, encoding: str = "auto", nature: str
     return df
 
 
-def read_crossings(path: str | os.PathLike, *, encoding: str = "auto", nature: str = "real") -> pd.DataFrame:
+def read_crossings(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
     """Monitored crossings CSV: crossing_id, lat, lon (optional crossing_name)."""
-    path = Path(path)
-    df = read_csv(path, encoding=_encoding(path, encoding), nature=nature, dataset="school_fixes", record=False)
+    path = input_path(path, expected="the crossings CSV (check crossings_path)")
+    df = read_csv(path, encoding=resolve_encoding(path, encoding), nature=nature, dataset="school_fixes", record=False)
     df = df.rename(columns={"交差点ID": "crossing_id", "交差点名": "crossing_name", "緯度": "lat", "経度": "lon"})
     require_columns(df, ("crossing_id", "lat", "lon"), path)
     _numeric_latlon(df, path)
@@ -155,9 +145,7 @@ def read_crossings(path: str | os.PathLike, *, encoding: str = "auto", nature: s
 
 def read_designated_routes(path: str | os.PathLike, *, nature: str = "real") -> gpd.GeoDataFrame:
     """Designated school routes (GeoJSON/GPKG): one LineString per segment with segment_id and school_id."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="a GeoJSON/GeoPackage of designated route segments")
+    path = input_path(path, expected="a GeoJSON/GeoPackage of designated route segments (check routes_path)")
     try:
         gdf = gpd.read_file(path)
     except Exception as e:  # noqa: BLE001 (pyogrio raises several types)

@@ -15,13 +15,12 @@ One row per station, as a fire bureau keeps it (CSV, UTF-8 or cp932)::
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import bad_rows, detect_encoding, raise_bad_rows, read_csv
+from .common import AUTO, bad_rows, input_path, raise_bad_rows, read_csv, resolve_encoding
 
 COLUMNS = {
     "署所コード": "station_code",
@@ -35,14 +34,14 @@ COLUMNS = {
 KINDS = {"消防署": "消防署", "出張所": "出張所", "分署": "出張所"}
 
 
-def read_stations(path: str | os.PathLike, *, encoding: str | None = None, nature: str = "real",
+def read_stations(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real",
                   city=None, max_outside_m: float = 10_000.0) -> pd.DataFrame:
     """Tidy station table: station_code, station_name, kind, crews_24h, crews_day, lat, lon.
 
     ``city`` (a GeoDataFrame of the city's areas) enables the location check.
     """
-    path = Path(path)
-    enc = encoding or detect_encoding(path)
+    path = input_path(path, expected="the stations CSV (check stations_path)")
+    enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["救急隊数_24時間", "救急隊数_日勤", "緯度",
                                                                        "経度"],
                   nature=nature, dataset="stations", record=False)

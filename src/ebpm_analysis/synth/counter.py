@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -179,30 +180,53 @@ def write_expiry_register_csv(truth: CounterTruth, path, encoding: str = "cp932"
     return path
 
 
-def truth_dict(truth: CounterTruth, seed: int, start: str, end: str, scale: float) -> dict:
+def truth_dict(truth: CounterTruth, seed: int, start: str, end: str, scale: float, city_code: str = "43100") -> dict:
     d = asdict(truth)
     d["expiry_register"] = {str(k): v for k, v in truth.expiry_register.items()}
-    d.update({"seed": seed, "start": start, "end": end, "scale": scale, "synthetic": True,
+    d.update({"seed": seed, "city_code": city_code, "start": start, "end": end, "scale": scale, "synthetic": True,
               "note": "Planted rate ratios (multiplicative effects relative to Wednesday, dry, "
                       "not holiday-adjacent, not year-end)."})
     return d
 
 
-def ensure_counter_data(seed: int = 7, start: str = "2021-04-01", end: str = "2026-03-31",
-                        scale: float = 1.0, truth: CounterTruth | None = None) -> dict[str, Path]:
+FILES = {"log": "counter_log.csv", "weather": "jma_daily.csv", "expiry": "expiry_register.csv", "truth": "truth.json"}
+
+
+def ensure_counter(seed: int = 7, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
+                   start: str = "2021-04-01", end: str = "2026-03-31", scale: float = 1.0,
+                   truth: CounterTruth | None = None) -> Path:
     """Write (once per key) the synthetic counter log, JMA weather CSV, expiry register and truth.
 
-    Files go to ``data/interim/synthetic/counter/<key>/``; a set is built in a temp dir and renamed,
-    so a half-written set is never reused. Returns the paths.
+    A set is built in a temp dir and renamed, so a half-written set is never reused.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (the weather uses ``seed + 1000``).
+    city_code : str
+        5-digit code of the main city the counter serves; recorded in the truth and the folder name
+        (the generator is calibrated to 熊本's weather normals and the prefectural office's calendar).
+    out_dir : path, optional
+        Folder under which the set goes (default ``data/interim/06_counter_congestion/synthetic``).
+    start, end : str
+        First and last day of the log (ISO dates).
+    scale : float
+        Multiplies every day's expected applications.
+    truth : CounterTruth, optional
+        Planted effects (default :class:`CounterTruth`).
+
+    Returns
+    -------
+    Path
+        The folder holding :data:`FILES` (counter_log.csv, jma_daily.csv, expiry_register.csv, truth.json).
     """
     truth = truth or CounterTruth()
-    key = f"seed{seed}_{start}_{end}_x{scale:g}"
+    key = f"{city_code}_seed{seed}_{start}_{end}_x{scale:g}"
     if truth != CounterTruth():
         blob = json.dumps(asdict(truth), sort_keys=True, default=str).encode()
         key += "_custom" + hashlib.sha256(blob).hexdigest()[:10]
-    dest = paths.interim("synthetic", "counter", key)
-    files = {"log": dest / "counter_log.csv", "weather": dest / "jma_daily.csv",
-             "expiry": dest / "expiry_register.csv", "truth": dest / "truth.json"}
+    dest = (paths.resolve(out_dir) if out_dir else paths.interim("06_counter_congestion", "synthetic")) / key
+    files = {k: dest / v for k, v in FILES.items()}
 
     def build(tmp: Path) -> None:
         weather = generate_daily_weather(start, end, seed=seed + 1000)
@@ -211,7 +235,7 @@ def ensure_counter_data(seed: int = 7, start: str = "2021-04-01", end: str = "20
         write_counter_log_csv(log, tmp / files["log"].name)
         write_expiry_register_csv(truth, tmp / files["expiry"].name)
         (tmp / files["truth"].name).write_text(
-            json.dumps(truth_dict(truth, seed, start, end, scale), ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps(truth_dict(truth, seed, start, end, scale, city_code), ensure_ascii=False, indent=2),
+            encoding="utf-8")
 
-    build_dir_once(dest, [p.name for p in files.values()], build)
-    return files
+    return build_dir_once(dest, FILES.values(), build)

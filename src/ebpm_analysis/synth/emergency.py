@@ -433,24 +433,41 @@ FILES = {"log": "dispatch_log.csv", "hourly": "hourly_counts.csv", "stations": "
          "weather": "weather_jma_daily.csv", "truth": "truth.json"}
 
 
-def ensure_emergency(seed: int = 42, *, city_code: str = "43100", start: str = "2020-01-01",
-                     end: str = "2024-12-31", n_districts: int = 40, root: str | os.PathLike | None = None,
-                     **kwargs) -> dict[str, Path]:
-    """Write the synthetic set once (atomic directory rename) and return its file paths.
+def ensure_emergency(seed: int = 42, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
+                     start: str = "2020-01-01", end: str = "2024-12-31", n_districts: int = 40, **kwargs) -> Path:
+    """Write the synthetic set once (atomic directory rename) and return its folder.
 
-    Files: dispatch_log.csv (cp932), hourly_counts.csv (cp932, Yokohama layout), stations.csv (cp932),
-    district_population.csv (cp932), districts.geojson, weather_jma_daily.csv (JMA layout, cp932),
-    truth.json (planted truth).
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (same seed and parameters, same files).
+    city_code : str
+        5-digit code of the city (its boundaries; 熊本市 also its IPSS population).
+    out_dir : path, optional
+        Folder under which the set goes, in a sub-folder named by the parameters
+        (default ``data/interim/04_emergency_demand/synthetic``).
+    start, end : str
+        First and last day of the log (ISO dates, at least one year apart).
+    n_districts : int
+        Synthetic districts.
+    **kwargs
+        Further :func:`generate_emergency` parameters (``population_total``, planted effects).
+
+    Returns
+    -------
+    Path
+        The folder holding :data:`FILES`: dispatch_log.csv (cp932), hourly_counts.csv (cp932, Yokohama
+        layout), stations.csv (cp932), district_population.csv (cp932), districts.geojson,
+        weather_jma_daily.csv (JMA layout, cp932), truth.json (planted truth).
     """
     spec = json.dumps({"seed": seed, "city": city_code, "start": start, "end": end, "n": n_districts,
                        "version": GENERATOR_VERSION, **kwargs},
                       sort_keys=True)
     key = f"{city_code}_s{seed}_{start[:4]}-{end[:4]}_d{n_districts}_{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
-    base = Path(root) if root else paths.interim("synthetic", "emergency")
+    base = paths.resolve(out_dir) if out_dir else paths.interim("04_emergency_demand", "synthetic")
     out = base / key
-    files = {k: out / v for k, v in FILES.items()}
-    if all(p.exists() for p in files.values()):
-        return files
+    if all((out / f).exists() for f in FILES.values()):
+        return out
     base.mkdir(parents=True, exist_ok=True)
     wx = base / "_weather" / f"jma_daily_s{seed + 1}_{start}_{end}.csv"
     wx.parent.mkdir(exist_ok=True)
@@ -469,9 +486,4 @@ def ensure_emergency(seed: int = 42, *, city_code: str = "43100", start: str = "
         (tmp / FILES["weather"]).write_bytes(g["weather_csv"])
         (tmp / FILES["truth"]).write_text(json.dumps(g["truth"], ensure_ascii=False, indent=1), encoding="utf-8")
 
-    build_dir_once(out, FILES.values(), build)
-    return files
-
-
-def read_truth(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return build_dir_once(out, FILES.values(), build)

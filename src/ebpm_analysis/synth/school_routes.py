@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from itertools import pairwise
 from pathlib import Path
 
@@ -562,11 +563,35 @@ def write_dataset(gen: dict, out_dir, *, encoding: str = "cp932", params: dict |
     return p
 
 
-def ensure_school_routes(seed: int = 7, city_code: str = "43100", *, encoding: str = "cp932", **kwargs) -> dict:
-    """Generate the synthetic data set into ``data/interim/synthetic/school_routes/<key>`` if missing.
+FILES = {"fixes": "fixes.csv", "schools": "schools.csv", "crossings": "crossings.csv",
+         "routes": "designated_routes.geojson", "truth": "truth.json", "truth_segments": "truth_segments.csv"}
 
-    The key encodes every parameter, so a changed parameter produces a new set. Written to a
-    temporary directory and renamed, so a half-written set is never reused. Returns the paths.
+
+def ensure_school_routes(seed: int = 7, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
+                         encoding: str = "cp932", **kwargs) -> Path:
+    """Write the synthetic data set once and return its folder.
+
+    The folder name encodes every parameter, so a changed parameter produces a new set. Written to a
+    temporary directory and renamed, so a half-written set is never reused.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator.
+    city_code : str
+        5-digit code of the city whose wards host the synthetic schools.
+    out_dir : path, optional
+        Folder under which the set goes (default ``data/interim/05_school_routes/synthetic``).
+    encoding : str
+        Encoding of the written CSVs (``cp932`` like a city's export).
+    **kwargs
+        Further :func:`generate` parameters (``ward_codes``, ``n_schools``, ``children_per_school`` …).
+
+    Returns
+    -------
+    Path
+        The folder holding :data:`FILES` (fixes, schools, crossings, designated routes, truth.json and
+        truth_segments.csv).
     """
     params = {"seed": int(seed), "city_code": str(city_code), "encoding": encoding, **kwargs,
               "generator_version": GENERATOR_VERSION}
@@ -574,9 +599,6 @@ def ensure_school_routes(seed: int = 7, city_code: str = "43100", *, encoding: s
         params["ward_codes"] = [str(c) for c in (params["ward_codes"] or [])]
     key_src = json.dumps(params, sort_keys=True, ensure_ascii=False)
     key = f"{city_code}-s{seed}-{hashlib.sha1(key_src.encode()).hexdigest()[:10]}"
-    target = paths.interim("synthetic", "school_routes", key)
-    names = {"fixes": "fixes.csv", "schools": "schools.csv", "crossings": "crossings.csv",
-             "routes": "designated_routes.geojson", "truth": "truth.json", "truth_segments": "truth_segments.csv"}
-    build_dir_once(target, names.values(), lambda tmp: write_dataset(
+    base = paths.resolve(out_dir) if out_dir else paths.interim("05_school_routes", "synthetic")
+    return build_dir_once(base / key, FILES.values(), lambda tmp: write_dataset(
         generate(city_code, int(seed), **kwargs), tmp, encoding=encoding, params=params))
-    return {k: target / n for k, n in names.items()}
