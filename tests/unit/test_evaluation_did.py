@@ -9,9 +9,7 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from ebpm_analysis import lookups
 from ebpm_analysis.cases import evaluation as ce
-from ebpm_analysis.io import npa_accidents as na
 from ebpm_analysis.stats import did
 from ebpm_analysis.synth import evaluation as se
 
@@ -19,18 +17,10 @@ STARTS = ["2020-07", "2021-01", "2021-07"]
 TRUE_RATIO = 0.8
 
 
-def _kumamoto():
-    """熊本市's real 本票 records (police codes derived from the city code)."""
-    police = lookups.police_area("43100")
-    return na.load_accidents(na.GPKG_FILE, pref_code=police.pref_code,
-                             municipality_codes=list(police.municipality_codes))
-
-
 @pytest.fixture(scope="module")
-def base():
+def base(kumamoto_accidents):
     """Real 500 m mesh × month counts of 熊本市's candidate meshes (≥ 8 accidents), 2019-01..2021-10."""
-    acc = _kumamoto()
-    panel = ce.count_panel(acc, start="2019-01", end="2021-10")
+    panel = ce.count_panel(kumamoto_accidents, start="2019-01", end="2021-10")
     return panel.subset(se.candidates(panel, 8))
 
 

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from ebpm_analysis import lookups
 from ebpm_analysis.cases import evaluation as ce
 from ebpm_analysis.errors import ParameterError
 from ebpm_analysis.io import npa_accidents as na
@@ -21,16 +20,9 @@ from ebpm_analysis.synth import evaluation as se
 KUMAMOTO_WARDS = ["43101", "43102", "43103", "43104", "43105"]
 
 
-def _kumamoto():
-    """熊本市's real 本票 records (police codes derived from the city code)."""
-    police = lookups.police_area("43100")
-    return na.load_accidents(na.GPKG_FILE, pref_code=police.pref_code,
-                             municipality_codes=list(police.municipality_codes))
-
-
 @pytest.fixture(scope="module")
-def city():
-    acc = _kumamoto()
+def city(kumamoto_accidents):
+    acc = kumamoto_accidents
     return acc[acc["occurred_at"] < "2021-11-01"]
 
 
