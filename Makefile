@@ -37,10 +37,10 @@ kernel: $(STAMP) ## (Re)register the project kernel `ebpm` inside .venv
 
 build/.reports-done: $(STAMP) $(NOTEBOOKS) $(PARAMS) $(SOURCES) $(DATA)
 	@mkdir -p build
-	$(EBPM) build-all
+	$(EBPM) build-all $(if $(JOBS),--jobs $(JOBS))
 	@touch $@
 
-reports: build/.reports-done ## Build every report (reports/*.html + reports/index.html) on the bundled data; no work if nothing changed
+reports: build/.reports-done ## Build every report (reports/*.html + reports/index.html) on the bundled data; no work if nothing changed; JOBS=N notebooks in parallel (default: all cores)
 
 run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [CITY=16201] [PARAMS=estat_table]
 	@test -n "$(NB)" || (echo "usage: make run NB=<notebook> [CITY=<code or name>] [PARAMS=<variant or file.yml>]"; exit 2)
@@ -58,9 +58,8 @@ bench: $(STAMP) ## Benchmarks (speed and memory) → build/bench/*.json and buil
 workshop: $(STAMP) ## Workshop kit: student (answers removed) and instructor copies → build/workshop/<notebook>/
 	$(EBPM) workshop
 
-lab: $(STAMP) ## Start JupyterLab with the project kernel (installs the `lab` extra on first use)
-	@$(PY) -c 'import jupyterlab' 2>/dev/null || $(PY) -m pip install --quiet "jupyterlab>=4"
-	$(BIN)/jupyter lab notebooks/
+lab: $(STAMP) ## Start JupyterLab (pinned in requirements.lock) on notebooks/ with the project kernel `ebpm`
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: ## Remove build products (reports, executed notebooks, processed and generated data)
 	rm -rf build reports/*.html data/processed/* data/interim/*

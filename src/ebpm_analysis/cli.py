@@ -7,6 +7,7 @@ wrong and what is valid, and exit non-zero.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def cmd_run(args) -> int:
 
 def cmd_build_all(args) -> int:
     from .pipeline.execute import build_all
-    results = build_all(layout=_layout(args), force=args.force, only=args.only)
+    results = build_all(layout=_layout(args), force=args.force, only=args.only, jobs=args.jobs)
     failed = [r for r in results if r.status == "failed"]
     ran = sum(r.status == "ok" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
     s.add_argument("--only", nargs="*", help="limit to these notebooks")
     s.add_argument("--out-dir", help="write reports here instead of reports/")
+    s.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+                   help="notebooks run in parallel (default: the number of cores); a notebook's own runs stay serial")
     s.set_defaults(func=cmd_build_all)
     s = sub.add_parser("render", help="render an already executed notebook to HTML")
     s.add_argument("executed")

@@ -7,6 +7,7 @@ import nbformat
 import pytest
 
 from ebpm_analysis import cli
+from ebpm_analysis.errors import EbpmError
 from ebpm_analysis.pipeline.execute import Layout, RunFailed, run_notebook
 
 FIX = str(Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_run.ipynb")
@@ -106,6 +107,34 @@ def test_build_all_continues_past_failure_and_reports(monkeypatch, tmp_path):
     assert "失敗" in index and "planted failure" in index and "成功" in index
     again = execute.build_all(layout=layout, log=lambda *a: None)
     assert [(r.variant, r.status) for r in again] == [("broken", "failed"), ("default", "skipped")]
+
+
+def test_build_all_in_parallel_gives_the_serial_results_in_plan_order(monkeypatch, tmp_path):
+    """--jobs 2: two notebooks run in two worker processes; a failure in one does not stop the other; the
+    results, reports and index are those of a serial build."""
+    import shutil
+
+    from ebpm_analysis.pipeline import execute
+    from ebpm_analysis.pipeline import params as P
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    for name in ("fixture_a", "fixture_b"):
+        shutil.copy(FIX, nb_dir / f"{name}.ipynb")
+        (tmp_path / "params" / name).mkdir(parents=True)
+        (tmp_path / "params" / name / "default.yml").write_text("n: 1\n", encoding="utf-8")
+    (tmp_path / "params" / "fixture_a" / "broken.yml").write_text("fail: true\n", encoding="utf-8")
+    monkeypatch.setattr(P.paths, "NOTEBOOKS_DIR", nb_dir)
+    monkeypatch.setattr(P.paths, "PARAMS_DIR", tmp_path / "params")
+    monkeypatch.setattr(P, "list_notebooks", lambda d=None: ["fixture_a", "fixture_b"])
+    layout = Layout(reports_dir=tmp_path / "reports", build_dir=tmp_path / "build")
+    results = execute.build_all(layout=layout, jobs=2, log=lambda *a: None)
+    assert [(r.name, r.variant, r.status) for r in results] == [
+        ("fixture_a", "broken", "failed"), ("fixture_a", "default", "ok"), ("fixture_b", "default", "ok")]
+    assert sorted(p.name for p in layout.reports_dir.glob("*.html")) == [
+        "fixture_a.html", "fixture_b.html", "index.html"]
+    assert "planted failure" in (layout.reports_dir / "index.html").read_text(encoding="utf-8")
+    with pytest.raises(EbpmError, match="--jobs 0"):
+        execute.build_all(layout=layout, jobs=0, log=lambda *a: None)
 
 
 def test_make_help_lists_every_target():

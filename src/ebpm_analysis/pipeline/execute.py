@@ -371,12 +371,44 @@ def build_plan(only: list[str] | None = None) -> list[tuple[str, str, str | None
 
 
 def build_all(*, layout: Layout | None = None, force: bool = False, only: list[str] | None = None,
-              log=print) -> list[RunResult]:
-    """Run every configured report (:func:`build_plan`); continue past failures; return all results."""
+              jobs: int = 1, log=print) -> list[RunResult]:
+    """Run every configured report (:func:`build_plan`); continue past failures; return all results in plan order.
+
+    ``jobs`` > 1 runs different notebooks in parallel worker processes. The runs of one notebook (its parameter
+    sets and cities) stay in one worker, one after another, because they share the notebook's folders in
+    ``data/interim`` and ``data/processed``; different notebooks share only read-only inputs and caches written
+    atomically. The longest notebooks (by their last recorded run time) start first.
+    """
     from .index import write_index
+    if jobs < 1:
+        raise EbpmError(f"--jobs {jobs}: expected a whole number of at least 1")
     layout = layout or Layout()
-    results = []
-    for name, variant, city in build_plan(only):
+    plan = build_plan(only)
+    groups: dict[str, list[tuple[int, tuple]]] = {}
+    for i, run in enumerate(plan):
+        groups.setdefault(run[0], []).append((i, run))
+    done: dict[int, RunResult] = {}
+    if jobs == 1 or len(groups) == 1:
+        for runs in groups.values():
+            done.update(_run_group(runs, layout, force, log))
+    else:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        order = sorted(groups, key=lambda n: -_last_seconds(layout, [r for _, r in groups[n]]))
+        # fork (POSIX) keeps the parent's configuration (paths, test patches); elsewhere spawn.
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=ctx) as pool:
+            futures = [pool.submit(_run_group, groups[n], layout, force, print) for n in order]
+            for f in cf.as_completed(futures):
+                done.update(f.result())
+    write_index(layout)
+    return [done[i] for i in range(len(plan))]
+
+
+def _run_group(runs: list[tuple[int, tuple]], layout: Layout, force: bool, log) -> dict[int, RunResult]:
+    """The runs of one notebook, in order (a worker's task in :func:`build_all`)."""
+    out = {}
+    for i, (name, variant, city) in runs:
         label = f"{name} ({variant}{', ' + city if city else ''})"
         try:
             r = run_notebook(name, variant, city=city, layout=layout, force=force, log=log)
@@ -385,6 +417,15 @@ def build_all(*, layout: Layout | None = None, force: bool = False, only: list[s
         except EbpmError as e:
             log(f"[ebpm] {label}: FAILED — {e}")
             r = RunResult(name, variant, "failed", error=str(e))
-        results.append(r)
-    write_index(layout)
-    return results
+        out[i] = r
+    return out
+
+
+def _last_seconds(layout: Layout, runs: list[tuple]) -> float:
+    """Seconds the runs took last time (from their status files; 0 when unknown)."""
+    total = 0.0
+    for name, variant, city in runs:
+        f = layout.status_dir / f"{resolve_run(name, variant, city=city)['stem']}.json"
+        if f.exists():
+            total += json.loads(f.read_text(encoding="utf-8")).get("seconds") or 0.0
+    return total
