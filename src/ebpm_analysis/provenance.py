@@ -69,9 +69,9 @@ def record_input(path: str | os.PathLike, nature: str = "real", dataset: str | N
         _RECORDED[entry["path"]] = entry
         entries.append(entry)
         log = os.environ.get("EBPM_RUN_LOG")
-        if log:
+        if log:   # the run's log also keeps the full path (for "up to date" checks; never printed in reports)
             with open(log, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(entry | {"resolved": str(f.resolve())}, ensure_ascii=False) + "\n")
     return entries[0] if len(entries) == 1 else {"path": paths.relative(p), "files": entries}
 
 

@@ -7,6 +7,7 @@ partial notebook goes to ``build/failed/`` for debugging.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import html
@@ -16,15 +17,17 @@ import platform
 import sys
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import nbformat
 
 from .. import paths
 from ..errors import EbpmError
 from ..io.common import atomic_path
-from ..provenance import data_nature, git_state, package_versions
+from ..provenance import data_nature, git_state, package_versions, sha256_file
 from . import params as P
 from .render import parse_front_matter, render
 
@@ -246,7 +249,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     fingerprint = source_fingerprint(nb_path, params_path, values)
     if not force and report.exists() and status_file.exists():
         old = json.loads(status_file.read_text(encoding="utf-8"))
-        if old.get("fingerprint") == fingerprint and old.get("status") == "ok":
+        if old.get("fingerprint") == fingerprint and old.get("status") == "ok" \
+                and not changed_inputs(old.get("inputs")):
             return RunResult(name, variant_name, "skipped", report, executed)
 
     ensure_kernel()
@@ -257,40 +261,34 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     layout.executed_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc).astimezone()
     t0 = time.perf_counter()
-    fd, runlog = tempfile.mkstemp(prefix="ebpm-run-", suffix=".jsonl")
-    os.close(fd)
     tmp_nb = Path(tempfile.mkstemp(prefix=f"{stem}-", suffix=".ipynb", dir=layout.executed_dir)[1])
-    old_env = os.environ.get("EBPM_RUN_LOG")
-    os.environ["EBPM_RUN_LOG"] = runlog
     log(f"[ebpm] running {stem} …")
-    try:
-        pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values, kernel_name=KERNEL_NAME,
-                            cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    except PapermillExecutionError as e:
-        layout.failed_dir.mkdir(parents=True, exist_ok=True)
-        failed = layout.failed_dir / f"{stem}.ipynb"
-        os.replace(tmp_nb, failed)
-        msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was kept; "
-               f"the partial notebook is {paths.relative(failed)}.")
-        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
-                      city=values.get("city_code"))
-        raise RunFailed(msg) from None
-    except BaseException:
-        tmp_nb.unlink(missing_ok=True)
-        raise
-    finally:
-        if old_env is None:
-            os.environ.pop("EBPM_RUN_LOG", None)
-        else:
-            os.environ["EBPM_RUN_LOG"] = old_env
-    seconds = time.perf_counter() - t0
-    finished = dt.datetime.now(dt.timezone.utc).astimezone()
-    inputs = {}
-    for line in Path(runlog).read_text(encoding="utf-8").splitlines():
-        e = json.loads(line)
-        inputs[e["path"]] = e
-    os.unlink(runlog)
+    with _run_environment(stem) as runlog:
+        try:
+            pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values, kernel_name=KERNEL_NAME,
+                                cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                kernel_manager_class=_TrackedKernelManager)
+        except PapermillExecutionError as e:
+            layout.failed_dir.mkdir(parents=True, exist_ok=True)
+            failed = layout.failed_dir / f"{stem}.ipynb"
+            os.replace(tmp_nb, failed)
+            msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was "
+                   f"kept; the partial notebook is {paths.relative(failed)}.")
+            _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
+                          city=values.get("city_code"))
+            raise RunFailed(msg) from None
+        except BaseException:   # interrupted (SIGINT/SIGTERM) or papermill itself failed
+            tmp_nb.unlink(missing_ok=True)
+            _TrackedKernelManager.kill_all()
+            raise
+        seconds = time.perf_counter() - t0
+        finished = dt.datetime.now(dt.timezone.utc).astimezone()
+        inputs, read = {}, {}
+        for line in (runlog.read_text(encoding="utf-8").splitlines() if runlog.exists() else []):
+            e = json.loads(line)
+            read[e["resolved"]] = e["sha256"]
+            inputs[e["path"]] = {k: v for k, v in e.items() if k != "resolved"}
     city_code = all_params.get("city_code")
     prov = {
         "notebook": name, "variant": variant_name, "parameters": all_params, "command": run["command"],
@@ -305,6 +303,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
         "seconds": round(seconds, 2), "fingerprint": fingerprint,
     }
+    files_read = sorted(read.items())
     nb = nbformat.read(tmp_nb, as_version=4)
     fill_front_matter(nb, all_params)
     for cell in nb.cells:
@@ -327,12 +326,65 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept."
         _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov)
         raise RunFailed(msg) from e
-    _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov)
+    _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read)
     log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
     return RunResult(name, variant_name, "ok", report, executed, seconds, engine=used)
 
 
-def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None) -> None:
+def _kernel_manager_base():
+    from jupyter_client import AsyncKernelManager
+    return AsyncKernelManager
+
+
+class _TrackedKernelManager(_kernel_manager_base()):
+    """nbclient's kernel manager, remembered so that an interrupted run can stop its kernel at once.
+
+    A SIGTERM or SIGINT raised inside nbclient's event loop leaves its own clean-up coroutine unrun: the kernel
+    would outlive the run for a while and its connection file would stay behind.
+    """
+    live: ClassVar[weakref.WeakSet] = weakref.WeakSet()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _TrackedKernelManager.live.add(self)
+
+    @classmethod
+    def kill_all(cls) -> None:
+        for km in list(cls.live):
+            proc = getattr(km.provisioner, "process", None) if km.provisioner else None
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            km.cleanup_connection_file()
+            km.cleanup_ipc_files()
+            cls.live.discard(km)
+
+
+@contextlib.contextmanager
+def _run_environment(stem: str):
+    """A temporary folder of this run's own, removed on any exit (a failure, SIGINT, SIGTERM): the input log
+    (``EBPM_RUN_LOG``), and ``TMPDIR`` of the run and its kernel, so the kernel's connection file and every
+    temporary file of the notebook go there and two runs never share a temporary name. Yields the log's path."""
+    import shutil
+    folder = Path(tempfile.mkdtemp(prefix=f"ebpm-{stem}-"))
+    saved = {k: os.environ.get(k) for k in ("EBPM_RUN_LOG", "TMPDIR")}
+    saved_tempdir = tempfile.tempdir
+    os.environ["EBPM_RUN_LOG"] = str(folder / "inputs.jsonl")
+    os.environ["TMPDIR"] = tempfile.tempdir = str(folder)
+    try:
+        yield folder / "inputs.jsonl"
+    finally:
+        tempfile.tempdir = saved_tempdir
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None,
+                  files_read=None) -> None:
     prev = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     rec = {
         "stem": stem, "notebook": name, "variant": variant,
@@ -345,9 +397,16 @@ def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprin
         "data_nature": (prov or {}).get("data_nature", prev.get("data_nature", "")),
         "seconds": (prov or {}).get("seconds"),
         "last_ok": (prov or {}).get("finished") if status == "ok" else prev.get("last_ok"),
+        # every file the run read, wherever it lives: a changed input file makes the report out of date
+        "inputs": [list(x) for x in files_read or []] if status == "ok" else prev.get("inputs", []),
     }
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(rec, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def changed_inputs(inputs: list | None) -> list[str]:
+    """The input files the last good run read (``[full path, sha256]`` pairs) that changed or disappeared."""
+    return [p for p, digest in inputs or [] if not Path(p).is_file() or sha256_file(p) != digest]
 
 
 def build_plan(only: list[str] | None = None) -> list[tuple[str, str, str | None]]:
@@ -392,17 +451,28 @@ def build_all(*, layout: Layout | None = None, force: bool = False, only: list[s
         for runs in groups.values():
             done.update(_run_group(runs, layout, force, log))
     else:
-        import concurrent.futures as cf
         import multiprocessing as mp
         order = sorted(groups, key=lambda n: -_last_seconds(layout, [r for _, r in groups[n]]))
-        # fork (POSIX) keeps the parent's configuration (paths, test patches); elsewhere spawn.
+        # fork (POSIX) keeps the parent's configuration (paths, test patches, the SIGTERM handler of the CLI);
+        # elsewhere spawn. On an interruption the workers are terminated: each removes its partial files.
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=ctx) as pool:
-            futures = [pool.submit(_run_group, groups[n], layout, force, print) for n in order]
-            for f in cf.as_completed(futures):
-                done.update(f.result())
+        pool = ctx.Pool(processes=min(jobs, len(groups)), maxtasksperchild=1)
+        try:
+            for part in pool.imap_unordered(_run_group_task, [(groups[n], layout, force) for n in order]):
+                done.update(part)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     write_index(layout)
     return [done[i] for i in range(len(plan))]
+
+
+def _run_group_task(task: tuple) -> dict[int, RunResult]:
+    runs, layout, force = task
+    return _run_group(runs, layout, force, print)
 
 
 def _run_group(runs: list[tuple[int, tuple]], layout: Layout, force: bool, log) -> dict[int, RunResult]:

@@ -156,6 +156,9 @@ def validate(nb_path: Path, values: dict[str, Any], *, check_paths: bool = True)
             raise ParameterError(name, f"got {got}{hint}", expected=f"{spec[name].type_name} (like {default!r})")
         if isinstance(default, float) and isinstance(value, int):
             value = float(value)
+        if name.startswith("output") and name.endswith("_dir") and isinstance(value, str) and not value.strip():
+            raise ParameterError(name, "is empty (the exports would land in the project root)",
+                                 expected=f"a folder relative to the project root, like {default!r}")
         if check_paths and isinstance(value, str) and value and name.endswith(("_path", "_dir", "_file")) \
                 and not name.startswith("output"):
             p = paths.resolve(value)
