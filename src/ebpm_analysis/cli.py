@@ -46,8 +46,12 @@ def cmd_run(args) -> int:
     from .pipeline.execute import run_notebook
     from .pipeline.index import write_index
     layout = _layout(args)
-    r = run_notebook(args.notebook, args.params, args.param or [], city=args.city, layout=layout,
-                     show_code=args.show_code, force=not args.if_changed, engine=args.engine)
+    try:
+        r = run_notebook(args.notebook, args.params, args.param or [], city=args.city, layout=layout,
+                         show_code=args.show_code, force=not args.if_changed, engine=args.engine)
+    except EbpmError:
+        write_index(layout)   # the index shows the failure (the previous report stays)
+        raise
     if r.status == "skipped":
         print(f"[ebpm] {r.name} ({r.variant}) is up to date: {paths.relative(r.report)}")
     write_index(layout)

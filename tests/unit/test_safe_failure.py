@@ -11,6 +11,12 @@ from ebpm_analysis.pipeline.execute import Layout, RunFailed, run_notebook
 FIX = str(Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_run.ipynb")
 
 
+def _params(folder: Path, text: str) -> Path:
+    f = folder / "set.yml"
+    f.write_text(text, encoding="utf-8")
+    return f
+
+
 def test_a_changed_input_outside_data_raw_makes_the_report_out_of_date(tmp_path):
     """--if-changed skips a run only when every file the last run read is unchanged, wherever it lives."""
     data = tmp_path / "counts.csv"
@@ -76,3 +82,15 @@ def test_sigterm_mid_build_keeps_the_reports_and_leaves_no_partial_files(tmp_pat
     assert not list((tmp_path / "tmp").iterdir()), "the killed run left temporary files behind"
     again = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_a_failed_cli_run_marks_the_index_failed_without_quoting_the_message(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["run", FIX, "--out-dir", str(out)]) == 0
+    good = (out / "fixture_run.html").read_bytes()
+    assert "成功" in (out / "index.html").read_text(encoding="utf-8")
+    assert cli.main(["run", FIX, "--params", str(_params(tmp_path, "fail: true\nlabels: [SECRET_TOKEN]\n")),
+                     "--out-dir", str(out)]) == 2
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "失敗" in index and "ValueError" in index and "planted failure" not in index
+    assert (out / "fixture_run.html").read_bytes() == good

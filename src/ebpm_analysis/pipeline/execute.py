@@ -276,7 +276,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
             msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was "
                    f"kept; the partial notebook is {paths.relative(failed)}.")
             _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
-                          city=values.get("city_code"))
+                          city=values.get("city_code"),
+                          summary=f"セル {e.exec_count} で {e.ename}（詳細: {paths.relative(failed)}）")
             raise RunFailed(msg) from None
         except BaseException:   # interrupted (SIGINT/SIGTERM) or papermill itself failed
             tmp_nb.unlink(missing_ok=True)
@@ -324,7 +325,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     except BaseException as e:
         tmp_nb.unlink(missing_ok=True)
         msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept."
-        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov)
+        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
+                      summary=f"レポートの作成で {type(e).__name__}")
         raise RunFailed(msg) from e
     _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read)
     log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
@@ -384,7 +386,9 @@ def _run_environment(stem: str):
 
 
 def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None,
-                  files_read=None) -> None:
+                  files_read=None, summary: str = "") -> None:
+    """The run's status record. ``error`` is the full message (terminal, status file); ``summary`` is what the
+    index shows: the error class and where to look, never the message, which may quote an input file."""
     prev = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     rec = {
         "stem": stem, "notebook": name, "variant": variant,
@@ -392,7 +396,8 @@ def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprin
         "city_name": (prov or {}).get("city_name") or prev.get("city_name", ""),
         "command": (prov or {}).get("command") or prev.get("command", ""),
         "title": str(fm.get("title", name)), "subtitle": str(fm.get("subtitle", "") or ""),
-        "status": status, "error": error, "fingerprint": fingerprint if status == "ok" else prev.get("fingerprint"),
+        "status": status, "error": error, "error_summary": summary,
+        "fingerprint": fingerprint if status == "ok" else prev.get("fingerprint"),
         "run_at": (prov or {}).get("finished") or dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "data_nature": (prov or {}).get("data_nature", prev.get("data_nature", "")),
         "seconds": (prov or {}).get("seconds"),

@@ -24,7 +24,8 @@ def write_index(layout) -> Path:
         link = (f'<a href="{html.escape(report.name)}">{html.escape(r["title"])}</a>' if report.exists()
                 else html.escape(r["title"]))
         status = STATUS_LABEL.get(r["status"], r["status"])
-        err = f'<div class="err">{html.escape(r["error"])}</div>' if r.get("error") else ""
+        # the error class and where to look; the message itself may quote an input file (see the status file)
+        err = f'<div class="err">{html.escape(r.get("error_summary") or "失敗")}</div>' if r.get("error") else ""
         nature = r.get("data_nature", "")
         rows.append(
             f'<tr class="st-{html.escape(r["status"])}">'
