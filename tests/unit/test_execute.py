@@ -51,6 +51,8 @@ def test_title_placeholder_names_the_city(layout):
     assert "<code>ebpm run fixture_run --city 43202</code>" in html
     status = json.loads((layout.status_dir / "fixture_run--43202.json").read_text(encoding="utf-8"))
     assert status["title"] == "八代市のパイプライン試験 Pipeline fixture"
+    # the subtitle's {{data_label}} comes from the inputs read: the fixture reads one real file
+    assert status["subtitle"] == "fixture — real data（実データ）" and "fixture — real data（実データ）" in html
     assert (status["city"], status["city_name"]) == ("43202", "八代市")
     assert {e["dataset"] for e in nbformat.read(r.executed, as_version=4).metadata["ebpm"]["inputs"]} == {
         "ipss-projection-kumamoto-city"}  # deriving the name is not an input of the analysis

@@ -157,10 +157,16 @@ def _provenance_markdown(prov: dict) -> str:
 </section>"""
 
 
-def template_values(values: dict) -> dict[str, str]:
-    """Values for ``{{name}}`` placeholders in the front matter: every parameter, plus
-    ``city_name`` derived from ``city_code`` (熊本市 for "43100")."""
+DATA_LABELS = {"real": "real data（実データ）", "synthetic": "synthetic data（合成データ）",
+               "mixed": "real and synthetic data（実データ＋合成データ）"}
+
+
+def template_values(values: dict, data_nature: str | None = None) -> dict[str, str]:
+    """Values for ``{{name}}`` placeholders in the front matter: every parameter, ``city_name`` derived from
+    ``city_code`` (熊本市 for "43100"), and ``data_label`` from the inputs the run actually read (empty before
+    the run)."""
     out = {k: str(v) for k, v in values.items() if isinstance(v, (str, int, float))}
+    out["data_label"] = DATA_LABELS.get(data_nature or "", "")
     code = values.get("city_code")
     if isinstance(code, str):
         try:
@@ -173,13 +179,13 @@ def template_values(values: dict) -> dict[str, str]:
     return out
 
 
-def fill_front_matter(nb, values: dict) -> dict | None:
+def fill_front_matter(nb, values: dict, data_nature: str | None = None) -> dict | None:
     """Replace ``{{name}}`` placeholders in the executed notebook's front matter (title, subtitle)
     so that one notebook titles each city's report correctly, for Quarto and nbconvert alike."""
     import re
     if not nb.cells or nb.cells[0].cell_type != "raw" or "{{" not in nb.cells[0].source:
         return None
-    vals = template_values(values)
+    vals = template_values(values, data_nature)
     nb.cells[0].source = re.sub(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}",
                                 lambda m: vals.get(m.group(1), m.group(0)), nb.cells[0].source)
     return parse_front_matter(nb)
@@ -306,7 +312,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     }
     files_read = sorted(read.items())
     nb = nbformat.read(tmp_nb, as_version=4)
-    fill_front_matter(nb, all_params)
+    fm = fill_front_matter(nb, all_params, prov["data_nature"]) or fm   # the subtitle says real or synthetic
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
