@@ -48,7 +48,7 @@ def test_precedence_defaults_profile_params_overrides(tmp_path):
     # a profile's notebook entry beats its common params
     y = E.resolve_run("02_dental_checkups", city="43202")["values"]
     assert y["n_facilities"] == 45 and y["tooth_naming"] == "japanese"
-    assert E.resolve_run("04_emergency_demand", city="八代市")["values"]["population_total"] == 123000
+    assert E.resolve_run("04_emergency_demand", city="八代市")["values"]["population_total"] == 123067
 
 
 def test_city_without_profile_runs_from_its_code(tmp_path):
@@ -96,7 +96,8 @@ def test_build_plan_covers_sets_and_cities():
     assert ("01_census_commuting", "estat_table", None) in plan and ("02_dental_checkups", "default", "43202") in plan
     stems = [E.resolve_run(n, v, city=c)["stem"] for n, v, c in plan]
     assert len(stems) == len(set(stems))
-    assert not any("06_counter_congestion--" in s for s in stems)  # no profile lists 06 yet
+    # the model cities of 04 (仙台市) and 06 (滋賀県, a prefecture-level run)
+    assert ("04_emergency_demand", "default", "04100") in plan and ("06_counter_congestion", "default", "25000") in plan
 
 
 def test_profile_errors(tmp_path):

@@ -22,7 +22,7 @@ def synth(tmp_path_factory):
     root = tmp_path_factory.mktemp("emergency")
     folder = SE.ensure_emergency(7, start="2021-01-01", end="2024-12-31", n_districts=30, out_dir=root)
     files = {k: folder / name for k, name in SE.FILES.items()}
-    districts = DL.read_districts(files["districts"], nature="synthetic")
+    districts = DL.read_districts(files["districts"], city="43100", nature="synthetic")
     log = DL.read_dispatch_log(files["log"], nature="synthetic", known_areas=districts["district_code"])
     log["district_code"] = CE.assign_districts(log, districts)
     return {
@@ -105,7 +105,7 @@ def test_ageing_scenario_arithmetic(synth):
 
 
 def test_daytime_crew_simulation(synth):
-    tm = CE.travel_model(synth["log"], synth["stations"])
+    tm = CE.travel_model(synth["log"], synth["stations"], synth["districts"].crs)
     assert tm["b"] > 0 and tm["r2"] > 0.5
     eff = CE.daytime_crew_effect(synth["log"], synth["stations"], tm, last_days=120)
     assert eff.saving_min >= 0 and eff.mean_with_crew <= eff.mean_base
@@ -141,7 +141,7 @@ def test_response_cost_is_processing_plus_travel_by_straight_line_km():
 def test_density_grid_suppresses_small_cells():
     x = np.r_[np.full(12, 500.0), np.full(3, 1500.0)]
     y = np.full(15, 500.0)
-    g = CE.density_grid(x, y, cell_m=1000, n_years=1, min_cell=10).set_index("ix")
+    g = CE.density_grid(x, y, cell_m=1000, n_years=1, min_cell=10, crs="EPSG:6670").set_index("ix")
     assert g.loc[0, "per_year"] == 12 and np.isnan(g.loc[1, "per_year"])
 
 
@@ -155,11 +155,8 @@ def test_generator_is_deterministic(tmp_path):
 
 
 def test_another_city_by_parameters(tmp_path):
-    """八代市 (43202): a single-polygon city; the generator needs its population, loaders check its boundary."""
+    """八代市 (43202): a single-polygon city sized by its census population; loaders check its boundary."""
     from ebpm_analysis import geo
-    from ebpm_analysis.errors import ParameterError
-    with pytest.raises(ParameterError, match="population_total"):
-        SE.generate_emergency(1, city_code="43202", start="2024-01-01", end="2024-12-31", n_districts=10)
     folder = SE.ensure_emergency(1, city_code="43202", start="2024-01-01", end="2024-12-31", n_districts=10,
                                  out_dir=tmp_path, population_total=123_000, n_branches=5)
     files = {k: folder / name for k, name in SE.FILES.items()}
@@ -177,7 +174,7 @@ def test_nothing_is_flagged_without_planted_growth(tmp_path):
     folder = SE.ensure_emergency(3, start="2022-01-01", end="2024-12-31", n_districts=20, out_dir=tmp_path, n_growth=0)
     files = {k: folder / name for k, name in SE.FILES.items()}
     assert read_truth(folder)["growth_districts"] == []
-    districts = DL.read_districts(files["districts"], nature="synthetic")
+    districts = DL.read_districts(files["districts"], city="43100", nature="synthetic")
     log = DL.read_dispatch_log(files["log"], nature="synthetic")
     log["district_code"] = CE.assign_districts(log, districts)
     assert not CE.demand_trend(log)["flagged"].any()

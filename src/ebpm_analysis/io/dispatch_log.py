@@ -50,6 +50,9 @@ COLUMNS = {
     "町丁コード": "area_code",
 }
 TIME_COLUMNS = ("覚知日時", "出場日時", "現着日時", "病院着日時")
+# The one bundled population projection: 熊本市 (43100), census + IPSS 2013 (data/raw/ipss-projection-kumamoto-city).
+IPSS_PROJECTIONS = {"43100": ("ipss-projection-kumamoto-city",
+                              "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv")}
 TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
 
 
@@ -82,7 +85,8 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: 
                       boundary_tolerance_m: float = 50.0) -> pd.DataFrame:
     """Validated, tidy dispatch log (English column names, datetimes, float coordinates).
 
-    - ``city``: GeoDataFrame of the city's areas; coordinates must fall inside it (or within
+    - ``city``: the city (code or name, or the GeoDataFrame of :func:`ebpm_analysis.geo.load_city`);
+      coordinates must fall inside it (:func:`ebpm_analysis.geo.inside_city`, or within
       ``boundary_tolerance_m`` of its boundary: geocoded points on boundary roads).
     - ``known_areas``: iterable of valid 町丁コード (checked where the code is given).
     - ``known_stations``: iterable of valid 出場署所 codes.
@@ -127,21 +131,14 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: 
                                  rows=bad_rows(bad),
                                  expected="codes of the city's districts / 町丁")
     if city is not None and has_xy.any():
-        import shapely
-        area = city.to_crs("EPSG:6668").union_all()
-        shapely.prepare(area)
+        from .. import geo
+        code = city.attrs["city_code"] if hasattr(city, "attrs") else city
         inside = np.ones(len(df), dtype=bool)
         xy = df.loc[has_xy, ["経度", "緯度"]].to_numpy(dtype=float)
-        inside[has_xy.to_numpy()] = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
-        if not inside.all():   # allow points on boundary roads within ``boundary_tolerance_m``
-            from .. import geo
-            out_i = np.flatnonzero(~inside)
-            pts = geo.to_plane(geo.points_frame(df.iloc[out_i].astype({"緯度": float, "経度": float}),
-                                                lon="経度", lat="緯度"))
-            with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)   # swapped lat/lon → inf
-                d = pts.distance(geo.to_plane(city).union_all()).to_numpy()
-            inside[out_i[np.nan_to_num(d, nan=np.inf) <= boundary_tolerance_m]] = True
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # swapped lat/lon → inf
+            # points on boundary roads within ``boundary_tolerance_m`` count as inside
+            inside[has_xy.to_numpy()] = geo.inside_city(xy[:, 0], xy[:, 1], code, tolerance_m=boundary_tolerance_m)
         if not inside.all():
             raise InputFileError(path, f"{int((~inside).sum())} dispatch location(s) outside the city",
                                  column="緯度/経度", rows=bad_rows(~inside),
@@ -220,11 +217,14 @@ def read_district_population(path: str | os.PathLike, *, encoding: str = AUTO,
     return out
 
 
-def read_districts(path: str | os.PathLike, *, nature: str = "real"):
-    """District polygons (GeoJSON/GPKG) with ``district_code`` (and ``district_name``), EPSG:6670."""
+def read_districts(path: str | os.PathLike, *, city, nature: str = "real"):
+    """District polygons (GeoJSON/GPKG) with ``district_code`` (and ``district_name``), in the plane
+    zone of ``city`` (a code or name, or the GeoDataFrame of :func:`ebpm_analysis.geo.load_city`;
+    :func:`ebpm_analysis.geo.plane_crs`)."""
     import geopandas as gpd
 
     from .. import geo
+    code = city.attrs["city_code"] if hasattr(city, "attrs") else city
     path = input_path(path, expected="a GeoJSON/GeoPackage of districts (check districts_path)")
     gdf = gpd.read_file(path)
     if "district_code" not in gdf.columns:
@@ -233,8 +233,20 @@ def read_districts(path: str | os.PathLike, *, nature: str = "real"):
     gdf["district_code"] = gdf["district_code"].astype(str)
     if "district_name" not in gdf.columns:
         gdf["district_name"] = gdf["district_code"]
+    if gdf.crs is None:
+        gdf = gdf.set_crs(geo.GEO_CRS)
     record_input(path, nature=nature, dataset="districts")
-    return geo.to_plane(gdf)
+    return gdf.to_crs(geo.plane_crs(code))
+
+
+def projection_path_for(city_code: str, path: str | os.PathLike = "") -> Path | None:
+    """The population projection of a city: ``path`` when given, else the bundled projection of that
+    city (熊本市 only, :data:`IPSS_PROJECTIONS`), else None (no ageing scenario: another city's
+    projection is never used)."""
+    from .. import paths
+    if str(path).strip():
+        return paths.resolve(path)
+    return paths.raw(*IPSS_PROJECTIONS[city_code]) if city_code in IPSS_PROJECTIONS else None
 
 
 def read_population_projection(path: str | os.PathLike, *, nature: str = "real") -> pd.DataFrame:

@@ -38,7 +38,8 @@ def read_stations(path: str | os.PathLike, *, encoding: str = AUTO, nature: str 
                   city=None, max_outside_m: float = 10_000.0) -> pd.DataFrame:
     """Tidy station table: station_code, station_name, kind, crews_24h, crews_day, lat, lon.
 
-    ``city`` (a GeoDataFrame of the city's areas) enables the location check.
+    ``city`` (a code or name, or the GeoDataFrame of :func:`ebpm_analysis.geo.load_city`) enables the
+    location check (:func:`ebpm_analysis.geo.distance_to_city_m`, in the city's plane zone).
     """
     path = input_path(path, expected="the stations CSV (check stations_path)")
     enc = resolve_encoding(path, encoding)
@@ -76,9 +77,8 @@ def read_stations(path: str | os.PathLike, *, encoding: str = AUTO, nature: str 
                                  rows=bad_rows(bad), expected=f"JGD2011 degrees within {lo}–{hi}")
     if city is not None:
         from .. import geo
-        pts = geo.to_plane(geo.points_frame(df))
-        area = geo.to_plane(city).union_all()
-        dist = pts.distance(area).to_numpy()
+        code = city.attrs["city_code"] if hasattr(city, "attrs") else city
+        dist = geo.distance_to_city_m(df["lon"].to_numpy(), df["lat"].to_numpy(), code)
         bad = dist > max_outside_m
         if bad.any():
             raise InputFileError(path, f"stations more than {max_outside_m / 1000:g} km outside the city",

@@ -1,4 +1,5 @@
-"""Figures for case 6 (counter congestion). Each returns a matplotlib figure in the house style."""
+"""Figures for case 6 (counter congestion). Each returns a matplotlib figure in the house style;
+``office`` (the counter of the run, e.g. 「滋賀県の窓口」) starts the title."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .. import viz
 from ..cases.counter import FISCAL_MONTHS, OPEN_WEEKDAYS_JA
 
 
-def heatmap(mean: pd.DataFrame, n: pd.DataFrame, *, source: str, synthetic: bool, min_days: int = 3):
+def heatmap(mean: pd.DataFrame, n: pd.DataFrame, *, source: str, synthetic: bool, min_days: int = 3, office: str = ""):
     """Month × weekday heat map of mean applications per open day (cells with < min_days days greyed)."""
     fig, ax = plt.subplots(figsize=(7.2, 6.4))
     vals = mean.where(n >= min_days)
@@ -29,12 +30,12 @@ def heatmap(mean: pd.DataFrame, n: pd.DataFrame, *, source: str, synthetic: bool
     cb.set_label("1開庁日あたり受付件数（件/日）")
     ax.set_xlabel("曜日")
     ax.set_ylabel("月（年度順）")
-    ax.set_title("月×曜日別の平均受付件数")
+    ax.set_title(f"{office} 月×曜日別の平均受付件数".strip())
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
 
-def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | None = None):
+def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | None = None, office: str = ""):
     """Forest plot of rate ratios (95 % CI): day effects (left) and month effects (right)."""
     day = eff[eff["group"] != "月"].reset_index(drop=True)
     mon = eff[eff["group"] == "月"].reset_index(drop=True)
@@ -58,14 +59,15 @@ def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | No
         ax.set_xlabel("件数の倍率（1 = 基準と同じ、対数目盛）")
         ax.set_title(title)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.suptitle("受付件数を左右する要因（負の二項回帰）", fontsize=13, fontweight="bold")
+    fig.suptitle(f"{office} 受付件数を左右する要因（負の二項回帰）".strip(), fontsize=13, fontweight="bold")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
 
-def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, source: str, synthetic: bool):
+def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, source: str, synthetic: bool,
+             office: str = ""):
     """Windows needed per weekday × weather, one panel per month label; bars = opening-hours simulation,
     markers = steady-state Erlang C."""
     labels = list(dict.fromkeys(by_type["month_label"]))
@@ -88,8 +90,8 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
         ax.grid(axis="x", visible=False)
     axes[0][0].set_ylabel("必要な窓口数（人）")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.suptitle(f"日の種類別の必要窓口数（平均待ち{target_wait_min:g}分以内、同種の日の{quantile:.0%}をカバー）",
-                 fontsize=12, fontweight="bold")
+    title = f"{office} 日の種類別の必要窓口数（平均待ち{target_wait_min:g}分以内、同種の日の{quantile:.0%}をカバー）"
+    fig.suptitle(title.strip(), fontsize=12, fontweight="bold")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
     viz.source_note(fig, source, synthetic=synthetic)
@@ -97,7 +99,7 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
 
 
 def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame, staff: pd.DataFrame, *,
-             source: str, synthetic: bool):
+             source: str, synthetic: bool, office: str = ""):
     """(left) permits by expiry month before/after; (right) applications per open day by month before/after,
     with the windows needed on a busy dry day of the month written above the bars."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
@@ -107,7 +109,7 @@ def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame
     a = after_reg.set_index("month")["permits"].reindex(order)
     axes[0].bar(x - 0.2, b, width=0.4, color="#9aa5b1", label="現状")
     axes[0].bar(x + 0.2, a, width=0.4, color=viz.PALETTE[2], label="見直し後")
-    axes[0].set_title("使用者証の有効期限月の分布")
+    axes[0].set_title(f"{office} 使用者証の有効期限月の分布".strip())
     axes[0].set_ylabel("使用者証数（件）")
     s = sc.set_index("month").reindex(order)
     axes[1].bar(x - 0.2, s["per_day_before"], width=0.4, color="#9aa5b1", label="現状")
@@ -129,7 +131,7 @@ def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame
     return fig
 
 
-def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool):
+def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool, office: str = ""):
     """Observed mean wait vs the two queue models, by busiest-hour occupancy band."""
     fig, ax = plt.subplots(figsize=(8, 4.6))
     x = np.arange(len(check))
@@ -144,7 +146,7 @@ def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool):
     ax.set_xticks(x, check["band"])
     ax.set_xlabel("最繁忙時間帯の窓口稼働率（見込み負荷 ÷ 配置窓口数）")
     ax.set_ylabel("平均待ち時間（分）")
-    ax.set_title("待ち時間モデルの検証：日報の実測との比較")
+    ax.set_title(f"{office} 待ち時間モデルの検証：日報の実測との比較".strip())
     ax.legend(loc="upper left")
     ax.grid(axis="x", visible=False)
     viz.source_note(fig, source, synthetic=synthetic)

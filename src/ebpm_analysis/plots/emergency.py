@@ -1,5 +1,6 @@
 """Figures for case 4 (emergency dispatch demand). Each function returns ``fig`` in the house style:
-Japanese title, labelled axes with units, a source note and the synthetic mark where relevant."""
+Japanese title, labelled axes with units, a source note and the synthetic mark where relevant.
+``city_name`` (the city of the run) starts every title."""
 
 from __future__ import annotations
 
@@ -29,27 +30,28 @@ def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口�
     if len(sig):
         sig.boundary.plot(ax=ax, color="black", linewidth=1.6)
     viz.outline(ax, wards.to_crs(gdf.crs), label_col="name")
-    handles = [Patch(color="#e5e7eb", label="市平均以下")] + [Patch(color=c, label=lab) for c, lab in zip(colors,
+    handles = [Patch(color="#e5e7eb", label="平均以下")] + [Patch(color=c, label=lab) for c, lab in zip(colors,
                                                                                                      labels,
                                                                                                      strict=True)]
     handles.append(Line2D([], [], color="black", linewidth=1.6, label="95%区間でも平均超"))
     city = gdf["city_rate"].iloc[0]
-    ax.legend(handles=handles, title=f"市平均 {city:.1f} 件/千人・年", loc="lower right", frameon=True, framealpha=0.9,
+    ax.legend(handles=handles, title=f"平均 {city:.1f} 件/千人・年", loc="lower right", frameon=True, framealpha=0.9,
               fontsize=9, title_fontsize=9)
     viz.finish_map(ax, title, source, synthetic)
     return fig
 
 
-def profiles(hourly, weekday, share: dict, *, source: str, synthetic: bool):
-    """Hour-of-day bars (08–20 h highlighted) and weekday index."""
+def profiles(hourly, weekday, share: dict, *, source: str, synthetic: bool, day_hours=(8, 20), city_name: str = ""):
+    """Hour-of-day bars (the daytime window ``day_hours`` = [start, end) highlighted) and weekday index."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
-    col = np.where((hourly["hour"] >= 8) & (hourly["hour"] < 20), viz.PALETTE[1], viz.PALETTE[0])
+    h0, h1 = day_hours
+    col = np.where((hourly["hour"] >= h0) & (hourly["hour"] < h1), viz.PALETTE[1], viz.PALETTE[0])
     a1.bar(hourly["hour"], hourly["share"] * 100, color=col)
     a1.set_xlabel("覚知時刻（時）")
     a1.set_ylabel("全出動に占める割合（%）")
     a1.set_xticks(range(0, 24, 2))
-    a1.set_title(f"時間帯別：8〜20時に {share['share'] * 100:.1f}%")
-    a1.legend(handles=[Patch(color=viz.PALETTE[1], label="8〜20時"), Patch(color=viz.PALETTE[0], label="その他")],
+    a1.set_title(f"時間帯別：{h0}〜{h1}時に {share['share'] * 100:.1f}%")
+    a1.legend(handles=[Patch(color=viz.PALETTE[1], label=f"{h0}〜{h1}時"), Patch(color=viz.PALETTE[0], label="その他")],
               loc="upper left")
     a2.bar(weekday["day"], weekday["index_vs_mean"], color=viz.PALETTE[2])
     a2.axhline(1, color="#555555", linewidth=0.8)
@@ -57,13 +59,13 @@ def profiles(hourly, weekday, share: dict, *, source: str, synthetic: bool):
     a2.set_ylabel("1日平均件数の指数（全日平均=1）")
     a2.set_xlabel("曜日")
     a2.set_title("曜日別")
-    fig.suptitle("救急出動の時間帯・曜日パターン", fontweight="bold")
+    fig.suptitle(f"{city_name} 救急出動の時間帯・曜日パターン".strip(), fontweight="bold")
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
 
-def density_map(grid, wards, *, cell_m: float, source: str, synthetic: bool, k: int = 5):
+def density_map(grid, wards, *, cell_m: float, source: str, synthetic: bool, k: int = 5, city_name: str = ""):
     """Binned density (quantile classes computed here, so mapclassify's slow import is not needed)."""
     fig, ax = plt.subplots(figsize=(8, 7))
     v = grid["per_km2_year"].to_numpy(dtype=float)
@@ -82,11 +84,11 @@ def density_map(grid, wards, *, cell_m: float, source: str, synthetic: bool, k: 
         handles.append(Patch(facecolor="#dddddd", hatch="///", label="少数のため秘匿"))
     viz.outline(ax, wards.to_crs(grid.crs), label_col="name")
     ax.legend(handles=handles, title="件/km²・年", loc="lower right", frameon=True, framealpha=0.9, fontsize=9)
-    viz.finish_map(ax, f"救急出動の密度（{cell_m / 1000:g} km メッシュ集計）", source, synthetic)
+    viz.finish_map(ax, f"{city_name} 救急出動の密度（{cell_m / 1000:g} km メッシュ集計）".strip(), source, synthetic)
     return fig
 
 
-def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthetic: bool):
+def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthetic: bool, city_name: str = ""):
     """Excess lengthening a year (district minus city) with 95 % intervals; flagged districts in red."""
     d = rt.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(8, 0.38 * len(d) + 1.6))
@@ -97,7 +99,7 @@ def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthet
     ax.axvline(0, color="#555555", linewidth=0.8)
     ax.set_yticks(y, [names.get(c, c) for c in d["district_code"]])
     ax.set_xlabel("現着所要時間の伸び（市全体との差、分/年）")
-    ax.set_title("現着所要時間が市全体より速く延びている地区")
+    ax.set_title(f"{city_name} 現着所要時間が全体より速く延びている地区".strip())
     ax.legend(handles=[Line2D([], [], marker="o", linestyle="", color=viz.PALETTE[3],
                               label="延伸と判定（多重検定補正後）"),
                        Line2D([], [], marker="o", linestyle="", color="#9ca3af", label="判定なし")], loc="lower right")
@@ -105,7 +107,7 @@ def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthet
     return fig
 
 
-def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic: bool):
+def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic: bool, city_name: str = ""):
     h = daily.tail(history_days)
     fig, ax = plt.subplots(figsize=(10, 4.8))
     ax.plot(h["date"], h["count"], color="#9ca3af", linewidth=0.5, label="実績（日別）")
@@ -117,15 +119,16 @@ def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic
             linewidth=1.8, label="予測（28日移動平均）")
     ax.set_ylabel("救急出動件数（件/日）")
     ax.set_xlabel("日付")
-    ax.set_title("日別救急出動件数の実績と今後12か月の予測")
+    ax.set_title(f"{city_name} 日別救急出動件数の実績と今後12か月の予測".strip())
     ax.legend(loc="upper left", ncol=2, fontsize=9)
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
 
 def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, radius: float, source: str,
-                  synthetic: bool, crs: str = "EPSG:6670"):
-    """Panels per solution: demand cells (size = dispatches), open sites, coverage share in the title."""
+                  synthetic: bool, crs, city_name: str = ""):
+    """Panels per solution: demand cells (size = dispatches), open sites, coverage share in the title.
+    ``crs``: the plane CRS of ``demand`` and ``sites`` (``PlacementPlan.travel["crs"]``)."""
     n = len(solutions)
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 5.6))
     axes = np.atleast_1d(axes)
@@ -153,13 +156,14 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
                    loc="lower left", fontsize=8, frameon=True)
     viz.north_arrow(axes[-1])
     viz.scale_bar(axes[-1])
-    fig.suptitle("救急隊の配置：需要メッシュ（円の大きさ＝出動件数）と到着時間の目安", fontweight="bold")
+    fig.suptitle(f"{city_name} 救急隊の配置：需要メッシュ（円の大きさ＝出動件数）と到着時間の目安".strip(),
+                 fontweight="bold")
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
 
-def scenario_chart(sc, *, source: str, synthetic: bool):
+def scenario_chart(sc, *, source: str, synthetic: bool, city_name: str = ""):
     fig, ax = plt.subplots(figsize=(7, 4.2))
     col = [viz.PALETTE[0]] + [viz.PALETTE[1]] * (len(sc) - 1)
     bars = ax.bar(sc["year"].astype(str), sc["dispatches"], color=col)
@@ -169,6 +173,6 @@ def scenario_chart(sc, *, source: str, synthetic: bool):
     ax.set_ylim(0, sc["dispatches"].max() * 1.2)
     ax.set_ylabel("救急出動件数（件/年）")
     ax.set_xlabel("年")
-    ax.set_title("高齢化シナリオ：年齢別出動率を据え置いた場合の件数")
+    ax.set_title(f"{city_name} 高齢化シナリオ：年齢別出動率を据え置いた場合の件数".strip())
     viz.source_note(fig, source, synthetic=synthetic)
     return fig

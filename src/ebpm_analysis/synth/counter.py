@@ -14,7 +14,8 @@ Model (all effects multiplicative, i.e. a log-linear negative-binomial process):
   (熊本県 県央広域本部, docs/sources.md#diesel-counter).
 - Holiday adjacency: an open day right before or after a closed *weekday* (national holiday or
   the year-end closure). Year-end: open days from 12/20 to 12/28.
-- Rain: the day's precipitation ≥ ``rain_threshold_mm`` in the (synthetic) JMA weather file.
+- Rain: the day's precipitation ≥ ``rain_threshold_mm`` in the (synthetic) JMA weather file, generated
+  from the normals of the JMA observatory nearest to the city served (:func:`.weather.station_normals`).
   Farmers come in when it rains, so rain raises the count.
 - Waits: each day is simulated as a first-come-first-served queue; the office staffs windows for
   the month's average day (``staff_planned_occupancy``), so Mondays, rainy and holiday-adjacent days queue;
@@ -38,7 +39,7 @@ import pandas as pd
 from .. import paths
 from ..io.common import atomic_path, build_dir_once
 from ..jpcalendar import WEEKDAY_JA, office_calendar
-from .weather import generate_daily_weather, write_jma_daily_csv
+from .weather import generate_daily_weather, station_normals, write_jma_daily_csv
 
 # Sessions of the Kumamoto counter, hours from midnight (docs/sources.md#diesel-counter).
 SESSIONS = ((9.0, 11.0), (13.0, 16.0))
@@ -204,8 +205,9 @@ def ensure_counter(seed: int = 7, *, city_code: str = "43100", out_dir: str | os
     seed : int
         Seed of the generator (the weather uses ``seed + 1000``).
     city_code : str
-        5-digit code of the main city the counter serves; recorded in the truth and the folder name
-        (the generator is calibrated to 熊本's weather normals and the prefectural office's calendar).
+        5-digit code (or name) of the main city or the prefecture the counter serves: the synthetic
+        weather follows the normals of the JMA observatory nearest to it; recorded in the truth and
+        the folder name (the calendar is the national office calendar).
     out_dir : path, optional
         Folder under which the set goes (default ``data/interim/06_counter_congestion/synthetic``).
     start, end : str
@@ -220,8 +222,12 @@ def ensure_counter(seed: int = 7, *, city_code: str = "43100", out_dir: str | os
     Path
         The folder holding :data:`FILES` (counter_log.csv, jma_daily.csv, expiry_register.csv, truth.json).
     """
+    from .. import geo
     truth = truth or CounterTruth()
-    key = f"{city_code}_seed{seed}_{start}_{end}_x{scale:g}"
+    city_code = geo.resolve_city(city_code).code
+    station, normals = station_normals(city_code)
+    # Everything that changes the files: city (→ weather station), seed, period, scale, planted truth.
+    key = f"{city_code}_seed{seed}_{start}_{end}_x{scale:g}_wx{station.number}"
     if truth != CounterTruth():
         blob = json.dumps(asdict(truth), sort_keys=True, default=str).encode()
         key += "_custom" + hashlib.sha256(blob).hexdigest()[:10]
@@ -229,13 +235,15 @@ def ensure_counter(seed: int = 7, *, city_code: str = "43100", out_dir: str | os
     files = {k: dest / v for k, v in FILES.items()}
 
     def build(tmp: Path) -> None:
-        weather = generate_daily_weather(start, end, seed=seed + 1000)
-        write_jma_daily_csv(weather, tmp / files["weather"].name)
+        weather = generate_daily_weather(start, end, seed=seed + 1000, normals=normals)
+        write_jma_daily_csv(weather, tmp / files["weather"].name, station=station.name)
         log = generate_counter_log(weather, seed=seed, truth=truth, scale=scale)
         write_counter_log_csv(log, tmp / files["log"].name)
         write_expiry_register_csv(truth, tmp / files["expiry"].name)
+        td = truth_dict(truth, seed, start, end, scale, city_code)
+        td["weather_station"] = {"number": station.number, "name": station.name, "distance_km": station.distance_km}
         (tmp / files["truth"].name).write_text(
-            json.dumps(truth_dict(truth, seed, start, end, scale, city_code), ensure_ascii=False, indent=2),
+            json.dumps(td, ensure_ascii=False, indent=2),
             encoding="utf-8")
 
     return build_dir_once(dest, FILES.values(), build)

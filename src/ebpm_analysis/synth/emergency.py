@@ -1,24 +1,31 @@
 """Synthetic emergency dispatches for a city's fire bureau (case 4), in the command-system format.
 
-Everything here is **synthetic** and labelled so. Calibration (docs/sources.md#fdma-national, #kumamoto-ems):
+Everything here is **synthetic** and labelled so. It works for any municipality, ward, designated city
+or prefecture (:func:`ebpm_analysis.geo.resolve_city`): districts, stations and calls lie inside the
+city's area, distances are computed in the city's plane zone (:func:`ebpm_analysis.geo.plane_crs`).
+Calibration (docs/sources.md#fdma-national, #kumamoto-ems, #ems-assumed-population):
 
-- Volume: 熊本市消防局 recorded 46,580 dispatches in 2024 (data/raw/kumamoto-fire-ems) for 熊本市・益城町・
-  西原村. The generator models 熊本市 only, so the final year is scaled to the city's share of the
-  bureau's population (益城町＋西原村 ≈ 40,000 people: an assumption, docs/sources.md#ems-bureau-population).
-- Population and ageing: IPSS 2013 projection for 熊本市 (data/raw/ipss-projection-kumamoto-city),
-  spread over synthetic districts from :func:`geo.partition_into_districts`; the elderly rate is
-  3.9× the under-65 rate (national: 61.6 % of patients are elderly).
-- Time: an hourly profile whose 08–20 h share is ≈ two-thirds (Sendai, docs/sources.md#sendai-daytime-crew),
+- Volume and population. 熊本市 (43100, the default): the IPSS 2013 projection
+  (data/raw/ipss-projection-kumamoto-city) and 熊本市消防局's 46,580 dispatches in 2024 for 熊本市・益城町・
+  西原村, scaled to the city's share of the bureau's population (益城町＋西原村 ≈ 40,000 people: an
+  assumption, docs/sources.md#ems-bureau-population). Any other city: ``population_total`` (the city
+  profile's census figure) or, without it, an assumed population (:func:`assumed_population`: the
+  city's area × the national density), the national 65+ share and the national dispatch rate per
+  person (:func:`city_volume` says which were used; the report states them).
+- Ageing: the 65+ population is spread over synthetic districts from :func:`geo.partition_into_districts`;
+  the elderly rate is 3.9× the under-65 rate (national: 61.6 % of patients are elderly).
+- Time: an hourly profile whose 08–20 h share is ≈ two-thirds (仙台市モデル, docs/sources.md#sendai-daytime-crew),
   higher daytime demand in the central ward, weekday and month factors, holidays and the New-Year
-  period, heat above 30 °C and cold below 8 °C from the shared synthetic JMA weather (written in the
-  JMA layout and read back with :func:`io.jma.read_jma_daily`).
+  period, heat above 30 °C and cold below 8 °C from the shared synthetic JMA weather of the observatory
+  nearest to the city (written in the JMA layout and read back with :func:`io.jma.read_jma_daily`).
 - Response: each call is served by the nearest *available* crew (a discrete-event simulation of
   crew busy time); the effective road speed is calibrated so that the mean 覚知→現着 time lands near
   the national 10.0 min (docs/sources.md#fdma-national), with its spread coming from distances and travel noise.
 - Planted truth: ``n_growth`` ageing districts whose demand grows by ``growth_rate`` a year and
   whose response time drifts by ``rt_drift_min_per_year`` (e.g. new housing on the fringe).
-- Stations: a clearly labelled synthetic set: for 熊本市 six 消防署 (中央・東・西・南・北・益城西原) and
-  17 出張所, placed on the synthetic demand — not the real station locations.
+- Stations: a clearly labelled synthetic set: one 消防署 per ward (or municipality of a prefecture;
+  for 熊本市 also 益城西原 in 益城町) and 出張所 placed on the synthetic demand (about one site per
+  32,000 people) — not the real station locations.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from .. import geo, paths
 from ..errors import ParameterError
@@ -39,11 +47,21 @@ from ..io.common import build_dir_once
 from ..io.jma import read_jma_daily
 from ..jpcalendar import is_holiday, is_year_end_closure
 from ..location import distance_matrix
-from .weather import generate_daily_weather, write_jma_daily_csv
+from ..lookups import nearest_station
+from ..provenance import suspended
+from .weather import generate_daily_weather, station_normals, write_jma_daily_csv
 
-GENERATOR_VERSION = 3                # part of the cache key: bump when the generated data change
-BUREAU_TOTAL_2024 = 46_580           # data/raw/kumamoto-fire-ems
+GENERATOR_VERSION = 4                # part of the cache key: bump when the generated data change
+DEFAULT_CITY = "43100"               # 熊本市: the only city with a bundled population projection
+BUREAU_TOTAL_2024 = 46_580           # data/raw/kumamoto-fire-ems (熊本市消防局, 熊本市 only)
 BUREAU_OTHER_POP = 40_000            # 益城町 + 西原村, approximate [U]
+# National figures for any other city (docs/sources.md#fdma-national, #ems-assumed-population).
+NATIONAL_DISPATCHES_2023 = 7_638_558
+NATIONAL_POPULATION_2020 = 126_146_099   # 国勢調査 2020
+NATIONAL_AREA_KM2 = 377_975              # 国土地理院 全国都道府県市区町村別面積調 (2020), incl. 北方領土
+NATIONAL_SHARE65_2020 = 0.286            # 国勢調査 2020: 65歳以上人口の割合
+PEOPLE_PER_SITE = 32_000             # one ambulance site (署・出張所) per this many people (熊本市: 23 sites)
+MIN_DISTRICT_POP = 50                # no synthetic district is empty
 ELDERLY_RATE_RATIO = 3.9
 # Hourly weights (0..23 h). Their 08–20 h share is ≈ 0.665 before the district daytime factor.
 HOURLY = np.array([2.6, 2.2, 2.0, 1.8, 1.7, 1.8, 2.3, 3.0, 4.6, 5.6, 6.2, 6.1,
@@ -68,21 +86,42 @@ KUMAMOTO_STATIONS = {"43101": "中央", "43102": "東", "43103": "西", "43104":
 MASHIKI_CODE = "43443"
 
 
+def assumed_population(city_code: str) -> int:
+    """A population for a city without one: its area (plane zone, bundled boundaries) × the national
+    density (126,146,099 people / 377,975 km², census 2020), rounded to 100, at least 1,000. An
+    assumption for generating data only (docs/sources.md#ems-assumed-population); give the census
+    figure as ``population_total`` (city profile) instead."""
+    area_km2 = geo.city_geometry(city_code, geo.plane_crs(city_code)).area / 1e6
+    return int(max(1000, round(area_km2 * NATIONAL_POPULATION_2020 / NATIONAL_AREA_KM2, -2)))
+
+
+def _anchor_points(districts, city_plane) -> np.ndarray:
+    """One point per district for stations and distances: the centroid where it lies inside the city,
+    else a point inside the district (centroids of islands or crescent-shaped areas fall outside)."""
+    cent = districts.geometry.centroid
+    inside = shapely.covers(city_plane, cent.to_numpy())
+    rep_pt = districts.geometry.representative_point()
+    return np.column_stack([np.where(inside, cent.x, rep_pt.x), np.where(inside, cent.y, rep_pt.y)])
+
+
 def ipss_population(year: float) -> tuple[float, float]:
     """熊本市 total population and 65+ share for ``year`` (linear interpolation of the IPSS file)."""
-    from ..io.dispatch_log import read_population_projection
-    df = read_population_projection(
-        paths.raw("ipss-projection-kumamoto-city", "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv"))
+    from ..io.dispatch_log import projection_path_for, read_population_projection
+    df = read_population_projection(projection_path_for(DEFAULT_CITY))
     total = float(np.interp(year, df["year"], df["total"]))
     old = df.dropna(subset=["age65plus"])
     share = np.interp(year, old["year"], old["age65plus"] / old["total"])
     return total, float(share)
 
 
-def _station_set(city, districts, pop, rng, city_code: str, n_branches: int):
+def _station_set(city, districts, pop, rng, city_code: str, n_branches: int | None):
     """Synthetic stations: one 消防署 per ward near its demand centre (+ 益城西原 for 熊本市) and
-    ``n_branches`` 出張所 placed greedily where demand is far from existing stations."""
-    cent = np.column_stack([districts.geometry.centroid.x, districts.geometry.centroid.y])
+    ``n_branches`` 出張所 (default: one site per :data:`PEOPLE_PER_SITE` people, at most one per
+    district) placed greedily where demand is far from existing stations. Every site but 益城西原
+    lies inside the city."""
+    crs = districts.crs
+    city_plane = city.to_crs(crs).union_all()
+    cent = _anchor_points(districts, city_plane)
     rows = []
     for k, (wcode, grp) in enumerate(districts.groupby("ward_code", sort=True)):
         idx = grp.index.to_numpy()
@@ -91,23 +130,27 @@ def _station_set(city, districts, pop, rng, city_code: str, n_branches: int):
         # snap to the most populous district centroid near the weighted centre
         j = idx[np.argmin(np.linalg.norm(cent[idx] - c, axis=1) / np.sqrt(w))]
         wname = grp["ward_name"].iloc[0]
-        label = KUMAMOTO_STATIONS.get(wcode, wname.replace("区", "")) if city_code == "43100" else wname
+        if city_code == DEFAULT_CITY:
+            label = KUMAMOTO_STATIONS.get(wcode, wname.replace("区", ""))
+        else:   # 青葉区 → 青葉消防署 in a designated city; 八代市消防署, 大津市消防署 elsewhere
+            label = wname.removesuffix("区") if city.attrs.get("has_wards") else wname
         rows.append({"署所コード": f"S{k + 1:02d}", "署所名": f"{label}消防署", "区分": "消防署",
                      "救急隊数_24時間": 2, "救急隊数_日勤": 0, "x": cent[j, 0], "y": cent[j, 1]})
-    if city_code == "43100":
-        areas = geo.to_plane(geo.load_areas())
+    if city_code == DEFAULT_CITY:
+        areas = geo.to_plane(geo.load_areas(), crs)
         mash = areas[areas["code"] == MASHIKI_CODE]
         if len(mash):
-            city_u = geo.to_plane(city).union_all()
+            city_u = city_plane
             g = mash.geometry.iloc[0]
             # a point in 益城町 close to the city boundary
             cand = geo.random_points_in(g, 400, rng)
-            import shapely
             d = shapely.distance(shapely.points(cand), city_u)
             p = cand[np.argmin(np.abs(d - 1500))]
             rows.append({"署所コード": f"S{len(rows) + 1:02d}", "署所名": "益城西原消防署", "区分": "消防署",
                          "救急隊数_24時間": 2, "救急隊数_日勤": 0, "x": p[0], "y": p[1]})
     st = np.array([[r["x"], r["y"]] for r in rows])
+    if n_branches is None:
+        n_branches = int(np.clip(round(pop.sum() / PEOPLE_PER_SITE) - len(rows), 0, len(districts) - len(rows)))
     for b in range(n_branches):
         d = np.min(np.linalg.norm(cent[:, None, :] - st[None, :, :], axis=2), axis=1)
         j = int(np.argmax(pop * d ** 1.5))
@@ -116,7 +159,7 @@ def _station_set(city, districts, pop, rng, city_code: str, n_branches: int):
                      "区分": "出張所", "救急隊数_24時間": 1, "救急隊数_日勤": 0, "x": p[0], "y": p[1]})
         st = np.vstack([st, p])
     df = pd.DataFrame(rows)
-    pts = geo.points_frame(df, lon="x", lat="y", crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    pts = geo.points_frame(df, lon="x", lat="y", crs=crs).to_crs(geo.GEO_CRS)
     df["緯度"] = np.round(pts.geometry.y.to_numpy(), 6)
     df["経度"] = np.round(pts.geometry.x.to_numpy(), 6)
     return df
@@ -155,33 +198,64 @@ def simulate_crews(call_min, travel, crew_station, busy_extra, proc_min):
     return crew, t_disp, trav
 
 
-def _city_volume(city_code: str, start_ts: pd.Timestamp, population_total: float | None,
-                 annual_dispatches: float | None) -> tuple[float, float, float]:
-    """Population, 65+ share and dispatches in the final year of the synthetic city."""
-    if population_total is None:
-        if city_code != "43100":
-            raise ParameterError("population_total", f"needed for city {city_code}",
-                                 expected="the city's population (the bundled IPSS file covers 熊本市 only)")
-        population_total, share65 = ipss_population(start_ts.year + 0.5)
-    else:   # another city: its population is given, the 65+ share is borrowed from 熊本市 (2020)
-        _, share65 = ipss_population(2020)
-    if annual_dispatches is None:
-        annual_dispatches = BUREAU_TOTAL_2024 * population_total / (population_total + BUREAU_OTHER_POP)
-        if city_code != "43100":
-            annual_dispatches = BUREAU_TOTAL_2024 / (ipss_population(2024)[0] + BUREAU_OTHER_POP) * population_total
-    return population_total, share65, annual_dispatches
+def city_volume(city_code: str, start_ts: pd.Timestamp, population_total: float | None,
+                annual_dispatches: float | None) -> dict:
+    """Population, 65+ share and dispatches in the final year of the synthetic city, and where each
+    comes from (``population_source``, ``share65_source``, ``volume_source``: Japanese phrases for the report).
+
+    熊本市 (43100): the IPSS projection and its fire bureau's 2024 total. Any other city: the given
+    ``population_total`` or :func:`assumed_population`, the national 65+ share (census 2020) and the
+    national dispatches per person (2023 dispatches / 2020 census population).
+    """
+    if city_code == DEFAULT_CITY:
+        if population_total is None:
+            population_total, share65 = ipss_population(start_ts.year + 0.5)
+            pop_src = f"社人研 平成25年推計（{start_ts.year}年央）"
+        else:
+            share65 = ipss_population(2020)[1]
+            pop_src = "指定値（population_total）"
+        share_src = "社人研 平成25年推計"
+        vol_src = "熊本市消防局の2024年の出動件数を人口比で按分" if annual_dispatches is None else "指定値"
+        if annual_dispatches is None:
+            annual_dispatches = BUREAU_TOTAL_2024 * population_total / (population_total + BUREAU_OTHER_POP)
+    else:
+        if population_total is None:
+            population_total = float(assumed_population(city_code))
+            pop_src = ("仮定値：市域の面積 × 全国の人口密度"
+                       f"（{NATIONAL_POPULATION_2020:,}人 ÷ {NATIONAL_AREA_KM2:,} km²、2020年国勢調査）")
+        else:
+            pop_src = "指定値（population_total）"
+        share65 = NATIONAL_SHARE65_2020
+        share_src = "全国値（2020年国勢調査）"
+        vol_src = (f"全国の出動率（2023年 {NATIONAL_DISPATCHES_2023:,}件 ÷ 2020年国勢調査人口、"
+                   f"{NATIONAL_DISPATCHES_2023 / NATIONAL_POPULATION_2020 * 1000:.1f}件/千人）"
+                   if annual_dispatches is None else "指定値")
+        if annual_dispatches is None:
+            annual_dispatches = NATIONAL_DISPATCHES_2023 / NATIONAL_POPULATION_2020 * population_total
+    return {"population_total": float(population_total), "share65": float(share65),
+            "annual_dispatches": float(annual_dispatches), "population_source": pop_src,
+            "share65_source": share_src, "volume_source": vol_src}
 
 
 def _district_population(districts, wards, population_total: float, share65: float, rng):
     """Population and 65+ population of each district: denser and younger near the centre (the
-    smallest ward), older on the fringe; the city's 65+ share is kept."""
+    smallest ward; a point of its largest part where its centroid falls outside it, as on islands),
+    older on the fringe; the city's 65+ share is kept. Density halves every ~5 km (decay length
+    7 km), or over half the median distance to the centre in a city spread wider (a prefecture,
+    an archipelago)."""
     n_d = len(districts)
     cx, cy = districts.geometry.centroid.x.to_numpy(), districts.geometry.centroid.y.to_numpy()
-    core = wards.iloc[int(np.argmin(wards.geometry.area))].geometry.centroid   # smallest ward = centre
+    centre = wards.iloc[int(np.argmin(wards.geometry.area))].geometry   # smallest ward = centre
+    if centre.covers(centre.centroid):
+        core = centre.centroid
+    else:
+        parts = shapely.get_parts(centre)
+        core = parts[int(np.argmax(shapely.area(parts)))].representative_point()
     dist_c = np.hypot(cx - core.x, cy - core.y)
     area = districts.geometry.area.to_numpy()
-    w = area ** 0.35 * np.exp(-dist_c / 7000) * rng.lognormal(0, 0.3, n_d)
-    pop = np.round(population_total * w / w.sum()).astype(int)
+    decay_m = max(7000.0, 0.5 * float(np.median(dist_c)))
+    w = area ** 0.35 * np.exp(-dist_c / decay_m) * rng.lognormal(0, 0.3, n_d)
+    pop = np.maximum(np.round(population_total * w / w.sum()).astype(int), MIN_DISTRICT_POP)
     z = (dist_c - dist_c.mean()) / dist_c.std()
     a = np.clip(share65 + 0.05 * z + rng.normal(0, 0.03, n_d), 0.12, 0.50)
     a = np.clip(a + (share65 - (a * pop).sum() / pop.sum()), 0.10, 0.55)
@@ -204,8 +278,9 @@ def _hourly_by_district(districts, wards) -> tuple[np.ndarray, str]:
     return hourly / hourly.sum(1, keepdims=True), central_ward
 
 
-def _weather(start: str, end: str, seed: int, weather_path) -> tuple[pd.DataFrame, bytes]:
-    """Shared weather generator → JMA CSV → shared loader; returns the frame and the CSV bytes."""
+def _weather(start: str, end: str, seed: int, weather_path, city_code: str) -> tuple[pd.DataFrame, bytes]:
+    """Shared weather generator (normals of the observatory nearest to the city) → JMA CSV → shared
+    loader; returns the frame and the CSV bytes."""
     tmpdir = None
     if weather_path is None:
         tmpdir = Path(tempfile.mkdtemp(prefix="ebpm-wx-"))
@@ -213,7 +288,9 @@ def _weather(start: str, end: str, seed: int, weather_path) -> tuple[pd.DataFram
     try:
         weather_path = Path(weather_path)
         if not weather_path.exists():
-            write_jma_daily_csv(generate_daily_weather(start, end, seed + 1), weather_path)
+            station, normals = station_normals(city_code)
+            write_jma_daily_csv(generate_daily_weather(start, end, seed + 1, normals), weather_path,
+                                station=station.name)
         return read_jma_daily(weather_path, nature="synthetic"), weather_path.read_bytes()
     finally:
         if tmpdir is not None:
@@ -237,6 +314,20 @@ def _day_multiplier(dates: pd.DatetimeIndex, weather: pd.DataFrame, start_ts: pd
     return day_mult, tmax, t_years
 
 
+def _points_in(geom, n: int, rng) -> np.ndarray:
+    """Uniform random points in a district. :func:`geo.random_points_in` samples its bounding box; a
+    district of islands far apart (小笠原村) fills a tiny share of its box, so there each part is
+    sampled in turn, with a number of points drawn in proportion to its area."""
+    if geom.area >= 0.05 * shapely.area(shapely.box(*geom.bounds)):
+        return geo.random_points_in(geom, n, rng)
+    parts = shapely.get_parts(geom)
+    share = shapely.area(parts) / shapely.area(parts).sum()
+    k = rng.multinomial(n, share)
+    xy = np.vstack([geo.random_points_in(p, int(c), rng) for p, c in zip(parts, k, strict=True) if c] or
+                   [np.empty((0, 2))])
+    return xy[rng.permutation(len(xy))]
+
+
 def _expand_calls(counts: np.ndarray, dates: pd.DatetimeIndex, hourly: np.ndarray, districts, rng):
     """One call per unit of the (day, district) counts: hour from the district's profile, a random
     second, a random point in the district; sorted by call time."""
@@ -254,7 +345,7 @@ def _expand_calls(counts: np.ndarray, dates: pd.DatetimeIndex, hourly: np.ndarra
     for j in range(len(districts)):
         m = dist_i == j
         if m.any():
-            xy[m] = geo.random_points_in(districts.geometry.iloc[j], int(m.sum()), rng)
+            xy[m] = _points_in(districts.geometry.iloc[j], int(m.sum()), rng)
     order = np.argsort(call.to_numpy(), kind="stable")
     return call[order], day_i[order], dist_i[order], xy[order]
 
@@ -328,7 +419,7 @@ def _log_frame(call, dist_i, xy, districts, stations, r: dict, attrs, start_ts) 
     """The dispatch log in the command-system layout (Japanese headers, ``YYYY/MM/DD HH:MM:SS``)."""
     acc, age, sev = attrs
     lonlat = geo.points_frame(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), lon="x", lat="y",
-                              crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+                              crs=districts.crs).to_crs(geo.GEO_CRS)
     crew_names = _crew_names(stations, r["crew_station"])
 
     def fmt(m):
@@ -349,28 +440,40 @@ def _log_frame(call, dist_i, xy, districts, stations, r: dict, attrs, start_ts) 
     })
 
 
-def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "2020-01-01", end: str = "2024-12-31",
-                       n_districts: int = 40, annual_dispatches: float | None = None,
+def district_count(city_code: str, n_districts: int) -> int:
+    """Districts actually generated: ``n_districts``, raised to two per ward (designated city) or per
+    municipality (prefecture) where that is more (:func:`geo.partition_into_districts` needs them)."""
+    return max(int(n_districts), 2 * len(geo.resolve_city(city_code).member_codes))
+
+
+def generate_emergency(seed: int, *, city_code: str = DEFAULT_CITY, start: str = "2020-01-01",
+                       end: str = "2024-12-31", n_districts: int = 40, annual_dispatches: float | None = None,
                        population_total: float | None = None, n_growth: int = 4, growth_rate: float = 0.08,
-                       rt_drift_min_per_year: float = 0.6, n_branches: int = 17,
+                       rt_drift_min_per_year: float = 0.6, n_branches: int | None = None,
                        target_mean_response_min: float = 10.0, weather_path=None) -> dict:
-    """Generate frames (not files): dispatches, districts, district population, stations, weather, truth."""
+    """Generate frames (not files): dispatches, districts, district population, stations, weather, truth.
+
+    ``city_code``: any municipality, ward, designated city or prefecture (code or name).
+    ``population_total``: the city's population (default: see :func:`city_volume`).
+    ``n_branches``: 出張所 (default: one site per :data:`PEOPLE_PER_SITE` people)."""
     rng = np.random.default_rng(seed)
+    city_code = geo.resolve_city(city_code).code
     city = geo.load_city(city_code)
-    districts = geo.partition_into_districts(city, n_districts, seed)
+    crs = geo.plane_crs(city_code)
+    districts = geo.partition_into_districts(city, district_count(city_code, n_districts), seed, plane_crs=crs)
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     if end_ts <= start_ts + pd.Timedelta(days=364):
         raise ParameterError("end", "period shorter than a year", expected="at least one full year of dispatches")
-    population_total, share65, annual_dispatches = _city_volume(city_code, start_ts, population_total,
-                                                                annual_dispatches)
-    wards = geo.to_plane(city)
+    vol = city_volume(city_code, start_ts, population_total, annual_dispatches)
+    population_total, share65, annual_dispatches = vol["population_total"], vol["share65"], vol["annual_dispatches"]
+    wards = city.to_crs(crs)
     pop, pop65 = _district_population(districts, wards, population_total, share65, rng)
     share = pop65 / pop
     growth_idx = _planted_growth(pop, share, n_growth, rng)
     growth = np.zeros(len(districts))
     growth[growth_idx] = growth_rate
     hourly, central_ward = _hourly_by_district(districts, wards)
-    weather, weather_bytes = _weather(start, end, seed, weather_path)
+    weather, weather_bytes = _weather(start, end, seed, weather_path, city_code)
 
     # daily intensity by district, scaled so that the final year has ``annual_dispatches``
     dates = pd.date_range(start_ts, end_ts, freq="D")
@@ -385,6 +488,8 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
 
     call, day_i, dist_i, xy = _expand_calls(counts, dates, hourly, districts, rng)
     stations = _station_set(city, districts, pop, rng, city_code, n_branches)
+    with suspended():
+        station = nearest_station(city_code)
     r = _respond(call, dist_i, xy, stations, growth_idx, start_ts, target_mean_response_min,
                  rt_drift_min_per_year, rng)
     attrs = _call_attributes(tmax[day_i], share[dist_i], r["transported"], rng)
@@ -397,6 +502,11 @@ def generate_emergency(seed: int, *, city_code: str = "43100", start: str = "202
         "nature": "synthetic", "seed": seed, "city_code": city_code, "start": start, "end": end,
         "n_dispatches": int(n), "annual_target_last_year": float(annual_dispatches),
         "population_total": float(pop.sum()), "share65": float(pop65.sum() / pop.sum()),
+        "population_given": float(population_total), "population_source": vol["population_source"],
+        "share65_source": vol["share65_source"], "volume_source": vol["volume_source"],
+        "n_districts": int(len(districts)), "n_stations": int(len(stations)), "plane_crs": crs,
+        "weather_station": {"number": station.number, "name": station.name,
+                            "distance_km": round(station.distance_km, 1)},
         "share_08_20_truth": float(expected.sum(0) @ hourly[:, 8:20].sum(1) / expected.sum()),
         "share_08_20_realised": float(((call.hour >= 8) & (call.hour < 20)).mean()),
         "hourly_profile_city": (expected.sum(0) @ hourly / expected.sum()).tolist(),
@@ -433,7 +543,7 @@ FILES = {"log": "dispatch_log.csv", "hourly": "hourly_counts.csv", "stations": "
          "weather": "weather_jma_daily.csv", "truth": "truth.json"}
 
 
-def ensure_emergency(seed: int = 42, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
+def ensure_emergency(seed: int = 42, *, city_code: str = DEFAULT_CITY, out_dir: str | os.PathLike | None = None,
                      start: str = "2020-01-01", end: str = "2024-12-31", n_districts: int = 40, **kwargs) -> Path:
     """Write the synthetic set once (atomic directory rename) and return its folder.
 
@@ -442,14 +552,15 @@ def ensure_emergency(seed: int = 42, *, city_code: str = "43100", out_dir: str |
     seed : int
         Seed of the generator (same seed and parameters, same files).
     city_code : str
-        5-digit code of the city (its boundaries; 熊本市 also its IPSS population).
+        Code (or name) of the municipality, ward, designated city or prefecture: its boundaries, plane
+        zone and nearest JMA observatory; 熊本市 (43100) also its IPSS population.
     out_dir : path, optional
         Folder under which the set goes, in a sub-folder named by the parameters
         (default ``data/interim/04_emergency_demand/synthetic``).
     start, end : str
         First and last day of the log (ISO dates, at least one year apart).
     n_districts : int
-        Synthetic districts.
+        Synthetic districts (at least two per ward of a designated city or municipality of a prefecture).
     **kwargs
         Further :func:`generate_emergency` parameters (``population_total``, planted effects).
 
@@ -460,16 +571,22 @@ def ensure_emergency(seed: int = 42, *, city_code: str = "43100", out_dir: str |
         layout), stations.csv (cp932), district_population.csv (cp932), districts.geojson,
         weather_jma_daily.csv (JMA layout, cp932), truth.json (planted truth).
     """
+    city_code = geo.resolve_city(city_code).code
+    with suspended():
+        station = nearest_station(city_code).number
+    # Everything that changes the files: the parameters, the generator version, the boundary file (its
+    # size), the plane zone and the weather station derived from it.
     spec = json.dumps({"seed": seed, "city": city_code, "start": start, "end": end, "n": n_districts,
-                       "version": GENERATOR_VERSION, **kwargs},
-                      sort_keys=True)
+                       "version": GENERATOR_VERSION, "boundaries": geo.BOUNDARIES_FILE.stat().st_size,
+                       "crs": geo.plane_crs(city_code), "station": station, **kwargs},
+                      sort_keys=True, default=str)
     key = f"{city_code}_s{seed}_{start[:4]}-{end[:4]}_d{n_districts}_{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
     base = paths.resolve(out_dir) if out_dir else paths.interim("04_emergency_demand", "synthetic")
     out = base / key
     if all((out / f).exists() for f in FILES.values()):
         return out
     base.mkdir(parents=True, exist_ok=True)
-    wx = base / "_weather" / f"jma_daily_s{seed + 1}_{start}_{end}.csv"
+    wx = base / "_weather" / f"jma_daily_{station}_s{seed + 1}_{start}_{end}.csv"
     wx.parent.mkdir(exist_ok=True)
 
     def build(tmp: Path) -> None:

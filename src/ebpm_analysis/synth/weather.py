@@ -1,6 +1,7 @@
-"""Synthetic daily weather with Kumamoto's seasonal cycle, written as a JMA download CSV.
+"""Synthetic daily weather with a city's seasonal cycle, written as a JMA download CSV.
 
-Monthly means come from the bundled JMA normals (1991–2020); day-to-day anomalies follow
+Monthly means come from the bundled JMA normals (1991–2020) of the observatory nearest to the city
+(:func:`ebpm_analysis.lookups.nearest_station`, docs/sources.md#jma-stations); day-to-day anomalies follow
 an AR(1) process; rain occurs on a Markov chain with monthly wet-day frequency and gamma
 amounts scaled to the monthly normal. Deterministic for a seed.
 """
@@ -19,10 +20,22 @@ from ..io.jma import read_jma_normals
 from ..provenance import suspended
 
 
-def generate_daily_weather(start: str, end: str, seed: int, normals: pd.DataFrame | None = None) -> pd.DataFrame:
+def station_normals(city: str = "43100"):
+    """The JMA observatory nearest to ``city`` (:class:`ebpm_analysis.lookups.Station`) and its monthly
+    normals (:func:`ebpm_analysis.io.jma.read_jma_normals`)."""
+    from ..lookups import nearest_station
+    with suspended():  # calibration data of the generator, not an input of the analysis
+        station = nearest_station(city)
+        normals = read_jma_normals(station_no=station.number)
+    return station, normals
+
+
+def generate_daily_weather(start: str, end: str, seed: int, normals: pd.DataFrame | None = None, *,
+                           city: str = "43100") -> pd.DataFrame:
+    """Daily ``date, temp_mean, temp_max, temp_min, precip_mm`` from ``start`` to ``end``, around the
+    monthly ``normals`` (default: those of the observatory nearest to ``city``, see :func:`station_normals`)."""
     if normals is None:
-        with suspended():  # calibration data of the generator, not an input of the analysis
-            normals = read_jma_normals()
+        normals = station_normals(city)[1]
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, end, freq="D")
     n = len(dates)
@@ -46,7 +59,7 @@ def generate_daily_weather(start: str, end: str, seed: int, normals: pd.DataFram
     tmin = tmin_clim + anom * 0.9 + rng.normal(0, 0.8, n)
     month = dates.month.to_numpy()
     days_in_month = dates.days_in_month.to_numpy()
-    # Wet-day probability rises with monthly rainfall (Kumamoto: ~7 wet days in Dec, ~15 in Jun).
+    # Wet-day probability rises with monthly rainfall (熊本 47819: ~7 wet days in Dec, ~15 in Jun).
     p_wet = np.clip(0.18 + precip_month[month - 1] / 1400, 0.15, 0.6)
     wet = np.zeros(n, dtype=bool)
     for i in range(n):

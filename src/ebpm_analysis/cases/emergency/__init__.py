@@ -1,4 +1,4 @@
-"""Case 4: emergency dispatch demand (Sendai → Kumamoto). Pure functions over tidy frames.
+"""Case 4: emergency dispatch demand (仙台市モデル, for any city). Pure functions over tidy frames.
 
 Inputs are the frames returned by :mod:`ebpm_analysis.io.dispatch_log`, :mod:`~ebpm_analysis.io.stations`
 and :mod:`~ebpm_analysis.io.jma`; nothing here reads files or plots.
@@ -46,6 +46,7 @@ from .demand import (
 from .forecast import (
     DailyDispatchModel,
     SarimaxModel,
+    age_rates,
     ageing_scenario,
     backtest,
     backtest_summary,
@@ -60,7 +61,7 @@ from .placement import candidate_sites, demand_points, response_cost, travel_mod
 __all__ = [
     "CrewEffect", "DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log",
     "plan_placement", "summarise_demand", "summarise_forecast",
-    "DailyDispatchModel", "SarimaxModel", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
+    "DailyDispatchModel", "SarimaxModel", "age_rates", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
     "backtest_summary", "calendar_features", "candidate_sites", "climatology", "daily_series",
     "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",
     "full_years", "hourly_profile", "response_bands",

@@ -29,7 +29,15 @@ from .demand import (
     share_between,
     weekday_profile,
 )
-from .forecast import DailyDispatchModel, ageing_scenario, backtest, backtest_summary, daily_series, forecast
+from .forecast import (
+    DailyDispatchModel,
+    age_rates,
+    ageing_scenario,
+    backtest,
+    backtest_summary,
+    daily_series,
+    forecast,
+)
 from .placement import candidate_sites, demand_points, response_cost, travel_model
 
 __all__ = ["DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log"]
@@ -130,9 +138,9 @@ class ForecastSummary:
         The GLM fitted on the whole history (its ``family``; its intervals are used for both models).
     effects : DataFrame
         Rate ratios of the GLM indexed by ``term`` (``heat``, ``cold``, ``holiday``, ``new_year`` …).
-    scenario : DataFrame
+    scenario : DataFrame or None
         :func:`.forecast.ageing_scenario` rows: ``year``, ``population``, ``share65``, ``dispatches``,
-        ``kind``, ``vs_base``.
+        ``kind``, ``vs_base``; None without a population projection (or without scenario years).
     rate_old_per_1000, rate_young_per_1000 : float
         The base year's dispatches per 1,000 residents aged 65+ and under 65 (held in the scenario).
     """
@@ -148,7 +156,7 @@ class ForecastSummary:
     total: float
     glm: DailyDispatchModel
     effects: pd.DataFrame
-    scenario: pd.DataFrame
+    scenario: pd.DataFrame | None
     rate_old_per_1000: float
     rate_young_per_1000: float
 
@@ -161,7 +169,7 @@ class PlacementPlan:
     ----------
     travel : dict
         :func:`.placement.travel_model`: ``a``, ``b`` (travel minutes = a + b·km), ``proc_min``
-        (median 覚知→出場), ``r2``.
+        (median 覚知→出場), ``r2``, ``crs`` (the plane CRS of every coordinate here).
     demand : DataFrame
         Demand points (grid-cell centres): ``ix``, ``iy``, ``w`` (dispatches), ``x``, ``y``.
     sites : ndarray
@@ -286,13 +294,14 @@ def summarise_demand(log: pd.DataFrame, districts, population: pd.DataFrame, hou
     rates = district_rates(log, population, years)
     rt = response_trend(log, q=trend_q, min_effect_min=response_trend_min_effect)
     dtr = demand_trend(log, q=trend_q, min_effect=demand_trend_min_effect, years=years)
-    lx = attach_xy(log)
+    lx = attach_xy(log, districts.crs)
     return DemandSummary(
         years=years, first_year=first, last_year=last, n_last_year=int(in_last.sum()),
         share=share_between(log["t_call"], start, end), share_hourly_table=share_tab,
         hourly=hourly_profile(log["t_call"]), weekday=weekday_profile(log["t_call"]), rates=rates,
         rates_map=districts.merge(rates.drop(columns=["district_name", "ward_code"]), on="district_code"),
-        density=density_grid(lx["x"], lx["y"], density_cell_m, n_years=len(years), min_cell=min_cell),
+        density=density_grid(lx["x"], lx["y"], density_cell_m, n_years=len(years), min_cell=min_cell,
+                             crs=districts.crs),
         response_by_district=response_by_district(log, coverage_min, [last]),
         response_bands=response_bands(log.loc[in_last, "response_min"]),
         response_by_ward=_ward_response(log, districts, last, coverage_min),
@@ -305,7 +314,7 @@ def summarise_demand(log: pd.DataFrame, districts, population: pd.DataFrame, hou
 
 
 def summarise_forecast(log: pd.DataFrame, weather: pd.DataFrame, population: pd.DataFrame,
-                       projection: pd.DataFrame, base_year: int, *, heat_knot_c: float = 30.0,
+                       projection: pd.DataFrame | None, base_year: int, *, heat_knot_c: float = 30.0,
                        cold_knot_c: float = 8.0, backtest_origins=("2023-07-01", "2024-01-01"),
                        use_sarimax: bool = True, scenario_years=(2030, 2040), seed: int = 42) -> ForecastSummary:
     """Backtest, choose the model with the lowest MAE, forecast 12 months and run the ageing scenario."""
@@ -319,13 +328,14 @@ def summarise_forecast(log: pd.DataFrame, weather: pd.DataFrame, population: pd.
     bts = backtest_summary(bt)
     best = bts.loc[bts["chosen"]].iloc[0]
     fc, fc_month, glm = forecast(daily, model=best["model"], heat_knot=heat_knot_c, cold_knot=cold_knot_c, seed=seed)
-    scen = ageing_scenario(log, population, projection, base_year, tuple(scenario_years))
+    scen = (ageing_scenario(log, population, projection, base_year, tuple(scenario_years))
+            if projection is not None and len(scenario_years) else None)
+    r_old, r_young = age_rates(log, population, base_year)
     return ForecastSummary(
         daily=daily, backtest=bt, backtest_summary=bts, chosen=str(best["model"]), chosen_mae=float(best["mae"]),
         gain_vs_naive=float(best["mae_vs_naive"]), daily_forecast=fc, monthly_forecast=fc_month,
         total=float(fc["forecast"].sum()), glm=glm, effects=glm.effects().set_index("term"), scenario=scen,
-        rate_old_per_1000=float(scen.attrs["rate_old_per_1000"]),
-        rate_young_per_1000=float(scen.attrs["rate_young_per_1000"]),
+        rate_old_per_1000=float(r_old * 1000), rate_young_per_1000=float(r_young * 1000),
     )
 
 
@@ -341,14 +351,14 @@ def _layer(xy: pd.DataFrame, sites: np.ndarray, tm: dict, cell_m: float, radius:
             "site": int(new[0]) if len(new) else None}
 
 
-def plan_placement(log: pd.DataFrame, stations: pd.DataFrame, year: int, *, coverage_min: float = 8.0,
+def plan_placement(log: pd.DataFrame, stations: pd.DataFrame, year: int, *, crs, coverage_min: float = 8.0,
                    placement_cell_m: float = 1500.0, n_candidates: int = 20, add_sites: int = 2,
                    daytime_shift=("08:30", "17:00")) -> PlacementPlan:
-    """MCLP / p-median on ``year``'s demand: current stations, stations + ``add_sites``, and a free
-    relocation with as many sites as stations; coverage by day/night demand layer."""
-    tm = travel_model(log, stations)
-    ly = attach_xy(log[log["t_call"].dt.year == year])
-    st_xy = attach_xy(stations)[["x", "y"]].to_numpy()
+    """MCLP / p-median on ``year``'s demand (plane coordinates in ``crs``): current stations, stations
+    + ``add_sites``, and a free relocation with as many sites as stations; coverage by day/night demand layer."""
+    tm = travel_model(log, stations, crs)
+    ly = attach_xy(log[log["t_call"].dt.year == year], crs)
+    st_xy = attach_xy(stations, crs)[["x", "y"]].to_numpy()
     dem = demand_points(ly["x"], ly["y"], placement_cell_m)
     cand = candidate_sites(dem, st_xy, n_candidates)
     sites = np.vstack([st_xy, cand])
@@ -372,7 +382,8 @@ def plan_placement(log: pd.DataFrame, stations: pd.DataFrame, year: int, *, cove
 
 
 def analyse_dispatch_log(log: pd.DataFrame, *, districts, population: pd.DataFrame, stations: pd.DataFrame,
-                         weather: pd.DataFrame, projection: pd.DataFrame, hourly_counts: pd.DataFrame | None = None,
+                         weather: pd.DataFrame, projection: pd.DataFrame | None,
+                         hourly_counts: pd.DataFrame | None = None,
                          day_hours=(8, 20), coverage_min: float = 8.0, trend_q: float = 0.05,
                          response_trend_min_effect: float = 0.2, demand_trend_min_effect: float = 0.02,
                          heat_knot_c: float = 30.0, cold_knot_c: float = 8.0,
@@ -389,15 +400,16 @@ def analyse_dispatch_log(log: pd.DataFrame, *, districts, population: pd.DataFra
         :func:`ebpm_analysis.io.dispatch_log.read_dispatch_log`.
     districts : GeoDataFrame
         :func:`~ebpm_analysis.io.dispatch_log.read_districts` (``district_code``, ``district_name``,
-        ``ward_name``, polygons).
+        ``ward_name``, polygons) in the city's plane zone: every distance, grid and map uses its CRS.
     population : DataFrame
         :func:`~ebpm_analysis.io.dispatch_log.read_district_population`.
     stations : DataFrame
         :func:`ebpm_analysis.io.stations.read_stations`.
     weather : DataFrame
         :func:`ebpm_analysis.io.jma.read_jma_daily` covering the log.
-    projection : DataFrame
-        :func:`~ebpm_analysis.io.dispatch_log.read_population_projection` (IPSS).
+    projection : DataFrame or None
+        :func:`~ebpm_analysis.io.dispatch_log.read_population_projection` (IPSS) of the city; None:
+        no ageing scenario (``forecast.scenario`` is None).
     hourly_counts : DataFrame, optional
         :func:`~ebpm_analysis.io.dispatch_log.read_hourly_counts`; gives a second daytime share.
     day_hours : (int, int)
@@ -446,7 +458,8 @@ def analyse_dispatch_log(log: pd.DataFrame, *, districts, population: pd.DataFra
     fc = summarise_forecast(log, weather, population, projection, dem.last_year, heat_knot_c=heat_knot_c,
                             cold_knot_c=cold_knot_c, backtest_origins=backtest_origins, use_sarimax=use_sarimax,
                             scenario_years=scenario_years, seed=seed)
-    plan = plan_placement(log, stations, dem.last_year, coverage_min=coverage_min, placement_cell_m=placement_cell_m,
+    plan = plan_placement(log, stations, dem.last_year, crs=districts.crs, coverage_min=coverage_min,
+                          placement_cell_m=placement_cell_m,
                           n_candidates=n_candidates, add_sites=add_sites, daytime_shift=daytime_shift)
     crew = daytime_crew_effect(log, stations, plan.travel, last_days=des_days, shift_start=daytime_shift[0],
                                shift_end=daytime_shift[1], handover_return_min=handover_return_min,

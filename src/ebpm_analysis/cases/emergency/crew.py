@@ -113,8 +113,8 @@ def daytime_crew_effect(log: pd.DataFrame, stations: pd.DataFrame, tm: dict, *, 
     """
     end = log["t_call"].max()
     sel = log[log["t_call"] > end - pd.Timedelta(days=last_days)].reset_index(drop=True)
-    st = attach_xy(stations).reset_index(drop=True)
-    lx = attach_xy(sel)
+    st = attach_xy(stations, tm["crs"]).reset_index(drop=True)
+    lx = attach_xy(sel, tm["crs"])
     xy = lx[["x", "y"]].to_numpy()
     sxy = st[["x", "y"]].to_numpy()
     travel = tm["a"] + tm["b"] * distance_matrix(xy, sxy) / 1000

@@ -13,8 +13,9 @@ from ...stats.intervals import poisson_ci, wilson_ci
 # ---------------------------------------------------------------- where
 
 
-def attach_xy(log: pd.DataFrame, crs: str = "EPSG:6670") -> pd.DataFrame:
-    """Add plane coordinates ``x``, ``y`` (metres) from lat/lon."""
+def attach_xy(log: pd.DataFrame, crs) -> pd.DataFrame:
+    """Add plane coordinates ``x``, ``y`` (metres) from lat/lon, in ``crs`` (the city's plane zone,
+    :func:`ebpm_analysis.geo.plane_crs`; the districts' CRS in :func:`analyse_dispatch_log`)."""
     from pyproj import Transformer
     tr = Transformer.from_crs("EPSG:6668", crs, always_xy=True)
     x, y = tr.transform(log["lon"].to_numpy(), log["lat"].to_numpy())
@@ -74,9 +75,10 @@ def district_rates(log: pd.DataFrame, population: pd.DataFrame, years: list[int]
 
 
 def density_grid(x: np.ndarray, y: np.ndarray, cell_m: float = 1000.0, n_years: float = 1.0, min_cell: int = 10,
-                 crs: str = "EPSG:6670"):
+                 *, crs):
     """Binned density: dispatches a year per square grid cell (no points); cells with fewer than
-    ``min_cell`` dispatches in the period are suppressed (NaN). Returns a GeoDataFrame of cells."""
+    ``min_cell`` dispatches in the period are suppressed (NaN). Returns a GeoDataFrame of cells in
+    ``crs`` (the plane CRS of ``x``, ``y``)."""
     import geopandas as gpd
     import shapely
     ix = np.floor(np.asarray(x) / cell_m).astype(np.int64)

@@ -220,16 +220,23 @@ def forecast(daily: pd.DataFrame, model: str = "GLM", horizon_days: int = 365, h
     return out, pd.DataFrame(monthly), glm
 
 
+def age_rates(log: pd.DataFrame, population: pd.DataFrame, base_year: int) -> tuple[float, float]:
+    """Dispatches a year per resident aged 65+ and under 65 in ``base_year`` (the log's 年齢区分 over
+    the districts' population)."""
+    sel = log[log["t_call"].dt.year == base_year]
+    n_old = int((sel["age_group"] == "高齢者").sum())
+    pop, pop65 = population["population"].sum(), population["pop65"].sum()
+    return n_old / pop65, (len(sel) - n_old) / (pop - pop65)
+
+
 def ageing_scenario(log: pd.DataFrame, population: pd.DataFrame, projection: pd.DataFrame, base_year: int,
                     target_years=(2030, 2040)) -> pd.DataFrame:
     """Dispatches a year if today's age-specific rates (65+ and under 65, from the log's 年齢区分)
     met the projected population of ``target_years`` (IPSS totals; 65+ share interpolated where the
     projection gives none). Rates are held constant: a demographic scenario, not a forecast."""
     sel = log[log["t_call"].dt.year == base_year]
-    n_old = int((sel["age_group"] == "高齢者").sum())
-    n_young = len(sel) - n_old
     pop, pop65 = population["population"].sum(), population["pop65"].sum()
-    r_old, r_young = n_old / pop65, n_young / (pop - pop65)
+    r_old, r_young = age_rates(log, population, base_year)
     proj = projection.set_index("year")
     have = proj["age65plus"].dropna()
     def ipss(year):

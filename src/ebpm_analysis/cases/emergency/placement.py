@@ -10,18 +10,19 @@ from ...location import distance_matrix
 from .demand import attach_xy
 
 
-def travel_model(log: pd.DataFrame, stations: pd.DataFrame) -> dict:
-    """Fit travel minutes (出場→現着) = a + b·km (straight-line distance from the responding station),
-    and the median call-processing time (覚知→出場)."""
-    st = attach_xy(stations).set_index("station_code")
-    lx = attach_xy(log)
+def travel_model(log: pd.DataFrame, stations: pd.DataFrame, crs) -> dict:
+    """Fit travel minutes (出場→現着) = a + b·km (straight-line distance from the responding station,
+    in the plane ``crs``), and the median call-processing time (覚知→出場)."""
+    st = attach_xy(stations, crs).set_index("station_code")
+    lx = attach_xy(log, crs)
     sx = st.loc[lx["station_code"], "x"].to_numpy()
     sy = st.loc[lx["station_code"], "y"].to_numpy()
     d = np.hypot(lx["x"].to_numpy() - sx, lx["y"].to_numpy() - sy) / 1000
     tr = lx["travel_min"].to_numpy()
     b, a = np.polyfit(d, tr, 1)
     proc = float(((log["t_dispatch"] - log["t_call"]).dt.total_seconds() / 60).median())
-    return {"a": float(a), "b": float(b), "proc_min": proc, "r2": float(np.corrcoef(d, tr)[0, 1] ** 2)}
+    return {"a": float(a), "b": float(b), "proc_min": proc, "r2": float(np.corrcoef(d, tr)[0, 1] ** 2),
+            "crs": crs}
 
 
 def response_cost(dem_xy: np.ndarray, site_xy: np.ndarray, tm: dict) -> np.ndarray:
