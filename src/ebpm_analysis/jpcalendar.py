@@ -10,6 +10,9 @@
   closure), :func:`is_open`.
 - :func:`day_type` — ``"weekday"`` or ``"holiday"`` (土日祝: Saturday, Sunday or a national holiday),
   the split used for traffic; labels in :data:`DAY_TYPE_JA`.
+- :func:`is_school_day` — days a public primary school is in session under an assumed calendar
+  (no school on Saturdays, Sundays, national holidays and the long vacations in :data:`SCHOOL_VACATIONS`;
+  docs/sources.md#school-calendar).
 """
 
 from __future__ import annotations
@@ -101,3 +104,23 @@ def is_open(dates) -> np.ndarray:
     """Boolean array: is the office open on each of ``dates`` (開庁日)."""
     d = _dates(dates)
     return (d.day_of_week < 5) & ~is_holiday(d) & ~is_year_end_closure(d)
+
+
+#: The long vacations assumed for a public primary school, as (first, last) month-day pairs, both
+#: inclusive: summer 7/21–8/31, winter 12/25–1/7, spring 3/25–4/5. Each board of education sets its
+#: own dates (北海道 and 東北 have a shorter summer and a longer winter break): an assumption, not a
+#: published national calendar (docs/sources.md#school-calendar).
+SCHOOL_VACATIONS = (((7, 21), (8, 31)), ((12, 25), (12, 31)), ((1, 1), (1, 7)), ((3, 25), (4, 5)))
+
+
+def is_school_day(dates, vacations=SCHOOL_VACATIONS) -> np.ndarray:
+    """True for each of ``dates`` on which a public primary school is assumed in session: a weekday
+    (Monday–Friday) that is not a national holiday and lies outside the long ``vacations``
+    (:data:`SCHOOL_VACATIONS`; docs/sources.md#school-calendar). Event days, school-specific closures
+    and the 2020 nationwide closure are not modelled."""
+    d = _dates(dates)
+    md = d.month * 100 + d.day
+    in_vacation = np.zeros(len(d), dtype=bool)
+    for (m0, d0), (m1, d1) in vacations:
+        in_vacation |= (md >= m0 * 100 + d0) & (md <= m1 * 100 + d1)
+    return (d.day_of_week < 5) & ~is_holiday(d) & ~in_vacation

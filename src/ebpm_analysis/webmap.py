@@ -49,8 +49,10 @@ def make_offline(html: str) -> str:
     return inject + html
 
 
-def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: str, center=None, zoom=12) -> str:
-    """A self-contained folium map (no tiles, no CDN). ``layers``: dicts with ``name``, ``gdf``
+def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: str, center=None, zoom=12,
+                    area_label: str = "区") -> str:
+    """A self-contained folium map (no tiles, no CDN). ``area_label`` names the outlined areas (区, 市, 町 …)
+    in the layer list and tooltips. ``layers``: dicts with ``name``, ``gdf``
     (EPSG:4326/6668 polygons), ``column`` (value to colour), ``label`` (tooltip caption),
     ``fields``/``aliases`` (tooltip fields), ``colors`` (list of hex for quantile classes) and ``show``.
     Returns the HTML document as a string.
@@ -67,14 +69,18 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
     minx, miny, maxx, maxy = wards_geo.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])  # the whole city in view, whatever its size
     wards_geo = wards_geo.assign(geometry=shapely.set_precision(wards_geo.geometry.to_numpy(), 1e-6))
-    folium.GeoJson(wards_geo[["name", "geometry"]].to_json(ensure_ascii=False), name="区界",
+    folium.GeoJson(wards_geo[["name", "geometry"]].to_json(ensure_ascii=False), name=f"{area_label}界",
                    style_function=lambda f: {"color": "#333333", "weight": 1.5, "fill": True,
                                              "fillColor": "#f4f4f0", "fillOpacity": 1.0},
-                   tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["区"])).add_to(m)
+                   tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[area_label])).add_to(m)
     legends: list[str] = []
     for lay in layers:
         gdf = lay["gdf"].to_crs(4326)
         col = lay["column"]
+        if not len(gdf):  # nothing to draw (a small delivery): the layer list and legend say so
+            folium.FeatureGroup(name=f"{lay['name']}（該当なし）", show=False).add_to(m)
+            legends.append(f'<div style="margin-bottom:6px"><b>{_html.escape(lay["label"])}</b>：該当なし</div>')
+            continue
         vals = gdf[col].astype(float)
         qs = np.unique(np.nanquantile(vals, [0, 0.5, 0.75, 0.9, 1.0])) if len(vals) else np.array([0, 1])
         if len(qs) < 2:

@@ -52,9 +52,9 @@ def test_precedence_defaults_profile_params_overrides(tmp_path):
 
 
 def test_city_without_profile_runs_from_its_code(tmp_path):
-    r = E.resolve_run(NB, city="12204")
-    assert r["values"] == {"city_code": "12204", "output_dir": f"data/processed/{NB}--12204"}
-    assert r["profile"].name == "船橋市" and r["profile"].path is None
+    r = E.resolve_run(NB, city="01100")   # 札幌市: no profile (no model case)
+    assert r["values"] == {"city_code": "01100", "output_dir": f"data/processed/{NB}--01100"}
+    assert r["profile"].name == "札幌市" and r["profile"].path is None
     with pytest.raises(ParameterError, match="--city.*府中市（東京都）"):
         E.resolve_run(NB, city="府中市")
     from pathlib import Path

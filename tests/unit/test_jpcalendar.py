@@ -58,3 +58,20 @@ def test_day_type_weekend_or_national_holiday():
     d = pd.to_datetime(["20251013", "20251014", "20251103", "20251101", "20251231"], format="%Y%m%d")
     assert list(cal.day_type(d)) == ["holiday", "weekday", "holiday", "holiday", "weekday"]
     assert cal.DAY_TYPE_JA == {"weekday": "平日", "holiday": "土日祝"}
+
+
+def test_school_days_skip_weekends_holidays_and_long_vacations():
+    days = {"2026-10-05": True,    # a Monday in term
+            "2026-10-10": False,   # Saturday
+            "2026-10-12": False,   # スポーツの日 (2nd Monday of October)
+            "2026-07-20": False,   # 海の日
+            "2026-07-17": True,    # Friday before the summer vacation
+            "2026-07-21": False,   # summer vacation starts
+            "2026-08-31": False,   # … and ends
+            "2026-09-01": True,
+            "2026-12-24": True, "2026-12-25": False, "2027-01-07": False, "2027-01-08": True,
+            "2027-03-24": True, "2027-03-25": False, "2027-04-05": False, "2027-04-06": True}
+    np.testing.assert_array_equal(cal.is_school_day(list(days)), list(days.values()))
+    # a custom calendar: no vacations at all
+    assert cal.is_school_day(["2026-08-03"], vacations=()).tolist() == [True]
+    assert cal.is_school_day([pd.Timestamp("2026-10-05 07:40")]).tolist() == [True]

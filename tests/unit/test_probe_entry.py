@@ -28,7 +28,7 @@ def inputs(tmp_path_factory):
     pos = etc2.open_parquet(con, etc2.ingest(folder / sp.FILES["positions"], d / "pq_pos", "1-2").parquet)
     ev = etc2.open_parquet(con, etc2.ingest(folder / sp.FILES["events"], d / "pq_ev", "1-4").parquet)
     acc_all = na.load_accidents(pref_code="93", municipality_codes=["101", "102", "103", "104", "105"])
-    wards = geo.to_plane(geo.load_city("43100"))
+    wards = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))
     return dict(con=con, pos=pos, ev=ev, acc_all=acc_all, wards=wards, truth=read_truth(folder))
 
 
@@ -48,7 +48,8 @@ def _step_by_step(i):
     ev_mesh = cp.aggregate_events(i["ev"], con=con, level=lv, threshold_g=-0.3)
     n_events = int(con.execute(f"select count(*) from ({i['ev'].sql_query()}) where accel_long_g <= -0.3")
                    .fetchall()[0][0])
-    braking = cp.braking_hotspot_table(passes, ev_mesh, level=lv, min_passes=30, alpha=0.05, min_ratio=2.0)
+    braking = cp.braking_hotspot_table(passes, ev_mesh, level=lv, min_passes=30, alpha=0.05, min_ratio=2.0,
+                                       plane_crs=i["wards"].crs)
     flags = cp.congestion_flags(agg_pub, share_threshold=0.5, min_records=10)
     po = cp.peak_offpeak(agg_pub, peak_hours=[7, 8, 17, 18], min_records=10)
     cong = po[["mesh", "share_slow_peak", "mean_speed_peak", "share_slow_offpeak"]].merge(

@@ -86,3 +86,26 @@ def test_static_maps_have_titles_legends(layer):
     assert any("合成データ" in t.get_text() for t in fig.texts)
     ward_names = {t.get_text() for t in ax.texts}
     assert {"中央区", "東区", "西区", "南区", "北区"} <= ward_names
+
+
+def test_empty_layer_is_listed_as_empty_and_area_label_used(layer):
+    html = webmap.interactive_map(geo.load_city("16201"),
+                                  [{"name": "渋滞", "gdf": layer.iloc[:0], "column": "value", "label": "低速割合",
+                                    "fields": ["mesh", "value"]},
+                                   {"name": "急減速", "gdf": layer, "column": "value", "label": "件／千通過"}],
+                                  title="t", attribution="a", area_label="市")
+    def js(text):  # folium writes layer names as JSON escapes
+        return text.encode("unicode_escape").decode("ascii").replace("\\u", "\\u")
+    assert js("渋滞（該当なし）") in html and "低速割合</b>：該当なし" in html
+    assert js('"市界"')[1:-1] in html and js("区界") not in html
+
+
+def test_map_bounds_zoom_to_data_on_scattered_islands():
+    crs = geo.plane_crs("13421")
+    wards = geo.load_city("13421").to_crs(crs)
+    code = str(cp.mesh_code([27.094], [142.191], 6)[0])           # 父島 (二見港)
+    cells = cp.mesh_polygons([code], 6).to_crs(crs)
+    b = pp.map_bounds(wards, cells)
+    assert (b[2] - b[0]) < 10_000 and (b[3] - b[1]) < 10_000      # not the 1,000 km extent of 小笠原村
+    kw = geo.load_city("43100").to_crs(geo.plane_crs("43100"))     # data over the whole city: the city's extent
+    assert (pp.map_bounds(kw, kw) == kw.total_bounds).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ebpm_analysis import geo
 from ebpm_analysis.cases import probe as cp
 from ebpm_analysis.io import etc2
 from ebpm_analysis.synth import probe as sp
@@ -24,7 +25,7 @@ def run(request, tmp_path_factory):
     agg = cp.aggregate_positions(pos, con=con, level=LEVEL)
     passes = cp.mesh_passes(pos, con=con, level=LEVEL)
     events = cp.aggregate_events(ev, con=con, level=LEVEL, threshold_g=-0.3)
-    ranked = cp.braking_hotspot_table(passes, events, level=LEVEL, min_passes=30)
+    ranked = cp.braking_hotspot_table(passes, events, level=LEVEL, min_passes=30, plane_crs=geo.plane_crs("43100"))
     return {"truth": read_truth(d), "agg": agg, "ranked": ranked}
 
 

@@ -154,3 +154,16 @@ def test_quarto_path_renders_executed_notebook_without_execute(fixture_nb, tmp_p
     monkeypatch.setenv("EBPM_RENDERER", "nbconvert")
     _, engine = R.render(fixture_nb, tmp_path / "n.html")
     assert engine == "nbconvert"
+
+
+def test_a_labelled_figure_that_drew_nothing_takes_no_number(tmp_path):
+    """A section a run cannot show (03 without police records) leaves no gap in the figure numbers."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_raw_cell('---\ntitle: "t"\nformat: html\n---'),
+                code("#| label: fig-a\n#| fig-cap: \"図A\"\nplot()", [image()]),
+                code("#| label: fig-skipped\n#| fig-cap: \"描かない図\"\nif False: plot()", []),
+                code("#| label: fig-b\n#| fig-cap: \"図B\"\nplot()", [image()])]
+    p = tmp_path / "gap.ipynb"
+    nbformat.write(nb, p)
+    html = render_text(p, tmp_path)
+    assert "図1：図A" in html and "図2：図B" in html and "描かない図" not in html and "図3" not in html

@@ -26,12 +26,12 @@ def fixes_frame(rows):
 
 
 def test_prepare_fixes_filters_accuracy_and_assigns_bins():
-    pts = gpd.GeoSeries([shapely.Point(-24190, -21805)] * 4, crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    pts = gpd.GeoSeries([shapely.Point(-24190, -21805)] * 4, crs=geo.plane_crs("43100")).to_crs(geo.GEO_CRS)
     fixes = pd.DataFrame({"device_id": ["a", "a", "b", "b"], "school_id": "S01",
                           "timestamp": pd.to_datetime(["2026-10-05 06:59:59", "2026-10-05 07:04:59",
                                                        "2026-10-05 08:30:00", "2026-10-05 14:00:00"]),
                           "lat": pts.y.to_numpy(), "lon": pts.x.to_numpy(), "accuracy": [10.0, 80.0, 10.0, 10.0]})
-    df, s = sr.prepare_fixes(fixes, max_accuracy_m=50)
+    df, s = sr.prepare_fixes(fixes, max_accuracy_m=50, plane_crs=geo.plane_crs("43100"))
     assert s["fixes_poor_accuracy"] == 1 and s["fixes_used"] == 3
     assert df["period"].tolist()[0] is pd.NA or pd.isna(df["period"].iloc[0])      # 06:59 outside
     assert pd.isna(df["period"].iloc[1])                                            # 08:30 is the end (exclusive)
@@ -58,7 +58,7 @@ def test_unique_children_per_crossing_and_bin():
 def test_off_route_share_on_one_segment():
     seg = gpd.GeoDataFrame({"segment_id": ["S01-R001", "S02-R001"], "school_id": ["S01", "S02"]},
                            geometry=[shapely.LineString([(0, 0), (400, 0)]),
-                                     shapely.LineString([(0, 100), (400, 100)])], crs=geo.PLANE_CRS)
+                                     shapely.LineString([(0, 100), (400, 100)])], crs=geo.plane_crs("43100"))
     rows = [(f"c{k}", "S01", "07:30:00", 50 + k, 5) for k in range(8)]         # on route
     rows += [("c8", "S01", "07:31:00", 100, 120), ("c9", "S01", "07:31:00", 200, 60)]  # off (S02's line ignored)
     rows += [("z", "S01", "07:31:00", 200, 900)]                                # beyond max_assign_m: left out

@@ -34,9 +34,10 @@ def analysed(request, tmp_path_factory):
     files = synth.write_dataset(gen, out)
     city = geo.load_city("43100")
     fixes = school_fixes.read_fixes(files["fixes"], city=city, nature="synthetic")
-    crossings = sr.add_xy(school_fixes.read_crossings(files["crossings"], nature="synthetic"))
-    routes = geo.to_plane(school_fixes.read_designated_routes(files["routes"], nature="synthetic"))
-    fx, summary = sr.prepare_fixes(fixes)
+    crs = geo.plane_crs("43100")
+    crossings = sr.add_xy(school_fixes.read_crossings(files["crossings"], nature="synthetic"), plane_crs=crs)
+    routes = geo.to_plane(school_fixes.read_designated_routes(files["routes"], nature="synthetic"), crs)
+    fx, summary = sr.prepare_fixes(fixes, plane_crs=crs)
     hits = sr.crossing_hits(fx, crossings)
     ranking = sr.crossing_ranking(hits, summary["school_days"])
     off = sr.off_route_by_segment(fx, routes)
@@ -45,7 +46,8 @@ def analysed(request, tmp_path_factory):
             "crossings": crossings, "truth_segments": pd.read_csv(files["truth_segments"]), "seed": seed,
             "result": sr.analyse_fixes(fixes, schools=school_fixes.read_schools(files["schools"], nature="synthetic"),
                                        crossings=school_fixes.read_crossings(files["crossings"], nature="synthetic"),
-                                       routes=school_fixes.read_designated_routes(files["routes"], nature="synthetic"))}
+                                       routes=school_fixes.read_designated_routes(files["routes"], nature="synthetic"),
+                                       plane_crs=crs)}
 
 
 def test_planted_crowded_crossings_top_ranked(analysed):

@@ -308,8 +308,9 @@ def rank_braking_hotspots(br) -> pd.DataFrame:
 
 
 def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: int = 6, min_passes: int = 30,
-                          alpha: float = 0.05, min_ratio: float = 2.0, plane_crs: str = "EPSG:6670"):
-    """Rates → mesh cells → Gi* on the EB-smoothed rate → ranking (GeoDataFrame in ``plane_crs``).
+                          alpha: float = 0.05, min_ratio: float = 2.0, plane_crs: str):
+    """Rates → mesh cells → Gi* on the EB-smoothed rate → ranking (GeoDataFrame in ``plane_crs``, the
+    city's plane CRS: :func:`ebpm_analysis.geo.plane_crs`).
 
     A braking hot spot is a mesh with a significant Gi* (z > 0, p < alpha) whose own smoothed rate is
     at least ``min_ratio`` × the overall rate (Gi* alone also marks quiet neighbours of a spike).
@@ -345,7 +346,8 @@ def peak_offpeak(agg: pd.DataFrame, *, peak_hours=(7, 8, 17, 18), day_type: str 
     g["mean_speed"] = g["speed_sum"] / g["n_records"]
     wide = g.pivot(index="mesh", columns="period", values=["share_slow", "mean_speed", "n_records"])
     wide.columns = [f"{a}_{b}" for a, b in wide.columns]
-    return wide.reset_index()
+    cols = [f"{a}_{b}" for a in ("share_slow", "mean_speed", "n_records") for b in ("offpeak", "peak")]
+    return wide.reindex(columns=cols).reset_index()  # a small delivery may lack one period: its columns stay NaN
 
 
 def hourly_profile(agg: pd.DataFrame) -> pd.DataFrame:
@@ -359,6 +361,9 @@ def hourly_profile(agg: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------ accidents
+ACCIDENT_MESH_COLUMNS = ("mesh", "n_accidents", "n_fatal", "n_pedestrian", "n_night")
+
+
 def accidents_per_mesh(acc: pd.DataFrame, *, level: int = 6) -> pd.DataFrame:
     """Per mesh: accidents, fatal accidents, pedestrian accidents, night accidents."""
     m = mesh_code(acc["lat"].to_numpy(), acc["lon"].to_numpy(), level).astype(str)
@@ -512,9 +517,13 @@ class ProbeResult:
         :func:`hourly_profile`.
     peak_share, offpeak_share : float
         Share of slow records on weekdays in the peak hours / 10–15 h.
-    accidents : DataFrame
-        Accident records of ``years``; ``accidents_by_mesh`` per mesh; ``trend`` :func:`accident_trend`
-        (all years given, by city); ``breakdowns`` :func:`accident_breakdowns`.
+    has_accidents : bool
+        Whether police accident records were given (a probe-only run has none: the accident fields
+        below are then ``None``/empty and the spots cannot be ``known_danger``).
+    accidents : DataFrame or None
+        Accident records of ``years``; ``accidents_by_mesh`` per mesh (empty without records); ``trend``
+        :func:`accident_trend` (all years given, by city) or ``None``; ``breakdowns``
+        :func:`accident_breakdowns` (``{}`` without records).
     spots : GeoDataFrame
         :func:`rank_spots` as mesh polygons with ``ward`` (area holding the centre), by rank.
     """
@@ -535,11 +544,15 @@ class ProbeResult:
     profile: pd.DataFrame
     peak_share: float
     offpeak_share: float
-    accidents: pd.DataFrame
+    accidents: pd.DataFrame | None
     accidents_by_mesh: pd.DataFrame
-    trend: dict
+    trend: dict | None
     breakdowns: dict
     spots: object
+
+    @property
+    def has_accidents(self) -> bool:
+        return self.accidents is not None
 
     @property
     def hotspots(self):
@@ -559,11 +572,13 @@ class ProbeResult:
     def exports(self) -> dict[str, pd.DataFrame]:
         """Aggregated tables a run writes (file name → frame, for :func:`ebpm_analysis.io.write_tables`);
         mesh-hours with few trips are left out."""
-        return {"spots_ranked.csv": pd.DataFrame(self.spots.drop(columns="geometry")),
-                "braking_by_mesh.csv": pd.DataFrame(self.braking.drop(columns="geometry")),
-                "congestion_mesh_day_hour.parquet": self.agg_published,
-                "accidents_by_mesh.csv": self.accidents_by_mesh,
-                "accident_trend_by_ward.csv": self.trend["by_group"].reset_index()}
+        out = {"spots_ranked.csv": pd.DataFrame(self.spots.drop(columns="geometry")),
+               "braking_by_mesh.csv": pd.DataFrame(self.braking.drop(columns="geometry")),
+               "congestion_mesh_day_hour.parquet": self.agg_published}
+        if self.has_accidents:
+            out |= {"accidents_by_mesh.csv": self.accidents_by_mesh,
+                    "accident_trend_by_ward.csv": self.trend["by_group"].reset_index()}
+        return out
 
     def recovery(self, hazards: pd.DataFrame, congestion: pd.DataFrame, *, congestion_share: float = 0.5,
                  min_records: int = 5) -> dict:
@@ -579,7 +594,7 @@ class ProbeResult:
                 "congestion_found": float(found)}
 
 
-def analyse_probe(positions, events, accidents: pd.DataFrame, wards, *, con=None, level: int = 6,
+def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, con=None, level: int = 6,
                   years=(2019, 2020, 2021), congested_kmh: float = 20.0, heavy_kmh: float = 10.0,
                   peak_hours=(7, 8, 17, 18), congestion_share: float = 0.5, braking_g: float = -0.3,
                   min_passes: int = 30, hotspot_min_ratio: float = 2.0, alpha: float = 0.05,
@@ -591,10 +606,12 @@ def analyse_probe(positions, events, accidents: pd.DataFrame, wards, *, con=None
     ----------
     positions, events : DuckDB relation or frame
         様式1-2 positions and 様式1-4 behaviour events (:func:`ebpm_analysis.io.etc2.open_parquet`).
-    accidents : DataFrame
-        Police accident records (:func:`ebpm_analysis.io.npa_accidents.load_accidents`), all years.
+    accidents : DataFrame or None
+        Police accident records (:func:`ebpm_analysis.io.npa_accidents.load_accidents`), all years;
+        ``None`` for a probe-only analysis (no police file for the city).
     wards : GeoDataFrame
-        Areas of the city in a metre CRS with ``name`` (spots are named by the area of their centre).
+        Areas of the city in its plane CRS (:func:`ebpm_analysis.geo.plane_crs`) with ``name`` (spots
+        are named by the area of their centre); meshes are drawn and Gi* distances measured in that CRS.
     con : DuckDB connection, optional
         Where the aggregation runs (:func:`connect`).
     level : int
@@ -635,20 +652,21 @@ def analyse_probe(positions, events, accidents: pd.DataFrame, wards, *, con=None
         raise ParameterError("braking_g", f"got {braking_g!r}", expected="a negative deceleration in G, e.g. -0.3")
     con = con if con is not None else connect()
     years = [int(y) for y in years]
-    acc = accidents[accidents["year"].isin(years)].reset_index(drop=True)
+    acc = accidents[accidents["year"].isin(years)].reset_index(drop=True) if accidents is not None else None
     agg = aggregate_positions(positions, con=con, level=level, congested_kmh=congested_kmh, heavy_kmh=heavy_kmh)
     passes = mesh_passes(positions, con=con, level=level)
     agg_pub = agg[agg["n_trips"] >= min_cell].reset_index(drop=True)  # disclosure: mesh-hours with few trips hidden
     ev_mesh = aggregate_events(events, con=con, level=level, threshold_g=braking_g)
     n_events = count_events(events, con=con, threshold_g=braking_g)
     braking = braking_hotspot_table(passes, ev_mesh, level=level, min_passes=max(min_passes, min_cell), alpha=alpha,
-                                    min_ratio=hotspot_min_ratio)
+                                    min_ratio=hotspot_min_ratio, plane_crs=wards.crs)
     flags = congestion_flags(agg_pub, share_threshold=congestion_share, min_records=min_cell)
     po = peak_offpeak(agg_pub, peak_hours=peak_hours, min_records=min_cell)
     cong_mesh = po[["mesh", "share_slow_peak", "mean_speed_peak", "share_slow_offpeak"]].merge(
         flags.groupby("mesh").size().rename("n_congested_hours").reset_index(), on="mesh", how="left")
     cong_mesh["n_congested_hours"] = cong_mesh["n_congested_hours"].fillna(0).astype(int)
-    acc_mesh = accidents_per_mesh(acc, level=level)
+    acc_mesh = accidents_per_mesh(acc, level=level) if acc is not None else pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c != "mesh" else object) for c in ACCIDENT_MESH_COLUMNS})
     spots = rank_spots(braking.drop(columns="geometry"), cong_mesh, acc_mesh, many_accidents=many_accidents,
                        few_accidents=few_accidents, congested_share=congestion_share)
     spots_g = mesh_cells(spots, level, wards.crs).sort_values("rank").reset_index(drop=True)
@@ -659,7 +677,13 @@ def analyse_probe(positions, events, accidents: pd.DataFrame, wards, *, con=None
         level=level, years=years, n_positions=n_positions, agg=agg, agg_published=agg_pub, passes=passes,
         events_by_mesh=ev_mesh, n_events=n_events, braking=braking, overall_rate=overall_braking_rate(braking),
         flags=flags, peak_offpeak=po, congestion_by_mesh=cong_mesh, profile=hourly_profile(agg),
-        peak_share=float(peak["n_slow"].sum() / peak["n_records"].sum()),
-        offpeak_share=float(off["n_slow"].sum() / off["n_records"].sum()),
-        accidents=acc, accidents_by_mesh=acc_mesh, trend=accident_trend(accidents, years=years, by="city_code"),
-        breakdowns=accident_breakdowns(acc), spots=spots_g)
+        peak_share=_share(peak["n_slow"].sum(), peak["n_records"].sum()),
+        offpeak_share=_share(off["n_slow"].sum(), off["n_records"].sum()),
+        accidents=acc, accidents_by_mesh=acc_mesh,
+        trend=accident_trend(accidents, years=years, by="city_code") if acc is not None else None,
+        breakdowns=accident_breakdowns(acc) if acc is not None else {}, spots=spots_g)
+
+
+def _share(part, whole) -> float:
+    """part / whole, NaN when there is nothing to divide (a small delivery without records in the hours)."""
+    return float(part / whole) if whole else math.nan

@@ -1,4 +1,4 @@
-"""School-route monitoring (Toyama 「こどもを見守る地域連携事業」 → Kumamoto; docs/sources.md#toyama-monitoring).
+"""School-route monitoring (富山市 「こどもを見守る地域連携事業」 → any city; docs/sources.md#toyama-monitoring).
 
 Pure functions over tidy frames (no file reading, no plotting):
 
@@ -12,6 +12,9 @@ Pure functions over tidy frames (no file reading, no plotting):
   heuristic of :mod:`ebpm_analysis.location`).
 - :func:`analyse_fixes` — the entry point: all of the above in the report's order →
   :class:`SchoolRoutesResult`.
+- :func:`pedestrian_accidents` — the second entry point, on real police records (本票): pedestrian
+  accidents (事故類型 人対車両) on school days in the commuting windows, by regional mesh →
+  :class:`PedestrianAccidents` (the map a 通学路合同点検 starts from; docs/sources.md#honhyo-age-bands).
 
 Person counts shown to readers go through :func:`ebpm_analysis.stats.disclosure.suppress_small`.
 """
@@ -57,8 +60,9 @@ def windows_from_params(morning=("07:00", "08:30"), afternoon=("14:00", "17:00")
     return out
 
 
-def add_xy(df: pd.DataFrame, lon: str = "lon", lat: str = "lat", plane_crs: str = geo.PLANE_CRS) -> pd.DataFrame:
-    """Copy of ``df`` with plane coordinates ``x``, ``y`` (metres)."""
+def add_xy(df: pd.DataFrame, lon: str = "lon", lat: str = "lat", *, plane_crs: str) -> pd.DataFrame:
+    """Copy of ``df`` with plane coordinates ``x``, ``y`` (metres) in ``plane_crs`` (the city's:
+    :func:`ebpm_analysis.geo.plane_crs`)."""
     pts = geo.points_frame(df[[lon, lat]].copy(), lon=lon, lat=lat).to_crs(plane_crs)
     out = df.copy()
     out["x"] = pts.geometry.x.to_numpy()
@@ -67,7 +71,7 @@ def add_xy(df: pd.DataFrame, lon: str = "lon", lat: str = "lat", plane_crs: str 
 
 
 def prepare_fixes(fixes: pd.DataFrame, *, max_accuracy_m: float = 50.0, windows: dict | None = None,
-                  bin_minutes: int = 5, plane_crs: str = geo.PLANE_CRS) -> tuple[pd.DataFrame, dict]:
+                  bin_minutes: int = 5, plane_crs: str) -> tuple[pd.DataFrame, dict]:
     """Drop fixes with reported accuracy worse than ``max_accuracy_m``; add x/y, date, period and bin.
 
     ``period`` is ``morning``/``afternoon`` inside the windows, NA outside. ``bin`` is the start
@@ -466,9 +470,10 @@ class SchoolRoutesResult:
         }
 
 
-def volunteer_table(volunteers: dict, spans: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+def volunteer_table(volunteers: dict, spans: pd.DataFrame, labels: pd.Series, *, min_cell: int = 10) -> pd.DataFrame:
     """Reader-facing volunteer plan: one row per volunteer and period with the place, when to stand
-    (span of the busy bins and the share of passes inside it), passes watched and cumulative coverage."""
+    (span of the busy bins and the share of passes inside it), passes watched (``None``, shown as —,
+    under ``min_cell`` children a day) and cumulative coverage."""
     rows = []
     for period, vf in volunteers.items():
         for _, r in vf.iterrows():
@@ -477,7 +482,7 @@ def volunteer_table(volunteers: dict, spans: pd.DataFrame, labels: pd.Series) ->
             rows.append({"時間帯": "朝" if period == "morning" else "午後", "順": int(r["order"]),
                          "場所（交差点ID）": f"{labels[r['crossing_id']]}（{r['crossing_id']}）",
                          "立つ時間（目安）": stand,
-                         "見守れる通過（延べ人/日）": round(r["gain"], 1),
+                         "見守れる通過（延べ人/日）": round(r["gain"], 1) if r["gain"] >= min_cell else None,
                          "累計の被覆率": f"{r['cum_share']:.0%}"})
     return pd.DataFrame(rows)
 
@@ -487,7 +492,7 @@ def analyse_fixes(fixes: pd.DataFrame, *, schools: pd.DataFrame, crossings: pd.D
                   max_accuracy_m: float = 50.0, crossing_radius_m: float = 30.0, bin_minutes: int = 5,
                   off_route_m: float = 40.0, top_n: int = 10, n_volunteers: int = 6,
                   volunteer_radius_m: float = 60.0, placement_method: str = "mclp",
-                  min_cell: int = 10) -> SchoolRoutesResult:
+                  min_cell: int = 10, plane_crs: str) -> SchoolRoutesResult:
     """Crowded crossings, volunteer placement and off-route segments from children's position fixes.
 
     Parameters
@@ -515,6 +520,8 @@ def analyse_fixes(fixes: pd.DataFrame, *, schools: pd.DataFrame, crossings: pd.D
         Volunteers per period, the radius one volunteer watches, ``"mclp"`` or ``"greedy"``.
     min_cell : int
         Cells with fewer distinct children are suppressed.
+    plane_crs : str
+        The city's plane CRS (:func:`ebpm_analysis.geo.plane_crs`): every distance is measured in it.
 
     Returns
     -------
@@ -527,9 +534,10 @@ def analyse_fixes(fixes: pd.DataFrame, *, schools: pd.DataFrame, crossings: pd.D
         unknown placement method or fewer than one volunteer.
     """
     windows = windows_from_params(tuple(morning_window), tuple(afternoon_window))
-    schools, crossings = add_xy(schools), add_xy(crossings)
-    routes = geo.to_plane(routes)
-    fx, summary = prepare_fixes(fixes, max_accuracy_m=max_accuracy_m, windows=windows, bin_minutes=bin_minutes)
+    schools, crossings = add_xy(schools, plane_crs=plane_crs), add_xy(crossings, plane_crs=plane_crs)
+    routes = geo.to_plane(routes, plane_crs)
+    fx, summary = prepare_fixes(fixes, max_accuracy_m=max_accuracy_m, windows=windows, bin_minutes=bin_minutes,
+                                plane_crs=plane_crs)
     n_days = summary["school_days"]
     hits = crossing_hits(fx, crossings, radius_m=crossing_radius_m)
     xy = crossings[["crossing_id", "x", "y"]]
@@ -556,9 +564,119 @@ def analyse_fixes(fixes: pd.DataFrame, *, schools: pd.DataFrame, crossings: pd.D
         heat_labels=[f"{r}. {labels[cid].replace('小学校（合成）', '小')}（{cid}）"
                      for r, cid in zip(top["rank"], top["crossing_id"], strict=True)],
         weights=weights, volunteers=volunteers, volunteer_summary=vol_summary, spans=spans,
-        volunteer_table=volunteer_table(volunteers, spans, labels), off_route=off, segments=segments,
+        volunteer_table=volunteer_table(volunteers, spans, labels, min_cell=min_cell), off_route=off, segments=segments,
         segment_labels=pd.Series(label_locations(pd.DataFrame({"x": mid.x, "y": mid.y}), schools).to_numpy(),
                                  index=segments["segment_id"]),
         off_route_shown=off[~off["suppressed"] & (off["fixes"] > 0)],
         off_route_share=float(off["off_fixes"].sum() / max(off["fixes"].sum(), 1)), min_cell=min_cell,
     )
+
+
+# ------------------------------------------------------------------- real police records (本票)
+PEDESTRIAN_TYPE_CODE = "01"  # 事故類型 人対車両 (docs/sources.md#honhyo-age-bands)
+#: Names of the JIS X 0410 mesh levels for report text.
+MESH_LABELS = {3: "3次メッシュ（約1 km）", 4: "2分の1地域メッシュ（約500 m）", 5: "4分の1地域メッシュ（約250 m）",
+               6: "8分の1地域メッシュ（約125 m）"}
+
+
+@dataclass(frozen=True)
+class PedestrianAccidents:
+    """Pedestrian accidents on school days in the commuting windows, from :func:`pedestrian_accidents`.
+
+    Attributes
+    ----------
+    records : DataFrame
+        The selected 本票 rows (tidy frame of :mod:`ebpm_analysis.io.npa_accidents`) with ``period``
+        (``morning``/``afternoon``) and ``mesh``.
+    by_mesh : DataFrame
+        One row per mesh with an accident: ``mesh``, ``n_accidents``, ``n_morning``, ``n_afternoon``,
+        ``n_fatal``, ``police`` (the station of most of its records), ``lat``/``lon`` of the mesh centre;
+        most accidents first.
+    steps : DataFrame
+        How the selection narrows: ``step`` (label) and ``n`` — accidents of the years, pedestrian, on
+        school days, in the windows.
+    years : list of int
+    level : int
+        Mesh level (3 = 1 km, 4 = 500 m, 5 = 250 m).
+    windows : dict
+        Period → (start, end) minutes after midnight.
+    """
+
+    records: pd.DataFrame
+    by_mesh: pd.DataFrame
+    steps: pd.DataFrame
+    years: list
+    level: int
+    windows: dict
+
+    @property
+    def n(self) -> int:
+        return len(self.records)
+
+    def export_tables(self) -> dict[str, pd.DataFrame]:
+        """The published CSV: accidents per mesh (counts of accidents from the public 本票, no persons)."""
+        return {"pedestrian_accidents_by_mesh.csv": self.by_mesh}
+
+
+def pedestrian_accidents(accidents: pd.DataFrame, *, years=(2019, 2020, 2021), morning_window=("07:00", "08:30"),
+                         afternoon_window=("14:00", "17:00"), level: int = 4,
+                         is_school_day=None) -> PedestrianAccidents:
+    """Pedestrian accidents (事故類型 01 人対車両) on school days within the commuting windows, by mesh.
+
+    Parameters
+    ----------
+    accidents : DataFrame
+        The city's police records (:func:`ebpm_analysis.io.npa_accidents.load_accidents`).
+    years : sequence of int
+        Occurrence years kept (late registrations of earlier years are left out).
+    morning_window, afternoon_window : (str, str)
+        ``"HH:MM"`` start (inclusive) and end (exclusive) of the commuting windows, as for the fixes.
+    level : int
+        JIS X 0410 mesh level 3–6.
+    is_school_day : callable, optional
+        Dates → boolean array (default :func:`ebpm_analysis.jpcalendar.is_school_day`: weekdays outside
+        national holidays and the assumed long vacations, docs/sources.md#school-calendar).
+
+    Raises
+    ------
+    ParameterError
+        A bad window or a mesh level outside 3–6.
+    """
+    from ..jpcalendar import is_school_day as default_school_day
+    from .probe import mesh_code
+
+    if level not in (3, 4, 5, 6):
+        raise ParameterError("accident_mesh_level", f"got {level!r}", expected="3 (1 km), 4 (500 m), 5 or 6")
+    windows = windows_from_params(tuple(morning_window), tuple(afternoon_window))
+    school_day = is_school_day or default_school_day
+    years = [int(y) for y in years]
+    acc = accidents[accidents["year"].isin(years)]
+    ped = acc[acc["accident_type_code"] == PEDESTRIAN_TYPE_CODE]
+    sd = ped[np.asarray(school_day(ped["occurred_at"]), dtype=bool)]
+    minute = sd["hour"] * 60 + sd["minute"]
+    period = pd.Series(pd.NA, index=sd.index, dtype="string")
+    for key, (lo, hi) in windows.items():
+        period[(minute >= lo) & (minute < hi)] = key
+    rec = sd.assign(period=period).dropna(subset=["period"]).reset_index(drop=True)
+    rec["mesh"] = mesh_code(rec["lat"].to_numpy(), rec["lon"].to_numpy(), level).astype(str)
+    steps = pd.DataFrame({"step": [f"人身事故（{years[0]}〜{years[-1]}年）", "うち人対車両", "うち登校日",
+                                   "うち登下校の時間帯"],
+                          "n": [len(acc), len(ped), len(sd), len(rec)]})
+    return PedestrianAccidents(rec, _accidents_by_mesh(rec, level), steps, years, level, windows)
+
+
+def _accidents_by_mesh(rec: pd.DataFrame, level: int) -> pd.DataFrame:
+    from .probe import mesh_polygons
+
+    cols = ["mesh", "n_accidents", "n_morning", "n_afternoon", "n_fatal", "police", "lat", "lon"]
+    if rec.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("mesh", "police") else float) for c in cols})
+    g = rec.groupby("mesh").agg(n_accidents=("period", "size"),
+                                n_morning=("period", lambda p: int((p == "morning").sum())),
+                                n_afternoon=("period", lambda p: int((p == "afternoon").sum())),
+                                n_fatal=("severity_code", lambda c: int((c == "1").sum())),
+                                police=("police_name", lambda s: s.value_counts().index[0])).reset_index()
+    cells = pd.DataFrame(mesh_polygons(g["mesh"], level)).astype({"mesh": str}).set_index("mesh")
+    g["lat"] = np.round(g["mesh"].map(cells["lat"]).to_numpy(float), 6)
+    g["lon"] = np.round(g["mesh"].map(cells["lon"]).to_numpy(float), 6)
+    return g.sort_values(["n_accidents", "mesh"], ascending=[False, True]).reset_index(drop=True)[cols]

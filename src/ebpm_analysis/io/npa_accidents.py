@@ -134,6 +134,14 @@ def code_table(file: str, codebook_dir: str | os.PathLike | None = None) -> dict
     return out
 
 
+def age_bands(codebook_dir=None) -> list[str]:
+    """The 本票's age bands of a party (年齢 code table), youngest first: ``["0～24歳", "25～34歳", …, "75歳以上"]``
+    (``不明`` left out). The youngest band spans 0–24: children cannot be told apart
+    (docs/sources.md#honhyo-age-bands)."""
+    table = code_table("age.csv", codebook_dir)
+    return [table[c] for c in sorted(table) if c != "00"]
+
+
 def police_names(pref_code: str, codebook_dir=None) -> dict[str, str]:
     df = _code_table("police.csv", str(Path(codebook_dir or CODEBOOK_DIR)))
     sub = df[df["都道府県コード"].str.strip() == pref_code]
@@ -270,6 +278,41 @@ def load_accidents(path: str | os.PathLike = GPKG_FILE, **kwargs) -> pd.DataFram
     if p.suffix.lower() == ".csv":
         return read_honhyo_csv(p, **kwargs)
     raise InputFileError(p, f"unknown file type {p.suffix!r}", expected="honhyo_YYYY.csv (cp932) or a .gpkg")
+
+
+#: ``accidents_path`` value meaning "the bundled 本票 file of the city's police prefecture, if any".
+AUTO_FILE = "auto"
+
+
+def bundled_files() -> dict[str, Path]:
+    """{police prefecture code: bundled 本票 GeoPackage}: ``data/raw/npa-accidents-*/npa_accidents_*_pref<NN>_*.gpkg``
+    (the naming of the bundled files; each folder's README gives source and licence)."""
+    import re
+    out = {}
+    for f in sorted(paths.raw().glob("npa-accidents-*/npa_accidents_*_pref*_*.gpkg")):
+        m = re.search(r"_pref(\d{2})_", f.name)
+        if m:
+            out[m.group(1)] = f
+    return out
+
+
+def police_file(given: str | os.PathLike | None, pref_code: str, *, param: str = "accidents_path") -> Path | None:
+    """The 本票 file a run reads for a city whose police prefecture code is ``pref_code``.
+
+    ``""``/``None`` → ``None`` (no police records: the report says what it cannot show);
+    ``"auto"`` → the bundled file of that police prefecture (:func:`bundled_files`) or ``None`` when none
+    is bundled; anything else → that file (relative to the project root), which must exist.
+    """
+    if given is None or str(given).strip() == "":
+        return None
+    if str(given).strip() == AUTO_FILE:
+        return bundled_files().get(pref_code)
+    p = paths.resolve(given)
+    if not p.is_file():
+        raise ParameterError(param, f"file not found: {paths.relative(p)}",
+                             expected='a 本票 file (.gpkg or honhyo_YYYY.csv), "auto" (the bundled file of the '
+                                      'city\'s prefecture) or "" (none)')
+    return p
 
 
 def _as_list(codes) -> list[str] | None:

@@ -21,10 +21,9 @@ import os
 
 import geopandas as gpd
 import pandas as pd
-import shapely
 
 from .. import geo
-from ..errors import InputFileError
+from ..errors import InputFileError, ParameterError
 from ..provenance import record_input
 from .common import AUTO, bad_rows, input_path, read_csv, require_columns, resolve_encoding
 
@@ -42,7 +41,7 @@ def read_fixes(path: str | os.PathLike, *, encoding: str = AUTO, city=None, city
                nature: str = "real") -> pd.DataFrame:
     """Read and validate a fixes CSV. Returns a tidy frame (``timestamp`` as datetime, numbers as float).
 
-    ``city``: a (Geo)DataFrame of the city's areas in EPSG:6668 (e.g. :func:`geo.load_city`);
+    ``city``: the city's areas (:func:`geo.load_city`, whose ``attrs['city_code']`` names the city);
     fixes farther than ``city_margin_m`` outside it are an error.
     """
     path = input_path(path, expected="the position fixes CSV (check fixes_path)")
@@ -99,11 +98,13 @@ def read_fixes(path: str | os.PathLike, *, encoding: str = AUTO, city=None, city
 
 
 def _check_inside(df, city, margin_m, path):
-    city_plane = geo.to_plane(city.to_crs(geo.GEO_CRS) if hasattr(city, "crs") else city)
-    poly = city_plane.union_all().buffer(margin_m)
-    shapely.prepare(poly)
-    pts = gpd.GeoSeries(gpd.points_from_xy(df["lon"], df["lat"]), crs=geo.GEO_CRS).to_crs(geo.PLANE_CRS)
-    inside = shapely.contains_xy(poly, pts.x.to_numpy(), pts.y.to_numpy())
+    """Every fix within ``margin_m`` of the city (:func:`ebpm_analysis.geo.distance_to_city_m`, measured in
+    the city's plane CRS)."""
+    code = getattr(city, "attrs", {}).get("city_code")
+    if not code:
+        raise ParameterError("city", "the areas carry no city code",
+                             expected="the city's areas from ebpm_analysis.geo.load_city(city_code)")
+    inside = geo.distance_to_city_m(df["lon"].to_numpy(float), df["lat"].to_numpy(float), code) <= margin_m
     if not inside.all():
         out = ~inside
         sample = df.loc[out, ["lat", "lon"]].head(2).to_numpy().tolist()

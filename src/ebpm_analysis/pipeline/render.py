@@ -83,9 +83,10 @@ class QuartoOptionsPreprocessor(Preprocessor):
 
     def preprocess(self, nb, resources):
         cells = []
-        # Number figures/tables first so that references anywhere resolve.
+        # Number figures/tables first so that references anywhere resolve. A labelled cell that drew
+        # nothing (a section a run cannot show, e.g. 03 without police records) takes no number.
         for cell in nb.cells:
-            if cell.cell_type == "code":
+            if cell.cell_type == "code" and cell.get("outputs"):
                 opts, _ = split_cell_options(cell.source)
                 label = str(opts.get("label", ""))
                 if label.startswith("fig-") and label not in self.fig_numbers:

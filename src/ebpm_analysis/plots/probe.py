@@ -1,6 +1,8 @@
 """Figures for case 3 (probe slowdowns, sudden braking, accidents).
 
-Static maps draw mesh cells in EPSG:6670 with ward outlines and names (no web tiles). The offline
+Static maps draw mesh cells in the city's plane CRS with the outlines and names of its areas (wards, or the
+municipality itself; no web tiles); a map zooms to the data when they cover a small part of the city's
+extent (islands such as 小笠原村). The offline
 interactive map is in :mod:`ebpm_analysis.webmap` (shared with other cases).
 """
 
@@ -18,14 +20,25 @@ CLASS_LABELS = {"known_danger": "既知の危険箇所（事故多発）", "late
                 "congestion_only": "渋滞のみ"}
 
 
-def _frame(ax, wards):
+def _frame(ax, wards, focus=None):
     viz.outline(ax, wards, label_col="name", fontsize=9)
     viz.map_axes(ax)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    b = wards.total_bounds
+    b = map_bounds(wards, focus)
     ax.set_xlim(b[0] - 500, b[2] + 500)
     ax.set_ylim(b[1] - 500, b[3] + 500)
+
+
+def map_bounds(wards, focus=None, *, pad_m: float = 1500.0, max_share: float = 0.25):
+    """Extent of a map: the city's, or the data's (``focus``, a GeoDataFrame in the same CRS, padded by
+    ``pad_m``) when that box is under ``max_share`` of the city's box (a city of scattered islands)."""
+    b = wards.total_bounds
+    if focus is None or not len(focus):
+        return b
+    f = focus.total_bounds + np.array([-pad_m, -pad_m, pad_m, pad_m])
+    share = (f[2] - f[0]) * (f[3] - f[1]) / max((b[2] - b[0]) * (b[3] - b[1]), 1.0)
+    return f if share < max_share else b
 
 
 def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthetic, fmt="{:.0f}", k=5,
@@ -53,7 +66,7 @@ def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthe
             part.plot(ax=ax, color=colors[i], edgecolor=colors[i], linewidth=1.2, zorder=2)
     if highlight is not None and len(highlight):
         highlight.plot(ax=ax, facecolor="none", edgecolor="black", linewidth=1.6, zorder=3)
-    _frame(ax, wards)
+    _frame(ax, wards, cells)
     lows = [float(np.min(vals)) if len(vals) else 0.0] + [b + (1 if integer else 0) for b in bins[:-1]]
     labels = [fmt.format(bins[i]) if integer and lows[i] == bins[i] else f"{fmt.format(lows[i])}–{fmt.format(bins[i])}"
               for i in range(len(bins))]
@@ -66,14 +79,25 @@ def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthe
     return fig
 
 
-def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20):
+def _hours_label(hours) -> str:
+    """(7, 8, 17, 18) → 7–9時・17–19時 (runs of consecutive hours)."""
+    hs, runs = sorted(int(h) for h in hours), []
+    for h in hs:
+        if runs and h == runs[-1][1]:
+            runs[-1][1] = h + 1
+        else:
+            runs.append([h, h + 1])
+    return "・".join(f"{a}–{b}時" for a, b in runs)
+
+
+def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20, peak_hours=(7, 8, 17, 18)):
     """Two panels: weekday peak vs off-peak share of records ≤ congested_kmh, same classes."""
     import mapclassify
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
     bins = [10, 25, 50, 75, 100]
     colors = plt.get_cmap(viz.SEQ_CMAP)(np.linspace(0.15, 0.95, len(bins)))
-    for ax, col, ttl in ((axes[0], "share_slow_peak", "平日ピーク（7–9時・17–19時）"),
+    for ax, col, ttl in ((axes[0], "share_slow_peak", f"平日ピーク（{_hours_label(peak_hours)}）"),
                          (axes[1], "share_slow_offpeak", "平日オフピーク（10–16時）")):
         v = cells[col] * 100
         has = v.notna()
@@ -84,7 +108,7 @@ def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20)
             part = sub[cls == i]
             if len(part):
                 part.plot(ax=ax, color=colors[i], linewidth=0)
-        _frame(ax, wards)
+        _frame(ax, wards, cells)
         ax.set_title(ttl, fontsize=12)
         viz.north_arrow(ax)
         viz.scale_bar(ax)
@@ -100,8 +124,9 @@ def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20)
     return fig
 
 
-def spots_map(spots, wards, *, source, synthetic=True, top_n=30):
-    """Ranked spots by class (mesh cells enlarged to markers so they stay visible at city scale)."""
+def spots_map(spots, wards, *, source, synthetic=True, top_n=30, with_accidents=True):
+    """Ranked spots by class (mesh cells enlarged to markers so they stay visible at city scale);
+    ``with_accidents=False`` (no police records) leaves the accident class out of the legend title."""
     fig, ax = plt.subplots(figsize=(8.5, 7.5))
     cent = spots.geometry.centroid
     for cls, color in CLASS_COLORS.items():
@@ -113,10 +138,12 @@ def spots_map(spots, wards, *, source, synthetic=True, top_n=30):
     for _, r in top.head(10).iterrows():
         c = r.geometry.centroid
         ax.annotate(str(r["rank"]), (c.x, c.y), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=4)
-    _frame(ax, wards)
-    ax.legend(title="箇所の分類（円の大きさ＝事故件数）", loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True,
+    _frame(ax, wards, spots)
+    ax.legend(title="箇所の分類（円の大きさ＝事故件数）" if with_accidents else "箇所の分類", loc="upper left",
+              bbox_to_anchor=(1.0, 0.95), frameon=True,
               framealpha=0.9, fontsize=9)
-    viz.finish_map(ax, "急減速・渋滞・事故を重ねた要対策箇所（1/8地域メッシュ）", source, synthetic)
+    viz.finish_map(ax, "急減速・渋滞・事故を重ねた要対策箇所（地域メッシュ）" if with_accidents
+                   else "急減速・渋滞を重ねた要対策箇所（地域メッシュ）", source, synthetic)
     return fig
 
 
@@ -154,7 +181,7 @@ def accident_hour_chart(hour_night, *, source):
     return fig
 
 
-def accident_trend_chart(by_group, names: dict, *, source):
+def accident_trend_chart(by_group, names: dict, *, source, area_word: str = "区"):
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for i, (code, row) in enumerate(by_group.iterrows()):
         ax.plot(row.index.astype(str), row.to_numpy(), marker="o", color=viz.PALETTE[i % len(viz.PALETTE)],
@@ -162,7 +189,7 @@ def accident_trend_chart(by_group, names: dict, *, source):
     ax.set_xlabel("発生年")
     ax.set_ylabel("事故件数（件）")
     ax.set_ylim(bottom=0)
-    ax.set_title("区別の人身事故件数の推移")
+    ax.set_title(f"{area_word}別の人身事故件数の推移")
     ax.legend(ncol=3, fontsize=9)
     viz.source_note(fig, source)
     return fig

@@ -84,10 +84,11 @@ def _extent(ax, xs, ys, pad=350):
     ax.set_ylim(min(ys) - pad, max(ys) + pad)
 
 
-def crossings_map(wards, segments, schools, top, volunteers, *, source: str, synthetic: bool, min_cell: int = 10):
-    """Map: ward outlines, designated routes, schools, top crowded crossings (size/colour = peak count,
-    number = rank) and the proposed volunteer positions (``volunteers``: {period: frame with x, y}).
-    All frames in a metre CRS (EPSG:6670)."""
+def crossings_map(wards, segments, schools, top, volunteers, *, source: str, synthetic: bool, min_cell: int = 10,
+                  area_word: str = "区"):
+    """Map: area outlines (``area_word``: 区, or 市/町/村 for a city without wards), designated routes,
+    schools, top crowded crossings (size/colour = peak count, number = rank) and the proposed volunteer
+    positions (``volunteers``: {period: frame with x, y}). All frames in the city's plane CRS."""
     fig, ax = plt.subplots(figsize=(9, 8.5))
     wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
     segments.plot(ax=ax, color="#7fa7cf", linewidth=1.6, zorder=2)
@@ -130,7 +131,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
         Line2D([], [], marker="o", color="#f08c3c", markeredgecolor="#552200", linestyle="none", markersize=9,
                label="混雑交差点（数字＝順位）"),
         *vol_handles,
-        Line2D([], [], color="#333333", linewidth=1, label="区界"),
+        Line2D([], [], color="#333333", linewidth=1, label=f"{area_word}界"),
     ]
     ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=9)
     ax.set_title("混雑交差点と見守りボランティアの配置案")
@@ -194,3 +195,16 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
     axb.set_title("外れた割合の高い区間", fontsize=11)
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
+
+
+def pedestrian_accidents_map(by_mesh, level: int, wards, *, title: str, source: str):
+    """Real police records: pedestrian accidents per mesh (classes 1, 2, 3, 4+), zoomed to the meshes
+    when they cover a small part of the city, with the city's area outlines. ``by_mesh``:
+    :attr:`ebpm_analysis.cases.school_routes.PedestrianAccidents.by_mesh`; ``wards`` in the plane CRS."""
+    from ..cases.probe import mesh_cells
+    from .probe import mesh_choropleth
+
+    cells = mesh_cells(by_mesh.drop(columns=["lat", "lon"]), level, wards.crs)
+    top = int(by_mesh["n_accidents"].max()) if len(by_mesh) else 4
+    return mesh_choropleth(cells, "n_accidents", wards, title=title, legend_title="事故件数（件）", source=source,
+                           synthetic=False, fmt="{:.0f}", cmap="Reds", bins=[1, 2, 3, max(4, top)], integer=True)

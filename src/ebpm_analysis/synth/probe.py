@@ -3,8 +3,11 @@
 There is no public probe data and no road network we can bundle, so this module builds:
 
 1. a **synthetic road network inside the real city polygons**: radial arterials from the centre of
-   the first area (中央区 for Kumamoto), ring roads, and a local grid downtown, cut into links of
-   ~400 m (EPSG:6670 metres);
+   the first area (a designated city's first ward, e.g. its 中央区), ring roads, and a local grid
+   downtown, cut into links of ~400 m, in the city's plane CRS (:func:`ebpm_analysis.geo.plane_crs`).
+   The network's dimensions (rings up to 8.5 km, a 7 km grid) shrink with the land part holding the
+   centre when it is smaller than a disc of 9 km radius (:func:`network_scale`: 船橋市 0.57, an island
+   such as 与那国町 0.33), so every city, island or not, gets a network inside it;
 2. **trips** with a time-of-day demand (morning and evening peaks, lighter weekends) driving a
    stretch of one road, logging a 様式1-2 position about every 200 m (docs/sources.md#etc2-recording)
    with the link's speed for that hour; **planted congestion**: chosen link × weekday-hour pairs run at 5–17 km/h;
@@ -35,6 +38,7 @@ from shapely.geometry import LineString, Point
 from shapely.ops import linemerge, substring
 
 from .. import geo, paths
+from ..errors import ParameterError
 from ..io import etc2
 from ..io.common import build_dir_once
 from ..jpcalendar import day_type
@@ -49,7 +53,7 @@ HOURLY_SPEED_FACTOR = np.array([1.1] * 6 + [0.95, 0.75, 0.72, 0.85] + [0.9] * 7 
 #: Weekends/holidays: no commuter peaks, a mild midday slowdown (shopping traffic).
 HOLIDAY_SPEED_FACTOR = np.array([1.1] * 7 + [1.0] * 3 + [0.9] * 7 + [0.92, 0.95, 0.98] + [1.05] * 4)
 #: Bump when the generated data change, so cached sets in data/interim are regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 # ----------------------------------------------------------------------------------- network
@@ -64,15 +68,41 @@ def _longest_piece(geom, near: Point | None = None):
     return max(parts, key=lambda g: g.length)
 
 
+#: Radius (m) of the disc a city's central land part must match for the network at full size.
+FULL_SIZE_RADIUS_M = 9000.0
+
+
+def _centre_part(plane: gpd.GeoDataFrame):
+    """(centre point, land part holding it): the centroid of the first area when it lies inside it,
+    else the representative point of the first area's largest part (islands, multi-part areas)."""
+    first = plane.geometry.iloc[0]
+    if first.contains(first.centroid):
+        centre = first.centroid
+    else:
+        parts = shapely.get_parts(first)
+        centre = parts[int(np.argmax(shapely.area(parts)))].representative_point()
+    union = shapely.union_all(plane.geometry.to_numpy())
+    part = next((g for g in shapely.get_parts(union) if g.intersects(centre.buffer(1.0))), union)
+    return centre, union, part
+
+
+def network_scale(area_m2: float) -> float:
+    """Size factor of the synthetic network (1 = full size) for a central land part of ``area_m2``:
+    the radius of the disc of that area over :data:`FULL_SIZE_RADIUS_M`, at most 1."""
+    return float(min(1.0, np.sqrt(max(area_m2, 0.0) / np.pi) / FULL_SIZE_RADIUS_M))
+
+
 def build_network(city_code: str = "43100", seed: int = 0, *, n_radials: int = 8, ring_radii_m=(2500, 5000, 8500),
                   grid_spacing_m: float = 1000.0, grid_half_m: float = 3500.0, link_m: float = 400.0):
-    """Roads and links (GeoDataFrames in EPSG:6670) inside the city's polygons."""
+    """Roads and links (GeoDataFrames in the city's plane CRS) inside the city's polygons.
+
+    ``roads.attrs``: ``centre`` (x, y), ``scale`` (:func:`network_scale`) and ``crs``.
+    """
     rng = np.random.default_rng(seed)
-    city = geo.load_city(city_code)
-    plane = geo.to_plane(city)
-    union = shapely.union_all(plane.geometry.to_numpy())
-    first = plane.geometry.iloc[0]
-    centre = first.centroid if first.contains(first.centroid) else first.representative_point()
+    crs = geo.plane_crs(city_code)
+    plane = geo.load_city(city_code).to_crs(crs)
+    centre, union, part = _centre_part(plane)
+    k = network_scale(part.area)
     cx, cy = centre.x, centre.y
     roads = []
     angles = np.arange(n_radials) * 2 * np.pi / n_radials + rng.uniform(-0.15, 0.15, n_radials) + 0.2
@@ -83,46 +113,52 @@ def build_network(city_code: str = "43100", seed: int = 0, *, n_radials: int = 8
         for _ in range(6):
             heading += rng.normal(0, 0.08)
             x, y = pts[-1]
-            pts.append((x + 5000 * np.cos(heading), y + 5000 * np.sin(heading)))
+            pts.append((x + 5000 * k * np.cos(heading), y + 5000 * k * np.sin(heading)))
         line = _longest_piece(shapely.intersection(LineString(pts), union), near=centre)
-        if line is not None and line.length > 2000:
+        if line is not None and line.length > 2000 * k:
             roads.append({"road_id": f"R{i + 1:02d}", "road_name": f"放射{i + 1}号線", "road_class": "arterial",
                           "geometry": line})
     for j, r in enumerate(ring_radii_m):
-        ring = Point(cx, cy).buffer(r, quad_segs=32).exterior
+        ring = Point(cx, cy).buffer(r * k, quad_segs=32).exterior
         inter = shapely.intersection(ring, union)
         merged = linemerge(inter) if inter.geom_type == "MultiLineString" else inter
-        for k, piece in enumerate(p for p in shapely.get_parts(merged) if p.length > 1500):
-            roads.append({"road_id": f"C{j + 1}{k + 1}", "road_name": f"環状{j + 1}号線", "road_class": "ring",
+        for m, piece in enumerate(p for p in shapely.get_parts(merged) if p.length > 1500 * k):
+            roads.append({"road_id": f"C{j + 1}{m + 1}", "road_name": f"環状{j + 1}号線", "road_class": "ring",
                           "geometry": piece})
-    offsets = np.arange(-grid_half_m + grid_spacing_m / 2, grid_half_m, grid_spacing_m)
+    offsets = np.arange(-grid_half_m + grid_spacing_m / 2, grid_half_m, grid_spacing_m) * k
     g = 0
+    half = grid_half_m * k
     for off in offsets:
-        for line in (LineString([(cx + off, cy - grid_half_m), (cx + off, cy + grid_half_m)]),
-                     LineString([(cx - grid_half_m, cy + off), (cx + grid_half_m, cy + off)])):
+        for line in (LineString([(cx + off, cy - half), (cx + off, cy + half)]),
+                     LineString([(cx - half, cy + off), (cx + half, cy + off)])):
             piece = _longest_piece(shapely.intersection(line, union))
-            if piece is not None and piece.length > 1000:
+            if piece is not None and piece.length > 1000 * k:
                 g += 1
                 roads.append({"road_id": f"L{g:02d}", "road_name": f"市道{g}号", "road_class": "local",
                               "geometry": piece})
-    roads = gpd.GeoDataFrame(roads, geometry="geometry", crs=geo.PLANE_CRS)
+    if not roads:
+        raise ParameterError("city_code", f"{geo.city_name(city_code)} ({city_code}): no synthetic road fits inside "
+                             f"its central land part ({part.area / 1e6:.2f} km²)",
+                             expected="a municipality with at least about 1 km² of land around its centre")
+    roads = gpd.GeoDataFrame(roads, geometry="geometry", crs=crs)
     roads["length_m"] = roads.length
     links = []
     for r in roads.itertuples():
         n = max(1, int(np.ceil(r.length_m / link_m)))
         edges = np.linspace(0, r.length_m, n + 1)
-        for k in range(n):
-            links.append({"link_id": f"{r.road_id}-{k + 1:03d}", "road_id": r.road_id, "road_class": r.road_class,
-                          "s_from": edges[k], "s_to": edges[k + 1],
-                          "geometry": substring(r.geometry, edges[k], edges[k + 1])})
-    links = gpd.GeoDataFrame(links, geometry="geometry", crs=geo.PLANE_CRS)
+        for q in range(n):
+            links.append({"link_id": f"{r.road_id}-{q + 1:03d}", "road_id": r.road_id, "road_class": r.road_class,
+                          "s_from": edges[q], "s_to": edges[q + 1],
+                          "geometry": substring(r.geometry, edges[q], edges[q + 1])})
+    links = gpd.GeoDataFrame(links, geometry="geometry", crs=crs)
     links["free_speed_kmh"] = links["road_class"].map(ROAD_CLASSES) * rng.uniform(0.9, 1.1, len(links))
-    roads.attrs["centre"] = (cx, cy)
+    roads.attrs.update({"centre": (cx, cy), "scale": k, "crs": crs})
     return roads, links
 
 
 # ----------------------------------------------------------------------------------- truth
-def _plant(roads, links, rng, n_hazards: int, n_congested: int, centre, min_sep_m: float = 900.0):
+def _plant(roads, links, rng, n_hazards: int, n_congested: int, centre, min_sep_m: float = 900.0, k: float = 1.0):
+    """Hazard spots and congested link-hours; distances scale with the network (``k``)."""
     cx, cy = centre
     # Hazard spots: on roads within 9 km of the centre, well apart, away from road ends.
     hazards = []
@@ -131,27 +167,27 @@ def _plant(roads, links, rng, n_hazards: int, n_congested: int, centre, min_sep_
     while len(hazards) < n_hazards and tries < 5000:
         tries += 1
         r = roads.iloc[rng.choice(len(roads), p=(weights / weights.sum()).to_numpy())]
-        if r.length_m < 1200:
+        if r.length_m < 1200 * k:
             continue
-        s = rng.uniform(400, r.length_m - 400)
+        s = rng.uniform(400 * k, r.length_m - 400 * k)
         p = r.geometry.interpolate(s)
-        if np.hypot(p.x - cx, p.y - cy) > 9000:
+        if np.hypot(p.x - cx, p.y - cy) > 9000 * k:
             continue
-        if any(np.hypot(p.x - h["x"], p.y - h["y"]) < min_sep_m for h in hazards):
+        if any(np.hypot(p.x - h["x"], p.y - h["y"]) < min_sep_m * k for h in hazards):
             continue
         hazards.append({"hazard_id": f"H{len(hazards) + 1:02d}", "road_id": r.road_id, "s_m": s, "x": p.x, "y": p.y})
-    hazards = pd.DataFrame(hazards)
+    hazards = pd.DataFrame(hazards, columns=["hazard_id", "road_id", "s_m", "x", "y"])
     # Congested link-hours: arterial/ring links within 6 km, a 2-hour weekday peak window each.
     mid = links.geometry.interpolate(0.5, normalized=True)
     d = np.hypot(mid.x - cx, mid.y - cy)
-    cand = links[(links["road_class"] != "local") & (d > 800) & (d < 6000)]
+    cand = links[(links["road_class"] != "local") & (d > 800 * k) & (d < 6000 * k)]
     chosen = cand.iloc[rng.choice(len(cand), size=min(n_congested, len(cand)), replace=False)]
     rows = []
     for lk in chosen.itertuples():
         start = int(rng.choice([7, 17]))
         for h in (start, start + 1):
             rows.append({"link_id": lk.link_id, "road_id": lk.road_id, "hour": h, "day_type": "weekday"})
-    return hazards, pd.DataFrame(rows)
+    return hazards, pd.DataFrame(rows, columns=["link_id", "road_id", "hour", "day_type"])
 
 
 # ----------------------------------------------------------------------------------- trips
@@ -301,7 +337,8 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     (out / "truth").mkdir(parents=True, exist_ok=True)
     roads, links = build_network(city_code, seed)
     centre = roads.attrs["centre"]
-    hazards, cong = _plant(roads, links, rng, n_hazards, n_congested, centre)
+    crs = roads.attrs["crs"]
+    hazards, cong = _plant(roads, links, rng, n_hazards, n_congested, centre, k=roads.attrs["scale"])
     road_index = {rid: i for i, rid in enumerate(roads["road_id"])}
     links = links.reset_index(drop=True)
     link_tables = {}
@@ -318,7 +355,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     days = pd.date_range(f"{month}-01", periods=pd.Period(month).days_in_month, freq="D")
     weekday_mask = day_type(days) == "weekday"
     date_int = days.strftime("%Y%m%d").astype(np.int64).to_numpy()
-    to_geo = Transformer.from_crs(geo.PLANE_CRS, geo.GEO_CRS, always_xy=True)
+    to_geo = Transformer.from_crs(crs, geo.GEO_CRS, always_xy=True)
     geoms = roads.geometry.to_numpy()
     stamp = days[0].strftime("%Y%m%d")
     mean_records = np.mean(np.minimum(np.linspace(1500, 8000, 50), roads["length_m"].median()) // RECORD_SPACING_M + 1)
@@ -373,11 +410,11 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
         (out / sub / etc2.SYNTHETIC_MARKER).write_text(
             "合成データ（ebpm_analysis.synth.probe）: 実在の車両・走行を表しません。\n", encoding="utf-8")
     # Truth beside the data.
-    hz = gpd.GeoDataFrame(hazards, geometry=gpd.points_from_xy(hazards["x"], hazards["y"]), crs=geo.PLANE_CRS)
+    hz = gpd.GeoDataFrame(hazards, geometry=gpd.points_from_xy(hazards["x"], hazards["y"]), crs=crs)
     hz_geo = hz.to_crs(geo.GEO_CRS)
     hazards["lon"], hazards["lat"] = hz_geo.geometry.x.to_numpy(), hz_geo.geometry.y.to_numpy()
     mid = links.set_index("link_id").geometry.interpolate(0.5, normalized=True)
-    mid_geo = gpd.GeoSeries(mid, crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    mid_geo = gpd.GeoSeries(mid, crs=crs).to_crs(geo.GEO_CRS)
     cong["lon"] = cong["link_id"].map(mid_geo.x)
     cong["lat"] = cong["link_id"].map(mid_geo.y)
     hazards.to_csv(out / "truth" / "hazards.csv", index=False)
@@ -389,7 +426,8 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
             "n_position_rows": int(n_written), "n_event_rows": int(n_events), "n_trips": int(n_trips_total),
             "n_hazards": int(len(hazards)), "n_congested_link_hours": int(len(cong)), "p_hazard": p_hazard,
             "bg_event_per_km": bg_event_per_km, "column_map": column_map, "encoding": encoding,
-            "n_roads": int(len(roads)), "n_links": int(len(links)),
+            "n_roads": int(len(roads)), "n_links": int(len(links)), "crs": crs,
+            "network_scale": float(roads.attrs["scale"]),
             "network_km": float(roads["length_m"].sum() / 1000)}
     (out / "truth" / "truth.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     return meta

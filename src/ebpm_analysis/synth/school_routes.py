@@ -3,9 +3,12 @@
 The world (everything here is SYNTHETIC — fictional schools, children and streets):
 
 - A few primary schools ("A小学校", "B小学校", …) placed next to each other inside the real
-  ward polygon(s) of the city (bundled N03 boundaries), on a synthetic street grid of
-  ``block_m`` metre blocks clipped to the polygon. A school occupies a block; children arrive
-  at one of two gate corners.
+  polygon(s) of the city (bundled N03 boundaries; :func:`school_area_codes`: the wards given, else a
+  designated city's first two wards, else the whole municipality), on a synthetic street grid of
+  ``block_m`` metre blocks in the city's plane CRS (:func:`ebpm_analysis.geo.plane_crs`) clipped to the
+  polygon. Where the land is too small for ``n_schools`` schools ``catchment_m`` apart (an island), the
+  spacing shrinks, then fewer schools are placed (``truth.json`` says how many). A school occupies a
+  block; children arrive at one of two gate corners.
 - Each school has ``n_gathering`` gathering points (集合場所) 350 m – ``catchment_m`` away. The
   designated school route (指定通学路) from a gathering point first runs along a feeder street
   to the school's trunk street, then along the trunk to the gate, so routes converge like real
@@ -21,9 +24,11 @@ The world (everything here is SYNTHETIC — fictional schools, children and stre
 - **Planted deviations**: ``deviations_per_school`` straight route segments per school that
   some children bypass on their way home via a parallel non-designated street (a share drawn in
   0.25–0.5 of the children using it, each such child doing so on ~85 % of afternoons).
+- Observation days are school days (:func:`ebpm_analysis.jpcalendar.is_school_day`) from ``start_date``.
 - Devices send a fix every ``fix_interval_s`` seconds (random phase) while the child is on the
   way; positions carry GPS error consistent with the reported accuracy, ~3 % of fixes are poor
-  (accuracy 60–150 m).
+  (accuracy 60–150 m). A fix whose error would put it outside the city (on a coast) is reported at
+  the child's true position, so every fix lies inside the city.
 
 Files written (the layout a city would deliver): ``fixes.csv`` (cp932), ``schools.csv``,
 ``crossings.csv`` and ``designated_routes.geojson``; truth beside them: ``truth.json``
@@ -45,14 +50,16 @@ import pandas as pd
 import shapely
 
 from .. import geo, paths
+from ..errors import ParameterError
 from ..io.common import atomic_path, build_dir_once
+from ..jpcalendar import is_school_day
 
 FIXES_COLUMNS = ["device_id", "school_id", "school_name", "grade", "timestamp", "lat", "lon", "accuracy", "battery"]
 SCHOOL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 MORNING_WINDOW = ("07:15", "07:50")       # group departures
 DISMISSAL = {1: "14:30", 2: "14:30", 3: "15:15", 4: "15:15", 5: "16:00", 6: "16:00"}
 WALK_SPEED = (0.9, 1.3)                     # m/s, children
-GENERATOR_VERSION = 5                       # part of the cache key: bump when the output changes
+GENERATOR_VERSION = 6                       # part of the cache key: bump when the output changes
 
 
 # ----------------------------------------------------------------------------------- world
@@ -150,35 +157,52 @@ def _segments(edges: set, gather_nodes: set, gates: set, max_edges: int):
 
 
 def _pick_schools(area, n, rng, catchment, block):
+    """Up to ``n`` school sites near the centre of ``area``, ``1.7 × catchment`` apart; on land too small
+    for that the spacing shrinks (down to 3 blocks) before fewer schools are placed."""
     inner = area.buffer(-600)
     if inner.is_empty or inner.area < 1e6:
         inner = area.buffer(-200)
+    if inner.is_empty or inner.area < 4 * block * block:  # a small island: the land itself
+        inner = area
     cand = geo.random_points_in(inner, 4000, rng)
     centre = np.array(inner.representative_point().coords[0])
     order = np.argsort(np.linalg.norm(cand - centre, axis=1))
     spacing = 1.7 * catchment
-    chosen = []
-    for k in order:
-        p = cand[k]
-        if all(np.linalg.norm(p - q) >= spacing for q in chosen):
-            chosen.append(p)
-        if len(chosen) == n:
-            break
-    return np.array(chosen)
+    while True:
+        chosen = []
+        for k in order:
+            p = cand[k]
+            if all(np.linalg.norm(p - q) >= spacing for q in chosen):
+                chosen.append(p)
+            if len(chosen) == n:
+                break
+        if len(chosen) == n or spacing <= 3 * block:
+            return np.array(chosen)
+        spacing = max(3 * block, spacing * 0.7)
+
+
+def school_area_codes(city_code: str, ward_codes=()) -> list[str]:
+    """The areas (codes of :func:`ebpm_analysis.geo.load_city`'s parts) that host the synthetic schools:
+    ``ward_codes`` when given (each must be a part of the city), else the first two wards of a designated
+    city by code (the first is its central ward: 熊本市 中央区・東区, 札幌市 中央区・北区), else the city itself."""
+    city = geo.load_city(city_code)
+    codes = list(city["code"])
+    if ward_codes:
+        wanted = [str(c) for c in ward_codes]
+        bad = [c for c in wanted if c not in codes]
+        if bad:
+            raise ParameterError("ward_codes", f"{bad} {'is' if len(bad) == 1 else 'are'} not an area of "
+                                 f"{city.attrs['city_name']} ({city.attrs['city_code']})",
+                                 expected=f"codes among {', '.join(codes)}, or [] (derived from the city)")
+        return wanted
+    return sorted(codes)[:2] if city.attrs["has_wards"] else codes
 
 
 def _build_world(city_code, ward_codes, seed, n_schools, n_gathering, catchment_m, block_m, max_segment_edges):
     rng = np.random.default_rng(seed)
-    city = geo.load_city(city_code)
-    plane = geo.to_plane(city)
-    if ward_codes:
-        sel = plane[plane["code"].isin([str(c) for c in ward_codes])]
-        if sel.empty:
-            from ..errors import ParameterError
-            raise ParameterError("ward_codes", f"none of {list(ward_codes)} is an area of {city_code}",
-                                 expected=f"codes among {', '.join(plane['code'])}")
-    else:
-        sel = plane
+    crs = geo.plane_crs(city_code)
+    plane = geo.load_city(city_code).to_crs(crs)
+    sel = plane[plane["code"].isin(school_area_codes(city_code, ward_codes))]
     area = sel.union_all()
     city_poly = plane.union_all()
     sites = _pick_schools(area, n_schools, rng, catchment_m, block_m)
@@ -186,9 +210,10 @@ def _build_world(city_code, ward_codes, seed, n_schools, n_gathering, catchment_
     grid = _Grid(x0, y0, block_m, city_poly)
 
     schools, routes = [], []
-    for s, (sx, sy) in enumerate(sites):
+    for sx, sy in sites:
         ci = int(np.floor((sx - x0) / block_m))
         cj = int(np.floor((sy - y0) / block_m))
+        s = len(schools)
         sid = f"S{s + 1:02d}"
         schools.append({"school_id": sid, "school_name": f"{SCHOOL_LETTERS[s]}小学校（合成）",
                         "block": (ci, cj), "x": x0 + (ci + 0.5) * block_m, "y": y0 + (cj + 0.5) * block_m})
@@ -203,8 +228,15 @@ def _build_world(city_code, ward_codes, seed, n_schools, n_gathering, catchment_
                 if path is not None and len(path) >= 4 and all(p[1] != g for p in g_routes):
                     g_routes.append((path, g))
                     break
+        if not g_routes:  # no designated route fits on the land around this site (a small island)
+            schools.pop()
+            continue
         for k, (path, _gate) in enumerate(g_routes):
             routes.append({"school_id": sid, "group": f"{sid}-G{k + 1:02d}", "path": path})
+    if not schools:
+        raise ParameterError("city_code", f"{geo.city_name(city_code)} ({city_code}): no synthetic school route "
+                             f"of 4 blocks ({4 * block_m:g} m) fits inside the chosen areas",
+                             expected="a municipality (or ward_codes) with a few km² of land")
     # Segments per school.
     segments, edge_to_segment = [], {}
     for sch in schools:
@@ -221,7 +253,7 @@ def _build_world(city_code, ward_codes, seed, n_schools, n_gathering, catchment_
             for a, b in pairwise(chain):
                 edge_to_segment[(sid, _edge(a, b))] = seg_id
     return {"rng": rng, "grid": grid, "schools": schools, "routes": routes, "segments": segments,
-            "edge_to_segment": edge_to_segment, "city_poly": city_poly}
+            "edge_to_segment": edge_to_segment, "city_poly": city_poly, "crs": crs}
 
 
 def _plant(world, planted_per_school, deviations_per_school, rng, group_size):
@@ -309,12 +341,15 @@ def _sample(ts, xs, t_start, t_end, interval, phase):
     return t, np.column_stack([np.interp(t, ts, xs[:, 0]), np.interp(t, ts, xs[:, 1])])
 
 
-def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "43102"), n_schools: int = 4,
+def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=(), n_schools: int = 4,
              children_per_school: int = 120, n_days: int = 5, start_date: str = "2026-10-05",
              n_gathering: int = 8, catchment_m: float = 1300.0, block_m: float = 120.0,
              fix_interval_s: float = 180.0, planted_per_school: int = 2, deviations_per_school: int = 1,
              max_segment_edges: int = 4) -> dict:
     """Generate the synthetic world, fixes and truth (frames, nothing written)."""
+    for name, v in (("n_schools", n_schools), ("children_per_school", children_per_school), ("n_days", n_days)):
+        if int(v) < 1:
+            raise ParameterError(name, f"got {v!r}", expected="at least 1")
     world = _build_world(city_code, list(ward_codes or []), seed, n_schools, n_gathering, catchment_m, block_m,
                          max_segment_edges)
     rng = world["rng"]
@@ -353,7 +388,7 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
                                  "phase": float(rng.uniform(0, fix_interval_s)),
                                  "battery": float(rng.uniform(60, 100))})
 
-    dates = pd.bdate_range(start_date, periods=n_days)
+    dates = school_days(start_date, n_days)
     rows, pass_rows = [], []
     node_xy = {}
     def xy(n):
@@ -416,7 +451,7 @@ def generate(city_code: str = "43100", seed: int = 7, *, ward_codes=("43101", "4
             rows.append((ch, day0, t, p))
             _count_passes(pass_rows, ch, d, "afternoon", ch["path"], took, e2s)
 
-    fixes = _fix_frame(rows, rng, world["city_poly"])
+    fixes = _fix_frame(rows, rng, world["city_poly"], world["crs"])
     truth_segments = _truth_segments(pass_rows, world["segments"], dev_by_seg)
     return {"world": world, "planted": planted, "deviations": deviations, "fixes": fixes,
             "truth_segments": truth_segments, "children": len(children), "dates": dates}
@@ -462,7 +497,13 @@ def _truth_segments(pass_rows, segments, dev_by_seg):
     return out.reset_index()
 
 
-def _fix_frame(rows, rng, city_poly):
+def school_days(start_date: str, n_days: int) -> pd.DatetimeIndex:
+    """The first ``n_days`` school days (:func:`ebpm_analysis.jpcalendar.is_school_day`) from ``start_date``."""
+    days = pd.date_range(start_date, periods=max(1, n_days) * 3 + 120, freq="D")
+    return days[is_school_day(days)][:n_days]
+
+
+def _fix_frame(rows, rng, city_poly, crs):
     """One frame from the per-trip samples (built from arrays: thousands of trips)."""
     rows = [r for r in rows if len(r[2])]
     lens = np.array([len(r[2]) for r in rows])
@@ -483,10 +524,12 @@ def _fix_frame(rows, rng, city_poly):
     poor = rng.random(n) < 0.03
     acc[poor] = rng.uniform(60, 150, poor.sum())
     err = rng.normal(0, 1, (n, 2)) * (acc / 2.0)[:, None]
-    df["x"] += err[:, 0]
-    df["y"] += err[:, 1]
+    # GPS error, except where it would put the fix outside the city (coasts, borders): there the true position.
+    inside = shapely.contains_xy(city_poly, df["x"].to_numpy() + err[:, 0], df["y"].to_numpy() + err[:, 1])
+    df["x"] += np.where(inside, err[:, 0], 0.0)
+    df["y"] += np.where(inside, err[:, 1], 0.0)
     df["accuracy"] = np.round(acc).astype(int)
-    pts = gpd.GeoSeries(gpd.points_from_xy(df["x"], df["y"]), crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    pts = gpd.GeoSeries(gpd.points_from_xy(df["x"], df["y"]), crs=crs).to_crs(geo.GEO_CRS)
     df["lat"] = np.round(pts.y.to_numpy(), 6)
     df["lon"] = np.round(pts.x.to_numpy(), 6)
     df = df.sort_values(["t", "device_id"], kind="stable").reset_index(drop=True)
@@ -500,9 +543,9 @@ def _fix_frame(rows, rng, city_poly):
 # ------------------------------------------------------------------------------------ files
 def _geo_frames(gen):
     world = gen["world"]
-    grid = world["grid"]
+    grid, crs = world["grid"], world["crs"]
     sch = pd.DataFrame([{k: s[k] for k in ("school_id", "school_name", "x", "y")} for s in world["schools"]])
-    pts = gpd.GeoSeries(gpd.points_from_xy(sch["x"], sch["y"]), crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    pts = gpd.GeoSeries(gpd.points_from_xy(sch["x"], sch["y"]), crs=crs).to_crs(geo.GEO_CRS)
     schools = pd.DataFrame({"school_id": sch["school_id"], "school_name": sch["school_name"],
                             "lat": np.round(pts.y, 6), "lon": np.round(pts.x, 6)})
     # Crossings: every street-grid intersection within the catchments (inside the city).
@@ -516,7 +559,7 @@ def _geo_frames(gen):
                     nodes.add((i, j))
     nodes = sorted(nodes, key=lambda n: (-n[1], n[0]))
     xy = np.array([grid.xy(n) for n in nodes])
-    cp = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=geo.PLANE_CRS).to_crs(geo.GEO_CRS)
+    cp = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs).to_crs(geo.GEO_CRS)
     node_id = {n: f"X{k + 1:05d}" for k, n in enumerate(nodes)}
     crossings = pd.DataFrame({"crossing_id": [node_id[n] for n in nodes],
                               "lat": np.round(cp.y.to_numpy(), 6), "lon": np.round(cp.x.to_numpy(), 6)})
@@ -524,7 +567,7 @@ def _geo_frames(gen):
         {"segment_id": [s["segment_id"] for s in world["segments"]],
          "school_id": [s["school_id"] for s in world["segments"]]},
         geometry=[shapely.LineString([grid.xy(n) for n in s["nodes"]]) for s in world["segments"]],
-        crs=geo.PLANE_CRS).to_crs("EPSG:4326")
+        crs=crs).to_crs("EPSG:4326")
     return schools, crossings, segs, node_id
 
 
@@ -552,6 +595,7 @@ def write_dataset(gen: dict, out_dir, *, encoding: str = "cp932", params: dict |
         "generator": "ebpm_analysis.synth.school_routes",
         "params": params or {},
         "n_children": gen["children"],
+        "n_schools": len(gen["world"]["schools"]),
         "dates": [d.strftime("%Y-%m-%d") for d in gen["dates"]],
         "planted_crowded_crossings": sorted(node_id[n] for n in gen["planted"]),
         "deviations": [
