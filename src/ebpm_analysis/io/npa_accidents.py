@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -313,6 +314,39 @@ def police_file(given: str | os.PathLike | None, pref_code: str, *, param: str =
                              expected='a 本票 file (.gpkg or honhyo_YYYY.csv), "auto" (the bundled file of the '
                                       'city\'s prefecture) or "" (none)')
     return p
+
+
+@dataclass(frozen=True)
+class PoliceSource:
+    """Which 本票 file a run reads for a city, from :func:`police_source`."""
+    path: Path | None      # None: no police records (the report says what it cannot show)
+    police: object | None  # ebpm_analysis.lookups.PoliceArea, or None when no file is read
+    missing: str           # for the report when ``path`` is None: why there are no records
+
+
+def police_source(given: str | os.PathLike | None, city: str, *, pref_code: str | None = "",
+                  param: str = "accidents_path") -> PoliceSource:
+    """The police file and codes of ``city`` for the parameter value ``given`` (:func:`police_file`).
+
+    The police codes (:func:`ebpm_analysis.lookups.police_area`, ``pref_code`` overriding the prefecture)
+    are derived only when a file is read, so a city whose police area the bundled tables cannot decide
+    (some 北海道 towns) still runs without police records."""
+    from .. import geo, lookups
+
+    ref = geo.resolve_city(city)
+    text = "" if given is None else str(given).strip()
+    if not text:
+        return PoliceSource(None, None, "警察の交通事故データ（本票）は指定されていません（accidents_path が空）。")
+    if text == AUTO_FILE and not pref_code:
+        codes = set(lookups.police_pref_codes(ref.pref_code)) & set(bundled_files())
+        if not codes:
+            return PoliceSource(None, None, f"{ref.pref_name}の本票ファイルはこのリポジトリに同梱されていません。")
+    police = lookups.police_area(ref.code, pref_code=pref_code or None)
+    path = police_file(text, police.pref_code, param=param)
+    if path is None:
+        return PoliceSource(None, None, f"{ref.pref_name}（警察の都道府県コード {police.pref_code}）の本票ファイルは"
+                                        "このリポジトリに同梱されていません。")
+    return PoliceSource(path, police, "")
 
 
 def _as_list(codes) -> list[str] | None:
