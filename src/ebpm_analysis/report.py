@@ -2,14 +2,31 @@
 
 They only display; they never compute findings. Tables shown to readers must already be
 aggregated and disclosure-controlled (see :mod:`ebpm_analysis.stats.disclosure`).
+
+Data is text, never markup. A facility, ward, office or station name comes from an input file or
+a parameter and may hold ``<script>``, ``[x](javascript:…)`` or ``**``; every helper here shows it
+as the characters it is:
+
+- prose with values: ``report.md("{ward}の受診率は{rate:.1f}%です。", ward=name, rate=r)`` — the
+  template is the author's Markdown, each value is formatted with its spec and then escaped
+  (:func:`text`), so it can neither open a tag nor start a link, list, heading or emphasis;
+  ``report.bullets([...], **values)`` does the same per item, :func:`fmt` returns the text;
+- tables (:func:`table`, :func:`searchable_table`), KPI tiles, the banner and the logic model
+  HTML-escape every cell, label and value.
+
+The renderer (:mod:`ebpm_analysis.pipeline.render`) sanitises the final page as a second line.
 """
 
 from __future__ import annotations
 
 import html
+import re
+import string
+from pathlib import Path
 
 import pandas as pd
 from IPython.display import HTML, Markdown, display
+from pandas.io.formats.style import Styler
 
 from .provenance import data_nature, recorded_inputs
 
@@ -33,7 +50,7 @@ def banner(nature: str | None = None, detail: str = "") -> None:
     if nature not in NATURE_TEXT:
         raise ValueError(f"nature must be one of {sorted(NATURE_TEXT)}, not {nature!r}")
     cls, label, text = NATURE_TEXT[nature]
-    extra = f"<br>{detail}" if detail else ""
+    extra = f"<br>{html.escape(str(detail))}" if detail else ""
     display(HTML(f'<div class="ebpm-banner ebpm-{cls}" data-nature="{cls}">'
                  f'<span class="ebpm-badge">{label}</span> {text}{extra}</div>'))
 
@@ -43,13 +60,60 @@ def percent(value, digits: int = 1) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}%"
 
 
-def md(text: str) -> None:
-    """Display markdown written from computed numbers (f-strings in the notebook)."""
-    display(Markdown(text))
+# Every ASCII punctuation character that can start or end Markdown syntax (CommonMark allows a
+# backslash before any ASCII punctuation); '&' and ';' stay as they are because html.escape has
+# already turned '<', '>' and '&' into entities, which Markdown shows as the characters.
+_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$\"'=:^])")
 
 
-def bullets(items) -> None:
-    md("\n".join(f"- {i}" for i in items))
+class MdText(str):
+    """Markdown that is already safe (built by :func:`fmt`); not escaped again when nested."""
+
+
+def text(value) -> MdText:
+    """A data value as Markdown text: HTML-escaped, Markdown punctuation backslash-escaped and
+    line breaks turned into spaces, so the value reads as itself and never as markup."""
+    if isinstance(value, MdText):
+        return value
+    s = re.sub(r"[\r\n\t]+", " ", str(value))
+    return MdText(_MD_PUNCT.sub(r"\\\1", html.escape(s, quote=False)))
+
+
+class _EscapingFormatter(string.Formatter):
+    def format_field(self, value, format_spec):
+        if isinstance(value, MdText):
+            return value
+        return text(format(value, format_spec))
+
+    def convert_field(self, value, conversion):
+        return value if conversion is None else super().convert_field(value, conversion)
+
+
+_FORMATTER = _EscapingFormatter()
+
+
+def fmt(template: str, /, *args, **values) -> MdText:
+    """Markdown from an author's template and data values: ``fmt("**{name}**：{n:,}件", name=x, n=3)``.
+
+    ``{field:spec}`` formats as :meth:`str.format` does, then escapes the result with :func:`text`.
+    A value that is itself a :class:`MdText` (from an inner ``fmt``) is inserted as it is."""
+    return MdText(_FORMATTER.vformat(template, args, values))
+
+
+def md(template: str, /, *args, **values) -> None:
+    """Display Markdown prose written from computed numbers.
+
+    With values, ``template`` is formatted by :func:`fmt` (values escaped):
+    ``report.md("{ward}は{rate:.1f}%", ward=name, rate=r)``. Without values the text is shown as
+    given (older notebooks pass f-strings; the renderer's sanitiser still removes any markup
+    that could run)."""
+    display(Markdown(fmt(template, *args, **values) if (args or values) else template))
+
+
+def bullets(items, /, **values) -> None:
+    """A Markdown bullet list; with values each item is a :func:`fmt` template."""
+    lines = [i if isinstance(i, MdText) or not values else fmt(i, **values) for i in items]
+    display(Markdown("\n".join(f"- {i}" for i in lines)))
 
 
 def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, max_rows: int = 60,
@@ -60,51 +124,71 @@ def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, 
         caption = (caption or "") + f"（上位{max_rows}行）"
     if index:
         df = df.reset_index()
-    fmt, numeric = {}, []
+    formats, numeric = {}, []
+    df = df.copy()
     for c in df.columns:
         if pd.api.types.is_bool_dtype(df[c]):
             continue
         if pd.api.types.is_integer_dtype(df[c]):
-            fmt[c] = lambda v, f=int_format: na_rep if pd.isna(v) else f.format(int(v))
+            formats[c] = lambda v, f=int_format: na_rep if pd.isna(v) else f.format(int(v))
             numeric.append(c)
         elif pd.api.types.is_float_dtype(df[c]):
-            fmt[c] = lambda v, f=float_format: na_rep if pd.isna(v) else f.format(v)
+            formats[c] = lambda v, f=float_format: na_rep if pd.isna(v) else f.format(v)
             numeric.append(c)
-    styler = (df.style.hide(axis="index").format(fmt, na_rep=na_rep)
-              .set_properties(subset=numeric, **{"text-align": "right"})
+        elif df[c].dtype == object:
+            # Styler escapes str cells only: any other object is shown through its str(), escaped too
+            df[c] = df[c].map(lambda v: v if v is None or isinstance(v, str) or _isna(v) else str(v))
+    classes = pd.DataFrame("", index=df.index, columns=df.columns)
+    for c in numeric:
+        classes[c] = "ebpm-num"
+    styler = (Styler(df, cell_ids=False).hide(axis="index")
+              .format(formats, na_rep=na_rep, escape="html")
+              .format_index(escape="html", axis=1)
+              .set_td_classes(classes)
               .set_table_attributes('class="ebpm-table"'))
     body = styler.to_html()
-    cap = f'<div class="ebpm-table-caption">{html.escape(caption)}</div>' if caption else ""
-    display(HTML(f'<div class="ebpm-table-wrap">{cap}{body}</div>'))
+    cap = f'<div class="ebpm-table-caption">{html.escape(str(caption))}</div>' if caption else ""
+    # the rule also lives in report.css; here it serves the notebook view (the renderer drops <style>)
+    display(HTML(f'<style>{_NUM_CSS}</style><div class="ebpm-table-wrap">{cap}{body}</div>'))
+
+
+_NUM_CSS = ".ebpm-table td.ebpm-num{text-align:right}"
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def kpis(items: dict[str, str]) -> None:
-    """A row of headline numbers: {label: formatted value}."""
+    """A row of headline numbers: {label: formatted value} (both shown as text, escaped)."""
     cells = "".join(f'<div class="ebpm-kpi"><div class="ebpm-kpi-value">{html.escape(str(v))}</div>'
                     f'<div class="ebpm-kpi-label">{html.escape(str(k))}</div></div>' for k, v in items.items())
     display(HTML(f'<div class="ebpm-kpis">{cells}</div>'))
 
 
-_SEARCH_JS = """<script>
-(function(){var box=document.getElementById('%(id)s-q');var rows=document.querySelectorAll('#%(id)s tbody tr');
-var n=document.getElementById('%(id)s-n');box.addEventListener('input',function(){var q=box.value.trim().toLowerCase();
-var k=0;rows.forEach(function(r){var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0;
-r.style.display=hit?'':'none';if(hit)k++;});
-n.textContent=k+' / '+rows.length+' 行';});})();
-</script>"""
+# The search box's script. The renderer drops every script a notebook output carries and adds this
+# one file itself (pipeline/templates/search.js, trusted furniture) when the page has a search box;
+# the inline copy below serves the notebook view only.
+SEARCH_JS_FILE = Path(__file__).parent / "pipeline" / "templates" / "search.js"
+_TABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 def searchable_table(df: pd.DataFrame, table_id: str, caption: str | None = None,
                      placeholder: str = "検索（例: 文字コード、区、コード）") -> None:
-    """A table with a search box that filters rows in the browser (inline JS, works offline)."""
+    """A table with a search box that filters rows in the browser (plain JS, works offline)."""
+    if not _TABLE_ID.match(table_id):
+        raise ValueError(f"table_id must be letters, digits, '-' or '_' starting with a letter, not {table_id!r}")
     body = df.to_html(index=False, escape=True, na_rep="", border=0, classes="ebpm-table", table_id=table_id)
-    cap = f'<div class="ebpm-table-caption">{html.escape(caption)}</div>' if caption else ""
-    box = (f'<div class="ebpm-search"><input id="{table_id}-q" type="search" placeholder="{html.escape(placeholder)}" '
-           f'style="width:60%;padding:.3rem .5rem;border:1px solid #aab;border-radius:4px"> '
-           f'<span id="{table_id}-n" style="color:#667;font-size:.85rem">{len(df)} / {len(df)} 行</span></div>')
+    cap = f'<div class="ebpm-table-caption">{html.escape(str(caption))}</div>' if caption else ""
+    box = (f'<div class="ebpm-search"><input class="ebpm-search-q" id="{table_id}-q" type="search" '
+           f'placeholder="{html.escape(placeholder)}"> '
+           f'<span class="ebpm-search-n" id="{table_id}-n">{len(df)} / {len(df)} 行</span></div>')
     display(HTML(f'<div class="ebpm-table-wrap">{cap}{box}'
-                 f'<div style="max-height:520px;overflow:auto">{body}</div></div>'
-                 + _SEARCH_JS % {"id": table_id}))
+                 f'<div class="ebpm-search-scroll">{body}</div></div>'
+                 f"<script>{SEARCH_JS_FILE.read_text(encoding='utf-8')}</script>"))
 
 
 def logic_model(stages: dict[str, list[str]], kpis: list[tuple[str, str, str]] | None = None,
@@ -115,13 +199,13 @@ def logic_model(stages: dict[str, list[str]], kpis: list[tuple[str, str, str]] |
     for i, (stage, items) in enumerate(stages.items()):
         lis = "".join(f"<li>{html.escape(str(x))}</li>" for x in items)
         arrow = '<div class="ebpm-lm-arrow">→</div>' if i < len(stages) - 1 else ""
-        cols.append(f'<div class="ebpm-lm-stage"><div class="ebpm-lm-head">{html.escape(stage)}</div>'
+        cols.append(f'<div class="ebpm-lm-stage"><div class="ebpm-lm-head">{html.escape(str(stage))}</div>'
                     f'<ul>{lis}</ul></div>{arrow}')
     kpi_table = ""
     if kpis:
-        rows = "".join(f"<tr><td>{html.escape(k)}</td>"
-                       f"<td style='text-align:right'><strong>{html.escape(v)}</strong></td>"
-                       f"<td>{html.escape(m)}</td></tr>" for k, v, m in kpis)
+        rows = "".join(f"<tr><td>{html.escape(str(k))}</td>"
+                       f"<td class='ebpm-num'><strong>{html.escape(str(v))}</strong></td>"
+                       f"<td>{html.escape(str(m))}</td></tr>" for k, v, m in kpis)
         kpi_table = ('<table class="ebpm-table"><tr><th>KPI（指標）</th><th>現状値</th><th>測り方・データ</th></tr>'
                      f'{rows}</table>')
     display(HTML(f'<div class="ebpm-lm"><div class="ebpm-table-caption">{html.escape(title)}</div>'

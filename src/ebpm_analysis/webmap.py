@@ -49,6 +49,16 @@ def make_offline(html: str) -> str:
     return inject + html
 
 
+def _escape_text_columns(df, columns):
+    """HTML-escape the text of ``columns``: folium's tooltips insert property values as HTML, and a
+    name from an input file (a ward, a mesh label) must show as text, never run."""
+    df = df.copy()
+    for c in columns:
+        if not pd.api.types.is_numeric_dtype(df[c]):
+            df[c] = df[c].map(lambda v: _html.escape(v) if isinstance(v, str) else v)
+    return df
+
+
 def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: str, center=None, zoom=12,
                     area_label: str = "区") -> str:
     """A self-contained folium map (no tiles, no CDN). ``area_label`` names the outlined areas (区, 市, 町 …)
@@ -69,10 +79,11 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
     minx, miny, maxx, maxy = wards_geo.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])  # the whole city in view, whatever its size
     wards_geo = wards_geo.assign(geometry=shapely.set_precision(wards_geo.geometry.to_numpy(), 1e-6))
-    folium.GeoJson(wards_geo[["name", "geometry"]].to_json(ensure_ascii=False), name=f"{area_label}界",
+    folium.GeoJson(_escape_text_columns(wards_geo[["name", "geometry"]], ["name"]).to_json(ensure_ascii=False),
+                   name=f"{area_label}界",
                    style_function=lambda f: {"color": "#333333", "weight": 1.5, "fill": True,
                                              "fillColor": "#f4f4f0", "fillOpacity": 1.0},
-                   tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[area_label])).add_to(m)
+                   tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[_html.escape(area_label)])).add_to(m)
     legends: list[str] = []
     for lay in layers:
         gdf = lay["gdf"].to_crs(4326)
@@ -95,12 +106,14 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
         for c in keep:
             if pd.api.types.is_float_dtype(data[c]):
                 data[c] = data[c].round(2)
+        data = _escape_text_columns(data, keep)
         folium.GeoJson(
             data.to_json(ensure_ascii=False),
             style_function=lambda f, cmap=cmap, col=col: {
                 "fillColor": cmap(f["properties"][col]) if f["properties"][col] is not None else "#cccccc",
                 "color": "#555555", "weight": 0.3, "fillOpacity": 0.8},
-            tooltip=folium.GeoJsonTooltip(fields=lay.get("fields", [col]), aliases=lay.get("aliases", [col])),
+            tooltip=folium.GeoJsonTooltip(fields=lay.get("fields", [col]),
+                                          aliases=[_html.escape(str(a)) for a in lay.get("aliases", [col])]),
         ).add_to(fg)
         fg.add_to(m)
         # Plain-HTML legend (branca's colormap legend needs d3 from a CDN, which an offline report cannot load)
@@ -121,7 +134,11 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
 
 
 def iframe(html: str, height: int = 560) -> str:
-    """Embed a map document in a notebook/report as an <iframe srcdoc> (self-contained)."""
-    return (f'<iframe srcdoc="{_html.escape(html, quote=True)}" '
-            f'style="width:100%;height:{height}px;border:1px solid #ccc" '
+    """Embed a map document in a notebook/report as an <iframe srcdoc> (self-contained).
+
+    ``sandbox="allow-scripts"``: the map's scripts run in an opaque origin, cut off from the report
+    page (no access to its DOM, no navigation, pop-ups or dialogs). The renderer keeps such an
+    iframe only when it is a whole display output of its own (see pipeline.render)."""
+    return (f'<iframe srcdoc="{_html.escape(html, quote=True)}" class="ebpm-map" sandbox="allow-scripts" '
+            f'style="width:100%;height:{int(height)}px;border:1px solid #ccc" '
             f'title="interactive map"></iframe>')

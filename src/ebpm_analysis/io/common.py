@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -253,11 +254,46 @@ def build_dir_once(target: str | os.PathLike, required: Iterable[str], build: Ca
     return target
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (=cmd|' /C calc'!A0,
+# +HYPERLINK(…), @SUM(…)); tab and CR too. OWASP "CSV Injection": prefix such text with "'".
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d[\d,]*)?(?:\.\d+)?(?:[eE][+-]?\d+)?%?$")
+
+
+def _neutralise_text(value):
+    if (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not (value[:1] in "+-" and len(value) > 1 and _PLAIN_NUMBER.match(value))):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells (and text column names / index labels) cannot run as a
+    spreadsheet formula: text starting with ``= + - @``, tab or CR gets a leading apostrophe.
+
+    Only text is touched: numeric columns keep their negative numbers as numbers, and a text cell
+    that is just a signed number (``-12.5``, ``+3%``) is left as it is (a spreadsheet reads it as
+    that number, never as a formula)."""
+    out = df.copy()
+    for i in range(df.shape[1]):
+        col = df.iloc[:, i]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            col = col.astype(object)
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            out.isetitem(i, col.map(_neutralise_text, na_action="ignore"))
+    out.columns = out.columns.map(lambda c: _neutralise_text(c) if isinstance(c, str) else c)
+    if not isinstance(out.index, pd.MultiIndex) and (out.index.dtype == object
+                                                      or pd.api.types.is_string_dtype(out.index.dtype)):
+        out.index = out.index.map(_neutralise_text)
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = False) -> Path:
-    """Write CSV as utf-8-sig (opens in Excel), atomically."""
+    """Write CSV as utf-8-sig (opens in Excel), atomically, with formula-like text neutralised
+    (:func:`neutralise_formulas`)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=index, encoding="utf-8-sig", lineterminator="\r\n")
+        neutralise_formulas(df).to_csv(tmp, index=index, encoding="utf-8-sig", lineterminator="\r\n")
     return path
 
 

@@ -10,6 +10,10 @@ Two engines, same input (the notebook papermill executed; nothing is re-executed
   hidden by default (``show_code=True`` shows it), figures are numbered 図1, 図2 … with the
   caption under the figure and ``@fig-x`` references resolved. Images are embedded as data
   URIs and the page has no external scripts, fonts or styles (closed networks).
+
+Both paths sanitise what the notebook produced (:mod:`.sanitise`, nh3) and only then add the
+report's own furniture: the page template and CSS, the table of contents, the search-box script
+and the (sandboxed) interactive maps.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 
 from ..io.common import atomic_path
+from . import sanitise
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 REMOVE_CELL_TAGS = {"remove-cell", "remove_cell"}
@@ -183,12 +188,20 @@ def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False) 
         defaults["echo"] = True
     pre = QuartoOptionsPreprocessor(defaults=defaults)
     nb, _ = pre.preprocess(nb, {})
+    maps = sanitise.MapSlots()
+    sanitise.prepare_outputs(nb, maps)
     exporter = HTMLExporter(template_name="basic")
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
+    body = sanitise.clean(body)  # once more over the whole body (markdown cells too); furniture comes after
     body = body.replace('<a class="anchor-link"', '<a class="anchor-link" hidden')
     body, toc = _toc(body)
+    body = maps.restore(body)
+    scripts = ""
+    if 'type="search"' in body:  # the search box of report.searchable_table
+        js = (TEMPLATE_DIR / "search.js").read_text(encoding="utf-8")
+        scripts = f"<script>{js}</script>"
     prov = nb.metadata.get("ebpm", {})
     run_date = (prov.get("finished") or "")[:10] or None
     title = str(fm.get("title", nb_path.stem))
@@ -202,6 +215,7 @@ def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False) 
                 .replace("{{css}}", css)
                 .replace("{{toc}}", toc)
                 .replace("{{nature}}", html.escape(prov.get("data_nature", "")))
+                .replace("{{scripts}}", scripts)
                 .replace("{{body}}", body))
     with atomic_path(out_path) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -212,15 +226,19 @@ def render_quarto(nb_path: Path, out_path: Path, *, show_code: bool = False) -> 
     """Quarto path: render the executed notebook as is (no --execute), self-contained."""
     with tempfile.TemporaryDirectory() as d:
         work = Path(d) / nb_path.name
-        shutil.copy2(nb_path, work)
+        nb = nbformat.read(nb_path, as_version=4)
+        maps = sanitise.MapSlots()
+        sanitise.prepare_outputs(nb, maps)  # Quarto's own page is not sanitised afterwards
+        nbformat.write(nb, work)
         cmd = ["quarto", "render", str(work), "--to", "html", "-M", "embed-resources:true",
                "-M", f"echo:{'true' if show_code else 'false'}", "-M", "warning:false"]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"quarto render failed for {nb_path}: {res.stderr.strip()[-2000:]}")
         produced = work.with_suffix(".html")
+        page = maps.restore(produced.read_text(encoding="utf-8"))
         with atomic_path(out_path) as tmp:
-            shutil.copy2(produced, tmp)
+            tmp.write_text(page, encoding="utf-8")
     return out_path
 
 
