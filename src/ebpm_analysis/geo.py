@@ -29,7 +29,9 @@ Inside the city (one check)
     :func:`inside_city` — a boolean per (lon, lat) point, with an optional tolerance in metres for
     the simplified border; :func:`distance_to_city_m` — 0 inside, metres outside.
 Synthetic geography
-    :func:`random_points_in`, :func:`partition_into_districts`.
+    :func:`random_points_in`, :func:`partition_into_districts`; :func:`city_centre` (a centre derived
+    from the polygons, where no city hall location is bundled) and :func:`neighbours` (the
+    municipalities adjoining the city, or the nearest ones across the sea).
 
 Police and weather lookups derived from the code are in :mod:`ebpm_analysis.lookups`.
 """
@@ -624,3 +626,34 @@ def partition_into_districts(city: gpd.GeoDataFrame, n_districts: int, seed: int
                 "geometry": piece,
             })
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=plane_crs)
+
+
+def city_centre(city: str, crs: str | None = None, path=None) -> shapely.Point:
+    """A centre of the city derived from its polygons alone (no city-hall locations are bundled;
+    docs/sources.md#synthetic-centre): the centroid of the city's largest part (the main island of a
+    municipality of islands), or a point inside that part where the centroid falls outside it.
+    In ``crs`` (default: the city's :func:`plane_crs`)."""
+    crs = crs or projection(city, path=path).crs
+    parts = shapely.get_parts(city_geometry(city, crs, path))
+    big = parts[int(np.argmax(shapely.area(parts)))]
+    c = big.centroid
+    return c if big.contains(c) else big.representative_point()
+
+
+def neighbours(city: str, *, n_nearest: int = 3, path=None) -> gpd.GeoDataFrame:
+    """The municipalities/wards (rows of :func:`load_areas`, EPSG:6668) that adjoin the city (within
+    200 m of it in the national boundary file, whose borders are simplified); for a city that adjoins
+    none (an island town such as 与那国町) the ``n_nearest`` nearest ones. Never the city's own parts.
+    Adds ``label`` (the name for prose: 大阪市淀川区, not 淀川区) and ``distance_m``."""
+    ref = resolve_city(city, path)
+    crs = projection(ref.code, path=path).crs
+    areas = load_areas(path)
+    others = areas[~areas["code"].isin(ref.member_codes)]
+    geom = city_geometry(ref.code, crs, path)
+    plane = others.geometry.to_crs(crs)
+    d = np.asarray(shapely.distance(geom, plane.to_numpy()))
+    near = d <= 200.0
+    if not near.any():
+        near = np.isin(np.arange(len(d)), np.argsort(d)[:n_nearest])
+    out = others[near].assign(distance_m=d[near]).reset_index(drop=True)
+    return out.assign(label=[resolve_city(c, path).name for c in out["code"]])

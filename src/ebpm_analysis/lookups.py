@@ -8,6 +8,8 @@
   (point in polygon), to verify the codes on a prefecture not seen before.
 - :func:`nearest_station` — the nearest JMA observatory (5-digit station number) with 1991–2020 normals,
   with its distance, for report text (「気象庁 富山（47607）、市域内」).
+- :func:`city_population` — the population a generator scales its sizes to: the figure given (a city
+  profile's ``population_total``), else an assumption by kind of municipality that reports state.
 
 Every function takes the city by code or name (see :func:`ebpm_analysis.geo.resolve_city`).
 """
@@ -198,3 +200,68 @@ def _stations_with_normals() -> frozenset[str]:
     df = pd.read_csv(paths.raw(*NORMALS_DIR, NORMALS_FILE), usecols=["station_no", "temperature"], dtype=str)
     has = df[pd.to_numeric(df["temperature"].str.replace(r"[@)\]\s]", "", regex=True), errors="coerce").notna()]
     return frozenset(has["station_no"].str.strip())
+
+
+# ----------------------------------------------------------------------------------- population
+#: Typical 2020 census population by kind of area, where a run is given none (rounded medians from
+#: memory, an assumption: docs/sources.md#population-by-kind). Keys: 特別区, 政令指定都市の区, 市, 町, 村.
+TYPICAL_POPULATION = {"特別区": 350_000, "区": 150_000, "市": 60_000, "町": 12_000, "村": 4_000}
+
+
+@dataclass(frozen=True)
+class Population:
+    """The population a synthetic data set is scaled to."""
+    value: int
+    assumed: bool
+    how: str    # Japanese, for the report: where the figure comes from
+
+    def sentence(self, city_name: str) -> str:
+        """「足立区の人口 695,043人（与えられた値）」 or the assumption and how it was derived."""
+        if not self.assumed:
+            return f"{city_name}の人口 {self.value:,}人（{self.how}）"
+        return f"{city_name}の人口は与えられていないため {self.value:,}人と仮定しました（{self.how}）"
+
+
+KIND_LABELS = {"特別区": "特別区", "区": "政令指定都市の区", "市": "市", "町": "町", "村": "村"}
+
+
+def _kind_of_member(code: str) -> str:
+    r = geo.resolve_city(code)
+    if r.kind == "ward":
+        return "区"
+    if r.pref_code == "13" and r.name.endswith("区"):
+        return "特別区"
+    return r.name[-1] if r.name[-1] in "市町村" else "市"
+
+
+#: Bundled real population files by city code: (dataset folder, file, what the report calls the figure).
+BUNDLED_POPULATION = {
+    "43100": ("ipss-projection-kumamoto-city", "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv",
+              "国立社会保障・人口問題研究所（2013年推計）の2020年の値"),
+}
+
+
+def city_population(city: str, population_total: float | None = None) -> Population:
+    """The city's population: ``population_total`` when given (> 0, e.g. a city profile's
+    ``population_total``); else the 2020 value of a bundled population file of the city
+    (:data:`BUNDLED_POPULATION`); else the sum over its parts of :data:`TYPICAL_POPULATION` by kind (a
+    designated city: its number of wards × a typical ward; a prefecture: the sum over its
+    municipalities), flagged ``assumed`` with the derivation."""
+    ref = geo.resolve_city(city)
+    if population_total is not None and float(population_total) > 0:
+        return Population(int(round(float(population_total))), False, "与えられた値")
+    if float(population_total or 0) < 0:
+        raise ParameterError("population_total", f"got {population_total!r}",
+                             expected="the city's population (> 0), or 0 to assume one")
+    if ref.code in BUNDLED_POPULATION:
+        from . import paths
+        from .io.dispatch_log import read_population_projection
+        folder, file, label = BUNDLED_POPULATION[ref.code]
+        df = read_population_projection(paths.raw(folder, file))
+        return Population(int(np.interp(2020, df["year"], df["total"])), False, label)
+    kinds = pd.Series([_kind_of_member(c) for c in ref.member_codes]).value_counts()
+    value = int(sum(TYPICAL_POPULATION[k] * n for k, n in kinds.items()))
+    parts = "、".join(f"{KIND_LABELS[k]}の典型値 {TYPICAL_POPULATION[k]:,}人" + (f" × {n}" if n > 1 else "")
+                     for k, n in kinds.items())
+    how = f"2020年国勢調査の市区町村の種類別人口の中央値の概数による仮定：{parts}"
+    return Population(value, True, how)

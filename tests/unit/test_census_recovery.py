@@ -141,8 +141,9 @@ def test_yatsushiro_without_wards():
 
 def test_entry_point_result_equals_the_step_by_step_numbers(files):
     """analyse_microdata returns a CensusResult whose numbers are those of the separate steps
-    (what 01's notebook computed cell by cell before), pinned for this seed (re-pinned once when the national
-    N03 boundaries replaced the Kumamoto-only file: the synthetic districts moved)."""
+    (what 01's notebook computed cell by cell before), pinned for this seed (re-pinned when the national
+    N03 boundaries replaced the Kumamoto-only file: the synthetic districts moved; and when the generator's
+    neighbours and centre came from the boundary file instead of five hand-picked towns and 熊本市役所)."""
     from ebpm_analysis import geo
 
     persons = cm.read_census_microdata(files["microdata"], city_code="43100", nature="synthetic")
@@ -151,34 +152,34 @@ def test_entry_point_result_equals_the_step_by_step_numbers(files):
     assert isinstance(res, cc.CensusResult) and res.input_kind == "microdata" and res.n_records == N
     assert res.city_name == "熊本市" and res.has_wards and res.ward_codes == ["43101", "43102", "43103", "43104",
                                                                            "43105"]
-    assert res.names["43101"] == "中央区" and len(res.district_codes) == D - len(res.merged) == 38
+    assert res.names["43101"] == "中央区" and len(res.district_codes) == D - len(res.merged) == 39
     cells = res.cells
     city = cc.rate_table(cells, ["43100"])
     pd.testing.assert_frame_equal(res.city_rate, city)
-    assert res.rate == float(city["rate"][0]) == pytest.approx(0.7633781606780136, abs=1e-15)
-    assert res.rate_employees == pytest.approx(0.7210629241918786, abs=1e-15)
+    assert res.rate == float(city["rate"][0]) == pytest.approx(0.7558398317707877, abs=1e-15)
+    assert res.rate_employees == pytest.approx(0.7138635634764283, abs=1e-15)
     r_d = cc.publish_rates(cc.rate_table(cells, res.district_codes))
     r_de = cc.publish_rates(cc.rate_table(cells, res.district_codes, "E"))
     pd.testing.assert_frame_equal(res.district_rates, r_d)
     pd.testing.assert_series_equal(res.district_class, cc.classify(r_d, res.rate))
     pd.testing.assert_frame_equal(res.targets, cc.target_districts(r_d, r_de, res.names, res.rate, n=5))
-    assert res.targets["district"].tolist()[:2] == ["431050007", "431050004"]
-    assert res.class_counts() == {"高い": 19, "低い": 14}
-    assert (res.n_primary, res.n_hidden, res.n_recomputable) == (554, 732, 0)
+    assert res.targets["district"].tolist()[:2] == ["431030005", "431030007"]
+    assert res.class_counts() == {"高い": 15, "低い": 17}
+    assert (res.n_primary, res.n_hidden, res.n_recomputable) == (558, 723, 0)
     assert res.n_hidden == int(cells["disclosure"].isin(["primary", "complementary"]).sum())
     lo, hi = res.district_extremes()
-    assert (lo["area"], hi["area"]) == ("431020004", "431050007") and hi["rate"] == r_d["rate"].max()
-    assert [n for n, _ in res.named_rates("ward")] == ["東区", "南区", "北区", "中央区", "西区"]
-    assert len(res.named_rates("district", cls="低い")) == 14
+    assert (lo["area"], hi["area"]) == ("431020004", "431030005") and hi["rate"] == r_d["rate"].max()
+    assert [n for n, _ in res.named_rates("ward")] == ["東区", "南区", "北区", "西区", "中央区"]
+    assert len(res.named_rates("district", cls="低い")) == 17
     counts = res.counts_table()
     assert list(counts.columns) == ["地域", "従業上の地位", "総数", "自宅", "自区・自宅外", "市内他区", "県内他市町村",
                                     "他県", "不詳"]
-    assert counts.iloc[0].tolist() == ["熊本市", "総数", 60000, 7702, 15855, 20038, 12998, 515, 2892]
+    assert counts.iloc[0].tolist() == ["熊本市", "総数", 60000, 7553, 16172, 19407, 13406, 527, 2935]
     assert res.shares_table()["従業上の地位"].tolist()[:3] == ["総数", "雇用者", "自営業主"]
     ex = res.exports()
     assert {k: len(v) for k, v in ex.items()} == {
-        "crosstab_published.csv": 2142, "crosstab_published.parquet": 2142, "crosstab_wide_shares.csv": 572,
-        "crosstab_wide_shares.parquet": 572, "incity_rates.csv": 88, "incity_rates.parquet": 88,
+        "crosstab_published.csv": 2184, "crosstab_published.parquet": 2184, "crosstab_wide_shares.csv": 585,
+        "crosstab_wide_shares.parquet": 585, "incity_rates.csv": 90, "incity_rates.parquet": 90,
         "target_districts.csv": 5, "target_districts.parquet": 5}
     published = ex["crosstab_published.csv"]["count"].dropna()
     assert (published.eq(0) | published.ge(10)).all()  # no count 1–9 is exported

@@ -47,7 +47,7 @@ def test_precedence_defaults_profile_params_overrides(tmp_path):
     assert r["values"]["city_code"] == "16201"
     # a profile's notebook entry beats its common params
     y = E.resolve_run("02_dental_checkups", city="43202")["values"]
-    assert y["n_facilities"] == 45 and y["tooth_naming"] == "japanese"
+    assert y["population_total"] == 123067 and y["tooth_naming"] == "japanese" and y["hotspot_k"] == 6
     assert E.resolve_run("04_emergency_demand", city="八代市")["values"]["population_total"] == 123067
 
 

@@ -82,7 +82,8 @@ def test_prevalence_calibrated_to_facts(runs):
 def test_sizes_types_and_places(runs):
     r = runs[2026]
     fac, ex = r["fac"], r["exams"]
-    assert len(fac) == 170 and len(ex) == 20000
+    sizes = sd.sizes("43100")  # scaled to 熊本市's 2020 population (726,499, the bundled IPSS file)
+    assert len(fac) == sizes["n_facilities"] == 166 and len(ex) == sizes["n_children"] == 19_615
     assert set(fac["facility_type"]) == set(ds.FACILITY_TYPES)
     assert set(ex["age"]) == {3, 4, 5}
     assert (ex.groupby("facility_code").size() < 10).sum() == len(r["truth"]["small_facilities"]) >= 1
@@ -161,32 +162,33 @@ def test_parameter_errors():
 
 
 def test_entry_point_gives_the_numbers_of_the_default_report(runs):
-    """analyse_sheets on the default set (seed 2026, 熊本市, 170 facilities, 20,000 children) gives
+    """analyse_sheets on the default set (seed 2026, 熊本市, 166 facilities, 19,615 children) gives
     the numbers 02's report showed when the analysis was written cell by cell in the notebook (re-pinned
-    once when the national N03 boundaries replaced the Kumamoto-only file: facilities and cluster moved)."""
+    when the national N03 boundaries replaced the Kumamoto-only file, and again when the sizes came to
+    scale with the population and the centre came from the polygons instead of 熊本市役所's location)."""
     r = runs[2026]
     res = cd.analyse_sheets(r["sheets"], r["fac"], min_cell=10, min_examined=10, cluster_method="kmeans",
                             k_max=6, hotspot_k=8, permutations=999, seed=2026)
     assert isinstance(res, cd.DentalResult)
-    assert len(res.exams) == 20_000 and res.facilities.shape[0] == 170 and res.ages == [3, 4, 5]
-    assert round(res.overall["prevalence"], 1) == 19.1
-    assert (round(res.overall["prev_lo"], 1), round(res.overall["prev_hi"], 1)) == (18.6, 19.7)
-    assert round(res.overall["dmft_mean"], 2) == 0.69 and round(res.overall["untreated_share"], 1) == 71.3
-    assert [round(res.prevalence_at(a), 1) for a in (3, 4, 5)] == [9.9, 18.8, 28.5]
+    assert len(res.exams) == 19_615 and res.facilities.shape[0] == 166 and res.ages == [3, 4, 5]
+    assert round(res.overall["prevalence"], 1) == 19.5
+    assert (round(res.overall["prev_lo"], 1), round(res.overall["prev_hi"], 1)) == (19.0, 20.1)
+    assert round(res.overall["dmft_mean"], 2) == 0.69 and round(res.overall["untreated_share"], 1) == 74.0
+    assert [round(res.prevalence_at(a), 1) for a in (3, 4, 5)] == [9.8, 19.3, 29.4]
     assert res.teeth_label(res.top_teeth[3]) == "51・61（上顎乳中切歯）"
     assert res.teeth_label(res.top_teeth[5]) == "75・85（下顎第二乳臼歯）"
-    assert len(res.flagged) == 11 and int((res.shown["signal"] == "95%超").sum()) == 2
+    assert len(res.flagged) == 9 and int((res.shown["signal"] == "95%超").sum()) == 2
     small = res.facilities[res.facilities["small"]]
-    assert res.small == {"facilities": 6, "examined": 42,
-                         "prevalence": pytest.approx(100 * small["with_caries"].sum() / 42)}
-    assert res.n_hot == 7 and res.hot_wards.to_dict() == {"東区": 7}  # the planted cluster is in 東区
-    assert res.has_questionnaire and res.behaviour_info["n"] == 17_690
+    assert res.small == {"facilities": 6, "examined": 41,
+                         "prevalence": pytest.approx(100 * small["with_caries"].sum() / 41)}
+    assert res.n_hot == 15 and res.hot_wards.to_dict() == {"西区": 10, "北区": 5}  # the planted cluster
+    assert res.has_questionnaire and res.behaviour_info["n"] == 17_387
     assert [round(res.odds_ratio(t), 2) for t in ("C(brushing)[T.していない]", "snacks", "fluoride_yes")] == \
-        [2.1, 1.29, 0.72]
+        [2.22, 1.28, 0.83]
     # every flagged facility carries a planted elevation (high-risk facility or member of the spatial cluster)
     planted = set(r["truth"]["high_risk_facilities"]) | set(r["truth"]["cluster"]["members"])
     assert set(res.flagged["facility_code"]) <= planted
-    assert len(res.cluster_labels) == len(res.shown) == len(res.points) == 164 and res.k_best in range(2, 7)
+    assert len(res.cluster_labels) == len(res.shown) == len(res.points) == 160 and res.k_best in range(2, 7)
     assert list(res.exports()) == ["facility_rates.csv", "prevalence_by_age.csv", "prevalence_by_type_age.csv",
                                    "prevalence_by_ward.csv", "tooth_shares.csv", "priority_facilities.csv",
                                    "behaviour_odds_ratios.csv", "small_facilities_aggregate.csv"]

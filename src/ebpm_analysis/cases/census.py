@@ -568,16 +568,8 @@ def analyse_estat(api: pd.DataFrame, gis: pd.DataFrame, areas, city_code: str, *
     gis : DataFrame
         Small-area table (:func:`ebpm_analysis.io.estat.read_commuting_gis_table`); its 合算 is kept.
     areas, city_code, city, min_cell, n_targets
-        As in :func:`analyse_microdata`.
-
-    Returns
-    -------
-    CensusResult
-
-    Raises
-    ------
-    ParameterError
-        ``min_cell`` < 1 or ``n_targets`` < 0.
+        As in :func:`analyse_microdata`, which also documents the result and the errors (one
+        :class:`CensusResult`; :class:`ParameterError` from the same checks).
     """
     min_cell, n_targets = _check(min_cell, n_targets)
     ward_table, dist_table, dist_areas = estat_tables(api, gis, city_code)

@@ -408,22 +408,22 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
         a, why = [], []
         if pd.notna(r["untreated_pct"]) and r["untreated_pct"] >= city_untreated + untreated_margin:
             a.append("受診勧奨の追跡")
-            why.append(f"未処置あり{r['untreated_pct']:.0f}%（市{city_untreated:.0f}%）")
+            why.append(f"未処置あり{r['untreated_pct']:.0f}%（全体{city_untreated:.0f}%）")
         brush = 100 * r.get("not_daily_brushing", np.nan)
         if (pd.notna(brush) and brush >= city_brush + brushing_margin) or \
                 (pd.notna(r.get("anterior_pct")) and r["anterior_pct"] >= city_ant + 5):
             a.append("仕上げみがき指導")
             if pd.notna(brush) and brush >= city_brush + brushing_margin:
-                why.append(f"毎日でない{brush:.0f}%（市{city_brush:.0f}%）")
+                why.append(f"毎日でない{brush:.0f}%（全体{city_brush:.0f}%）")
             else:
-                why.append(f"上顎前歯の割合{r['anterior_pct']:.0f}%（市{city_ant:.0f}%）")
+                why.append(f"上顎前歯の割合{r['anterior_pct']:.0f}%（全体{city_ant:.0f}%）")
         if pd.notna(r.get("snacks_mean")) and r["snacks_mean"] >= city_snack + snack_margin:
             a.append("おやつ（間食）指導")
-            why.append(f"間食{r['snacks_mean']:.1f}回/日（市{city_snack:.1f}）")
+            why.append(f"間食{r['snacks_mean']:.1f}回/日（全体{city_snack:.1f}）")
         if not a:
             a.append("個別に要因確認")
         actions.append("・".join(a))
-        reasons.append("、".join(why) if why else "行動指標は市平均並み")
+        reasons.append("、".join(why) if why else "行動指標は全体の平均並み")
     f["action"] = actions
     f["reason"] = reasons
     f["priority"] = np.select([f["signal"] == SIGNAL_ORDER[0], f["signal"] == SIGNAL_ORDER[1]], [1, 2], default=3)
@@ -588,7 +588,8 @@ class DentalResult:
 
 def analyse_sheets(sheets, facilities: pd.DataFrame, *, min_cell: int = 10, min_examined: int = 10,
                    adjust_overdispersion: bool = False, cluster_method: str = "kmeans", k_max: int = 6,
-                   hotspot_k: int = 8, permutations: int = 999, seed: int = 2026) -> DentalResult:
+                   hotspot_k: int = 8, permutations: int = 999, seed: int = 2026,
+                   plane_crs: str | None = None) -> DentalResult:
     """Preschool dental checkups from the sheets and the facility list.
 
     Parameters
@@ -609,6 +610,9 @@ def analyse_sheets(sheets, facilities: pd.DataFrame, *, min_cell: int = 10, min_
         Gi* k-nearest neighbours and permutations.
     seed : int
         Seed of clustering and permutations.
+    plane_crs : str, optional
+        CRS the facility distances are computed in (:func:`ebpm_analysis.geo.plane_crs` of the city;
+        default: that of the municipality most facilities' 区コード name).
 
     Returns
     -------
@@ -641,7 +645,8 @@ def analyse_sheets(sheets, facilities: pd.DataFrame, *, min_cell: int = 10, min_
     profiles = cluster_profiles(feat, labels)
     city_feat = feat.mean()
     shown["cluster"] = labels
-    pts = geo.to_plane(geo.points_frame(shown))
+    crs = plane_crs or geo.plane_crs(str(facilities["ward_code"].astype(str).mode().iloc[0]))
+    pts = geo.points_frame(shown).to_crs(crs)
     pts["eb_pct"] = 100 * pts["eb_rate"]
     hs = hotspots(pts, "eb_pct", k=hotspot_k, permutations=permutations, seed=seed)
     pts = pts.join(hs)

@@ -90,10 +90,13 @@ def _codes_desc(mapping: dict) -> str:
 
 
 def city_ward_codes(city_code: str) -> tuple[bool, "callable"]:
-    """(has_wards, predicate) for the residence codes allowed for ``city_code``."""
-    if city_code.endswith("00"):
-        return True, lambda s: (s.str[:4] == city_code[:4]) & (s != city_code)
-    return False, lambda s: s == city_code
+    """(has_wards, predicate) for the residence codes allowed for ``city_code``: its own code, or the
+    codes of its wards for a designated city (札幌市 01100: 01101–01110; 川崎市 14130: 14131–14137),
+    from the national boundary file (:func:`ebpm_analysis.geo.resolve_city`)."""
+    from .. import geo
+    ref = geo.resolve_city(city_code)
+    members = set(ref.member_codes)
+    return ref.has_wards, lambda s: s.isin(members)
 
 
 def read_census_microdata(path: str | os.PathLike, *, encoding: str = AUTO, city_code: str | None = None,

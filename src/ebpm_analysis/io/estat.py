@@ -240,12 +240,13 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
     return out
 
 
-def read_small_area_boundaries(path: str | os.PathLike, *, nature: str = "real"):
+def read_small_area_boundaries(path: str | os.PathLike, *, nature: str = "real", plane_crs: str | None = None):
     """e-Stat 境界データ (小地域) polygons: ``district_code`` (KEY_CODE), ``district_name`` (S_NAME),
-    ``ward_code`` (PREF+CITY), ``ward_name`` (CITY_NAME), EPSG:6670."""
+    ``ward_code`` (PREF+CITY), ``ward_name`` (CITY_NAME), projected to ``plane_crs`` (default: the
+    :func:`ebpm_analysis.geo.plane_crs` of the municipality most polygons belong to)."""
     import geopandas as gpd
 
-    from ..geo import PLANE_CRS
+    from .. import geo
     path = input_path(path, expected="an e-Stat 小地域 boundary file with KEY_CODE (check boundaries_path)")
     g = gpd.read_file(path)
     for c in ("KEY_CODE", "S_NAME"):
@@ -259,7 +260,8 @@ def read_small_area_boundaries(path: str | os.PathLike, *, nature: str = "real")
         ward = key.str[:5]
     out = gpd.GeoDataFrame({"district_code": key, "district_name": g["S_NAME"].astype(str), "ward_code": ward,
                             "ward_name": g["CITY_NAME"].astype(str) if "CITY_NAME" in g.columns else ward},
-                           geometry=g.geometry, crs=g.crs).to_crs(PLANE_CRS)
+                           geometry=g.geometry, crs=g.crs)
+    out = out.to_crs(plane_crs or geo.plane_crs(str(ward.mode().iloc[0])))
     out = out.dissolve(by="district_code", as_index=False, aggfunc="first")
     record_input(path, nature=nature, dataset="small-area-boundaries")
     return out

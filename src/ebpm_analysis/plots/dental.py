@@ -134,7 +134,7 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color="#1f5a96", lw=1.2), Line2D([], [], color="#555555", ls="--"),
                 Line2D([], [], color="#555555")]
-    labels += [f"市全体 {100 * info['p0']:.1f}%", "95%管理限界", "99.8%管理限界"]
+    labels += [f"全体 {100 * info['p0']:.1f}%", "95%管理限界", "99.8%管理限界"]
     ax.legend(handles, labels, loc="upper left", fontsize=8.5, ncol=2, frameon=True, framealpha=0.9)
     _log_x(ax)
     ax.set_xlabel("受診児数（人、対数目盛）")
@@ -157,7 +157,7 @@ def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイ�
         ax.plot([r["examined"]] * 2, [c, 100 * r["eb_rate"]], color="#bbbbbb", lw=0.8, zorder=1)
     ax.scatter(d["examined"], crude, s=16, facecolor="white", edgecolor="#7a8899", label="粗率（観測値）", zorder=2)
     ax.scatter(d["examined"], 100 * d["eb_rate"], s=16, color="#b8433c", label="経験ベイズ推定値", zorder=3)
-    ax.axhline(100 * info["p0"], color="#1f5a96", lw=1, label=f"市全体 {100 * info['p0']:.1f}%")
+    ax.axhline(100 * info["p0"], color="#1f5a96", lw=1, label=f"全体 {100 * info['p0']:.1f}%")
     _log_x(ax)
     ax.set_xlabel("受診児数（人、対数目盛）")
     ax.set_ylabel("う蝕有病者率（%）")

@@ -14,11 +14,15 @@ Conventions every generator follows (census, dental, probe do; new ones must):
   in the folder itself or in its ``truth/`` sub-folder (there any ``<name>.csv`` / ``.parquet``
   is a truth table). Columns ending in ``_code`` or ``_id`` are codes (text). Read it with the one
   :func:`read_truth`.
-- Bump ``GENERATOR_VERSION`` whenever the written data change.
+- Bump ``GENERATOR_VERSION`` whenever the written data change; :func:`set_key` also folds the
+  boundary file's hash and the generator's own source into the key, so a set written before the
+  polygons or the code changed is never reused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Truth", "read_truth", "TRUTH_FILE"]
+__all__ = ["Truth", "read_truth", "TRUTH_FILE", "set_key"]
 
 TRUTH_FILE = "truth.json"
 
@@ -56,6 +60,21 @@ class Truth:
 
     def get(self, key: str, default=None):
         return self.meta.get(key, default)
+
+
+def set_key(label: str, spec: dict, *modules: str) -> str:
+    """Folder name of a generated set: ``<label>_<digest>``. The digest covers ``spec`` (every
+    parameter that changes the output, with the module's ``GENERATOR_VERSION``), the hash of the
+    national boundary file and the source text of ``modules`` (e.g. ``"ebpm_analysis.synth.census"``,
+    ``"ebpm_analysis.geo"``): data written before the polygons or the generator changed get another
+    folder and are never reused."""
+    from .. import geo
+    from ..provenance import sha256_file
+    h = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
+    h.update(sha256_file(geo.BOUNDARIES_FILE).encode())
+    for m in modules:
+        h.update(Path(importlib.import_module(m).__file__).read_bytes())
+    return f"{label}_{h.hexdigest()[:12]}"
 
 
 def _truth_dir(folder_or_file: str | os.PathLike) -> Path:

@@ -1,6 +1,6 @@
 """Synthetic census commuting data (Case 1) with a planted spatial pattern.
 
-No real Kumamoto census microdata or small-area table is available to this project, so this
+No real census microdata or small-area table of any city is available to this project, so this
 seeded generator writes, for one city and seed:
 
 - ``microdata.csv`` — one row per employed resident (cp932), the layout read by
@@ -18,10 +18,16 @@ seeded generator writes, for one city and seed:
   :func:`ebpm_analysis.synth.read_truth`.
 
 Planted pattern: each district's probability that an employee works inside the city falls with
-closeness to neighbouring employment centres (for 熊本市: 菊陽町, 合志市, 益城町, 嘉島町, 宇土市),
-plus district noise; self-employed and family workers mostly work at home (自宅) and are commoner
-in outlying districts; 従業地「不詳」 is present (higher in the central ward and for status 不詳).
-All figures are assumptions for illustration (only the categories are published: docs/sources.md#census-workplace).
+closeness to the neighbouring municipalities (:func:`ebpm_analysis.geo.neighbours`: those adjoining
+the city in the national boundary file, or the nearest ones across the sea for an island), plus
+district noise; self-employed and family workers mostly work at home (自宅) and are commoner in
+outlying districts (far from :func:`ebpm_analysis.geo.city_centre`); 従業地「不詳」 is present (higher in
+the ward holding the centre and for status 不詳). All figures are assumptions for illustration (only
+the categories are published: docs/sources.md#census-workplace).
+
+Sizes: ``n_employed`` is :data:`EMPLOYED_SHARE` of the city's population (docs/sources.md#census-employed-share),
+``n_districts`` one district per :data:`PERSONS_PER_DISTRICT` residents (see :func:`sizes`).
+Everything is in the city's plane zone (:func:`ebpm_analysis.geo.plane_crs`).
 """
 
 from __future__ import annotations
@@ -36,20 +42,21 @@ import pandas as pd
 import shapely
 
 from .. import geo, paths
+from ..errors import ParameterError
 from ..io.census_microdata import AGE_LABELS, INDUSTRY_LABELS, STATUS_LABELS, WORKPLACE_LABELS
 from ..io.common import build_dir_once
+from . import set_key
 
 STATUS_CODES = list(STATUS_LABELS)        # "1".."9"
 WORKPLACE_CODES = list(WORKPLACE_LABELS)  # "1","2","3","4","5","9"
 
-CITY_DEFAULTS = {
-    # n_employed: 就業者 (order of magnitude of the census figure); centres: neighbouring employment centres
-    "43100": {"n_employed": 340_000, "n_districts": 70, "centres": ("43404", "43216", "43443", "43442", "43211"),
-              "hall": (130.7417, 32.8031), "n_tiny": 2},
-    "43202": {"n_employed": 60_000, "n_districts": 24, "centres": ("43213", "43468"),
-              "hall": (130.6017, 32.5072), "n_tiny": 1},
-}
-GENERIC_DEFAULTS = {"n_employed": 50_000, "n_districts": 24, "centres": None, "hall": None, "n_tiny": 1}
+#: 15歳以上就業者 / 総人口 (2020 国勢調査, national ≈ 0.46; docs/sources.md#census-employed-share)
+EMPLOYED_SHARE = 0.46
+#: residents per synthetic district (a school-district-like area); at least MIN_DISTRICTS, at most MAX_DISTRICTS
+PERSONS_PER_DISTRICT = 10_000
+MIN_DISTRICTS, MAX_DISTRICTS = 8, 100
+#: a district gets at least this many employed residents where the size allows (tiny ones are planted apart)
+MIN_EMPLOYED_PER_DISTRICT = 300
 
 # Status mix (national-style shares; assumptions [U]).
 BASE_STATUS_P = np.array([0.53, 0.025, 0.25, 0.05, 0.02, 0.065, 0.025, 0.002, 0.018])
@@ -61,19 +68,38 @@ API_STATUS = [("000", "総数", None), ("100", "雇用者", ("1", "2", "3"))] + 
     [(f"{i - 2}00", STATUS_LABELS[str(i)], (str(i),)) for i in (4, 5, 6, 7, 8)] + [("900", STATUS_LABELS["9"], ("9",))]
 API_WORKPLACE = [("00", "総数", None)] + [(f"0{c}", WORKPLACE_LABELS[c], (c,)) for c in WORKPLACE_CODES]
 GIS_TABLE = "T000901"
-GENERATOR_VERSION = 2  # part of the cache key: bump when the generated data change
+GENERATOR_VERSION = 3  # part of the cache key (with the boundary file and this module: synth.set_key)
 GIS_GROUPS = [("就業者", None), ("雇用者", ("1", "2", "3"))]
 
 
-def _defaults(city_code: str) -> dict:
-    return {**GENERIC_DEFAULTS, **CITY_DEFAULTS.get(city_code, {})}
+def sizes(city_code: str, population: float | None = None, n_employed: int | None = None,
+          n_districts: int | None = None) -> dict:
+    """The generator's sizes for a city: ``n_employed`` (given, else :data:`EMPLOYED_SHARE` × population)
+    and ``n_districts`` (given, else population / :data:`PERSONS_PER_DISTRICT` within
+    [:data:`MIN_DISTRICTS`, :data:`MAX_DISTRICTS`], and no more than ``n_employed`` /
+    :data:`MIN_EMPLOYED_PER_DISTRICT`), never fewer than 2 per ward. ``population`` ``None``/0: the
+    assumption of :func:`ebpm_analysis.lookups.city_population`, returned as ``population``."""
+    from ..lookups import city_population
+    pop = city_population(city_code, population)
+    n_emp = int(n_employed or round(EMPLOYED_SHARE * pop.value))
+    if n_emp < 100:
+        raise ParameterError("n_employed", f"got {n_emp}",
+                             expected="at least 100 employed residents (0: from the population)")
+    n_wards = len(geo.load_city(city_code))
+    if n_districts:
+        k = int(n_districts)
+    else:
+        k = int(np.clip(round(pop.value / PERSONS_PER_DISTRICT), MIN_DISTRICTS, MAX_DISTRICTS))
+        k = max(2 * n_wards, min(k, n_emp // MIN_EMPLOYED_PER_DISTRICT))
+    return {"n_employed": n_emp, "n_districts": k, "population": pop}
 
 
 def synthetic_districts(city_code: str = "43100", n_districts: int | None = None, seed: int = 2026) -> gpd.GeoDataFrame:
-    """School-district-like synthetic areas (EPSG:6670) with 9-digit ``district_code`` (ward code + 4 digits)."""
-    n = n_districts or _defaults(city_code)["n_districts"]
+    """School-district-like synthetic areas (in the city's plane zone) with 9-digit ``district_code``
+    (ward code + 4 digits)."""
+    n = n_districts or sizes(city_code)["n_districts"]
     city = geo.load_city(city_code)
-    d = geo.partition_into_districts(city, n, seed)
+    d = geo.partition_into_districts(city, n, seed, plane_crs=geo.plane_crs(city_code))
     num = d["district_code"].str.extract(r"(\d+)$")[0].astype(int)
     d["district_code"] = d["ward_code"] + num.map("{:04d}".format)
     d.attrs["city_name"] = city.attrs["city_name"]
@@ -92,38 +118,27 @@ def _logit(p):
 def generate_census(city_code: str = "43100", n_employed: int | None = None, n_districts: int | None = None,
                     seed: int = 2026) -> dict:
     """Generate person records and the planted truth (in memory). See the module docstring."""
-    cfg = _defaults(city_code)
-    n_employed = int(n_employed or cfg["n_employed"])
+    sz = sizes(city_code, None, n_employed, n_districts)
+    n_employed = sz["n_employed"]
     rng = np.random.default_rng(seed)
-    dist = synthetic_districts(city_code, n_districts, seed)
+    dist = synthetic_districts(city_code, sz["n_districts"], seed)
     has_wards = bool(dist.attrs["has_wards"])
     k = len(dist)
     cent = dist.geometry.centroid
     xy = np.column_stack([cent.x, cent.y])
-    # Distance to the city centre (km).
-    if cfg["hall"]:
-        hall = gpd.GeoSeries(gpd.points_from_xy([cfg["hall"][0]], [cfg["hall"][1]]), crs=geo.GEO_CRS).to_crs(dist.crs)
-        hx, hy = hall.x.iloc[0], hall.y.iloc[0]
-    else:
-        rp = dist.union_all().representative_point()
-        hx, hy = rp.x, rp.y
-    r_km = np.hypot(xy[:, 0] - hx, xy[:, 1] - hy) / 1000
-    # Distance to the nearest neighbouring employment centre (km).
-    areas = geo.to_plane(geo.load_areas())
-    city_union = dist.union_all()
-    own = set(dist["ward_code"]) | {city_code}
-    if cfg["centres"]:
-        centres = areas[areas["code"].isin(cfg["centres"])]
-    else:
-        centres = areas[areas.intersects(city_union.buffer(200)) & ~areas["code"].isin(own)]
-    cgeom = shapely.union_all(centres.geometry.to_numpy())
+    # Distance to the city centre (km), a point derived from the polygons.
+    hall = geo.city_centre(city_code, dist.crs)
+    r_km = np.hypot(xy[:, 0] - hall.x, xy[:, 1] - hall.y) / 1000
+    # Distance to the nearest neighbouring municipality (km): where jobs outside the city are.
+    centres = geo.neighbours(city_code)
+    cgeom = shapely.union_all(centres.geometry.to_crs(dist.crs).to_numpy())
     d_emp_km = np.asarray(shapely.distance(shapely.points(xy), cgeom)) / 1000
     pull = np.exp(-d_emp_km / 4.0)
     rural = 1 - np.exp(-r_km / 10.0)
 
     # Employed residents per district; a few tiny districts (mountain/new-town style) are planted.
     w = np.sqrt(dist.geometry.area.to_numpy() / 1e6) * np.exp(-r_km / 10.0) * rng.lognormal(0, 0.3, k)
-    n_tiny = min(cfg["n_tiny"], max(0, k - 4))
+    n_tiny = min(max(1, k // 35), max(0, k - 4), n_employed // 200)
     tiny_idx = rng.choice(np.arange(k), size=n_tiny, replace=False) if n_tiny else np.array([], int)
     tiny = np.zeros(k, bool)
     tiny[tiny_idx] = True
@@ -131,13 +146,15 @@ def generate_census(city_code: str = "43100", n_employed: int | None = None, n_d
     n_d[tiny] = rng.integers(25, 70, tiny.sum())
     rest = n_employed - n_d.sum()
     share = np.where(tiny, 0, w) / np.where(tiny, 0, w).sum()
-    n_d[~tiny] = rng.multinomial(rest - 300 * (~tiny).sum(), share[~tiny]) + 300
+    floor = min(MIN_EMPLOYED_PER_DISTRICT, rest // (2 * (~tiny).sum()))
+    n_d[~tiny] = rng.multinomial(rest - floor * (~tiny).sum(), share[~tiny]) + floor
 
     # Planted district parameters.
     eps = rng.normal(0, 0.25, k)
     p_emp = _expit(_logit(0.86) - 2.0 * pull + 0.3 * (1 - rural) + eps)       # employee in-city (non-home)
     p_other = _expit(_logit(p_emp) + 0.4)                                         # other statuses (non-home)
-    central = dist["ward_code"].to_numpy() == dist["ward_code"].min()
+    centre_ward = dist["ward_code"].to_numpy()[int(np.argmin(dist.geometry.distance(hall).to_numpy()))]
+    central = dist["ward_code"].to_numpy() == centre_ward
     h_own = np.where(has_wards, np.where(central, 0.72, 0.42) + rng.normal(0, 0.05, k), 1.0).clip(0.05, 1.0)
     status_p = np.tile(BASE_STATUS_P, (k, 1))
     status_p[:, 4] *= 1 + 0.8 * rural
@@ -213,10 +230,11 @@ def generate_census(city_code: str = "43100", n_employed: int | None = None, n_d
         "generator": "ebpm_analysis.synth.census", "seed": seed, "city_code": city_code,
         "city_name": dist.attrs["city_name"], "has_wards": has_wards, "n_employed": int(n),
         "n_districts": int(k), "tiny_districts": dcode[tiny].tolist(),
-        "employment_centres": centres["code"].tolist(),
+        "employment_centres": centres["code"].tolist(), "centre_xy": [float(hall.x), float(hall.y)],
+        "crs": str(dist.crs),
         "pattern": ("P(employee works in the city | not at home) = expit(logit(0.86) - 2.0*exp(-d/4km) "
                     "+ 0.3*exp(-r/10km) + N(0, 0.25)); d = distance to the nearest neighbouring employment "
-                    "centre, r = distance to the city centre"),
+                    "municipality, r = distance to the city centre (geo.city_centre)"),
         "planted_high": truth_d.loc[~truth_d.tiny].nlargest(5, "planted_rate")["district_code"].tolist(),
         "planted_low": truth_d.loc[~truth_d.tiny].nsmallest(5, "planted_rate")["district_code"].tolist(),
         "city_totals": {"employed": int(n), "workplace": {c: int((w_idx == i).sum()) for i, c in enumerate(wp_codes)}},
@@ -360,7 +378,8 @@ def write_census(gen: dict, out_dir: str | os.PathLike) -> dict[str, Path]:
 
 
 def ensure_census(seed: int = 2026, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
-                  n_employed: int | None = None, n_districts: int | None = None) -> Path:
+                  population: float | None = None, n_employed: int | None = None,
+                  n_districts: int | None = None) -> Path:
     """Write the synthetic census set once and return its folder.
 
     Parameters
@@ -372,8 +391,8 @@ def ensure_census(seed: int = 2026, *, city_code: str = "43100", out_dir: str | 
     out_dir : path, optional
         Folder under which the set goes, in a sub-folder named by the parameters
         (default ``data/interim/01_census_commuting/synthetic``).
-    n_employed, n_districts : int, optional
-        Sizes (``None`` or 0: the city's default, see :data:`CITY_DEFAULTS`).
+    population, n_employed, n_districts : optional
+        The city's population and the sizes derived from it by :func:`sizes` (``None`` or 0: derived).
 
     Returns
     -------
@@ -381,10 +400,11 @@ def ensure_census(seed: int = 2026, *, city_code: str = "43100", out_dir: str | 
         The folder holding :data:`FILES` (``microdata.csv``, ``estat_api_commuting.csv``,
         ``estat_gis_commuting.csv``, ``districts.gpkg`` and the truth).
     """
-    cfg = _defaults(city_code)
-    n_employed = int(n_employed or cfg["n_employed"])
-    n_districts = int(n_districts or cfg["n_districts"])
-    key = f"{city_code}_n{n_employed}_d{n_districts}_s{seed}_v{GENERATOR_VERSION}"
+    sz = sizes(city_code, population, n_employed, n_districts)
+    spec = {"city_code": city_code, "seed": seed, "n_employed": sz["n_employed"], "n_districts": sz["n_districts"],
+            "version": GENERATOR_VERSION}
+    label = f"{city_code}_n{sz['n_employed']}_d{sz['n_districts']}_s{seed}"
+    key = set_key(label, spec, __name__, geo.__name__, "ebpm_analysis.io.census_microdata")
     base = paths.resolve(out_dir) if out_dir else paths.interim("01_census_commuting", "synthetic")
-    return build_dir_once(base / key, FILES.values(),
-                          lambda tmp: write_census(generate_census(city_code, n_employed, n_districts, seed), tmp))
+    return build_dir_once(base / key, FILES.values(), lambda tmp: write_census(
+        generate_census(city_code, sz["n_employed"], sz["n_districts"], seed), tmp))

@@ -4,9 +4,10 @@ Figures and definitions: docs/sources.md#dental-notation, #dental-prevalence, #d
 
 What it plants (all written to ``truth.json`` / ``truth_facilities.csv`` beside the data):
 
-- ~170 facilities of three types (保育所, 幼稚園, 認定こども園) placed inside the real ward
-  polygons (denser towards the city centre), with synthetic names; a few are very small.
-- ~20,000 children aged 3–5. Whether a child has caries experience (dmft > 0) follows a
+- Facilities of three types (保育所, 幼稚園, 認定こども園) placed inside the real polygons of the
+  city (every part, islands included; denser towards :func:`ebpm_analysis.geo.city_centre`), with
+  synthetic names; a few are very small. Sizes scale to the city's population (:func:`sizes`).
+- Children aged 3–5. Whether a child has caries experience (dmft > 0) follows a
   logistic model: age intercept (calibrated so the expected prevalence equals the targets,
   ≈10.2 % at age 3 as in the national FY2021 3歳児 figure, rising with age) + facility random
   effect + facility-type effect + behaviour effects (仕上げみがき, snacks per day, fluoride)
@@ -28,7 +29,6 @@ one row per child, tooth columns in FDI or Japanese naming.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -45,8 +45,9 @@ from ..errors import ParameterError
 from ..io.common import build_dir_once
 from ..io.dental_sheet import FDI_TEETH, tooth_label
 from ..location import distance_matrix
+from . import set_key
 
-GENERATOR_VERSION = 5  # bump when the output for a given seed changes (part of the cache key)
+GENERATOR_VERSION = 6  # part of the cache key (with the boundary file and this module: synth.set_key)
 AGES = (3, 4, 5)
 # Expected prevalence of caries experience by age (docs/sources.md#dental-prevalence: 3歳 10.2 % nationally FY2021;
 # 4–5 歳 between the national 5-year-old 17.6 % (2022) and Ibaraki 37.5 %/46.2 % (2015)).
@@ -70,8 +71,26 @@ BEHAVIOUR_EFFECTS = {"仕上げみがき_ときどき": 0.45, "仕上げみが�
                      "間食回数_per_snack": 0.25, "フッ化物_あり": -0.30}
 BRUSHING_P = {"毎日": 0.68, "ときどき": 0.22, "していない": 0.10}
 
-CITY_CENTRES = {"43100": (130.7417, 32.8031),  # 熊本市役所 (TOOLCHAIN.md)
-                "43202": (130.6018, 32.5075)}  # 八代市役所
+#: children aged 3–5 examined per resident (≈ 2.7 %: 3–5-year-olds are ≈ 2.4 % of Japan's 2020 population,
+#: most attend a facility; docs/sources.md#dental-children-share), and children per facility
+CHILDREN_SHARE = 0.027
+CHILDREN_PER_FACILITY = 118
+MIN_FACILITIES = 20
+
+
+def sizes(city_code: str, population: float | None = None, n_facilities: int | None = None,
+          n_children: int | None = None) -> dict:
+    """Sizes for a city: ``n_children`` (given, else :data:`CHILDREN_SHARE` × population),
+    ``n_facilities`` (given, else ``n_children`` / :data:`CHILDREN_PER_FACILITY`, at least
+    :data:`MIN_FACILITIES`; then at least 15 children per facility). ``population`` ``None``/0: the
+    assumption of :func:`ebpm_analysis.lookups.city_population`, returned as ``population``."""
+    from ..lookups import city_population
+    pop = city_population(city_code, population)
+    kids = int(n_children or round(CHILDREN_SHARE * pop.value))
+    fac = int(n_facilities or max(MIN_FACILITIES, round(kids / CHILDREN_PER_FACILITY)))
+    if not n_children:
+        kids = max(kids, 30 * fac // 2)
+    return {"n_facilities": fac, "n_children": kids, "population": pop}
 
 
 def _tooth_weight(age: int, tooth: int) -> float:
@@ -91,22 +110,21 @@ def true_top_teeth() -> dict[int, list[int]]:
     return {a: sorted(int(t) for t in w.columns[np.isclose(w.loc[a], w.loc[a].max())]) for a in AGES}
 
 
-def _place_facilities(city: gpd.GeoDataFrame, n: int, rng, centre, scale_km: float) -> gpd.GeoDataFrame:
-    plane = geo.to_plane(city)
+def _place_facilities(city: gpd.GeoDataFrame, n: int, rng, centre, scale_km: float, crs: str) -> gpd.GeoDataFrame:
+    """``n`` points inside the city's polygons (plane ``crs``), thinned with distance from ``centre``
+    (lon, lat) so they are denser towards it; each with the ward (or the city) it lies in."""
+    plane = city.to_crs(crs)
     union = shapely.union_all(plane.geometry.to_numpy())
-    if centre is not None:
-        c = gpd.GeoSeries(gpd.points_from_xy([centre[0]], [centre[1]]), crs=geo.GEO_CRS).to_crs(geo.PLANE_CRS)
-        cx, cy = c.x.iloc[0], c.y.iloc[0]
+    c = gpd.GeoSeries(gpd.points_from_xy([centre[0]], [centre[1]]), crs=geo.GEO_CRS).to_crs(crs)
+    cx, cy = c.x.iloc[0], c.y.iloc[0]
     pts = np.empty((0, 2))
     while len(pts) < n:
         cand = geo.random_points_in(union, 4 * n, rng)
-        if centre is not None:
-            d = np.hypot(cand[:, 0] - cx, cand[:, 1] - cy) / 1000
-            keep = rng.uniform(size=len(cand)) < np.exp(-d / scale_km)
-            cand = cand[keep]
-        pts = np.vstack([pts, cand])
+        d = np.hypot(cand[:, 0] - cx, cand[:, 1] - cy) / 1000
+        keep = rng.uniform(size=len(cand)) < np.exp(-d / scale_km)
+        pts = np.vstack([pts, cand[keep]])
     pts = pts[:n]
-    g = gpd.GeoDataFrame(geometry=gpd.points_from_xy(pts[:, 0], pts[:, 1]), crs=geo.PLANE_CRS)
+    g = gpd.GeoDataFrame(geometry=gpd.points_from_xy(pts[:, 0], pts[:, 1]), crs=crs)
     j = gpd.sjoin(g, plane[["code", "name", "geometry"]], how="left", predicate="within")
     j = j[~j.index.duplicated()]
     # points on a shared border: nearest ward
@@ -115,7 +133,7 @@ def _place_facilities(city: gpd.GeoDataFrame, n: int, rng, centre, scale_km: flo
         j.loc[nn.index, ["code", "name"]] = nn[["code", "name"]].to_numpy()
     return gpd.GeoDataFrame({"ward_code": j["code"].astype(str).to_numpy(),
                              "ward_name": j["name"].astype(str).to_numpy()},
-                            geometry=g.geometry.to_numpy(), crs=geo.PLANE_CRS)
+                            geometry=g.geometry.to_numpy(), crs=crs)
 
 
 def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170, n_children: int = 20000,
@@ -138,10 +156,15 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
                              expected=f"at least {30 * n_facilities // 2} (≈15 per facility or more)")
     rng = np.random.default_rng(seed)
     city = geo.load_city(city_code)
-    centre = tuple(centre_lonlat) if centre_lonlat else CITY_CENTRES.get(city_code)
+    crs = geo.plane_crs(city_code)
+    if centre_lonlat:
+        centre = tuple(centre_lonlat)
+    else:  # derived from the polygons (docs/sources.md#synthetic-centre)
+        c = gpd.GeoSeries([geo.city_centre(city_code, crs)], crs=crs).to_crs(geo.GEO_CRS)
+        centre = (round(float(c.x.iloc[0]), 6), round(float(c.y.iloc[0]), 6))
 
     # --- facilities --------------------------------------------------------------------------
-    fac = _place_facilities(city, n_facilities, rng, centre, scale_km)
+    fac = _place_facilities(city, n_facilities, rng, centre, scale_km, crs)
     types = list(TYPE_SHARE)
     fac["facility_type"] = rng.choice(types, size=n_facilities, p=[TYPE_SHARE[t] for t in types])
     mean = fac["facility_type"].map(TYPE_MEAN_SIZE).to_numpy(float)
@@ -360,8 +383,8 @@ FILES = {"checkups": "checkups.csv", "facilities": "facilities.csv", "truth": "t
 
 
 def ensure_dental(seed: int = 2026, *, city_code: str = "43100", out_dir: str | os.PathLike | None = None,
-                  n_facilities: int = 170, n_children: int = 20000, naming: str = "fdi", encoding: str = "cp932",
-                  **kwargs) -> Path:
+                  population: float | None = None, n_facilities: int | None = None, n_children: int | None = None,
+                  naming: str = "fdi", encoding: str = "cp932", **kwargs) -> Path:
     """Write the synthetic checkup sheets once and return their folder.
 
     Parameters
@@ -369,12 +392,13 @@ def ensure_dental(seed: int = 2026, *, city_code: str = "43100", out_dir: str | 
     seed : int
         Seed of the generator (same seed, same files).
     city_code : str
-        5-digit code of the city whose wards/boundaries host the facilities.
+        5-digit code of the city whose polygons host the facilities.
     out_dir : path, optional
         Folder under which the set goes, in a sub-folder named by the parameters
         (default ``data/interim/02_dental_checkups/synthetic``).
-    n_facilities, n_children : int
-        Sizes.
+    population, n_facilities, n_children : optional
+        Population of the city (``None``/0: see :func:`ebpm_analysis.lookups.city_population`) and the
+        sizes; unset sizes come from the population through :func:`sizes`.
     naming : {"fdi", "japanese"}
         Tooth column names of the sheet.
     encoding : str
@@ -388,11 +412,12 @@ def ensure_dental(seed: int = 2026, *, city_code: str = "43100", out_dir: str | 
         The folder holding :data:`FILES` (``checkups.csv``, ``facilities.csv``, ``truth.json``,
         ``truth_facilities.csv``).
     """
-    spec = dict(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children,
+    sz = sizes(city_code, population, n_facilities, n_children)
+    spec = dict(seed=seed, city_code=city_code, n_facilities=sz["n_facilities"], n_children=sz["n_children"],
                 naming=naming, encoding=encoding, version=GENERATOR_VERSION, **kwargs)
-    h = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    key = f"{city_code}_s{seed}_n{n_children}_f{n_facilities}_{naming}_{h}"
+    label = f"{city_code}_s{seed}_n{sz['n_children']}_f{sz['n_facilities']}_{naming}"
+    key = set_key(label, spec, __name__, geo.__name__, "ebpm_analysis.io.dental_sheet", "ebpm_analysis.location")
     base = paths.resolve(out_dir) if out_dir else paths.interim("02_dental_checkups", "synthetic")
     return build_dir_once(base / key, FILES.values(), lambda tmp: write_sheets(
-        generate(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children, **kwargs),
-        tmp, naming=naming, encoding=encoding))
+        generate(seed=seed, city_code=city_code, n_facilities=sz["n_facilities"], n_children=sz["n_children"],
+                 **kwargs), tmp, naming=naming, encoding=encoding))
