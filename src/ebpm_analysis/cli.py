@@ -1,4 +1,4 @@
-"""Command line: ``ebpm run|build-all|list|render|index``.
+"""Command line: ``ebpm run|build-all|list|render|index|workshop|anonymise``.
 
 The one execution path for analysts, ``make`` and CI. Errors print one paragraph naming what is
 wrong and what is valid, and exit non-zero.
@@ -91,6 +91,27 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_anonymise(args) -> int:
+    from . import anonymise as A
+    key = A.load_key(args.key_file, env=args.key_env)
+    res = A.anonymise_file(args.input, args.kind, key, k=args.k, l=args.l, max_suppression=args.max_suppression,
+                           encoding=args.encoding, districts_path=args.districts, facilities_path=args.facilities,
+                           keep=tuple(args.keep or ()))
+    risk = A.write_extract(res, args.out, args.risk)
+    b, a = res.before, res.after
+    print(f"[ebpm] anonymise {args.kind}: quasi-identifiers "
+          + ", ".join(f"{c} ({lv})" for c, lv in res.levels.items()))
+    print(f"  before: {b['records']:,} records, {b['classes']:,} classes, k={b['k_achieved']}, "
+          f"{b['records_in_classes_below_k']:,} records in classes below k={args.k} ({b['share_below_k']:.1%})")
+    for step in res.steps:
+        print(f"  step: {step}")
+    lpart = f", l={a['l_achieved']} on {a['sensitive']}" if "sensitive" in a else ""
+    print(f"  after:  {a['records']:,} records, {a['classes']:,} classes, k={a['k_achieved']}{lpart}, "
+          f"{a['records_in_classes_below_k']:,} records below k")
+    print(f"[ebpm] wrote {args.out} and the risk summary {risk} (the key is not written anywhere)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ebpm", description="Run EBPM analysis notebooks and render reports.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -128,6 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     s.add_argument("--out-dir", help="default: build/workshop")
     s.set_defaults(func=cmd_workshop)
+    s = sub.add_parser("anonymise", help="turn a record-level file into a shareable extract (keyed pseudonyms, "
+                                         "generalised quasi-identifiers, k-anonymity) with a risk summary")
+    s.add_argument("input", help="record-level CSV (cp932 or UTF-8)")
+    s.add_argument("--kind", required=True, choices=["dispatch", "dental"],
+                   help="dispatch: 救急出動ログ (io.dispatch_log layout); dental: 歯科健診票 (io.dental_sheet layout)")
+    s.add_argument("--out", required=True, help="extract CSV to write")
+    s.add_argument("--risk", help="risk summary JSON (default: <out>.risk.json)")
+    s.add_argument("--k", type=int, default=5, help="every quasi-identifier combination at least k records (5)")
+    s.add_argument("--l", type=int, default=1,
+                   help="also at least l distinct values of the sensitive attribute per class (default 1: measured "
+                        "and reported, not enforced)")
+    s.add_argument("--max-suppression", type=float, default=0.05,
+                   help="generalise until at most this share of records must be deleted (0.05)")
+    s.add_argument("--keep", nargs="*", help="quasi-identifiers never to generalise (e.g. 地区)")
+    s.add_argument("--key-file", help="file holding the pseudonymisation key (else the environment variable)")
+    s.add_argument("--key-env", default="EBPM_ANON_KEY", help="environment variable holding the key (EBPM_ANON_KEY)")
+    s.add_argument("--districts", help="dispatch: district polygons (district_code, ward_code) for 地区/区")
+    s.add_argument("--facilities", help="dental: facility list (施設コード, 区名) for 区")
+    s.add_argument("--encoding", default="auto", help="auto (cp932 / utf-8) or a codec name")
+    s.set_defaults(func=cmd_anonymise)
     s = sub.add_parser("index", help="rewrite reports/index.html from the build status")
     s.add_argument("--out-dir")
     s.set_defaults(func=cmd_index)
