@@ -216,10 +216,10 @@ class Population:
     how: str    # Japanese, for the report: where the figure comes from
 
     def sentence(self, city_name: str) -> str:
-        """「足立区の人口 695,043人（与えられた値）」 or the assumption and how it was derived."""
+        """「足立区の人口は695,043人です（与えられた値）。」, or the assumption and how it was derived."""
         if not self.assumed:
-            return f"{city_name}の人口 {self.value:,}人（{self.how}）"
-        return f"{city_name}の人口は与えられていないため {self.value:,}人と仮定しました（{self.how}）"
+            return f"{city_name}の人口は{self.value:,}人です（{self.how}）。"
+        return f"{city_name}の人口は与えられていないため、{self.value:,}人と仮定しました（{self.how}）。"
 
 
 KIND_LABELS = {"特別区": "特別区", "区": "政令指定都市の区", "市": "市", "町": "町", "村": "村"}

@@ -69,12 +69,13 @@ def test_neighbours_are_derived_from_the_boundary_file():
 def test_population_given_bundled_or_assumed():
     given = lookups.city_population("27203", 401558)
     assert (given.value, given.assumed) == (401558, False)
-    assert given.sentence("豊中市") == "豊中市の人口 401,558人（与えられた値）"
+    assert given.sentence("豊中市") == "豊中市の人口は401,558人です（与えられた値）。"
     kumamoto = lookups.city_population("43100")  # the bundled IPSS file, 2020
     assert (kumamoto.value, kumamoto.assumed) == (726499, False)
     town = lookups.city_population("47382")
     assert (town.value, town.assumed) == (12_000, True)
-    assert "12,000人と仮定" in town.sentence("与那国町") and "町の典型値" in town.how
+    assert town.sentence("与那国町").startswith("与那国町の人口は与えられていないため、12,000人と仮定しました（")
+    assert "町の典型値 12,000人" in town.how
     sapporo = lookups.city_population("01100")
     assert sapporo.value == 10 * 150_000 and "× 10" in sapporo.how
     assert lookups.city_population("13121").value == 350_000
@@ -145,3 +146,11 @@ def test_designated_city_records_are_read_for_every_ward(tmp_path):
     persons = cm.read_census_microdata(folder / sc.FILES["microdata"], city_code="01100", nature="synthetic")
     assert set(persons["ward_code"]) == set(geo.resolve_city("01100").member_codes)
     assert "01110" in set(persons["ward_code"])
+
+
+def test_sizes_say_where_they_come_from():
+    assert sc.sizes("27203", 401558)["how"] == (
+        "就業者 184,717人（人口×0.46）・40地区（人口10,000人に1地区、8～100地区、1地区の就業者はおおむね300人以上）")
+    assert sc.sizes("01100", None, 3000)["how"].startswith("就業者 3,000人（指定値）・20地区（")
+    assert sd.sizes("13421")["how"] == "20施設（最少の20施設）・受診児 300人（1施設15人の下限）"
+    assert sd.sizes("13121", 695043)["how"] == "159施設（受診児118人に1施設）・受診児 18,766人（人口×2.7%）"

@@ -78,7 +78,8 @@ def sizes(city_code: str, population: float | None = None, n_employed: int | Non
     and ``n_districts`` (given, else population / :data:`PERSONS_PER_DISTRICT` within
     [:data:`MIN_DISTRICTS`, :data:`MAX_DISTRICTS`], and no more than ``n_employed`` /
     :data:`MIN_EMPLOYED_PER_DISTRICT`), never fewer than 2 per ward. ``population`` ``None``/0: the
-    assumption of :func:`ebpm_analysis.lookups.city_population`, returned as ``population``."""
+    assumption of :func:`ebpm_analysis.lookups.city_population`, returned as ``population``; ``how``
+    says in Japanese where each size comes from (for the report)."""
     from ..lookups import city_population
     pop = city_population(city_code, population)
     n_emp = int(n_employed or round(EMPLOYED_SHARE * pop.value))
@@ -87,11 +88,16 @@ def sizes(city_code: str, population: float | None = None, n_employed: int | Non
                              expected="at least 100 employed residents (0: from the population)")
     n_wards = len(geo.load_city(city_code))
     if n_districts:
-        k = int(n_districts)
+        k, how_d = int(n_districts), "指定値"
     else:
         k = int(np.clip(round(pop.value / PERSONS_PER_DISTRICT), MIN_DISTRICTS, MAX_DISTRICTS))
         k = max(2 * n_wards, min(k, n_emp // MIN_EMPLOYED_PER_DISTRICT))
-    return {"n_employed": n_emp, "n_districts": k, "population": pop}
+        how_d = (f"人口{PERSONS_PER_DISTRICT:,}人に1地区、{MIN_DISTRICTS}～{MAX_DISTRICTS}地区、"
+                 f"1地区の就業者はおおむね{MIN_EMPLOYED_PER_DISTRICT}人以上"
+                 + ("、1区に2地区以上" if n_wards > 1 else ""))
+    how_e = "指定値" if n_employed else f"人口×{EMPLOYED_SHARE}"
+    return {"n_employed": n_emp, "n_districts": k, "population": pop,
+            "how": f"就業者 {n_emp:,}人（{how_e}）・{k}地区（{how_d}）"}
 
 
 def synthetic_districts(city_code: str = "43100", n_districts: int | None = None, seed: int = 2026) -> gpd.GeoDataFrame:

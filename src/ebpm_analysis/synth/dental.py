@@ -83,14 +83,19 @@ def sizes(city_code: str, population: float | None = None, n_facilities: int | N
     """Sizes for a city: ``n_children`` (given, else :data:`CHILDREN_SHARE` × population),
     ``n_facilities`` (given, else ``n_children`` / :data:`CHILDREN_PER_FACILITY`, at least
     :data:`MIN_FACILITIES`; then at least 15 children per facility). ``population`` ``None``/0: the
-    assumption of :func:`ebpm_analysis.lookups.city_population`, returned as ``population``."""
+    assumption of :func:`ebpm_analysis.lookups.city_population`, returned as ``population``; ``how``
+    says in Japanese where each size comes from (for the report)."""
     from ..lookups import city_population
     pop = city_population(city_code, population)
     kids = int(n_children or round(CHILDREN_SHARE * pop.value))
     fac = int(n_facilities or max(MIN_FACILITIES, round(kids / CHILDREN_PER_FACILITY)))
-    if not n_children:
-        kids = max(kids, 30 * fac // 2)
-    return {"n_facilities": fac, "n_children": kids, "population": pop}
+    how_f = "指定値" if n_facilities else (f"受診児{CHILDREN_PER_FACILITY}人に1施設" if fac > MIN_FACILITIES
+                                           else f"最少の{MIN_FACILITIES}施設")
+    how_c = "指定値" if n_children else f"人口×{CHILDREN_SHARE:.1%}"
+    if not n_children and kids < 30 * fac // 2:
+        kids, how_c = 30 * fac // 2, "1施設15人の下限"
+    return {"n_facilities": fac, "n_children": kids, "population": pop,
+            "how": f"{fac}施設（{how_f}）・受診児 {kids:,}人（{how_c}）"}
 
 
 def _tooth_weight(age: int, tooth: int) -> float:
