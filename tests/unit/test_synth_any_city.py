@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from ebpm_analysis import geo, jpcalendar
+from ebpm_analysis import geo, jpcalendar, provenance
 from ebpm_analysis.errors import ParameterError
 from ebpm_analysis.synth import probe as sp
 from ebpm_analysis.synth import school_routes as ss
@@ -65,3 +65,13 @@ def test_generated_kumamoto_default_keeps_its_schools_central():
     xy = np.array([[s["x"], s["y"]] for s in gen["world"]["schools"]])
     centre = geo.city_geometry("43101", geo.plane_crs("43100"))
     assert len(xy) == 4 and shapely.contains_xy(centre.buffer(3000), xy[:, 0], xy[:, 1]).all()
+
+
+@pytest.mark.parametrize("mod, call", [(ss, lambda m, d: m.ensure_school_routes(3, city_code="43100", out_dir=d)),
+                                       (sp, lambda m, d: m.ensure_probe(3, city_code="43100", out_dir=d))])
+def test_cache_key_holds_the_boundary_file(mod, call, monkeypatch, tmp_path):
+    monkeypatch.setattr(mod, "build_dir_once", lambda target, required, build: target)
+    a = call(mod, tmp_path)
+    assert a == call(mod, tmp_path)                               # same inputs, same folder
+    monkeypatch.setattr(provenance, "sha256_file", lambda path: "f" * 64)  # another boundary file
+    assert call(mod, tmp_path) != a

@@ -42,6 +42,7 @@ from ..errors import ParameterError
 from ..io import etc2
 from ..io.common import build_dir_once
 from ..jpcalendar import day_type
+from . import set_key
 
 RECORD_SPACING_M = 200.0
 ROAD_CLASSES = {"arterial": 50.0, "ring": 45.0, "local": 30.0}   # free-flow speed km/h
@@ -468,9 +469,12 @@ def ensure_probe(seed: int = 0, *, city_code: str = "43100", out_dir: str | os.P
         ``truth/`` (``truth.json``, ``hazards.csv``, ``congestion.csv``, ``links.parquet``,
         ``roads.parquet``; read with :func:`ebpm_analysis.synth.read_truth`).
     """
-    key = f"{city_code}_{month}_n{n_rows}_s{seed}_{column_map}_{encoding}_v{GENERATOR_VERSION}"
-    if kw:
-        key += "_" + "_".join(f"{k}{v}" for k, v in sorted(kw.items()))
+    # The folder name covers every input of the output: parameters, generator version, the boundary file and
+    # the source of this generator and of geo (synth.set_key).
+    spec = {"seed": seed, "city_code": city_code, "n_rows": n_rows, "month": month, "column_map": column_map,
+            "encoding": encoding, "version": GENERATOR_VERSION, **kw}
+    key = set_key(f"{city_code}_{month}_n{n_rows}_s{seed}", spec, __name__, "ebpm_analysis.geo",
+                  "ebpm_analysis.io.etc2")
     base = paths.resolve(out_dir) if out_dir else paths.interim("03_probe_slowdowns", "synthetic")
     return build_dir_once(base / key, [FILES["truth"]], lambda tmp: generate(
         tmp, seed=seed, city_code=city_code, n_rows=n_rows, month=month, column_map=column_map,

@@ -53,6 +53,7 @@ from .. import geo, paths
 from ..errors import ParameterError
 from ..io.common import atomic_path, build_dir_once
 from ..jpcalendar import is_school_day
+from . import set_key
 
 FIXES_COLUMNS = ["device_id", "school_id", "school_name", "grade", "timestamp", "lat", "lon", "accuracy", "battery"]
 SCHOOL_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -641,8 +642,9 @@ def ensure_school_routes(seed: int = 7, *, city_code: str = "43100", out_dir: st
               "generator_version": GENERATOR_VERSION}
     if "ward_codes" in params:
         params["ward_codes"] = [str(c) for c in (params["ward_codes"] or [])]
-    key_src = json.dumps(params, sort_keys=True, ensure_ascii=False)
-    key = f"{city_code}-s{seed}-{hashlib.sha1(key_src.encode()).hexdigest()[:10]}"
+    # The folder name covers every input of the output: parameters, generator version, the boundary file and
+    # the source of this generator and of geo (synth.set_key).
+    key = set_key(f"{city_code}-s{seed}", params, __name__, "ebpm_analysis.geo", "ebpm_analysis.jpcalendar")
     base = paths.resolve(out_dir) if out_dir else paths.interim("05_school_routes", "synthetic")
     return build_dir_once(base / key, FILES.values(), lambda tmp: write_dataset(
         generate(city_code, int(seed), **kwargs), tmp, encoding=encoding, params=params))
