@@ -75,3 +75,20 @@ def test_cache_key_holds_the_boundary_file(mod, call, monkeypatch, tmp_path):
     assert a == call(mod, tmp_path)                               # same inputs, same folder
     monkeypatch.setattr(provenance, "sha256_file", lambda path: "f" * 64)  # another boundary file
     assert call(mod, tmp_path) != a
+
+
+def test_offroute_bars_accept_wilson_limits_a_rounding_error_inside_the_share():
+    import geopandas as gpd
+    import pandas as pd
+
+    from ebpm_analysis.plots import school_routes as figs
+    crs = geo.plane_crs("43100")
+    wards = geo.load_city("43100").to_crs(crs)
+    x0, y0 = wards.geometry.iloc[0].representative_point().coords[0]
+    seg = gpd.GeoDataFrame({"segment_id": ["S01-R001", "S01-R002"], "suppressed": [False, False],
+                            "share": [0.0, 0.2], "share_lo": [1e-17, 0.1], "share_hi": [0.05, 0.3]},
+                           geometry=[shapely.LineString([(x0, y0), (x0 + 300, y0)]),
+                                     shapely.LineString([(x0, y0), (x0, y0 + 300)])], crs=crs)
+    schools = pd.DataFrame({"school_name": ["A小学校（合成）"], "x": [x0], "y": [y0]})
+    fig = figs.offroute_map(wards, seg, schools, source="test", synthetic=True)   # raised ValueError before
+    assert len(fig.axes) == 2

@@ -186,7 +186,10 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
     y = np.arange(len(topn))[::-1]
     colors = [next(c for lo, hi, c, _, _ in SHARE_CLASSES if lo <= v < hi) for v in topn["share"]]
     axb.barh(y, topn["share"], color=colors)
-    axb.errorbar(topn["share"], y, xerr=[topn["share"] - topn["share_lo"], topn["share_hi"] - topn["share"]],
+    # Wilson limits can sit a rounding error inside the share (a share of 0 or 1): no negative bar lengths.
+    err = [np.clip((topn["share"] - topn["share_lo"]).to_numpy(float), 0, None),
+           np.clip((topn["share_hi"] - topn["share"]).to_numpy(float), 0, None)]
+    axb.errorbar(topn["share"], y, xerr=err,
                  fmt="none", ecolor="#333333", capsize=3, linewidth=1)
     axb.set_yticks(y)
     axb.set_yticklabels([f"{k}. {sid}" for k, sid in enumerate(topn["segment_id"], start=1)], fontsize=9)
