@@ -11,6 +11,8 @@ from ebpm_analysis import cli
 from ebpm_analysis.pipeline import params as P
 
 import baseline  # tests/notebooks/baseline.py (pytest puts this folder on sys.path)
+import national_checks  # tests/national (tests/conftest.py puts it on sys.path)
+import national_sample
 
 pytestmark = pytest.mark.notebooks
 
@@ -42,6 +44,9 @@ def test_notebook_builds_report(name, tmp_path):
     index = json.loads((tmp_path / "_build" / "status" / f"{name}.json").read_text(encoding="utf-8"))
     assert index["status"] == "ok"
     assert name in (tmp_path / "index.html").read_text(encoding="utf-8")
+    if name not in national_sample.DEFAULTS_PENDING:
+        # About its own city: no other configured city outside the model-case and attribution lines.
+        national_checks.check_report(name, national_checks.report_city(index), html)
     if name not in baseline.EXCLUDED:
         # Exported tables equal the baseline (tests/notebooks/baseline.py says when to update it).
         assert baseline.baseline_files(name), f"no baseline for {name}: run tests/notebooks/baseline.py update"

@@ -1,4 +1,5 @@
-"""reports/index.html: every report with title, variant, run date, real/synthetic label, status."""
+"""reports/index.html: every report with title, variant, run date, real/synthetic label, status, grouped by
+the city it was built for (the default city first; a city with a profile in notebooks/cities says so)."""
 
 from __future__ import annotations
 
@@ -13,36 +14,62 @@ NATURE_LABEL = {"real": "実データ", "synthetic": "合成データ", "mixed":
 STATUS_LABEL = {"ok": "成功", "failed": "失敗（前回の報告書を保持）"}
 
 
+def _city_key(r: dict) -> str:
+    """The 5-digit code a status record was built for ("" when it names none)."""
+    return str(r.get("city") or "")
+
+
+def _row(layout, r: dict) -> str:
+    report = layout.reports_dir / f"{r['stem']}.html"
+    link = (f'<a href="{html.escape(report.name)}">{html.escape(r["title"])}</a>' if report.exists()
+            else html.escape(r["title"]))
+    status = STATUS_LABEL.get(r["status"], r["status"])
+    # the error class and where to look; the message itself may quote an input file (see the status file)
+    err = f'<div class="err">{html.escape(r.get("error_summary") or "失敗")}</div>' if r.get("error") else ""
+    nature = r.get("data_nature", "")
+    return (
+        f'<tr class="st-{html.escape(r["status"])}">'
+        f'<td>{link}<div class="sub">{html.escape(r.get("subtitle", ""))}</div></td>'
+        f'<td><code>{html.escape(r["notebook"])}</code></td>'
+        f'<td>{html.escape(r["variant"])}</td>'
+        f'<td>{html.escape((r.get("last_ok") or r.get("run_at") or "")[:16].replace("T", " "))}</td>'
+        f'<td class="nature-{html.escape(nature)}">{NATURE_LABEL.get(nature, nature)}</td>'
+        f'<td>{status}{err}</td><td>{(str(r["seconds"]) + " 秒") if r.get("seconds") else "—"}</td></tr>')
+
+
 def write_index(layout) -> Path:
+    """reports/index.html: one section per city (the default city first, then by code), each listing the
+    reports built for that city; reports that name no city last."""
     records = []
     if layout.status_dir.exists():
         for f in sorted(layout.status_dir.glob("*.json")):
             records.append(json.loads(f.read_text(encoding="utf-8")))
-    rows = []
+    by_city: dict[str, list[dict]] = {}
     for r in records:
-        report = layout.reports_dir / f"{r['stem']}.html"
-        link = (f'<a href="{html.escape(report.name)}">{html.escape(r["title"])}</a>' if report.exists()
-                else html.escape(r["title"]))
-        status = STATUS_LABEL.get(r["status"], r["status"])
-        # the error class and where to look; the message itself may quote an input file (see the status file)
-        err = f'<div class="err">{html.escape(r.get("error_summary") or "失敗")}</div>' if r.get("error") else ""
-        nature = r.get("data_nature", "")
-        rows.append(
-            f'<tr class="st-{html.escape(r["status"])}">'
-            f'<td>{link}<div class="sub">{html.escape(r.get("subtitle", ""))}</div></td>'
-            f'<td><code>{html.escape(r["notebook"])}</code></td>'
-            f'<td>{html.escape(r.get("city_name") or "")}<div class="sub">{html.escape(r.get("city") or "")}</div></td>'
-            f'<td>{html.escape(r["variant"])}</td>'
-            f'<td>{html.escape((r.get("last_ok") or r.get("run_at") or "")[:16].replace("T", " "))}</td>'
-            f'<td class="nature-{html.escape(nature)}">{NATURE_LABEL.get(nature, nature)}</td>'
-            f'<td>{status}{err}</td><td>{(str(r["seconds"]) + " 秒") if r.get("seconds") else "—"}</td></tr>')
+        by_city.setdefault(_city_key(r), []).append(r)
+    first = _default_city()
+    profiles = _profile_codes()
+    order = sorted(by_city, key=lambda c: (c == "", c != first, c))
+    head = ("<tr><th>報告書</th><th>ノートブック</th><th>パラメータ</th><th>実行日時</th><th>データ</th>"
+            "<th>状態</th><th>実行時間</th></tr>")
+    sections = []
+    for code in order:
+        recs = by_city[code]
+        name = next((r.get("city_name") for r in recs if r.get("city_name")), "") if code else ""
+        heading = f"{html.escape(name)}（{html.escape(code)}）" if code else "市区町村を指定しない報告書"
+        if code in profiles:
+            heading += f' <span class="sub">都市プロファイル notebooks/cities/{html.escape(code)}.yml</span>'
+        rows = "".join(_row(layout, r) for r in sorted(recs, key=lambda r: r["stem"]))
+        sections.append(f'<section class="index-city" id="city-{html.escape(code or "none")}">'
+                        f'<h2>{heading}</h2><p class="sub">{len(recs)} 件</p>'
+                        f'<table class="index-table">{head}{rows}</table></section>')
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
     page = f"""<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>報告書一覧 — ebpm-analysis</title>
 <style>{css}
 .index-table td, .index-table th {{ text-align: left; }}
-.index-table td:nth-child(n+4) {{ white-space: nowrap; }}
+.index-table td:nth-child(n+3) {{ white-space: nowrap; }}
 .index-table .sub {{ color: var(--muted); font-size: .8rem; }}
 .index-table .err {{ color: #a40000; font-size: .8rem; }}
 .nature-synthetic, .nature-mixed {{ color: var(--syn); font-weight: bold; }}
@@ -51,13 +78,12 @@ tr.st-failed td {{ background: #fff0f0; }}
 </style></head>
 <body>
 <header class="ebpm-title-block"><h1 class="title">報告書一覧（Reports）</h1>
-<p class="subtitle">ebpm-analysis — 熊本市 EBPM 分析ノートブック集。各報告書は外部通信なしで閲覧できます。</p></header>
+<p class="subtitle">ebpm-analysis — 市区町村の EBPM 分析ノートブック集。
+各報告書は外部通信なしで閲覧できます。</p></header>
 <div class="ebpm-layout"><main class="ebpm-main">
-<p>{len(records)} 件。「合成データ」の報告書は手法の例示であり、実在の個人・施設・事案を表しません。</p>
-<table class="index-table">
-<tr><th>報告書</th><th>ノートブック</th><th>市区町村</th><th>パラメータ</th><th>実行日時</th><th>データ</th><th>状態</th><th>実行時間</th></tr>
-{''.join(rows)}
-</table>
+<p>{len(records)} 件（{len([c for c in by_city if c])} 市区町村）。
+市区町村ごとに、その市のために作成した報告書を示します。「合成データ」の報告書は手法の例示であり、実在の個人・施設・事案を表しません。</p>
+{''.join(sections)}
 </main></div>
 <footer class="ebpm-page-footer">再生成: <code>make reports</code>（変更がなければ何もしません）</footer>
 </body></html>"""
@@ -65,3 +91,24 @@ tr.st-failed td {{ background: #fff0f0; }}
     with atomic_path(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return out
+
+
+def _default_city() -> str:
+    """The notebooks' default city (the first section of the index)."""
+    from . import params as P
+    for name in P.list_notebooks():
+        spec = P.inspect_parameters(P.notebook_path(name))
+        if "city_code" in spec:
+            return str(spec["city_code"].default)
+    return ""
+
+
+def _profile_codes() -> set[str]:
+    """Codes of the city profiles (notebooks/cities/*.yml); none when a profile cannot be read (the
+    index is still written; `ebpm list` and the runs report the bad profile)."""
+    from ..errors import EbpmError
+    from . import cities
+    try:
+        return {p.code for p in cities.list_profiles()}
+    except EbpmError:
+        return set()
