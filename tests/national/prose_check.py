@@ -6,7 +6,10 @@ profile in ``notebooks/cities/*.yml``) nor cite a figure that belongs to another
 (a) a model-case reference: the name directly followed by 「モデル」 (title 「…（船橋市モデル）」);
 (b) the model-case paragraph: a paragraph, list item or table cell whose text starts with 「モデル事例」
     (notebooks write it as ``**モデル事例（船橋市）**：船橋市は…``);
-(c) an attribution line: a block whose text starts with 「出典」.
+(c) an attribution line: a block whose text starts with 「出典」;
+(d) a list of municipalities the analysis itself chose from the data, introduced by one of
+    :data:`COMPUTED_LISTS` and running to the end of the sentence (07's synthetic-control donors:
+    「比較に使った市町村は…、重みの大きい順に 八代市 0.24、…です。」): computed, not carried over.
 
 The check reads the rendered HTML: every text block (paragraph, list item, cell, heading, caption,
 title) is checked on its own; scripts, styles and the embedded images are not text. The provenance
@@ -35,6 +38,8 @@ BLOCK_TAGS = ("p", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "figcap
               "dt", "dd", "pre", "blockquote", "summary", "label", "div", "span", "header", "footer", "section",
               "main", "aside", "table", "tr", "ul", "ol", "dl", "figure", "body", "html")
 MODEL_PREFIX = "モデル事例"
+#: Phrases that introduce a computed list of other municipalities (allowance (d)), to the next 「。」.
+COMPUTED_LISTS = ("比較に使った市町村",)
 ATTRIBUTION_PREFIX = "出典"
 
 
@@ -88,6 +93,8 @@ def foreign_mentions(html: str, city_code: str, configured: dict[str, str] | Non
     for tag, block in text_blocks(html):
         if tag in skip_tags or _allowed_block(block):
             continue
+        for phrase in COMPUTED_LISTS:
+            block = re.sub(re.escape(phrase) + "[^。]*。?", "", block)
         for code, name in others.items():
             for m in re.finditer(re.escape(name), block):
                 if block[m.end():m.end() + len("モデル")] == "モデル":
