@@ -9,7 +9,8 @@ profile in ``notebooks/cities/*.yml``) nor cite a figure that belongs to another
 (c) an attribution line: a block whose text starts with 「出典」;
 (d) a list of municipalities the analysis itself chose from the data, introduced by one of
     :data:`COMPUTED_LISTS` and running to the end of the sentence (07's synthetic-control donors:
-    「比較に使った市町村は…、重みの大きい順に 八代市 0.24、…です。」): computed, not carried over.
+    「比較に使った市町村は…、重みの大きい順に 八代市 0.24、…です。」; 01's neighbours 「近隣の市区町村（…など）」):
+    computed, not carried over.
 
 The check reads the rendered HTML: every text block (paragraph, list item, cell, heading, caption,
 title) is checked on its own; scripts, styles and the embedded images are not text. The provenance
@@ -39,7 +40,8 @@ BLOCK_TAGS = ("p", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "figcap
               "main", "aside", "table", "tr", "ul", "ol", "dl", "figure", "body", "html")
 MODEL_PREFIX = "モデル事例"
 #: Phrases that introduce a computed list of other municipalities (allowance (d)), to the next 「。」.
-COMPUTED_LISTS = ("比較に使った市町村",)
+COMPUTED_LISTS = ("比較に使った市町村",   # 07: synthetic-control donors with their weights
+                  "近隣の市区町村（")    # 01: the neighbouring municipalities of the synthetic commuting pattern
 ATTRIBUTION_PREFIX = "出典"
 
 
