@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from ebpm_analysis import geo
+from ebpm_analysis import geo, lookups
 from ebpm_analysis.io import dispatch_log as DL
 from ebpm_analysis.io import jma
 from ebpm_analysis.io import stations as ST
@@ -69,16 +69,17 @@ def test_designated_city_two_districts_per_ward_and_its_zone(tmp_path):
 
 
 def test_population_and_volume_for_a_city_without_figures():
-    # 八代市: 681 km² × 126,146,099 / 377,975 km² ≈ 227,000 (its census population is 123,067: an assumption)
-    area = geo.city_geometry("43202", geo.plane_crs("43202")).area / 1e6
-    assert SE.assumed_population("43202") == round(area * 126_146_099 / 377_975, -2)
-    assert 200_000 < SE.assumed_population("43202") < 250_000
-    assert SE.assumed_population("47382") >= 1000
+    # without a population: the one assumption of lookups.city_population (typical size by kind)
+    v = SE.city_volume("47382", pd.Timestamp("2022-01-01"), None, None)
+    pop = lookups.city_population("47382")
+    assert pop.assumed and v["population_total"] == pop.value and v["population_source"] == f"仮定値：{pop.how}"
+    assert v["annual_dispatches"] == pytest.approx(pop.value * 7_638_558 / 126_146_099)
     v = SE.city_volume("04100", pd.Timestamp("2022-01-01"), 1_096_704, None)
     assert v["annual_dispatches"] == pytest.approx(1_096_704 * 7_638_558 / 126_146_099)   # ≈ 66,400
     assert v["share65"] == 0.286 and v["population_source"].startswith("指定値")
     v = SE.city_volume("04100", pd.Timestamp("2022-01-01"), None, None)
-    assert v["population_total"] == SE.assumed_population("04100") and v["population_source"].startswith("仮定値")
+    assert v["population_total"] == lookups.city_population("04100").value
+    assert v["population_source"].startswith("仮定値")
     # 熊本市 keeps its IPSS projection and its bureau's total
     v = SE.city_volume("43100", pd.Timestamp("2020-01-01"), None, None)
     assert v["population_source"].startswith("社人研") and 40_000 < v["annual_dispatches"] < 46_580

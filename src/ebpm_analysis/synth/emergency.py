@@ -9,8 +9,8 @@ Calibration (docs/sources.md#fdma-national, #kumamoto-ems, #ems-assumed-populati
   (data/raw/ipss-projection-kumamoto-city) and 熊本市消防局's 46,580 dispatches in 2024 for 熊本市・益城町・
   西原村, scaled to the city's share of the bureau's population (益城町＋西原村 ≈ 40,000 people: an
   assumption, docs/sources.md#ems-bureau-population). Any other city: ``population_total`` (the city
-  profile's census figure) or, without it, an assumed population (:func:`assumed_population`: the
-  city's area × the national density), the national 65+ share and the national dispatch rate per
+  profile's census figure) or, without it, the population assumed by :func:`ebpm_analysis.lookups.city_population`
+  (docs/sources.md#population-by-kind), the national 65+ share and the national dispatch rate per
   person (:func:`city_volume` says which were used; the report states them).
 - Ageing: the 65+ population is spread over synthetic districts from :func:`geo.partition_into_districts`;
   the elderly rate is 3.9× the under-65 rate (national: 61.6 % of patients are elderly).
@@ -47,7 +47,7 @@ from ..io.common import build_dir_once
 from ..io.jma import read_jma_daily
 from ..jpcalendar import is_holiday, is_year_end_closure
 from ..location import distance_matrix
-from ..lookups import nearest_station
+from ..lookups import city_population, nearest_station
 from ..provenance import suspended
 from .weather import generate_daily_weather, station_normals, write_jma_daily_csv
 
@@ -58,7 +58,6 @@ BUREAU_OTHER_POP = 40_000            # 益城町 + 西原村, approximate [U]
 # National figures for any other city (docs/sources.md#fdma-national, #ems-assumed-population).
 NATIONAL_DISPATCHES_2023 = 7_638_558
 NATIONAL_POPULATION_2020 = 126_146_099   # 国勢調査 2020
-NATIONAL_AREA_KM2 = 377_975              # 国土地理院 全国都道府県市区町村別面積調 (2020), incl. 北方領土
 NATIONAL_SHARE65_2020 = 0.286            # 国勢調査 2020: 65歳以上人口の割合
 PEOPLE_PER_SITE = 32_000             # one ambulance site (署・出張所) per this many people (熊本市: 23 sites)
 MIN_DISTRICT_POP = 50                # no synthetic district is empty
@@ -84,15 +83,6 @@ TURNOUT_MIN = 2.0                    # fixed part of 出場→現着 (leaving, a
 TRAVEL_NOISE_SIGMA = 0.35            # log-normal noise of the road part
 KUMAMOTO_STATIONS = {"43101": "中央", "43102": "東", "43103": "西", "43104": "南", "43105": "北"}
 MASHIKI_CODE = "43443"
-
-
-def assumed_population(city_code: str) -> int:
-    """A population for a city without one: its area (plane zone, bundled boundaries) × the national
-    density (126,146,099 people / 377,975 km², census 2020), rounded to 100, at least 1,000. An
-    assumption for generating data only (docs/sources.md#ems-assumed-population); give the census
-    figure as ``population_total`` (city profile) instead."""
-    area_km2 = geo.city_geometry(city_code, geo.plane_crs(city_code)).area / 1e6
-    return int(max(1000, round(area_km2 * NATIONAL_POPULATION_2020 / NATIONAL_AREA_KM2, -2)))
 
 
 def _anchor_points(districts, city_plane) -> np.ndarray:
@@ -204,8 +194,9 @@ def city_volume(city_code: str, start_ts: pd.Timestamp, population_total: float 
     comes from (``population_source``, ``share65_source``, ``volume_source``: Japanese phrases for the report).
 
     熊本市 (43100): the IPSS projection and its fire bureau's 2024 total. Any other city: the given
-    ``population_total`` or :func:`assumed_population`, the national 65+ share (census 2020) and the
-    national dispatches per person (2023 dispatches / 2020 census population).
+    ``population_total`` or :func:`ebpm_analysis.lookups.city_population` (the one definition of an
+    assumed population), the national 65+ share (census 2020) and the national dispatches per person
+    (2023 dispatches / 2020 census population).
     """
     if city_code == DEFAULT_CITY:
         if population_total is None:
@@ -219,12 +210,9 @@ def city_volume(city_code: str, start_ts: pd.Timestamp, population_total: float 
         if annual_dispatches is None:
             annual_dispatches = BUREAU_TOTAL_2024 * population_total / (population_total + BUREAU_OTHER_POP)
     else:
-        if population_total is None:
-            population_total = float(assumed_population(city_code))
-            pop_src = ("仮定値：市域の面積 × 全国の人口密度"
-                       f"（{NATIONAL_POPULATION_2020:,}人 ÷ {NATIONAL_AREA_KM2:,} km²、2020年国勢調査）")
-        else:
-            pop_src = "指定値（population_total）"
+        pop = city_population(city_code, population_total)
+        population_total = float(pop.value)
+        pop_src = f"仮定値：{pop.how}" if pop.assumed else "指定値（population_total）"
         share65 = NATIONAL_SHARE65_2020
         share_src = "全国値（2020年国勢調査）"
         vol_src = (f"全国の出動率（2023年 {NATIONAL_DISPATCHES_2023:,}件 ÷ 2020年国勢調査人口、"

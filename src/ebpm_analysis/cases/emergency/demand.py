@@ -196,7 +196,9 @@ def response_trend(log: pd.DataFrame, q: float = 0.05, min_effect_min: float = 0
         rows.append({"district_code": code, "n": int(m.sum()), "slope_min_per_year": b, "se": se,
                      "mean_first_year": float(y[first].mean()) if first.any() else np.nan,
                      "mean_last_year": float(y[last].mean()) if last.any() else np.nan})
-    df = pd.DataFrame(rows)
+    # no district with ``min_n`` calls (a small town): an empty table with the same columns
+    df = pd.DataFrame(rows, columns=["district_code", "n", "slope_min_per_year", "se", "mean_first_year",
+                                     "mean_last_year"]).astype({"slope_min_per_year": float, "se": float})
     df["excess_min_per_year"] = df["slope_min_per_year"] - b_city
     df["z"] = df["excess_min_per_year"] / df["se"]
     df["p"] = stats.norm.sf(df["z"])
