@@ -63,7 +63,7 @@ SMALL: dict[str, dict[str, object]] = {
     "04_emergency_demand": {"start_date": "2022-01-01", "end_date": "2024-12-31", "n_districts": 16,
                             "backtest_origins": ["2024-01-01"], "use_sarimax": False, "des_days": 30,
                             "n_candidates": 8, "add_sites": 1, "placement_cell_m": 3000, "density_cell_m": 2000},
-    "05_school_routes": {},  # smaller sets (2 schools, 2 days) fail in 05's plots: see NOTES.md 23:42
+    "05_school_routes": {"n_schools": 2, "children_per_school": 40, "n_days": 2},
     "06_counter_congestion": {"start_date": "2024-04-01", "end_date": "2026-03-31"},
 }
 
@@ -100,9 +100,7 @@ def override_args(notebook: str) -> list[str]:
 # ----------------------------------------------------------------------------------- configured reports
 #: Configured reports (notebook, variant, city code; None = the default city) whose prose does not pass
 #: yet (listed in /work/wt/NOTES.md); they join the check as their notebooks are fixed.
-CONFIGURED_PENDING: set[tuple[str, str, str | None]] = {  # 05 failed at small sizes ('xerr' negative, NOTES.md)
-    ("05_school_routes", "default", "43202"), ("05_school_routes", "default", "16201"),
-}
+CONFIGURED_PENDING: set[tuple[str, str, str | None]] = set()
 
 
 def size_args(notebook: str) -> list[str]:

@@ -1,11 +1,11 @@
-"""`ruff check` (configuration in pyproject.toml) passes on the package, the tests and the benchmarks."""
+"""`ruff check` (configuration in pyproject.toml) passes on the package, the tests, the benchmarks and the notebooks."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
-LINTED = ["src", "tests", "benchmarks"]
+LINTED = ["src", "tests", "benchmarks", "notebooks"]
 
 
 def test_ruff_check_passes():
