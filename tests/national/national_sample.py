@@ -79,7 +79,7 @@ ASSIGNMENT: dict[str, str] = {
 }
 
 #: Pairs that do not pass yet (listed in /work/wt/NOTES.md with the cause); they join CLI_RUNS when fixed.
-PENDING: set[tuple[str, str]] = {("04_emergency_demand", "47382")}  # KeyError 'slope_min_per_year' (NOTES.md)
+PENDING: set[tuple[str, str]] = set()
 
 
 def cli_runs() -> list[tuple[str, str]]:
