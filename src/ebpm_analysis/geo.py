@@ -23,8 +23,6 @@ Projection (one helper)
     keeps distances across the city within 0.1 % (小笠原村, 北方領土, all of 北海道) a UTM zone or a fitted
     conic is used and the label says so. :func:`plane_crs` is ``projection(city).crs``;
     :func:`to_plane` projects a frame.
-    ``PLANE_CRS`` (zone II, Kumamoto) remains as the default of older helpers; new code passes
-    ``plane_crs(city)``.
 Inside the city (one check)
     :func:`inside_city` — a boolean per (lon, lat) point, with an optional tolerance in metres for
     the simplified border; :func:`distance_to_city_m` — 0 inside, metres outside.
@@ -58,7 +56,6 @@ from .provenance import record_input
 BOUNDARIES_FILE = paths.raw("boundaries-n03-2021-national", "N03-21_210101_s0010.topojson")
 BOUNDARIES_ATTRIBUTION = "「国土数値情報（行政区域データ）」（国土交通省）を加工して作成"
 GEO_CRS = "EPSG:6668"   # JGD2011 geographic
-PLANE_CRS = "EPSG:6670"  # zone II, Kumamoto (docs/sources.md#plane-zones): older helpers; prefer plane_crs(city)
 
 #: JIS X 0401 prefecture names, code order (01 北海道 … 47 沖縄県).
 PREFECTURES = ["北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県",
@@ -525,8 +522,8 @@ def plane_crs(city: str, zone=None, path=None) -> str:
     return projection(city, zone, path).crs
 
 
-def to_plane(gdf: gpd.GeoDataFrame, plane_crs: str = PLANE_CRS) -> gpd.GeoDataFrame:
-    """Project to a plane CRS: pass ``plane_crs(city)`` (the default is zone II, for older callers)."""
+def to_plane(gdf: gpd.GeoDataFrame, plane_crs: str) -> gpd.GeoDataFrame:
+    """Project to a plane CRS, normally ``plane_crs(city)`` (there is no default: the zone depends on the city)."""
     return gdf.to_crs(plane_crs)
 
 
@@ -579,7 +576,7 @@ def random_points_in(geom, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def partition_into_districts(city: gpd.GeoDataFrame, n_districts: int, seed: int,
-                             plane_crs: str = PLANE_CRS, prefix: str = "D") -> gpd.GeoDataFrame:
+                             plane_crs: str, prefix: str = "D") -> gpd.GeoDataFrame:
     """Split each ward into Voronoi cells (synthetic school-district-like areas).
 
     Districts are allotted to wards in proportion to ward area (at least 2 each), seeded

@@ -74,7 +74,7 @@ def test_iframe_is_self_contained(html):
 
 def test_static_maps_have_titles_legends(layer):
     matplotlib.use("Agg")
-    wards = geo.to_plane(geo.load_city("43100"))
+    wards = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))
     cells = layer.to_crs(wards.crs)
     fig = pp.mesh_choropleth(cells, "value", wards, title="急減速", legend_title="件／千通過", source="テスト",
                              synthetic=True, highlight=cells.iloc[[3]], highlight_label="ホットスポット")

@@ -74,7 +74,8 @@ def test_network_inside_city_and_truth_files(tmp_path):
     from ebpm_analysis import geo
 
     roads, links = sp.build_network("43100", seed=0)
-    city = shapely.union_all(geo.to_plane(geo.load_city("43100")).geometry.to_numpy()).buffer(1.0)
+    plane = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))
+    city = shapely.union_all(plane.geometry.to_numpy()).buffer(1.0)
     assert roads.geometry.within(city).all()
     assert set(roads["road_class"]) == {"arterial", "ring", "local"}
     assert (links["s_to"] - links["s_from"]).max() <= 400.0 + 1e-6

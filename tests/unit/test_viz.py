@@ -29,8 +29,8 @@ def test_japanese_labels_without_missing_glyphs(tmp_path):
 
 def test_choropleth_has_legend_arrow_scale_and_outlines(tmp_path):
     viz.setup()
-    wards = geo.to_plane(geo.load_city("43100"))
-    districts = geo.partition_into_districts(geo.load_city("43100"), 20, seed=1)
+    wards = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))
+    districts = geo.partition_into_districts(geo.load_city("43100"), 20, seed=1, plane_crs=geo.plane_crs("43100"))
     districts["v"] = [float(i) for i in range(19)] + [None]
     fig, ax = viz.choropleth(districts, "v", title="試験図", legend_title="値（件）", k=3, outlines=wards,
                              source="試験")
@@ -51,7 +51,7 @@ def test_choropleth_has_legend_arrow_scale_and_outlines(tmp_path):
 
 def test_few_areas_get_a_colour_bar():
     viz.setup()
-    wards = geo.to_plane(geo.load_city("43100"))
+    wards = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))
     wards["v"] = [1.0, 2.0, 3.0, 4.0, 5.0]
     fig, ax = viz.choropleth(wards, "v", title="区", legend_title="率（%）", outlines=wards)
     cbar_axes = [a for a in fig.axes if a is not ax]
