@@ -110,6 +110,16 @@ def test_build_all_continues_past_failure_and_reports(monkeypatch, tmp_path):
     assert "planted failure" not in index   # the index names the error class, never the message
     again = execute.build_all(layout=layout, log=lambda *a: None)
     assert [(r.variant, r.status) for r in again] == [("broken", "failed"), ("default", "skipped")]
+    # a parameter set removed since: its report leaves the index; a custom run stays
+    (pdir / "broken.yml").unlink()
+    custom = json.loads((layout.status_dir / "fixture_run.json").read_text(encoding="utf-8"))
+    (layout.status_dir / "fixture_run--custom-0123abcd.json").write_text(
+        json.dumps(custom | {"stem": "fixture_run--custom-0123abcd"}), encoding="utf-8")
+    (layout.reports_dir / "fixture_run--custom-0123abcd.html").write_text("<html></html>", encoding="utf-8")
+    execute.build_all(layout=layout, log=lambda *a: None)
+    assert sorted(p.stem for p in layout.status_dir.glob("*.json")) == ["fixture_run", "fixture_run--custom-0123abcd"]
+    assert not (layout.reports_dir / "fixture_run--broken.html").exists()
+    assert "失敗" not in (layout.reports_dir / "index.html").read_text(encoding="utf-8")
 
 
 def test_build_all_in_parallel_gives_the_serial_results_in_plan_order(monkeypatch, tmp_path):

@@ -477,8 +477,26 @@ def build_all(*, layout: Layout | None = None, force: bool = False, only: list[s
             raise
         finally:
             pool.join()
+    if not only:
+        prune_stale(layout, {resolve_run(*run[:2], city=run[2])["stem"] for run in plan}, log)
     write_index(layout)
     return [done[i] for i in range(len(plan))]
+
+
+def prune_stale(layout: Layout, stems: set[str], log=print) -> list[str]:
+    """Remove the reports (and their status and executed notebook) of configured runs that are no longer
+    configured (a parameter set or city profile removed or renamed), so the index never lists them.
+    Custom runs (``--custom-``) are the user's and stay."""
+    removed = []
+    for status in sorted(layout.status_dir.glob("*.json")) if layout.status_dir.exists() else []:
+        stem = status.stem
+        if stem in stems or "--custom-" in stem:
+            continue
+        for f in (layout.reports_dir / f"{stem}.html", layout.executed_dir / f"{stem}.ipynb", status):
+            f.unlink(missing_ok=True)
+        log(f"[ebpm] removed {stem}: no longer configured")
+        removed.append(stem)
+    return removed
 
 
 def _run_group_task(task: tuple) -> dict[int, RunResult]:
