@@ -85,7 +85,8 @@ def test_warning_false_drops_stderr_only(fixture_nb, tmp_path):
 def test_figure_captions_numbered_under_figure_and_refs(fixture_nb, tmp_path):
     html = render_text(fixture_nb, tmp_path)
     i_img = html.index("data:image/png;base64,")
-    i_cap = html.index("図1：最初の図 caption")
+    i_cap = html.index(">図1：最初の図 caption")   # the caption element (the image's alt text repeats it)
+    assert 'alt="図1：最初の図 caption' in html
     assert i_img < i_cap  # caption under the figure
     assert "図2：二番目の図" in html
     assert 'id="fig-first"' in html

@@ -130,6 +130,10 @@ class QuartoOptionsPreprocessor(Preprocessor):
                 cap = (f'<div class="ebpm-figcaption" id="{html.escape(label)}">'
                        f'図{n}：{html.escape(str(opts["fig-cap"]))}</div>')
                 cell.outputs.append(nbformat.v4.new_output("display_data", data={"text/html": cap}))
+                for out in cell.outputs:   # the caption is the figure's alt text (nbconvert reads metadata.alt)
+                    for mime in ("image/png", "image/jpeg", "image/svg+xml"):
+                        if mime in out.get("data", {}):
+                            out.setdefault("metadata", {}).setdefault(mime, {})["alt"] = f'図{n}：{opts["fig-cap"]}'
             if label.startswith("tbl-") and "tbl-cap" in opts and cell.outputs:
                 n = self.tbl_numbers[label]
                 cap = (f'<div class="ebpm-tblcaption" id="{html.escape(label)}">'
