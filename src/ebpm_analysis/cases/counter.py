@@ -304,15 +304,37 @@ def _shifted(register: pd.Series, lead: int) -> pd.Series:
     return pd.Series({m: float(register[(m - 1 + lead) % 12 + 1]) for m in range(1, 13)})
 
 
+def monthly_per_year(days: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Applications and open days per year in each calendar month (1..12), by month occurrence.
+
+    A log that does not cover whole years (e.g. from 15 January) would bias a "total / years of the
+    span" average: the months it covers twice count double and a part-month counts as a whole one.
+    Here each month's rate per open day (from the days logged in it) is multiplied by the open days that
+    month has in an average year of the calendar years the log touches.
+    """
+    if days.empty:
+        raise ParameterError("log", "no open days", expected="a daily log covering every calendar month")
+    logged = days.groupby("month")
+    missing = sorted(set(range(1, 13)) - set(logged.groups))
+    if missing:
+        raise ParameterError("log", f"no data for month(s) {missing}",
+                             expected="a daily log covering every calendar month at least once "
+                                      "(the expiry-month link compares the twelve months)")
+    per_day = logged["count"].sum() / logged.size()
+    y0, y1 = int(days["date"].min().year), int(days["date"].max().year)
+    cal = office_calendar(f"{y0}-01-01", f"{y1}-12-31")
+    open_days = cal[cal["open"]].groupby(cal["date"].dt.month).size().reindex(range(1, 13)) / (y1 - y0 + 1)
+    open_days = open_days.astype(float)
+    return (per_day.reindex(range(1, 13)) * open_days).rename("applications"), open_days.rename("open_days")
+
+
 def fit_expiry_link(days: pd.DataFrame, register: pd.DataFrame, leads=(0, 1, 2, 3)) -> ExpiryLink:
     """Applications per year in month m ≈ per_permit · permits expiring in m + lead + other · open days in m.
 
     Non-negative least squares on the 12 monthly means; the lead with the smallest error is chosen.
     """
     reg = register.set_index("month")["permits"].reindex(range(1, 13)).astype(float)
-    n_years = max((days["date"].max() - days["date"].min()).days + 1, 1) / 365.25
-    obs = days.groupby("month")["count"].sum().reindex(range(1, 13)).fillna(0) / n_years
-    bd = days.groupby("month").size().reindex(range(1, 13)).fillna(0) / n_years
+    obs, bd = monthly_per_year(days)
     best = None
     for lead in leads:
         X = np.column_stack([_shifted(reg, lead).to_numpy(), bd.to_numpy()])
@@ -351,9 +373,15 @@ def respread_register(register: pd.DataFrame, link: ExpiryLink, share: float) ->
     return pd.DataFrame({"month": range(1, 13), "permits": fl.astype(int).to_numpy()})
 
 
-def expiry_scenario(link: ExpiryLink, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+def expiry_scenario(link: ExpiryLink, before: pd.DataFrame, after: pd.DataFrame,
+                    level: pd.Series | None = None) -> pd.DataFrame:
     """Per application month: expected applications per year and per open day, before and after, and the
-    month factor (after / before) to rescale a plan calendar."""
+    month factor (after / before) to rescale a plan calendar.
+
+    Without ``level`` the levels are the expiry link's own fit. With ``level`` (expected applications
+    per open day by month 1..12, e.g. the plan year's from the count model) "before" is that level and
+    "after" is it times the month factor, so the scenario quotes the same numbers as the plan table.
+    """
     b = before.set_index("month")["permits"].reindex(range(1, 13)).astype(float)
     a = after.set_index("month")["permits"].reindex(range(1, 13)).astype(float)
     bd = link.fitted.set_index("month")["open_days"]
@@ -361,10 +389,46 @@ def expiry_scenario(link: ExpiryLink, before: pd.DataFrame, after: pd.DataFrame)
     app_a = link.per_permit * _shifted(a, link.lead_months) + link.other_per_open_day * bd
     out = pd.DataFrame({"month": range(1, 13), "open_days": bd.to_numpy(),
                         "apps_before": app_b.to_numpy(), "apps_after": app_a.to_numpy()})
-    out["per_day_before"] = out["apps_before"] / out["open_days"]
-    out["per_day_after"] = out["apps_after"] / out["open_days"]
     out["month_factor"] = out["apps_after"] / out["apps_before"]
-    return out
+    if level is None:
+        out["per_day_before"] = out["apps_before"] / out["open_days"]
+    else:
+        lv = level.reindex(range(1, 13))
+        if lv.isna().any():
+            raise ParameterError("level", f"no level for month(s) {[m for m in range(1, 13) if pd.isna(lv[m])]}",
+                                 expected="expected applications per open day for all twelve months")
+        out["per_day_before"] = lv.to_numpy(dtype=float)
+        out["apps_before"] = out["per_day_before"] * out["open_days"]
+        out["apps_after"] = out["apps_before"] * out["month_factor"]
+    out["per_day_after"] = out["per_day_before"] * out["month_factor"]
+    return out[["month", "open_days", "apps_before", "apps_after", "per_day_before", "per_day_after",
+                "month_factor"]]
+
+
+def application_month(expiry_month: int, lead_months: int) -> int:
+    """The month in which holders of permits expiring in ``expiry_month`` apply."""
+    return (expiry_month - 1 - lead_months) % 12 + 1
+
+
+def expiry_timing_sentence(peak: int, register: pd.DataFrame, link: ExpiryLink) -> str:
+    """One sentence on whether the busiest month is the application month of the commonest expiry month.
+
+    Built from the numbers: the register's busiest expiry month, the fitted lead and its R², so the
+    report never claims a link the data do not show.
+    """
+    reg = register.set_index("month")["permits"]
+    top = int(reg.idxmax())
+    share = float(reg.max() / reg.sum())
+    lead = link.lead_months
+    apply_in = application_month(top, lead)
+    when = "同じ月" if lead == 0 else f"約{lead}か月前"
+    fit = f"月別件数と有効期限月の対応から推定、決定係数{link.r2:.2f}"
+    if peak == apply_in:
+        where = "その月" if lead == 0 else f"{lead}か月前"
+        return (f"{peak}月は、使用者証の有効期限が最も多い{top}月（全体の{share:.0%}）の{where}にあたります"
+                f"（申請は有効期限の{when}に集中：{fit}）。")
+    return (f"有効期限が最も多いのは{top}月（全体の{share:.0%}）で、その申請が来る{apply_in}月は最も混む{peak}月と"
+            f"一致しません（申請は有効期限の{when}：{fit}）。{peak}月の混雑には有効期限以外の要因もあります。")
 
 
 def peak_month(frame: pd.DataFrame, column: str) -> tuple[int, float]:
@@ -459,7 +523,8 @@ class CounterResult:
     register, register_after : DataFrame
         Permits by expiry month today and after :func:`respread_register`.
     scenario : DataFrame
-        :func:`expiry_scenario` (``per_day_before``, ``per_day_after``, ``month_factor`` …).
+        :func:`expiry_scenario` with the plan year's levels (``per_day_before`` equals the plan table's
+        expected count per open day, ``per_day_after``, ``month_factor`` …).
     scenario_peak_before, scenario_peak_after : (int, float)
         (month, applications per open day) of the busiest month before and after.
     scenario_peak_month_after : float
@@ -601,6 +666,9 @@ def analyse_counter_log(log: pd.DataFrame, *, weather: pd.DataFrame | None, regi
     sc = expiry_scenario(link, register, new_register)
     plan_after = plan_calendar(model, q, plan_fiscal_year, rain_share,
                                month_factor=sc.set_index("month")["month_factor"])
+    # One number, one source: the scenario's levels per open day are the plan year's (count model), so the
+    # KPI, the plan table and the scenario table quote the same expected count for every month.
+    sc = expiry_scenario(link, register, new_register, level=plan.groupby("month")["expected"].mean())
     peak0 = peak_month(sc, "per_day_before")
     has_waits = bool(days["wait_mean_min"].notna().any() and days["staff"].notna().any())
     months = range(1, 13)
