@@ -53,10 +53,13 @@ def profiles(hourly, weekday, share: dict, *, source: str, synthetic: bool, day_
     a1.set_title(f"時間帯別：{h0}〜{h1}時に {share['share'] * 100:.1f}%")
     a1.legend(handles=[Patch(color=viz.PALETTE[1], label=f"{h0}〜{h1}時"), Patch(color=viz.PALETTE[0], label="その他")],
               loc="upper left")
-    a2.bar(weekday["day"], weekday["index_vs_mean"], color=viz.PALETTE[2])
-    a2.axhline(1, color="#555555", linewidth=0.8)
-    a2.set_ylim(0.85, max(1.15, weekday["index_vs_mean"].max() + 0.03))
-    a2.set_ylabel("1日平均件数の指数（全日平均=1）")
+    # Bars start at zero: the difference from the all-day mean in %, not an index on an axis cut at 0.85.
+    diff = (weekday["index_vs_mean"].to_numpy(dtype=float) - 1) * 100
+    a2.bar(weekday["day"], diff, color=np.where(diff >= 0, viz.PALETTE[2], "#9aa5b1"))  # above / below the mean
+    a2.axhline(0, color="#555555", linewidth=0.8)
+    lim = max(5.0, float(np.nanmax(np.abs(diff))) * 1.2) if len(diff) else 5.0
+    a2.set_ylim(-lim, lim)
+    a2.set_ylabel("1日平均件数の全日平均との差（%）")
     a2.set_xlabel("曜日")
     a2.set_title("曜日別")
     fig.suptitle(f"{city_name} 救急出動の時間帯・曜日パターン".strip(), fontweight="bold")

@@ -174,15 +174,48 @@ def backtest(daily: pd.DataFrame, origins: list[str], horizon_days: int = 364, h
     return pd.DataFrame(rows)
 
 
-def backtest_summary(bt: pd.DataFrame) -> pd.DataFrame:
-    """Mean MAE/MAPE per model, improvement over seasonal-naive, and the chosen (lowest-MAE) model."""
+#: Models in order of simplicity: a more complex one is chosen only when it validates clearly better.
+MODEL_ORDER = ("GLM", "SARIMAX")
+
+
+def backtest_summary(bt: pd.DataFrame, margin: float = 0.01) -> pd.DataFrame:
+    """Mean MAE/MAPE per model, improvement over seasonal-naive, and the chosen model.
+
+    The chosen model is the simplest (:data:`MODEL_ORDER`) whose mean MAE is within ``margin`` (a share,
+    default 1 %) of the lowest: two models whose errors agree to the precision the report prints are
+    not told apart by the validation, so the simpler one is kept.
+    """
     s = bt.groupby("model")[["mae", "mape"]].mean()
     naive = s.loc["季節ナイーブ", "mae"]
     s["mae_vs_naive"] = 1 - s["mae"] / naive
     cand = s.drop(index="季節ナイーブ")
+    best = float(cand["mae"].min())
+    ok = [m for m in MODEL_ORDER if m in cand.index and cand.loc[m, "mae"] <= best * (1 + margin)]
     s["chosen"] = False
-    s.loc[cand["mae"].idxmin(), "chosen"] = True
+    s.loc[ok[0] if ok else cand["mae"].idxmin(), "chosen"] = True
     return s.reset_index().sort_values("mae")
+
+
+def choice_sentence(summary: pd.DataFrame, names: dict[str, str], margin: float = 0.01) -> str:
+    """Why the chosen model was chosen, in the report's words, from the validation numbers.
+
+    ``names`` maps model ids to the names the report uses (e.g. {"GLM": "GLM（負の二項回帰）"}).
+    """
+    s = summary.set_index("model")
+    chosen = str(s.index[s["chosen"]][0])
+    others = [m for m in s.index if m not in (chosen, "季節ナイーブ")]
+    mae = f"平均絶対誤差（MAE）{s.loc[chosen, 'mae']:.1f}件/日"
+    if not others:
+        return f"予測モデルは **{names.get(chosen, chosen)}**（ローリング・オリジン検証の{mae}）。"
+    o = others[0]
+    rel = s.loc[o, "mae"] / s.loc[chosen, "mae"] - 1
+    cn, on = names.get(chosen, chosen), names.get(o, o)
+    if abs(rel) <= margin:
+        return (f"{cn}と{on}の検証誤差は同程度（MAE {s.loc[chosen, 'mae']:.1f}・{s.loc[o, 'mae']:.1f}件/日、"
+                f"差{abs(rel) * 100:.1f}%）のため、より単純な **{cn}** を採用。")
+    smaller = 1 - s.loc[chosen, "mae"] / s.loc[o, "mae"]
+    return (f"予測モデルは検証誤差が{on}より{smaller * 100:.0f}%小さい **{cn}** を採用"
+            f"（ローリング・オリジン検証の{mae}）。")
 
 
 def forecast(daily: pd.DataFrame, model: str = "GLM", horizon_days: int = 365, heat_knot: float = 30.0,
