@@ -104,9 +104,10 @@ def test_validate_catalog_result(real_entries, tmp_path):
     assert isinstance(res, CatalogResult) and res.n_datasets == len(real_entries) == res.n_real
     assert res.n_synthetic == 0 and res.n_errors == 0
     assert res.n_warnings == int((res.by_dataset["status"] == "warning").sum()) >= 3
-    assert res.n_matching == res.n_datasets and res.n_described <= res.n_datasets
+    assert res.n_not_generated == 0 and res.n_checked + res.n_format_unchecked == res.n_datasets
+    assert res.n_matching == res.n_checked and res.n_described <= res.n_datasets
     l201 = res.findings[(res.findings.rule == "L2-01") & (res.findings.level != "ok")]["dataset"].nunique()
-    assert res.n_clean("L2-01") == res.n_datasets - l201 < res.n_datasets
+    assert res.n_clean("L2-01") == res.n_checked - l201 < res.n_checked
     lines = res.problems()
     assert len(lines) == res.n_warnings and all("利用上の注意" in x for x in lines)
     assert any(x.startswith("熊本市 病院一覧") and "横持ち" in x for x in lines)
@@ -118,3 +119,25 @@ def test_validate_catalog_result(real_entries, tmp_path):
     assert res2.n_errors == 1 and res2.problems()[0].startswith("**壊れた目録**：目録と一致しません")
     fig = status_chart(res.by_dataset, source="test")
     assert len(fig.axes[0].patches) == 4 * res.n_datasets
+
+
+def test_datasets_not_checked_are_not_counted_as_matching(real_entries, tmp_path):
+    """Issue 13: the catalog said 「33/33（100%）目録どおり」 while 25 files had never been generated or
+    checked. A synthetic entry whose file is not generated, and a zip entry, are neither matching nor
+    clean; the report says how many were not checked and why."""
+    from ebpm_analysis.cases.catalog import validate_catalog
+
+    csv_entry = next(e for e in real_entries if e["format"] == "csv")
+    missing = dict(csv_entry, id="synth_missing", title="未生成の合成", nature="synthetic",
+                   path=str(tmp_path / "not_yet.csv"))
+    zipped = dict(csv_entry, id="zipped", title="ZIP", format="zip")
+    res = validate_catalog([csv_entry, missing, zipped])
+    assert res.coverage.to_dict() == {csv_entry["id"]: "checked", "synth_missing": "not_generated", "zipped": "format"}
+    assert (res.n_checked, res.n_not_generated, res.n_format_unchecked) == (1, 1, 1)
+    assert res.n_matching == 1 and res.n_errors == 0          # before: 3 (every dataset without an error)
+    assert res.n_clean("L2-01") <= 1
+    assert res.coverage_line() == (
+        "全3件のうち照合できたのは1件です。未検証は、合成データで未生成のもの 1件（該当ノートブックの"
+        "実行後に次回の一覧作成で検証）、列の自動検証の対象外の形式 1件（zip・json・見出しなし CSV："
+        "各ローダーのテストで検証）です。未検証のものは「目録どおり」に数えていません。")
+    assert validate_catalog([csv_entry]).coverage_line() is None
