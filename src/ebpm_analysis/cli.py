@@ -1,4 +1,4 @@
-"""Command line: ``ebpm run|build-all|list|render|index|workshop|anonymise``.
+"""Command line: ``ebpm run|build-all|audit|list|render|index|workshop|anonymise``.
 
 The one execution path for analysts, ``make`` and CI. Errors print one paragraph naming what is
 wrong and what is valid, and exit non-zero.
@@ -70,6 +70,32 @@ def cmd_build_all(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_audit(args) -> int:
+    from . import audit as A
+    if args.paths:
+        found = A.audit_paths(args.paths, min_cell=args.min_cell)
+        for v in found:
+            print(v.line())
+        print(f"[ebpm] audit: {len(args.paths)} path(s), {len(found)} violation(s)")
+        return 1 if found else 0
+    layout = _layout(args)
+    runs = sorted(layout.executed_dir.glob("*.ipynb"))
+    if not runs:
+        raise EbpmError(f"{paths.relative(layout.executed_dir)}: no executed notebooks to audit. "
+                        "Expected: run `ebpm build-all` (or `make reports`) first, or name files to audit")
+    total = 0
+    for run in runs:
+        res = A.audit_run(run, reports_dir=layout.reports_dir)
+        for v in res.violations:
+            print(v.line())
+        total += len(res.violations)
+        if args.verbose:
+            print(f"  {res.name}: {res.tables} tables{' (internal: formula/markup only)' if res.internal else ''}, "
+                  f"{len(res.violations)} violation(s)")
+    print(f"[ebpm] audit: {len(runs)} runs, {total} violation(s)")
+    return 1 if total else 0
+
+
 def cmd_render(args) -> int:
     from .pipeline.render import render
     out, engine = render(Path(args.executed), Path(args.output), show_code=args.show_code, engine=args.engine)
@@ -139,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
                    help="notebooks run in parallel (default: the number of cores); a notebook's own runs stay serial")
     s.set_defaults(func=cmd_build_all)
+    s = sub.add_parser("audit", help="check every export and report table of the build against the disclosure "
+                                     "rules (small counts, revealing rates, LP intervals, formulas, scripts)")
+    s.add_argument("paths", nargs="*", help="files or folders to audit (default: every run in build/executed)")
+    s.add_argument("--out-dir", help="the --out-dir the reports were built into")
+    s.add_argument("--min-cell", type=int, default=10, help="for named files: the minimum cell (10)")
+    s.add_argument("-v", "--verbose", action="store_true", help="one summary line per run")
+    s.set_defaults(func=cmd_audit)
     s = sub.add_parser("render", help="render an already executed notebook to HTML")
     s.add_argument("executed")
     s.add_argument("output")

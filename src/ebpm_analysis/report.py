@@ -15,6 +15,11 @@ as the characters it is:
   HTML-escape every cell, label and value.
 
 The renderer (:mod:`ebpm_analysis.pipeline.render`) sanitises the final page as a second line.
+
+Disclosure: :func:`table`, :func:`searchable_table` and :func:`kpis` take ``kinds`` (what each column
+is: ``{"受診児数": D.PERSONS, "有病者率": D.rate("有病者数")}`` with ``D`` =
+:mod:`ebpm_analysis.stats.disclosure`) and keep the table's data and kinds in the executed notebook
+(mime type :data:`TABLE_MIME`, dropped by the renderer), where ``ebpm audit`` reads what the report shows.
 """
 
 from __future__ import annotations
@@ -39,6 +44,27 @@ NATURE_TEXT = {
               "この報告書は実データと<strong>合成データ（synthetic）</strong>を組み合わせています。"
               "どの図表がどちらに基づくかは各図の出典欄を参照してください。"),
 }
+
+
+#: The mime type under which a report table's data and column kinds travel in the executed notebook.
+TABLE_MIME = "application/vnd.ebpm.table+json"
+
+
+def _audit_payload(df: pd.DataFrame, caption, kinds) -> dict:
+    """The table as shown (rows, columns) with its declaration, for ``ebpm audit``."""
+    import json
+
+    from .stats.disclosure import Schema
+    frame = df.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    decl = Schema.of(kinds or {}).to_json(frame.columns)
+    data = json.loads(frame.to_json(orient="split", index=False, date_format="iso", default_handler=str))
+    return {"caption": None if caption is None else str(caption), **decl,
+            "columns": data["columns"], "rows": data["data"]}
+
+
+def _show(html_text: str, df: pd.DataFrame, caption, kinds) -> None:
+    display({"text/html": html_text, TABLE_MIME: _audit_payload(df, caption, kinds)}, raw=True)
 
 
 def banner(nature: str | None = None, detail: str = "") -> None:
@@ -117,14 +143,17 @@ def bullets(items, /, **values) -> None:
 
 
 def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, max_rows: int = 60,
-          float_format: str = "{:,.1f}", int_format: str = "{:,}", na_rep: str = "—") -> None:
-    """Show an aggregated table as clean HTML: thousands separators, NA as '—', numbers right-aligned."""
+          float_format: str = "{:,.1f}", int_format: str = "{:,}", na_rep: str = "—", kinds=None) -> None:
+    """Show an aggregated table as clean HTML: thousands separators, NA as '—', numbers right-aligned.
+
+    ``kinds``: {column: kind} (or a Schema) of the columns as shown, for the disclosure audit."""
     if len(df) > max_rows:
         df = df.head(max_rows)
         caption = (caption or "") + f"（上位{max_rows}行）"
     if index:
         df = df.reset_index()
     formats, numeric = {}, []
+    shown = df
     df = df.copy()
     for c in df.columns:
         if pd.api.types.is_bool_dtype(df[c]):
@@ -149,7 +178,7 @@ def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, 
     body = styler.to_html()
     cap = f'<div class="ebpm-table-caption">{html.escape(str(caption))}</div>' if caption else ""
     # the rule also lives in report.css; here it serves the notebook view (the renderer drops <style>)
-    display(HTML(f'<style>{_NUM_CSS}</style><div class="ebpm-table-wrap">{cap}{body}</div>'))
+    _show(f'<style>{_NUM_CSS}</style><div class="ebpm-table-wrap">{cap}{body}</div>', shown, caption, kinds)
 
 
 _NUM_CSS = ".ebpm-table td.ebpm-num{text-align:right}"
@@ -162,11 +191,14 @@ def _isna(v) -> bool:
         return False
 
 
-def kpis(items: dict[str, str]) -> None:
-    """A row of headline numbers: {label: formatted value} (both shown as text, escaped)."""
+def kpis(items: dict[str, str], *, kinds=None) -> None:
+    """A row of headline numbers: {label: formatted value} (both shown as text, escaped).
+
+    ``kinds``: {label: kind} for the disclosure audit (values are read as the number they start with)."""
     cells = "".join(f'<div class="ebpm-kpi"><div class="ebpm-kpi-value">{html.escape(str(v))}</div>'
                     f'<div class="ebpm-kpi-label">{html.escape(str(k))}</div></div>' for k, v in items.items())
-    display(HTML(f'<div class="ebpm-kpis">{cells}</div>'))
+    _show(f'<div class="ebpm-kpis">{cells}</div>', pd.DataFrame([{str(k): str(v) for k, v in items.items()}]),
+          "KPI", kinds)
 
 
 # The search box's script. The renderer drops every script a notebook output carries and adds this
@@ -177,7 +209,7 @@ _TABLE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 def searchable_table(df: pd.DataFrame, table_id: str, caption: str | None = None,
-                     placeholder: str = "検索（例: 文字コード、区、コード）") -> None:
+                     placeholder: str = "検索（例: 文字コード、区、コード）", *, kinds=None) -> None:
     """A table with a search box that filters rows in the browser (plain JS, works offline)."""
     if not _TABLE_ID.match(table_id):
         raise ValueError(f"table_id must be letters, digits, '-' or '_' starting with a letter, not {table_id!r}")
@@ -186,9 +218,9 @@ def searchable_table(df: pd.DataFrame, table_id: str, caption: str | None = None
     box = (f'<div class="ebpm-search"><input class="ebpm-search-q" id="{table_id}-q" type="search" '
            f'placeholder="{html.escape(placeholder)}"> '
            f'<span class="ebpm-search-n" id="{table_id}-n">{len(df)} / {len(df)} 行</span></div>')
-    display(HTML(f'<div class="ebpm-table-wrap">{cap}{box}'
-                 f'<div class="ebpm-search-scroll">{body}</div></div>'
-                 f"<script>{SEARCH_JS_FILE.read_text(encoding='utf-8')}</script>"))
+    _show(f'<div class="ebpm-table-wrap">{cap}{box}'
+          f'<div class="ebpm-search-scroll">{body}</div></div>'
+          f"<script>{SEARCH_JS_FILE.read_text(encoding='utf-8')}</script>", df, caption, kinds)
 
 
 def logic_model(stages: dict[str, list[str]], kpis: list[tuple[str, str, str]] | None = None,

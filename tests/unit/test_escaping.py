@@ -136,8 +136,11 @@ def shown(monkeypatch):
     """What the report helpers display, as (mime type, text)."""
     out: list[tuple[str, str]] = []
 
-    def fake_display(obj):
-        if isinstance(obj, Markdown):
+    def fake_display(obj, raw=False):
+        if raw:  # tables and KPIs: HTML plus their data for the audit (report.TABLE_MIME)
+            assert set(obj) == {"text/html", report.TABLE_MIME}
+            out.append(("text/html", obj["text/html"]))
+        elif isinstance(obj, Markdown):
             out.append(("text/markdown", obj.data))
         elif isinstance(obj, HTML):
             out.append(("text/html", obj.data))

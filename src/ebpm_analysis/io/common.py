@@ -260,11 +260,14 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d[\d,]*)?(?:\.\d+)?(?:[eE][+-]?\d+)?%?$")
 
 
+def is_formula(value) -> bool:
+    """True for text a spreadsheet would run as a formula (a signed plain number is not one)."""
+    return (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not (value[:1] in "+-" and len(value) > 1 and bool(_PLAIN_NUMBER.match(value))))
+
+
 def _neutralise_text(value):
-    if (isinstance(value, str) and value.startswith(FORMULA_START)
-            and not (value[:1] in "+-" and len(value) > 1 and _PLAIN_NUMBER.match(value))):
-        return "'" + value
-    return value
+    return "'" + value if is_formula(value) else value
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -288,34 +291,79 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = False) -> Path:
+#: The declaration beside an exported table: ``<file>.disclosure.json`` ({column: kind}, sums, linear).
+SIDECAR_SUFFIX = ".disclosure.json"
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """Where the column kinds of the exported table ``path`` are stored."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def _write_sidecar(df: pd.DataFrame, path: Path, kinds, index: bool) -> None:
+    """Store the table's declaration (see :class:`ebpm_analysis.stats.disclosure.Schema`) beside it, or
+    remove a stale one when the table is written without a declaration."""
+    import json
+
+    from ..stats.disclosure import Schema
+    side = sidecar_path(path)
+    if kinds is None:
+        side.unlink(missing_ok=True)
+        return
+    columns = ([*(n for n in df.index.names if n is not None)] if index else []) + list(df.columns)
+    try:
+        decl = Schema.of(kinds).to_json(columns)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    decl = {"file": path.name, **decl}
+    with atomic_path(side) as tmp:
+        tmp.write_text(json.dumps(decl, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, *, index: bool = False, kinds=None) -> Path:
     """Write CSV as utf-8-sig (opens in Excel), atomically, with formula-like text neutralised
-    (:func:`neutralise_formulas`)."""
+    (:func:`neutralise_formulas`).
+
+    ``kinds`` declares what each column is ({column: kind} or a
+    :class:`~ebpm_analysis.stats.disclosure.Schema`: person counts, public counts, rates of a count …);
+    it is stored beside the file (:func:`sidecar_path`) for ``ebpm audit``. Every public export declares
+    its columns; an undeclared whole-number column is audited as a count of persons."""
     path = Path(path)
     with atomic_path(path) as tmp:
         neutralise_formulas(df).to_csv(tmp, index=index, encoding="utf-8-sig", lineterminator="\r\n")
+    _write_sidecar(df, path, kinds, index)
     return path
 
 
-def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike) -> list[Path]:
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike, *,
+                 kinds: dict | None = None) -> list[Path]:
     """Write each table to ``out_dir/<file name>`` by its suffix: ``.csv`` with :func:`write_csv`,
     ``.parquet`` with :func:`write_parquet`. ``out_dir`` is resolved against the project root and
-    created. Returns the paths written (in the order given)."""
+    created. ``kinds`` maps a file name to its declaration (see :func:`write_csv`); a ``.parquet``
+    file takes the declaration of the ``.csv`` of the same stem when it has none of its own.
+    Returns the paths written (in the order given)."""
     out = paths.resolve(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     writers = {".csv": write_csv, ".parquet": write_parquet}
+    kinds = kinds or {}
+    unknown = [k for k in kinds if k not in tables]
+    if unknown:
+        raise ValueError(f"write_tables: kinds given for {unknown}, which are not among the tables {list(tables)}")
     written = []
     for name, df in tables.items():
         suffix = Path(name).suffix
         if suffix not in writers:
             raise ValueError(f"write_tables: {name!r} has no .csv or .parquet suffix")
-        written.append(writers[suffix](df, out / name))
+        decl = kinds.get(name, kinds.get(str(Path(name).with_suffix(".csv"))))
+        written.append(writers[suffix](df, out / name, kinds=decl))
     return written
 
 
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write Parquet (GeoParquet for GeoDataFrames), atomically."""
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike, *, kinds=None) -> Path:
+    """Write Parquet (GeoParquet for GeoDataFrames), atomically; ``kinds`` as for :func:`write_csv`."""
     path = Path(path)
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
+    _write_sidecar(df, path, kinds, False)
     return path

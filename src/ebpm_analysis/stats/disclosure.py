@@ -297,3 +297,136 @@ def complementary_suppression(table: LinearTable, min_cell: int = 10, *, keep_ze
     out.attrs["recomputable"] = int(last_check["recomputable"].sum())  # after the last round (0 = protected)
     out.attrs["checked_cells"] = int(len(last_check))
     return out
+
+
+# --- interval protection (issue 12): an attacker who knows the published cells and that counts are not
+# negative bounds each hidden cell by linear programming; the interval must be at least protection_width wide.
+
+def lp_intervals(table: LinearTable, hidden: np.ndarray, *, check: np.ndarray | None = None) -> pd.DataFrame:
+    """Feasible interval [lower, upper] of each hidden cell given the published cells (scipy HiGHS).
+
+    ``width`` = upper − lower (inf when unbounded, e.g. a hidden cell in no constraint)."""
+    out = recomputable(table, hidden, method="lp", check=check)
+    out["width"] = (out["upper"] - out["lower"]).fillna(np.inf)
+    return out
+
+
+def protect_intervals(table: LinearTable, hidden: np.ndarray, protection_width: float, *,
+                      cost: np.ndarray | None = None, max_rounds: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Hide further cells until every hidden cell with a known value has an LP interval of at least
+    ``protection_width``. Returns (hidden, newly hidden). Greedy: for a narrow cell, hide the cheapest
+    published cell that shares a constraint with it (the LP bounds come from those constraints)."""
+    v = table.values
+    cost = np.nan_to_num(v) if cost is None else np.asarray(cost, float)
+    hidden = hidden.copy()
+    added = np.zeros(len(v), bool)
+    cell_cons: dict[int, list[int]] = {}
+    for ci, c in enumerate(table.constraints):
+        for cell in c:
+            cell_cons.setdefault(int(cell), []).append(ci)
+    known = ~np.isnan(v)
+    for _ in range(max_rounds):
+        iv = lp_intervals(table, hidden, check=hidden & known)
+        narrow = iv.loc[iv["width"] < protection_width - 1e-9, "cell"].to_numpy()
+        if len(narrow) == 0:
+            break
+        touched: set[int] = set()   # one new cell per constraint and round: the next round sees its effect
+        for cell in narrow:
+            lines = cell_cons.get(int(cell), [])
+            if touched & set(lines):
+                continue
+            cand = sorted({int(x) for ci in lines for x in table.constraints[ci] if not hidden[x] and known[x]},
+                          key=lambda x: (v[x] <= 0, cost[x]))
+            if cand:
+                hidden[cand[0]] = added[cand[0]] = True
+                touched |= set(cell_cons.get(cand[0], []))
+        if not touched:
+            break   # nothing left to hide next to the narrow cells
+    return hidden, added
+
+
+# --- column kinds (issue 12): every published table says what each column is, so that an audit
+# (ebpm_analysis.audit, `ebpm audit`) can check the rules on what was actually published.
+
+PERSONS = "person_count"   #: count of persons or of their health/care events (children, teeth, calls, trips)
+PUBLIC = "public_count"    #: count from records that are public at source (police 本票): no threshold
+COUNT = "count"            #: count of things that are not persons (facilities, vehicles' probe trips, days)
+LABEL = "label"            #: identifier or name (codes, names, categories)
+OTHER = "other"            #: a number that reveals no count (coefficients, p-values, dates, years, ranks)
+RATE, SHARE, INTERVAL, EXPECTED = "rate", "share", "interval", "expected"
+KINDS = (PERSONS, PUBLIC, COUNT, LABEL, OTHER, RATE, SHARE, INTERVAL, EXPECTED)
+DERIVED = (RATE, SHARE, INTERVAL, EXPECTED)
+
+
+def rate(of: str | list[str]) -> dict:
+    """A rate computed from the count column(s) ``of`` (hidden wherever one of them is hidden)."""
+    return {"kind": RATE, "of": [of] if isinstance(of, str) else list(of)}
+
+
+def share(of: str | list[str]) -> dict:
+    """A share (percentage, composition) of the count column(s) ``of``."""
+    return {"kind": SHARE, "of": [of] if isinstance(of, str) else list(of)}
+
+
+def interval(of: str | list[str]) -> dict:
+    """A confidence-interval bound computed from the count column(s) ``of``."""
+    return {"kind": INTERVAL, "of": [of] if isinstance(of, str) else list(of)}
+
+
+def expected(of: str | list[str]) -> dict:
+    """An expected value, EB estimate or model input that, with the other columns, reveals ``of``."""
+    return {"kind": EXPECTED, "of": [of] if isinstance(of, str) else list(of)}
+
+
+def kind_spec(spec) -> dict:
+    """Normalise a declaration (``"person_count"`` or ``rate("n")``) to ``{"kind": …, "of": […]}``."""
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+        raise ValueError(f"column kind must be one of {', '.join(KINDS)} (or rate(col), share(col), …), not {spec!r}")
+    if spec["kind"] in DERIVED and not spec.get("of"):
+        raise ValueError(f"a {spec['kind']} column must name the count column(s) it comes from: {spec!r}")
+    return {"kind": spec["kind"], **({"of": list(spec["of"])} if spec.get("of") else {})}
+
+
+@dataclass
+class Schema:
+    """What a published table holds, for the audit.
+
+    ``kinds``: {column: kind}. ``sums``: row-wise identities ``(total, [parts…])`` between count columns
+    (a hidden part must not be the only unknown). ``linear``: the table is the long form of a
+    hierarchical table (``dims``, ``value`` column, ``trees`` as for :func:`hierarchical_table`); the audit
+    bounds its hidden cells by linear programming."""
+
+    kinds: dict = field(default_factory=dict)
+    sums: list = field(default_factory=list)
+    linear: dict | None = None
+    note: str = ""
+
+    @classmethod
+    def of(cls, decl) -> "Schema":
+        if isinstance(decl, Schema):
+            return decl
+        if isinstance(decl, dict):
+            return cls(kinds=dict(decl))
+        raise ValueError(f"a table's declaration is a {{column: kind}} dict or a Schema, not {type(decl).__name__}")
+
+    def to_json(self, columns) -> dict:
+        columns = [str(c) for c in columns]
+        kinds = {str(c): kind_spec(k) for c, k in self.kinds.items()}
+        unknown = [c for c in kinds if c not in columns]
+        if unknown:
+            raise ValueError(f"declared column(s) {unknown} are not in the table (columns: {columns})")
+        for c, k in kinds.items():
+            missing = [x for x in k.get("of", []) if x not in columns]
+            if missing:
+                raise ValueError(f"column {c!r} is a {k['kind']} of {missing}, which the table does not hold: "
+                                 "publish the count (suppressed where small) beside it so that the audit can check it")
+        out = {"kinds": kinds}
+        if self.sums:
+            out["sums"] = [{"total": t, "parts": list(p)} for t, p in self.sums]
+        if self.linear:
+            out["linear"] = self.linear
+        if self.note:
+            out["note"] = self.note
+        return out
