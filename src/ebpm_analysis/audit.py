@@ -311,9 +311,10 @@ def check_html(path: str | Path) -> list[Violation]:
 
 # --- a run and a build ---------------------------------------------------------------------------
 
-def is_internal(parameters: dict) -> bool:
-    """A run for staff only (庁内限り): exempt from the disclosure rules, not from formula/markup."""
-    return str(parameters.get("audience", "public")) == "internal"
+def internal_run(meta: dict) -> bool:
+    """A run for staff only (庁内限り, the run's ``audience`` parameter): exempt from the disclosure rules,
+    not from formula/markup."""
+    return str(meta.get("audience") or meta.get("parameters", {}).get("audience") or "public") == "internal"
 
 
 @dataclass
@@ -337,7 +338,7 @@ def audit_run(executed: str | Path, *, reports_dir: str | Path | None = None) ->
     params = meta.get("parameters", {})
     min_cell = int(params.get("min_cell", DEFAULT_MIN_CELL) or DEFAULT_MIN_CELL)
     width = float(params.get("protection_width", min_cell) or min_cell)
-    internal = is_internal(params)
+    internal = internal_run(meta)
     tables = report_tables(executed)
     files = []
     if params.get("output_dir"):
