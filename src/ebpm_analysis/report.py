@@ -33,6 +33,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
+from .audience import AUDIENCES, INTERNAL_MARK, is_internal  # noqa: F401  (notebooks: report.is_internal)
 from .provenance import data_nature, recorded_inputs
 
 NATURE_TEXT = {

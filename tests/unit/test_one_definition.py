@@ -48,6 +48,7 @@ CONCEPTS = {
     "p-median": Concept(r"p_?median", "location.py", count=None),
     "coverage of sites": Concept(r"^(coverage|coverage_matrix|greedy_max_coverage|mean_nearest)$", "location.py",
                                  count=None),
+    "is this run internal (庁内限り)?": Concept(r"^is_internal$", "audience.py"),
     "office days": Concept(r"^(is_open|office_calendar|closed_weekdays|office_days?|is_office_day)$", "jpcalendar.py",
                            count=None),
 }

@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import nbformat
 
+from .. import audience as A
 from .. import paths
 from ..errors import EbpmError
 from ..io.common import atomic_path
@@ -57,15 +58,22 @@ class Layout:
         return self.build_dir / "status"
 
 
-def output_stem(name: str, variant: str, city: str | None = None, overrides: dict | None = None) -> str:
-    """Report name: ``<nb>[--<city code>][--<variant>][--custom-<hash of overrides>]``.
+def output_stem(name: str, variant: str, city: str | None = None, overrides: dict | None = None,
+                audience: str = "public") -> str:
+    """Report name: ``<nb>[--<city code>][--<variant>][--custom-<hash of overrides>][--庁内限り]``.
 
     ``city`` is given only when it differs from the notebook's default city; a run with ``-p`` overrides
-    never takes the name of a configured report.
+    never takes the name of a configured report. An internal run (``audience: internal``) ends in
+    ``--庁内限り`` (:data:`ebpm_analysis.audience.STEM_SUFFIX`); its parameter set ``internal`` is not
+    named twice (``02_dental_checkups--庁内限り``).
     """
-    parts = [name] + ([city] if city else []) + ([variant] if variant != "default" else [])
+    internal = A.is_internal(audience)
+    shown = variant != "default" and not (internal and variant == "internal")
+    parts = [name] + ([city] if city else []) + ([variant] if shown else [])
     if overrides:
         parts.append(f"custom-{overrides_hash(overrides)}")
+    if internal:
+        parts.append(A.STEM_SUFFIX)
     return "--".join(parts)
 
 
@@ -191,6 +199,25 @@ def fill_front_matter(nb, values: dict, data_nature: str | None = None) -> dict 
     return parse_front_matter(nb)
 
 
+def mark_audience(nb, audience: str) -> dict | None:
+    """An internal run's executed notebook says 庁内限り in its title (front matter, for Quarto and nbconvert)
+    and in a banner cell at the top; returns the new front matter (None for a public run: nothing changes)."""
+    if not A.is_internal(audience):
+        return None
+    import yaml
+    fm = parse_front_matter(nb)
+    if fm:
+        fm["title"] = A.mark_title(fm.get("title", ""), audience)
+        nb.cells[0].source = "---\n" + yaml.safe_dump(fm, allow_unicode=True, sort_keys=False) + "---"
+    else:
+        fm = {"title": A.mark_title("", audience)}
+        nb.cells.insert(0, nbformat.v4.new_raw_cell("---\n" + yaml.safe_dump(fm, allow_unicode=True) + "---"))
+    cell = nbformat.v4.new_markdown_cell(A.banner_html(audience))
+    cell.metadata["tags"] = ["ebpm-audience"]
+    nb.cells.insert(1, cell)
+    return fm
+
+
 @dataclass
 class RunResult:
     name: str
@@ -227,12 +254,14 @@ def resolve_run(name: str, variant: str = "default", overrides: list[str] | dict
     values |= typed
     default_city = spec["city_code"].default if "city_code" in spec else None
     city_part = profile.code if profile and profile.code != default_city else None
-    stem = output_stem(name, variant_name, city_part, typed)
+    audience = A.check(values.get("audience", spec["audience"].default if "audience" in spec else "public"))
+    stem = output_stem(name, variant_name, city_part, typed, audience=audience)
     if "output_dir" in spec and "output_dir" not in values and stem != name:
         values["output_dir"] = f"data/processed/{stem}"  # each report's exports beside its own name
     values = P.validate(nb_path, values)
     return {"nb_path": nb_path, "name": name, "params_path": params_path, "variant": variant_name,
             "values": values, "overrides": typed, "city": profile.code if profile else None, "profile": profile,
+            "audience": audience,
             "stem": stem, "command": reproduce_command(name, variant_name, params_path,
                                                         profile.code if profile else None, typed)}
 
@@ -264,6 +293,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     all_params = {k: p.default for k, p in spec.items()} | values
     src_nb = nbformat.read(nb_path, as_version=4)
     fm = fill_front_matter(src_nb, all_params) or parse_front_matter(src_nb)
+    fm = fm | {"title": A.mark_title(fm.get("title", name), run["audience"])}
     layout.executed_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc).astimezone()
     t0 = time.perf_counter()
@@ -282,7 +312,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
             msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was "
                    f"kept; the partial notebook is {paths.relative(failed)}.")
             _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
-                          city=values.get("city_code"),
+                          city=values.get("city_code"), audience=run["audience"],
                           summary=f"セル {e.exec_count} で {e.ename}（詳細: {paths.relative(failed)}）")
             raise RunFailed(msg) from None
         except BaseException:   # interrupted (SIGINT/SIGTERM) or papermill itself failed
@@ -308,11 +338,12 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         "versions": package_versions(), "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
-        "seconds": round(seconds, 2), "fingerprint": fingerprint,
+        "seconds": round(seconds, 2), "fingerprint": fingerprint, "audience": run["audience"],
     }
     files_read = sorted(read.items())
     nb = nbformat.read(tmp_nb, as_version=4)
     fm = fill_front_matter(nb, all_params, prov["data_nature"]) or fm   # the subtitle says real or synthetic
+    fm = mark_audience(nb, run["audience"]) or fm
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
@@ -392,7 +423,7 @@ def _run_environment(stem: str):
 
 
 def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None,
-                  files_read=None, summary: str = "") -> None:
+                  files_read=None, summary: str = "", audience: str | None = None) -> None:
     """The run's status record. ``error`` is the full message (terminal, status file); ``summary`` is what the
     index shows: the error class and where to look, never the message, which may quote an input file."""
     prev = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -406,6 +437,7 @@ def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprin
         "fingerprint": fingerprint if status == "ok" else prev.get("fingerprint"),
         "run_at": (prov or {}).get("finished") or dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "data_nature": (prov or {}).get("data_nature", prev.get("data_nature", "")),
+        "audience": (prov or {}).get("audience") or audience or prev.get("audience", "public"),
         "seconds": (prov or {}).get("seconds"),
         "last_ok": (prov or {}).get("finished") if status == "ok" else prev.get("last_ok"),
         # every file the run read, wherever it lives: a changed input file makes the report out of date

@@ -16,7 +16,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from .. import paths
+from .. import audience, paths
 from ..errors import EbpmError, ParameterError
 
 TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "true/false", list: "list",
@@ -156,6 +156,8 @@ def validate(nb_path: Path, values: dict[str, Any], *, check_paths: bool = True)
             raise ParameterError(name, f"got {got}{hint}", expected=f"{spec[name].type_name} (like {default!r})")
         if isinstance(default, float) and isinstance(value, int):
             value = float(value)
+        if name == audience.PARAMETER:
+            audience.check(value)   # public or internal (庁内限り), nothing else
         if name.startswith("output") and name.endswith("_dir") and isinstance(value, str) and not value.strip():
             raise ParameterError(name, "is empty (the exports would land in the project root)",
                                  expected=f"a folder relative to the project root, like {default!r}")
