@@ -1,6 +1,6 @@
 """Issue 13 defects of 04 fixed in the package: the model choice and its sentence agree with the
-validation table, the crew saving's interval respects the day clustering of calls, and the weekday
-chart's bars start at zero."""
+validation table and the weekday chart's bars start at zero (the crew saving's day-clustered interval is
+tested with the other intervals in test_interval_coverage.py)."""
 
 import matplotlib
 import numpy as np
@@ -43,32 +43,6 @@ def test_a_clearly_better_model_is_chosen_with_its_margin():
     s = ce.backtest_summary(_bt(9.72, 10.8))
     assert s.loc[s["chosen"], "model"].item() == "GLM"
     assert "SARIMAX（回帰＋ARMA誤差）より10%小さい **GLM（負の二項回帰）**" in ce.choice_sentence(s, NAMES)
-
-
-def test_day_bootstrap_interval_by_hand():
-    # Two days: resampling gives means of day A only (1.0), day B only (3.0) or both (weighted by calls).
-    lo, hi = ce.day_bootstrap_interval(np.array([1.0, 1.0, 1.0, 3.0]), np.array([0, 0, 0, 1]), reps=4000, seed=3)
-    assert (lo, hi) == (1.0, 3.0)
-    assert np.isnan(ce.day_bootstrap_interval(np.array([1.0, 2.0]), np.array([5, 5]))[0])
-
-
-def test_day_bootstrap_covers_the_truth_at_its_nominal_rate():
-    """Calls of one day share a day effect (crews busy together). Over 1,000 simulated periods of 150
-    days the 95 % day-bootstrap interval covers the true mean 93.9 % of the time; the SD/√n interval
-    the report printed before covered it 69 % of the time."""
-    rng = np.random.default_rng(1)
-    covered = naive = 0
-    reps = 1000
-    for r in range(reps):
-        per_day = rng.poisson(4, 150) + 1
-        day_effect = rng.normal(0, 1.0, 150)
-        days = np.repeat(np.arange(150), per_day)
-        v = 1.5 + day_effect[days] + rng.normal(0, 1.0, len(days))
-        lo, hi = ce.day_bootstrap_interval(v, days, reps=1000, seed=r)
-        covered += lo <= 1.5 <= hi
-        naive += abs(v.mean() - 1.5) <= 1.96 * v.std(ddof=1) / np.sqrt(len(v))
-    assert 0.93 <= covered / reps <= 0.97
-    assert naive / reps < 0.80
 
 
 def test_weekday_bars_start_at_zero():

@@ -62,12 +62,42 @@ def test_off_route_share_on_one_segment():
     rows = [(f"c{k}", "S01", "07:30:00", 50 + k, 5) for k in range(8)]         # on route
     rows += [("c8", "S01", "07:31:00", 100, 120), ("c9", "S01", "07:31:00", 200, 60)]  # off (S02's line ignored)
     rows += [("z", "S01", "07:31:00", 200, 900)]                                # beyond max_assign_m: left out
-    out = sr.off_route_by_segment(fixes_frame(rows), seg, off_route_m=40, max_assign_m=400, min_cell=5)
+    out = sr.off_route_by_segment(fixes_frame(rows), seg, off_route_m=40, max_assign_m=400, min_cell=5,
+                                  min_off_run=1)
     r = out.set_index("segment_id").loc["S01-R001"]
     assert (r["fixes"], r["off_fixes"], r["children"]) == (10, 2, 10)
     assert r["share"] == pytest.approx(0.2) and r["trip_share"] == pytest.approx(0.2)
     assert r["share_lo"] < 0.2 < r["share_hi"] and not r["suppressed"]
     assert out.set_index("segment_id").loc["S02-R001", "fixes"] == 0
+    # By default one stray off-route fix is not a detour: a trip needs 2 consecutive off-route fixes.
+    assert sr.off_route_by_segment(fixes_frame(rows), seg, min_cell=5).set_index("segment_id").loc[
+        "S01-R001", "off_trips"] == 0
+
+
+def test_off_route_needs_a_run_in_the_windows_with_good_accuracy():
+    """Issue 13: real devices log all day and GPS error alone makes stray 'off-route' fixes. Only fixes in
+    the commuting windows with accuracy within half the threshold count, and a detour is a run of
+    consecutive off-route fixes of one trip."""
+    seg = gpd.GeoDataFrame({"segment_id": ["S01-R001"], "school_id": ["S01"]},
+                           geometry=[shapely.LineString([(0, 0), (400, 0)])], crs=geo.plane_crs("43100"))
+    rows = [("a", "S01", "07:30:00", 100, 0), ("a", "S01", "07:33:00", 150, 60),
+            ("a", "S01", "07:36:00", 200, 70), ("a", "S01", "07:39:00", 250, 0)]     # a: a run of 2 → detour
+    rows += [("b", "S01", "07:30:00", 100, 0), ("b", "S01", "07:33:00", 150, 60),
+             ("b", "S01", "07:36:00", 200, 0), ("b", "S01", "07:39:00", 250, 65)]    # b: two strays → none
+    rows += [("c", "S01", "07:30:00", 100, 0), ("c", "S01", "07:33:00", 150, 0)]     # c: on the route
+    f = fixes_frame(rows)
+    f["accuracy"] = 10.0
+    f.loc[(f["device_id"] == "c") & (f["time"] == "07:33:00"), ["y", "accuracy"]] = [90.0, 35.0]  # c: noisy fix
+    f.loc[len(f)] = f.iloc[0].copy()                       # a fix of a in the evening, at the park: left out
+    f.loc[len(f) - 1, ["time", "timestamp", "y", "period"]] = ["18:30:00", pd.Timestamp("2026-10-05 18:30"),
+                                                              120.0, None]
+    out = sr.off_route_by_segment(f, seg, min_cell=1).set_index("segment_id").loc["S01-R001"]
+    assert (out["fixes"], out["off_fixes"], out["trips"], out["off_trips"]) == (9, 4, 3, 1)
+    everything = sr.off_route_by_segment(f, seg, min_cell=1, only_windows=False, max_accuracy_m=50,
+                                         min_off_run=1).set_index("segment_id").loc["S01-R001"]
+    assert (everything["fixes"], everything["off_fixes"], everything["off_trips"]) == (11, 6, 3)
+    with pytest.raises(sr.ParameterError, match="min_off_run"):
+        sr.off_route_by_segment(f, seg, min_off_run=0)
 
 
 def test_label_locations():

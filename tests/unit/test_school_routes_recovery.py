@@ -85,8 +85,15 @@ def test_off_route_trip_share_recovers_true_share(analysed):
     for d in analysed["truth"]["deviations"]:
         got = off.loc[d["segment_id"], "trip_share"]
         assert abs(got - d["true_share"]) < 0.08, (d, got)
-    # and the fix share's Wilson interval is a real interval around it
-    assert ((off["share_lo"] <= off["share"] + 1e-12) & (off["share"] <= off["share_hi"] + 1e-12)).all()
+    # The share's interval resamples children (a child who detours does so most days): on the planted
+    # segments it is wider than a Wilson interval that treats fixes as independent, and it excludes
+    # the ~1 % of stray fixes elsewhere (lower bound above 2 %).
+    from ebpm_analysis.stats.intervals import wilson_ci
+    for d in analysed["truth"]["deviations"]:
+        r = off.loc[d["segment_id"]]
+        w_lo, w_hi = wilson_ci(r["off_fixes"], r["fixes"])
+        assert r["share_hi"] - r["share_lo"] > 1.3 * (w_hi - w_lo), (d["segment_id"], r)
+        assert r["share_lo"] > 0.02 and r["share_lo"] < r["share"] < r["share_hi"]
 
 
 def test_heatmap_suppresses_small_cells(analysed):
@@ -194,10 +201,10 @@ def test_busy_spans_from_hand_made_hits():
 NOTEBOOK_NUMBERS = {
     11: {"fixes_used": 29452, "top1": ("X01673", 33.2), "covered": (0.19692884773180167, 0.21635434412265753),
          "morning": ["X01543", "X01673", "X01275", "X00439", "X01515", "X00612"],
-         "off_share": 0.01561863370908597, "shown": 62, "watched": 6, "hot": 4, "hit": 7},
+         "off_share": 0.015573799372819844, "shown": 62, "watched": 6, "hot": 4, "hit": 7},
     23: {"fixes_used": 28544, "top1": ("X01000", 30.4), "covered": (0.1686996828494755, 0.17147110569765867),
          "morning": ["X01174", "X01665", "X01000", "X00982", "X01459", "X00835"],
-         "off_share": 0.01804232062780269, "shown": 63, "watched": 6, "hot": 5, "hit": 8},
+         "off_share": 0.017782464816902432, "shown": 63, "watched": 6, "hot": 5, "hit": 8},
 }
 
 

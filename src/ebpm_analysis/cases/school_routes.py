@@ -32,7 +32,7 @@ from .. import geo
 from ..errors import ParameterError
 from ..location import distance_matrix, greedy_max_coverage, mclp
 from ..stats.disclosure import suppress_small
-from ..stats.intervals import wilson_ci
+from ..stats.intervals import cluster_ratio_interval
 
 PERIOD_LABELS = {"morning": "登校（朝）", "afternoon": "下校（午後）"}
 DIRECTIONS = ["東", "北東", "北", "北西", "西", "南西", "南", "南東"]
@@ -195,17 +195,30 @@ def label_locations(points_xy: pd.DataFrame, schools_xy: pd.DataFrame) -> pd.Ser
 
 # ----------------------------------------------------------------------------------- off-route
 def off_route_by_segment(fixes_xy: pd.DataFrame, segments_plane, *, off_route_m: float = 40.0,
-                         max_assign_m: float = 400.0, min_cell: int = 10, only_windows: bool = False) -> pd.DataFrame:
+                         max_assign_m: float = 400.0, min_cell: int = 10, only_windows: bool = True,
+                         max_accuracy_m: float | None = None, min_off_run: int = 2, seed: int = 0) -> pd.DataFrame:
     """Share of fixes off the designated route, by segment.
 
-    Each fix is attributed to the nearest designated-route segment *of the child's school*; fixes
-    farther than ``max_assign_m`` from every such segment are left out (not on the way to school).
-    A fix is off-route when it is more than ``off_route_m`` from that segment. Returns per segment:
-    fixes, off_fixes, share (with Wilson 95 % interval), trips (child-trips with a fix attributed),
-    off_trips and trip_share (child-trips with at least one off-route fix), children (distinct) and
-    ``suppressed`` (children < ``min_cell``: shares not to be shown).
+    Only fixes in the commuting windows count (``only_windows``): real devices log all day, and a child
+    at the park after school is not off the route to school. Only fixes whose reported accuracy is at
+    most ``max_accuracy_m`` (default half of ``off_route_m``) count, so that GPS error alone seldom
+    puts a fix beyond the threshold. Each fix is attributed to the nearest designated-route segment *of
+    the child's school*; fixes farther than ``max_assign_m`` from every such segment are left out (not
+    on the way to school). A fix is off-route when it is more than ``off_route_m`` from that segment; a
+    trip leaves the route on a segment when ``min_off_run`` consecutive fixes of the trip are off-route
+    and one of them is attributed to that segment (one stray fix is not a detour).
+
+    Returns per segment: fixes, off_fixes, share with a 95 % interval from resampling children
+    (:func:`ebpm_analysis.stats.intervals.cluster_ratio_interval`: a child who takes a detour takes it
+    most days, so fixes are not independent), trips (child-trips with a fix attributed), off_trips and
+    trip_share, children (distinct) and ``suppressed`` (children < ``min_cell``: shares not to be shown).
     """
+    if min_off_run < 1:
+        raise ParameterError("min_off_run", f"{min_off_run}", expected="a whole number of at least 1")
+    acc_max = off_route_m / 2 if max_accuracy_m is None else max_accuracy_m
     f = fixes_xy if not only_windows else fixes_xy[fixes_xy["period"].notna()]
+    if "accuracy" in f.columns:
+        f = f[f["accuracy"] <= acc_max]
     parts = []
     for sid, seg in segments_plane.groupby("school_id"):
         fs = f[f["school_id"] == sid]
@@ -217,26 +230,33 @@ def off_route_by_segment(fixes_xy: pd.DataFrame, segments_plane, *, off_route_m:
         (ip, ig), dist = tree.query_nearest(pts, max_distance=max_assign_m, return_distance=True, all_matches=False)
         parts.append(pd.DataFrame({
             "segment_id": seg["segment_id"].to_numpy()[ig], "device_id": fs["device_id"].to_numpy()[ip],
-            "trip": fs["trip"].to_numpy()[ip], "dist": dist}))
+            "trip": fs["trip"].to_numpy()[ip], "timestamp": fs["timestamp"].to_numpy()[ip], "dist": dist}))
     cols = ["segment_id", "school_id", "fixes", "off_fixes", "share", "share_lo", "share_hi", "trips", "off_trips",
             "trip_share", "children", "suppressed"]
     if not parts:
         return pd.DataFrame(columns=cols)
-    a = pd.concat(parts, ignore_index=True)
+    a = pd.concat(parts, ignore_index=True).sort_values(["trip", "timestamp"], kind="stable").reset_index(drop=True)
     a["off"] = a["dist"] > off_route_m
+    # Length of the run of consecutive off-route fixes each fix belongs to, within its trip.
+    run_id = ((a["off"] != a["off"].shift()) | (a["trip"] != a["trip"].shift())).cumsum()
+    a["run"] = a.groupby(run_id)["off"].transform("size")
+    a["detour"] = a["off"] & (a["run"] >= min_off_run)
     g = a.groupby("segment_id")
     out = pd.DataFrame({"fixes": g.size(), "off_fixes": g["off"].sum(), "children": g["device_id"].nunique()})
-    trips = a.groupby(["segment_id", "trip"])["off"].any().groupby("segment_id")
+    trips = a.groupby(["segment_id", "trip"])["detour"].any().groupby("segment_id")
     out["trips"] = trips.size()
     out["off_trips"] = trips.sum()
+    by_child = a.groupby(["segment_id", "device_id"])["off"].agg(["sum", "size"])
+    ci = {sid: cluster_ratio_interval(c["sum"].to_numpy(), c["size"].to_numpy(), seed=seed, share=True)
+          for sid, c in by_child.groupby(level="segment_id")}
     out = segments_plane[["segment_id", "school_id"]].set_index("segment_id").join(out, how="left")
     for c in ("fixes", "off_fixes", "children", "trips", "off_trips"):
         out[c] = out[c].fillna(0).astype(int)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["share"] = np.where(out["fixes"] > 0, out["off_fixes"] / out["fixes"].clip(lower=1), np.nan)
         out["trip_share"] = np.where(out["trips"] > 0, out["off_trips"] / out["trips"].clip(lower=1), np.nan)
-    lo, hi = wilson_ci(out["off_fixes"].to_numpy(), out["fixes"].to_numpy())
-    out["share_lo"], out["share_hi"] = lo, hi
+    out["share_lo"] = [ci.get(sid, (np.nan, np.nan))[0] for sid in out.index]
+    out["share_hi"] = [ci.get(sid, (np.nan, np.nan))[1] for sid in out.index]
     out["suppressed"] = out["children"] < min_cell
     return out.reset_index()[cols].sort_values(["share", "segment_id"], ascending=[False, True]).reset_index(drop=True)
 

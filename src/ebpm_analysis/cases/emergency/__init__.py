@@ -28,7 +28,7 @@ from .analysis import (
     summarise_demand,
     summarise_forecast,
 )
-from .crew import CrewEffect, day_bootstrap_interval, daytime_crew_effect, simulate_dispatch, weekday_daytime
+from .crew import CrewEffect, daytime_crew_effect, simulate_dispatch, weekday_daytime
 from .demand import (
     assign_districts,
     attach_xy,
@@ -64,7 +64,6 @@ __all__ = [
     "plan_placement", "summarise_demand", "summarise_forecast",
     "DailyDispatchModel", "SarimaxModel", "age_rates", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
     "backtest_summary", "calendar_features", "candidate_sites", "choice_sentence", "climatology", "daily_series",
-    "day_bootstrap_interval",
     "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",
     "full_years", "hourly_profile", "response_bands",
     "response_by_district", "response_cost", "response_trend", "seasonal_naive", "share_between",

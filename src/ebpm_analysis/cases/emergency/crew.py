@@ -10,6 +10,7 @@ import pandas as pd
 
 from ...jpcalendar import is_holiday
 from ...location import distance_matrix
+from ...stats.intervals import cluster_ratio_interval
 from .demand import attach_xy
 
 
@@ -30,8 +31,9 @@ class CrewEffect:
     saving_min : float
         Mean saving (minutes) in the simulation.
     saving_lo, saving_hi : float
-        95 % interval of the mean saving from resampling whole days (:func:`day_bootstrap_interval`): calls
-        of one day share crews, so they are not independent. It reflects which calls happened, not the
+        95 % interval of the mean saving from resampling whole days
+        (:func:`ebpm_analysis.stats.intervals.cluster_ratio_interval`): calls of one day share crews, so they
+        are not independent. It reflects which calls happened, not the
         travel model or the simulation's rules (both fixed); NaN with fewer than two days.
     threshold_min : float
         Response-time threshold of the two shares below (minutes).
@@ -103,25 +105,6 @@ def simulate_dispatch(call_min: np.ndarray, travel: np.ndarray, crew_station: np
     return resp
 
 
-def day_bootstrap_interval(values: np.ndarray, days: np.ndarray, *, level: float = 0.95, reps: int = 2000,
-                           seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of the mean of ``values`` when whole days (``days``: one label per value) are
-    resampled with replacement. Values of one day are dependent (they share crews), so the day is the
-    unit of resampling (scipy.stats.bootstrap resamples single observations, not clusters); NaN when
-    there are fewer than two days."""
-    values = np.asarray(values, dtype=float)
-    labels, inv = np.unique(np.asarray(days), return_inverse=True)
-    if len(labels) < 2:
-        return float("nan"), float("nan")
-    sums = np.bincount(inv, weights=values, minlength=len(labels))
-    counts = np.bincount(inv, minlength=len(labels)).astype(float)
-    idx = np.random.default_rng(seed).integers(0, len(labels), size=(reps, len(labels)))
-    means = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
-    a = (1 - level) / 2
-    lo, hi = np.quantile(means, [a, 1 - a])
-    return float(lo), float(hi)
-
-
 def daytime_crew_effect(log: pd.DataFrame, stations: pd.DataFrame, tm: dict, *, last_days: int = 365,
                         shift_start: str = "08:30", shift_end: str = "17:00", handover_return_min: float = 28.0,
                         nontransport_min: float = 29.0, station_code: str | None = None,
@@ -162,7 +145,8 @@ def daytime_crew_effect(log: pd.DataFrame, stations: pd.DataFrame, tm: dict, *, 
     area = first_due == s_idx
     m = area & day_ok
     diff = r0[m] - r1[m]
-    lo, hi = day_bootstrap_interval(diff, sel["t_call"].dt.normalize().to_numpy()[m])
+    day = pd.Series(diff).groupby(sel["t_call"].dt.normalize().to_numpy()[m])
+    lo, hi = cluster_ratio_interval(day.sum().to_numpy(), day.size().to_numpy())   # calls of a day share crews
     return CrewEffect(
         station_code=st.loc[s_idx, "station_code"], station_name=st.loc[s_idx, "station_name"],
         calls_area_daytime=int(m.sum()), daytime_calls_per_crew=float(per_crew[s_idx]),
