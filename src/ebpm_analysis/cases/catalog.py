@@ -71,7 +71,7 @@ class CatalogResult:
         return sum(all(c.get("description") for c in e["columns"]) for e in self.entries)
 
     @property
-    def coverage(self) -> pd.Series:
+    def checked_status(self) -> pd.Series:
         """How far each dataset was checked: ``checked`` (its columns were compared with the entry, or a
         check found a mismatch before that), ``not_generated`` (a synthetic file not generated yet) or
         ``format`` (a format whose columns are not checked here: zip, json, headerless CSV)."""
@@ -85,27 +85,27 @@ class CatalogResult:
                 out[ds] = "not_generated"
             else:
                 out[ds] = "format"
-        return pd.Series(out, name="coverage")
+        return pd.Series(out, name="checked_status")
 
     @property
     def n_checked(self) -> int:
-        """Datasets actually checked against their entry (see :attr:`coverage`)."""
-        return int((self.coverage == "checked").sum())
+        """Datasets actually checked against their entry (see :attr:`checked_status`)."""
+        return int((self.checked_status == "checked").sum())
 
     @property
     def n_not_generated(self) -> int:
-        return int((self.coverage == "not_generated").sum())
+        return int((self.checked_status == "not_generated").sum())
 
     @property
     def n_format_unchecked(self) -> int:
-        return int((self.coverage == "format").sum())
+        return int((self.checked_status == "format").sum())
 
     @property
     def n_matching(self) -> int:
         """Checked datasets without a mismatch (status ok, info or warning). Datasets not checked are not
         counted as matching: 'no mismatch found' is not 'matches' when nothing was compared."""
         st = self.by_dataset.set_index("dataset")["status"]
-        checked = self.coverage == "checked"
+        checked = self.checked_status == "checked"
         return int((checked & st.reindex(checked.index).isin(["ok", "info", "warning"])).sum())
 
     def coverage_line(self) -> str | None:
@@ -123,10 +123,10 @@ class CatalogResult:
                 + "です。未検証のものは「目録どおり」に数えていません。")
 
     def n_clean(self, rule: str = "L2-01") -> int:
-        """Checked datasets (:attr:`coverage`) without a finding other than ok for ``rule``."""
+        """Checked datasets (:attr:`checked_status`) without a finding other than ok for ``rule``."""
         f = self.findings
         flagged = set(f[(f["rule"] == rule) & (f["level"] != "ok")]["dataset"])
-        checked = self.coverage
+        checked = self.checked_status
         return int(sum(1 for ds in checked[checked == "checked"].index if ds not in flagged))
 
     def problems(self, width: int = 90) -> list[str]:
