@@ -132,7 +132,8 @@ def test_datasets_not_checked_are_not_counted_as_matching(real_entries, tmp_path
                    path=str(tmp_path / "not_yet.csv"))
     zipped = dict(csv_entry, id="zipped", title="ZIP", format="zip")
     res = validate_catalog([csv_entry, missing, zipped])
-    assert res.checked_status.to_dict() == {csv_entry["id"]: "checked", "synth_missing": "not_generated", "zipped": "format"}
+    assert res.checked_status.to_dict() == {csv_entry["id"]: "checked", "synth_missing": "not_generated",
+                                            "zipped": "format"}
     assert (res.n_checked, res.n_not_generated, res.n_format_unchecked) == (1, 1, 1)
     assert res.n_matching == 1 and res.n_errors == 0          # before: 3 (every dataset without an error)
     assert res.n_clean("L2-01") <= 1
