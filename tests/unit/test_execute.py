@@ -160,3 +160,25 @@ def test_make_help_lists_every_target():
     for t in targets:
         assert f"make {t} " in out, f"target {t} has no '## description' for make help"
     assert "make reports" in out and "make test" in out
+
+
+@pytest.mark.parametrize("say, named", [
+    ("出典は docs/sources.md#diesel-counter を参照。",
+     "'docs/sources.md#diesel-counter' (a document of the repository)"),
+    ("既定値はパラメータ input_path で変えられます。", "'パラメータ input_path' (a parameter name)"),
+    ("`input_path` に指定すると節が加わります。", "'input_path' (the parameter name)"),
+])
+def test_report_text_with_internal_references_fails_the_build(layout, tmp_path, say, named):
+    """Issue 14: a build check rejects report text that points readers at repository files or parameter
+    names; the previous report is kept and the message names the text."""
+    pset = tmp_path / "wording.yml"
+    pset.write_text("say: ''\n", encoding="utf-8")
+    ok = run_notebook(FIX, str(pset), layout=layout, log=lambda *a: None)
+    before = ok.report.read_bytes()
+    pset.write_text(json.dumps({"say": say}, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(RunFailed) as e:
+        run_notebook(FIX, str(pset), layout=layout, log=lambda *a: None)
+    assert named in str(e.value) and "previous report was kept" in str(e.value)
+    assert ok.report.read_bytes() == before
+    status = json.loads((layout.status_dir / "fixture_run--wording.json").read_text(encoding="utf-8"))
+    assert status["status"] == "failed" and status["error_summary"].startswith("本文に内部参照 1件")

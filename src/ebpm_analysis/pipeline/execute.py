@@ -30,6 +30,7 @@ from ..errors import EbpmError
 from ..io.common import atomic_path
 from ..provenance import data_nature, git_state, package_versions, sha256_file
 from . import params as P
+from . import wording
 from .render import parse_front_matter, render
 
 KERNEL_NAME = "ebpm"
@@ -344,6 +345,19 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     nb = nbformat.read(tmp_nb, as_version=4)
     fm = fill_front_matter(nb, all_params, prov["data_nature"]) or fm   # the subtitle says real or synthetic
     fm = mark_audience(nb, run["audience"]) or fm
+    refs = wording.internal_references(nb, spec)
+    if refs:   # a build check (issue 14): the reader cannot open repository files or know parameter names
+        layout.failed_dir.mkdir(parents=True, exist_ok=True)
+        failed = layout.failed_dir / f"{stem}.ipynb"
+        os.replace(tmp_nb, failed)
+        more = f"; and {len(refs) - 5} more" if len(refs) > 5 else ""
+        msg = (f"{stem}: the report text refers to what its readers cannot open or do not know: "
+               f"{'; '.join(refs[:5])}{more}. Write the source or the setting out in words (parameters are "
+               f"listed in the provenance section). The previous report was kept; the notebook is "
+               f"{paths.relative(failed)}.")
+        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
+                      summary=f"本文に内部参照 {len(refs)}件（詳細: {paths.relative(failed)}）")
+        raise RunFailed(msg)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:

@@ -1,0 +1,38 @@
+"""pipeline.wording: what counts as an internal reference in report text, and what does not."""
+
+import nbformat
+
+from ebpm_analysis.pipeline.wording import internal_references
+
+NOTES = "FAC" + "TS"   # the old research notes' name, in two parts (tests/unit/test_sources.py)
+
+
+def _nb():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("## 方法\n\n詳しくは " + NOTES + " §1.3 と docs/sources.md#npa-honhyo を参照。"),
+        nbformat.v4.new_code_cell("report.md(...)", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/markdown": "集計表は min_cell 未満を秘匿（パラメータ input_kind で切替）。"})]),
+        nbformat.v4.new_code_cell("report.table(...)", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": "<table><td>min_cell</td><td>docs/x</td></table>"})]),
+        nbformat.v4.new_markdown_cell("演習：パラメータ `braking_g` を変える（docs/exercise.md）",
+                                      metadata={"tags": ["workshop", "remove-cell"]}),
+        nbformat.v4.new_markdown_cell("出力は staff_plan_by_day.csv、min_cellular は別の語、seed は一般語です。"),
+    ]
+    return nb
+
+
+def test_repository_paths_notes_and_parameter_names_are_found():
+    found = internal_references(_nb(), ["min_cell", "input_kind", "seed", "braking_g"])
+    assert found == [
+        "cell 0: 'docs/sources.md#npa-honhyo' (a document of the repository)",
+        f"cell 0: '{NOTES} §1.3' (an internal note)",
+        "cell 1: 'パラメータ input_kind' (a parameter name)",
+        "cell 1: 'min_cell' (the parameter name)",        # input_kind is inside the reference above
+    ]
+
+
+def test_tables_removed_cells_and_ordinary_words_are_not_references():
+    nb = _nb()
+    nb.cells = nb.cells[2:]
+    assert internal_references(nb, ["min_cell", "seed", "braking_g"]) == []
