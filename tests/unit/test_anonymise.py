@@ -166,40 +166,86 @@ def test_bad_input_names_what_is_expected(tmp_path, monkeypatch):
     assert not (tmp_path / "x.csv").exists()
 
 
+def _hand_dispatch():
+    """Ten dispatches at one point (one 1 km mesh) in one ISO week (2024-W02), classes on (年齢, 性別, 地区, 週):
+    高齢者/男 ×4 (傷病程度 軽症, 中等症, 軽症, 重症: l 3), 高齢者/女 ×3 (軽症 ×3: l 1),
+    成人/男 ×2 (中等症, 不搬送: l 2), 成人/女 ×1 (軽症: l 1)."""
+    cls = [("高齢者", "男", ["軽症", "中等症", "軽症", "重症"]), ("高齢者", "女", ["軽症"] * 3),
+           ("成人", "男", ["中等症", ""]), ("成人", "女", ["軽症"])]
+    rows = [(age, sex, sev) for age, sex, sevs in cls for sev in sevs]
+    return pd.DataFrame([{"事案番号": f"R2024-{i:06d}", "覚知日時": f"2024/01/{8 + i % 5:02d} 10:00:00",
+                          "現着日時": f"2024/01/{8 + i % 5:02d} 10:09:00", "事故種別": "急病", "傷病程度": sev,
+                          "年齢区分": age, "性別": sex, "緯度": "32.8031", "経度": "130.7079"}
+                         for i, (age, sex, sev) in enumerate(rows)])
+
+
+def test_dispatch_k_and_l_with_sex_by_hand():
+    src, base, ladders, sensitive = A.dispatch_extract(_hand_dispatch(), KEY1)
+    qi = [ld.column for ld in ladders]
+    assert qi == ["年齢", "性別", "地区", "覚知時期"] and sensitive == "傷病程度"
+    # everything pinned at its finest level: k = 1 (成人/女), l = 1; k=3 suppresses 成人/男 and 成人/女 (3 records)
+    r = A.enforce(src, base, ladders, k=3, sensitive=sensitive, keep=tuple(qi))
+    assert r.before["k_achieved"] == 1 and r.before["l_achieved"] == 1 and r.before["classes"] == 4
+    assert r.before["records_in_classes_below_k"] == 3 and r.before["classes_below_k"] == 2
+    assert r.suppressed == 3 and r.after["k_achieved"] == 3 and r.after["l_achieved"] == 1
+    assert r.extract["年齢"].eq("高齢者").all() and r.extract["覚知時期"].eq("2024-W02").all()
+    # l=2 as well: 高齢者/女 (three 軽症) goes too; only 高齢者/男 is left (k 4, l 3)
+    r = A.enforce(src, base, ladders, k=3, sensitive=sensitive, l=2, keep=tuple(qi))
+    assert r.suppressed == 6 and (r.after["k_achieved"], r.after["l_achieved"]) == (4, 3)
+    assert r.extract["性別"].eq("男").all()
+    # free to generalise, no suppression allowed: 年齢区分 → 3区分, 1 km → 10 km mesh and 週 → 月 change nothing
+    # (3 records stay at risk); 性別 → 全体 leaves 高齢者 ×7 (l 3) and 成人 ×3 (中等症, 不搬送, 軽症: l 3) → k 3, l 3
+    r = A.enforce(src, base, ladders, k=3, sensitive=sensitive, max_suppression=0.0)
+    assert r.levels == {"年齢": "年齢区分", "性別": "全体", "地区": "1kmメッシュ", "覚知時期": "週"}
+    assert r.steps == ["性別: 性別 → 全体 (records at risk 3 → 0)"] and r.suppressed == 0
+    assert (r.after["k_achieved"], r.after["l_achieved"], r.after["classes"]) == (3, 3, 2)
+
+
 def test_cli_on_the_synthetic_dispatch_log(tmp_path, monkeypatch, capsys):
-    """k ≥ 5 on (age band, district, week) with the districts and weeks kept as they are; the
-    synthetic log has no 性別 column (FDMA 年齢区分 only), the preset adds it when a log has one
-    (test above). Two keys give unrelated pseudonyms for the same records; no key is written."""
+    """Issue 12 Must-show: `ebpm anonymise` on the synthetic dispatch log gives an extract with k ≥ 5 on
+    (age band 年齢区分, sex 性別, district 地区, week 覚知時期), all four pinned at their finest level so that the
+    records of too-small classes are suppressed, and says how many (terminal and risk summary); the keyed
+    pseudonyms are stable under one key and unrelated under another; the key is written nowhere."""
+    from ebpm_analysis.io.dispatch_log import AGE_GROUPS, SEXES
     from ebpm_analysis.synth.emergency import ensure_emergency
 
     src = ensure_emergency(42, city_code="43100", start="2023-01-01", end="2024-12-31", n_districts=20)
-    outs = {}
-    for name, key in (("a", KEY1), ("b", KEY2)):
+    raw = pd.read_csv(src / "dispatch_log.csv", encoding="cp932", dtype=str)
+    assert set(raw["性別"]) == set(SEXES)
+    qi = ["年齢", "性別", "地区", "覚知時期"]
+    outs, printed = {}, {}
+    for name, key in (("a", KEY1), ("b", KEY2), ("a_again", KEY1)):
         monkeypatch.setenv("EBPM_ANON_KEY", key.decode())
         out = tmp_path / f"extract_{name}.csv"
         assert cli.main(["anonymise", str(src / "dispatch_log.csv"), "--kind", "dispatch", "--out", str(out),
-                         "--districts", str(src / "districts.geojson"), "--keep", "地区", "覚知時期"]) == 0
-        outs[name] = out
-    printed = capsys.readouterr().out
-    assert "records in classes below k=5" in printed and "the key is not written anywhere" in printed
-    a = pd.read_csv(outs["a"], dtype=str, encoding="utf-8-sig")
-    b = pd.read_csv(outs["b"], dtype=str, encoding="utf-8-sig")
-    qi = ["年齢", "地区", "覚知時期"]
-    assert A.k_anonymity(a, qi) >= 5
+                         "--districts", str(src / "districts.geojson"), "--keep", *qi]) == 0
+        outs[name], printed[name] = out, capsys.readouterr()
+    a, b, a2 = (pd.read_csv(outs[n], dtype=str, encoding="utf-8-sig") for n in ("a", "b", "a_again"))
+    # k ≥ 5 on the four quasi-identifiers at their finest level, counted here without the kit's own measure
+    assert a.groupby(qi).size().min() >= 5 and A.k_anonymity(a, qi) >= 5
+    assert {"成人", "高齢者"} <= set(a["年齢"]) <= set(AGE_GROUPS) and {"男", "女"} <= set(a["性別"]) <= set(SEXES)
     assert a["覚知時期"].str.match(r"^\d{4}-W\d{2}$").all() and a["地区"].str.match(r"^43\d{3}-D\d{2}$").all()
-    raw = pd.read_csv(src / "dispatch_log.csv", encoding="cp932", dtype=str)
-    assert len(a) >= 0.95 * len(raw) and a["事案ID"].is_unique
+    assert a["地区"].nunique() == 20
+    # the risk summary: nothing generalised, so exactly the records of classes below k were suppressed
+    risk = json.loads(outs["a"].with_suffix(".risk.json").read_text(encoding="utf-8"))
+    assert risk["levels"] == {"年齢": "年齢区分", "性別": "性別", "地区": "地区", "覚知時期": "週"}
+    below = risk["before"]["records_in_classes_below_k"]
+    assert risk["before"]["records"] == len(raw) and 0 < below < len(raw) / 2
+    assert risk["suppressed_records"] == below == len(raw) - len(a)
+    assert risk["after"]["k_achieved"] >= 5 and risk["after"]["records_in_classes_below_k"] == 0
+    assert risk["steps"] == [f"suppressed {below:,} records in classes below k=5"]
+    out = printed["a"].out
+    assert f"{below:,} records in classes below k=5" in out and "after:" in out and ", k=" in out
+    assert "the key is not written anywhere" in out
+    # pseudonyms: one per record, never the source ID; the same under the same key, unrelated under another
+    assert a["事案ID"].is_unique and not set(a["事案ID"]) & set(raw["事案番号"])
+    pd.testing.assert_frame_equal(a, a2)
     pd.testing.assert_frame_equal(a.drop(columns="事案ID"), b.drop(columns="事案ID"))  # same records, same order
     assert not set(a["事案ID"]) & set(b["事案ID"])
-    assert not set(a["事案ID"]) & set(raw["事案番号"])
-    risk = json.loads(outs["a"].with_suffix(".risk.json").read_text(encoding="utf-8"))
-    assert risk["after"]["k_achieved"] >= 5 and risk["after"]["records_in_classes_below_k"] == 0
-    assert risk["before"]["records"] == len(raw) and risk["suppressed_records"] == len(raw) - len(a)
-    assert risk["before"]["records_in_classes_below_k"] > 0 and risk["steps"]
-    assert risk["levels"] == {"年齢": risk["levels"]["年齢"], "地区": "地区", "覚知時期": "週"}
-    for f in tmp_path.iterdir():
-        text = f.read_bytes()
-        assert KEY1 not in text and KEY2 not in text
+    for key in (KEY1, KEY2):
+        for f in tmp_path.iterdir():
+            assert key not in f.read_bytes()
+        assert all(key.decode() not in p.out + p.err for p in printed.values())
 
 
 def test_dental_preset_by_hand():

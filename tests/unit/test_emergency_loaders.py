@@ -89,6 +89,35 @@ def test_unknown_codes_are_named(tmp_path, col, value):
     assert f"'{col}'" in msg and value in msg and "rows 3" in msg
 
 
+def test_optional_sex_column_is_checked_and_kept(tmp_path):
+    """性別 is optional: a log without it reads as before (no ``sex``); with it, 男/女/不明 are kept as ``sex``
+    and any other value is named with its column and row."""
+    assert "sex" not in DL.read_dispatch_log(write(tmp_path / "plain.csv")).columns
+    header = HEADER[:10] + ["性別"] + HEADER[10:]
+    rows = [r[:10] + [sx] + r[10:] for r, sx in zip(ROWS, ["男", "女", "不明"], strict=True)]
+    log = DL.read_dispatch_log(write(tmp_path / "sex.csv", rows, header))
+    assert log["sex"].tolist() == ["男", "女", "不明"]       # sorted by 覚知日時, the file's order here
+    rows[2][10] = "F"
+    with pytest.raises(InputFileError) as e:
+        DL.read_dispatch_log(write(tmp_path / "bad.csv", rows, header))
+    msg = str(e.value)
+    assert "'性別'" in msg and "'F'" in msg and "rows 4" in msg and "男 / 女 / 不明" in msg
+
+
+def test_synthetic_sex_comes_from_its_own_stream(monkeypatch):
+    """The generator's 性別 column is drawn from a stream of its own: replacing it changes no other value of the
+    log (so adding it kept the 04 baseline), and it holds the codes of the format."""
+    from ebpm_analysis.synth import emergency as E
+    kw = dict(city_code="43100", start="2024-01-01", end="2024-12-31", n_districts=8, population_total=20000)
+    log = E.generate_emergency(7, **kw)["log"]
+    assert list(log.columns) == HEADER[:10] + ["性別"] + HEADER[10:]
+    assert set(log["性別"]) <= set(DL.SEXES) and {"男", "女"} <= set(log["性別"])
+    monkeypatch.setattr(E, "_patient_sex", lambda seed, n: np.full(n, "女"))
+    other = E.generate_emergency(7, **kw)["log"]
+    pd.testing.assert_frame_equal(log.drop(columns="性別"), other.drop(columns="性別"))
+    assert (other["性別"] == "女").all() and not (log["性別"] == "女").all()
+
+
 def test_blank_severity_is_not_transported_but_blank_accident_type_is_an_error(tmp_path):
     with pytest.raises(InputFileError, match="事故種別"):
         DL.read_dispatch_log(write(tmp_path / "a.csv", rows_with(0, "事故種別", "")))

@@ -2,12 +2,13 @@
 
 1. **Dispatch log** (:func:`read_dispatch_log`): one row per ambulance dispatch, cp932 or UTF-8::
 
-       事案番号,覚知日時,出場日時,現着日時,病院着日時,出場隊,出場署所,事故種別,傷病程度,年齢区分,緯度,経度,町丁コード
+       事案番号,覚知日時,出場日時,現着日時,病院着日時,出場隊,出場署所,事故種別,傷病程度,年齢区分,性別,緯度,経度,町丁コード
 
+   性別 (男 / 女 / 不明) is optional: a system that does not export it gives the other columns.
    Times are ``YYYY/MM/DD HH:MM:SS`` (ISO ``YYYY-MM-DD HH:MM:SS`` accepted). 病院着 is blank when
    the patient was not transported (不搬送). Location is coordinates (JGD2011 degrees) or, where
-   they are blank, 町丁コード. Checks: 覚知 ≤ 出場 ≤ 現着 ≤ 病院着, the FDMA code lists below,
-   coordinates inside the city (when ``city`` is given), and a known area code.
+   they are blank, 町丁コード. Checks: 覚知 ≤ 出場 ≤ 現着 ≤ 病院着, the FDMA code lists below (and 性別
+   when given), coordinates inside the city (when ``city`` is given), and a known area code.
 2. **Hourly count table** (:func:`read_hourly_counts`), the layout Yokohama publishes as open data:
    ``覚知年,覚知月,覚知日,覚知時,件数`` (``傷病者数`` accepted as the count column).
 3. **District population** (:func:`read_district_population`): ``地区コード,地区名,区コード,人口,65歳以上人口``
@@ -33,6 +34,7 @@ ACCIDENT_TYPES = ("急病", "一般負傷", "交通事故", "転院搬送", "火
                   "運動競技", "加害", "自損行為", "その他")
 SEVERITIES = ("死亡", "重症", "中等症", "軽症", "その他")   # blank = 不搬送 (not transported)
 AGE_GROUPS = ("新生児", "乳幼児", "少年", "成人", "高齢者")
+SEXES = ("男", "女", "不明")
 
 COLUMNS = {
     "事案番号": "incident_id",
@@ -49,6 +51,7 @@ COLUMNS = {
     "経度": "lon",
     "町丁コード": "area_code",
 }
+OPTIONAL_COLUMNS = {"性別": "sex"}   # checked and kept when the file has it
 TIME_COLUMNS = ("覚知日時", "出場日時", "現着日時", "病院着日時")
 # The one bundled population projection: 熊本市 (43100), census + IPSS 2013 (data/raw/ipss-projection-kumamoto-city).
 IPSS_PROJECTIONS = {"43100": ("ipss-projection-kumamoto-city",
@@ -110,6 +113,9 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: 
     _check_codes(df, "事故種別", ACCIDENT_TYPES, path)
     _check_codes(df, "傷病程度", SEVERITIES, path, allow_blank=True)
     _check_codes(df, "年齢区分", AGE_GROUPS, path)
+    optional = [c for c in OPTIONAL_COLUMNS if c in df.columns]
+    if "性別" in optional:
+        _check_codes(df, "性別", SEXES, path)
     if known_stations is not None:
         _check_codes(df, "出場署所", tuple(known_stations), path)
     has_xy = df["緯度"].notna() & df["経度"].notna()
@@ -143,12 +149,14 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: 
             raise InputFileError(path, f"{int((~inside).sum())} dispatch location(s) outside the city",
                                  column="緯度/経度", rows=bad_rows(~inside),
                                  expected="JGD2011 latitude/longitude inside the city boundary (lat, lon not swapped)")
-    out = df.rename(columns=COLUMNS)[list(COLUMNS.values())].copy()
+    names = COLUMNS | {c: OPTIONAL_COLUMNS[c] for c in optional}
+    out = df.rename(columns=names)[list(names.values())].copy()
     for c in TIME_COLUMNS:
         out[COLUMNS[c]] = times[c]
     out["lat"] = out["lat"].astype(float)
     out["lon"] = out["lon"].astype(float)
-    for c in ("incident_id", "crew_id", "station_code", "accident_type", "severity", "age_group", "area_code"):
+    for c in ("incident_id", "crew_id", "station_code", "accident_type", "severity", "age_group", "area_code",
+              *(OPTIONAL_COLUMNS[c] for c in optional)):
         out[c] = out[c].str.strip()
     out["response_min"] = (out["t_scene"] - out["t_call"]).dt.total_seconds() / 60
     out["travel_min"] = (out["t_scene"] - out["t_dispatch"]).dt.total_seconds() / 60

@@ -51,7 +51,7 @@ from ..lookups import city_population, nearest_station
 from ..provenance import suspended
 from .weather import generate_daily_weather, station_normals, write_jma_daily_csv
 
-GENERATOR_VERSION = 4                # part of the cache key: bump when the generated data change
+GENERATOR_VERSION = 5                # part of the cache key: bump when the generated data change
 DEFAULT_CITY = "43100"               # 熊本市: the only city with a bundled population projection
 BUREAU_TOTAL_2024 = 46_580           # data/raw/kumamoto-fire-ems (熊本市消防局, 熊本市 only)
 BUREAU_OTHER_POP = 40_000            # 益城町 + 西原村, approximate [U]
@@ -79,6 +79,10 @@ ACCIDENT_P = {"急病": 0.66, "一般負傷": 0.16, "交通事故": 0.055, "転�
 SEVERITY_P = {"死亡": 0.012, "重症": 0.08, "中等症": 0.42, "軽症": 0.485, "その他": 0.003}
 YOUNG_AGE_P = {"新生児": 0.006, "乳幼児": 0.11, "少年": 0.09, "成人": 0.794}
 TRANSPORT_P = 0.87
+# 性別 of the patient (docs/sources.md#ems-patient-sex, an assumption): near even, 不明 rare (a person who
+# left before the crew arrived). Drawn from a stream of its own so that adding it changed no other value.
+SEX_P = {"男": 0.51, "女": 0.489, "不明": 0.001}
+SEX_STREAM = 1                       # spawn key of the 性別 stream under the generator's seed
 TURNOUT_MIN = 2.0                    # fixed part of 出場→現着 (leaving, access)
 TRAVEL_NOISE_SIGMA = 0.35            # log-normal noise of the road part
 KUMAMOTO_STATIONS = {"43101": "中央", "43102": "東", "43103": "西", "43104": "南", "43105": "北"}
@@ -392,6 +396,14 @@ def _call_attributes(tmax_call: np.ndarray, share_call: np.ndarray, transported:
     return acc, age, np.where(transported, sev, "")
 
 
+def _patient_sex(seed: int, n: int) -> np.ndarray:
+    """性別 of each dispatch from its own seeded stream (a child of ``SeedSequence(seed)``): the main generator's
+    draws, and so every other generated value, stay what they were before the column existed."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SEX_STREAM,)))
+    p = np.array(list(SEX_P.values()))
+    return np.array(list(SEX_P))[rng.choice(len(p), n, p=p / p.sum())]
+
+
 def _crew_names(stations: pd.DataFrame, crew_station: np.ndarray) -> np.ndarray:
     """Crew labels such as 中央救急1, numbered within each station."""
     crew_names = []
@@ -403,7 +415,7 @@ def _crew_names(stations: pd.DataFrame, crew_station: np.ndarray) -> np.ndarray:
     return np.array(crew_names)
 
 
-def _log_frame(call, dist_i, xy, districts, stations, r: dict, attrs, start_ts) -> pd.DataFrame:
+def _log_frame(call, dist_i, xy, districts, stations, r: dict, attrs, start_ts, sex) -> pd.DataFrame:
     """The dispatch log in the command-system layout (Japanese headers, ``YYYY/MM/DD HH:MM:SS``)."""
     acc, age, sev = attrs
     lonlat = geo.points_frame(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}), lon="x", lat="y",
@@ -422,7 +434,7 @@ def _log_frame(call, dist_i, xy, districts, stations, r: dict, attrs, start_ts) 
         "覚知日時": fmt(r["call_min"]), "出場日時": fmt(r["t_disp"]), "現着日時": fmt(r["t_scene"]),
         "病院着日時": fmt(r["t_hosp"]),
         "出場隊": crew_names[crew], "出場署所": stations["署所コード"].to_numpy()[r["crew_station"][crew]],
-        "事故種別": acc, "傷病程度": sev, "年齢区分": age,
+        "事故種別": acc, "傷病程度": sev, "年齢区分": age, "性別": sex,
         "緯度": np.round(lonlat.geometry.y.to_numpy(), 6), "経度": np.round(lonlat.geometry.x.to_numpy(), 6),
         "町丁コード": districts["district_code"].to_numpy()[dist_i],
     })
@@ -481,7 +493,7 @@ def generate_emergency(seed: int, *, city_code: str = DEFAULT_CITY, start: str =
     r = _respond(call, dist_i, xy, stations, growth_idx, start_ts, target_mean_response_min,
                  rt_drift_min_per_year, rng)
     attrs = _call_attributes(tmax[day_i], share[dist_i], r["transported"], rng)
-    log = _log_frame(call, dist_i, xy, districts, stations, r, attrs, start_ts)
+    log = _log_frame(call, dist_i, xy, districts, stations, r, attrs, start_ts, _patient_sex(seed, len(call)))
     dpop = pd.DataFrame({"地区コード": districts["district_code"], "地区名": districts["district_name"],
                          "区コード": districts["ward_code"], "人口": pop, "65歳以上人口": pop65})
     n = len(call)
@@ -512,6 +524,7 @@ def generate_emergency(seed: int, *, city_code: str = DEFAULT_CITY, start: str =
             ["<5", "5-10", "10-20", ">=20"],
             np.histogram(resp, [0, 5, 10, 20, np.inf])[0] / n, strict=True)},
         "transport_share": TRANSPORT_P,
+        "sex_p": SEX_P,
     }
     return {"log": log, "districts": districts, "district_population": dpop, "stations": stations,
             "weather_csv": weather_bytes, "truth": truth}
