@@ -27,7 +27,7 @@ STEM_SUFFIX = INTERNAL_MARK
 TITLE_PREFIX = f"【{INTERNAL_MARK}】"
 BANNER_TEXT = (f"{INTERNAL_MARK}（職員のみ）：この報告書は、公開用の報告書では秘匿または粗くしている詳細"
                "（施設別・地点別の少数の件数、正確な位置など）を含みます。庁外へ配布・掲載しないでください。"
-               "公開には公開用（audience: public）の報告書を使ってください。")
+               f"公開には、ファイル名とタイトルに「{INTERNAL_MARK}」が付かない公開用の報告書を使ってください。")
 
 
 def check(audience) -> str:
