@@ -32,6 +32,9 @@ def test_run_records_provenance_and_renders(layout):
     assert "<title>01999のパイプライン試験" in html  # unknown code: the code itself stands in
     assert "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv" in html
     assert "785441fe815e0d0b" in html  # sha256 of that input (first 16 hex digits)
+    # the tables of provenance are folded for readers who are not analysts (issue 14)
+    folded = html[html.index('<details class="ebpm-provenance-details">'):html.index("</details>")]
+    assert "785441fe815e0d0b" in folded and "<summary>" in folded
     nb = nbformat.read(r.executed, as_version=4)
     prov = nb.metadata["ebpm"]
     assert prov["parameters"]["city_code"] == "01999" and prov["parameters"]["ratio"] == 0.5
@@ -52,7 +55,7 @@ def test_title_placeholder_names_the_city(layout):
     status = json.loads((layout.status_dir / "fixture_run--43202.json").read_text(encoding="utf-8"))
     assert status["title"] == "八代市のパイプライン試験 Pipeline fixture"
     # the subtitle's {{data_label}} comes from the inputs read: the fixture reads one real file
-    assert status["subtitle"] == "fixture — real data（実データ）" and "fixture — real data（実データ）" in html
+    assert status["subtitle"] == "fixture — 実データ" and "fixture — 実データ" in html
     assert (status["city"], status["city_name"]) == ("43202", "八代市")
     assert {e["dataset"] for e in nbformat.read(r.executed, as_version=4).metadata["ebpm"]["inputs"]} == {
         "ipss-projection-kumamoto-city"}  # deriving the name is not an input of the analysis

@@ -146,6 +146,9 @@ def _provenance_markdown(prov: dict) -> str:
 <code>{html.escape(prov['command'])}</code>
 で再現できます（同じ入力・パラメータなら同じ数値になります）。</p>
 
+<details class="ebpm-provenance-details">
+<summary>実行環境・パラメータ・入力ファイルの一覧（分析担当者向け）</summary>
+
 <table>
 <tr><th>項目</th><th>値</th></tr>
 <tr><td>ノートブック</td>
@@ -163,11 +166,11 @@ def _provenance_markdown(prov: dict) -> str:
 <table><tr><th>パラメータ</th><th>値</th></tr>{rows_p}</table>
 
 <table><tr><th>入力ファイル</th><th>種別</th><th>バイト</th><th>SHA-256</th></tr>{rows_i}</table>
+</details>
 </section>"""
 
 
-DATA_LABELS = {"real": "real data（実データ）", "synthetic": "synthetic data（合成データ）",
-               "mixed": "real and synthetic data（実データ＋合成データ）"}
+DATA_LABELS = {"real": "実データ", "synthetic": "合成データ", "mixed": "実データ＋合成データ"}
 
 
 def template_values(values: dict, data_nature: str | None = None) -> dict[str, str]:
