@@ -185,3 +185,17 @@ def test_report_text_with_internal_references_fails_the_build(layout, tmp_path, 
     assert ok.report.read_bytes() == before
     status = json.loads((layout.status_dir / "fixture_run--wording.json").read_text(encoding="utf-8"))
     assert status["status"] == "failed" and status["error_summary"].startswith("本文に内部参照 1件")
+
+
+def test_glossary_lists_the_terms_the_report_uses(layout, tmp_path):
+    """Issue 14: a 用語 section before the provenance explains the statistical terms the text uses."""
+    pset = tmp_path / "terms.yml"
+    pset.write_text(json.dumps({"say": "市全体の率の95%信頼区間と、経験ベイズで補正した率を示します。"},
+                               ensure_ascii=False), encoding="utf-8")
+    html = run_notebook(FIX, str(pset), layout=layout, log=lambda *a: None).report.read_text(encoding="utf-8")
+    start = html.index('class="ebpm-glossary"')
+    section = html[start:html.index("来歴（Provenance）", start)]
+    assert "95%信頼区間（95%区間）" in section and "経験ベイズ（EB）・平滑化" in section
+    assert "アーランC" not in section                                  # a term the report does not use
+    plain = run_notebook(FIX, None, city="八代市", layout=layout, log=lambda *a: None).report.read_text("utf-8")
+    assert "ebpm-glossary" not in plain

@@ -29,8 +29,8 @@ from .. import paths
 from ..errors import EbpmError
 from ..io.common import atomic_path
 from ..provenance import data_nature, git_state, package_versions, sha256_file
+from . import glossary, wording
 from . import params as P
-from . import wording
 from .render import parse_front_matter, render
 
 KERNEL_NAME = "ebpm"
@@ -366,6 +366,11 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = tags + ["remove-cell"]
     nb.metadata["ebpm"] = prov
+    terms = glossary.terms_used(nb)
+    if terms:   # 用語: the statistical terms this report uses, explained (issue 14)
+        cell = nbformat.v4.new_markdown_cell(glossary.glossary_markdown(terms))
+        cell.metadata["tags"] = ["ebpm-glossary"]
+        nb.cells.append(cell)
     cell = nbformat.v4.new_markdown_cell(_provenance_markdown(prov))
     cell.metadata["tags"] = ["ebpm-provenance"]
     nb.cells.append(cell)
