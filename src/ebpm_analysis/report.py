@@ -39,10 +39,10 @@ from .provenance import data_nature, recorded_inputs
 NATURE_TEXT = {
     "real": ("real", "実データ", "この報告書は公開されている実データに基づきます。"),
     "synthetic": ("synthetic", "合成データ",
-                  "この報告書の数値は、公表統計に合わせて調整した<strong>合成データ（synthetic）</strong>によるもので、"
+                  "この報告書の数値は、公表統計に合わせて調整した<strong>合成データ</strong>によるもので、"
                   "実在の個人・施設・事案を表しません。手法と読み方の例示です。"),
     "mixed": ("mixed", "実データ＋合成データ",
-              "この報告書は実データと<strong>合成データ（synthetic）</strong>を組み合わせています。"
+              "この報告書は実データと<strong>合成データ</strong>を組み合わせています。"
               "どの図表がどちらに基づくかは各図の出典欄を参照してください。"),
 }
 

@@ -136,7 +136,7 @@ def _provenance_markdown(prov: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
     git = prov["git"]
     commit = (git.get("commit") or "不明")[:12] + (" (未コミットの変更あり)" if git.get("dirty") else "")
-    nature = {"real": "実データ", "synthetic": "合成データ（synthetic）", "mixed": "実データ＋合成データ",
+    nature = {"real": "実データ", "synthetic": "合成データ", "mixed": "実データ＋合成データ",
               "none": "入力記録なし"}[prov["data_nature"]]
     return f"""<section class="ebpm-provenance">
 
