@@ -12,7 +12,7 @@ FIX = Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_run.ipynb"
 
 def test_inspect_parameters_reads_defaults_and_comments():
     spec = P.inspect_parameters(FIX)
-    assert list(spec) == ["city_code", "n", "ratio", "fail", "labels", "input_path", "audience"]
+    assert list(spec) == ["city_code", "n", "ratio", "fail", "labels", "input_path", "say", "audience"]
     assert spec["city_code"].default == "43100" and spec["city_code"].type_name == "string"
     assert spec["n"].default == 3 and spec["ratio"].default == 0.5
     assert spec["city_code"].comment == "5-digit code as a string"
