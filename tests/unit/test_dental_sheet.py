@@ -222,7 +222,7 @@ def test_read_facilities():
 
 
 @pytest.mark.parametrize("col,value,word", [("施設種別", "学童保育", "unknown facility types"),
-                                            ("緯度", "132.8", "impossible coordinates"),
+                                            ("緯度", "132.8", "outside Japan"),
                                             ("施設コード", "F001", "duplicate facility codes")])
 def test_bad_facility_list(tmp_path, col, value, word):
     df = pd.read_csv(FAC, encoding="cp932", dtype=str)

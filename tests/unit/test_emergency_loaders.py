@@ -131,8 +131,17 @@ def test_unknown_station_and_area_codes(tmp_path):
         DL.read_dispatch_log(p, known_areas=["43101-D01", "43101-D02"])
 
 
+def test_swapped_or_null_island_coordinates_are_refused_even_without_a_city(tmp_path):
+    for lat, lon, what in (("130.741700", "32.803100", "latitude and longitude swapped"),
+                           ("0", "0", "null-island")):
+        rows = rows_with(0, "緯度", lat)
+        rows[0][HEADER.index("経度")] = lon
+        p = write(tmp_path / "out.csv", rows)
+        with pytest.raises(InputFileError, match=rf"'緯度/経度': 1 .*{what}.*\(rows 2\)"):
+            DL.read_dispatch_log(p)
+
+
 @pytest.mark.parametrize("lat,lon", [("35.681200", "139.767100"),   # Tokyo station
-                                     ("130.741700", "32.803100"),   # lat/lon swapped
                                      ("32.620000", "130.620000")])  # 宇土市 side, south of the city
 def test_coordinates_outside_the_city(tmp_path, city, lat, lon):
     rows = rows_with(0, "緯度", lat)
@@ -218,7 +227,7 @@ def test_stations_and_crews(tmp_path, city):
 @pytest.mark.parametrize("row,col", [("S01,中央,本部,2,0,32.8,130.74", "区分"),
                                      ("S01,中央,消防署,-1,0,32.8,130.74", "救急隊数_24時間"),
                                      ("S01,中央,消防署,1,0.5,32.8,130.74", "救急隊数_日勤"),
-                                     ("S01,中央,消防署,1,0,130.74,32.8", "緯度")])
+                                     ("S01,中央,消防署,1,0,130.74,32.8", "緯度/経度")])
 def test_station_errors(tmp_path, row, col):
     with pytest.raises(InputFileError) as e:
         ST.read_stations(write_stations(tmp_path / "st.csv", [row]))

@@ -84,7 +84,7 @@ def test_swapped_lat_lon_is_impossible(tmp_path):
     rows = [r[:5] + (r[6], r[5]) + r[7:] for r in ROWS]
     with pytest.raises(InputFileError) as e:
         school_fixes.read_fixes(write(tmp_path / "sw.csv", rows=rows))
-    assert "column 'lat'" in str(e.value) and "rows 2, 3, 4, 5" in str(e.value)
+    assert "column 'lat/lon'" in str(e.value) and "swapped" in str(e.value) and "rows 2, 3, 4, 5" in str(e.value)
 
 
 def test_time_going_backwards_per_device(tmp_path):
@@ -113,7 +113,7 @@ def test_duplicate_fixes(tmp_path):
     ("timestamp", "2026/10/05 7:31", "unreadable timestamps"),
     ("lat", "北緯32.8", "non-numeric"),
     ("lon", "", "non-numeric"),
-    ("accuracy", "-5", "impossible values"),
+    ("accuracy", "-5", "implausible value"),
     ("device_id", "", "blank identifiers"),
 ])
 def test_bad_values_name_column_and_row(tmp_path, col, value, needle):

@@ -67,6 +67,12 @@ def load_catalog(catalog_dir: str | Path | None = None) -> list[dict]:
         bad = [c.get("name") for c in e["columns"] if c.get("type") not in COLUMN_TYPES]
         if bad:
             raise InputFileError(f, f"columns {bad[:3]} have unknown types", expected=f"one of {sorted(COLUMN_TYPES)}")
+        bad = [c.get("name") for c in e["columns"]
+               if ("range" in c and (not isinstance(c["range"], list) or len(c["range"]) != 2))
+               or c.get("check", "latlon") not in CHECKS]
+        if bad:
+            raise InputFileError(f, f"columns {bad[:3]} have a malformed rule",
+                                 expected=f"range: [low, high] and check: one of {sorted(CHECKS)}")
         if e["format"] not in FORMATS or e["encoding"] not in ENCODINGS or e["nature"] not in ("real", "synthetic"):
             raise InputFileError(f, f"format/encoding/nature {e['format']!r}/{e['encoding']!r}/{e['nature']!r} "
                                     "not allowed",
@@ -238,6 +244,13 @@ def _column_issues(entry: dict, df: pd.DataFrame, sql_types: dict, area_codes: s
         nonblank = s[s != ""]
         if typ in ("integer", "number"):
             _numeric_issues(col, s, nonblank, issues)
+            if "range" in col:
+                num = pd.to_numeric(nonblank.str.replace(",", "", regex=False), errors="coerce")
+                lo, hi = (float(x) for x in col["range"])
+                outside = num[(num < lo) | (num > hi)]
+                if len(outside):
+                    out.add("error", "妥当範囲", "", f"{name} に範囲 {col['range'][0]}–{col['range'][1]} の外の値 "
+                                                   f"{len(outside)} セル（例: {outside.iloc[0]:g}）")
         if typ in ("code", "area_code"):
             if sql_types.get(name, "").startswith(("INT", "REAL", "MEDIUMINT")):
                 issues.int_codes.append(name)
@@ -336,13 +349,35 @@ def datasets_table(entries: list[dict]) -> pd.DataFrame:
     return df
 
 
+#: Column checks a catalog entry may declare besides ``range`` (what the readers enforce, shown by 00_data_catalog).
+CHECKS = {
+    "latlon": "日本国内の緯度・経度（緯度20–46・経度122–154、(0, 0) と緯度経度の入れ替えは不可）",
+    "boundary": "境界ファイルにある市・区の標準地域コード",
+}
+
+
+def column_rule(col: dict) -> str:
+    """The validation rule of one catalog column, as 00_data_catalog shows it: the plausible range
+    (``range: [low, high]``), a key (``key: true``: no duplicates) and named checks (``check:``)."""
+    parts = []
+    if "range" in col:
+        lo, hi = col["range"]
+        unit = col.get("unit", "") if col.get("type") not in ("date", "datetime") else ""
+        parts.append(f"範囲 {lo}–{hi}{unit}")
+    if col.get("key"):
+        parts.append("重複不可（キー）")
+    if col.get("check"):
+        parts.append(CHECKS[col["check"]])
+    return "、".join(parts)
+
+
 def columns_table(entries: list[dict]) -> pd.DataFrame:
     rows = []
     for e in entries:
         for i, c in enumerate(e["columns"]):
             rows.append({"dataset": e["id"], "dataset_title": e["title"], "position": c.get("position", i),
                          "name": c["name"], "type": c["type"], "unit": c.get("unit", ""),
-                         "description": c.get("description", "")})
+                         "description": c.get("description", ""), "rule": column_rule(c)})
     return pd.DataFrame(rows)
 
 
@@ -381,6 +416,7 @@ def export_catalog(entries: list[dict], findings: pd.DataFrame, output_dir: str 
     }
     clean = [{k: v for k, v in e.items() if not k.startswith("_")} for e in entries]
     with atomic_path(out / "catalog.json") as tmp:
-        tmp.write_text(json.dumps(clean, ensure_ascii=False, indent=1), encoding="utf-8")
+        # default=str: the dates of the columns' plausible ranges
+        tmp.write_text(json.dumps(clean, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     files["json"] = out / "catalog.json"
     return files

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -38,15 +39,20 @@ from ..provenance import record_input
 AUTO = "auto"
 
 
-def input_path(path: str | os.PathLike, *, expected: str) -> Path:
-    """Resolve ``path`` against the project root and check it exists.
+def input_path(path: str | os.PathLike, *, expected: str, kind: str = "file") -> Path:
+    """Resolve ``path`` against the project root and check it exists (and is a file, unless
+    ``kind`` is ``"any"``: a reader that takes a folder of files too).
 
-    Raises :class:`InputFileError` "file not found" with ``expected`` (what the file should be,
-    e.g. "the census microdata CSV (check microdata_path)").
+    Raises :class:`InputFileError` "file not found" / "is a folder" with ``expected`` (what the
+    file should be, e.g. "the census microdata CSV (check microdata_path)").
     """
+    if path is None or str(path).strip() == "":
+        raise InputFileError("(empty path)", "no file given", expected=expected)
     p = paths.resolve(path)
     if not p.exists():
         raise InputFileError(p, "file not found", expected=expected)
+    if kind == "file" and p.is_dir():
+        raise InputFileError(p, "is a folder, not a file", expected=expected)
     return p
 
 
@@ -77,11 +83,13 @@ def _norm_encoding(encoding: str) -> str:
 
 def check_encoding(path: str | os.PathLike, encoding: str, *, sample: int | None = None) -> None:
     """Raise :class:`InputFileError` unless the file decodes strictly as ``encoding``."""
-    path = paths.resolve(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="an existing file (check the path parameter)")
+    path = input_path(path, expected="an existing file (check the path parameter)")
     enc = _norm_encoding(encoding)
     data = path.read_bytes() if sample is None else path.open("rb").read(sample)
+    if b"\x00" in data and not enc.startswith("utf-16"):
+        nul = data.index(b"\x00")
+        raise InputFileError(path, f"not valid {encoding} text: NUL byte at byte {nul} (UTF-16 or a binary file)",
+                             expected=f"a {encoding} encoded text file (save it as UTF-8 or Shift_JIS CSV)")
     try:
         data.decode(enc)
     except UnicodeDecodeError as e:
@@ -106,7 +114,7 @@ def _decodes(data: bytes, enc: str) -> bool:
 
 def detect_encoding(path: str | os.PathLike, candidates: Iterable[str] = ("utf-8-sig", "cp932")) -> str:
     """First of ``candidates`` the file decodes as (utf-8 with BOM reported as utf-8-sig)."""
-    data = paths.resolve(path).read_bytes()
+    data = input_path(path, expected="an existing file (check the path parameter)").read_bytes()
     for c in candidates:
         c = _norm_encoding(c)
         if c == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
@@ -160,16 +168,17 @@ def read_csv(path: str | os.PathLike, *, encoding: str = "utf-8", required: Iter
     ``numeric`` columns are converted with ``pd.to_numeric`` (blank → NaN, never 0); a
     non-numeric value is an error naming the column and rows.
     """
-    path = paths.resolve(path)
+    path = input_path(path, expected="a CSV file (check the path parameter)")
     enc = _norm_encoding(encoding)
     check_encoding(path, enc)
+    refuse_markup(path)
     kwargs.setdefault("dtype", str)
     kwargs.setdefault("keep_default_na", False)
     kwargs.setdefault("na_values", [""])
     try:
         df = pd.read_csv(path, encoding=enc, **kwargs)
     except pd.errors.ParserError as e:
-        raise InputFileError(path, f"not a well-formed CSV ({e})",
+        raise InputFileError(path, f"not a well-formed CSV ({' '.join(str(e).split())[:200]})",
                              expected="comma-separated rows of equal length") from None
     except pd.errors.EmptyDataError:
         raise InputFileError(path, "file is empty", expected="a header row and data rows") from None
@@ -189,6 +198,225 @@ def read_csv(path: str | os.PathLike, *, encoding: str = "utf-8", required: Iter
     if record:
         record_input(path, nature=nature, dataset=dataset)
     return df
+
+
+# ----------------------------------------------------------------------------------- validation
+# One way to do each check every reader makes before it returns (issue 15): markup instead of data,
+# read failures of the libraries, empty results, duplicates, ranges (from the data catalog), codes,
+# coordinates. Each raises InputFileError naming file, column, rows, values and what is expected.
+
+_MARKUP_START = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<table")
+
+
+def refuse_markup(path: str | os.PathLike) -> None:
+    """Raise when a data file is an HTML/XML page (a portal's error or login page saved as .csv)."""
+    path = paths.resolve(path)
+    with path.open("rb") as fh:
+        head = fh.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(_MARKUP_START):
+        raise InputFileError(path, "is an HTML/XML page, not a data file",
+                             expected="the data file itself (download it again; a portal may have returned "
+                                      "an error or login page)")
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike, *, expected: str):
+    """Turn a library's read failure on ``path`` into :class:`InputFileError` (file, problem, expected).
+
+    Covers what pandas, zipfile, sqlite3, pyogrio and the OS raise for a file that is not what it
+    should be (a folder, unreadable, empty, truncated, not a CSV/ZIP/GeoPackage/vector file).
+    Our own :class:`InputFileError` passes through unchanged."""
+    import sqlite3
+    import zipfile
+    import zlib
+    try:
+        yield
+    except InputFileError:
+        raise
+    except IsADirectoryError:
+        raise InputFileError(path, "is a folder, not a file", expected=expected) from None
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found", expected=expected) from None
+    except PermissionError:
+        raise InputFileError(path, "cannot be read (permission denied)", expected=expected) from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(path, "file is empty", expected=expected) from None
+    except pd.errors.ParserError as e:
+        raise InputFileError(path, f"not a well-formed CSV ({' '.join(str(e).split())[:160]})",
+                             expected=expected) from None
+    except UnicodeDecodeError as e:
+        raise InputFileError(path, f"not valid {e.encoding} text at byte {e.start}", expected=expected) from None
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise InputFileError(path, f"not a readable ZIP file ({e})", expected=expected) from None
+    except sqlite3.DatabaseError as e:
+        raise InputFileError(path, f"not a readable GeoPackage/SQLite file ({e})", expected=expected) from None
+    except Exception as e:  # noqa: BLE001 - pyogrio/GDAL raise their own classes for unreadable vector files
+        if type(e).__module__.split(".")[0] in ("pyogrio", "fiona", "shapely"):
+            raise InputFileError(path, f"not a readable vector file ({' '.join(str(e).split())[:200]})",
+                                 expected=expected) from None
+        raise
+
+
+def require_rows(df: pd.DataFrame, path: str | os.PathLike, *, what: str, why: str = "") -> None:
+    """Refuse an empty result: a header-only file, or every row filtered out / excluded (``why`` says by what)."""
+    if len(df) == 0:
+        raise InputFileError(path, "no data rows" + (f" ({why})" if why else ""), expected=what)
+
+
+#: How a reader treats duplicates: refuse them (default) or drop the extra copies (said in ``attrs``).
+DUPLICATES = ("refuse", "drop")
+
+
+def handle_duplicates(df: pd.DataFrame, path: str | os.PathLike, *, key: Iterable[str] | None = None,
+                      duplicates: str = "refuse", what: str = "rows", column: str | None = None,
+                      first_line: int = 2, line=None, among: Iterable[str] | None = None) -> pd.DataFrame:
+    """Duplicate rows (``key=None``: every column equal) or duplicate keys, reported with counts.
+
+    ``duplicates="refuse"`` (the default of every reader) raises :class:`InputFileError` naming the
+    key, the number of repeated rows and extra copies, example values and the file lines;
+    ``"drop"`` keeps the first of each group and records ``attrs['duplicates_dropped']`` (count and
+    lines) so a notebook can say what it removed. ``line`` (aligned with ``df``) gives the file line of
+    each row when rows are not consecutive lines (else ``first_line`` + position); ``among`` the columns
+    compared for identical rows (default: all but ``source_row``)."""
+    from ..errors import require_choice
+    require_choice("duplicates", duplicates, DUPLICATES)
+    cols = list(key) if key is not None else list(among if among is not None else df.columns)
+    cols = [c for c in cols if c in df.columns and c != "source_row"]
+    dup_all = df.duplicated(cols, keep=False).to_numpy()
+    if not dup_all.any():
+        return df
+    extra = df.duplicated(cols, keep="first").to_numpy()
+    lines = (np.asarray(line)[dup_all].tolist() if line is not None
+             else (np.flatnonzero(dup_all) + first_line).tolist())
+    label = "identical rows" if key is None else f"rows with the same {' + '.join(cols)}"
+    if duplicates == "drop":
+        out = df.loc[~extra].copy()
+        out.attrs = dict(df.attrs)
+        out.attrs["duplicates_dropped"] = {"key": cols if key is not None else "all columns",
+                                           "n_dropped": int(extra.sum()),
+                                           "lines": (np.asarray(line)[extra].tolist() if line is not None
+                                                     else (np.flatnonzero(extra) + first_line).tolist())}
+        return out
+    example = df.loc[dup_all, cols[:3]].head(1).astype(str).to_numpy().tolist()
+    raise InputFileError(
+        path, f"{int(dup_all.sum())} duplicate {what} ({label}; {int(extra.sum())} extra copies), "
+              f"e.g. {example[0] if example else ''}",
+        column=column or (cols[0] if key is not None else None), rows=lines,
+        expected=f"one row per {' + '.join(cols) if key is not None else 'record'}; remove the repeated rows "
+                 "(or pass duplicates='drop' to keep the first of each)")
+
+
+@functools.lru_cache(maxsize=None)
+def _catalog_columns(dataset: str) -> dict:
+    import yaml
+    f = paths.CATALOG_DIR / f"{dataset}.yml"
+    entry = yaml.safe_load(f.read_text(encoding="utf-8"))
+    return {c["name"]: c for c in entry["columns"]}
+
+
+def plausible_range(dataset: str, column: str) -> tuple:
+    """The plausible range ``(low, high)`` of ``column`` as the data catalog documents it
+    (``range: [low, high]`` in ``data/catalog/<dataset>.yml``; dates as ``YYYY-MM-DD``). One
+    definition: readers check it, ``00_data_catalog`` shows it."""
+    col = _catalog_columns(dataset).get(column)
+    if col is None or "range" not in col:
+        raise KeyError(f"data/catalog/{dataset}.yml documents no range for column {column!r}")
+    lo, hi = col["range"]
+    if col.get("type") in ("date", "datetime"):
+        return pd.Timestamp(str(lo)), pd.Timestamp(str(hi)) + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    return float(lo), float(hi)
+
+
+def _number(x) -> str:
+    x = float(x)
+    return f"{x:,.0f}" if x.is_integer() else f"{x:g}"
+
+
+def check_range(values, path: str | os.PathLike, *, dataset: str, column: str, label: str | None = None,
+                first_line: int = 2, line=None, unit: str = "") -> None:
+    """Raise when a value of ``column`` lies outside its catalog range (:func:`plausible_range`); blanks pass.
+
+    ``values``: numbers or datetimes aligned with the file's rows; ``label`` the file's column name when
+    the catalog's differs; ``line`` the file line of each value when rows are not consecutive."""
+    lo, hi = plausible_range(dataset, column)
+    unit = unit or (f" {_catalog_columns(dataset)[column].get('unit') or ''}".rstrip())
+    v = pd.Series(values).reset_index(drop=True)
+    bad = (v.notna() & ((v < lo) | (v > hi))).to_numpy(dtype=bool)
+    if bad.any():
+        shown = v[bad].unique()[:3]
+        fmt = (lambda x: f"{x:%Y-%m-%d %H:%M}") if isinstance(lo, pd.Timestamp) else _number
+        rng = (f"{lo:%Y-%m-%d}–{hi:%Y-%m-%d}" if isinstance(lo, pd.Timestamp)
+               else f"{_number(lo)}–{_number(hi)}{unit}")
+        rows = np.asarray(line)[bad].tolist() if line is not None else (np.flatnonzero(bad) + first_line).tolist()
+        raise InputFileError(path, f"{int(bad.sum())} implausible value(s) {[fmt(x) for x in shown]}",
+                             column=label or column, rows=rows,
+                             expected=f"{rng} (the plausible range in data/catalog/{dataset}.yml)")
+
+
+def check_codes(values, allowed, path: str | os.PathLike, *, column: str, what: str, first_line: int = 2,
+                allow_blank: bool = False) -> None:
+    """Raise when a code is not among ``allowed`` (e.g. ward codes of the city's boundary file)."""
+    v = pd.Series(values, dtype="string").str.strip().reset_index(drop=True)
+    allowed = {str(a) for a in allowed}
+    bad = ~v.isin(allowed)
+    if allow_blank:
+        bad &= v.notna() & (v != "")
+    bad = bad.fillna(True).to_numpy(dtype=bool)
+    if bad.any():
+        shown = sorted(allowed)[:8]
+        raise InputFileError(path, f"unknown code(s) {v[bad].unique()[:5].tolist()}", column=column,
+                             rows=(np.flatnonzero(bad) + first_line).tolist(),
+                             expected=f"{what}: {', '.join(shown)}{' …' if len(allowed) > 8 else ''}")
+
+
+def city_member_codes(city) -> tuple[str, ...]:
+    """The 5-digit codes of ``city``'s wards in the boundary file (the city's own code where it has none;
+    its municipalities for a prefecture); ``city`` a code, a name or the GeoDataFrame of ``geo.load_city``."""
+    from .. import geo
+    code = city.attrs["city_code"] if hasattr(city, "attrs") else city
+    ref = geo.resolve_city(str(code))
+    return tuple(ref.member_codes) + (ref.code,)
+
+
+#: Japan's extent for plausibility (decimal degrees, JGD2011): lat 20–46 N, lon 122–154 E.
+JAPAN_LAT = (20.0, 46.0)
+JAPAN_LON = (122.0, 154.0)
+
+
+def check_latlon(lat, lon, path: str | os.PathLike, *, columns: tuple[str, str] = ("緯度", "経度"),
+                 first_line: int = 2, allow_blank: bool = False) -> None:
+    """Coordinates in Japan (JGD2011 degrees): names null-island (0, 0) and swapped lat/lon explicitly.
+
+    Blank pairs pass when ``allow_blank``; a half-blank pair never does."""
+    la = pd.to_numeric(pd.Series(lat).reset_index(drop=True), errors="coerce").to_numpy(dtype=float)
+    lo = pd.to_numeric(pd.Series(lon).reset_index(drop=True), errors="coerce").to_numpy(dtype=float)
+    both = np.isnan(la) & np.isnan(lo)
+    half = np.isnan(la) ^ np.isnan(lo)
+    col = f"{columns[0]}/{columns[1]}"
+
+    def fail(mask, problem, expected):
+        raise InputFileError(path, f"{int(mask.sum())} {problem}", column=col,
+                             rows=(np.flatnonzero(mask) + first_line).tolist(), expected=expected)
+
+    if half.any() or (both.any() and not allow_blank):
+        fail(half | (both if not allow_blank else False), "row(s) with a missing latitude or longitude",
+             "both coordinates in decimal degrees" + (" (or both blank)" if allow_blank else ""))
+    with np.errstate(invalid="ignore"):
+        null = (np.abs(la) < 1) & (np.abs(lo) < 1)
+        swapped = ((la >= JAPAN_LON[0]) & (la <= JAPAN_LON[1]) & (lo >= JAPAN_LAT[0]) & (lo <= JAPAN_LAT[1]))
+        outside = ~both & ~null & ~swapped & ~((la >= JAPAN_LAT[0]) & (la <= JAPAN_LAT[1])
+                                               & (lo >= JAPAN_LON[0]) & (lo <= JAPAN_LON[1]))
+    if null.any():
+        fail(null, "null-island coordinate(s) (0, 0): a missing position written as zero",
+             "the real latitude/longitude, or blank where unknown")
+    if swapped.any():
+        fail(swapped, f"coordinate(s) with latitude and longitude swapped, e.g. ({la[swapped][0]:g}, "
+                      f"{lo[swapped][0]:g})", f"{columns[0]} (latitude) {JAPAN_LAT[0]:g}–{JAPAN_LAT[1]:g} and "
+                                              f"{columns[1]} (longitude) {JAPAN_LON[0]:g}–{JAPAN_LON[1]:g}")
+    if outside.any():
+        fail(outside, f"coordinate(s) outside Japan, e.g. ({la[outside][0]:g}, {lo[outside][0]:g})",
+             f"decimal degrees: latitude {JAPAN_LAT[0]:g}–{JAPAN_LAT[1]:g}, longitude {JAPAN_LON[0]:g}–"
+             f"{JAPAN_LON[1]:g} (JGD2011)")
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import InputFileError
 from ..jpcalendar import WEEKDAY_JA, is_open
 from ..provenance import record_input
-from .common import AUTO, bad_rows, input_path, read_csv, resolve_encoding
+from .common import AUTO, bad_rows, check_range, input_path, read_csv, require_rows, resolve_encoding
 
 ALIASES = {
     "日付": "date", "年月日": "date", "date": "date",
@@ -66,6 +66,7 @@ def read_counter_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: s
     if bad.any():
         raise InputFileError(path, f"unparseable dates {raw_dates[bad].unique()[:3].tolist()}", column=date_col,
                              rows=bad_rows(bad), expected="dates like 2024/4/1 or 2024-04-01")
+    check_range(dates, path, dataset="counter-log", column="日付", label=date_col)
     dup = dates.duplicated(keep=False)
     if dup.any():
         raise InputFileError(path, f"duplicate dates {sorted(set(dates[dup].dt.strftime('%Y-%m-%d')))[:3]}",
@@ -93,6 +94,7 @@ def read_counter_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: s
             if frac.any():
                 raise InputFileError(path, f"fractional values {num[frac].unique()[:3].tolist()}", column=col,
                                      rows=bad_rows(frac), expected=f"{label} as whole numbers")
+        check_range(num, path, dataset="counter-log", column=label, label=col)
         out[key] = num.to_numpy(dtype=float)
     wd_col = _source_name(df, "weekday_label")
     if wd_col is not None:
@@ -118,6 +120,8 @@ def read_counter_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: s
                              rows=bad_rows(nocount),
                              expected="a count for every listed open day (0 if nobody came); drop the row if unknown")
     out = out.loc[~is_closed].sort_values("date").reset_index(drop=True)
+    require_rows(out, path, what="at least one open day (weekday, not a holiday)",
+                 why="every listed day is a closed day")
     out["count"] = out["count"].astype(int)
     record_input(path, nature=nature, dataset="counter-log")
     return out
@@ -141,6 +145,7 @@ def read_expiry_register(path: str | os.PathLike, *, encoding: str = AUTO, natur
     if badp.any():
         raise InputFileError(path, "permit counts must be whole numbers ≥ 0", column="使用者証数",
                              rows=bad_rows(badp), expected="whole numbers ≥ 0")
+    check_range(p, path, dataset="counter-expiry-register", column="使用者証数")
     record_input(path, nature=nature, dataset="counter-expiry-register")
     return pd.DataFrame({"month": m.astype(int).to_numpy(), "permits": p.astype(int).to_numpy()}).sort_values(
         "month").reset_index(drop=True)

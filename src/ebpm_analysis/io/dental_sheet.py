@@ -45,7 +45,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import check_encoding, input_path, raise_bad_rows, read_csv, resolve_encoding
+from .common import (
+    check_codes,
+    check_encoding,
+    check_latlon,
+    check_range,
+    city_member_codes,
+    input_path,
+    plausible_range,
+    raise_bad_rows,
+    read_csv,
+    require_rows,
+    resolve_encoding,
+)
 
 # --- notation ------------------------------------------------------------------------------
 QUADRANTS = {5: "右上", 6: "左上", 7: "左下", 8: "右下"}
@@ -71,8 +83,9 @@ OPTIONAL_COLUMNS = {"性別": "sex", "仕上げみがき": "finishing_brushing",
 BRUSHING_LEVELS = ("毎日", "ときどき", "していない")
 FLUORIDE_LEVELS = ("あり", "なし")
 SEX_LEVELS = ("男", "女")
-AGE_RANGE = (1, 7)
-SNACK_RANGE = (0, 10)
+# plausible ranges: one definition, in the data catalog (shown by 00_data_catalog)
+AGE_RANGE = tuple(int(x) for x in plausible_range("dental-checkup-sheets", "年齢"))
+SNACK_RANGE = tuple(int(x) for x in plausible_range("dental-checkup-sheets", "間食回数"))
 
 FACILITY_COLUMNS = {"施設コード": "facility_code", "施設名": "facility_name", "施設種別": "facility_type",
                     "区コード": "ward_code", "区名": "ward_name", "緯度": "lat", "経度": "lon"}
@@ -151,8 +164,7 @@ def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.
     enc = resolve_encoding(path, encoding)
     check_encoding(path, enc)
     raw = read_csv(path, encoding=enc, required=list(EXAM_COLUMNS), nature=nature, dataset="dental-checkup-sheets")
-    if raw.empty:
-        raise InputFileError(path, "no data rows", expected="one row per child per examination")
+    require_rows(raw, path, what="one row per child per examination")
     mapping, naming = _tooth_map(raw.columns, path)
 
     exams = pd.DataFrame({new: _nfkc(raw[old]) for old, new in EXAM_COLUMNS.items()})
@@ -166,6 +178,7 @@ def _read_one(path: Path, encoding: str, nature: str) -> tuple[pd.DataFrame, pd.
     if d.isna().any():
         raise_bad_rows(path, d.isna(), "unreadable dates", column="健診日", values=exams["exam_date"],
                        expected="dates as YYYY-MM-DD or YYYY/MM/DD")
+    check_range(d, path, dataset="dental-checkup-sheets", column="健診日")
     exams["exam_date"] = d
     # age
     age = pd.to_numeric(exams["age"], errors="coerce")
@@ -236,7 +249,7 @@ def read_checkup_sheets(paths: str | os.PathLike | Iterable[str | os.PathLike], 
     Duplicate exams across files are an error too.
     """
     if isinstance(paths, (str, os.PathLike)):
-        p = input_path(paths, expected="a checkup sheet CSV or a folder of them (check checkups_path)")
+        p = input_path(paths, expected="a checkup sheet CSV or a folder of them (check checkups_path)", kind="any")
         files = sorted(p.glob(pattern)) if p.is_dir() else [p]
         if p.is_dir() and not files:
             raise InputFileError(p, f"no files matching {pattern!r} in the directory",
@@ -263,12 +276,17 @@ def read_checkup_sheets(paths: str | os.PathLike | Iterable[str | os.PathLike], 
                         files=[str(f) for f in files])
 
 
-def read_facilities(path: str | os.PathLike, *, encoding: str = "auto", nature: str = "real") -> pd.DataFrame:
-    """Facility list: code, synthetic/real name, type (保育所/幼稚園/認定こども園), ward, lat/lon (WGS84/JGD2011)."""
+def read_facilities(path: str | os.PathLike, *, encoding: str = "auto", nature: str = "real",
+                    city=None) -> pd.DataFrame:
+    """Facility list: code, synthetic/real name, type (保育所/幼稚園/認定こども園), ward, lat/lon (WGS84/JGD2011).
+
+    ``city`` (a code or name, or the GeoDataFrame of :func:`ebpm_analysis.geo.load_city`): every 区コード must
+    be one of the city's wards in the boundary file (the city's own code where it has no wards)."""
     path = input_path(path, expected="the facility list CSV (check facilities_path)")
     enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=list(FACILITY_COLUMNS), numeric=["緯度", "経度"], nature=nature,
                   dataset="dental-facilities")
+    require_rows(df, path, what="one row per facility after the header")
     out = df[list(FACILITY_COLUMNS)].rename(columns=FACILITY_COLUMNS)
     for c in ("facility_code", "facility_name", "facility_type", "ward_code", "ward_name"):
         out[c] = _nfkc(out[c])
@@ -276,10 +294,10 @@ def read_facilities(path: str | os.PathLike, *, encoding: str = "auto", nature: 
     if bad.any():
         raise_bad_rows(path, bad, "unknown facility types", column="施設種別", values=out["facility_type"],
                        expected=f"one of {', '.join(FACILITY_TYPES)}")
-    bad = out["lat"].isna() | out["lon"].isna() | ~out["lat"].between(20, 46) | ~out["lon"].between(122, 154)
-    if bad.any():
-        raise_bad_rows(path, bad, "missing or impossible coordinates", column="緯度", values=out["lat"].astype(str),
-                       expected="latitude 20–46 and longitude 122–154 (decimal degrees, Japan)")
+    check_latlon(out["lat"], out["lon"], path)
+    if city is not None:
+        check_codes(out["ward_code"], city_member_codes(city), path, column="区コード",
+                    what="a ward (or the city) code of the boundary file")
     dup = out["facility_code"].duplicated(keep=False)
     if dup.any():
         raise_bad_rows(path, dup, "duplicate facility codes", column="施設コード", values=out["facility_code"],

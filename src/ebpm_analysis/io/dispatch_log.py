@@ -27,7 +27,20 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import AUTO, bad_rows, input_path, read_csv, resolve_encoding
+from .common import (
+    AUTO,
+    bad_rows,
+    check_codes,
+    check_latlon,
+    check_range,
+    city_member_codes,
+    handle_duplicates,
+    input_path,
+    read_csv,
+    reading,
+    require_rows,
+    resolve_encoding,
+)
 
 # FDMA 救急・救助の現況 categories.
 ACCIDENT_TYPES = ("急病", "一般負傷", "交通事故", "転院搬送", "火災", "水難", "自然災害", "労働災害",
@@ -85,7 +98,7 @@ def _check_codes(df: pd.DataFrame, col: str, allowed, path: Path, allow_blank: b
 
 def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real",
                       city=None, known_areas=None, known_stations=None,
-                      boundary_tolerance_m: float = 50.0) -> pd.DataFrame:
+                      boundary_tolerance_m: float = 50.0, duplicates: str = "refuse") -> pd.DataFrame:
     """Validated, tidy dispatch log (English column names, datetimes, float coordinates).
 
     - ``city``: the city (code or name, or the GeoDataFrame of :func:`ebpm_analysis.geo.load_city`);
@@ -95,15 +108,23 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: 
     - ``known_stations``: iterable of valid 出場署所 codes.
     Derived columns: ``response_min`` (覚知→現着), ``travel_min`` (出場→現着),
     ``to_hospital_min`` (覚知→病院着), ``transported`` (bool). ``encoding``: ``"auto"`` (cp932 or utf-8)
-    or a codec name.
+    or a codec name. ``duplicates``: ``"refuse"`` (default) an identical row or a crew listed twice for
+    one 事案番号 (the key is 事案番号 + 出場隊: several crews may serve one incident), ``"drop"`` keeps the
+    first (``attrs['duplicates_dropped']``). Times must lie in the catalog's plausible range.
     """
     path = input_path(path, expected="the dispatch log CSV (check dispatch_log_path)")
     enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["緯度", "経度"], nature=nature,
                   dataset="dispatch-log", record=False)
-    if df.empty:
-        raise InputFileError(path, "no dispatch rows", expected="one row per dispatch after the header")
+    require_rows(df, path, what="one row per dispatch after the header")
+    df = handle_duplicates(df, path, duplicates=duplicates, what="dispatch rows")
+    df = handle_duplicates(df, path, key=["事案番号", "出場隊"], duplicates=duplicates, what="dispatch rows",
+                           line=df.index.to_numpy() + 2)
+    dropped = df.attrs.get("duplicates_dropped")
+    df = df.reset_index(drop=True)
     times = {c: _parse_times(df[c], path, c, allow_blank=(c == "病院着日時")) for c in TIME_COLUMNS}
+    for c in TIME_COLUMNS:
+        check_range(times[c], path, dataset="emergency-dispatch-log", column=c)
     order = list(TIME_COLUMNS)
     for a, b in pairwise(order):
         bad = (times[b] < times[a]).fillna(False).to_numpy()
@@ -123,6 +144,7 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: 
     if half.any():
         raise InputFileError(path, "latitude without longitude (or the reverse)", column="緯度/経度",
                              rows=bad_rows(half), expected="both or neither")
+    check_latlon(df["緯度"], df["経度"], path, allow_blank=True)
     code = df["町丁コード"].str.strip()
     no_loc = ~has_xy & code.isna()
     if no_loc.any():
@@ -163,7 +185,10 @@ def read_dispatch_log(path: str | os.PathLike, *, encoding: str = AUTO, nature: 
     out["to_hospital_min"] = (out["t_hospital"] - out["t_call"]).dt.total_seconds() / 60
     out["transported"] = out["t_hospital"].notna()
     record_input(path, nature=nature, dataset="dispatch-log")
-    return out.sort_values("t_call", kind="stable").reset_index(drop=True)
+    out = out.sort_values("t_call", kind="stable").reset_index(drop=True)
+    if dropped:
+        out.attrs["duplicates_dropped"] = dropped
+    return out
 
 
 def read_hourly_counts(path: str | os.PathLike, *, encoding: str = AUTO, nature: str = "real") -> pd.DataFrame:
@@ -184,6 +209,9 @@ def read_hourly_counts(path: str | os.PathLike, *, encoding: str = AUTO, nature:
             raise InputFileError(path, f"not a whole number ≥ 0: {df.loc[bad, c].unique()[:3].tolist()}", column=c,
                                  rows=bad_rows(bad), expected="integers")
         num[c] = v.astype(int)
+    require_rows(df, path, what="one row per date and hour after the header")
+    check_range(num["覚知年"], path, dataset="emergency-hourly-counts", column="覚知年")
+    check_range(num[count_col], path, dataset="emergency-hourly-counts", column="件数", label=count_col)
     bad = (num["覚知時"] > 23).to_numpy()
     if bad.any():
         raise InputFileError(path, "hour outside 0–23", column="覚知時", rows=bad_rows(bad),
@@ -202,13 +230,22 @@ def read_hourly_counts(path: str | os.PathLike, *, encoding: str = AUTO, nature:
     return out.sort_values("time").reset_index(drop=True)
 
 
-def read_district_population(path: str | os.PathLike, *, encoding: str = AUTO,
+def read_district_population(path: str | os.PathLike, *, encoding: str = AUTO, city=None,
                              nature: str = "real") -> pd.DataFrame:
-    """District population table → district_code, district_name, ward_code, population, pop65."""
+    """District population table → district_code, district_name, ward_code, population, pop65.
+
+    ``city`` (a code or name, or the GeoDataFrame of :func:`ebpm_analysis.geo.load_city`): every 区コード
+    must be a ward of the city in the boundary file (the city's own code where it has no wards)."""
     path = input_path(path, expected="the district population CSV (check district_population_path)")
     enc = resolve_encoding(path, encoding)
     df = read_csv(path, encoding=enc, required=["地区コード", "地区名", "区コード", "人口", "65歳以上人口"],
                   numeric=["人口", "65歳以上人口"], nature=nature, dataset="district-population", record=False)
+    require_rows(df, path, what="one row per district after the header")
+    if city is not None:
+        check_codes(df["区コード"], city_member_codes(city), path, column="区コード",
+                    what="a ward (or the city) code of the boundary file")
+    for c in ("人口", "65歳以上人口"):
+        check_range(df[c], path, dataset="emergency-district-population", column=c)
     bad = (df["人口"].isna() | (df["人口"] <= 0) | df["65歳以上人口"].isna() | (df["65歳以上人口"] < 0)
            | (df["65歳以上人口"] > df["人口"])).to_numpy()
     if bad.any():
@@ -233,8 +270,11 @@ def read_districts(path: str | os.PathLike, *, city, nature: str = "real"):
 
     from .. import geo
     code = city.attrs["city_code"] if hasattr(city, "attrs") else city
-    path = input_path(path, expected="a GeoJSON/GeoPackage of districts (check districts_path)")
-    gdf = gpd.read_file(path)
+    expected = "a GeoJSON/GeoPackage of districts (check districts_path)"
+    path = input_path(path, expected=expected)
+    with reading(path, expected=expected):
+        gdf = gpd.read_file(path)
+    require_rows(gdf, path, what="district polygons with district_code, district_name")
     if "district_code" not in gdf.columns:
         raise InputFileError(path, "missing property 'district_code'", column="district_code",
                              expected="district polygons with district_code, district_name")
@@ -262,6 +302,8 @@ def read_population_projection(path: str | os.PathLike, *, nature: str = "real")
     path = input_path(path, expected="the population projection CSV (check projection_path)")
     df = read_csv(path, encoding=resolve_encoding(path, AUTO), required=["year", "total", "age65plus"],
                   numeric=["year", "total", "age65plus"], nature=nature, dataset="population-projection")
+    require_rows(df, path, what="one row per year after the header")
+    df = handle_duplicates(df, path, key=["year"], what="years")
     if df["total"].isna().any() or (df["total"] <= 0).any():
         raise InputFileError(path, "missing or non-positive totals", column="total",
                              rows=bad_rows((df["total"].isna() | (df["total"] <= 0))),

@@ -29,7 +29,17 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import AUTO, bad_rows, check_encoding, input_path, resolve_encoding
+from .common import (
+    AUTO,
+    bad_rows,
+    check_encoding,
+    handle_duplicates,
+    input_path,
+    reading,
+    refuse_markup,
+    require_rows,
+    resolve_encoding,
+)
 
 SYMBOLS = {
     "-": "none",           # 該当なし
@@ -74,6 +84,7 @@ def dash_as_zero(values: pd.Series, flags: pd.Series) -> pd.Series:
 
 
 def _decode(path: Path, encoding: str) -> tuple[str, str]:
+    refuse_markup(path)
     enc = resolve_encoding(path, encoding, ("utf-8-sig", "cp932"))
     check_encoding(path, enc)
     return path.read_bytes().decode("utf-8-sig" if enc.startswith("utf-8") else enc), enc
@@ -149,6 +160,8 @@ def read_estat_api_csv(path: str | os.PathLike, *, encoding: str = AUTO, codes: 
             raise InputFileError(path, f"unknown code(s) {df.loc[bad, c].unique()[:5].tolist()}", column=c,
                                  rows=bad_rows(bad, first_line=row_offset),
                                  expected=f"one of {', '.join(list(allowed)[:12])}")
+    require_rows(df, path, what="data rows after the data header (an API call that matched nothing gives none)")
+    df = handle_duplicates(df, path, key=code_cols, what="cells", first_line=row_offset)
     df["value"], df["value_flag"] = parse_values(df["value"], path, "value", row_offset)
     if "annotation" not in df.columns:
         df["annotation"] = ""
@@ -188,6 +201,7 @@ def read_estat_gis_csv(path: str | os.PathLike, *, encoding: str = "cp932", natu
         raise InputFileError(path, "rows with a different number of fields than the code row", rows=bad,
                              expected=f"{len(head)} fields per row")
     df = pd.DataFrame([r for r in data if r], columns=head, dtype=str).apply(lambda s: s.str.strip())
+    require_rows(df, path, what="one row per area after the code (and label) row")
     items = [c for c in head if c not in GIS_FIXED]
     if not items:
         raise InputFileError(path, "no item columns after GASSAN", expected="item columns such as T001082001")
@@ -247,8 +261,11 @@ def read_small_area_boundaries(path: str | os.PathLike, *, nature: str = "real",
     import geopandas as gpd
 
     from .. import geo
-    path = input_path(path, expected="an e-Stat 小地域 boundary file with KEY_CODE (check boundaries_path)")
-    g = gpd.read_file(path)
+    expected = "an e-Stat 小地域 boundary file with KEY_CODE (check boundaries_path)"
+    path = input_path(path, expected=expected)
+    with reading(path, expected=expected):
+        g = gpd.read_file(path)
+    require_rows(g, path, what="small-area polygons")
     for c in ("KEY_CODE", "S_NAME"):
         if c not in g.columns:
             raise InputFileError(path, f"missing attribute '{c}'", column=c,

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from .. import paths
 from ..errors import InputFileError, ParameterError
 from ..provenance import record_input
-from .common import bad_rows
+from .common import bad_rows, reading
 
 #: 様式1-2 column maps (0-based). ``default``: roadlabo/ETC (Tsuyama) layout, docs/sources.md#etc2-layout.
 #: ``alternative``: familycomputer59 layout (no 運行日/トリップ番号: the trip is 運行ID × day).
@@ -170,6 +170,7 @@ class _Validator:
         self.offset = 0
         self.last_key = None
         self.last_time = None
+        self.last_xy = None
 
     def _fail(self, f, mask, problem, expected, values=None):
         rows = bad_rows(mask, first_line=self.offset + 1)
@@ -223,6 +224,20 @@ class _Validator:
             bad = same & back
             if bad.any():
                 self._fail(tf, bad, "time goes backwards within a trip", "rows of a trip in time order")
+            # Duplicates: a repeated row has the time and position of the row before it in the same trip (rows of
+            # a trip are in time order, checked above, so every repeat is next to its original; 12-digit times
+            # give several rows per minute, which differ in position).
+            xy = np.stack([t["lat"].to_numpy(zero_copy_only=False), t["lon"].to_numpy(zero_copy_only=False)], 1)
+            rep = np.empty(n, bool)
+            rep[1:] = (tv[1:] == tv[:-1]) & (xy[1:] == xy[:-1]).all(axis=1)
+            rep[0] = (self.last_time is not None and tv[0] == self.last_time
+                      and bool((xy[0] == self.last_xy).all()))
+            dup = same & rep
+            if dup.any():
+                self._fail(tf, dup, f"{int(dup.sum())} duplicate position rows (same 運行ID, trip, GPS time and "
+                                    "position as the row before)",
+                           "one row per vehicle position; remove the repeated rows", tv[dup])
+            self.last_xy = xy[-1]
             self.last_key = (opid[n - 1].as_py(), trip[n - 1].as_py())
             self.last_time = tv[-1]
         self.offset += n
@@ -296,7 +311,7 @@ def _iter_tables(zpath: Path, kind: str, cm: dict[str, int], enc: str, block_siz
                  validate: bool = True):
     inv = {f"c{i}": f for f, i in cm.items()}
     members = _members(zpath)
-    with zipfile.ZipFile(zpath) as zf:
+    with reading(zpath, expected="a ZIP per 2次メッシュ holding a headerless data.csv"), zipfile.ZipFile(zpath) as zf:
         for member in members:
             where = f"{zpath}::{member}"
             ncols = _check_sample(zf, member, enc, where)
@@ -355,6 +370,8 @@ def read_deliveries(zips, kind: str = "1-2", *, column_map=None, encoding: str =
         _record(z, nature, "etc2-" + kind)
         frames.extend(t.to_pandas() for t in tables)
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(cm))
+    if df.empty:
+        raise InputFileError(str(zips), "no data rows in the deliveries", expected="headerless data rows")
     return tidy(df, kind)
 
 

@@ -28,7 +28,16 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..provenance import record_input
-from .common import bad_rows, check_encoding, input_path, resolve_encoding
+from .common import (
+    bad_rows,
+    check_encoding,
+    check_range,
+    input_path,
+    plausible_range,
+    reading,
+    refuse_markup,
+    resolve_encoding,
+)
 
 ELEMENTS = {
     "平均気温(℃)": "temp_mean",
@@ -40,6 +49,16 @@ ELEMENTS = {
     "平均風速(m/s)": "wind_ms",
 }
 GOOD_QUALITY = {"8", "5"}
+#: The catalog entry documenting the daily download's plausible ranges (one definition; 00_data_catalog shows them).
+DAILY_CATALOG = "counter-weather-jma-daily"
+
+
+def _has_range(element: str) -> bool:
+    try:
+        plausible_range(DAILY_CATALOG, element)
+        return True
+    except KeyError:
+        return False
 
 
 def read_jma_daily(path: str | os.PathLike, *, encoding: str = "cp932", nature: str = "real") -> pd.DataFrame:
@@ -51,6 +70,7 @@ def read_jma_daily(path: str | os.PathLike, *, encoding: str = "cp932", nature: 
     path = input_path(path, expected="a JMA daily weather CSV (check weather_path)")
     enc = resolve_encoding(path, encoding)
     check_encoding(path, enc)
+    refuse_markup(path)
     text = path.read_bytes().decode(enc)
     rows = list(csv.reader(io.StringIO(text)))
     header_i = next((i for i, r in enumerate(rows) if r and r[0].strip() == "年月日"), None)
@@ -78,6 +98,8 @@ def read_jma_daily(path: str | os.PathLike, *, encoding: str = "cp932", nature: 
     if out["date"].isna().any():
         raise InputFileError(path, "unparseable dates", column="年月日",
                              rows=bad_rows(out["date"].isna(), first_line=first_data + 1), expected="YYYY/M/D")
+    lines = [first_data + 1 + i for i, r in enumerate(rows[first_data:]) if r and r[0].strip()]
+    check_range(out["date"], path, dataset=DAILY_CATALOG, column="年月日", line=lines)
     for el in known:
         key = ELEMENTS[el]
         cols = {sub: j for j, (e, sub) in enumerate(names) if e == el}
@@ -95,6 +117,8 @@ def read_jma_daily(path: str | os.PathLike, *, encoding: str = "cp932", nature: 
         if nj is not None:
             none = pd.Series([r[nj].strip() for r in data]) == "1"
             vals = vals.where(~none, 0.0)
+        if _has_range(el):
+            check_range(vals, path, dataset=DAILY_CATALOG, column=el, line=lines)
         out[key] = vals.to_numpy(dtype=float)
         out[f"{key}_flag"] = flag.to_numpy()
     df = pd.DataFrame(out).sort_values("date").reset_index(drop=True)
@@ -131,7 +155,9 @@ def read_jma_normals(path: str | os.PathLike | None = None, *, station_no: str |
         path = (paths.resolve(path) if path
                 else paths.raw("jma-normals-kumamoto", "kumamoto_47819_normals_1991_2020.csv"))
     check_encoding(path, "utf-8")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    refuse_markup(path)
+    with reading(path, expected="the JMA normals table (station_no, month, …)"):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "month" not in df.columns or "station_no" not in df.columns:
         raise InputFileError(path, "missing column 'month' or 'station_no'", expected="the normals table layout")
     if station_no is not None:
@@ -157,7 +183,9 @@ def read_jma_stations(path: str | os.PathLike | None = None) -> pd.DataFrame:
     from .. import paths
     path = paths.resolve(path) if path else paths.raw(*NORMALS_DIR, STATIONS_FILE)
     check_encoding(path, "utf-8")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    refuse_markup(path)
+    with reading(path, expected="the JMA station list (station, station_no, latitude, longitude, …)"):
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     need = ["station", "station_no", "latitude", "longitude"]
     missing = [c for c in need if c not in raw.columns]
     if missing:
@@ -170,7 +198,8 @@ def read_jma_stations(path: str | os.PathLike | None = None) -> pd.DataFrame:
         "lat": pd.to_numeric(raw["latitude"], errors="coerce"),
         "lon": pd.to_numeric(raw["longitude"], errors="coerce"),
         "altitude_m": pd.to_numeric(raw.get("altitude"), errors="coerce"),
-        "active": raw.get("end_date", "9999-99-99").str.startswith("9999"),
+        "active": (raw["end_date"].str.startswith("9999") if "end_date" in raw.columns
+                   else pd.Series(True, index=raw.index)),
     })
     bad = out["lat"].isna() | out["lon"].isna() | ~out["station_no"].str.fullmatch(r"\d{4,5}")
     if bad.any():

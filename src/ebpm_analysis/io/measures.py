@@ -22,21 +22,30 @@ import os
 
 import pandas as pd
 
-from .. import paths
 from ..errors import InputFileError
-from .common import bad_rows, detect_encoding, read_csv
+from .common import bad_rows, detect_encoding, handle_duplicates, input_path, read_csv, require_rows
 
 COLUMNS = ["施策ID", "施策名", "区域種別", "区域コード", "状態", "開始年月"]
 AREA_TYPES = {"500mメッシュ": "mesh500", "市区町村": "municipality"}
 STATUS = {"実施": True, "候補（未実施）": False}
 
 
+def _known_area(code: str) -> bool:
+    """A municipality, ward, designated city or prefecture of the boundary file."""
+    from .. import geo
+    from ..errors import EbpmError
+    try:
+        geo.resolve_city(code)
+        return True
+    except EbpmError:
+        return False
+
+
 def read_measures(path: str | os.PathLike, *, nature: str = "real") -> pd.DataFrame:
     """Read and check a measure register (see the module docstring)."""
-    path = paths.resolve(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="a measure register CSV (施策台帳)")
+    path = input_path(path, expected="a measure register CSV (施策台帳)")
     df = read_csv(path, encoding=detect_encoding(path), required=COLUMNS, nature=nature, dataset="measures")
+    require_rows(df, path, what="one row per area of a measure (施策台帳)")
     df = df.fillna("")
     for c in COLUMNS:
         df[c] = df[c].astype(str).str.strip()
@@ -60,6 +69,17 @@ def read_measures(path: str | os.PathLike, *, nature: str = "real") -> pd.DataFr
     if bad.any():
         raise InputFileError(path, "開始年月 must be YYYY-MM for 実施 and empty for 候補（未実施）", column="開始年月",
                              rows=bad_rows(bad), expected="e.g. 2020-07")
+    bad = implemented & (df["開始年月"] > f"{pd.Timestamp.today().year + 1}-12")
+    if bad.any():
+        raise InputFileError(path, f"開始年月 in the future {df.loc[bad, '開始年月'].unique()[:3].tolist()}",
+                             column="開始年月", rows=bad_rows(bad),
+                             expected="the month a measure started (実施), not later than next year")
+    bad = (df["区域種別"] == "市区町村") & ~df["区域コード"].map(_known_area)
+    if bad.any():
+        raise InputFileError(path, f"unknown 市区町村 code(s) {df.loc[bad, '区域コード'].unique()[:3].tolist()}",
+                             column="区域コード", rows=bad_rows(bad),
+                             expected="a 標準地域コード of the boundary file (e.g. 43100 熊本市)")
+    handle_duplicates(df, path, key=["施策ID"], what="measure rows")
     dup = df.duplicated(["区域種別", "区域コード"], keep=False)
     if dup.any():
         raise InputFileError(path, "an area is listed twice", column="区域コード", rows=bad_rows(dup),

@@ -31,7 +31,15 @@ import pandas as pd
 from .. import paths
 from ..errors import InputFileError, ParameterError
 from ..provenance import record_input
-from .common import check_encoding, read_csv
+from .common import (
+    check_encoding,
+    check_range,
+    handle_duplicates,
+    input_path,
+    read_csv,
+    reading,
+    refuse_markup,
+)
 
 CODEBOOK_DIR = paths.raw("npa-accident-codebook")
 GPKG_FILE = paths.raw("npa-accidents-kumamoto", "npa_accidents_2019-2021_pref93_kumamoto.gpkg")
@@ -201,17 +209,26 @@ def detect_layout(columns) -> str:
     return ""
 
 
+HONHYO_EXPECTED = "a published 本票 file honhyo_YYYY.csv (cp932) or a GeoPackage of 本票 records"
+
+
 def read_honhyo_csv(path: str | os.PathLike, *, encoding: str = "cp932", pref_code: str | None = None,
-                    municipality_codes=None, codebook_dir=None, nature: str = "real") -> pd.DataFrame:
+                    municipality_codes=None, codebook_dir=None, nature: str = "real",
+                    duplicates: str = "refuse") -> pd.DataFrame:
     """Read a published ``honhyo_YYYY.csv`` (either layout) into the tidy frame.
 
     ``nature`` is what the provenance records: ``"real"``, or ``"synthetic"`` for a generated file in
-    this format (e.g. real records with a planted measure).
+    this format (e.g. real records with a planted measure). ``duplicates``: identical rows are refused
+    (``"refuse"``, the default) or dropped (``"drop"``, ``attrs['duplicates_dropped']``). There is no
+    key: 本票番号 repeats within a police station and year in the published files (熊本県 2019–2021:
+    253 times), so only rows identical in every column are duplicates.
     """
-    path = paths.resolve(path)
+    path = input_path(path, expected=HONHYO_EXPECTED)
     check_encoding(path, encoding)
-    raw = pd.read_csv(path, encoding="cp932" if encoding.lower() in ("cp932", "shift_jis", "sjis") else encoding,
-                      dtype=str, keep_default_na=False, na_values=[])
+    refuse_markup(path)
+    with reading(path, expected=HONHYO_EXPECTED):
+        raw = pd.read_csv(path, encoding="cp932" if encoding.lower() in ("cp932", "shift_jis", "sjis") else encoding,
+                          dtype=str, keep_default_na=False, na_values=[])
     raw.columns = [str(c).strip() for c in raw.columns]
     layout = detect_layout(raw.columns)
     if not layout:
@@ -227,15 +244,15 @@ def read_honhyo_csv(path: str | os.PathLike, *, encoding: str = "cp932", pref_co
                                       "e.g. 資料区分,都道府県コード,警察署等コード,…")
     record_input(path, nature=nature, dataset="npa-honhyo")
     raw["source_row"] = np.arange(2, len(raw) + 2)  # 1-based line number in the file (header = line 1)
-    return _tidy(raw, path, layout, pref_code, municipality_codes, codebook_dir)
+    return _tidy(raw, path, layout, pref_code, municipality_codes, codebook_dir, duplicates)
 
 
 def read_accidents_gpkg(path: str | os.PathLike = GPKG_FILE, *, layer: str | None = None,
-                        pref_code: str | None = None, municipality_codes=None, codebook_dir=None) -> pd.DataFrame:
-    """Read the GeoPackage (original 2019–2021 columns, integer-typed codes) into the tidy frame."""
-    path = paths.resolve(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found", expected="a GeoPackage of 本票 records (e.g. the bundled one)")
+                        pref_code: str | None = None, municipality_codes=None, codebook_dir=None,
+                        duplicates: str = "refuse") -> pd.DataFrame:
+    """Read the GeoPackage (original 2019–2021 columns, integer-typed codes) into the tidy frame
+    (``duplicates`` as in :func:`read_honhyo_csv`)."""
+    path = input_path(path, expected="a GeoPackage of 本票 records (e.g. the bundled one)")
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         layers = [r[0] for r in con.execute("select table_name from gpkg_contents where data_type='features'")]
@@ -267,12 +284,12 @@ def read_accidents_gpkg(path: str | os.PathLike = GPKG_FILE, *, layer: str | Non
         if col in CODE_WIDTHS:
             txt = txt.str.zfill(CODE_WIDTHS[col])
         raw[col] = txt.fillna("").astype(str)
-    return _tidy(raw, path, "gpkg (2019-2021)", pref_code, municipality_codes, codebook_dir)
+    return _tidy(raw, path, "gpkg (2019-2021)", pref_code, municipality_codes, codebook_dir, duplicates)
 
 
 def load_accidents(path: str | os.PathLike = GPKG_FILE, **kwargs) -> pd.DataFrame:
     """Dispatch on the file type: ``.gpkg`` → :func:`read_accidents_gpkg`, ``.csv`` → :func:`read_honhyo_csv`."""
-    p = paths.resolve(path)
+    p = input_path(path, expected=HONHYO_EXPECTED)
     if p.suffix.lower() == ".gpkg":
         kwargs.pop("encoding", None)
         return read_accidents_gpkg(p, **kwargs)
@@ -363,7 +380,8 @@ def _as_list(codes) -> list[str] | None:
     return out
 
 
-def _tidy(raw: pd.DataFrame, path: Path, layout: str, pref_code, municipality_codes, codebook_dir) -> pd.DataFrame:
+def _tidy(raw: pd.DataFrame, path: Path, layout: str, pref_code, municipality_codes, codebook_dir,
+          duplicates: str = "refuse") -> pd.DataFrame:
     if pref_code is not None and (not isinstance(pref_code, str) or len(pref_code) != 2 or not pref_code.isdigit()):
         raise ParameterError("pref_code", f"got {pref_code!r}",
                              expected='a 2-digit NPA prefecture code string, e.g. "93"')
@@ -372,6 +390,14 @@ def _tidy(raw: pd.DataFrame, path: Path, layout: str, pref_code, municipality_co
     for col in CODE_WIDTHS:
         if col in df.columns:
             df[col] = df[col].astype(str).str.strip()
+    if len(df) == 0:
+        raise InputFileError(path, "no data rows (header only)", expected="one row per accident after the header")
+    df = handle_duplicates(df, path, duplicates=duplicates, what="本票 rows", line=df["source_row"].to_numpy(),
+                           among=[c for c in df.columns if c in CODE_WIDTHS or c in COLUMNS_2019 or c in COLUMNS_2022])
+    dropped = df.attrs.get("duplicates_dropped")
+    for col in (YEAR, "死者数", "負傷者数"):
+        check_range(pd.to_numeric(df[col], errors="coerce"), path, dataset="npa-honhyo-csv", column=col,
+                    line=df["source_row"].to_numpy())
     n_source = len(df)
     if pref_code is not None:
         df = df[df["都道府県コード"] == pref_code]
@@ -451,8 +477,16 @@ def _tidy(raw: pd.DataFrame, path: Path, layout: str, pref_code, municipality_co
         "by_reason": {r: int((reason == r).sum()) for r in ("undecodable", "outside_japan") if (reason == r).any()},
         "source_rows": out.loc[excluded, "source_row"].astype(int).tolist(),
     }
+    if excluded.any() and excluded.all():
+        raise InputFileError(path, f"all {int(excluded.sum())} selected rows have impossible coordinates "
+                                   f"({', '.join(f'{k} {v}' for k, v in report['by_reason'].items())})",
+                             column=LAT, rows=report["source_rows"],
+                             expected="packed DMS coordinates in Japan: latitude DDMMSSsss (20–46°), "
+                                      "longitude DDDMMSSsss (122–154°), not swapped")
     out = out.loc[~excluded, TIDY_COLUMNS].reset_index(drop=True)
     out.attrs["excluded"] = report
+    if dropped:
+        out.attrs["duplicates_dropped"] = dropped
     out.attrs["path"] = paths.relative(path)
     return out
 

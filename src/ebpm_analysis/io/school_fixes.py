@@ -25,7 +25,18 @@ import pandas as pd
 from .. import geo
 from ..errors import InputFileError, ParameterError
 from ..provenance import record_input
-from .common import AUTO, bad_rows, input_path, read_csv, require_columns, resolve_encoding
+from .common import (
+    AUTO,
+    bad_rows,
+    check_latlon,
+    check_range,
+    input_path,
+    read_csv,
+    reading,
+    require_columns,
+    require_rows,
+    resolve_encoding,
+)
 
 FIX_ALIASES = {
     "端末ID": "device_id", "端末id": "device_id", "学校ID": "school_id", "学校コード": "school_id",
@@ -62,21 +73,19 @@ def read_fixes(path: str | os.PathLike, *, encoding: str = AUTO, city=None, city
     if bad.any():
         raise InputFileError(path, f"unreadable timestamps {df.loc[bad, 'timestamp'].head(3).tolist()}",
                              column="timestamp", rows=bad_rows(bad), expected="local time as YYYY-MM-DD HH:MM:SS")
+    check_range(ts, path, dataset="school-route-fixes", column="timestamp")
     df["timestamp"] = ts
-    for col, lo, hi, what in (("lat", 20.0, 46.0, "latitude in degrees (Japan: 20–46)"),
-                              ("lon", 122.0, 154.0, "longitude in degrees (Japan: 122–154)"),
-                              ("accuracy", 0.0, 10000.0, "accuracy in metres (≥ 0)")):
+    for col, what in (("lat", "latitude in decimal degrees"), ("lon", "longitude in decimal degrees"),
+                      ("accuracy", "accuracy in metres (≥ 0)")):
         s = df[col].astype("string").str.strip()
         num = pd.to_numeric(s, errors="coerce")
         nonnum = num.isna()
         if nonnum.any():
             raise InputFileError(path, f"missing or non-numeric values {s[nonnum].head(3).tolist()}", column=col,
                                  rows=bad_rows(nonnum), expected=what)
-        out = (num < lo) | (num > hi)
-        if out.any():
-            raise InputFileError(path, f"impossible values {num[out].head(3).tolist()}", column=col,
-                                 rows=bad_rows(out), expected=what)
         df[col] = num.astype(float)
+    check_latlon(df["lat"], df["lon"], path, columns=("lat", "lon"))
+    check_range(df["accuracy"], path, dataset="school-route-fixes", column="accuracy", unit=" m")
     for col in ("grade", "battery"):
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce")
@@ -121,6 +130,7 @@ def read_schools(path: str | os.PathLike, *, encoding: str = AUTO, nature: str =
                   record=False)
     df = df.rename(columns={c: FIX_ALIASES.get(c, c) for c in df.columns})
     require_columns(df, ("school_id", "school_name", "lat", "lon"), path)
+    require_rows(df, path, what="one row per school after the header")
     _numeric_latlon(df, path)
     if df["school_id"].duplicated().any():
         raise InputFileError(path, "duplicate school ids", column="school_id",
@@ -135,6 +145,7 @@ def read_crossings(path: str | os.PathLike, *, encoding: str = AUTO, nature: str
     df = read_csv(path, encoding=resolve_encoding(path, encoding), nature=nature, dataset="school_fixes", record=False)
     df = df.rename(columns={"交差点ID": "crossing_id", "交差点名": "crossing_name", "緯度": "lat", "経度": "lon"})
     require_columns(df, ("crossing_id", "lat", "lon"), path)
+    require_rows(df, path, what="one row per monitored crossing after the header")
     _numeric_latlon(df, path)
     dup = df["crossing_id"].duplicated()
     if dup.any():
@@ -146,11 +157,11 @@ def read_crossings(path: str | os.PathLike, *, encoding: str = AUTO, nature: str
 
 def read_designated_routes(path: str | os.PathLike, *, nature: str = "real") -> gpd.GeoDataFrame:
     """Designated school routes (GeoJSON/GPKG): one LineString per segment with segment_id and school_id."""
-    path = input_path(path, expected="a GeoJSON/GeoPackage of designated route segments (check routes_path)")
-    try:
+    expected = "a GeoJSON/GeoPackage of designated route segments (check routes_path)"
+    path = input_path(path, expected=expected)
+    with reading(path, expected=expected):
         gdf = gpd.read_file(path)
-    except Exception as e:  # noqa: BLE001 (pyogrio raises several types)
-        raise InputFileError(path, f"not a readable vector file ({e})", expected="GeoJSON or GeoPackage") from None
+    require_rows(gdf, path, what="LineString features of the designated routes")
     require_columns(gdf, ("segment_id", "school_id"), path)
     kinds = set(gdf.geom_type.dropna())
     if not kinds <= {"LineString", "MultiLineString"}:
@@ -175,3 +186,4 @@ def _numeric_latlon(df, path):
             raise InputFileError(path, "missing or non-numeric coordinates", column=col, rows=bad_rows(num.isna()),
                                  expected="decimal degrees")
         df[col] = num.astype(float)
+    check_latlon(df["lat"], df["lon"], path, columns=("lat", "lon"))

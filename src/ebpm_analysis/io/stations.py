@@ -20,7 +20,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
-from .common import AUTO, bad_rows, input_path, raise_bad_rows, read_csv, resolve_encoding
+from .common import (
+    AUTO,
+    bad_rows,
+    check_latlon,
+    check_range,
+    input_path,
+    raise_bad_rows,
+    read_csv,
+    require_rows,
+    resolve_encoding,
+)
 
 COLUMNS = {
     "署所コード": "station_code",
@@ -46,6 +56,7 @@ def read_stations(path: str | os.PathLike, *, encoding: str = AUTO, nature: str 
     df = read_csv(path, encoding=enc, required=list(COLUMNS), numeric=["救急隊数_24時間", "救急隊数_日勤", "緯度",
                                                                        "経度"],
                   nature=nature, dataset="stations", record=False)
+    require_rows(df, path, what="one row per fire station / branch office after the header")
     df = df.rename(columns=COLUMNS)[list(COLUMNS.values())]
     df["station_code"] = df["station_code"].str.strip()
     if df["station_code"].isna().any() or df["station_code"].duplicated().any():
@@ -65,16 +76,13 @@ def read_stations(path: str | os.PathLike, *, encoding: str = AUTO, nature: str 
         if bad.any():
             raise InputFileError(path, "crew counts must be whole numbers ≥ 0", column=jp,
                                  rows=bad_rows(bad), expected="0, 1, 2, …")
+        check_range(v, path, dataset="emergency-stations", column=jp)
         df[col] = v.astype(int)
     none = (df["crews_24h"] + df["crews_day"]) == 0
     if none.all():
         raise InputFileError(path, "no ambulance crews at any station", column="救急隊数_24時間",
                              expected="at least one crew")
-    for col, jp, lo, hi in (("lat", "緯度", 20, 46), ("lon", "経度", 122, 154)):
-        bad = df[col].isna() | (df[col] < lo) | (df[col] > hi)
-        if bad.any():
-            raise InputFileError(path, "coordinates outside Japan or missing", column=jp,
-                                 rows=bad_rows(bad), expected=f"JGD2011 degrees within {lo}–{hi}")
+    check_latlon(df["lat"], df["lon"], path)
     if city is not None:
         from .. import geo
         code = city.attrs["city_code"] if hasattr(city, "attrs") else city
