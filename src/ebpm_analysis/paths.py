@@ -8,6 +8,8 @@ Override with environment variables: ``EBPM_PROJECT_ROOT`` (the whole tree) or
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
 
@@ -37,18 +39,38 @@ CATALOG_DIR = DATA_DIR / "catalog"  # one YAML file per dataset (io.catalog)
 BENCH_DIR = BUILD_DIR / "bench"  # `make bench`: <name>.json per benchmarks/bench_<name>.py, summary.md
 
 
+#: ``{final folder: staging folder}`` (JSON) of the run in progress: ``ebpm run`` has a notebook write its
+#: ``output_dir`` into a staging folder that replaces the final one only when the run succeeds
+#: (:func:`ebpm_analysis.pipeline.execute.run_notebook`), so a failed or killed run leaves the previous
+#: outputs in place. :func:`resolve` sends paths inside the final folder to the staging one;
+#: :func:`relative` names them by the final folder (reports never show the staging name).
+STAGE_ENV = "EBPM_STAGE_DIRS"
+
+
+@functools.lru_cache(maxsize=8)
+def _stages(spec: str) -> tuple[tuple[Path, Path], ...]:
+    return tuple((Path(k), Path(v)) for k, v in json.loads(spec).items()) if spec else ()
+
+
+def _restage(p: Path, back: bool = False) -> Path:
+    for final, stage in _stages(os.environ.get(STAGE_ENV, "")):
+        src, dst = (stage, final) if back else (final, stage)
+        if p == src or src in p.parents:
+            return dst / p.relative_to(src)
+    return p
+
+
 def resolve(path: str | os.PathLike) -> Path:
     """Resolve ``path`` against the project root unless it is absolute.
 
-    ``data/...`` paths honour ``EBPM_DATA_DIR``.
+    ``data/...`` paths honour ``EBPM_DATA_DIR``; during an ``ebpm run``, the run's output folder is its
+    staging folder (:data:`STAGE_ENV`).
     """
     p = Path(path)
-    if p.is_absolute():
-        return p
-    parts = p.parts
-    if parts and parts[0] == "data":
-        return DATA_DIR.joinpath(*parts[1:])
-    return PROJECT_ROOT / p
+    if not p.is_absolute():
+        parts = p.parts
+        p = DATA_DIR.joinpath(*parts[1:]) if parts and parts[0] == "data" else PROJECT_ROOT / p
+    return _restage(p)
 
 
 def raw(*parts: str) -> Path:
@@ -65,7 +87,7 @@ def interim(*parts: str) -> Path:
 
 def relative(path: str | os.PathLike) -> str:
     """Path relative to the project root when inside it (for reports: no machine paths)."""
-    p = Path(path).resolve()
+    p = _restage(Path(path).resolve(), back=True)
     for base in (PROJECT_ROOT, DATA_DIR.parent):
         try:
             return p.relative_to(base).as_posix()

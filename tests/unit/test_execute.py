@@ -8,7 +8,7 @@ import pytest
 
 from ebpm_analysis import cli
 from ebpm_analysis.errors import EbpmError
-from ebpm_analysis.pipeline.execute import Layout, RunFailed, run_notebook
+from ebpm_analysis.pipeline.execute import Layout, RunFailed, run_notebook, template_values
 
 FIX = str(Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_run.ipynb")
 pytestmark = pytest.mark.notebooks
@@ -20,16 +20,17 @@ def layout(tmp_path):
 
 
 def test_run_records_provenance_and_renders(layout):
-    r = run_notebook(FIX, None, {"city_code": "01999", "n": 4}, layout=layout, log=lambda *a: None)
+    r = run_notebook(FIX, None, {"city_code": "01100", "n": 4}, layout=layout, log=lambda *a: None)
     assert r.status == "ok" and r.report.name.startswith("fixture_run--custom-")  # -p never takes a default name
     html = r.report.read_text(encoding="utf-8")
     # Parameters arrive with their types: the code keeps its leading zero.
-    assert "CITY=&#x27;01999&#x27; TYPE=str N=4 RATIO=0.5 ROWS=12" in html or "CITY='01999' TYPE=str N=4" in html
+    assert "CITY=&#x27;01100&#x27; TYPE=str N=4 RATIO=0.5 ROWS=12" in html or "CITY='01100' TYPE=str N=4" in html
     assert "DONE" in html
     assert "injected-parameters" not in html and "# Parameters" not in html  # injected cell hidden
     assert "来歴（Provenance）" in html
     assert "<title>{{city_name}}" not in html
-    assert "<title>01999のパイプライン試験" in html  # unknown code: the code itself stands in
+    assert "<title>札幌市のパイプライン試験" in html
+    assert template_values({"city_code": "01999"})["city_name"] == "01999"  # unknown code: the code stands in
     assert "kumamoto_city_population_1985_2040_ipss2013_transcribed.csv" in html
     assert "785441fe815e0d0b" in html  # sha256 of that input (first 16 hex digits)
     # the tables of provenance are folded for readers who are not analysts (issue 14)
@@ -37,8 +38,8 @@ def test_run_records_provenance_and_renders(layout):
     assert "785441fe815e0d0b" in folded and "<summary>" in folded
     nb = nbformat.read(r.executed, as_version=4)
     prov = nb.metadata["ebpm"]
-    assert prov["parameters"]["city_code"] == "01999" and prov["parameters"]["ratio"] == 0.5
-    assert prov["command"] == "ebpm run fixture_run -p city_code=01999 -p n=4"
+    assert prov["parameters"]["city_code"] == "01100" and prov["parameters"]["ratio"] == 0.5
+    assert prov["command"] == "ebpm run fixture_run -p city_code=01100 -p n=4"
     assert prov["data_nature"] == "real"
     assert prov["inputs"][0]["sha256"].startswith("785441fe815e0d0b")
     assert "pandas" in prov["versions"] and prov["git"]["commit"] is None or len(prov["git"]["commit"]) == 40
@@ -199,3 +200,9 @@ def test_glossary_lists_the_terms_the_report_uses(layout, tmp_path):
     assert "アーランC" not in section                                  # a term the report does not use
     plain = run_notebook(FIX, None, city="八代市", layout=layout, log=lambda *a: None).report.read_text("utf-8")
     assert "ebpm-glossary" not in plain
+
+
+def test_an_unknown_city_code_is_refused_before_the_notebook_starts(layout):
+    with pytest.raises(EbpmError, match=r"parameter 'city_code': '01999' is not in the boundary file"):
+        run_notebook(FIX, None, {"city_code": "01999"}, layout=layout, log=lambda *a: None)
+    assert not layout.executed_dir.exists() or not list(layout.executed_dir.glob("*.ipynb"))   # no kernel ran

@@ -1,5 +1,6 @@
 """Safe failure (issue 15): an input changed anywhere makes a report out of date; a failed or killed run leaves
-no temporary or partial file and keeps the previous report; parameters that would scatter outputs are refused."""
+no temporary or partial file and keeps the previous report and exports (data/processed); parameters that would
+scatter outputs are refused."""
 
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def test_sigterm_mid_build_keeps_the_reports_and_leaves_no_partial_files(tmp_pat
     assert subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env).returncode == 0
     report = out / "00_data_catalog.html"
     good = report.read_bytes()
+    processed = root / "data" / "processed"
+    exports = (processed / "00_data_catalog" / "catalog.json").read_bytes()
     proc = subprocess.Popen(cmd + ["--force"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
     deadline = time.monotonic() + 60
@@ -83,6 +86,9 @@ def test_sigterm_mid_build_keeps_the_reports_and_leaves_no_partial_files(tmp_pat
     assert not list((out / "_build" / "executed").glob("00_data_catalog-*.ipynb"))
     # the run log and the kernel's connection file (papermill writes it to TMPDIR) are gone
     assert not list((tmp_path / "tmp").iterdir()), "the killed run left temporary files behind"
+    # data/processed: the previous exports as they were, no staging folder of the killed run
+    assert (processed / "00_data_catalog" / "catalog.json").read_bytes() == exports
+    assert not list(processed.glob(".00_data_catalog.*")), "the killed run left its staging folder"
     again = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     assert again.returncode == 0 and "up to date" in again.stdout
 
@@ -97,3 +103,43 @@ def test_a_failed_cli_run_marks_the_index_failed_without_quoting_the_message(tmp
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "失敗" in index and "ValueError" in index and "planted failure" not in index
     assert (out / "fixture_run.html").read_bytes() == good
+
+
+def _fixture_with_exports(folder: Path) -> Path:
+    """The pipeline fixture plus an ``output_dir`` parameter and a cell that writes ``n`` rows there before the
+    cell that may fail, and names the file it wrote the way a report does."""
+    import nbformat
+    nb = nbformat.read(FIX, as_version=4)
+    params = next(c for c in nb.cells if "fail = False" in c.source)
+    params.source += '\noutput_dir = ""  # where the exports go'
+    fail_at = next(i for i, c in enumerate(nb.cells) if "planted failure" in c.source)
+    nb.cells.insert(fail_at, nbformat.v4.new_code_cell(
+        "import pandas as pd\nfrom ebpm_analysis import paths\nfrom ebpm_analysis.io.common import write_tables\n"
+        "written = write_tables({'rows.csv': pd.DataFrame({'i': range(n)})}, output_dir)\n"
+        "print('WROTE', paths.relative(written[0]), 'STAGED' if written[0].parent != __import__('pathlib').Path("
+        "output_dir) else 'DIRECT')"))
+    path = folder / "fixture_exports.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_exports_replace_the_previous_ones_only_when_the_run_succeeds(tmp_path):
+    """data/processed is written to a staging folder beside it and moved into place after the report: a failed run
+    leaves the previous exports as they were and no staging folder; the report names the final folder."""
+    nb = _fixture_with_exports(tmp_path)
+    out = tmp_path / "processed" / "fixture"
+    layout = Layout(reports_dir=tmp_path / "reports", build_dir=tmp_path / "build")
+    run = lambda **o: run_notebook(str(nb), overrides={"output_dir": str(out)} | o, layout=layout,  # noqa: E731
+                                   log=lambda *a: None)
+    r = run(n=3)
+    assert r.status == "ok"
+    assert (out / "rows.csv").read_text(encoding="utf-8-sig").split() == ["i", "0", "1", "2"]
+    executed = r.executed.read_text(encoding="utf-8")
+    assert "STAGED" in executed and "staging" not in executed   # written to the staging folder, named as the final
+    with pytest.raises(RunFailed):
+        run(n=5, fail=True)   # writes 5 rows, then fails
+    assert (out / "rows.csv").read_text(encoding="utf-8-sig").split() == ["i", "0", "1", "2"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["fixture"], "a staging folder was left behind"
+    assert run(n=2).status == "ok"
+    assert (out / "rows.csv").read_text(encoding="utf-8-sig").split() == ["i", "0", "1"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["fixture"]

@@ -26,7 +26,7 @@ import nbformat
 
 from .. import audience as A
 from .. import paths
-from ..errors import EbpmError
+from ..errors import EbpmError, ParameterError
 from ..io.common import atomic_path
 from ..provenance import data_nature, git_state, package_versions, sha256_file
 from . import glossary, wording
@@ -262,7 +262,11 @@ def resolve_run(name: str, variant: str = "default", overrides: list[str] | dict
     stem = output_stem(name, variant_name, city_part, typed, audience=audience)
     if "output_dir" in spec and "output_dir" not in values and stem != name:
         values["output_dir"] = f"data/processed/{stem}"  # each report's exports beside its own name
-    values = P.validate(nb_path, values)
+    try:
+        values = P.validate(nb_path, values)
+    except ParameterError as e:
+        e.stem, e.notebook, e.variant = stem, name, variant_name   # run_notebook marks this report failed
+        raise
     return {"nb_path": nb_path, "name": name, "params_path": params_path, "variant": variant_name,
             "values": values, "overrides": typed, "city": profile.code if profile else None, "profile": profile,
             "audience": audience,
@@ -279,7 +283,15 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     from papermill.exceptions import PapermillExecutionError
 
     layout = layout or Layout()
-    run = resolve_run(name, variant, overrides, city=city)
+    try:
+        run = resolve_run(name, variant, overrides, city=city)
+    except ParameterError as e:
+        if getattr(e, "stem", None):   # a value of a known parameter is wrong (e.g. a missing input file)
+            nb_path = P.notebook_path(name)
+            _write_status(layout.status_dir / f"{e.stem}.json", e.stem, e.notebook, e.variant,
+                          parse_front_matter(nbformat.read(nb_path, as_version=4)), "failed", str(e), None, None,
+                          summary=f"パラメータ {e.name} の誤り（ParameterError）。レポートは前回のまま")
+        raise
     nb_path, name, params_path, variant_name = run["nb_path"], run["name"], run["params_path"], run["variant"]
     values, stem = run["values"], run["stem"]
     report = layout.reports_dir / f"{stem}.html"
@@ -303,93 +315,98 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     t0 = time.perf_counter()
     tmp_nb = Path(tempfile.mkstemp(prefix=f"{stem}-", suffix=".ipynb", dir=layout.executed_dir)[1])
     log(f"[ebpm] running {stem} …")
-    with _run_environment(stem) as runlog:
-        try:
-            pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values, kernel_name=KERNEL_NAME,
-                                cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                kernel_manager_class=_TrackedKernelManager)
-        except PapermillExecutionError as e:
+    output_dir = str(all_params.get("output_dir") or "").strip()
+    # the run's exports go to a staging folder, moved into place only when the report is (paths.STAGE_ENV)
+    with _staged_output(paths.resolve(output_dir) if output_dir else None) as stage:
+        with _run_environment(stem, stage) as runlog:
+            try:
+                pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values, kernel_name=KERNEL_NAME,
+                                    cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False,
+                                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                    kernel_manager_class=_TrackedKernelManager)
+            except PapermillExecutionError as e:
+                layout.failed_dir.mkdir(parents=True, exist_ok=True)
+                failed = layout.failed_dir / f"{stem}.ipynb"
+                os.replace(tmp_nb, failed)
+                msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was "
+                       f"kept; the partial notebook is {paths.relative(failed)}.")
+                _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
+                              city=values.get("city_code"), audience=run["audience"],
+                              summary=f"セル {e.exec_count} で {e.ename}（詳細: {paths.relative(failed)}）")
+                raise RunFailed(msg) from None
+            except BaseException:   # interrupted (SIGINT/SIGTERM) or papermill itself failed
+                tmp_nb.unlink(missing_ok=True)
+                _TrackedKernelManager.kill_all()
+                raise
+            seconds = time.perf_counter() - t0
+            finished = dt.datetime.now(dt.timezone.utc).astimezone()
+            inputs, read = {}, {}
+            for line in (runlog.read_text(encoding="utf-8").splitlines() if runlog.exists() else []):
+                e = json.loads(line)
+                read[e["resolved"]] = e["sha256"]
+                inputs[e["path"]] = {k: v for k, v in e.items() if k != "resolved"}
+        city_code = all_params.get("city_code")
+        prov = {
+            "notebook": name, "variant": variant_name, "parameters": all_params, "command": run["command"],
+            "city": city_code, "city_name": template_values(all_params).get("city_name", city_code),
+            "city_profile": paths.relative(run["profile"].path) if run["profile"] and run["profile"].path else None,
+            "overrides": run["overrides"],
+            "params_file": paths.relative(params_path) if params_path else None,
+            "git": git_state(), "inputs": sorted(inputs.values(), key=lambda e: e["path"]),
+            "data_nature": data_nature(list(inputs.values())),
+            "versions": package_versions(), "python": platform.python_version(),
+            "platform": f"{platform.system()} {platform.machine()}",
+            "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
+            "seconds": round(seconds, 2), "fingerprint": fingerprint, "audience": run["audience"],
+        }
+        files_read = sorted(read.items())
+        nb = nbformat.read(tmp_nb, as_version=4)
+        fm = fill_front_matter(nb, all_params, prov["data_nature"]) or fm   # the subtitle says real or synthetic
+        fm = mark_audience(nb, run["audience"]) or fm
+        refs = wording.internal_references(nb, spec)
+        if refs:   # a build check (issue 14): the reader cannot open repository files or know parameter names
             layout.failed_dir.mkdir(parents=True, exist_ok=True)
             failed = layout.failed_dir / f"{stem}.ipynb"
             os.replace(tmp_nb, failed)
-            msg = (f"{stem}: cell {e.exec_count} raised {e.ename}: {e.evalue}. The previous report (if any) was "
-                   f"kept; the partial notebook is {paths.relative(failed)}.")
-            _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
-                          city=values.get("city_code"), audience=run["audience"],
-                          summary=f"セル {e.exec_count} で {e.ename}（詳細: {paths.relative(failed)}）")
-            raise RunFailed(msg) from None
-        except BaseException:   # interrupted (SIGINT/SIGTERM) or papermill itself failed
-            tmp_nb.unlink(missing_ok=True)
-            _TrackedKernelManager.kill_all()
-            raise
-        seconds = time.perf_counter() - t0
-        finished = dt.datetime.now(dt.timezone.utc).astimezone()
-        inputs, read = {}, {}
-        for line in (runlog.read_text(encoding="utf-8").splitlines() if runlog.exists() else []):
-            e = json.loads(line)
-            read[e["resolved"]] = e["sha256"]
-            inputs[e["path"]] = {k: v for k, v in e.items() if k != "resolved"}
-    city_code = all_params.get("city_code")
-    prov = {
-        "notebook": name, "variant": variant_name, "parameters": all_params, "command": run["command"],
-        "city": city_code, "city_name": template_values(all_params).get("city_name", city_code),
-        "city_profile": paths.relative(run["profile"].path) if run["profile"] and run["profile"].path else None,
-        "overrides": run["overrides"],
-        "params_file": paths.relative(params_path) if params_path else None,
-        "git": git_state(), "inputs": sorted(inputs.values(), key=lambda e: e["path"]),
-        "data_nature": data_nature(list(inputs.values())),
-        "versions": package_versions(), "python": platform.python_version(),
-        "platform": f"{platform.system()} {platform.machine()}",
-        "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
-        "seconds": round(seconds, 2), "fingerprint": fingerprint, "audience": run["audience"],
-    }
-    files_read = sorted(read.items())
-    nb = nbformat.read(tmp_nb, as_version=4)
-    fm = fill_front_matter(nb, all_params, prov["data_nature"]) or fm   # the subtitle says real or synthetic
-    fm = mark_audience(nb, run["audience"]) or fm
-    refs = wording.internal_references(nb, spec)
-    if refs:   # a build check (issue 14): the reader cannot open repository files or know parameter names
-        layout.failed_dir.mkdir(parents=True, exist_ok=True)
-        failed = layout.failed_dir / f"{stem}.ipynb"
-        os.replace(tmp_nb, failed)
-        more = f"; and {len(refs) - 5} more" if len(refs) > 5 else ""
-        msg = (f"{stem}: the report text refers to what its readers cannot open or do not know: "
-               f"{'; '.join(refs[:5])}{more}. Write the source or the setting out in words (parameters are "
-               f"listed in the provenance section). The previous report was kept; the notebook is "
-               f"{paths.relative(failed)}.")
-        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
-                      summary=f"本文に内部参照 {len(refs)}件（詳細: {paths.relative(failed)}）")
-        raise RunFailed(msg)
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = tags + ["remove-cell"]
-    nb.metadata["ebpm"] = prov
-    terms = glossary.terms_used(nb)
-    if terms:   # 用語: the statistical terms this report uses, explained (issue 14)
-        cell = nbformat.v4.new_markdown_cell(glossary.glossary_markdown(terms))
-        cell.metadata["tags"] = ["ebpm-glossary"]
+            more = f"; and {len(refs) - 5} more" if len(refs) > 5 else ""
+            msg = (f"{stem}: the report text refers to what its readers cannot open or do not know: "
+                   f"{'; '.join(refs[:5])}{more}. Write the source or the setting out in words (parameters are "
+                   f"listed in the provenance section). The previous report was kept; the notebook is "
+                   f"{paths.relative(failed)}.")
+            _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
+                          summary=f"本文に内部参照 {len(refs)}件（詳細: {paths.relative(failed)}）")
+            raise RunFailed(msg)
+        for cell in nb.cells:
+            tags = cell.metadata.get("tags", [])
+            if "injected-parameters" in tags and "remove-cell" not in tags:
+                cell.metadata["tags"] = tags + ["remove-cell"]
+        nb.metadata["ebpm"] = prov
+        terms = glossary.terms_used(nb)
+        if terms:   # 用語: the statistical terms this report uses, explained (issue 14)
+            cell = nbformat.v4.new_markdown_cell(glossary.glossary_markdown(terms))
+            cell.metadata["tags"] = ["ebpm-glossary"]
+            nb.cells.append(cell)
+        cell = nbformat.v4.new_markdown_cell(_provenance_markdown(prov))
+        cell.metadata["tags"] = ["ebpm-provenance"]
         nb.cells.append(cell)
-    cell = nbformat.v4.new_markdown_cell(_provenance_markdown(prov))
-    cell.metadata["tags"] = ["ebpm-provenance"]
-    nb.cells.append(cell)
-    nbformat.write(nb, tmp_nb)
-    try:
-        layout.reports_dir.mkdir(parents=True, exist_ok=True)
-        tmp_html = layout.build_dir / "render" / f"{stem}.html"
-        _, used = render(tmp_nb, tmp_html, show_code=show_code, engine=engine)
-        os.replace(tmp_nb, executed)
-        os.replace(tmp_html, report)
-    except BaseException as e:
-        tmp_nb.unlink(missing_ok=True)
-        msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept."
-        _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
-                      summary=f"レポートの作成で {type(e).__name__}")
-        raise RunFailed(msg) from e
-    _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read)
-    log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
-    return RunResult(name, variant_name, "ok", report, executed, seconds, engine=used)
+        nbformat.write(nb, tmp_nb)
+        try:
+            layout.reports_dir.mkdir(parents=True, exist_ok=True)
+            tmp_html = layout.build_dir / "render" / f"{stem}.html"
+            _, used = render(tmp_nb, tmp_html, show_code=show_code, engine=engine)
+            os.replace(tmp_nb, executed)
+            os.replace(tmp_html, report)
+        except BaseException as e:
+            tmp_nb.unlink(missing_ok=True)
+            stage.discard()
+            msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept."
+            _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
+                          summary=f"レポートの作成で {type(e).__name__}")
+            raise RunFailed(msg) from e
+        stage.commit()   # the run's exports replace the previous ones only now that the report is in place
+        _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read)
+        log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
+        return RunResult(name, variant_name, "ok", report, executed, seconds, engine=used)
 
 
 def _kernel_manager_base():
@@ -421,17 +438,83 @@ class _TrackedKernelManager(_kernel_manager_base()):
             cls.live.discard(km)
 
 
+class _Stage:
+    """The staging folder of a run's ``output_dir`` (see :data:`ebpm_analysis.paths.STAGE_ENV`)."""
+
+    def __init__(self, final: Path | None):
+        self.final = final
+        self.folder = None
+        if final is not None:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self.folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {str(self.final): str(self.folder)} if self.folder else {}
+
+    def commit(self) -> None:
+        """Replace the final folder by the staging one (two renames; a concurrent run of the same notebook
+        may commit in between: the last to commit wins, and both wrote the same files)."""
+        import shutil
+        if self.folder is None or not self.folder.exists():
+            return
+        if not any(self.folder.iterdir()):   # the run wrote nothing there: keep what is in place
+            self.discard()
+            return
+        os.chmod(self.folder, 0o777 & ~_umask())   # mkdtemp makes 0700
+        for _ in range(5):
+            old = self.final.parent / f".{self.final.name}.old-{os.getpid()}-{time.monotonic_ns()}"
+            try:
+                os.replace(self.final, old)
+            except FileNotFoundError:
+                old = None
+            try:
+                os.replace(self.folder, self.final)
+            except OSError:   # another run committed between our two renames: try again
+                continue
+            finally:
+                if old is not None and old.exists():
+                    shutil.rmtree(old, ignore_errors=True)
+            self.folder = None
+            return
+        raise OSError(f"could not move the outputs of this run into {self.final}")
+
+    def discard(self) -> None:
+        import shutil
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
 @contextlib.contextmanager
-def _run_environment(stem: str):
+def _staged_output(final: Path | None):
+    """A run's ``output_dir`` staging folder (:class:`_Stage`), removed on any exit unless committed."""
+    stage = _Stage(final)
+    try:
+        yield stage
+    finally:
+        stage.discard()
+
+
+@contextlib.contextmanager
+def _run_environment(stem: str, stage: _Stage | None = None):
     """A temporary folder of this run's own, removed on any exit (a failure, SIGINT, SIGTERM): the input log
     (``EBPM_RUN_LOG``), and ``TMPDIR`` of the run and its kernel, so the kernel's connection file and every
     temporary file of the notebook go there and two runs never share a temporary name. Yields the log's path."""
     import shutil
     folder = Path(tempfile.mkdtemp(prefix=f"ebpm-{stem}-"))
-    saved = {k: os.environ.get(k) for k in ("EBPM_RUN_LOG", "TMPDIR")}
+    saved = {k: os.environ.get(k) for k in ("EBPM_RUN_LOG", "TMPDIR", paths.STAGE_ENV)}
     saved_tempdir = tempfile.tempdir
     os.environ["EBPM_RUN_LOG"] = str(folder / "inputs.jsonl")
     os.environ["TMPDIR"] = tempfile.tempdir = str(folder)
+    if stage is not None and stage.env:
+        os.environ[paths.STAGE_ENV] = json.dumps(stage.env)
     try:
         yield folder / "inputs.jsonl"
     finally:

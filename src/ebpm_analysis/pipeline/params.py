@@ -161,6 +161,9 @@ def validate(nb_path: Path, values: dict[str, Any], *, check_paths: bool = True)
         if name.startswith("output") and name.endswith("_dir") and isinstance(value, str) and not value.strip():
             raise ParameterError(name, "is empty (the exports would land in the project root)",
                                  expected=f"a folder relative to the project root, like {default!r}")
+        if name == "city_code" and isinstance(value, str):
+            from .. import geo
+            geo.resolve_city(value, param=name)   # a wrong code fails before the notebook starts
         if check_paths and isinstance(value, str) and value and name.endswith(("_path", "_dir", "_file")) \
                 and not name.startswith("output"):
             p = paths.resolve(value)
