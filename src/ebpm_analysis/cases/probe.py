@@ -3,10 +3,11 @@
 Pure functions over tidy frames or DuckDB relations (no file reading, no plotting):
 
 - :func:`mesh_code` / :func:`mesh_code_sql`: JIS X 0410 regional mesh codes (levels 1–6; 6 = 1/8
-  mesh ≈ 125 m) in numpy and as a DuckDB SQL expression (identical arithmetic; checked against jismesh).
+  mesh ≈ 125 m) in numpy and as a SQL expression (identical arithmetic; checked against jismesh).
 - :func:`aggregate_positions`: per mesh × day type × hour: records, share ≤ ``congested_kmh``
   (20 km/h 混雑, 10 km/h 渋滞 on ordinary roads: docs/sources.md#congestion-speeds), mean speed,
-  distinct trips. Runs in DuckDB over Parquet (or a pandas/Arrow frame);
+  distinct trips. One SQL text (:func:`positions_sql`) run by DuckDB (default) or Apache Spark
+  (:mod:`ebpm_analysis.engines`) over Parquet (or a frame);
   :func:`aggregate_positions_pandas` is the plain pandas reference used to check it and in the benchmark.
 - :func:`mesh_passes`, :func:`aggregate_events`, :func:`braking_rates`: sudden braking (≤ −0.3 G)
   events per 1,000 passes, passes = distinct trips with a position in the mesh.
@@ -26,6 +27,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ..engines import Engine, as_engine, sql_float
 from ..errors import ParameterError
 from ..jpcalendar import day_type
 from ..stats.hotspots import distance_band_weights, gi_star
@@ -70,31 +72,75 @@ def mesh_code(lat, lon, level: int = 6) -> np.ndarray:
 
 
 def mesh_code_sql(lat: str = "lat", lon: str = "lon", level: int = 6) -> str:
-    """The same computation as :func:`mesh_code` as a DuckDB SQL expression (BIGINT)."""
+    """The same computation as :func:`mesh_code` as a SQL expression (BIGINT) that DuckDB and Spark SQL
+    both run (float literals written as doubles: :func:`ebpm_analysis.engines.sql_float`)."""
     if level not in MESH_SIZE_M:
         raise ValueError(f"mesh level must be 1–6, not {level!r}")
-    a0 = f"({lat} * 60.0)"
-    p = f"floor({a0} / 40.0)"
-    a = f"({a0} - {p} * 40.0)"
-    u = f"(floor({lon}) - 100.0)"
-    b = f"(({lon} - floor({lon})) * 60.0)"
+    f = sql_float
+    a0 = f"({lat} * {f(60)})"
+    p = f"floor({a0} / {f(40)})"
+    a = f"({a0} - {p} * {f(40)})"
+    u = f"(floor({lon}) - {f(100)})"
+    b = f"(({lon} - floor({lon})) * {f(60)})"
     code = f"({p} * 100 + {u})"
     if level >= 2:
-        q, v = f"floor({a} / 5.0)", f"floor({b} / 7.5)"
-        a, b = f"({a} - {q} * 5.0)", f"({b} - {v} * 7.5)"
+        q, v = f"floor({a} / {f(5)})", f"floor({b} / {f(7.5)})"
+        a, b = f"({a} - {q} * {f(5)})", f"({b} - {v} * {f(7.5)})"
         code = f"({code} * 100 + {q} * 10 + {v})"
     if level >= 3:
-        a, b = f"({a} * 60.0)", f"({b} * 60.0)"
-        r, w = f"floor({a} / 30.0)", f"floor({b} / 45.0)"
-        a, b = f"({a} - {r} * 30.0)", f"({b} - {w} * 45.0)"
+        a, b = f"({a} * {f(60)})", f"({b} * {f(60)})"
+        r, w = f"floor({a} / {f(30)})", f"floor({b} / {f(45)})"
+        a, b = f"({a} - {r} * {f(30)})", f"({b} - {w} * {f(45)})"
         code = f"({code} * 100 + {r} * 10 + {w})"
     da, db = 15.0, 22.5
     for _ in range(4, level + 1):
-        i, j = f"floor({a} / {da})", f"floor({b} / {db})"
-        a, b = f"({a} - {i} * {da})", f"({b} - {j} * {db})"
+        i, j = f"floor({a} / {f(da)})", f"floor({b} / {f(db)})"
+        a, b = f"({a} - {i} * {f(da)})", f"({b} - {j} * {f(db)})"
         code = f"({code} * 10 + {i} * 2 + {j} + 1)"
         da, db = da / 2, db / 2
     return f"CAST({code} AS BIGINT)"
+
+
+def mesh_select(source: str, level: int = 6, lat: str = "lat", lon: str = "lon", out: str = "mesh") -> str:
+    """``source`` (a table or view name) with a column ``out``: :func:`mesh_code_sql`'s arithmetic in steps.
+
+    A subquery per step (each names the remainders the next one uses) keeps the SQL linear in the level:
+    the single expression of :func:`mesh_code_sql` repeats each remainder in the next, doubling per level,
+    which Spark compiles slowly. Same operations in the same order, so the same codes.
+    """
+    if level not in MESH_SIZE_M:
+        raise ValueError(f"mesh level must be 1–6, not {level!r}")
+    f = sql_float
+    steps = [f"{lat} * {f(60)} as _ma, floor({lon}) as _mf",
+             f"floor(_ma / {f(40)}) as _mp, ({lon} - _mf) * {f(60)} as _mb",
+             f"_ma - _mp * {f(40)} as _ma1, _mp * 100 + (_mf - {f(100)}) as _mc"]
+    a, b, c = "_ma1", "_mb", "_mc"
+    n = 1
+    if level >= 2:
+        steps += [f"floor({a} / {f(5)}) as _mi{n}, floor({b} / {f(7.5)}) as _mj{n}",
+                  f"{a} - _mi{n} * {f(5)} as _ma{n + 1}, {b} - _mj{n} * {f(7.5)} as _mb{n + 1}, "
+                  f"{c} * 100 + _mi{n} * 10 + _mj{n} as _mc{n + 1}"]
+        n += 1
+        a, b, c = f"_ma{n}", f"_mb{n}", f"_mc{n}"
+    if level >= 3:
+        steps += [f"{a} * {f(60)} as _mx{n}, {b} * {f(60)} as _my{n}",
+                  f"floor(_mx{n} / {f(30)}) as _mi{n}, floor(_my{n} / {f(45)}) as _mj{n}",
+                  f"_mx{n} - _mi{n} * {f(30)} as _ma{n + 1}, _my{n} - _mj{n} * {f(45)} as _mb{n + 1}, "
+                  f"{c} * 100 + _mi{n} * 10 + _mj{n} as _mc{n + 1}"]
+        n += 1
+        a, b, c = f"_ma{n}", f"_mb{n}", f"_mc{n}"
+    da, db = 15.0, 22.5
+    for _ in range(4, level + 1):
+        steps += [f"floor({a} / {f(da)}) as _mi{n}, floor({b} / {f(db)}) as _mj{n}",
+                  f"{a} - _mi{n} * {f(da)} as _ma{n + 1}, {b} - _mj{n} * {f(db)} as _mb{n + 1}, "
+                  f"{c} * 10 + _mi{n} * 2 + _mj{n} + 1 as _mc{n + 1}"]
+        n += 1
+        a, b, c = f"_ma{n}", f"_mb{n}", f"_mc{n}"
+        da, db = da / 2, db / 2
+    sql = source
+    for k, st in enumerate(steps):
+        sql = f"(select *, {st} from {sql} _s{k})"
+    return f"(select *, CAST({c} AS BIGINT) as {out} from {sql} _s)"
 
 
 def mesh_polygons(codes: Iterable, level: int = 6):
@@ -116,7 +162,7 @@ def mesh_polygons(codes: Iterable, level: int = 6):
                              "lon": (lon0 + lon1) / 2, "lat": (lat0 + lat1) / 2}, geometry=geom, crs="EPSG:6668")
 
 
-# ------------------------------------------------------------------------------------------ duckdb plumbing
+# ------------------------------------------------------------------------------------------ engines
 def connect(memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None):
     """A DuckDB connection with optional memory limit / threads / spill directory."""
     import duckdb
@@ -132,56 +178,78 @@ def connect(memory_limit: str | None = None, threads: int | None = None, temp_di
     return con
 
 
-def _view(con, source, name: str) -> None:
-    import duckdb
+def _engine(con, source, name: str) -> tuple[Engine, list[str]]:
+    """The engine of ``con`` (:func:`ebpm_analysis.engines.as_engine`) with ``source`` viewed as ``name``;
+    and the view's columns."""
+    eng = as_engine(con)
+    eng.view(source, name)
+    return eng, eng.columns(name)
 
-    if isinstance(source, duckdb.DuckDBPyRelation):
-        source.create_view(name, replace=True)
-    else:
-        con.register(name, source)
 
-
-def _trip_expr(columns) -> str:
-    second = "trip_no" if "trip_no" in columns else ("run_date" if "run_date" in columns else "(gps_time // 1000000)")
-    return f"hash(opid, {second})"
+def _trip_second(eng: Engine, columns, time_col: str = "gps_time", prefix: str = "") -> str:
+    """Second part of the trip key (with ``opid``): trip number, else 運行日, else the day of ``time_col``."""
+    if "trip_no" in columns:
+        return prefix + "trip_no"
+    if "run_date" in columns and time_col == "gps_time":
+        return prefix + "run_date"
+    return eng.idiv(prefix + time_col, 1000000)
 
 
 def day_type_table(dates: Iterable[int]) -> pd.DataFrame:
     """``date_int`` (YYYYMMDD) and ``day_type`` (:func:`ebpm_analysis.jpcalendar.day_type`: weekday /
-    holiday = Sat, Sun, national holidays), one row per distinct date, for joining in DuckDB."""
+    holiday = Sat, Sun, national holidays), one row per distinct date, for joining in SQL."""
     d = pd.to_datetime(pd.Series(sorted(set(int(x) for x in dates))).astype(str), format="%Y%m%d")
     return pd.DataFrame({"date_int": d.dt.strftime("%Y%m%d").astype("int64"), "day_type": day_type(d)})
+
+
+def _calendar(eng: Engine, view: str, time_col: str = "gps_time") -> None:
+    """Register ``_cal``: :func:`day_type_table` for every date from the first to the last record of ``view``."""
+    lo, hi = eng.df(f"select min({eng.idiv(time_col, 1000000)}) as lo, max({eng.idiv(time_col, 1000000)}) as hi "
+                    f"from {view}").iloc[0]
+    if pd.isna(lo):
+        days: list[int] = []
+    else:
+        rng = pd.date_range(pd.to_datetime(str(int(lo)), format="%Y%m%d"),
+                            pd.to_datetime(str(int(hi)), format="%Y%m%d"))
+        days = rng.strftime("%Y%m%d").astype("int64").tolist()
+    cal = day_type_table(days) if days else pd.DataFrame({"date_int": pd.Series([], dtype="int64"),
+                                                          "day_type": pd.Series([], dtype=object)})
+    eng.view(cal, "_cal")
+
+
+def positions_sql(eng: Engine, columns, *, level: int = 6, congested_kmh: float = 20.0, heavy_kmh: float = 10.0,
+                  view: str = "_pos") -> str:
+    """The SQL of :func:`aggregate_positions` for ``eng`` (one text for DuckDB and Spark;
+    see :mod:`ebpm_analysis.engines`)."""
+    # Two stages: per (mesh, day type, hour, trip) first, then per (mesh, day type, hour): the number of
+    # rows of the first stage is the number of distinct trips (exact; no hash of the trip key).
+    return f"""
+        with p as (
+            select t.mesh as mesh, c.day_type as day_type,
+                   cast({eng.idiv('t.gps_time', 10000)} % 100 as integer) as hour,
+                   t.opid as opid, {_trip_second(eng, columns, prefix='t.')} as trip2, count(*) as n,
+                   sum(case when t.speed_kmh <= {sql_float(congested_kmh)} then 1 else 0 end) as ns,
+                   sum(case when t.speed_kmh <= {sql_float(heavy_kmh)} then 1 else 0 end) as nh,
+                   sum(t.speed_kmh) as sp
+            from {mesh_select(view, level)} t join _cal c on c.date_int = {eng.idiv('t.gps_time', 1000000)}
+            group by 1, 2, 3, 4, 5)
+        select mesh, day_type, hour, sum(n) as n_records, sum(ns) as n_slow, sum(nh) as n_heavy,
+               sum(sp) / sum(n) as mean_speed, count(*) as n_trips
+        from p group by mesh, day_type, hour"""
 
 
 def aggregate_positions(source, *, con=None, level: int = 6, congested_kmh: float = 20.0, heavy_kmh: float = 10.0):
     """Per mesh × day type × hour: ``n_records``, ``n_slow`` (≤ congested_kmh), ``n_heavy`` (≤ heavy_kmh),
     ``mean_speed``, ``n_trips`` (distinct trips) and ``share_slow``.
 
-    ``source``: a DuckDB relation (e.g. from :func:`ebpm_analysis.io.etc2.open_parquet`) or a
-    pandas/Arrow frame with ``opid``, ``gps_time`` (YYYYMMDDHHMMSS int), ``lat``, ``lon``, ``speed_kmh``
-    and optionally ``trip_no``.
+    ``source``: a DuckDB relation (e.g. from :func:`ebpm_analysis.io.etc2.open_parquet`), a Spark DataFrame,
+    Parquet files / an ingested dataset folder or URL, or a pandas/Arrow frame with ``opid``, ``gps_time``
+    (YYYYMMDDHHMMSS int), ``lat``, ``lon``, ``speed_kmh`` and optionally ``trip_no``.
+    ``con``: a DuckDB connection (default: a new one), a SparkSession or an :class:`ebpm_analysis.engines.Engine`.
     """
-    con = con if con is not None else connect()
-    _view(con, source, "_pos")
-    cols = [r[0] for r in con.execute("describe _pos").fetchall()]
-    dates = con.execute("select distinct gps_time // 1000000 from _pos").fetchall()
-    con.register("_cal", day_type_table(d[0] for d in dates))
-    trip = _trip_expr(cols)
-    # Two stages: per (mesh, day type, hour, trip) first, then per (mesh, day type, hour). Cheaper
-    # than count(DISTINCT trip) in one pass (DuckDB's distinct aggregate does not spill as well).
-    q = f"""
-        with p as (
-            select {mesh_code_sql('lat', 'lon', level)} as mesh, c.day_type,
-                   cast((gps_time // 10000) % 100 as integer) as hour, {trip} as trip,
-                   count(*) as n, sum(case when speed_kmh <= {float(congested_kmh)} then 1 else 0 end) as ns,
-                   sum(case when speed_kmh <= {float(heavy_kmh)} then 1 else 0 end) as nh, sum(speed_kmh) as sp
-            from _pos join _cal c on c.date_int = gps_time // 1000000
-            group by all)
-        select mesh, day_type, hour, sum(n) as n_records, sum(ns) as n_slow, sum(nh) as n_heavy,
-               sum(sp) / sum(n) as mean_speed, count(*) as n_trips
-        from p group by mesh, day_type, hour
-    """
-    df = con.execute(q).df()
+    eng, cols = _engine(con, source, "_pos")
+    _calendar(eng, "_pos")
+    df = eng.df(positions_sql(eng, cols, level=level, congested_kmh=congested_kmh, heavy_kmh=heavy_kmh))
     return _finish_positions(df)
 
 
@@ -190,6 +258,7 @@ def _finish_positions(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("n_records", "n_slow", "n_heavy", "n_trips"):
         df[c] = df[c].astype("int64")
     df["hour"] = df["hour"].astype("int64")
+    df["mean_speed"] = df["mean_speed"].astype(float)
     df["share_slow"] = df["n_slow"] / df["n_records"]
     df["share_heavy"] = df["n_heavy"] / df["n_records"]
     return df.sort_values(["mesh", "day_type", "hour"]).reset_index(drop=True)
@@ -215,31 +284,46 @@ def aggregate_positions_pandas(df: pd.DataFrame, *, level: int = 6, congested_km
     return _finish_positions(res)
 
 
+def passes_sql(eng: Engine, columns, *, level: int = 6, view: str = "_pos2") -> str:
+    """The SQL of :func:`mesh_passes` (one text for every engine)."""
+    return f"""
+        select mesh, count(*) as n_passes from (
+            select distinct mesh, opid, {_trip_second(eng, columns)} as trip2
+            from {mesh_select(view, level)} m) t
+        group by mesh"""
+
+
 def mesh_passes(source, *, con=None, level: int = 6) -> pd.DataFrame:
-    """Per mesh: ``n_passes`` = distinct trips with at least one position record in the mesh."""
-    con = con if con is not None else connect()
-    _view(con, source, "_pos2")
-    cols = [r[0] for r in con.execute("describe _pos2").fetchall()]
-    df = con.execute(f"select {mesh_code_sql('lat', 'lon', level)} as mesh, "
-                     f"count(distinct {_trip_expr(cols)}) as n_passes from _pos2 group by 1").df()
+    """Per mesh: ``n_passes`` = distinct trips with at least one position record in the mesh
+    (``source``/``con`` as in :func:`aggregate_positions`)."""
+    eng, cols = _engine(con, source, "_pos2")
+    df = eng.df(passes_sql(eng, cols, level=level))
     df["mesh"] = df["mesh"].astype("int64").astype(str)
     df["n_passes"] = df["n_passes"].astype("int64")
     return df.sort_values("mesh").reset_index(drop=True)
 
 
+def events_sql(eng: Engine, columns, *, level: int = 6, threshold_g: float = -0.3, view: str = "_ev") -> str:
+    """The SQL of :func:`aggregate_events` (one text for every engine)."""
+    return f"""
+        with e as (
+            select mesh, opid, {_trip_second(eng, columns, 'event_time')} as trip2, count(*) as n,
+                   sum(accel_long_g) as sa
+            from {mesh_select(view, level)} m where accel_long_g <= {sql_float(threshold_g)}
+            group by 1, 2, 3)
+        select mesh, sum(n) as n_events, count(*) as n_event_trips, sum(sa) / sum(n) as mean_accel_g
+        from e group by mesh"""
+
+
 def aggregate_events(source, *, con=None, level: int = 6, threshold_g: float = -0.3) -> pd.DataFrame:
-    """Per mesh: sudden-braking events (``accel_long_g`` ≤ threshold) and distinct trips braking."""
-    con = con if con is not None else connect()
-    _view(con, source, "_ev")
-    cols = [r[0] for r in con.execute("describe _ev").fetchall()]
-    second = "trip_no" if "trip_no" in cols else "(event_time // 1000000)"
-    df = con.execute(f"""
-        select {mesh_code_sql('lat', 'lon', level)} as mesh, count(*) as n_events,
-               count(distinct hash(opid, {second})) as n_event_trips, avg(accel_long_g) as mean_accel_g
-        from _ev where accel_long_g <= {float(threshold_g)} group by 1""").df()
+    """Per mesh: sudden-braking events (``accel_long_g`` ≤ threshold) and distinct trips braking
+    (``source``/``con`` as in :func:`aggregate_positions`)."""
+    eng, cols = _engine(con, source, "_ev")
+    df = eng.df(events_sql(eng, cols, level=level, threshold_g=threshold_g))
     df["mesh"] = df["mesh"].astype("int64").astype(str)
     for c in ("n_events", "n_event_trips"):
         df[c] = df[c].astype("int64")
+    df["mean_accel_g"] = df["mean_accel_g"].astype(float)
     return df.sort_values("mesh").reset_index(drop=True)
 
 
@@ -463,9 +547,8 @@ def recovered_hazards(ranked: pd.DataFrame, hazard_meshes: Iterable[str], top_n:
 
 def count_events(source, *, con=None, threshold_g: float = -0.3) -> int:
     """Number of behaviour events with ``accel_long_g`` ≤ ``threshold_g`` (all meshes)."""
-    con = con if con is not None else connect()
-    _view(con, source, "_ev_all")
-    return int(con.execute(f"select count(*) from _ev_all where accel_long_g <= {float(threshold_g)}").fetchall()[0][0])
+    eng, _ = _engine(con, source, "_ev_all")
+    return int(eng.scalar(f"select count(*) as n from _ev_all where accel_long_g <= {sql_float(threshold_g)}"))
 
 
 def overall_braking_rate(braking: pd.DataFrame) -> float:
@@ -604,7 +687,7 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
 
     Parameters
     ----------
-    positions, events : DuckDB relation or frame
+    positions, events : DuckDB relation, Spark DataFrame, Parquet paths/URL or frame
         様式1-2 positions and 様式1-4 behaviour events (:func:`ebpm_analysis.io.etc2.open_parquet`).
     accidents : DataFrame or None
         Police accident records (:func:`ebpm_analysis.io.npa_accidents.load_accidents`), all years;
@@ -612,8 +695,10 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
     wards : GeoDataFrame
         Areas of the city in its plane CRS (:func:`ebpm_analysis.geo.plane_crs`) with ``name`` (spots
         are named by the area of their centre); meshes are drawn and Gi* distances measured in that CRS.
-    con : DuckDB connection, optional
-        Where the aggregation runs (:func:`connect`).
+    con : DuckDB connection, SparkSession or :class:`ebpm_analysis.engines.Engine`, optional
+        Where the aggregation runs (:func:`connect`, :func:`ebpm_analysis.engines.get_engine`); default a
+        new DuckDB connection. Every engine runs the same SQL (:func:`positions_sql`, :func:`passes_sql`,
+        :func:`events_sql`) and gives the same tables.
     level : int
         Mesh level 3–6.
     years : sequence of int
@@ -650,7 +735,7 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
         raise ParameterError("mesh_level", f"got {level!r}", expected="3, 4, 5 or 6")
     if not braking_g < 0:
         raise ParameterError("braking_g", f"got {braking_g!r}", expected="a negative deceleration in G, e.g. -0.3")
-    con = con if con is not None else connect()
+    con = as_engine(con)  # one engine (and DuckDB connection or Spark session) for every step
     years = [int(y) for y in years]
     acc = accidents[accidents["year"].isin(years)].reset_index(drop=True) if accidents is not None else None
     agg = aggregate_positions(positions, con=con, level=level, congested_kmh=congested_kmh, heavy_kmh=heavy_kmh)

@@ -15,10 +15,10 @@ lat 24–46 / lon 122–154 (Japan), speed 0–200 km/h, acceleration within ±2
 (``YYYYMMDDHHMMSS`` or 12-digit ``YYYYMMDDHHMM``), and time never going backwards within a trip
 among consecutive rows.
 
-Large deliveries are streamed: :func:`ingest` converts each ZIP to one Parquet file in bounded memory
-(pyarrow streaming CSV reader), and :func:`open_parquet` gives a DuckDB relation over them for the
-aggregation in :mod:`ebpm_analysis.cases.probe`. :func:`read_positions` / :func:`read_events` return
-pandas frames for small deliveries.
+Large deliveries are streamed: :func:`ingest` converts the ZIPs in bounded memory (pyarrow CSV reader)
+into a Parquet dataset partitioned hive-style by month and 2次メッシュ, and :func:`open_parquet` gives a
+DuckDB relation or Spark DataFrame over it for the aggregation in :mod:`ebpm_analysis.cases.probe`.
+:func:`read_positions` / :func:`read_events` return pandas frames for small deliveries.
 """
 
 from __future__ import annotations
@@ -78,9 +78,12 @@ SYNTHETIC_MARKER = "SYNTHETIC.txt"
 
 @dataclass
 class IngestResult:
+    """Output of :func:`ingest`: Parquet files written, rows, input ZIPs, and the dataset folder."""
+
     parquet: list[Path]
     rows: int
     files: list[str] = field(default_factory=list)
+    dataset: Path | None = None
 
 
 def resolve_map(column_map, kind: str) -> dict[str, int]:
@@ -392,13 +395,49 @@ def read_events(zips, **kw) -> pd.DataFrame:
     return read_deliveries(zips, "1-4", **kw)
 
 
+#: Hive partition columns of an ingested dataset: ``month`` (YYYYMM of the record time) and ``mesh2``
+#: (6-digit 2次メッシュ of the position). A delivery ZIP per 2次メッシュ and month becomes one partition folder.
+PARTITION_COLUMNS = ("month", "mesh2")
+
+
+def partition_path(month: int, mesh2: int) -> str:
+    """The hive-style folder of one partition, ``month=YYYYMM/mesh2=NNNNNN``."""
+    return f"month={int(month)}/mesh2={int(mesh2)}"
+
+
+def _partition_keys(t: pa.Table, kind: str) -> np.ndarray:
+    """``month * 10**6 + mesh2`` per row (month YYYYMM from the record time, mesh2 from lat/lon)."""
+    from ..cases.probe import mesh_code  # one definition of the mesh code
+
+    tv = t["gps_time" if kind == "1-2" else "event_time"].to_numpy()
+    tv = np.where(tv < 10**12, tv * 100, tv)
+    month = tv // 10**8
+    mesh2 = mesh_code(t["lat"].to_numpy(), t["lon"].to_numpy(), 2)
+    return month * 10**6 + mesh2
+
+
+def _clear_dataset(out_dir: Path) -> None:
+    """Remove what an earlier ingest wrote into ``out_dir`` (partition folders and flat Parquet files)."""
+    import shutil
+
+    for p in out_dir.glob("month=*"):
+        if p.is_dir():
+            shutil.rmtree(p)
+    for p in out_dir.glob("*.parquet"):
+        p.unlink()
+
+
 def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=None, encoding: str = "utf-8",
            nature: str | None = None, validate: bool = True, block_size: int = 1 << 24,
-           compression: str = "snappy") -> IngestResult:
-    """Stream ZIP deliveries into Parquet (one file per ZIP) in bounded memory.
+           compression: str = "snappy", append: bool = False) -> IngestResult:
+    """Stream ZIP deliveries into a hive-partitioned Parquet dataset in bounded memory.
 
-    Parquet columns: the mapped fields (times normalised to 14-digit ``YYYYMMDDHHMMSS`` int64).
-    Returns the Parquet paths and the row count.
+    Layout: ``out_dir/month=YYYYMM/mesh2=NNNNNN/<zip stem>.parquet`` (:data:`PARTITION_COLUMNS`): a
+    delivery ZIP per 2次メッシュ and month lands in one folder, and DuckDB and Spark skip the folders a
+    filter on ``month`` / ``mesh2`` excludes (:func:`open_parquet`). Parquet columns: the mapped fields
+    (times normalised to 14-digit ``YYYYMMDDHHMMSS`` int64). ``append=False`` first removes what an earlier
+    ingest left in ``out_dir``; ``append=True`` adds to it (a ZIP of the same name replaces its own files).
+    Returns the Parquet paths, the dataset folder and the row count.
     """
     if kind not in ("1-2", "1-4"):
         raise ParameterError("kind", f"got {kind!r}", expected="'1-2' or '1-4'")
@@ -406,37 +445,46 @@ def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=No
     enc = _encoding(encoding)
     out_dir = paths.resolve(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    zs = _paths(zips)
+    if not append:
+        _clear_dataset(out_dir)
     outs, rows, files = [], 0, []
-    for z in _paths(zips):
-        target = out_dir / (z.stem + ".parquet")
-        tmp = target.with_suffix(".parquet.tmp")
-        writer = None
+    for z in zs:
+        writers: dict[int, tuple] = {}
         try:
             for t in _iter_tables(z, kind, cm, enc, block_size=block_size, validate=validate):
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, t.schema, compression=compression)
-                writer.write_table(t)
+                keys = _partition_keys(t, kind)
+                uniq = np.unique(keys)
+                for k in uniq:
+                    part = t if len(uniq) == 1 else t.filter(pa.array(keys == k))
+                    if k not in writers:
+                        target = out_dir / partition_path(k // 10**6, k % 10**6) / (z.stem + ".parquet")
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        tmp = target.with_suffix(".parquet.tmp")
+                        writers[k] = (pq.ParquetWriter(tmp, t.schema, compression=compression), tmp, target)
+                    writers[k][0].write_table(part)
                 rows += t.num_rows
         finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            continue
-        os.replace(tmp, target)
-        _record(z, nature, "etc2-" + kind)
-        outs.append(target)
-        files.append(paths.relative(z))
+            for w, _, _ in writers.values():
+                w.close()
+        for _, tmp, target in sorted(writers.values(), key=lambda x: str(x[2])):
+            os.replace(tmp, target)
+            outs.append(target)
+        if writers:
+            _record(z, nature, "etc2-" + kind)
+            files.append(paths.relative(z))
     pa.default_memory_pool().release_unused()  # hand parse buffers back before the aggregation phase
-    return IngestResult(outs, rows, files)
+    return IngestResult(outs, rows, files, dataset=out_dir)
 
 
-def open_parquet(con, parquet: Iterable[str | os.PathLike]):
-    """A DuckDB relation over ingested Parquet files (for :mod:`ebpm_analysis.cases.probe`)."""
-    files = [str(p) for p in parquet]
-    if not files:
-        raise InputFileError("(no files)", "no Parquet files to open", expected="the output of etc2.ingest")
-    lst = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return con.sql(f"select * from read_parquet([{lst}])")
+def open_parquet(con, parquet: Iterable[str | os.PathLike] | str | os.PathLike, *, months=None, mesh2=None):
+    """Ingested Parquet (files, a dataset folder or an object-store URL) as a relation of ``con``'s engine:
+    a DuckDB relation for a DuckDB connection, a Spark DataFrame for a SparkSession
+    (:mod:`ebpm_analysis.engines`). ``months`` (YYYYMM) / ``mesh2`` keep only those partitions; both
+    engines then skip the other folders without opening them."""
+    from ..engines import as_engine
+
+    return as_engine(con).open_parquet(parquet, months=months, mesh2=mesh2)
 
 
 def delivery_table(data, kind: str = "1-2", *, column_map=None, width: int | None = None) -> pa.Table:
