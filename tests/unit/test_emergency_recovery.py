@@ -215,7 +215,9 @@ def test_entry_point_result_types_and_documented_attributes(result):
 def test_entry_point_numbers_equal_the_notebook_logic(result):
     """Numbers the notebook computed in its cells before the entry point existed (04 at 53c0e74, cells
     6-8, same inputs and settings): the move into the package changed none of them. Re-pinned once when
-    the national N03 boundaries replaced the Kumamoto-only file (the synthetic districts moved)."""
+    the national N03 boundaries replaced the Kumamoto-only file (the synthetic districts moved), and again
+    when the generator's road times stopped being the analysis' own straight-line model (issue 13: placement,
+    response means and the crew saving moved; demand, trends and forecast did not)."""
     dm, fc, pl, crew = result.demand, result.forecast, result.placement, result.crew
     assert dm.n_last_year == 44426 and dm.years == [2021, 2022, 2023, 2024]
     assert dm.share["share"] == pytest.approx(0.674167300825382, rel=1e-12)
@@ -223,23 +225,23 @@ def test_entry_point_numbers_equal_the_notebook_logic(result):
     assert (int(dm.rates["above"].sum()), int(dm.rates["sig_above"].sum())) == (20, 19)
     assert dm.flagged_response == ["43105-D05", "43103-D01"]
     assert dm.flagged_demand == ["43105-D05", "43103-D01"]
-    assert dm.mean_response_last == pytest.approx(10.109132790107894, rel=1e-12)
+    assert dm.mean_response_last == pytest.approx(10.104609162802564, rel=1e-12)
     assert fc.chosen == "GLM" and fc.gain_vs_naive == pytest.approx(0.28386623470786054, rel=1e-9)
     assert fc.total == pytest.approx(44550.12908076061, rel=1e-9)
     assert fc.rate_old_per_1000 == pytest.approx(134.7287993541985, rel=1e-12)
     assert fc.scenario.iloc[-1]["dispatches"] == pytest.approx(44868.802228428736, rel=1e-9)
     assert (pl.n_existing, pl.n_candidates, pl.n_added) == (23, 12, int((pl.mclp_add.sites >= 23).sum()))
-    assert pl.current_coverage == pytest.approx(0.47121055237923737, rel=1e-12)
-    assert pl.current_mean_min == pytest.approx(8.79810091966278, rel=1e-12)
-    assert pl.mclp_add.coverage == pytest.approx(0.4837257461846666, rel=1e-12)
-    assert pl.mclp_relocate.coverage == pytest.approx(0.5017107099446271, rel=1e-12)
-    assert pl.pmedian_add.mean_cost == pytest.approx(8.496651610127799, rel=1e-12)
-    assert pl.pmedian_relocate.mean_cost == pytest.approx(8.394284655492061, rel=1e-12)
-    assert pl.layers.set_index("layer").loc["平日日中", "plus1"] == pytest.approx(0.48860284258514347, rel=1e-12)
+    assert pl.current_coverage == pytest.approx(0.40467293926979697, rel=1e-12)
+    assert pl.current_mean_min == pytest.approx(9.030613384113074, rel=1e-12)
+    assert pl.mclp_add.coverage == pytest.approx(0.41718813307522623, rel=1e-12)
+    assert pl.mclp_relocate.coverage == pytest.approx(0.44140818439652457, rel=1e-12)
+    assert pl.pmedian_add.mean_cost == pytest.approx(8.791239426418855, rel=1e-12)
+    assert pl.pmedian_relocate.mean_cost == pytest.approx(8.70995218410916, rel=1e-12)
+    assert pl.layers.set_index("layer").loc["平日日中", "plus1"] == pytest.approx(0.42424242424242425, rel=1e-12)
     assert pl.coverage_at(8.0) == pl.current_coverage and pl.coverage_at(12.0) > pl.current_coverage
     assert (crew.station_name, crew.calls_area_daytime) == ("西区03出張所", 376)
-    assert crew.saving_min == pytest.approx(1.2224956658289683, rel=1e-12)
-    assert crew.within_with_crew == pytest.approx(0.4946808510638298, rel=1e-12)
+    assert crew.saving_min == pytest.approx(0.9737303661346924, rel=1e-12)
+    assert crew.within_with_crew == pytest.approx(0.4228723404255319, rel=1e-12)
 
 
 def test_entry_point_rejects_bad_parameters(synth):
@@ -250,3 +252,22 @@ def test_entry_point_rejects_bad_parameters(synth):
         CE.analyse_dispatch_log(synth["log"], day_hours=(20, 8), **kw)
     with pytest.raises(ParameterError, match="coverage_min"):
         CE.analyse_dispatch_log(synth["log"], coverage_min=0, **kw)
+
+
+def test_road_times_are_not_the_analysis_model(synth):
+    """Issue 13: the generator's road times (km^0.8, slower weekday rush hours) are not the analysis'
+    straight-line a + b·km, so fitting and simulating with the latter is a check, not a tautology. The
+    fitted model's residuals show what it misses: rush-hour trips are slower than it says."""
+    from ebpm_analysis import geo
+    log, st = synth["log"], synth["stations"]
+    tm = CE.travel_model(log, st, geo.plane_crs("43100"))
+    assert synth["truth"]["road_time"]["exponent"] == 0.8 and tm["r2"] < 0.7
+    sx = CE.attach_xy(st, tm["crs"]).set_index("station_code")
+    lx = CE.attach_xy(log, tm["crs"])
+    km = np.hypot(lx["x"].to_numpy() - sx.loc[lx["station_code"], "x"].to_numpy(),
+                  lx["y"].to_numpy() - sx.loc[lx["station_code"], "y"].to_numpy()) / 1000
+    resid = lx["travel_min"].to_numpy() - (tm["a"] + tm["b"] * km)
+    hour, weekday = log["t_call"].dt.hour.to_numpy(), log["t_call"].dt.dayofweek.to_numpy()
+    rush = (weekday < 5) & np.isin(hour, [7, 8, 17, 18])
+    day = (weekday < 5) & (hour >= 10) & (hour <= 15)
+    assert resid[rush].mean() - resid[day].mean() > 0.5
