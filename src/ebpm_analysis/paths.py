@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -94,3 +95,14 @@ def relative(path: str | os.PathLike) -> str:
         except ValueError:
             continue
     return p.name
+
+
+_SCRATCH: list = []
+
+
+def scratch(prefix: str) -> Path:
+    """A folder of this process's own for intermediate files (e.g. 03's ingested Parquet), removed when the
+    process ends; under ``ebpm run`` it lies in the run's temporary folder. Two runs never share one."""
+    d = tempfile.TemporaryDirectory(prefix=prefix)
+    _SCRATCH.append(d)   # kept alive until the process (the notebook's kernel) ends
+    return Path(d.name)
