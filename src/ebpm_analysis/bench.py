@@ -1,7 +1,8 @@
 """``make bench``: run every ``benchmarks/bench_*.py`` and collect their numbers.
 
-Each script writes ``build/bench/<name>.json`` (a list of records; ``paths.BENCH_DIR``). This runner
-passes its arguments through (e.g. ``--quick``), then writes ``build/bench/summary.md``.
+Each script writes ``build/bench/<name>.json`` (a list of records; ``paths.BENCH_DIR``) and may write
+``build/bench/<name>.md`` (its own summary, used instead of the generic table). This runner passes its
+arguments through (e.g. ``--quick``), then writes ``build/bench/summary.md``.
 Speed and memory live here, never in timed tests.
 """
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = []
     lines = [f"# Benchmarks ({time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
              f"{os.cpu_count()} cores, Python {platform.python_version()})", ""]
+    started = time.time()
     for s in scripts:
         print(f"[bench] {s.name} {' '.join(flags)}", flush=True)
         t0 = time.perf_counter()
@@ -39,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             lines += [f"## {s.stem}", "", f"FAILED (exit {r.returncode})", ""]
             continue
         res = out / f"{s.stem.removeprefix('bench_')}.json"
+        md = res.with_suffix(".md")
         lines += [f"## {s.stem} ({time.perf_counter() - t0:.0f} s)", ""]
-        if res.exists():
+        if md.exists() and md.stat().st_mtime >= started:  # the script's own summary (e.g. engines side by side)
+            lines.append(md.read_text(encoding="utf-8"))
+        elif res.exists():
             recs = json.loads(res.read_text(encoding="utf-8"))
             recs = recs if isinstance(recs, list) else recs.get("records", [recs])
             if recs:
