@@ -31,14 +31,17 @@ def test_prevalence_by_counts_intervals_and_suppression():
     ex, _ = _exams_and_teeth(spec)
     t = cd.prevalence_by(ex, "facility_code", min_cell=10).set_index("facility_code")
     assert t.loc["A", "examined"] == 20
-    assert t.loc["A", "prevalence"] == pytest.approx(15.0)
-    assert t.loc["A", "prev_lo"] < 15 < t.loc["A", "prev_hi"]
     assert pd.isna(t.loc["A", "with_caries"])  # 3 < min_cell: suppressed count
-    assert t.loc["A", "dmft_mean"] == pytest.approx(0.15)
-    assert t.loc["A", "untreated_share"] == pytest.approx(100.0)
+    # … and everything that gives it back (prevalence × examined = 3) is hidden with it (issue 12)
+    assert t.loc[["A"], ["prevalence", "prev_lo", "prev_hi", "untreated_share"]].isna().all().all()
+    assert t.loc["A", "dmft_mean"] == pytest.approx(0.15)   # a mean over the 20 examined reveals no count
     assert bool(t.loc["B", "suppressed"]) and pd.isna(t.loc["B", "prevalence"])  # 5 examined < 10
+    assert pd.isna(t.loc["B", "examined"])                  # the 5 examined themselves are a small count
     t2 = cd.prevalence_by(ex, "facility_code", min_cell=2).set_index("facility_code")
     assert t2.loc["A", "with_caries"] == 3 and t2.loc["B", "prevalence"] == pytest.approx(40.0)
+    assert t2.loc["A", "prevalence"] == pytest.approx(15.0)
+    assert t2.loc["A", "prev_lo"] < 15 < t2.loc["A", "prev_hi"]
+    assert t2.loc["A", "untreated_share"] == pytest.approx(100.0)
 
 
 def test_tooth_shares_ranking_and_pattern_type():
@@ -171,7 +174,10 @@ def test_priority_table_actions_follow_the_numbers():
 
 
 def test_small_facility_aggregate():
-    fa = pd.DataFrame({"small": [True, True, False], "examined": [4, 5, 100], "with_caries": [1, 2, 20]})
-    assert cd.small_facility_aggregate(fa, min_cell=5) == {"facilities": 2, "examined": 9,
-                                                           "prevalence": pytest.approx(100 / 3)}
+    fa = pd.DataFrame({"small": [True, True, False], "examined": [4, 5, 100], "with_caries": [3, 3, 20]})
+    assert cd.small_facility_aggregate(fa, min_cell=5) == {"facilities": 2, "examined": 9, "with_caries": 6,
+                                                           "prevalence": pytest.approx(100 * 6 / 9)}
     assert cd.small_facility_aggregate(fa, min_cell=10)["prevalence"] is None
+    # 9 children are enough at min_cell 5, but 3 with caries are not: the rate would give the 3 back
+    fa["with_caries"] = [1, 2, 20]
+    assert cd.small_facility_aggregate(fa, min_cell=5)["prevalence"] is None

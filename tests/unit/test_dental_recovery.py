@@ -179,8 +179,10 @@ def test_entry_point_gives_the_numbers_of_the_default_report(runs):
     assert res.teeth_label(res.top_teeth[5]) == "75・85（下顎第二乳臼歯）"
     assert len(res.flagged) == 9 and int((res.shown["signal"] == "95%超").sum()) == 2
     small = res.facilities[res.facilities["small"]]
-    assert res.small == {"facilities": 6, "examined": 41,
-                         "prevalence": pytest.approx(100 * small["with_caries"].sum() / 41)}
+    # the report printed 17.1% of these 41 children before issue 12, which gave the 7 with caries back
+    assert res.small == {"facilities": 6, "examined": 41, "with_caries": int(small["with_caries"].sum()),
+                         "prevalence": None}
+    assert res.small["with_caries"] == 7
     assert res.n_hot == 15 and res.hot_wards.to_dict() == {"西区": 10, "北区": 5}  # the planted cluster
     assert res.has_questionnaire and res.behaviour_info["n"] == 17_387
     assert [round(res.odds_ratio(t), 2) for t in ("C(brushing)[T.していない]", "snacks", "fluoride_yes")] == \

@@ -19,6 +19,7 @@ from scipy import stats as sps
 from .. import geo
 from ..errors import ParameterError
 from ..io.dental_sheet import FDI_TEETH, FDI_TO_JP, TOOTH_KIND
+from ..stats import disclosure as D
 from ..stats.disclosure import suppress_small
 from ..stats.funnel import binomial_limits, eb_beta_binomial, overdispersion, z_scores
 from ..stats.hotspots import gi_star, knn_weights
@@ -63,16 +64,22 @@ def prevalence_by(exams: pd.DataFrame, by: list[str] | str, min_cell: int = 10, 
     out["dmft_hi"] = out["dmft_mean"] + t * se
     with np.errstate(invalid="ignore", divide="ignore"):
         out["untreated_share"] = 100 * out["untreated"] / out["with_caries"].where(out["with_caries"] > 0)
-    out = out.drop(columns=["dmft_sd", "untreated"])
-    small = out["examined"] < min_cell
-    value_cols = ["with_caries", "prevalence", "prev_lo", "prev_hi", "dmft_mean", "dmft_lo", "dmft_hi",
-                  "untreated_share"]
-    out[value_cols] = out[value_cols].astype("Float64")
-    out.loc[small, value_cols] = pd.NA
-    out["with_caries"] = suppress_small(out["with_caries"], min_cell)[0].round().astype("Int64")
-    out["suppressed"] = small
-    out["examined"] = out["examined"].astype("Int64")
-    return out
+    out = out.drop(columns=["dmft_sd"])
+    out["suppressed"] = out["examined"] < min_cell
+    return D.suppress_table(out, GROUP_KINDS, min_cell)
+
+
+#: Column kinds of a :func:`prevalence_by` table (group keys are labels).
+GROUP_KINDS = {"examined": D.PERSONS, "with_caries": D.PERSONS, "untreated": D.PERSONS,
+               "prevalence": D.rate(["with_caries", "examined"]), "prev_lo": D.interval(["with_caries", "examined"]),
+               "prev_hi": D.interval(["with_caries", "examined"]), "dmft_mean": D.rate("examined"),
+               "dmft_lo": D.interval("examined"), "dmft_hi": D.interval("examined"),
+               "untreated_share": D.share(["untreated", "with_caries"]), "suppressed": D.OTHER}
+
+
+def group_kinds(keys) -> dict:
+    """:data:`GROUP_KINDS` with the group key columns as labels (``age`` too)."""
+    return {**{k: D.LABEL for k in ([keys] if isinstance(keys, str) else keys)}, **GROUP_KINDS}
 
 
 def suppress_counts(counts: pd.Series, min_cell: int = 10) -> pd.Series:
@@ -375,7 +382,7 @@ def behaviour_model(exams: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
 # --- priority table ------------------------------------------------------------------------
 def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushing_margin: float = 5.0,
-                   snack_margin: float = 0.2, min_p_above: float = 0.9) -> pd.DataFrame:
+                   snack_margin: float = 0.2, min_p_above: float = 0.9, min_cell: int = 10) -> pd.DataFrame:
     """Facilities needing attention and the suggested actions, derived from their numbers.
 
     A facility enters the table when its age-adjusted rate is above the 95 % or 99.8 % limit, or
@@ -388,12 +395,16 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
       the upper-anterior share of carious teeth ≥ city + 5 points;
     - おやつ（間食）指導: mean snacks per day ≥ city + ``snack_margin``;
     - none of these → 個別に要因確認（歯科医・園と協議）.
-    Facilities with ``small`` True are never listed (aggregate only).
+    Facilities with ``small`` True are never listed (aggregate only). A reason computed from a count
+    under ``min_cell`` (children with an untreated tooth, carious upper-anterior teeth) names the
+    reason without its percentage, which would reveal the count.
     """
     f = fac[~fac["small"]].copy()
+    few = lambda n: pd.notna(n) and 0 < n < min_cell  # noqa: E731
     city_untreated = 100 * f["untreated_children"].sum() / max(f["with_caries"].sum(), 1)
     f["untreated_pct"] = 100 * f["untreated_children"] / f["with_caries"].where(f["with_caries"] > 0)
     carious = f["d_teeth"] + f["f_teeth"]
+    f["carious_teeth"] = carious
     f["anterior_pct"] = 100 * f["anterior_teeth"] / carious.where(carious > 0) if "anterior_teeth" in f else np.nan
     city_ant = 100 * f["anterior_teeth"].sum() / max(carious.sum(), 1) if "anterior_teeth" in f else np.nan
     w = f["examined"]
@@ -408,7 +419,8 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
         a, why = [], []
         if pd.notna(r["untreated_pct"]) and r["untreated_pct"] >= city_untreated + untreated_margin:
             a.append("受診勧奨の追跡")
-            why.append(f"未処置あり{r['untreated_pct']:.0f}%（全体{city_untreated:.0f}%）")
+            why.append("未処置あり（少数のため割合は秘匿）" if few(r["untreated_children"]) or few(r["with_caries"])
+                       else f"未処置あり{r['untreated_pct']:.0f}%（全体{city_untreated:.0f}%）")
         brush = 100 * r.get("not_daily_brushing", np.nan)
         if (pd.notna(brush) and brush >= city_brush + brushing_margin) or \
                 (pd.notna(r.get("anterior_pct")) and r["anterior_pct"] >= city_ant + 5):
@@ -416,7 +428,9 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
             if pd.notna(brush) and brush >= city_brush + brushing_margin:
                 why.append(f"毎日でない{brush:.0f}%（全体{city_brush:.0f}%）")
             else:
-                why.append(f"上顎前歯の割合{r['anterior_pct']:.0f}%（全体{city_ant:.0f}%）")
+                hidden = few(r.get("anterior_teeth")) or few(r["carious_teeth"])
+                why.append("上顎前歯が多い（少数のため割合は秘匿）" if hidden
+                           else f"上顎前歯の割合{r['anterior_pct']:.0f}%（全体{city_ant:.0f}%）")
         if pd.notna(r.get("snacks_mean")) and r["snacks_mean"] >= city_snack + snack_margin:
             a.append("おやつ（間食）指導")
             why.append(f"間食{r['snacks_mean']:.1f}回/日（全体{city_snack:.1f}）")
@@ -438,8 +452,8 @@ def small_facility_aggregate(fac: pd.DataFrame, min_cell: int = 10) -> dict:
     s = fac[fac["small"]]
     n = int(s["examined"].sum())
     k = int(s["with_caries"].sum())
-    return {"facilities": int(len(s)), "examined": n,
-            "prevalence": (100 * k / n) if n >= min_cell else None}
+    return {"facilities": int(len(s)), "examined": n, "with_caries": k,
+            "prevalence": (100 * k / n) if n >= min_cell and not 0 < k < min_cell else None}
 
 
 # --- one call per input kind (the notebook stays thin) ---------------------------------------
@@ -567,23 +581,61 @@ class DentalResult:
         return caries_pattern_type(self.teeth, self.exams, age=self.ages[0] if age is None else age)
 
     def exports(self) -> dict[str, pd.DataFrame]:
-        """The aggregated tables a run writes (file name → frame, for :func:`ebpm_analysis.io.write_tables`);
-        counts under ``min_cell`` suppressed."""
+        """The aggregated tables a run writes (file name → frame, for :func:`ebpm_analysis.io.write_tables`
+        with ``kinds=`` :meth:`export_kinds`), passed through :func:`~ebpm_analysis.stats.disclosure.suppress_table`:
+        no count of children or teeth under ``min_cell``, and no rate, EB estimate, interval or share that
+        would give a hidden count back (each is published beside the count it comes from)."""
         pub = self.shown[["facility_code", "facility_name", "facility_type", "ward_code", "ward_name", "examined",
-                          "expected", "adj_rate", "eb_rate", "eb_lo", "eb_hi", "p_above", "signal", "cluster",
-                          "hotspot"]].copy()
+                          "with_caries", "expected", "adj_rate", "eb_rate", "eb_lo", "eb_hi", "p_above", "signal",
+                          "cluster", "hotspot"]].copy()
         pub["signal"] = pub["signal"].astype(str)
-        sh = self.tooth_shares.copy()
-        sh["carious"] = suppress_counts(sh["carious"], self.min_cell)
+        small = self.small
         out = {"facility_rates.csv": pub, "prevalence_by_age.csv": self.by_age,
                "prevalence_by_type_age.csv": self.by_type_age, "prevalence_by_ward.csv": self.by_ward,
-               "tooth_shares.csv": sh,
-               "priority_facilities.csv": self.priority.drop(columns=[c for c in self.priority.columns
-                                                                      if c in ("lat", "lon")])}
+               "tooth_shares.csv": self.tooth_shares,
+               "priority_facilities.csv": self.priority[[c for c in PRIORITY_EXPORT if c in self.priority.columns]]}
         if self.has_questionnaire:
             out["behaviour_odds_ratios.csv"] = self.behaviour
-        out["small_facilities_aggregate.csv"] = pd.DataFrame([self.small])
+        out["small_facilities_aggregate.csv"] = pd.DataFrame([{
+            "facilities": small["facilities"], "examined": small["examined"], "with_caries": small["with_caries"],
+            "prevalence": small["prevalence"]}])
+        kinds = self.export_kinds()
+        return {name: D.suppress_table(df, kinds[name], self.min_cell) for name, df in out.items()}
+
+    def export_kinds(self) -> dict[str, dict]:
+        """Column kinds of :meth:`exports` (stored beside each file for ``ebpm audit``)."""
+        fac = {"facility_code": D.LABEL, "facility_name": D.LABEL, "facility_type": D.LABEL, "ward_code": D.LABEL,
+               "ward_name": D.LABEL, "examined": D.PERSONS, "with_caries": D.PERSONS,
+               "expected": D.expected("examined"), "adj_rate": D.rate("with_caries"),
+               "eb_rate": D.expected("with_caries"), "eb_lo": D.expected("with_caries"),
+               "eb_hi": D.expected("with_caries"), "p_above": D.expected("with_caries"), "signal": D.LABEL,
+               "cluster": D.LABEL, "hotspot": D.LABEL}
+        prio = {**fac, "priority": D.OTHER, "untreated_children": D.PERSONS, "anterior_teeth": D.PERSONS,
+                "carious_teeth": D.PERSONS, "untreated_pct": D.share(["untreated_children", "with_caries"]),
+                "anterior_pct": D.share(["anterior_teeth", "carious_teeth"]), "z": D.expected("with_caries"),
+                "action": D.LABEL, "reason": D.LABEL}
+        out = {"facility_rates.csv": fac,
+               "priority_facilities.csv": {c: k for c, k in prio.items() if c in PRIORITY_EXPORT
+                                           and c in self.priority.columns},
+               "prevalence_by_age.csv": group_kinds("age"),
+               "prevalence_by_type_age.csv": group_kinds(["facility_type", "age"]),
+               "prevalence_by_ward.csv": group_kinds(["ward_code", "ward_name"]),
+               "tooth_shares.csv": {"age": D.LABEL, "tooth": D.LABEL, "present": D.PERSONS, "carious": D.PERSONS,
+                                    "share": D.share(["carious", "present"]), "per_child": D.share("carious")},
+               "small_facilities_aggregate.csv": {"facilities": D.COUNT, "examined": D.PERSONS,
+                                                  "with_caries": D.PERSONS,
+                                                  "prevalence": D.rate(["with_caries", "examined"])}}
+        if self.has_questionnaire:
+            out["behaviour_odds_ratios.csv"] = {c: D.LABEL if c in ("要因", "term") else D.OTHER
+                                                for c in self.behaviour.columns}
         return out
+
+
+#: Columns of the public priority list (the tooth and age detail stays with staff: internal audience).
+PRIORITY_EXPORT = ["priority", "facility_code", "facility_name", "facility_type", "ward_code", "ward_name",
+                   "examined", "with_caries", "expected", "adj_rate", "z", "signal", "eb_rate", "eb_lo", "eb_hi",
+                   "p_above", "hotspot", "cluster", "untreated_children", "untreated_pct", "anterior_teeth",
+                   "carious_teeth", "anterior_pct", "action", "reason"]
 
 
 def analyse_sheets(sheets, facilities: pd.DataFrame, *, min_cell: int = 10, min_examined: int = 10,
@@ -663,4 +715,5 @@ def analyse_sheets(sheets, facilities: pd.DataFrame, *, min_cell: int = 10, min_
         top_teeth=top_teeth(shares), features=feat, cluster_labels=labels, silhouette=sil, k_best=k_best,
         cluster_profiles=profiles,
         cluster_names={int(r["cluster"]): describe_cluster(r, city_feat) for _, r in profiles.iterrows()},
-        behaviour=or_tab, behaviour_info=or_info, priority=priority_table(shown), min_cell=int(min_cell))
+        behaviour=or_tab, behaviour_info=or_info, priority=priority_table(shown, min_cell=int(min_cell)),
+        min_cell=int(min_cell))

@@ -30,6 +30,7 @@ import pandas as pd
 from ..engines import Engine, as_engine, sql_float
 from ..errors import ParameterError
 from ..jpcalendar import day_type
+from ..stats import disclosure as D
 from ..stats.hotspots import distance_band_weights, gi_star
 
 CLASS_LABELS = {"known_danger": "既知の危険箇所", "latent_risk": "潜在的危険箇所", "congestion_only": "渋滞のみ"}
@@ -663,6 +664,15 @@ class ProbeResult:
                     "accident_trend_by_ward.csv": self.trend["by_group"].reset_index()}
         return out
 
+    def export_kinds(self) -> dict[str, dict]:
+        """Column kinds of :meth:`exports` (:func:`probe_kinds`)."""
+        return {name: probe_kinds(df.columns) for name, df in self.exports().items()}
+
+    @property
+    def n_mesh_hours_left_out(self) -> int:
+        """Mesh × day type × hour cells left out of the exports and maps (too few trips)."""
+        return int(len(self.agg) - len(self.agg_published))
+
     def recovery(self, hazards: pd.DataFrame, congestion: pd.DataFrame, *, congestion_share: float = 0.5,
                  min_records: int = 5) -> dict:
         """On synthetic data: share of planted hazard spots among the top 2×n braking meshes and
@@ -675,6 +685,29 @@ class ProbeResult:
         found = np.mean([(m, h) in flagged for m, h in zip(cg_mesh, congestion["hour"], strict=True)])
         return {"hazards_recovered": recovered_hazards(self.braking, hz_mesh, 2 * len(hazards)),
                 "congestion_found": float(found)}
+
+
+#: counts from the police 本票, public at source (警察庁 交通事故統計情報のオープンデータ)
+POLICE_COUNTS = ("n_accidents", "n_fatal", "n_pedestrian", "n_night")
+
+
+def probe_kinds(columns) -> dict:
+    """Disclosure kinds of probe/accident tables. Probe trips are ETC2.0 vehicle trips without a vehicle
+    identifier (docs/sources.md#etc2-recording): counts of trips and braking events are counts of vehicle
+    passages (``count``), not of persons; accident counts come from the public police records
+    (``public_count``, year columns of the ward trend too); names and codes are labels; the rest
+    (rates, speeds, shares, scores, coordinates) reveal no count of persons."""
+    out = {}
+    for c in map(str, columns):
+        if c in POLICE_COUNTS or c.isdigit():
+            out[c] = D.PUBLIC
+        elif c.startswith("n_"):
+            out[c] = D.COUNT
+        elif c in ("mesh", "ward", "class", "class_label", "city_code", "day_type", "hotspot", "gi_significant"):
+            out[c] = D.LABEL
+        else:
+            out[c] = D.OTHER
+    return out
 
 
 def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, con=None, level: int = 6,

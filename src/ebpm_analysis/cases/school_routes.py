@@ -31,6 +31,7 @@ from scipy.spatial import cKDTree
 from .. import geo
 from ..errors import ParameterError
 from ..location import distance_matrix, greedy_max_coverage, mclp
+from ..stats import disclosure as D
 from ..stats.disclosure import suppress_small
 from ..stats.intervals import cluster_ratio_interval
 
@@ -477,16 +478,35 @@ class SchoolRoutesResult:
         rk["peak_max"] = suppress_small(rk["peak_max"], self.min_cell)[0]
         hm = self.heat.copy()
         hm.columns = [bin_label(c) for c in hm.columns]
-        offo = self.off_route.copy()
-        for c in ("share", "share_lo", "share_hi", "trip_share"):
-            offo[c] = offo[c].mask(offo["suppressed"])
-        return {
+        offo = self.off_route.drop(columns=["suppressed"])
+        tables = {
             "crowded_crossings.csv": rk[["rank", "crossing_id", "location", "peak_period", "peak_bin", "peak_mean",
                                          "peak_max", "passes_per_day"]],
             "heatmap_top_crossings.csv": hm.reset_index().rename(columns={"index": "crossing_id"}),
-            "offroute_segments.csv": offo.drop(columns=["suppressed"]).assign(
-                children=suppress_small(offo["children"], self.min_cell)[0]),
+            "offroute_segments.csv": offo,
             "volunteer_placement.csv": self.volunteer_table,
+        }
+        kinds = self.export_kinds()
+        return {name: D.suppress_table(df, kinds[name], self.min_cell) for name, df in tables.items()}
+
+    def export_kinds(self) -> dict[str, dict]:
+        """Column kinds of :meth:`export_tables`. Off-route fixes and trips are counts of children's
+        positions and journeys (persons); means per day or per 5-minute bin are shown only where at least
+        ``min_cell`` distinct children were seen (suppressed before, by distinct children)."""
+        off = ["off_fixes", "fixes", "children"]
+        hm = {c: D.OTHER for c in [bin_label(c) for c in self.heat.columns]}
+        return {
+            "crowded_crossings.csv": {"rank": D.OTHER, "crossing_id": D.LABEL, "location": D.LABEL,
+                                      "peak_period": D.LABEL, "peak_bin": D.LABEL, "peak_mean": D.OTHER,
+                                      "peak_max": D.PERSONS, "passes_per_day": D.OTHER},
+            "heatmap_top_crossings.csv": {"crossing_id": D.LABEL, **hm},
+            "offroute_segments.csv": {"segment_id": D.LABEL, "school_id": D.LABEL, "fixes": D.PERSONS,
+                                      "off_fixes": D.PERSONS, "trips": D.PERSONS, "off_trips": D.PERSONS,
+                                      "children": D.PERSONS, "share": D.rate(off), "share_lo": D.interval(off),
+                                      "share_hi": D.interval(off),
+                                      "trip_share": D.rate(["off_trips", "trips", "children"])},
+            "volunteer_placement.csv": {"順": D.OTHER, **{c: D.OTHER for c in self.volunteer_table.columns
+                                                          if c.startswith("見守れる")}},
         }
 
 
@@ -636,6 +656,12 @@ class PedestrianAccidents:
     def export_tables(self) -> dict[str, pd.DataFrame]:
         """The published CSV: accidents per mesh (counts of accidents from the public 本票, no persons)."""
         return {"pedestrian_accidents_by_mesh.csv": self.by_mesh}
+
+    def export_kinds(self) -> dict[str, dict]:
+        """Police records are public at source (警察庁 本票 open data): their counts need no threshold."""
+        return {"pedestrian_accidents_by_mesh.csv": {
+            "mesh": D.LABEL, "police": D.LABEL, "lat": D.OTHER, "lon": D.OTHER,
+            **{c: D.PUBLIC for c in self.by_mesh.columns if c.startswith("n_")}}}
 
 
 def pedestrian_accidents(accidents: pd.DataFrame, *, years=(2019, 2020, 2021), morning_window=("07:00", "08:30"),

@@ -129,18 +129,21 @@ def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic
 
 
 def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, radius: float, source: str,
-                  synthetic: bool, crs, city_name: str = ""):
+                  synthetic: bool, crs, city_name: str = "", min_cell: int = 10):
     """Panels per solution: demand cells (size = dispatches), open sites, coverage share in the title.
-    ``crs``: the plane CRS of ``demand`` and ``sites`` (``PlacementPlan.travel["crs"]``)."""
+    ``crs``: the plane CRS of ``demand`` and ``sites`` (``PlacementPlan.travel["crs"]``).
+    Cells with 1 … ``min_cell`` − 1 dispatches are not drawn (the plan still counts them)."""
     n = len(solutions)
     fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 5.6))
     axes = np.atleast_1d(axes)
+    shown = demand["w"].to_numpy() >= min_cell
+    demand = demand[shown]
     w = demand["w"].to_numpy()
-    size = 4 + 80 * w / w.max()
+    size = 4 + 80 * w / max(w.max(), 1) if len(w) else w
     wp = wards.to_crs(crs)
     for ax, (title, sol) in zip(axes, solutions.items(), strict=True):
         wp.boundary.plot(ax=ax, color="#555555", linewidth=0.7)
-        ax.scatter(demand["x"], demand["y"], s=size, c=sol["covered"], cmap="RdYlGn", vmin=0, vmax=1,
+        ax.scatter(demand["x"], demand["y"], s=size, c=np.asarray(sol["covered"])[shown], cmap="RdYlGn", vmin=0, vmax=1,
                    alpha=0.6, linewidths=0)
         open_ = np.asarray(sol["sites"])
         ex = open_[open_ < existing_n]
@@ -159,7 +162,8 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
                    loc="lower left", fontsize=8, frameon=True)
     viz.north_arrow(axes[-1])
     viz.scale_bar(axes[-1])
-    fig.suptitle(f"{city_name} 救急隊の配置：需要メッシュ（円の大きさ＝出動件数）と到着時間の目安".strip(),
+    fig.suptitle(f"{city_name} 救急隊の配置：需要メッシュ（円の大きさ＝出動件数、{min_cell}件未満のメッシュは表示せず）"
+                 "と到着時間の目安".strip(),
                  fontweight="bold")
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)

@@ -430,3 +430,85 @@ class Schema:
         if self.note:
             out["note"] = self.note
         return out
+
+
+def suppress_table(df: pd.DataFrame, kinds, min_cell: int = 10) -> pd.DataFrame:
+    """Apply the published-table rules before a table leaves (the same rules ``ebpm audit`` checks):
+
+    person counts 1 … ``min_cell`` − 1 hidden; a declared row identity (total = parts) with exactly one
+    hidden member also hides its smallest other published member; every rate, share, interval bound or
+    expected value declared ``of`` a hidden count hidden in that row. Columns keep whole numbers as Int64."""
+    schema = Schema.of(kinds)
+    specs = {c: kind_spec(k) for c, k in schema.kinds.items()}
+    out = df.copy()
+    counts = {"small": 0, "complement": 0, "reveals": 0}
+    for c, k in specs.items():
+        if k["kind"] == PERSONS:
+            col = pd.to_numeric(out[c], errors="coerce")
+            hidden, mask = suppress_small(col, min_cell)
+            counts["small"] += int(mask.sum())
+            whole = bool((col.dropna() % 1 == 0).all())
+            out[c] = hidden.round().astype("Int64") if whole else hidden
+    for _ in range(len(out.columns) + 1):
+        changed = False
+        for total, parts in schema.sums:
+            members = [total, *parts]
+            na = out[members].isna()
+            for i in np.flatnonzero((na.sum(axis=1) == 1).to_numpy()):
+                row = out.index[i]
+                cand = [m for m in parts if not na.iloc[i][m] and specs.get(m, {}).get("kind") != PUBLIC]
+                cand = cand or [total]
+                pick = min(cand, key=lambda m: (out.at[row, m] <= 0, out.at[row, m]))
+                out[pick] = out[pick].astype("Float64") if out[pick].dtype.kind == "f" else out[pick]
+                out.at[row, pick] = pd.NA
+                counts["complement"] += 1
+                changed = True
+        if not changed:
+            break
+    for c, k in specs.items():
+        if k["kind"] in DERIVED:
+            srcs = [s for s in k["of"] if specs.get(s, {}).get("kind") != PUBLIC]
+            mask = out[srcs].isna().any(axis=1) if srcs else pd.Series(False, index=out.index)
+            counts["reveals"] += int((mask & out[c].notna()).sum())
+            if mask.any():
+                out[c] = out[c].astype("Float64") if pd.api.types.is_float_dtype(out[c]) else out[c].astype(object)
+                out.loc[mask, c] = pd.NA
+    out.attrs["suppressed"] = counts
+    return out
+
+
+def suppression_counts(*frames) -> dict[str, int]:
+    """Cells hidden by :func:`suppress_table` over several tables, by rule (small, complement, reveals)."""
+    total = {"small": 0, "complement": 0, "reveals": 0}
+    for f in frames:
+        for k, v in f.attrs.get("suppressed", {}).items():
+            total[k] = total.get(k, 0) + int(v)
+    return total
+
+
+def suppression_sentence(counts: dict[str, int], min_cell: int, *, tables: int, lp: dict | None = None) -> str:
+    """The method section's closing sentence: what was hidden, how many cells, by which rule."""
+    parts = [f"{min_cell}人（件）未満の人数 {counts.get('small', 0):,}セル（最小セル規則）"]
+    if counts.get("complement"):
+        parts.append(f"合計との差し引きで分かる人数 {counts['complement']:,}セル（補完秘匿）")
+    if lp:
+        parts.append(f"線形計画で{lp['width']:g}未満の幅に絞り込めた秘匿セルを広げるための追加 {lp['added']:,}セル"
+                     "（区間保護）")
+    parts.append(f"秘匿した人数を逆算できる率・割合・区間・期待値・推定値 {counts.get('reveals', 0):,}セル（逆算防止）")
+    return (f"**秘匿の内訳**：公開する表と出力ファイル（{tables}表）で、" + "、".join(parts)
+            + "を秘匿しました（表では「—」又は空欄）。公開前に `ebpm audit` が同じ規則を全ての表で確認しています。")
+
+
+def renamed(kinds: dict, columns: dict[str, str], *, only_shown: bool = True) -> dict:
+    """Column kinds after ``DataFrame.rename(columns=columns)``: keys and the counts named in ``of``
+    renamed; with ``only_shown`` the kinds of columns not in ``columns`` are dropped (a shown table
+    often has fewer columns than the export)."""
+    out = {}
+    for c, k in kinds.items():
+        if only_shown and c not in columns:
+            continue
+        k = kind_spec(k)
+        if "of" in k:
+            k = {**k, "of": [columns.get(x, x) for x in k["of"]]}
+        out[columns.get(c, c)] = k
+    return out
