@@ -580,7 +580,7 @@ class DentalResult:
         """:func:`caries_pattern_type` at ``age`` (default the youngest)."""
         return caries_pattern_type(self.teeth, self.exams, age=self.ages[0] if age is None else age)
 
-    def exports(self) -> dict[str, pd.DataFrame]:
+    def exports(self, *, suppress: bool = True) -> dict[str, pd.DataFrame]:
         """The aggregated tables a run writes (file name → frame, for :func:`ebpm_analysis.io.write_tables`
         with ``kinds=`` :meth:`export_kinds`), passed through :func:`~ebpm_analysis.stats.disclosure.suppress_table`:
         no count of children or teeth under ``min_cell``, and no rate, EB estimate, interval or share that
@@ -599,6 +599,8 @@ class DentalResult:
         out["small_facilities_aggregate.csv"] = pd.DataFrame([{
             "facilities": small["facilities"], "examined": small["examined"], "with_caries": small["with_caries"],
             "prevalence": small["prevalence"]}])
+        if not suppress:   # an internal (庁内限り) run: staff see the counts
+            return out
         kinds = self.export_kinds()
         return {name: D.suppress_table(df, kinds[name], self.min_cell) for name, df in out.items()}
 

@@ -470,9 +470,10 @@ class SchoolRoutesResult:
         ranks = sorted(ids.index(d["segment_id"]) + 1 for d in truth["deviations"])
         return {"planted": len(planted), "hit": len(planted & set(self.top["crossing_id"])), "deviation_ranks": ranks}
 
-    def export_tables(self) -> dict[str, pd.DataFrame]:
+    def export_tables(self, *, suppress: bool = True) -> dict[str, pd.DataFrame]:
         """The published CSVs by file name: crowded crossings, the heat map of ``top``, off-route segments
-        and the volunteer plan; person counts under ``min_cell`` suppressed."""
+        and the volunteer plan; person counts under ``min_cell`` suppressed with what reveals them
+        (``suppress=False``: the off-route counts as counted, for an internal run)."""
         rk = self.ranking[~self.ranking["suppressed"]].copy()
         rk["location"] = self.labels.reindex(rk["crossing_id"]).to_numpy()
         rk["peak_max"] = suppress_small(rk["peak_max"], self.min_cell)[0]
@@ -486,6 +487,8 @@ class SchoolRoutesResult:
             "offroute_segments.csv": offo,
             "volunteer_placement.csv": self.volunteer_table,
         }
+        if not suppress:
+            return tables
         kinds = self.export_kinds()
         return {name: D.suppress_table(df, kinds[name], self.min_cell) for name, df in tables.items()}
 
