@@ -8,7 +8,7 @@ import nbformat
 import outsider  # tests/notebooks/outsider.py
 import pytest
 
-from ebpm_analysis import cli
+from ebpm_analysis import audit, cli
 from ebpm_analysis.pipeline import params as P
 
 import baseline  # tests/notebooks/baseline.py (pytest puts this folder on sys.path)
@@ -16,6 +16,13 @@ import national_checks  # tests/national (tests/conftest.py puts it on sys.path)
 import national_sample
 
 pytestmark = pytest.mark.notebooks
+
+#: disclosure rules a default report does not pass yet (issue 12), by notebook: listed, not hidden
+AUDIT_PENDING = {
+    # complementary suppression is not yet widened until every hidden cell has an LP interval of at least
+    # min_cell (on the default run 421 of 788 hidden cells are narrower: median width 9, minimum 2)
+    "01_census_commuting": ("lp-interval",),
+}
 
 
 @pytest.mark.parametrize("name", P.list_notebooks())
@@ -53,6 +60,10 @@ def test_notebook_builds_report(name, tmp_path):
         assert baseline.baseline_files(name), f"no baseline for {name}: run tests/notebooks/baseline.py update"
         problems = baseline.compare(name)
         assert not problems, "exported tables changed:\n" + "\n".join(problems[:20])
+    # the disclosure audit passes on the report and its exports (ebpm audit, as after make reports)
+    res = audit.audit_run(tmp_path / "_build" / "executed" / f"{name}.ipynb", reports_dir=tmp_path,
+                          skip=AUDIT_PENDING.get(name, ()))
+    assert not res.violations, "disclosure audit:\n" + "\n".join(v.line() for v in res.violations[:20])
     if name == "02_dental_checkups":
         # an outsider with the exports gets no hidden count back (main before issue 12 gave back 32 facility
         # counts of children with caries and 4 tooth counts: tests/notebooks/outsider.py)

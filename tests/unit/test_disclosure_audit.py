@@ -241,3 +241,13 @@ def test_ebpm_audit_exits_non_zero_and_prints_one_line_per_violation(tmp_path, c
     build = tmp_path / "build"
     (build / "_build" / "executed").mkdir(parents=True)
     assert cli.main(["audit", "--out-dir", str(build)]) == 2   # nothing built: an error, not a pass
+
+
+def test_table_level_declarations(tmp_path):
+    df = pd.DataFrame({"rule": ["文字コード", "列名"], "errors": [3, 0], "files": [12, 12]})
+    assert [v.column for v in audit_file(write_csv(df, tmp_path / "a.csv"))] == ["errors"]   # presumed persons
+    assert audit_file(write_csv(df, tmp_path / "b.csv", kinds=D.no_persons("file checks"))) == []
+    acc = pd.DataFrame({"mesh": ["a"], "n": [2], "injured": [1]})
+    assert audit_file(write_csv(acc, tmp_path / "c.csv", kinds=D.public_records("本票"))) == []
+    found = audit_file(write_csv(acc, tmp_path / "d.csv", kinds=D.public_records("本票", injured=D.PERSONS)))
+    assert [(v.rule, v.column) for v in found] == [("small-count", "injured")]

@@ -27,6 +27,7 @@ from ..io.census_microdata import (
     WORKPLACE_LABELS,
 )
 from ..io.estat import dash_as_zero
+from ..stats import disclosure as D
 from ..stats.disclosure import (
     LinearTable,
     combine_tables,
@@ -463,6 +464,36 @@ class CensusResult:
         tables = {"crosstab_published": export_cells(self.cells, self.names), "crosstab_wide_shares": wide,
                   "incity_rates": self.rates_export(), "target_districts": self.targets}
         return {f"{name}.{ext}": df for name, df in tables.items() for ext in ("csv", "parquet")}
+
+    def export_kinds(self) -> dict[str, D.Schema]:
+        """Column kinds of :meth:`exports` (the ``.parquet`` twins take those of the ``.csv``). The long cross
+        tabulation is declared as the hierarchical table it is (area × 従業上の地位 × 従業地, parents = sums
+        of children), so that ``ebpm audit`` bounds its hidden cells by linear programming."""
+        trees = {"area": area_tree(self.areas, self.city_code), "status": STATUS_TREE, "workplace": WORKPLACE_TREE}
+        labels = {c: D.LABEL for c in ("area", "area_name", "status", "status_label", "workplace", "workplace_label",
+                                       "disclosure", "level", "population", "district", "name", "reason")}
+        wide = crosstab(self.cells, [self.city_code])
+        n_cols = [c for c in wide.columns if c.startswith("n_")]
+        shares = {f"pct_{c[2:]}": D.share([c, "n_0"]) for c in n_cols if c != "n_0"}
+        return {
+            "crosstab_published.csv": D.Schema(
+                {**labels, "count": D.PERSONS}, linear={
+                    "dims": ["area", "status", "workplace"], "value": "count", "trees": trees,
+                    "hidden_where": {"disclosure": ["秘匿（少数）", "秘匿（補完）"]}}),
+            "crosstab_wide_shares.csv": D.Schema(
+                {**{c: D.LABEL for c in ("area", "area_name", "status", "status_label")},
+                 **{c: D.PERSONS for c in n_cols}, **shares},
+                sums=[("n_0", [c for c in n_cols if c != "n_0"])]),
+            "incity_rates.csv": D.Schema(
+                {**{c: D.LABEL for c in ("area", "area_name", "level", "population")},
+                 **{c: D.PERSONS for c in ("employed", "unknown", "known", "incity")},
+                 **{c: D.rate(["incity", "known"]) for c in ("rate", "lower", "upper")}},
+                sums=[("employed", ["unknown", "known"])]),
+            "target_districts.csv": D.Schema(
+                {"district": D.LABEL, "name": D.LABEL, "reason": D.LABEL, "known": D.PERSONS,
+                 "rate_employees": D.OTHER, **{c: D.rate("known") for c in ("rate", "lower", "upper")}},
+                note="rates of districts also published with their counts in incity_rates.csv"),
+        }
 
 
 def source_label(input_kind: str, synthetic: bool) -> str:

@@ -691,12 +691,13 @@ class ProbeResult:
 POLICE_COUNTS = ("n_accidents", "n_fatal", "n_pedestrian", "n_night")
 
 
-def probe_kinds(columns) -> dict:
+def probe_kinds(columns, *, shown_as: dict | None = None) -> dict:
     """Disclosure kinds of probe/accident tables. Probe trips are ETC2.0 vehicle trips without a vehicle
     identifier (docs/sources.md#etc2-recording): counts of trips and braking events are counts of vehicle
     passages (``count``), not of persons; accident counts come from the public police records
     (``public_count``, year columns of the ward trend too); names and codes are labels; the rest
-    (rates, speeds, shares, scores, coordinates) reveal no count of persons."""
+    (rates, speeds, shares, scores, coordinates) reveal no count of persons. ``shown_as`` (column → heading of
+    a report table) gives the kinds under the headings."""
     out = {}
     for c in map(str, columns):
         if c in POLICE_COUNTS or c.isdigit():
@@ -707,7 +708,7 @@ def probe_kinds(columns) -> dict:
             out[c] = D.LABEL
         else:
             out[c] = D.OTHER
-    return out
+    return D.renamed(out, shown_as) if shown_as else out
 
 
 def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, con=None, level: int = 6,

@@ -406,13 +406,15 @@ def export_catalog(entries: list[dict], findings: pd.DataFrame, output_dir: str 
     """Write the catalog as CSV (utf-8-sig) and JSON, and the validation findings as CSV."""
     import json
 
+    from ..stats.disclosure import no_persons
     from .common import atomic_path, write_csv
+    files_only = no_persons("データ目録：ファイル・列・点検結果の表で、人の数は含まない")   # for ebpm audit
     out = paths.resolve(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        "datasets_csv": write_csv(datasets_table(entries), out / "catalog_datasets.csv"),
-        "columns_csv": write_csv(columns_table(entries), out / "catalog_columns.csv"),
-        "findings_csv": write_csv(findings, out / "catalog_validation.csv"),
+        "datasets_csv": write_csv(datasets_table(entries), out / "catalog_datasets.csv", kinds=files_only),
+        "columns_csv": write_csv(columns_table(entries), out / "catalog_columns.csv", kinds=files_only),
+        "findings_csv": write_csv(findings, out / "catalog_validation.csv", kinds=files_only),
     }
     clean = [{k: v for k, v in e.items() if not k.startswith("_")} for e in entries]
     with atomic_path(out / "catalog.json") as tmp:

@@ -402,6 +402,7 @@ class Schema:
     sums: list = field(default_factory=list)
     linear: dict | None = None
     note: str = ""
+    default: str | None = None   #: kind of every column not in ``kinds`` (else: a whole-number column is persons)
 
     @classmethod
     def of(cls, decl) -> "Schema":
@@ -429,7 +430,21 @@ class Schema:
             out["linear"] = self.linear
         if self.note:
             out["note"] = self.note
+        if self.default is not None:
+            out["default"] = kind_spec(self.default)["kind"]
         return out
+
+
+def no_persons(note: str, **kinds) -> Schema:
+    """A table that holds no count of persons (file checks, model coefficients, staffing plans): every
+    column not named in ``kinds`` is ``other``. ``note`` says why, for the reader of the sidecar."""
+    return Schema(kinds=dict(kinds), note=note, default=OTHER)
+
+
+def public_records(note: str, **kinds) -> Schema:
+    """A table computed from records public at source (the police 本票): every column not named in ``kinds``
+    is a ``public_count`` (whole numbers) or ``other``."""
+    return Schema(kinds=dict(kinds), note=note, default=PUBLIC)
 
 
 def suppress_table(df: pd.DataFrame, kinds, min_cell: int = 10) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ...errors import ParameterError
 from ...location import Solution, coverage, mclp, mean_nearest, p_median
+from ...stats import disclosure as D
 from .crew import CrewEffect, daytime_crew_effect, weekday_daytime
 from .demand import (
     assign_districts,
@@ -254,6 +255,37 @@ class EmergencyResult:
     forecast: ForecastSummary
     placement: PlacementPlan
     crew: CrewEffect
+
+    def export_kinds(self) -> dict[str, dict]:
+        """Column kinds of :meth:`exports` (stored beside each file for ``ebpm audit``)."""
+        out = {
+            "district_rates.csv": {"district_code": D.LABEL, "district_name": D.LABEL, "ward_code": D.LABEL,
+                                   "population": D.PUBLIC, "dispatches": D.PERSONS,
+                                   "rate_per_1000": D.rate("dispatches"), "rate_lo": D.interval("dispatches"),
+                                   "rate_hi": D.interval("dispatches"), "above": D.OTHER, "sig_above": D.OTHER},
+            "hourly_profile.csv": {"hour": D.LABEL, "dispatches": D.PERSONS, "share": D.share("dispatches")},
+            "response_trend.csv": {"district_code": D.LABEL, "n": D.PERSONS},
+            "backtest.csv": {"origin": D.LABEL, "model": D.LABEL, "days": D.COUNT},
+            "forecast_monthly.csv": {"month": D.LABEL, "forecast": D.OTHER, "lo": D.OTHER, "hi": D.OTHER},
+        }
+        if self.forecast.scenario is not None:
+            out["ageing_scenario.csv"] = {"year": D.LABEL, "population": D.PUBLIC, "dispatches": D.OTHER}
+        return out
+
+    def exports(self, min_cell: int = 10, *, suppress: bool = True) -> dict[str, pd.DataFrame]:
+        """The aggregated tables a run writes (file name → frame; write each with ``kinds=`` :meth:`export_kinds`):
+        dispatch counts under ``min_cell`` hidden with the rates and intervals computed from them
+        (``suppress=False``: as counted, for an internal run)."""
+        dm, fc = self.demand, self.forecast
+        kinds = self.export_kinds()
+        tables = {"district_rates.csv": dm.rates[list(kinds["district_rates.csv"])], "hourly_profile.csv": dm.hourly,
+                  "response_trend.csv": dm.response_trend.drop(columns=["se"]), "backtest.csv": fc.backtest,
+                  "forecast_monthly.csv": fc.monthly_forecast}
+        if fc.scenario is not None:
+            tables["ageing_scenario.csv"] = fc.scenario
+        if not suppress:
+            return tables
+        return {name: D.suppress_table(df, kinds[name], min_cell) for name, df in tables.items()}
 
 
 def _check(day_hours, coverage_min) -> None:
