@@ -370,11 +370,14 @@ def audit_run(executed: str | Path, *, reports_dir: str | Path | None = None, sk
 
 def audit_paths(items: list[str | Path], *, min_cell: int = DEFAULT_MIN_CELL,
                 protection_width: float | None = None) -> list[Violation]:
-    """Audit given files or folders: exported tables (with sidecars), reports (.html), executed notebooks."""
+    """Audit given files or folders: exported tables (with sidecars; a folder: every table in it), reports
+    (.html, named one by one), executed notebooks (the whole run)."""
     found = []
     for item in items:
         p = Path(item)
-        files = export_files(p) + sorted(p.glob("*.html")) if p.is_dir() else [p]
+        # a folder: its exported tables (an export folder may hold a whole interactive map page with its
+        # own Leaflet scripts, which is not a report: name a report .html explicitly to check it)
+        files = export_files(p) if p.is_dir() else [p]
         for f in files:
             if f.suffix == ".ipynb":
                 found += audit_run(f).violations

@@ -471,7 +471,7 @@ class CensusResult:
         of children), so that ``ebpm audit`` bounds its hidden cells by linear programming."""
         trees = {"area": area_tree(self.areas, self.city_code), "status": STATUS_TREE, "workplace": WORKPLACE_TREE}
         labels = {c: D.LABEL for c in ("area", "area_name", "status", "status_label", "workplace", "workplace_label",
-                                       "disclosure", "level", "population", "district", "name", "reason")}
+                                       "disclosure")}
         wide = crosstab(self.cells, [self.city_code])
         n_cols = [c for c in wide.columns if c.startswith("n_")]
         shares = {f"pct_{c[2:]}": D.share([c, "n_0"]) for c in n_cols if c != "n_0"}
