@@ -24,6 +24,7 @@ DuckDB relation or Spark DataFrame over it for the aggregation in :mod:`ebpm_ana
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+try:  # ISA-L inflate (same deflate format, faster); zlib where the wheel is missing
+    from isal import isal_zlib as _deflate
+except ImportError:  # pragma: no cover - isal is a dependency; kept for odd platforms
+    import zlib as _deflate
 
 from .. import paths
 from ..errors import InputFileError, ParameterError
@@ -260,9 +266,54 @@ def _convert_options(cm: dict[str, int], ncols: int, where: str):
                                 null_values=[""])
 
 
+def _member_blocks(zf: zipfile.ZipFile, member: str, block_size: int):
+    """Yield the inflated bytes of a ZIP member in blocks of about ``block_size``.
+
+    Deflated members are inflated with ISA-L (:mod:`isal`, the same raw deflate stream about twice as fast
+    as zlib on this data) straight from the member's bytes, located by its local header (PKWARE
+    APPNOTE 4.3.7), with the CRC-32 checked as :mod:`zipfile` does; stored, encrypted or otherwise
+    compressed members go through :meth:`zipfile.ZipFile.open`. A damaged stream raises
+    :class:`zipfile.BadZipFile`.
+    """
+    info = zf.getinfo(member)
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1 or not zf.filename:
+        with zf.open(member) as fh:
+            while block := fh.read(block_size):
+                yield block
+        return
+    raw_block = max(1 << 16, block_size // 6)  # CSV inflates about 5-6×
+    with open(zf.filename, "rb") as f:
+        f.seek(info.header_offset)
+        head = f.read(30)
+        if len(head) < 30 or head[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"{member}: bad local file header")
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        d = _deflate.decompressobj(-15)
+        crc, left = 0, info.compress_size
+        try:
+            while left > 0:
+                raw = f.read(min(left, raw_block))
+                if not raw:
+                    raise zipfile.BadZipFile(f"{member}: truncated")
+                left -= len(raw)
+                out = d.decompress(raw)
+                if out:
+                    crc = _deflate.crc32(out, crc)
+                    yield out
+            out = d.flush()
+        except _deflate.error as e:
+            raise zipfile.BadZipFile(f"{member}: {e}") from None
+        if out:
+            crc = _deflate.crc32(out, crc)
+            yield out
+    if crc != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {member!r}")
+
+
 def _chunks(zf: zipfile.ZipFile, member: str, block_size: int):
     """Yield newline-aligned chunks of the inflated member; inflation runs in a background thread
-    (zlib releases the GIL) so it overlaps with CSV parsing. At most two chunks are in flight."""
+    (ISA-L and zlib release the GIL) so it overlaps with CSV parsing. At most two chunks are in flight."""
     import queue
     import threading
 
@@ -271,21 +322,19 @@ def _chunks(zf: zipfile.ZipFile, member: str, block_size: int):
 
     def produce():
         try:
-            with zf.open(member) as fh:
-                rest = b""
-                while not stop.is_set():
-                    block = fh.read(block_size)
-                    if not block:
-                        break
-                    block = rest + block
-                    cut = block.rfind(b"\n") + 1
-                    if cut == 0:
-                        rest = block
-                        continue
-                    rest = block[cut:]
-                    q.put(block[:cut])
-                if rest.strip():
-                    q.put(rest)
+            rest = b""
+            for block in _member_blocks(zf, member, block_size):
+                if stop.is_set():
+                    break
+                block = rest + block if rest else block
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = block
+                    continue
+                rest = block[cut:]
+                q.put(block[:cut])
+            if rest.strip() and not stop.is_set():
+                q.put(rest)
             q.put(None)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
             q.put(e)
@@ -416,6 +465,17 @@ def _partition_keys(t: pa.Table, kind: str) -> np.ndarray:
     return month * 10**6 + mesh2
 
 
+def _split_by_partition(t: pa.Table, kind: str):
+    """Yield (key, rows of ``t`` in that partition); a chunk of a per-mesh ZIP usually holds one."""
+    keys = _partition_keys(t, kind)
+    lo, hi = keys.min(), keys.max()
+    if lo == hi:  # the usual case: no sort, no copy
+        yield int(lo), t
+        return
+    for k in np.unique(keys):
+        yield int(k), t.filter(pa.array(keys == k))
+
+
 def _clear_dataset(out_dir: Path) -> None:
     """Remove what an earlier ingest wrote into ``out_dir`` (partition folders and flat Parquet files)."""
     import shutil
@@ -425,6 +485,35 @@ def _clear_dataset(out_dir: Path) -> None:
             shutil.rmtree(p)
     for p in out_dir.glob("*.parquet"):
         p.unlink()
+
+
+def _ingest_zip(z: Path, out_dir: Path, kind: str, cm, enc: str, *, validate: bool, block_size: int,
+                compression: str) -> tuple[list[Path], int]:
+    """One ZIP → its partition files (written under a temporary name, renamed when complete)."""
+    writers: dict[int, tuple] = {}
+    rows = 0
+    ok = False
+    try:
+        for t in _iter_tables(z, kind, cm, enc, block_size=block_size, validate=validate):
+            for k, part in _split_by_partition(t, kind):
+                if k not in writers:
+                    target = out_dir / partition_path(k // 10**6, k % 10**6) / (z.stem + ".parquet")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = target.with_suffix(".parquet.tmp")
+                    writers[k] = (pq.ParquetWriter(tmp, t.schema, compression=compression), tmp, target)
+                writers[k][0].write_table(part)
+            rows += t.num_rows
+        ok = True
+    finally:
+        for w, tmp, _ in writers.values():
+            w.close()
+            if not ok:
+                tmp.unlink(missing_ok=True)
+    written = []
+    for _, tmp, target in sorted(writers.values(), key=lambda x: str(x[2])):
+        os.replace(tmp, target)
+        written.append(target)
+    return written, rows
 
 
 def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=None, encoding: str = "utf-8",
@@ -449,30 +538,22 @@ def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=No
     if not append:
         _clear_dataset(out_dir)
     outs, rows, files = [], 0, []
-    for z in zs:
-        writers: dict[int, tuple] = {}
-        try:
-            for t in _iter_tables(z, kind, cm, enc, block_size=block_size, validate=validate):
-                keys = _partition_keys(t, kind)
-                uniq = np.unique(keys)
-                for k in uniq:
-                    part = t if len(uniq) == 1 else t.filter(pa.array(keys == k))
-                    if k not in writers:
-                        target = out_dir / partition_path(k // 10**6, k % 10**6) / (z.stem + ".parquet")
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        tmp = target.with_suffix(".parquet.tmp")
-                        writers[k] = (pq.ParquetWriter(tmp, t.schema, compression=compression), tmp, target)
-                    writers[k][0].write_table(part)
-                rows += t.num_rows
-        finally:
-            for w, _, _ in writers.values():
-                w.close()
-        for _, tmp, target in sorted(writers.values(), key=lambda x: str(x[2])):
-            os.replace(tmp, target)
-            outs.append(target)
-        if writers:
-            _record(z, nature, "etc2-" + kind)
-            files.append(paths.relative(z))
+    # ZIPs in parallel (one per core): each has its own inflate thread and CSV parse; most of the work
+    # (inflate, parse, Parquet write) runs outside the GIL.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(z):
+        return _ingest_zip(z, out_dir, kind, cm, enc, validate=validate, block_size=block_size,
+                           compression=compression)
+
+    workers = max(1, min(len(zs), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(workers) as ex:
+        for z, (written, n) in zip(zs, ex.map(one, zs), strict=True):  # results in ZIP order
+            rows += n
+            if written:
+                _record(z, nature, "etc2-" + kind)
+                outs.extend(written)
+                files.append(paths.relative(z))
     pa.default_memory_pool().release_unused()  # hand parse buffers back before the aggregation phase
     return IngestResult(outs, rows, files, dataset=out_dir)
 
