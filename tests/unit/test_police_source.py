@@ -25,7 +25,7 @@ def test_no_file_for_the_prefecture_or_none_asked():
     s = na.police_source("auto", "12204")
     assert s.path is None and s.police is None and "千葉県の本票ファイル" in s.missing
     s = na.police_source("", "16201")
-    assert s.path is None and "accidents_path が空" in s.missing
+    assert s.path is None and "ファイルは指定されていません" in s.missing
 
 
 def test_undecided_hokkaido_town_runs_without_police_records():

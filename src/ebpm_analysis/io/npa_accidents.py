@@ -353,7 +353,7 @@ def police_source(given: str | os.PathLike | None, city: str, *, pref_code: str 
     ref = geo.resolve_city(city)
     text = "" if given is None else str(given).strip()
     if not text:
-        return PoliceSource(None, None, "警察の交通事故データ（本票）は指定されていません（accidents_path が空）。")
+        return PoliceSource(None, None, "警察の交通事故データ（本票）のファイルは指定されていません。")
     if text == AUTO_FILE and not pref_code:
         codes = set(lookups.police_pref_codes(ref.pref_code)) & set(bundled_files())
         if not codes:

@@ -216,7 +216,7 @@ def city_volume(city_code: str, start_ts: pd.Timestamp, population_total: float 
             pop_src = f"社人研 平成25年推計（{start_ts.year}年央）"
         else:
             share65 = ipss_population(2020)[1]
-            pop_src = "指定値（population_total）"
+            pop_src = "指定値（市区町村の設定）"
         share_src = "社人研 平成25年推計"
         vol_src = "熊本市消防局の2024年の出動件数を人口比で按分" if annual_dispatches is None else "指定値"
         if annual_dispatches is None:
@@ -224,7 +224,7 @@ def city_volume(city_code: str, start_ts: pd.Timestamp, population_total: float 
     else:
         pop = city_population(city_code, population_total)
         population_total = float(pop.value)
-        pop_src = f"仮定値：{pop.how}" if pop.assumed else "指定値（population_total）"
+        pop_src = f"仮定値：{pop.how}" if pop.assumed else "指定値（市区町村の設定）"
         share65 = NATIONAL_SHARE65_2020
         share_src = "全国値（2020年国勢調査）"
         vol_src = (f"全国の出動率（2023年 {NATIONAL_DISPATCHES_2023:,}件 ÷ 2020年国勢調査人口、"
