@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import html
 import json
+import logging
 import os
 import platform
 import sys
@@ -337,6 +338,10 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
             except BaseException:   # interrupted (SIGINT/SIGTERM) or papermill itself failed
                 tmp_nb.unlink(missing_ok=True)
                 _TrackedKernelManager.kill_all()
+                # nbclient's kernel-alive poll is left pending in its event loop; when it is garbage-collected
+                # (often at interpreter exit, after the CLI's one-line message) asyncio logs "Task exception was
+                # never retrieved … DeadKernelError: Kernel died". The kernel was killed on purpose just above.
+                logging.getLogger("asyncio").setLevel(logging.CRITICAL)
                 raise
             seconds = time.perf_counter() - t0
             finished = dt.datetime.now(dt.timezone.utc).astimezone()
