@@ -62,7 +62,7 @@ lab: $(STAMP) ## Start JupyterLab (pinned in requirements.lock) on notebooks/ wi
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean: ## Remove build products (reports, executed notebooks, processed and generated data)
-	rm -rf build reports/*.html data/processed/* data/interim/*
+	rm -rf build reports/*.html reports/*_files data/processed/* data/interim/*
 	@touch reports/.gitkeep data/processed/.gitkeep data/interim/.gitkeep
 
 distclean: clean ## Also remove the virtual environment

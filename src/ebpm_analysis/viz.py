@@ -4,6 +4,8 @@ legend, north arrow and scale bar. Maps need no web tiles (closed networks).
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 import matplotlib.pyplot as plt
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic and makes it the default)
@@ -43,6 +45,82 @@ def setup() -> None:
         set_matplotlib_formats("png")
     except ImportError:  # pragma: no cover - outside IPython
         pass
+    register_figure_formatter()
+
+
+#: The mime type under which a displayed figure's recorded data and key numbers travel in the executed notebook
+#: (beside its image/png): the renderer makes the alt text from them and the pipeline offers the data as a
+#: download (:mod:`ebpm_analysis.pipeline.downloads`). Dropped from the page like every non-display mime type.
+FIGURE_MIME = "application/vnd.ebpm.figure+json"
+_FIGURE_ATTR = "_ebpm_figure_data"
+
+
+def figure_data(fig, frame=None, *, caption: str | None = None, kinds=None, keys=None):
+    """Record what a figure shows, for its download and its alt text: ``frame`` (the table the figure is drawn
+    from, aggregated as published: a plain DataFrame; geometry is dropped), its column ``kinds`` (as for
+    :func:`ebpm_analysis.report.table`; a public run's download is suppressed by them) and ``keys``, the key
+    numbers in words (``"最大 中央区 52.1件/千人"``; a list or one text). Call it in a plot function before it
+    returns the figure; several calls add several tables. Returns ``fig``."""
+    import pandas as pd
+
+    rec = getattr(fig, _FIGURE_ATTR, None) or {"tables": [], "keys": []}
+    if frame is not None:
+        from .report import _audit_payload  # the same payload as a report table: rows, columns, kinds
+        df = pd.DataFrame(frame).drop(columns=["geometry"], errors="ignore")
+        rec["tables"].append(_audit_payload(df.reset_index(drop=True), caption, kinds))
+    if keys:
+        rec["keys"] += [keys] if isinstance(keys, str) else [str(k) for k in keys]
+    setattr(fig, _FIGURE_ATTR, rec)
+    return fig
+
+
+def title_numbers(fig) -> list[str]:
+    """The figure's titles (suptitle, axes titles, legend titles) that carry a number other than a year: computed
+    values the plot function already put on the figure (``平均 58.3 件/千人・年``)."""
+    texts = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) is not None else []
+    for ax in fig.axes:
+        texts.append(ax.get_title())
+        legend = ax.get_legend()
+        if legend is not None:
+            texts.append(legend.get_title().get_text())
+    return [t.replace("\n", " ").strip() for t in texts if t and _NUMBER.search(_YEARS.sub("", t))]
+
+
+_YEARS = re.compile(r"(?:19|20)\d\d\s*(?:年度?|[〜~–-]|/|$)")   # a year or period names no finding
+_NUMBER = re.compile(r"[0-9][0-9,.]*")
+
+
+def figure_payload(fig) -> dict:
+    """What travels under :data:`FIGURE_MIME`: the recorded tables and the key numbers (recorded ones first,
+    then the titles that carry numbers)."""
+    rec = getattr(fig, _FIGURE_ATTR, None) or {"tables": [], "keys": []}
+    keys = list(dict.fromkeys([*rec["keys"], *title_numbers(fig)]))
+    return {"tables": rec["tables"], "keys": keys}
+
+
+def register_figure_formatter() -> None:
+    """Inside IPython: every displayed matplotlib figure also carries :func:`figure_payload` (mime
+    :data:`FIGURE_MIME`), whether a cell returns it or the inline backend shows it."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    from IPython.core.formatters import BaseFormatter
+    from matplotlib.figure import Figure
+    from traitlets import ObjectName, Unicode
+
+    class FigureDataFormatter(BaseFormatter):
+        format_type = Unicode(FIGURE_MIME)
+        _return_type = dict
+        print_method = ObjectName("_repr_ebpm_figure_")
+
+    formatters = ip.display_formatter.formatters
+    if FIGURE_MIME not in formatters:
+        formatters[FIGURE_MIME] = FigureDataFormatter(parent=ip.display_formatter)
+    formatters[FIGURE_MIME].for_type(Figure, figure_payload)
 
 
 def source_note(fig, text: str, synthetic: bool = False) -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -30,7 +31,7 @@ from .. import paths
 from ..errors import EbpmError, ParameterError
 from ..io.common import atomic_path
 from ..provenance import data_nature, git_state, package_versions, sha256_file
-from . import glossary, wording
+from . import downloads, glossary, wording
 from . import params as P
 from .render import parse_front_matter, render
 
@@ -395,20 +396,31 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         cell.metadata["tags"] = ["ebpm-provenance"]
         nb.cells.append(cell)
         nbformat.write(nb, tmp_nb)
+        # the report's downloads (issue 14) are staged like the exports: reports/<stem>_files/ is replaced only
+        # once the new report is in place
+        files = _Stage(layout.reports_dir / downloads.folder_name(stem))
         try:
             layout.reports_dir.mkdir(parents=True, exist_ok=True)
+            manifest = downloads.write(nb, stem, files.folder)
             tmp_html = layout.build_dir / "render" / f"{stem}.html"
-            _, used = render(tmp_nb, tmp_html, show_code=show_code, engine=engine)
+            _, used = render(tmp_nb, tmp_html, show_code=show_code, engine=engine, downloads=manifest,
+                             require_alt=True)   # a figure without alt text fails the run (issue 14)
             os.replace(tmp_nb, executed)
             os.replace(tmp_html, report)
         except BaseException as e:
             tmp_nb.unlink(missing_ok=True)
             stage.discard()
+            files.discard()
             msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept."
             _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
                           summary=f"レポートの作成で {type(e).__name__}")
             raise RunFailed(msg) from e
         stage.commit()   # the run's exports replace the previous ones only now that the report is in place
+        if manifest.items:
+            files.commit()
+        else:   # a report without tables has no downloads: none of an earlier run's may stay beside it
+            files.discard()
+            shutil.rmtree(files.final, ignore_errors=True)
         _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read)
         log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
         return RunResult(name, variant_name, "ok", report, executed, seconds, engine=used)
@@ -460,7 +472,6 @@ class _Stage:
     def commit(self) -> None:
         """Replace the final folder by the staging one (two renames; a concurrent run of the same notebook
         may commit in between: the last to commit wins, and both wrote the same files)."""
-        import shutil
         if self.folder is None or not self.folder.exists():
             return
         if not any(self.folder.iterdir()):   # the run wrote nothing there: keep what is in place
@@ -485,7 +496,6 @@ class _Stage:
         raise OSError(f"could not move the outputs of this run into {self.final}")
 
     def discard(self) -> None:
-        import shutil
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
@@ -512,7 +522,6 @@ def _run_environment(stem: str, stage: _Stage | None = None):
     """A temporary folder of this run's own, removed on any exit (a failure, SIGINT, SIGTERM): the input log
     (``EBPM_RUN_LOG``), and ``TMPDIR`` of the run and its kernel, so the kernel's connection file and every
     temporary file of the notebook go there and two runs never share a temporary name. Yields the log's path."""
-    import shutil
     folder = Path(tempfile.mkdtemp(prefix=f"ebpm-{stem}-"))
     saved = {k: os.environ.get(k) for k in ("EBPM_RUN_LOG", "TMPDIR", paths.STAGE_ENV)}
     saved_tempdir = tempfile.tempdir
@@ -636,6 +645,7 @@ def prune_stale(layout: Layout, stems: set[str], log=print) -> list[str]:
             continue
         for f in (layout.reports_dir / f"{stem}.html", layout.executed_dir / f"{stem}.ipynb", status):
             f.unlink(missing_ok=True)
+        shutil.rmtree(layout.reports_dir / downloads.folder_name(stem), ignore_errors=True)
         log(f"[ebpm] removed {stem}: no longer configured")
         removed.append(stem)
     return removed

@@ -18,6 +18,7 @@ and the (sandboxed) interactive maps.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import html
 import os
@@ -40,6 +41,39 @@ REMOVE_CELL_TAGS = {"remove-cell", "remove_cell"}
 REMOVE_INPUT_TAGS = {"remove-input", "remove_input", "remove-code", "hide-input", "hide-code"}
 REMOVE_OUTPUT_TAGS = {"remove-output", "remove_output", "hide-output"}
 OPTION_RE = re.compile(r"^#\|\s?(.*)$")
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+class MissingAltText(ValueError):
+    """A figure would reach the page without alt text (nbconvert would write "No description has been provided
+    for this image")."""
+
+
+def figure_alt(number: str, opts: dict, out) -> str:
+    """A figure's alt text: its number, the cell's ``fig-alt`` (else its ``fig-cap``) and the key numbers the
+    figure carries (:func:`ebpm_analysis.viz.figure_payload`: what its plot function recorded, the titles that
+    carry numbers)."""
+    from ..viz import FIGURE_MIME
+    text = str(opts.get("fig-alt") or opts.get("fig-cap") or "").strip()
+    payload = out.get("data", {}).get(FIGURE_MIME) or {}
+    if isinstance(payload, str):
+        import json
+        payload = json.loads(payload)
+    keys = [str(k) for k in payload.get("keys", []) if str(k).strip() and str(k).strip() not in text]
+    return f"{number}：{text}" + (f"。主な数値：{'／'.join(keys)}" if keys else "")
+
+
+def figures_without_alt(nb) -> list[str]:
+    """The shown figures that have no alt text (cells named by their position and first source line)."""
+    missing = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            for mime in IMAGE_MIMES:
+                alt = str(out.get("metadata", {}).get(mime, {}).get("alt", "")).strip()
+                if mime in out.get("data", {}) and not alt:
+                    first = (cell.source.strip().splitlines() or [""])[0][:60]
+                    missing.append(f"cell {i + 1} ({first!r})")
+    return missing
 
 
 def parse_front_matter(nb) -> dict:
@@ -127,13 +161,20 @@ class QuartoOptionsPreprocessor(Preprocessor):
             label = str(opts.get("label", ""))
             if label.startswith("fig-") and "fig-cap" in opts and cell.outputs:
                 n = self.fig_numbers[label]
+                cell.metadata["ebpm_figure"] = f"図{n}"
                 cap = (f'<div class="ebpm-figcaption" id="{html.escape(label)}">'
                        f'図{n}：{html.escape(str(opts["fig-cap"]))}</div>')
-                cell.outputs.append(nbformat.v4.new_output("display_data", data={"text/html": cap}))
-                for out in cell.outputs:   # the caption is the figure's alt text (nbconvert reads metadata.alt)
-                    for mime in ("image/png", "image/jpeg", "image/svg+xml"):
+                for out in cell.outputs:   # nbconvert writes metadata[mime].alt as the image's alt
+                    for mime in IMAGE_MIMES:
                         if mime in out.get("data", {}):
-                            out.setdefault("metadata", {}).setdefault(mime, {})["alt"] = f'図{n}：{opts["fig-cap"]}'
+                            out.setdefault("metadata", {}).setdefault(mime, {})["alt"] = figure_alt(
+                                f"図{n}", opts, out)
+                cell.outputs.append(nbformat.v4.new_output("display_data", data={"text/html": cap}))
+            elif cell.outputs and (opts.get("fig-alt") or opts.get("fig-cap")):
+                for out in cell.outputs:
+                    for mime in IMAGE_MIMES:
+                        if mime in out.get("data", {}):
+                            out.setdefault("metadata", {}).setdefault(mime, {})["alt"] = figure_alt("図", opts, out)
             if label.startswith("tbl-") and "tbl-cap" in opts and cell.outputs:
                 n = self.tbl_numbers[label]
                 cap = (f'<div class="ebpm-tblcaption" id="{html.escape(label)}">'
@@ -183,7 +224,17 @@ def _format_date(value, run_date: str | None) -> str:
     return str(value)
 
 
-def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False) -> Path:
+def check_alt_text(nb) -> None:
+    """The build check of issue 14: every figure on the page has alt text (give its cell ``#| fig-cap`` and a
+    ``#| label: fig-…``, or ``#| fig-alt``)."""
+    missing = figures_without_alt(nb)
+    if missing:
+        raise MissingAltText(f"{len(missing)} figure(s) would have no alt text: {'; '.join(missing[:5])}. Give "
+                             "each figure cell '#| label: fig-…' with '#| fig-cap: …' (or '#| fig-alt: …').")
+
+
+def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False, downloads=None,
+                     require_alt: bool = False) -> Path:
     nb = nbformat.read(nb_path, as_version=4)
     fm = parse_front_matter(nb)
     ex = fm.get("execute", {}) if isinstance(fm.get("execute"), dict) else {}
@@ -192,6 +243,11 @@ def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False) 
         defaults["echo"] = True
     pre = QuartoOptionsPreprocessor(defaults=defaults)
     nb, _ = pre.preprocess(nb, {})
+    if require_alt:
+        check_alt_text(nb)
+    if downloads is not None and downloads.items:
+        from .downloads import add_links
+        add_links(nb, downloads)
     maps = sanitise.MapSlots()
     sanitise.prepare_outputs(nb, maps)
     exporter = HTMLExporter(template_name="basic")
@@ -226,11 +282,39 @@ def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False) 
     return out_path
 
 
-def render_quarto(nb_path: Path, out_path: Path, *, show_code: bool = False) -> Path:
+def quarto_alt_options(nb) -> None:
+    """Quarto reads a figure's alt text from the cell option ``fig-alt``: write the same alt text as the
+    nbconvert path (caption and key numbers) into each figure cell's options."""
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not cell.get("outputs"):
+            continue
+        opts, source = split_cell_options(cell.source)
+        if not (opts.get("fig-cap") or opts.get("fig-alt")):
+            continue
+        image = next((o for o in cell.outputs if any(m in o.get("data", {}) for m in IMAGE_MIMES)), None)
+        if image is None:
+            continue
+        alt = figure_alt("", opts, image).lstrip("：")
+        opts["fig-alt"] = alt
+        lines = [f"#| {line}" for line in yaml.safe_dump(opts, allow_unicode=True, sort_keys=False,
+                                                           width=10**6).splitlines()]
+        cell.source = "\n".join(lines) + "\n" + source
+
+
+def render_quarto(nb_path: Path, out_path: Path, *, show_code: bool = False, downloads=None,
+                  require_alt: bool = False) -> Path:
     """Quarto path: render the executed notebook as is (no --execute), self-contained."""
     with tempfile.TemporaryDirectory() as d:
         work = Path(d) / nb_path.name
         nb = nbformat.read(nb_path, as_version=4)
+        if require_alt:
+            check = copy.deepcopy(nb)
+            QuartoOptionsPreprocessor().preprocess(check, {})
+            check_alt_text(check)
+        quarto_alt_options(nb)
+        if downloads is not None and downloads.items:
+            from .downloads import add_links
+            add_links(nb, downloads)
         maps = sanitise.MapSlots()
         sanitise.prepare_outputs(nb, maps)  # Quarto's own page is not sanitised afterwards
         nbformat.write(nb, work)
@@ -250,8 +334,12 @@ def quarto_available() -> bool:
     return shutil.which("quarto") is not None and os.environ.get("EBPM_RENDERER", "auto") != "nbconvert"
 
 
-def render(nb_path: Path, out_path: Path, *, show_code: bool = False, engine: str = "auto") -> tuple[Path, str]:
-    """Render with Quarto when available (``engine='auto'``), else nbconvert. Returns (path, engine used)."""
+def render(nb_path: Path, out_path: Path, *, show_code: bool = False, engine: str = "auto",
+           downloads=None, require_alt: bool = False) -> tuple[Path, str]:
+    """Render with Quarto when available (``engine='auto'``), else nbconvert. Returns (path, engine used).
+    ``downloads``: the run's :class:`~.downloads.Manifest`, linked under each table and listed in the page.
+    ``require_alt``: refuse a page with a figure without alt text (:func:`check_alt_text`; every ``ebpm run``)."""
+    kw = {"show_code": show_code, "downloads": downloads, "require_alt": require_alt}
     if engine == "quarto" or (engine == "auto" and quarto_available()):
-        return render_quarto(nb_path, out_path, show_code=show_code), "quarto"
-    return render_nbconvert(nb_path, out_path, show_code=show_code), "nbconvert"
+        return render_quarto(nb_path, out_path, **kw), "quarto"
+    return render_nbconvert(nb_path, out_path, **kw), "nbconvert"

@@ -1,0 +1,211 @@
+"""Issue 14 item 3: every report table (and recorded figure data) downloadable as CSV (UTF-8 with BOM) and in one
+Excel workbook with a cover sheet, beside the report; every figure with real alt text; a failed run keeps the
+previous downloads. The pipeline tests run the small fixture notebook tests/fixtures/pipeline/fixture_tables.ipynb
+(two kernel runs in all); the rest works on small frames."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import openpyxl  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from ebpm_analysis import audit, viz  # noqa: E402
+from ebpm_analysis.pipeline import downloads  # noqa: E402
+from ebpm_analysis.pipeline.execute import Layout, RunFailed, run_notebook  # noqa: E402
+from ebpm_analysis.pipeline.render import MissingAltText, check_alt_text, figure_alt  # noqa: E402
+
+FIX = Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_tables.ipynb"
+BOM = b"\xef\xbb\xbf"
+INLINE = "module://matplotlib_inline.backend_inline"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One public run of the fixture (parameter set 'dl'): report, executed notebook, downloads folder."""
+    tmp = tmp_path_factory.mktemp("dl")
+    layout = Layout(reports_dir=tmp / "reports", build_dir=tmp / "build")
+    pset = tmp / "dl.yml"
+    pset.write_text("caption_alt: true\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:   # the kernel draws figures inline as under ebpm run (conftest: Agg)
+        mp.setenv("MPLBACKEND", INLINE)
+        r = run_notebook(str(FIX), str(pset), layout=layout, log=lambda *a: None)
+    return {"run": r, "layout": layout, "pset": pset, "folder": layout.reports_dir / "fixture_tables--dl_files"}
+
+
+def _shown(executed):
+    """The tables the report shows, as the audit reads them from the executed notebook (report.TABLE_MIME)."""
+    return audit.report_tables(executed)
+
+
+@pytest.mark.notebooks
+def test_every_table_has_a_csv_with_bom_equal_to_the_report_table(built):
+    folder = built["folder"]
+    tables = _shown(built["run"].executed)
+    shown = [t for t in tables if "not shown" not in t.name]
+    assert len(shown) == 3 and len(tables) == 4          # the include: false table is kept for the audit only
+    csvs = sorted(folder.glob("*.csv"))
+    assert [p.name for p in csvs] == ["01_主な指標_KPI.csv", "02_区別の受診児数と有病者率.csv", "03_年別の人口.csv",
+                                      "04_図1のデータ_年別の人口.csv"]
+    for path, table in zip(csvs, shown, strict=False):
+        raw = path.read_bytes()
+        assert raw.startswith(BOM), path.name
+        got = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        assert list(got.columns) == list(table.frame.columns)
+        for col in got.columns:
+            want, have = list(table.frame[col]), list(got[col])
+            if col == "区":   # the formula-like name carries the apostrophe, the others are as shown
+                assert have == ["中央区", "'=HYPERLINK(\"http://x\")", "北区"] and want[1].startswith("=")
+            elif all(isinstance(w, str) for w in want):
+                assert have == want
+            else:
+                assert [float(h) if h else None for h in have] == [None if pd.isna(w) else float(w) for w in want]
+    wards = pd.read_csv(csvs[1], encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(wards["受診児数"]) == ["120", "", "37"]   # whole numbers stay whole; the hidden 4 stays hidden
+    assert list(wards["有病者率（%）"])[1] == ""           # and so does the rate computed from the hidden count
+    assert "not shown" not in "".join(p.read_text(encoding="utf-8-sig") for p in csvs)
+    assert audit.audit_paths([folder]) == []              # the downloads pass the disclosure audit (formulas too)
+
+
+@pytest.mark.notebooks
+def test_workbook_cover_sheet_and_sheets_equal_the_report_tables(built):
+    folder = built["folder"]
+    wb = openpyxl.load_workbook(folder / "fixture_tables--dl.xlsx")
+    assert wb.sheetnames == ["表紙", "データ1", "データ2", "データ3", "データ4"]
+    cover = {r[0]: r[1:] for r in wb["表紙"].iter_rows(values_only=True) if r[0]}
+    assert wb["表紙"]["A1"].value == "熊本市の表とダウンロードの試験"
+    assert cover["市区町村"][0] == "熊本市（43100）" and cover["データの種別"][0] == "実データ"
+    assert cover["作成日時"][0].startswith(str(json.loads(
+        (built["layout"].status_dir / "fixture_tables--dl.json").read_text(encoding="utf-8"))["run_at"])[:10])
+    src = [r[1:4] for r in wb["表紙"].iter_rows(values_only=True) if r[0] == "出典" and r[1] != "出典・帰属表示"]
+    assert len(src) == 1 and "人口" in src[0][0] and src[0][1]   # the catalog entry's attribution and licence
+    notes = [r[1] for r in wb["表紙"].iter_rows(values_only=True) if r[0] == "注記"]
+    assert any("10 未満を秘匿" in n for n in notes) and any("空欄" in n for n in notes)
+    contents = [r for r in wb["表紙"].iter_rows(values_only=True)
+                if r[0] and str(r[0]).startswith("データ") and r[0] != "データの種別"]
+    assert [(c[0], c[2]) for c in contents] == [("データ1", 1), ("データ2", 3), ("データ3", 12), ("データ4", 12)]
+    shown = [t for t in _shown(built["run"].executed) if "not shown" not in t.name]
+    executed = nbformat.read(built["run"].executed, as_version=4)
+    figure_rows = next(o["data"][viz.FIGURE_MIME]["tables"][0] for c in executed.cells if c.cell_type == "code"
+                       for o in c.outputs if viz.FIGURE_MIME in o.get("data", {}))
+    expected = [t.frame for t in shown] + [pd.DataFrame(figure_rows["rows"], columns=figure_rows["columns"])]
+    for i, want in enumerate(expected, start=1):
+        ws = wb[f"データ{i}"]
+        assert str(ws["A1"].value).startswith(f"データ{i}：")
+        rows = list(ws.iter_rows(min_row=downloads.HEADER_ROW, values_only=True))
+        assert list(rows[0][:want.shape[1]]) == list(want.columns)           # one header row
+        body = [list(r[:want.shape[1]]) for r in rows[1:]]
+        assert len(body) == len(want)
+        for got_row, want_row in zip(body, want.itertuples(index=False), strict=True):
+            for g, w in zip(got_row, want_row, strict=True):
+                if w is None or (isinstance(w, float) and pd.isna(w)):
+                    assert g is None
+                elif isinstance(w, str):
+                    assert g == ("'" + w if w.startswith("=") else w)
+                else:
+                    assert g == pytest.approx(w, rel=1e-12) and not isinstance(g, str)
+        assert ws.tables and next(iter(ws.tables.values())).ref.startswith(f"A{downloads.HEADER_ROW}")
+    for ws in wb:   # no live formula anywhere
+        assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"], ws.title
+
+
+@pytest.mark.notebooks
+def test_report_links_each_table_and_lists_the_downloads_and_gives_figures_alt_text(built):
+    page = built["run"].report.read_text(encoding="utf-8")
+    assert page.count('class="ebpm-download"') == 4                       # under 3 tables and 1 figure
+    assert page.count('href="fixture_tables--dl_files/fixture_tables--dl.xlsx"') == 5
+    start = page.index('<section class="ebpm-downloads"')
+    section = page[start:page.index("来歴（Provenance）", start)]
+    assert "ダウンロード" in section and section.count("<li>") == 4
+    assert "No description has been provided" not in page
+    assert 'alt="図1：人口の推移（試験）。主な数値：2040年 659,133人／最多 73.4万人"' in page
+
+
+@pytest.mark.notebooks
+def test_a_failed_run_keeps_the_previous_downloads_and_missing_alt_text_fails_the_run(built):
+    folder, layout = built["folder"], built["layout"]
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    report = built["run"].report.read_bytes()
+    built["pset"].write_text("caption_alt: false\n", encoding="utf-8")   # a figure without caption: no alt text
+    with pytest.raises(RunFailed) as e, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MPLBACKEND", INLINE)
+        run_notebook(str(FIX), str(built["pset"]), layout=layout, log=lambda *a: None)
+    assert "MissingAltText" in str(e.value) and "fig-cap" in str(e.value)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert built["run"].report.read_bytes() == report
+    assert not [p for p in layout.reports_dir.iterdir() if "staging" in p.name]
+
+
+# --- small frames, no kernel -----------------------------------------------------------------------------------
+
+def _nb_with(outputs_cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_raw_cell("---\ntitle: T\n---")] + outputs_cells
+    return nb
+
+
+def _cell(source, outputs):
+    c = nbformat.v4.new_code_cell(source)
+    c.outputs = outputs
+    return c
+
+
+def test_figure_alt_joins_caption_and_key_numbers():
+    fig, ax = plt.subplots()
+    ax.set_title("平均 12.5 件/日")
+    ax.bar(["a"], [1])
+    viz.figure_data(fig, pd.DataFrame({"x": ["a"], "y": [1]}), kinds={"x": "label", "y": "other"},
+                    keys=["最大 中央区 52.1件"])
+    payload = viz.figure_payload(fig)
+    plt.close(fig)
+    assert payload["keys"] == ["最大 中央区 52.1件", "平均 12.5 件/日"]
+    assert payload["tables"][0]["rows"] == [["a", 1]] and payload["tables"][0]["kinds"]["x"] == {"kind": "label"}
+    out = nbformat.v4.new_output("display_data", data={"image/png": "AAAA", viz.FIGURE_MIME: payload})
+    assert figure_alt("図2", {"fig-cap": "出動件数"}, out) == (
+        "図2：出動件数。主な数値：最大 中央区 52.1件／平均 12.5 件/日")
+    assert figure_alt("図2", {"fig-cap": "出動件数", "fig-alt": "棒グラフ"}, out).startswith("図2：棒グラフ。")
+
+
+def test_a_figure_without_alt_text_is_refused():
+    img = nbformat.v4.new_output("display_data", data={"image/png": "AAAA"})
+    nb = _nb_with([_cell("plt.plot([1])", [img])])
+    with pytest.raises(MissingAltText, match="1 figure"):
+        check_alt_text(nb)
+    img.metadata = {"image/png": {"alt": "図1：何か"}}
+    check_alt_text(nb)
+
+
+def test_plan_publishes_shown_tables_only_and_suppresses_figure_data_of_a_public_run():
+    from ebpm_analysis.report import TABLE_MIME
+    table = {"caption": "区別", "columns": ["区", "人数"], "rows": [["東区", 12], ["西区", None]],
+             "kinds": {"区": {"kind": "label"}, "人数": {"kind": "person_count"}}}
+    fig_tables = [{"caption": "点", "columns": ["区", "人数"], "rows": [["東区", 3], ["西区", 40]],
+                   "kinds": {"区": {"kind": "label"}, "人数": {"kind": "person_count"}}}]
+    shown = _cell("report.table(x)", [nbformat.v4.new_output("display_data", data={"text/html": "<table>",
+                                                                                   TABLE_MIME: table})])
+    hidden = _cell("#| include: false\nreport.table(x)",
+                   [nbformat.v4.new_output("display_data", data={"text/html": "<table>", TABLE_MIME: table})])
+    figure = _cell("#| label: fig-a\n#| fig-cap: 図の題\nplt.show()", [nbformat.v4.new_output(
+        "display_data", data={"image/png": "AAAA", viz.FIGURE_MIME: {"tables": fig_tables, "keys": []}})])
+    nb = _nb_with([shown, hidden, figure])
+    nb.metadata["ebpm"] = {"audience": "public", "parameters": {"min_cell": 10}}
+    man = downloads.plan(nb, "r")
+    assert [(i.caption, i.csv, i.figure) for i in man.items] == [("区別", "01_区別.csv", None),
+                                                                 ("図1のデータ（点）", "02_図1のデータ_点.csv", "図1")]
+    assert list(man.items[0].frame["人数"].astype(object)) == [12, pd.NA]
+    assert list(man.items[1].frame["人数"].astype(object)) == [pd.NA, 40]     # 3 < min_cell hidden before it leaves
+    nb.metadata["ebpm"]["audience"] = "internal"
+    assert list(downloads.plan(nb, "r").items[1].frame["人数"]) == [3, 40]
+    assert man.href("01_区別.csv") == "r_files/01_%E5%8C%BA%E5%88%A5.csv"
+
+
+def test_file_names_keep_letters_only():
+    assert downloads._safe_name('<script>"=x"/../区 別') == "script_x_区_別"
+    assert downloads._safe_name("") == "table"
+    assert downloads.column_notes({"kinds": {"率": {"kind": "rate", "of": ["人数"]}}}, ["人数", "率"]) == [
+        "列：率＝率（人数 から計算）"]
