@@ -105,6 +105,47 @@ def test_funnel_flags_a_clear_outlier_but_not_the_small_facility():
     assert curves["n"].min() >= 10 and (curves["hi99.8"] > curves["hi95"]).all()
 
 
+def test_eb_rate_and_p_above_are_age_standardised():
+    """Facilities whose children are all 5-year-olds, each exactly at the city's age-specific rates, are
+    not above the city: before issue 13 the crude beta-binomial EB gave them P(above) ≈ 1 and a rate near 30 %."""
+    rates = {3: 0.10, 4: 0.20, 5: 0.30}
+    rows, ex = [], []
+    for i in range(40):
+        mix = {5: 100} if i < 8 else {3: 34, 4: 33, 5: 33}
+        o = {a: round(m * rates[a]) + (1 if i % 3 == 0 and a == 4 else 0) - (1 if i % 3 == 1 and a == 4 else 0)
+             for a, m in mix.items()}
+        code = f"F{i:02d}"
+        for a, m in mix.items():
+            ex.append(pd.DataFrame({"facility_code": code, "age": a, "caries": [True] * o[a] + [False] * (m - o[a])}))
+        rows.append({"facility_code": code, "examined": sum(mix.values()), "with_caries": sum(o.values()),
+                     **{f"n_age{a}": mix.get(a, 0) for a in (3, 4, 5)}})
+    fa, info = cd.funnel_analysis(pd.concat(ex, ignore_index=True), pd.DataFrame(rows), min_examined=10)
+    old = fa.iloc[:8]
+    assert (old["with_caries"] / old["examined"]).min() >= 0.29      # crude rate 30 % against a city rate of 22 %
+    assert info["p0"] == pytest.approx(881 / 4000)
+    assert old["expected"].to_numpy() == pytest.approx(30.0, abs=0.5)
+    assert old["p_above"].max() < 0.7                              # standardised: about one half
+    assert (100 * old["eb_rate"]).max() < 100 * info["p0"] + 2     # near the city, not near 30 %
+    assert (old["signal"] == "範囲内").all()
+    # the EB rate is on the age-adjusted scale: it lies between adj_rate and the prior mean × p0
+    prior_mean = info["prior_alpha"] / info["prior_beta"]
+    assert np.all((fa["eb_rate"] - fa["adj_rate"]) * (fa["eb_rate"] - prior_mean * info["p0"]) <= 1e-12)
+
+
+def test_hotspots_flag_nothing_on_noise_and_report_two_sided_fdr_adjusted_p():
+    """On values without any spatial pattern the one-sided unadjusted flags (before issue 13) mark about 10 %
+    of the units hot or cold; two-sided p with Benjamini–Hochberg marks none."""
+    xy = np.array([(x, y) for x in range(12) for y in range(12)], float) * 1000
+    flagged = []
+    for seed in range(3):
+        v = np.random.default_rng(seed).normal(20, 2, len(xy))
+        pts = gpd.GeoDataFrame({"v": v}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:6670")
+        h = cd.hotspots(pts, "v", k=8, permutations=999, seed=seed)
+        flagged.append(int((h["hotspot"] != "有意差なし").sum()))
+        assert h["gi_p"].min() >= 2 / 1000                          # two-sided: at least 2 / (P + 1)
+    assert flagged == [0, 0, 0]
+
+
 def test_cluster_facilities_picks_the_planted_number_of_groups():
     rng = np.random.default_rng(2)
     centres = np.array([[10, 0.3, 20, 70, 50], [30, 1.5, 25, 65, 70], [15, 0.6, 60, 30, 50]])
@@ -127,10 +168,13 @@ def test_hotspots_find_a_planted_patch():
     patch = (np.abs(xy[:, 0] - 4000) <= 2000) & (np.abs(xy[:, 1] - 7000) <= 2000)
     v[patch] += 12
     pts = gpd.GeoDataFrame({"v": v}, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:6670")
-    h = cd.hotspots(pts, "v", k=8, permutations=199, seed=1)
+    h = cd.hotspots(pts, "v", k=8, permutations=9999, seed=1)
     hot = h["hotspot"] == "ホットスポット"
-    assert hot[patch].mean() >= 0.8
-    assert hot[~patch].mean() < 0.1
+    # with two-sided p and FDR control the patch's core (3 × 3 cells whose 8 neighbours all lie in the patch)
+    # is found; edge cells, half of whose neighbours are ordinary, mostly not; nothing outside the patch
+    core = (np.abs(xy[:, 0] - 4000) <= 1000) & (np.abs(xy[:, 1] - 7000) <= 1000)
+    assert hot[core].all() and hot[patch].mean() >= 0.4
+    assert not hot[~patch].any()
 
 
 def test_behaviour_model_recovers_direction_and_size():
@@ -161,11 +205,18 @@ def test_priority_table_actions_follow_the_numbers():
     rows = [dict(base, facility_code=f"N{i}") for i in range(10)]
     rows.append(dict(base, facility_code="U", signal="99.8%超", z=5.0, untreated_children=19))  # untreated 95 %
     rows.append(dict(base, facility_code="S", signal="95%超", z=2.5, snacks_mean=2.4))
-    rows.append(dict(base, facility_code="B", p_above=0.97, not_daily_brushing=0.55))
+    rows.append(dict(base, facility_code="S", signal="95%超", z=2.5, snacks_mean=2.4, p_above=0.96))
+    rows.append(dict(base, facility_code="B", signal="95%超", z=2.1, p_above=0.93, not_daily_brushing=0.55))
+    rows.append(dict(base, facility_code="R", p_above=0.97, not_daily_brushing=0.55))  # 範囲内 on the funnel
+    rows.append(dict(base, facility_code="Q", signal="95%超", z=2.0, p_above=0.6))  # EB doubts the 95 % signal
     rows.append(dict(base, facility_code="X", signal="99.8%超", z=4.0))
     rows.append(dict(base, facility_code="T", signal="99.8%超", z=9.0, small=True))
     pt = cd.priority_table(pd.DataFrame(rows)).set_index("facility_code")
-    assert list(pt.index) == ["U", "X", "S", "B"]  # priority 1 by z, then 2, then 3; small facility never listed
+    # priority 1 by z, then 2 by z; the small facility, the one inside the funnel limits (whatever its
+    # P(above)) and the 95 % signal the EB estimate doubts are never listed (issue 13: R was listed before)
+    assert list(pt.index) == ["U", "X", "S", "B"]
+    assert pt["priority"].tolist() == [1, 1, 2, 2]
+    assert set(pt["signal"]) <= {"99.8%超", "95%超"}
     assert pt.loc["U", "action"] == "受診勧奨の追跡"
     assert pt.loc["S", "action"] == "おやつ（間食）指導"
     assert pt.loc["B", "action"] == "仕上げみがき指導"

@@ -81,3 +81,30 @@ def test_eb_shrinks_small_units_more_and_recovers_prior():
     assert np.mean((eb["eb_rate"] - p) ** 2) < np.mean((crude - p) ** 2)
     assert np.all((eb["eb_lo"] <= eb["eb_rate"]) & (eb["eb_rate"] <= eb["eb_hi"]))
     assert eb["p_above"].between(0, 1).all()
+
+
+def test_poisson_gamma_recovers_the_prior_and_shrinks_by_expected_count():
+    from ebpm_analysis.stats.funnel import eb_poisson_gamma, fit_gamma_prior
+
+    rng = np.random.default_rng(11)
+    a, b = 20.0, 20.0  # relative risks θ around 1, sd 0.22
+    e = rng.uniform(2, 60, 800)
+    theta = rng.gamma(a, 1 / b, len(e))
+    o = rng.poisson(e * theta)
+    ah, bh = fit_gamma_prior(o, e)
+    assert ah / bh == pytest.approx(1.0, abs=0.04)
+    assert 10 < ah < 40 and 10 < bh < 40
+    eb = eb_poisson_gamma(o, e)
+    crude = o / e
+    # posterior mean lies between O/E and the prior mean; weight on the prior = β / (β + E)
+    assert np.all((eb["eb_ratio"] - crude) * (eb["eb_ratio"] - ah / bh) <= 1e-12)
+    assert eb["shrinkage"].to_numpy() == pytest.approx(bh / (bh + e))
+    assert np.mean((eb["eb_ratio"] - theta) ** 2) < np.mean((crude - theta) ** 2)
+    assert np.all((eb["eb_ratio_lo"] < eb["eb_ratio"]) & (eb["eb_ratio"] < eb["eb_ratio_hi"]))
+    # the 95 % posterior interval covers the true θ about 95 % of the time (800 units)
+    cover = np.mean((eb["eb_ratio_lo"] <= theta) & (theta <= eb["eb_ratio_hi"]))
+    assert 0.93 <= cover <= 0.97
+    # P(θ > 1): a unit exactly at its expected count is near one half, far above it near one
+    one = eb_poisson_gamma([30, 60], [30, 30], prior=(20.0, 20.0))
+    assert one.loc[0, "p_above"] == pytest.approx(stats.gamma.sf(1, 50, scale=1 / 50))
+    assert 0.45 < one.loc[0, "p_above"] < 0.6 and one.loc[1, "p_above"] > 0.999

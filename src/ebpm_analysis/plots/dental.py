@@ -149,18 +149,20 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
 
 def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイズ推定による施設率の縮小",
                    source: str = "", synthetic: bool = False):
-    """Crude vs empirical-Bayes rate for each facility, by number examined."""
+    """Age-adjusted observed rate vs empirical-Bayes rate (age-standardised too) for each facility,
+    by number examined."""
     d = fa[~fa["small"]].sort_values("examined")
-    crude = 100 * d["with_caries"] / d["examined"]
+    crude = 100 * d["adj_rate"]
     fig, ax = plt.subplots(figsize=(8.5, 5))
     for (_, r), c in zip(d.iterrows(), crude, strict=True):
         ax.plot([r["examined"]] * 2, [c, 100 * r["eb_rate"]], color="#bbbbbb", lw=0.8, zorder=1)
-    ax.scatter(d["examined"], crude, s=16, facecolor="white", edgecolor="#7a8899", label="粗率（観測値）", zorder=2)
+    ax.scatter(d["examined"], crude, s=16, facecolor="white", edgecolor="#7a8899", label="年齢調整率（観測値）",
+               zorder=2)
     ax.scatter(d["examined"], 100 * d["eb_rate"], s=16, color="#b8433c", label="経験ベイズ推定値", zorder=3)
     ax.axhline(100 * info["p0"], color="#1f5a96", lw=1, label=f"全体 {100 * info['p0']:.1f}%")
     _log_x(ax)
     ax.set_xlabel("受診児数（人、対数目盛）")
-    ax.set_ylabel("う蝕有病者率（%）")
+    ax.set_ylabel("う蝕有病者率（年齢調整、%）")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=9)
     if source:

@@ -12,7 +12,9 @@ What it plants (all written to ``truth.json`` / ``truth_facilities.csv`` beside 
   ≈10.2 % at age 3 as in the national FY2021 3歳児 figure, rising with age) + facility random
   effect + facility-type effect + behaviour effects (仕上げみがき, snacks per day, fluoride)
   + a **spatial cluster** (facilities within ``cluster_radius_km`` of a centre) + a handful of
-  **planted high-risk facilities**.
+  **planted high-risk facilities** of every size from 15 children, at odds ratios 1.5–2.5 (:data:`HIGH_RISK_OR`).
+  The age mix varies by facility (some 幼稚園 examine only 4- and 5-year-olds), so crude and
+  age-standardised facility rates differ.
 - Given caries, the number of affected teeth is 1 + Poisson (mean dmft per affected child
   ≈3 at age 3, as in the national 0.326/0.102) and *which* teeth follows age-specific tooth
   weights: upper central incisors (51/61) dominate at age 3, lower second molars (75/85) by
@@ -47,7 +49,7 @@ from ..io.dental_sheet import FDI_TEETH, tooth_label
 from ..location import distance_matrix
 from . import set_key
 
-GENERATOR_VERSION = 6  # part of the cache key (with the boundary file and this module: synth.set_key)
+GENERATOR_VERSION = 7  # part of the cache key (with the boundary file and this module: synth.set_key)
 AGES = (3, 4, 5)
 # Expected prevalence of caries experience by age (docs/sources.md#dental-prevalence: 3歳 10.2 % nationally FY2021;
 # 4–5 歳 between the national 5-year-old 17.6 % (2022) and Ibaraki 37.5 %/46.2 % (2015)).
@@ -70,6 +72,18 @@ TYPE_EFFECT = {"保育所": 0.10, "幼稚園": 0.0, "認定こども園": -0.05}
 BEHAVIOUR_EFFECTS = {"仕上げみがき_ときどき": 0.45, "仕上げみがき_していない": 0.85,
                      "間食回数_per_snack": 0.25, "フッ化物_あり": -0.30}
 BRUSHING_P = {"毎日": 0.68, "ときどき": 0.22, "していない": 0.10}
+
+# Planted high-risk facilities: odds ratio against a like facility drawn log-uniformly from this range
+# (docs/sources.md#dental-facility-effect). Reasoning: an OR of 1.5–2.5 is the size of the child-level
+# behaviour effects planted below (仕上げみがき していない e^0.85 = 2.3, 間食 +2/日 e^0.5 = 1.6), i.e. a facility
+# where one such habit is the rule; the earlier OR 4.5 would put a high-risk 保育所's 3-year-olds near 34 %
+# against the national 10.2 % (three times the national figure), which no facility-level study suggests.
+HIGH_RISK_OR = (1.5, 2.5)
+# Age mix of the children examined varies by facility (Dirichlet around equal thirds, concentration below:
+# the share of any age is mostly 15–55 %), and some 幼稚園 examine only 4- and 5-year-olds (2年保育): an
+# assumption (docs/sources.md#dental-facility-effect), made so that crude and age-standardised rates differ.
+AGE_MIX_CONCENTRATION = 8.0
+TWO_YEAR_KINDERGARTEN_SHARE = 0.25
 
 #: children aged 3–5 examined per resident (≈ 2.7 %: 3–5-year-olds are ≈ 2.4 % of Japan's 2020 population,
 #: most attend a facility; docs/sources.md#dental-children-share), and children per facility
@@ -142,7 +156,7 @@ def _place_facilities(city: gpd.GeoDataFrame, n: int, rng, centre, scale_km: flo
 
 
 def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170, n_children: int = 20000,
-             n_high_risk: int | None = None, high_risk_log_or: float = 1.5, re_sd: float = 0.15,
+             n_high_risk: int | None = None, high_risk_or: tuple = HIGH_RISK_OR, re_sd: float = 0.15,
              cluster_log_or: float = 0.5, cluster_radius_km: float = 2.5, n_small: int | None = None,
              centre_lonlat=None, scale_km: float = 7.0, fiscal_year: int = 2026,
              n_anterior_type: int | None = None, anterior_type_mult: float = 2.5) -> dict:
@@ -150,6 +164,8 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
 
     ``n_high_risk`` (default 8 per 170 facilities), ``n_small`` (facilities with 4–9 children,
     default 6 per 170) and ``n_anterior_type`` (default 14 per 170) scale with ``n_facilities``.
+    High-risk facilities are drawn among all facilities of 15 children or more outside the cluster, each
+    with an odds ratio log-uniform in ``high_risk_or`` (a pair low, high; :data:`HIGH_RISK_OR`).
     """
     n_high_risk = max(2, round(8 * n_facilities / 170)) if n_high_risk is None else n_high_risk
     n_small = max(1, round(6 * n_facilities / 170)) if n_small is None else n_small
@@ -205,7 +221,7 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     nF = len(fac)
     fac["re"] = rng.normal(0, re_sd, nF)
     xy = np.column_stack([fac.geometry.x, fac.geometry.y])
-    big = fac["size"].to_numpy() >= 80
+    assessable = fac["size"].to_numpy() >= 15   # small (4–9 children) facilities are reported in total only
     # cluster centre: a facility with many neighbours within the radius, away from the city centre
     dmat = distance_matrix(xy) / 1000
     neigh = (dmat < cluster_radius_km).sum(axis=1)
@@ -216,11 +232,21 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     in_cluster = dmat[c_idx] < cluster_radius_km
     fac["cluster"] = in_cluster
     fac["cluster_effect"] = np.where(in_cluster, cluster_log_or, 0.0)
-    cand = np.flatnonzero(big & ~in_cluster)
+    lo_or, hi_or = (float(x) for x in high_risk_or)
+    if not 1 <= lo_or <= hi_or:
+        raise ParameterError("high_risk_or", f"{high_risk_or!r}", expected="a pair (low, high) with 1 ≤ low ≤ high")
+    cand = np.flatnonzero(assessable & ~in_cluster)
     hr = rng.choice(cand, size=min(n_high_risk, len(cand)), replace=False)
     fac["high_risk"] = False
     fac.loc[hr, "high_risk"] = True
-    fac["high_risk_effect"] = np.where(fac["high_risk"], high_risk_log_or, 0.0)
+    fac["high_risk_effect"] = 0.0
+    fac.loc[hr, "high_risk_effect"] = rng.uniform(np.log(lo_or), np.log(hi_or), len(hr))
+    # age mix of each facility (see AGE_MIX_CONCENTRATION)
+    mix = rng.dirichlet(np.full(len(AGES), AGE_MIX_CONCENTRATION), nF)
+    two_year = (fac["facility_type"].to_numpy() == "幼稚園") & (rng.uniform(size=nF) < TWO_YEAR_KINDERGARTEN_SHARE)
+    mix[two_year, 0] = 0.0
+    mix /= mix.sum(axis=1, keepdims=True)
+    fac["two_year"] = two_year
     fac["type_effect"] = fac["facility_type"].map(TYPE_EFFECT).astype(float)
     # facility behaviour climate: snack habits and brushing vary by facility
     fac["snack_mean"] = 1.5 * rng.lognormal(0, 0.18, nF)
@@ -240,7 +266,7 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     # --- children ----------------------------------------------------------------------------
     fidx = np.repeat(np.arange(nF), fac["size"].to_numpy())
     n = len(fidx)
-    age = rng.choice(AGES, size=n)
+    age = np.array(AGES)[(rng.uniform(size=n)[:, None] > np.cumsum(mix, axis=1)[fidx][:, :-1]).sum(axis=1)]
     sex = rng.choice(["男", "女"], size=n)
     # brushing: multinomial logit shifted by facility climate
     base = np.log(np.array([BRUSHING_P[k] for k in BRUSHING_P]))
@@ -328,7 +354,7 @@ def generate(seed: int = 2026, city_code: str = "43100", n_facilities: int = 170
     return {"facilities": fac, "exams": exams, "symbols": sym, "truth_children": truth_children,
             "intercept": intercept, "centre": centre, "cluster_centre_idx": c_idx,
             "params": dict(seed=seed, city_code=city_code, n_facilities=n_facilities, n_children=n_children,
-                           n_high_risk=n_high_risk, high_risk_log_or=high_risk_log_or, re_sd=re_sd,
+                           n_high_risk=n_high_risk, high_risk_or=[lo_or, hi_or], re_sd=re_sd,
                            cluster_log_or=cluster_log_or, cluster_radius_km=cluster_radius_km, n_small=n_small,
                            centre_lonlat=list(centre) if centre else None, scale_km=scale_km,
                            fiscal_year=fiscal_year, n_anterior_type=n_anterior_type,
@@ -371,6 +397,10 @@ def write_sheets(gen: dict, out_dir: str | os.PathLike, *, naming: str = "fdi", 
         "tooth_weights": {str(a): {str(t): _tooth_weight(a, t) for t in FDI_TEETH} for a in AGES},
         "top_teeth": {str(a): v for a, v in true_top_teeth().items()},
         "high_risk_facilities": sorted(fac.loc[fac["high_risk"], "facility_code"].tolist()),
+        "high_risk_or": {c: round(float(np.exp(e)), 4) for c, e in
+                         sorted(zip(fac.loc[fac["high_risk"], "facility_code"],
+                                    fac.loc[fac["high_risk"], "high_risk_effect"], strict=True))},
+        "two_year_kindergartens": sorted(fac.loc[fac["two_year"], "facility_code"].tolist()),
         "cluster": {"centre_facility": fac_c["facility_code"], "centre_lon": float(fac_c["lon"]),
                     "centre_lat": float(fac_c["lat"]), "radius_km": gen["params"]["cluster_radius_km"],
                     "log_or": gen["params"]["cluster_log_or"],
