@@ -224,6 +224,16 @@ def test_priority_table_actions_follow_the_numbers():
     assert "95%" in pt.loc["U", "reason"]
 
 
+def test_priority_table_may_be_empty():
+    """A city with no facility above the limits gets an empty list (a run of 24 facilities failed on it)."""
+    rows = [dict(small=False, examined=100, expected=20.0, z=0.0, p_above=0.95, signal="範囲内", d_teeth=20,
+                 f_teeth=20, anterior_teeth=10, molar_teeth=25, not_daily_brushing=0.30, snacks_mean=1.5,
+                 with_caries=20, untreated_children=10, facility_code=f"N{i}") for i in range(5)]
+    pt = cd.priority_table(pd.DataFrame(rows))
+    assert pt.empty and pt["action"].dtype == object
+    assert pt["action"].astype(str).str.split("・").explode().value_counts().empty
+
+
 def test_small_facility_aggregate():
     fa = pd.DataFrame({"small": [True, True, False], "examined": [4, 5, 100], "with_caries": [3, 3, 20]})
     assert cd.small_facility_aggregate(fa, min_cell=5) == {"facilities": 2, "examined": 9, "with_caries": 6,

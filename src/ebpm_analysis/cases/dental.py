@@ -454,8 +454,8 @@ def priority_table(fac: pd.DataFrame, *, untreated_margin: float = 10.0, brushin
             a.append("個別に要因確認")
         actions.append("・".join(a))
         reasons.append("、".join(why) if why else "行動指標は全体の平均並み")
-    f["action"] = actions
-    f["reason"] = reasons
+    f["action"] = pd.Series(actions, index=f.index, dtype=object)
+    f["reason"] = pd.Series(reasons, index=f.index, dtype=object)
     f["priority"] = np.where(f["signal"] == SIGNAL_ORDER[0], 1, 2)
     f = f.sort_values(["priority", "z"], ascending=[True, False])
     f.attrs.update(city_untreated=city_untreated, city_brush=city_brush, city_snack=city_snack, city_ant=city_ant)
@@ -575,6 +575,17 @@ class DentalResult:
         children of the city's age mix: E / (E + β) with E = examined × city rate."""
         e = examined * self.funnel_info["p0"]
         return float(e / (e + self.funnel_info["prior_beta"]))
+
+    def priority_text(self, min_examined: int) -> str:
+        """The sentence under the priority table: actions by count, and the small facilities in total."""
+        acts = self.priority["action"].astype(str).str.split("・").explode().value_counts()
+        head = ("提案の内訳：" + "、".join(f"{k} {v}施設" for k, v in acts.items()) + "。" if len(acts)
+                else "管理限界を超える施設はなく、優先施設はありません。")
+        small = self.small
+        rate = (f"、有病者率 {small['prevalence']:.1f}%" if small["prevalence"] is not None
+                else "、人数が少ないため率は秘匿")
+        return (head + f"受診児{min_examined}人未満の{small['facilities']}施設（計{small['examined']}人{rate}）は"
+                "個別に評価せず、合計のみ示します。")
 
     def recovery(self, truth: dict) -> dict:
         """What the methods found of the planted truth (``truth.json`` of :mod:`ebpm_analysis.synth.dental`).
