@@ -666,6 +666,10 @@ text_case(
 )
 text_case("jma_normals", "no-month-column", "missing column 'month'", "station_no,temp\r\n47819,16.9\r\n")
 text_case("jma_normals", "other-station", "no normals for station", "station_no,month,temp_mean\r\n47607,1月,2.0\r\n")
+text_case("jma_normals", "temperature-999", "implausible value(s) ['999']",
+          "station_no,month,temperature\r\n47819,1月,6.0\r\n47819,2月,999 @\r\n")
+text_case("jma_normals", "text-value", "value(s) that are not numbers",
+          "station_no,month,temperature\r\n47819,1月,6.0\r\n47819,2月,six\r\n")
 text_case("jma_stations", "missing-columns", "missing columns", "station,number\r\n熊本,47819\r\n")
 text_case(
     "jma_stations",

@@ -165,13 +165,22 @@ def read_jma_normals(path: str | os.PathLike | None = None, *, station_no: str |
         if df.empty:
             raise InputFileError(path, f"no normals for station {station_no!r}", column="station_no",
                                  expected="a station number listed in jma_stations.csv with normals (e.g. 47607)")
-    df = df[df["month"].str.endswith("月") & (df["month"] != "年")].copy()
+    lines = df.index.to_numpy() + 2   # file lines (header = line 1) of the monthly rows kept below
+    keep = (df["month"].str.endswith("月") & (df["month"] != "年")).to_numpy()
+    df, lines = df[keep].copy(), lines[keep]
     df["month"] = df["month"].str.replace("月", "", regex=False).astype(int)
+    dataset = "jma-normals-national" if station_no is not None else "jma-normals-kumamoto"
     for c in df.columns:
         if c in ("station_no", "month", "wind_direction"):
             continue
         s = df[c].str.replace(r"[@)\]\s]", "", regex=True).replace({"---": "", "///": "", "": None})
         df[c] = pd.to_numeric(s, errors="coerce")
+        bad = (s.notna() & (s != "")).to_numpy() & df[c].isna().to_numpy()
+        if bad.any():
+            raise InputFileError(path, f"{int(bad.sum())} value(s) that are not numbers", column=c,
+                                 rows=lines[bad].tolist(),
+                                 expected="a number, optionally with a JMA quality mark (@ ) ]), or --- / ///")
+        check_range(df[c], path, dataset=dataset, column=c, line=lines)
     record_input(path, "real", dataset="jma-normals")
     return df.reset_index(drop=True)
 
