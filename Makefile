@@ -61,8 +61,9 @@ workshop: $(STAMP) ## Workshop kit: student (answers removed) and instructor cop
 lab: $(STAMP) ## Start JupyterLab (pinned in requirements.lock) on notebooks/ with the project kernel `ebpm`
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-clean: ## Remove build products (reports, executed notebooks, processed and generated data)
-	rm -rf build reports/*.html reports/*_files data/processed/* data/interim/*
+clean: ## Remove build products (reports, executed notebooks, processed and generated data; keeps the KPI register)
+	rm -rf build reports/*.html reports/*_files data/interim/*
+	find data/processed -mindepth 1 -maxdepth 1 ! -name kpi_register.sqlite ! -name .gitkeep -exec rm -rf {} +
 	@touch reports/.gitkeep data/processed/.gitkeep data/interim/.gitkeep
 
 distclean: clean ## Also remove the virtual environment

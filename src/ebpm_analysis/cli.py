@@ -1,4 +1,4 @@
-"""Command line: ``ebpm run|build-all|audit|list|render|index|workshop|anonymise``.
+"""Command line: ``ebpm run|build-all|audit|list|kpi|render|index|workshop|anonymise``.
 
 The one execution path for analysts, ``make`` and CI. Errors print one paragraph naming what is
 wrong and what is valid, and exit non-zero.
@@ -117,6 +117,38 @@ def cmd_index(args) -> int:
     return 0
 
 
+def cmd_kpi(args) -> int:
+    from .pipeline import kpi as K
+    if args.definitions:
+        for t in K.list_themes():
+            print(f"{t.notebook}  {t.theme}  （担当課: {t.department or '未設定'}）")
+            for d in t.kpis:
+                print(f"    {t.notebook}.{d.id}  {d.name} [{d.unit}] {K.GOOD[d.good]}"
+                      f"{'  ★見出し' if d.headline else ''}\n        式: {d.formula}\n        データ: {d.source}")
+        return 0
+    register = Path(args.register) if args.register else _layout(args).register_path
+    audience = None if args.audience == "all" else args.audience
+    df = K.read(register, notebook=args.notebook, city=args.city, audience=audience)
+    shown = df if args.history else K.latest(df)
+    if args.export:
+        out = K.export(shown, Path(args.export))
+        print(f"[ebpm] wrote {len(shown)} KPI rows to {out}")
+        return 0
+    if shown.empty:
+        print(f"[ebpm] {paths.relative(register)}: no KPIs registered"
+              + (" for that selection" if args.notebook or args.city else " yet (run `make reports` or `ebpm run`)"))
+        return 0
+    for r in shown.itertuples():
+        value = "—" if r.value != r.value else f"{r.value:,.10g}"
+        change = ""
+        if not args.history and r.runs > 1 and r.change == r.change:
+            change = f"  （前回比 {r.change:+,.10g}、{r.runs} 回）"
+        print(f"{r.stem}  {r.kpi_id}  {r.name}: {value} {r.unit}  データ時点 {r.as_of}  作成 {r.run_at[:16]}"
+              f"{'  [庁内限り]' if r.audience == 'internal' else ''}{change}")
+    print(f"[ebpm] {len(shown)} KPI rows from {paths.relative(register)}")
+    return 0
+
+
 def cmd_anonymise(args) -> int:
     from . import anonymise as A
     key = A.load_key(args.key_file, env=args.key_env)
@@ -202,6 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--facilities", help="dental: facility list (施設コード, 区名) for 区")
     s.add_argument("--encoding", default="auto", help="auto (cp932 / utf-8) or a codec name")
     s.set_defaults(func=cmd_anonymise)
+    s = sub.add_parser("kpi", help="list or export the KPI register (every good run's KPIs, appended; "
+                                   "data/processed/kpi_register.sqlite)")
+    s.add_argument("--notebook", help="only this notebook's KPIs")
+    s.add_argument("--city", help="only this 5-digit city code")
+    s.add_argument("--audience", choices=["public", "internal", "all"], default="public",
+                   help="public runs (default), internal (庁内限り) runs, or all")
+    s.add_argument("--history", action="store_true", help="every registered value, not only the last of each")
+    s.add_argument("--export", metavar="FILE", help="write the rows to FILE.csv (UTF-8 with BOM) or FILE.xlsx")
+    s.add_argument("--definitions", action="store_true", help="list the KPI definitions (notebooks/kpis/*.yml)")
+    s.add_argument("--register", help="register file (default: the project's, or the one of --out-dir)")
+    s.add_argument("--out-dir", help="the --out-dir the reports were built into")
+    s.set_defaults(func=cmd_kpi)
     s = sub.add_parser("index", help="rewrite reports/index.html from the build status")
     s.add_argument("--out-dir")
     s.set_defaults(func=cmd_index)

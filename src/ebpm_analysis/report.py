@@ -49,6 +49,9 @@ NATURE_TEXT = {
 
 #: The mime type under which a report table's data and column kinds travel in the executed notebook.
 TABLE_MIME = "application/vnd.ebpm.table+json"
+#: The mime type under which a logic model's KPI rows (label, value as shown, how it is measured) travel in the
+#: executed notebook, for the KPI register (:mod:`ebpm_analysis.pipeline.kpi`; dropped by the renderer).
+KPI_MIME = "application/vnd.ebpm.kpi+json"
 
 
 def _audit_payload(df: pd.DataFrame, caption, kinds) -> dict:
@@ -241,5 +244,7 @@ def logic_model(stages: dict[str, list[str]], kpis: list[tuple[str, str, str]] |
                        f"<td>{html.escape(str(m))}</td></tr>" for k, v, m in kpis)
         kpi_table = ('<table class="ebpm-table"><tr><th>KPI（指標）</th><th>現状値</th><th>測り方・データ</th></tr>'
                      f'{rows}</table>')
-    display(HTML(f'<div class="ebpm-lm"><div class="ebpm-table-caption">{html.escape(title)}</div>'
-                 f'<div class="ebpm-lm-row">{"".join(cols)}</div>{kpi_table}</div>'))
+    page = (f'<div class="ebpm-lm"><div class="ebpm-table-caption">{html.escape(title)}</div>'
+            f'<div class="ebpm-lm-row">{"".join(cols)}</div>{kpi_table}</div>')
+    rows = [{"label": str(k), "value": str(v), "method": str(m)} for k, v, m in kpis or []]
+    display({"text/html": page, KPI_MIME: {"title": str(title), "kpis": rows}}, raw=True)

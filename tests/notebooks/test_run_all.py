@@ -51,6 +51,8 @@ def test_notebook_builds_report(name, tmp_path):
             "synthetic reports say so in the title block"
     index = json.loads((tmp_path / "_build" / "status" / f"{name}.json").read_text(encoding="utf-8"))
     assert index["status"] == "ok"
+    # every KPI the report shows has its definition in notebooks/kpis/<notebook>.yml and went to the register
+    assert index["kpis"] and not index["kpi_undefined"], f"KPIs without a definition: {index['kpi_undefined']}"
     assert name in (tmp_path / "index.html").read_text(encoding="utf-8")
     if name not in national_sample.DEFAULTS_PENDING:
         # About its own city: no other configured city outside the model-case and attribution lines.

@@ -137,8 +137,8 @@ def shown(monkeypatch):
     out: list[tuple[str, str]] = []
 
     def fake_display(obj, raw=False):
-        if raw:  # tables and KPIs: HTML plus their data for the audit (report.TABLE_MIME)
-            assert set(obj) == {"text/html", report.TABLE_MIME}
+        if raw:  # tables and KPIs: HTML plus their data for the audit (report.TABLE_MIME) or the KPI register
+            assert set(obj) in ({"text/html", report.TABLE_MIME}, {"text/html", report.KPI_MIME})
             out.append(("text/html", obj["text/html"]))
         elif isinstance(obj, Markdown):
             out.append(("text/markdown", obj.data))

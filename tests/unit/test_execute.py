@@ -112,8 +112,18 @@ def test_build_all_continues_past_failure_and_reports(monkeypatch, tmp_path):
     index = (layout.reports_dir / "index.html").read_text(encoding="utf-8")
     assert "失敗" in index and "ValueError" in index and "成功" in index
     assert "planted failure" not in index   # the index names the error class, never the message
+    # the good run's KPIs (tiles of the fixture, defined in its kpis/fixture_run.yml) are in the register once
+    from ebpm_analysis.pipeline import kpi
+    reg = kpi.read(layout.register_path)
+    assert layout.register_path == layout.build_dir / "kpi_register.sqlite"
+    assert reg[["kpi_id", "value", "unit", "as_of", "stem"]].values.tolist() == [
+        ["fixture_run.n", 1.0, "件", "2024-03-31", "fixture_run"], ["fixture_run.ratio", 50.0, "%", "2024-03-31",
+                                                                    "fixture_run"]]
+    status = json.loads((layout.status_dir / "fixture_run.json").read_text(encoding="utf-8"))
+    assert [k["value"] for k in status["kpis"]] == [1.0, 50.0] and status["kpi_run_id"] == reg["run_id"].iloc[0]
     again = execute.build_all(layout=layout, log=lambda *a: None)
     assert [(r.variant, r.status) for r in again] == [("broken", "failed"), ("default", "skipped")]
+    assert len(kpi.read(layout.register_path)) == 2   # an up-to-date report adds nothing
     # a parameter set removed since: its report leaves the index; a custom run stays
     (pdir / "broken.yml").unlink()
     custom = json.loads((layout.status_dir / "fixture_run.json").read_text(encoding="utf-8"))

@@ -56,9 +56,20 @@ class Layout:
     def failed_dir(self) -> Path:
         return self.build_dir / "failed"
 
+    register: Path | None = None   # the KPI register (None: see :attr:`register_path`)
+
     @property
     def status_dir(self) -> Path:
         return self.build_dir / "status"
+
+    @property
+    def register_path(self) -> Path:
+        """The KPI register this layout's runs append to: ``data/processed/kpi_register.sqlite`` for the project's
+        own build folder, else one inside the build folder (``--out-dir`` runs and tests keep their own)."""
+        from .kpi import REGISTER_NAME, register_path
+        if self.register is not None:
+            return self.register
+        return register_path() if self.build_dir == paths.BUILD_DIR else self.build_dir / REGISTER_NAME
 
 
 def output_stem(name: str, variant: str, city: str | None = None, overrides: dict | None = None,
@@ -421,7 +432,9 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         else:   # a report without tables has no downloads: none of an earlier run's may stay beside it
             files.discard()
             shutil.rmtree(files.final, ignore_errors=True)
-        _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read)
+        kpis = _record_kpis(layout, nb, prov, stem, nb_path.parent / "kpis", log)
+        _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read,
+                      extra=kpis)
         log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
         return RunResult(name, variant_name, "ok", report, executed, seconds, engine=used)
 
@@ -541,8 +554,29 @@ def _run_environment(stem: str, stage: _Stage | None = None):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _record_kpis(layout: Layout, nb, prov: dict, stem: str, directory: Path, log) -> dict:
+    """A successful run's KPIs, captured from its executed notebook and appended to the KPI register
+    (:mod:`.kpi`); returned for the status record. The report is already in place: a register that cannot be
+    written (locked longer than the timeout, disk full) or a bad definitions file is said on the terminal and in
+    the status, and the run stays good (the register never holds half a run)."""
+    import sqlite3
+
+    from . import kpi
+    try:
+        got = kpi.record_run(layout.register_path, nb, prov, stem, directory)
+    except (sqlite3.Error, OSError, EbpmError) as e:   # a bad definitions file names itself in the message
+        log(f"[ebpm] {stem}: KPIs not added to the register {paths.relative(layout.register_path)} "
+            f"({type(e).__name__}: {e})")
+        got = {"kpis": [], "undefined": [], "run_id": None, "register_error": f"{type(e).__name__}: {e}"}
+    if got["undefined"]:
+        log(f"[ebpm] {stem}: KPIs without a definition in {paths.relative(directory)}/{prov['notebook']}.yml "
+            f"(not registered): {', '.join(got['undefined'])}")
+    return {"kpis": got["kpis"], "kpi_undefined": got["undefined"], "kpi_run_id": got["run_id"],
+            **({"kpi_register_error": got["register_error"]} if "register_error" in got else {})}
+
+
 def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None,
-                  files_read=None, summary: str = "", audience: str | None = None) -> None:
+                  files_read=None, summary: str = "", audience: str | None = None, extra: dict | None = None) -> None:
     """The run's status record. ``error`` is the full message (terminal, status file); ``summary`` is what the
     index shows: the error class and where to look, never the message, which may quote an input file."""
     prev = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -561,6 +595,9 @@ def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprin
         "last_ok": (prov or {}).get("finished") if status == "ok" else prev.get("last_ok"),
         # every file the run read, wherever it lives: a changed input file makes the report out of date
         "inputs": [list(x) for x in files_read or []] if status == "ok" else prev.get("inputs", []),
+        # the KPIs of the last good run (a failed run keeps them: the index shows the failure beside them)
+        **{k: prev[k] for k in ("kpis", "kpi_run_id", "thumbnail", "as_of") if k in prev and status != "ok"},
+        **(extra or {}),
     }
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(rec, ensure_ascii=False, indent=1), encoding="utf-8")
