@@ -39,6 +39,7 @@ def test_index_lists_each_report_under_its_city(tmp_path):
     assert links["city-43100"] == ["01_census_commuting.html", "03_probe_slowdowns.html"]
     assert links[f"city-{profile.code}"] == [f"03_probe_slowdowns--{profile.code}.html"]
     model = soup.select_one(f"#city-{profile.code} h2").get_text()
-    assert profile.name in model and f"notebooks/cities/{profile.code}.yml" in model
-    assert "notebooks/cities" not in soup.select_one("#city-47382 h2").get_text()
+    # the heading names the city; no file path (issue 14: readers are department heads, not developers)
+    assert model == f"{profile.name}（{profile.code}）"
+    assert all("/" not in h.get_text() and ".yml" not in h.get_text() for h in soup.select("h1, h2, h3"))
     assert "失敗" in soup.select_one("#city-47382").get_text()

@@ -4,7 +4,9 @@
 
     code: "16201"                 # 5-digit 標準地域コード (quoted); the name comes from the boundary file
     name: 富山市                   # optional, for humans; checked against the code
-    department: 企画管理部 スマートシティ推進課   # optional 担当課 (passed to notebooks that declare `department`)
+    department: 企画管理部 スマートシティ推進課   # optional 担当課 (the dashboard card; notebooks that declare
+                                  # `department` get it too), or one per notebook:
+                                  # department: {03_probe_slowdowns: 道路計画課, 05_school_routes: 学校安全課}
     notebooks:                    # the notebooks `make reports` builds for this city, each with values
       03_probe_slowdowns:         #   for that notebook only (empty = none)
       05_school_routes: {n_schools: 6}
@@ -33,7 +35,7 @@ KEYS = {"code", "name", "department", "notebooks", "params"}
 class CityProfile:
     code: str
     name: str
-    department: str = ""
+    department: str | dict = ""   # 担当課: one for every notebook, or {notebook: 担当課}
     notebooks: dict[str, dict] = field(default_factory=dict)  # notebook → its own values
     params: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
@@ -41,13 +43,20 @@ class CityProfile:
     def applies_to(self, notebook: str) -> bool:
         return notebook in self.notebooks
 
+    def department_for(self, notebook: str) -> str:
+        """The 担当課 the profile names for ``notebook`` ("" when none)."""
+        if isinstance(self.department, dict):
+            return str(self.department.get(notebook) or "")
+        return self.department
+
     def values_for(self, nb_path: Path) -> dict[str, Any]:
         """The profile's values that the notebook declares, validated against its parameters."""
         spec = P.inspect_parameters(nb_path)
         if "city_code" not in spec:
             raise ParameterError("--city", f"{nb_path.stem} takes no city (no `city_code` parameter)",
                                  expected="a notebook with a city_code parameter")
-        base = {"city_code": self.code} | ({"department": self.department} if self.department else {})
+        dept = self.department_for(nb_path.stem)
+        base = {"city_code": self.code} | ({"department": dept} if dept else {})
         values = {k: v for k, v in (base | self.params).items() if k in spec}
         values |= self.notebooks.get(nb_path.stem) or {}
         where = paths.relative(self.path) if self.path else f"city {self.code}"
@@ -97,7 +106,16 @@ def _load(path: Path) -> CityProfile:
     if stray:
         raise ParameterError(where, f"params {stray} are declared by no notebook",
                              expected="names of notebook parameters (ebpm list -v)")
-    return CityProfile(code, ref.name, str(data.get("department") or ""),
+    dept = data.get("department") or ""
+    if isinstance(dept, dict):
+        bad = sorted(set(dept) - set(valid))
+        if bad:
+            raise ParameterError(where, f"department names unknown notebooks {bad}",
+                                 expected=f"department: {{notebook: 課名}} with notebooks among {', '.join(valid)}")
+        dept = {k: str(v) for k, v in dept.items()}
+    elif not isinstance(dept, str):
+        raise ParameterError(where, f"department is {dept!r}", expected="a 課名, or a mapping notebook: 課名")
+    return CityProfile(code, ref.name, dept,
                        {k: dict(v or {}) for k, v in notebooks.items()}, dict(params), path)
 
 

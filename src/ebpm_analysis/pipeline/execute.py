@@ -433,6 +433,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
             files.discard()
             shutil.rmtree(files.final, ignore_errors=True)
         kpis = _record_kpis(layout, nb, prov, stem, nb_path.parent / "kpis", log)
+        kpis |= _card_facts(layout, nb, prov, stem, nb_path.parent / "kpis", run["profile"])
         _write_status(status_file, stem, name, variant_name, fm, "ok", "", fingerprint, prov, files_read=files_read,
                       extra=kpis)
         log(f"[ebpm] {stem}: ok in {seconds:.1f} s → {paths.relative(report)} ({used})")
@@ -575,6 +576,23 @@ def _record_kpis(layout: Layout, nb, prov: dict, stem: str, directory: Path, log
             **({"kpi_register_error": got["register_error"]} if "register_error" in got else {})}
 
 
+def _card_facts(layout: Layout, nb, prov: dict, stem: str, directory: Path, profile) -> dict:
+    """The dashboard card's facts of a good run (:mod:`.index`): theme, 担当課 (the city profile's, else the
+    notebook's default role), the data's as-of date and a small copy of the key figure (``build/thumbs``)."""
+    from . import index, kpi
+    try:
+        theme = kpi.load_theme(prov["notebook"], directory)
+    except EbpmError:   # said already by _record_kpis
+        theme = None
+    facts = kpi.dashboard_facts(theme, prov.get("parameters") or {}, prov["finished"])
+    dept = profile.department_for(prov["notebook"]) if profile is not None else ""
+    if dept:
+        facts["department"] = dept
+    thumb = index.write_thumbnail(nb, facts.get("key_figure", ""), layout.build_dir / "thumbs" / f"{stem}.png")
+    facts["thumbnail"] = thumb.name if thumb else ""
+    return facts
+
+
 def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None,
                   files_read=None, summary: str = "", audience: str | None = None, extra: dict | None = None) -> None:
     """The run's status record. ``error`` is the full message (terminal, status file); ``summary`` is what the
@@ -596,7 +614,8 @@ def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprin
         # every file the run read, wherever it lives: a changed input file makes the report out of date
         "inputs": [list(x) for x in files_read or []] if status == "ok" else prev.get("inputs", []),
         # the KPIs of the last good run (a failed run keeps them: the index shows the failure beside them)
-        **{k: prev[k] for k in ("kpis", "kpi_run_id", "thumbnail", "as_of") if k in prev and status != "ok"},
+        **{k: prev[k] for k in ("kpis", "kpi_run_id", "thumbnail", "as_of", "theme", "department", "key_figure")
+           if k in prev and status != "ok"},
         **(extra or {}),
     }
     with atomic_path(path) as tmp:

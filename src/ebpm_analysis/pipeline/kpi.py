@@ -348,7 +348,8 @@ def record_run(register: Path, nb, prov: dict, stem: str, directory: Path | None
     if theme is None:
         return {"kpis": [], "undefined": [], "run_id": None}
     finished = prov.get("finished") or dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    kpis, undefined = capture(nb, theme, prov.get("parameters") or {}, finished)
+    params = prov.get("parameters") or {}
+    kpis, undefined = capture(nb, theme, params, finished)
     run = {"run_id": new_run_id(), "notebook": prov["notebook"], "stem": stem, "variant": prov.get("variant", ""),
            "city": prov.get("city") or "", "city_name": prov.get("city_name") or "", "run_at": finished,
            "git_commit": (prov.get("git") or {}).get("commit"), "git_dirty": (prov.get("git") or {}).get("dirty"),
@@ -356,6 +357,17 @@ def record_run(register: Path, nb, prov: dict, stem: str, directory: Path | None
            "data_nature": prov.get("data_nature") or ""}
     append(register, run, [{k: v for k, v in r.items() if k in COLUMNS} for r in kpis])
     return {"kpis": kpis, "undefined": undefined, "run_id": run["run_id"]}
+
+
+def dashboard_facts(theme: Theme | None, params: dict, finished: str) -> dict:
+    """What the dashboard card says of a run besides its KPIs: theme, key figure and the data's as-of date."""
+    if theme is None:
+        return {}
+    try:
+        as_of = as_of_date(theme.as_of, params, finished)
+    except EbpmError:
+        as_of = ""
+    return {"theme": theme.theme, "key_figure": theme.key_figure, "as_of": as_of, "department": theme.department}
 
 
 def latest(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,301 @@
+"""reports/index.html, the dashboard (issue 14 item 1): cards built from a small fixture set of runs through the
+pipeline's own steps (KPI capture and register, card facts, status records; no notebook is executed), the trend
+after two builds with a change in between, and a real browser (headless Chromium from Debian's packages, driven
+by Selenium with Debian's chromedriver): filters and search change what is shown, nothing is loaded from outside.
+
+Install the browser on Debian/Ubuntu: ``sudo apt-get install chromium chromium-driver``; without it the browser
+tests are skipped (and say so), the others run."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from PIL import Image
+
+from ebpm_analysis import paths
+from ebpm_analysis.pipeline import execute, kpi
+from ebpm_analysis.pipeline.execute import Layout
+from ebpm_analysis.pipeline.index import write_index, write_thumbnail
+from ebpm_analysis.report import KPI_MIME, TABLE_MIME
+
+KPI_DIR = paths.NOTEBOOKS_DIR / "kpis"
+
+
+def _png(w: int, h: int, colour) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), colour).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def executed_nb(tiles: dict[str, str], logic=(), figures: dict[str, str] | None = None):
+    """An executed notebook as the pipeline keeps it: KPI tiles, logic-model KPI rows and labelled figures."""
+    nb = nbformat.v4.new_notebook()
+    for label, png in (figures or {}).items():
+        cell = nbformat.v4.new_code_cell(f"#| label: {label}\n#| fig-cap: 図\nplot()")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]
+        nb.cells.append(cell)
+    cell = nbformat.v4.new_code_cell("report.kpis(...)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/html": "<div></div>",
+        TABLE_MIME: {"caption": "KPI", "columns": list(tiles), "rows": [list(tiles.values())]}})]
+    if logic:
+        cell.outputs.append(nbformat.v4.new_output("display_data", data={
+            "text/html": "<div></div>", KPI_MIME: {"title": "", "kpis": [{"label": a, "value": b, "method": ""}
+                                                                       for a, b in logic]}}))
+    nb.cells.append(cell)
+    return nb
+
+
+def build_run(layout: Layout, stem: str, notebook: str, city: str, city_name: str, nb, *, finished: str,
+              params: dict, nature: str = "synthetic", audience: str = "public", status: str = "ok",
+              title: str = "", profile=None) -> dict:
+    """One run's traces as run_notebook leaves them: register rows, card facts and the status record."""
+    prov = {"notebook": notebook, "variant": "default", "parameters": params, "command": f"ebpm run {notebook}",
+            "city": city, "city_name": city_name, "finished": finished, "data_nature": nature,
+            "audience": audience, "seconds": 1.0, "git": {"commit": "0" * 40, "dirty": False}}
+    (layout.reports_dir / f"{stem}.html").parent.mkdir(parents=True, exist_ok=True)
+    (layout.reports_dir / f"{stem}.html").write_text("<html></html>", encoding="utf-8")
+    path = layout.status_dir / f"{stem}.json"
+    fm = {"title": title or f"{city_name} {notebook}", "subtitle": "試験"}
+    if status == "ok":
+        facts = execute._record_kpis(layout, nb, prov, stem, KPI_DIR, lambda *a: None)
+        facts |= execute._card_facts(layout, nb, prov, stem, KPI_DIR, profile)
+        execute._write_status(path, stem, notebook, "default", fm, "ok", "", "fp", prov, extra=facts)
+    else:
+        execute._write_status(path, stem, notebook, "default", fm, "failed", "cell 3 raised ValueError", None,
+                              None, city=city, audience=audience, summary="セル 3 で ValueError")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+EMERGENCY = {"{city} 2024年の救急出動": "{n:,}件", "8〜20時の割合": "67.4%", "平均現着所要時間（2024年）": "{rt}分",
+             "人口あたり出動が平均を有意に上回る地区": "16 / 40", "現着時間が延伸している地区": "4地区",
+             "今後12か月の予測": "44,734件"}
+
+
+def emergency_nb(city: str, n: int, rt: float, coverage: float):
+    tiles = {k.format(city=city): v.format(n=n, rt=rt) for k, v in EMERGENCY.items()}
+    return executed_nb(tiles, [("8分以内に到着できる需要の割合（モデル値）", f"{coverage}%")],
+                       {"fig-density": _png(900, 600, (200, 30, 30)), "fig-rate-map": _png(800, 1000, (30, 90, 200))})
+
+
+def dental_nb(prev: float):
+    return executed_nb({"受診児数": "18,766人", "施設数": "159施設", "う蝕有病者率（全体）": f"{prev}%",
+                        "有病者率 3歳→5歳": "10.4%→27.8%", "99.8%管理限界を超える施設": "10施設"},
+                       figures={"fig-funnel": _png(700, 500, (10, 150, 60))})
+
+
+@pytest.fixture
+def fixture_build(tmp_path):
+    """Five reports of three cities: 04 for 熊本市 built twice (the second with fewer calls, a shorter response
+    time and more coverage), 02 for 足立区, 07 for 熊本市 (real data), a failed 03 for 富山市 and an internal 02."""
+    layout = Layout(reports_dir=tmp_path / "reports", build_dir=tmp_path / "build")
+    e = {"end_date": "2024-12-31"}
+    build_run(layout, "04_emergency_demand", "04_emergency_demand", "43100", "熊本市",
+              emergency_nb("熊本市", 44_500, 10.6, 38.0), finished="2026-11-29T10:00:00+09:00", params=e,
+              nature="mixed", title="熊本市 救急出動需要の分析")
+    build_run(layout, "04_emergency_demand", "04_emergency_demand", "43100", "熊本市",
+              emergency_nb("熊本市", 44_135, 10.2, 39.4), finished="2026-11-30T10:00:00+09:00", params=e,
+              nature="mixed", title="熊本市 救急出動需要の分析")
+    build_run(layout, "02_dental_checkups--13121", "02_dental_checkups", "13121", "足立区", dental_nb(19.4),
+              finished="2026-11-30T10:05:00+09:00", params={}, title="足立区 園児歯科健診の分析")
+    build_run(layout, "07_policy_evaluation", "07_policy_evaluation", "43100", "熊本市",
+              executed_nb({"人身事故件数（2021年、実データ）": "1,293件", "緊急事態宣言中の変化（実データ）": "-45%",
+                           "ゾーン30型対策の効果の推定（合成データ）": "-12%",
+                           "20%減の検出に必要な対策メッシュ（12か月）": "52か所"}),
+              finished="2026-11-30T10:10:00+09:00", params={"end_month": "2021-10"}, nature="real",
+              title="熊本市 交通安全施策の効果検証")
+    build_run(layout, "03_probe_slowdowns--16201", "03_probe_slowdowns", "16201", "富山市", None,
+              finished="", params={}, status="failed", title="富山市 ETC2.0プローブ")
+    build_run(layout, "02_dental_checkups--庁内限り", "02_dental_checkups", "43100", "熊本市", dental_nb(19.5),
+              finished="2026-11-30T10:20:00+09:00", params={}, audience="internal",
+              title="【庁内限り】熊本市 園児歯科健診の分析")
+    write_index(layout)
+    return layout
+
+
+def _cards(layout) -> dict[str, BeautifulSoup]:
+    soup = BeautifulSoup((layout.reports_dir / "index.html").read_text(encoding="utf-8"), "html.parser")
+    return {c.select_one("h3").get_text(strip=True): c for c in soup.select("article.card")}
+
+
+def test_two_builds_with_a_change_keep_both_runs_and_show_the_trend(fixture_build):
+    layout = fixture_build
+    reg = kpi.read(layout.register_path)
+    disp = reg[(reg["kpi_id"] == "04_emergency_demand.dispatches_year")]
+    assert disp["value"].tolist() == [44_500.0, 44_135.0] and disp["run_id"].nunique() == 2
+    assert set(reg["as_of"][reg["notebook"] == "04_emergency_demand"]) == {"2024-12-31"}
+    card = _cards(layout)["熊本市 救急出動需要の分析"]
+    items = {li["data-kpi"]: li for li in card.select("li.kpi")}
+    assert list(items) == ["04_emergency_demand.dispatches_year", "04_emergency_demand.response_minutes",
+                           "04_emergency_demand.coverage_share"]   # the headline KPIs, in definition order
+    rt = items["04_emergency_demand.response_minutes"]
+    assert rt.select_one(".kpi-value").get_text() == "10.2分"
+    assert rt.select_one(".trend").get_text() == "▼ 前回比 −0.4分（改善）"     # lower is better
+    assert "trend-better" in rt.select_one(".trend")["class"]
+    cov = items["04_emergency_demand.coverage_share"].select_one(".trend").get_text()
+    assert cov == "▲ 前回比 +1.4ポイント（改善）"   # a change of a percentage is in points
+    n = items["04_emergency_demand.dispatches_year"]
+    assert n.select_one(".trend").get_text() == "▼ 前回比 −365件（変化）"      # no direction of good
+    svg = n.select_one("svg.spark")
+    assert svg["data-points"] == "2" and "2026-11-29 44,500件、2026-11-30 44,135件" in svg.select_one("title").text
+    assert len(svg.select_one("polyline")["points"].split()) == 2
+    assert n.select_one(".kpi-asof").get_text() == "データ時点 2024-12-31"
+    facts = {d.select_one("dt").text: d.select_one("dd").text for d in card.select(".facts div")}
+    assert facts == {"市区町村": "熊本市", "データ時点": "2024-12-31", "作成日": "2026-11-30 10:00",
+                     "担当課": "消防局 救急担当課（想定）"}
+    assert card.select_one(".badge.nature").text == "実データ＋合成データ"
+    # the key figure (fig-rate-map of notebooks/kpis/04_emergency_demand.yml), small and embedded
+    img = card.select_one("img.thumb")
+    thumb = Image.open(io.BytesIO(base64.b64decode(img["src"].split(",", 1)[1])))
+    assert img["src"].startswith("data:image/png;base64,") and max(thumb.size) == 360 and thumb.size[1] > thumb.size[0]
+    assert thumb.convert("RGB").getpixel((10, 10)) == (30, 90, 200)
+
+
+def test_cards_labels_failures_internal_runs_and_definitions(fixture_build):
+    layout = fixture_build
+    page = (layout.reports_dir / "index.html").read_text(encoding="utf-8")
+    soup = BeautifulSoup(page, "html.parser")
+    cards = _cards(layout)
+    assert len(cards) == 5
+    failed = cards["富山市 ETC2.0プローブ"]
+    assert "card-failed" in failed["class"] and "失敗（前回の報告書を表示）" in failed.text
+    assert "セル 3 で ValueError" in failed.text and "cell 3 raised" not in page
+    # a first build: one value, no trend yet; real data labelled so
+    real = cards["熊本市 交通安全施策の効果検証"]
+    assert real.select_one(".badge.nature").text == "実データ"
+    assert "前回の値なし" in real.text and real.select_one("svg.spark")["data-points"] == "1"
+    assert real.select_one(".kpi-value").get_text() == "1,293件"
+    # internal: in its own section, marked, and its KPI values are nowhere on the page
+    internal = soup.select_one("section#internal")
+    (ic,) = internal.select("article.card")
+    assert ic["data-nature"] == "internal" and ic.select_one(".badge.internal").text == "庁内限り"
+    assert not ic.select("li.kpi") and "19.5" not in page
+    assert all("庁内限り" not in c.text for c in soup.select("section.index-city:not([id^=internal]) article.card"))
+    assert kpi.read(layout.register_path, audience="internal")["value"].tolist()[2] == 19.5   # kept, flagged
+    # headings name places, never files; the page is Japanese and self-contained
+    assert [h.get_text() for h in soup.select("section.index-city > h2")] == [
+        "熊本市（43100）", "足立区（13121）", "富山市（16201）"]
+    assert not soup.select("script[src], link[href], img[src^=http], iframe")
+    assert "default-src 'none'" in soup.select_one("meta[http-equiv=Content-Security-Policy]")["content"]
+    # every theme's KPI definitions are listed (name, unit, formula, source, direction of good)
+    defs = soup.select_one("#kpi-definitions")
+    assert len(defs.select("details")) == len(kpi.list_themes())
+    assert "覚知から現場到着までの時間の平均" in defs.text and "低いほど良い" in defs.text
+    # filters offer what the cards hold
+    assert [o.text for o in soup.select("#f-nature option")] == [
+        "すべての種別", "実データ", "合成データ", "実データ＋合成データ", "庁内限り"]
+    assert [o["value"] for o in soup.select("#f-city option")] == ["", "43100", "13121", "16201"]
+
+
+def test_the_thumbnail_is_the_key_figure_else_the_first(tmp_path):
+    nb = executed_nb({"x": "1"}, figures={"fig-a": _png(400, 100, (1, 2, 3)), "fig-b": _png(1000, 800, (200, 0, 0))})
+    out = write_thumbnail(nb, "fig-b", tmp_path / "b.png")
+    assert Image.open(out).size == (360, 288) and Image.open(out).convert("RGB").getpixel((5, 5)) == (200, 0, 0)
+    out = write_thumbnail(nb, "fig-missing", tmp_path / "a.png")
+    assert Image.open(out).convert("RGB").getpixel((5, 5)) == (1, 2, 3)
+    assert write_thumbnail(executed_nb({"x": "1"}), "fig-a", tmp_path / "none.png") is None
+
+
+def test_a_profile_names_the_owning_section_per_notebook(tmp_path):
+    from ebpm_analysis.pipeline import cities
+    d = tmp_path / "cities"
+    d.mkdir()
+    (d / "43202.yml").write_text('code: "43202"\nnotebooks:\n  04_emergency_demand:\n'
+                                 'department:\n  04_emergency_demand: 消防本部 警防課\n', encoding="utf-8")
+    prof = cities.profile("43202", d)
+    assert prof.department_for("04_emergency_demand") == "消防本部 警防課"
+    assert prof.department_for("02_dental_checkups") == ""
+    layout = Layout(reports_dir=tmp_path / "r", build_dir=tmp_path / "b")
+    st = build_run(layout, "04_emergency_demand--43202", "04_emergency_demand", "43202", "八代市",
+                   emergency_nb("八代市", 7_598, 10.3, 45.1), finished="2026-11-30T10:00:00+09:00",
+                   params={"end_date": "2024-12-31"}, profile=prof)
+    assert st["department"] == "消防本部 警防課" and st["theme"] == "救急・消防" and st["as_of"] == "2024-12-31"
+    (d / "43202.yml").write_text('code: "43202"\ndepartment: {99_nothing: x}\n', encoding="utf-8")
+    with pytest.raises(Exception, match="department names unknown notebooks"):
+        cities.profile("43202", d)
+
+
+# --- the browser ------------------------------------------------------------------------------------------
+
+def _browser_paths() -> tuple[str, str] | None:
+    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+                    None)
+    driver = shutil.which("chromedriver")
+    return (chromium, driver) if chromium and driver else None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    found = _browser_paths()
+    if found is None:
+        pytest.skip("headless Chromium and its driver are not installed "
+                    "(Debian/Ubuntu: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = found[0]
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(found[1]), options=opts)
+    yield driver
+    driver.quit()
+
+
+def _visible(driver) -> list[str]:
+    return [c.find_element("css selector", "h3").text for c in driver.find_elements("css selector", "article.card")
+            if c.is_displayed()]
+
+
+def test_filters_and_search_in_a_real_browser_and_nothing_loaded_from_outside(fixture_build, browser):
+    from selenium.webdriver.support.ui import Select
+    index = fixture_build.reports_dir / "index.html"
+    browser.get_log("performance")   # drop what earlier pages logged
+    browser.get(index.as_uri())
+    count = browser.find_element("id", "f-count")
+    assert count.text == "5 / 5 件を表示" and len(_visible(browser)) == 5
+    theme = Select(browser.find_element("id", "f-theme"))
+    theme.select_by_visible_text("救急・消防")
+    assert _visible(browser) == ["熊本市 救急出動需要の分析"] and count.text == "1 / 5 件を表示"
+    theme.select_by_index(0)
+    Select(browser.find_element("id", "f-city")).select_by_value("13121")
+    assert _visible(browser) == ["足立区 園児歯科健診の分析"]
+    assert not browser.find_element("id", "city-43100").is_displayed()   # a section without a shown card hides
+    Select(browser.find_element("id", "f-city")).select_by_index(0)
+    nature = Select(browser.find_element("id", "f-nature"))
+    nature.select_by_value("internal")
+    assert _visible(browser) == ["【庁内限り】熊本市 園児歯科健診の分析"]
+    nature.select_by_value("real")
+    assert _visible(browser) == ["熊本市 交通安全施策の効果検証"]
+    nature.select_by_index(0)
+    q = browser.find_element("id", "f-q")
+    q.send_keys("歯科")
+    assert sorted(_visible(browser)) == ["【庁内限り】熊本市 園児歯科健診の分析", "足立区 園児歯科健診の分析"]
+    q.clear()
+    q.send_keys("現着")        # a KPI's name: the emergency card
+    assert _visible(browser) == ["熊本市 救急出動需要の分析"]
+    q.clear()
+    q.send_keys("該当しない言葉")
+    assert _visible(browser) == [] and browser.find_element("id", "f-none").is_displayed()
+    q.clear()
+    q.send_keys(" ")
+    assert len(_visible(browser)) == 5
+    # the page asked for nothing but itself and its embedded images; it fits 1280 px
+    urls = []
+    for entry in browser.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    assert urls and all(u.startswith(("file:", "data:")) for u in urls), urls
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert all(u.startswith(("file:", "data:")) for u in resources), resources
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 1280
+    assert browser.execute_script("return document.querySelectorAll('img.thumb').length") == 3
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('img.thumb')].every(i => i.complete && i.naturalWidth > 0)")
