@@ -74,9 +74,25 @@ def figure_data(fig, frame=None, *, caption: str | None = None, kinds=None, keys
     return fig
 
 
+def extremes(frame, label: str, value: str, unit: str = "", fmt: str = "{:,.1f}") -> list[str]:
+    """Key numbers of a ranked quantity: ``["最大 中央区 52.1件/千人", "最小 北区 12.0件/千人"]``
+    (rows with a value)."""
+    import pandas as pd
+
+    d = pd.DataFrame(frame)[[label, value]].dropna(subset=[value])
+    if d.empty:
+        return []
+    hi, lo = d.loc[d[value].idxmax()], d.loc[d[value].idxmin()]
+    out = [f"最大 {hi[label]} {fmt.format(hi[value])}{unit}"]
+    if len(d) > 1:
+        out.append(f"最小 {lo[label]} {fmt.format(lo[value])}{unit}")
+    return out
+
+
 def title_numbers(fig) -> list[str]:
-    """The figure's titles (suptitle, axes titles, legend titles) that carry a number other than a year: computed
-    values the plot function already put on the figure (``平均 58.3 件/千人・年``)."""
+    """The figure's titles (suptitle, axes titles, legend titles) that carry a measured value (a decimal or a
+    percentage, not a year, a mesh size or an index base): computed values the plot function already put on the
+    figure (``平均 58.3 件/千人・年``, ``8〜20時に 67.4%``)."""
     texts = [fig._suptitle.get_text()] if getattr(fig, "_suptitle", None) is not None else []
     for ax in fig.axes:
         texts.append(ax.get_title())
@@ -87,14 +103,14 @@ def title_numbers(fig) -> list[str]:
 
 
 _YEARS = re.compile(r"(?:19|20)\d\d\s*(?:年度?|[〜~–-]|/|$)")   # a year or period names no finding
-_NUMBER = re.compile(r"[0-9][0-9,.]*")
+_NUMBER = re.compile(r"[0-9]\.[0-9]|[0-9]\s*[%％]")   # a measured value: decimals or a percentage
 
 
 def figure_payload(fig) -> dict:
-    """What travels under :data:`FIGURE_MIME`: the recorded tables and the key numbers (recorded ones first,
-    then the titles that carry numbers)."""
+    """What travels under :data:`FIGURE_MIME`: the recorded tables and the key numbers (those the plot function
+    recorded; without them, the titles that carry numbers)."""
     rec = getattr(fig, _FIGURE_ATTR, None) or {"tables": [], "keys": []}
-    keys = list(dict.fromkeys([*rec["keys"], *title_numbers(fig)]))
+    keys = list(dict.fromkeys(rec["keys"] or title_numbers(fig)))
     return {"tables": rec["tables"], "keys": keys}
 
 

@@ -123,7 +123,7 @@ def test_report_links_each_table_and_lists_the_downloads_and_gives_figures_alt_t
     section = page[start:page.index("来歴（Provenance）", start)]
     assert "ダウンロード" in section and section.count("<li>") == 4
     assert "No description has been provided" not in page
-    assert 'alt="図1：人口の推移（試験）。主な数値：2040年 659,133人／最多 73.4万人"' in page
+    assert 'alt="図1：人口の推移（試験）。主な数値：2040年 659,133人"' in page
 
 
 @pytest.mark.notebooks
@@ -163,11 +163,15 @@ def test_figure_alt_joins_caption_and_key_numbers():
                     keys=["最大 中央区 52.1件"])
     payload = viz.figure_payload(fig)
     plt.close(fig)
-    assert payload["keys"] == ["最大 中央区 52.1件", "平均 12.5 件/日"]
+    assert payload["keys"] == ["最大 中央区 52.1件"]             # recorded keys first; titles only without them
     assert payload["tables"][0]["rows"] == [["a", 1]] and payload["tables"][0]["kinds"]["x"] == {"kind": "label"}
     out = nbformat.v4.new_output("display_data", data={"image/png": "AAAA", viz.FIGURE_MIME: payload})
-    assert figure_alt("図2", {"fig-cap": "出動件数"}, out) == (
-        "図2：出動件数。主な数値：最大 中央区 52.1件／平均 12.5 件/日")
+    assert figure_alt("図2", {"fig-cap": "出動件数"}, out) == "図2：出動件数。主な数値：最大 中央区 52.1件"
+    bare, ax = plt.subplots()
+    ax.set_title("平均 12.5 件/日（2020〜2024年）")
+    ax.legend(["x"], title="2024年")                            # a year alone is no key number
+    assert viz.figure_payload(bare) == {"tables": [], "keys": ["平均 12.5 件/日（2020〜2024年）"]}
+    plt.close(bare)
     assert figure_alt("図2", {"fig-cap": "出動件数", "fig-alt": "棒グラフ"}, out).startswith("図2：棒グラフ。")
 
 
@@ -209,3 +213,26 @@ def test_file_names_keep_letters_only():
     assert downloads._safe_name("") == "table"
     assert downloads.column_notes({"kinds": {"率": {"kind": "rate", "of": ["人数"]}}}, ["人数", "率"]) == [
         "列：率＝率（人数 から計算）"]
+
+
+def test_plot_functions_record_the_data_they_draw_with_kinds_and_key_numbers():
+    from ebpm_analysis.plots import catalog as pc
+    from ebpm_analysis.plots import evaluation as pv
+    es = pd.DataFrame({"phase": ["pre", "post", "post"], "from_month": [-6, 0, 3], "to_month": [-4, 2, 5],
+                       "ratio": [1.0, 0.85, 0.8], "lo": [0.9, 0.8, 0.7], "hi": [1.1, 0.9, 0.9]})
+    p = viz.figure_payload(pv.event_study_chart(es, pretrend_p=0.43, source="x", synthetic=True))
+    assert p["keys"] == ["事前トレンド検定 p = 0.43", "開始後の変化 -20.0%〜-15.0%"]
+    assert p["tables"][0]["rows"][1][:4] == ["開始後（効果）", 0, 2, pytest.approx(-15.0)]
+    assert [k["kind"] for k in p["tables"][0]["kinds"].values()] == ["label"] + ["other"] * 5
+    grid = pd.DataFrame({"months_post": [12, 12, 24], "n_treated": [10, 20, 20], "mde": [0.3, 0.2, 0.127]})
+    p = viz.figure_payload(pv.power_chart(grid, source="x"))
+    assert p["keys"] == ["最小 12.7%（20メッシュ、開始後24か月）"]
+    assert p["tables"][0]["rows"][2] == [24, 20, pytest.approx(12.7)]
+    table = pd.DataFrame({"label": ["A", "B"], "ratio": [0.8, 1.1], "lo": [0.7, 0.9], "hi": [0.9, 1.3]})
+    p = viz.figure_payload(pv.forest(table, title="効果", source="x"))
+    assert p["keys"] == ["A -20.0%（95%区間 -30.0〜-10.0%）", "B +10.0%（95%区間 -10.0〜+30.0%）"]
+    checks = pd.DataFrame({"dataset": ["a", "b"], "ok": [3, 4], "info": [1, 0], "warning": [0, 2], "error": [0, 1]})
+    p = viz.figure_payload(pc.status_chart(checks, source="x"))
+    assert p["tables"][0]["rows"] == [["a", 3, 1, 0, 0], ["b", 4, 0, 2, 1]] and p["tables"][0]["default"] == "other"
+    assert p["keys"] == ["適合 7件", "参考 1件", "注意 2件", "不一致 1件"]
+    plt.close("all")

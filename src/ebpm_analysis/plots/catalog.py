@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import viz
+from ..stats import disclosure as D
 
 #: ok → error: green, blue, orange, red (distinguishable in the common colour-vision deficiencies by
 #: lightness as well as hue)
@@ -28,4 +29,8 @@ def status_chart(by_dataset: pd.DataFrame, *, source: str, title: str = "デー�
     ax.margins(y=0.01)
     ax.grid(axis="y", visible=False)
     viz.source_note(fig, source)
+    data = counts.rename(columns=STATUS_LABELS).reset_index().rename(columns={"dataset": "データセット"})
+    totals = counts.sum()
+    viz.figure_data(fig, data, caption=title, kinds=D.no_persons("checks per dataset", データセット=D.LABEL),
+                    keys=[f"{STATUS_LABELS[lv]} {int(totals[lv]):,}件" for lv in STATUS_COLORS if totals[lv]])
     return fig

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import viz
+from ..stats import disclosure as D
 
 BLUE, ORANGE, GREY, GREEN = viz.PALETTE[0], viz.PALETTE[1], "#6b7280", viz.PALETTE[2]
 
@@ -56,6 +57,13 @@ def forest(table: pd.DataFrame, *, title: str, source: str, synthetic: bool = Fa
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / len(t)), ncol=2, fontsize=9)
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"項目": t[label_col].astype(str).to_numpy(),
+                         "件数の変化（%）": (t["ratio"].to_numpy(dtype=float) - 1) * 100,
+                         "95%信頼区間下限（%）": (t["lo"].to_numpy(dtype=float) - 1) * 100,
+                         "95%信頼区間上限（%）": (t["hi"].to_numpy(dtype=float) - 1) * 100})
+    viz.figure_data(fig, data, caption=title, kinds=_kinds(data, "項目"),
+                    keys=[f"{r['項目']} {r['件数の変化（%）']:+.1f}%（95%区間 {r['95%信頼区間下限（%）']:+.1f}〜"
+                          f"{r['95%信頼区間上限（%）']:+.1f}%）" for _, r in data.head(3).iterrows()])
     return fig
 
 
@@ -80,6 +88,17 @@ def event_study_chart(es: pd.DataFrame, *, pretrend_p: float, source: str, synth
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=9)
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"区分": np.where(es["phase"] == "pre", "開始前（擬似効果）", "開始後（効果）"),
+                         "開始からの月数（から）": es["from_month"].to_numpy(),
+                         "開始からの月数（まで）": es["to_month"].to_numpy(),
+                         "件数の変化（%）": (es["ratio"].to_numpy(dtype=float) - 1) * 100,
+                         "95%信頼区間下限（%）": (es["lo"].to_numpy(dtype=float) - 1) * 100,
+                         "95%信頼区間上限（%）": (es["hi"].to_numpy(dtype=float) - 1) * 100})
+    post = data[data["区分"] == "開始後（効果）"]
+    change = post["件数の変化（%）"]
+    keys = [f"事前トレンド検定 p = {pretrend_p:.2f}"] + (
+        [f"開始後の変化 {change.min():+.1f}%〜{change.max():+.1f}%"] if len(post) else [])
+    viz.figure_data(fig, data, caption=title, kinds=_kinds(data, "区分"), keys=keys)
     return fig
 
 
@@ -159,4 +178,16 @@ def power_chart(grid: pd.DataFrame, *, targets=(0.1, 0.2), source: str):
     ax.legend(fontsize=9)
     fig.tight_layout()
     viz.source_note(fig, source)
+    data = pd.DataFrame({"開始後の月数": grid["months_post"].to_numpy(),
+                         "対策するメッシュ数": grid["n_treated"].to_numpy(),
+                         "検出できる最小の減少（%）": grid["mde"].to_numpy(dtype=float) * 100})
+    best = data.dropna().sort_values(["検出できる最小の減少（%）"]).head(1)
+    keys = [f"最小 {r['検出できる最小の減少（%）']:.1f}%"
+            f"（{r['対策するメッシュ数']:.0f}メッシュ、開始後{r['開始後の月数']:.0f}か月）" for _, r in best.iterrows()]
+    viz.figure_data(fig, data, caption="検出できる最小の効果", kinds=_kinds(data), keys=keys)
     return fig
+
+
+def _kinds(data: pd.DataFrame, label: str | None = None) -> dict:
+    """Model estimates (no count of persons): ``label`` names the rows, every other column is ``other``."""
+    return {c: (D.LABEL if c == label else D.OTHER) for c in data.columns}
