@@ -127,6 +127,13 @@ def test_report_links_each_table_and_lists_the_downloads_and_gives_figures_alt_t
 
 
 @pytest.mark.notebooks
+def test_the_dashboard_links_each_report_workbook(built):
+    from ebpm_analysis.pipeline.index import write_index
+    page = write_index(built["layout"]).read_text(encoding="utf-8")
+    assert page.count('<p class="card-dl"><a href="fixture_tables--dl_files/fixture_tables--dl.xlsx">') == 1
+
+
+@pytest.mark.notebooks
 def test_a_failed_run_keeps_the_previous_downloads_and_missing_alt_text_fails_the_run(built):
     folder, layout = built["folder"], built["layout"]
     before = {p.name: p.read_bytes() for p in folder.iterdir()}

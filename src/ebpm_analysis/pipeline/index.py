@@ -19,10 +19,12 @@ import html
 import io
 import json
 import math
+import urllib.parse
 from pathlib import Path
 
 from .. import audience as A
 from ..io.common import atomic_path
+from .downloads import folder_name
 from .render import TEMPLATE_DIR
 
 NATURE_LABEL = {"real": "実データ", "synthetic": "合成データ", "mixed": "実データ＋合成データ", "none": "—", "": "—"}
@@ -191,7 +193,16 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
         f'<dl class="facts"><div><dt>市区町村</dt><dd>{html.escape(city)}</dd></div>'
         f'<div><dt>データ時点</dt><dd>{html.escape(as_of)}</dd></div>'
         f'<div><dt>作成日</dt><dd>{html.escape(_when(r.get("last_ok") or r.get("run_at")))}</dd></div>'
-        f'<div><dt>担当課</dt><dd>{html.escape(dept)}</dd></div></dl></article>')
+        f'<div><dt>担当課</dt><dd>{html.escape(dept)}</dd></div></dl>{_downloads(layout, r)}</article>')
+
+
+def _downloads(layout, r: dict) -> str:
+    """A link to the report's workbook of tables (issue 14 item 3), when its run wrote one."""
+    folder = folder_name(r["stem"])
+    if not (layout.reports_dir / folder / f"{r['stem']}.xlsx").is_file():
+        return ""
+    href = urllib.parse.quote(f"{folder}/{r['stem']}.xlsx")
+    return f'<p class="card-dl"><a href="{html.escape(href)}">表のダウンロード（Excel）</a></p>'
 
 
 # --- the page ----------------------------------------------------------------------------------------------
