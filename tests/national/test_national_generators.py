@@ -106,8 +106,10 @@ def gen_probe(code, tmp_path):
 
 
 def gen_emergency(code, tmp_path):
-    d = emergency.ensure_emergency(1, city_code=code, out_dir=tmp_path, start="2023-01-01", end="2024-12-31",
-                                   n_districts=max(12, 2 * _wards(code)))
+    # one year (the generator's minimum) of 3,000 dispatches: where sites land does not depend on the volume,
+    # and a city of 1.9 M people would otherwise simulate ~100,000 calls a year
+    d = emergency.ensure_emergency(1, city_code=code, out_dir=tmp_path, start="2024-01-01", end="2024-12-31",
+                                   n_districts=max(12, 2 * _wards(code)), annual_dispatches=3000)
     _assert_made_for(d, code)
     st = stations.read_stations(d / emergency.FILES["stations"], nature="synthetic")
     _assert_inside("fire stations", st["lon"], st["lat"], code)

@@ -76,16 +76,30 @@ def test_static_maps_have_titles_legends(layer):
     matplotlib.use("Agg")
     wards = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))
     cells = layer.to_crs(wards.crs)
+    # without highlighted cells: one map, title and legend on it
     fig = pp.mesh_choropleth(cells, "value", wards, title="急減速", legend_title="件／千通過", source="テスト",
-                             synthetic=True, highlight=cells.iloc[[3]], highlight_label="ホットスポット")
+                             synthetic=True)
+    assert len(fig.axes) == 1
     ax = fig.axes[0]
     assert ax.get_title() == "急減速" and ax.get_legend() is not None
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[-1] == "ホットスポット" and len(labels) >= 3
-    assert labels[0].startswith("1–") and labels[-2].endswith("–50")  # classes cover the data range
+    assert labels[0].startswith("1–") and labels[-1].endswith("–50")  # classes cover the data range
     assert any("合成データ" in t.get_text() for t in fig.texts)
-    ward_names = {t.get_text() for t in ax.texts}
-    assert {"中央区", "東区", "西区", "南区", "北区"} <= ward_names
+    assert {"中央区", "東区", "西区", "南区", "北区"} <= {t.get_text() for t in ax.texts}
+    # one highlighted cell in a small part of the city: the city map and an enlarged panel around it
+    spot = cells.iloc[[3]]
+    fig = pp.mesh_choropleth(cells, "value", wards, title="急減速", legend_title="件／千通過", source="テスト",
+                             synthetic=True, highlight=spot, highlight_label="ホットスポット")
+    city_ax, zoom_ax = fig.axes
+    assert fig._suptitle.get_text() == "急減速" and city_ax.get_title() == "市全体"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[-1] == "ホットスポット" and labels[-2].endswith("–50")
+    (x0, x1), (y0, y1) = zoom_ax.get_xlim(), zoom_ax.get_ylim()
+    c = spot.geometry.centroid.iloc[0]
+    assert x0 < c.x < x1 and y0 < c.y < y1
+    city = wards.total_bounds
+    assert (x1 - x0) * (y1 - y0) < 0.2 * (city[2] - city[0]) * (city[3] - city[1])   # enlarged
+    assert any("合成データ" in t.get_text() for t in fig.texts)
 
 
 def test_empty_layer_is_listed_as_empty_and_area_label_used(layer):

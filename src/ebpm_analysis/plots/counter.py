@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -132,22 +133,49 @@ def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame
 
 
 def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool, office: str = ""):
-    """Observed mean wait vs the two queue models, by busiest-hour occupancy band."""
+    """Observed mean wait vs the two queue models, by busiest-hour occupancy band.
+
+    Points on a logarithmic axis, not bars: Erlang C grows without bound as occupancy nears 100 %, so bars on
+    a linear axis would have to be cut (and a cut bar misleads). An unbounded wait (occupancy ≥ 100 %) is drawn
+    as an upward triangle at the top with 「∞」; waits under 0.1 min are drawn at 0.1 and labelled with their value.
+    """
     fig, ax = plt.subplots(figsize=(8, 4.6))
     x = np.arange(len(check))
-    cap = np.nanmax(check[["observed_mean_wait", "session_mean_wait"]].to_numpy(dtype=float)) * 3
-    er = check["erlang_mean_wait"].clip(upper=cap).to_numpy(dtype=float)
-    ax.bar(x - 0.27, check["observed_mean_wait"], width=0.27, color="#444444", label="日報の実測")
-    ax.bar(x, check["session_mean_wait"], width=0.27, color=viz.PALETTE[0], label="開庁時間シミュレーション")
-    ax.bar(x + 0.27, er, width=0.27, color=viz.PALETTE[1], label="アーランC（定常近似）")
-    for xi, v in zip(x, check["erlang_mean_wait"], strict=True):
-        if not np.isfinite(v) or v > cap:
-            ax.text(xi + 0.27, cap, "∞" if not np.isfinite(v) else f"{v:.0f}", ha="center", va="bottom", fontsize=9)
+    vals = check[["observed_mean_wait", "session_mean_wait", "erlang_mean_wait"]].to_numpy(dtype=float)
+    finite = vals[np.isfinite(vals) & (vals > 0)]
+    high = max(finite.max() if finite.size else 1.0, 1.0)
+    floor = 0.1
+    series = [("observed_mean_wait", "日報の実測", "#444444", "o", -0.12, "left"),
+              ("session_mean_wait", "開庁時間シミュレーション", viz.PALETTE[0], "s", 0.0, "right"),
+              ("erlang_mean_wait", "アーランC（定常近似）", viz.PALETTE[1], "D", 0.12, "right")]
+    top = matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+    for col, label, color, marker, dx, side in series:
+        v = check[col].to_numpy(dtype=float)
+        shown = np.where(np.isfinite(v), np.clip(v, floor, None), np.nan)
+        ax.plot(x + dx, shown, marker=marker, color=color, label=label, linewidth=1.2, markersize=7)
+        for xi, yi in zip(x + dx, v, strict=True):
+            if np.isnan(yi):
+                continue
+            if not np.isfinite(yi):   # above the value axis, at the top edge: not a value on the scale
+                ax.plot([xi], [0.95], marker="^", color=color, markersize=9, linestyle="", transform=top)
+                ax.text(xi + 0.08, 0.95, "∞（上限なし）", transform=top, va="center", fontsize=9, color=color)
+            else:
+                text = f"{floor:g}未満" if yi < floor else f"{yi:.1f}" if yi < 10 else f"{yi:.0f}"
+                ax.annotate(text, (xi, max(yi, floor)), textcoords="offset points",
+                            xytext=(-9 if side == "left" else 9, -3), ha="right" if side == "left" else "left",
+                            fontsize=8, color=color)
+    ax.set_yscale("log")
+    ax.set_ylim(floor * 0.8, high * 8)
+    ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(
+        [t for t in 10.0 ** np.arange(-1, 7) if t <= high * 2]))
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda y, _: f"{y:g}"))
     ax.set_xticks(x, check["band"])
+    ax.set_xlim(-0.5, len(check) - 0.5)
     ax.set_xlabel("最繁忙時間帯の窓口稼働率（見込み負荷 ÷ 配置窓口数）")
-    ax.set_ylabel("平均待ち時間（分）")
+    ax.set_ylabel("平均待ち時間（分、対数目盛）")
     ax.set_title(f"{office} 待ち時間モデルの検証：日報の実測との比較".strip())
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", fontsize=9)
     ax.grid(axis="x", visible=False)
     viz.source_note(fig, source, synthetic=synthetic)
     return fig

@@ -11,6 +11,11 @@ from matplotlib.patches import Patch
 
 from .. import viz
 
+#: Coverage colours of the placement map: blue and orange of the Okabe–Ito set (told apart with every common
+#: colour-vision deficiency, unlike red/green); (colour, marker)
+COVERED = ("#0072B2", "o")
+NOT_COVERED = ("#E69F00", "o")
+
 
 def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口千人あたり救急出動件数（年平均）"):
     """Sendai view: districts above the city average coloured by how far above; others grey."""
@@ -134,8 +139,15 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
     ``crs``: the plane CRS of ``demand`` and ``sites`` (``PlacementPlan.travel["crs"]``).
     Cells with 1 … ``min_cell`` − 1 dispatches are not drawn (the plan still counts them)."""
     n = len(solutions)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 5.6))
-    axes = np.atleast_1d(axes)
+    # two panels a row (three in one row left each map ~400 px wide on a 1280 px page); a spare panel holds
+    # the legend
+    ncols = min(n, 2)
+    nrows = -(-(n + (1 if n > 2 else 0)) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 6.2 * nrows), squeeze=False)
+    grid = grid.ravel()
+    axes, spare = grid[:n], grid[n:]
+    for ax in spare:
+        ax.set_axis_off()
     shown = demand["w"].to_numpy() >= min_cell
     demand = demand[shown]
     w = demand["w"].to_numpy()
@@ -143,29 +155,34 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
     wp = wards.to_crs(crs)
     for ax, (title, sol) in zip(axes, solutions.items(), strict=True):
         wp.boundary.plot(ax=ax, color="#555555", linewidth=0.7)
-        ax.scatter(demand["x"], demand["y"], s=size, c=np.asarray(sol["covered"])[shown], cmap="RdYlGn", vmin=0, vmax=1,
-                   alpha=0.6, linewidths=0)
+        covered = np.asarray(sol["covered"])[shown].astype(bool)
+        for ok, (color, marker) in ((True, COVERED), (False, NOT_COVERED)):
+            sel = covered == ok
+            ax.scatter(demand["x"][sel], demand["y"][sel], s=size[sel] * 1.6, c=color, marker=marker, alpha=0.7,
+                       linewidths=0)
         open_ = np.asarray(sol["sites"])
         ex = open_[open_ < existing_n]
         new = open_[open_ >= existing_n]
         ax.scatter(sites[ex, 0], sites[ex, 1], marker="^", s=60, c="#1f2937", label="既存署所")
         if len(new):
-            ax.scatter(sites[new, 0], sites[new, 1], marker="*", s=140, c=viz.PALETTE[4], edgecolors="white",
-                       label="候補地（選定）")
+            ax.scatter(sites[new, 0], sites[new, 1], marker="*", s=320, c=viz.PALETTE[4], edgecolors="black",
+                       linewidths=0.8, zorder=5, label="候補地（選定）")
         viz.map_axes(ax)
         ax.set_title(f"{title}\n{radius:g}分以内カバー率 {sol['coverage'] * 100:.1f}%", fontsize=11)
-    axes[0].legend(handles=[Line2D([], [], marker="^", linestyle="", color="#1f2937", label="既存署所"),
-                            Line2D([], [], marker="*", linestyle="", color=viz.PALETTE[4], markersize=12,
-                                   label="候補地（選定）"),
-                            Line2D([], [], marker="o", linestyle="", color="#1a9850", label=f"{radius:g}分以内"),
-                            Line2D([], [], marker="o", linestyle="", color="#d73027", label=f"{radius:g}分超")],
-                   loc="lower left", fontsize=8, frameon=True)
+    handles = [Line2D([], [], marker="^", linestyle="", color="#1f2937", label="既存署所"),
+               Line2D([], [], marker="*", linestyle="", color=viz.PALETTE[4], markersize=12, label="候補地（選定）"),
+               Line2D([], [], marker=COVERED[1], linestyle="", color=COVERED[0],
+                      label=f"{radius:g}分以内に到着できるメッシュ"),
+               Line2D([], [], marker=NOT_COVERED[1], linestyle="", color=NOT_COVERED[0],
+                      label=f"{radius:g}分を超えるメッシュ")]
+    (spare[0] if len(spare) else axes[0]).legend(handles=handles, loc="center" if len(spare) else "lower left",
+                                                 fontsize=11 if len(spare) else 8, frameon=True)
     viz.north_arrow(axes[-1])
     viz.scale_bar(axes[-1])
     fig.suptitle(f"{city_name} 救急隊の配置：需要メッシュ（円の大きさ＝出動件数、{min_cell}件未満のメッシュは表示せず）"
                  "と到着時間の目安".strip(),
                  fontweight="bold")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 

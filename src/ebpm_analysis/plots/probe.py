@@ -41,16 +41,63 @@ def map_bounds(wards, focus=None, *, pad_m: float = 1500.0, max_share: float = 0
     return f if share < max_share else b
 
 
+def _zoom_box(wards, focus, *, pad_m: float = 800.0, max_share: float = 0.2, trim: float = 0.0):
+    """The box to show enlarged beside a city map: ``focus`` (cells to read, e.g. hot spots) padded by
+    ``pad_m``, when it is under ``max_share`` of the city's box (otherwise the city map is readable as it is);
+    ``None`` when no enlargement helps. ``trim`` > 0 boxes only the central part of ``focus`` (between the
+    ``trim`` and 1 − ``trim`` quantiles of its centres): where most of them lie, leaving scattered ones to the
+    city map."""
+    if focus is None or not len(focus):
+        return None
+    b = wards.total_bounds
+    if trim > 0:
+        c = focus.geometry.centroid
+        lo_x, hi_x = np.quantile(c.x, [trim, 1 - trim])
+        lo_y, hi_y = np.quantile(c.y, [trim, 1 - trim])
+        f = np.array([lo_x - pad_m, lo_y - pad_m, hi_x + pad_m, hi_y + pad_m])
+    else:
+        f = focus.total_bounds + np.array([-pad_m, -pad_m, pad_m, pad_m])
+    w, h = f[2] - f[0], f[3] - f[1]
+    side = max(w, h)   # square-ish, so that the enlarged panel keeps the map's scale in both directions
+    cx, cy = (f[0] + f[2]) / 2, (f[1] + f[3]) / 2
+    f = np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+    share = side * side / max((b[2] - b[0]) * (b[3] - b[1]), 1.0)
+    return f if share < max_share else None
+
+
+def _panels(zoom):
+    """One map, or the city map and an enlarged panel side by side."""
+    if zoom is None:
+        fig, ax = plt.subplots(figsize=(8.5, 7.5))
+        return fig, ax, None
+    fig, (ax, az) = plt.subplots(1, 2, figsize=(14, 7.4), gridspec_kw={"width_ratios": [1, 1]})
+    return fig, ax, az
+
+
+def _enlarged(ax, az, wards, box, title: str = "拡大図（黒い四角の範囲）") -> None:
+    """Frame of the enlarged panel and the box that marks it on the city map."""
+    from matplotlib.patches import Rectangle
+    viz.outline(az, wards, label_col="name", fontsize=9)
+    viz.map_axes(az)
+    az.set_xlim(box[0], box[2])
+    az.set_ylim(box[1], box[3])
+    az.set_title(title, fontsize=11)
+    viz.scale_bar(az)
+    ax.add_patch(Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1], facecolor="none", edgecolor="black",
+                           linewidth=1.2, linestyle="--", zorder=5))
+
+
 def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthetic, fmt="{:.0f}", k=5,
                     cmap=viz.SEQ_CMAP, bins=None, highlight=None, highlight_label=None, integer=False):
     """Classed map of a mesh value (quantile classes or given ``bins``) with ward outlines/names.
 
     Cells are drawn with an edge in their own colour so 125 m cells stay visible at city scale;
-    ``highlight`` (GeoDataFrame) is outlined in black (e.g. Gi* hot spots).
+    ``highlight`` (GeoDataFrame) is outlined in black (e.g. Gi* hot spots) and, when the highlighted cells lie
+    in a small part of the city, shown again enlarged in a second panel (at city scale a 125 m outline is a
+    dot).
     """
     import mapclassify
 
-    fig, ax = plt.subplots(figsize=(8.5, 7.5))
     v = cells[column].astype(float)
     has = v.notna().to_numpy()
     vals = v[has].to_numpy()
@@ -60,22 +107,44 @@ def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthe
     cls = mapclassify.UserDefined(vals, bins=list(bins)).yb if len(vals) else np.array([], int)
     colors = plt.get_cmap(cmap)(np.linspace(0.2, 0.95, len(bins)))
     sub = cells[has]
-    for i in range(len(bins)):
-        part = sub[cls == i]
-        if len(part):
-            part.plot(ax=ax, color=colors[i], edgecolor=colors[i], linewidth=1.2, zorder=2)
-    if highlight is not None and len(highlight):
-        highlight.plot(ax=ax, facecolor="none", edgecolor="black", linewidth=1.6, zorder=3)
+    marked = highlight is not None and len(highlight)
+    box = None
+    if marked:   # the hot spots' box, or where most of them lie when they are spread over the city
+        box = _zoom_box(wards, highlight)
+        box = _zoom_box(wards, highlight, trim=0.15) if box is None else box
+    fig, ax, az = _panels(box)
+
+    def draw(target, edge):
+        for i in range(len(bins)):
+            part = sub[cls == i]
+            if len(part):
+                part.plot(ax=target, color=colors[i], edgecolor=colors[i], linewidth=edge, zorder=2)
+        if marked:
+            highlight.plot(ax=target, facecolor="none", edgecolor="black", linewidth=1.6 if target is ax else 2.2,
+                           zorder=3)
+
+    draw(ax, 1.2)
     _frame(ax, wards, cells)
+    if az is not None:
+        draw(az, 0.3)
+        _enlarged(az=az, ax=ax, wards=wards, box=box)
     lows = [float(np.min(vals)) if len(vals) else 0.0] + [b + (1 if integer else 0) for b in bins[:-1]]
     labels = [fmt.format(bins[i]) if integer and lows[i] == bins[i] else f"{fmt.format(lows[i])}–{fmt.format(bins[i])}"
               for i in range(len(bins))]
     handles = [Patch(color=colors[i], label=labels[i]) for i in range(len(bins))]
-    if highlight is not None and len(highlight):
+    if marked:
         handles.append(Patch(facecolor="none", edgecolor="black", label=highlight_label or "強調"))
-    ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True,
-              framealpha=0.9, fontsize=9)
-    viz.finish_map(ax, title, source, synthetic)
+    if az is None:
+        ax.legend(handles=handles, title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True,
+                  framealpha=0.9, fontsize=9)
+        viz.finish_map(ax, title, source, synthetic)
+    else:
+        fig.legend(handles=handles, title=legend_title, loc="lower center", ncol=len(handles), frameon=True,
+                   fontsize=9, bbox_to_anchor=(0.5, 0.04))
+        viz.finish_map(ax, "市全体", None)
+        fig.suptitle(title, fontsize=13, fontweight="bold")
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.17, wspace=0.05)
+        viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
 
@@ -124,42 +193,74 @@ def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20,
     return fig
 
 
-def spots_map(spots, wards, *, source, synthetic=True, top_n=30, with_accidents=True):
+def spots_map(spots, wards, *, source, synthetic=True, top_n=30, with_accidents=True, labelled=10):
     """Ranked spots by class (mesh cells enlarged to markers so they stay visible at city scale);
-    ``with_accidents=False`` (no police records) leaves the accident class out of the legend title."""
-    fig, ax = plt.subplots(figsize=(8.5, 7.5))
+    ``with_accidents=False`` (no police records) leaves the accident class out of the legend title. The first
+    ``labelled`` ranks are numbered; when they lie in a small part of the city they are numbered on an
+    enlarged second panel, where the numbers do not overlap."""
+    import matplotlib.patheffects as pe
+
+    top = spots.head(labelled)
+    box = _zoom_box(wards, top)
+    fig, ax, az = _panels(box)
     cent = spots.geometry.centroid
-    for cls, color in CLASS_COLORS.items():
-        sel = (spots["class"] == cls).to_numpy()
-        if sel.any():
-            ax.scatter(cent.x[sel], cent.y[sel], s=18 + 3 * np.sqrt(spots.loc[sel, "n_accidents"].to_numpy() + 1) * 6,
-                       color=color, alpha=0.8, edgecolor="white", linewidth=0.5, label=CLASS_LABELS[cls], zorder=3)
-    top = spots.head(top_n)
-    for _, r in top.head(10).iterrows():
-        c = r.geometry.centroid
-        ax.annotate(str(r["rank"]), (c.x, c.y), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=4)
+
+    def draw(target, scale):
+        for cls, color in CLASS_COLORS.items():
+            sel = (spots["class"] == cls).to_numpy()
+            if sel.any():
+                size = (18 + 3 * np.sqrt(spots.loc[sel, "n_accidents"].to_numpy() + 1) * 6) * scale
+                target.scatter(cent.x[sel], cent.y[sel], s=size, color=color, alpha=0.8, edgecolor="white",
+                               linewidth=0.5, label=CLASS_LABELS[cls], zorder=3)
+
+    draw(ax, 1.0)
     _frame(ax, wards, spots)
-    ax.legend(title="箇所の分類（円の大きさ＝事故件数）" if with_accidents else "箇所の分類", loc="upper left",
-              bbox_to_anchor=(1.0, 0.95), frameon=True,
-              framealpha=0.9, fontsize=9)
-    viz.finish_map(ax, "急減速・渋滞・事故を重ねた要対策箇所（地域メッシュ）" if with_accidents
-                   else "急減速・渋滞を重ねた要対策箇所（地域メッシュ）", source, synthetic)
+    label_on = ax if az is None else az
+    if az is not None:
+        draw(az, 2.0)
+        _enlarged(ax=ax, az=az, wards=wards, box=box, title=f"拡大図：上位{len(top)}か所（黒い四角の範囲）")
+    for _, r in top.iterrows():
+        c = r.geometry.centroid
+        label_on.annotate(str(r["rank"]), (c.x, c.y), xytext=(5, 5), textcoords="offset points", fontsize=10,
+                          fontweight="bold", zorder=6, path_effects=[pe.withStroke(linewidth=3, foreground="white")])
+    legend_title = "箇所の分類（円の大きさ＝事故件数）" if with_accidents else "箇所の分類"
+    title = ("急減速・渋滞・事故を重ねた要対策箇所（地域メッシュ）" if with_accidents
+             else "急減速・渋滞を重ねた要対策箇所（地域メッシュ）")
+    if az is None:
+        ax.legend(title=legend_title, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=True, framealpha=0.9,
+                  fontsize=9)
+        viz.finish_map(ax, title, source, synthetic)
+    else:
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, title=legend_title, loc="lower center", ncol=len(handles), frameon=True,
+                   fontsize=9, bbox_to_anchor=(0.5, 0.04))
+        viz.finish_map(ax, "市全体", None)
+        fig.suptitle(title, fontsize=13, fontweight="bold")
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.17, wspace=0.05)
+        viz.source_note(fig, source, synthetic=synthetic)
     return fig
 
 
 def hourly_profile_chart(profile, *, source, synthetic=True, congested_kmh=20):
-    fig, ax1 = plt.subplots(figsize=(8, 4.5))
-    for dt, color in (("weekday", viz.PALETTE[0]), ("holiday", viz.PALETTE[1])):
+    """Share of slow records (%) and mean speed (km/h) by hour, weekdays and holidays: two panels on one time
+    axis (two units never share a value axis), both from zero, legends above the data."""
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True)
+    for dt, color, marker in (("weekday", viz.PALETTE[0], "o"), ("holiday", viz.PALETTE[1], "s")):
         p = profile[profile["day_type"] == dt]
-        ax1.plot(p["hour"], p["share_slow"] * 100, marker="o", ms=3, color=color,
-                 label=f"{DAY_TYPE_JA[dt]}：{congested_kmh:g} km/h以下の割合")
-        ax1.plot(p["hour"], p["mean_speed"], linestyle="--", color=color, alpha=0.7,
-                 label=f"{DAY_TYPE_JA[dt]}：平均速度")
-    ax1.set_xlabel("時台（時）")
-    ax1.set_ylabel("低速記録の割合（%）／平均速度（km/h）")
-    ax1.set_xticks(range(0, 24, 2))
+        ax1.plot(p["hour"], p["share_slow"] * 100, marker=marker, ms=3.5, color=color, label=DAY_TYPE_JA[dt])
+        ax2.plot(p["hour"], p["mean_speed"], marker=marker, ms=3.5, color=color, label=DAY_TYPE_JA[dt])
+    top1 = float(np.nanmax(profile["share_slow"].to_numpy(dtype=float)) * 100) if len(profile) else 1.0
+    ax1.set_ylim(0, max(top1, 1.0) * 1.15)
+    top2 = float(np.nanmax(profile["mean_speed"].to_numpy(dtype=float))) if len(profile) else 1.0
+    ax2.set_ylim(0, max(top2, 1.0) * 1.15)
+    ax1.set_ylabel(f"{congested_kmh:g} km/h以下の\n記録の割合（%）")
+    ax2.set_ylabel("平均速度（km/h）")
+    ax2.set_xlabel("時台（時）")
+    ax2.set_xticks(range(0, 24, 2))
     ax1.set_title("時間帯別の低速記録の割合と平均速度（市全体）")
-    ax1.legend(fontsize=8, ncol=2, loc="upper left")
+    handles, labels = ax1.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=9, frameon=False, bbox_to_anchor=(0.98, 0.99))
+    fig.subplots_adjust(hspace=0.12, top=0.9, bottom=0.15)
     viz.source_note(fig, source, synthetic=synthetic)
     return fig
 

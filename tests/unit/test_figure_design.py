@@ -1,0 +1,52 @@
+"""Figure design rules that a reader depends on (issue 14): no cut bars, colour-blind-safe pairs, panels large
+enough to read. Small inputs, no notebook run."""
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_hex
+from shapely.geometry import box
+
+from ebpm_analysis.plots import counter as pc
+from ebpm_analysis.plots import emergency as pe
+
+matplotlib.use("Agg")
+
+
+def test_erlang_check_puts_every_finite_wait_on_the_axis_and_marks_the_unbounded_one():
+    check = pd.DataFrame({"band": ["0%–50%", "50%–70%", "100%以上"], "observed_mean_wait": [0.4, 2.4, 24.1],
+                          "session_mean_wait": [0.05, 2.9, 23.0], "erlang_mean_wait": [10.8, 289.0, np.inf]})
+    fig = pc.erlang_check(check, source="テスト", synthetic=True)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and not ax.patches   # points on a log axis, no bars to cut
+    lo, hi = ax.get_ylim()
+    assert lo <= 0.1 and hi > 289.0                      # every finite wait inside the axis, none capped
+    drawn = np.concatenate([line.get_ydata() for line in ax.get_lines() if len(line.get_ydata()) > 1])
+    assert np.nanmax(drawn) == 289.0
+    texts = [t.get_text() for t in ax.texts]
+    assert "∞（上限なし）" in texts and "289" in texts and "0.1未満" in texts
+
+
+def test_placement_map_uses_a_colour_blind_safe_pair_and_two_panels_a_row():
+    cells = pd.DataFrame({"x": [0.0, 1000.0, 2000.0, 3000.0], "y": [0.0, 0.0, 1000.0, 1000.0],
+                          "w": [50, 20, 12, 5]})
+    wards = gpd.GeoDataFrame({"name": ["A"]}, geometry=[box(-500, -500, 3500, 1500)], crs="EPSG:6670")
+    sites = np.array([[0.0, 0.0], [2000.0, 1000.0], [3000.0, 0.0]])
+    sols = {name: {"covered": [True, False, True, False], "sites": [0, 2], "coverage": 0.5}
+            for name in ("現状", "追加", "再配置")}
+    fig = pe.placement_map(wards.to_crs("EPSG:6668"), cells, sites, 2, sols, radius=8, source="テスト",
+                           synthetic=True, crs="EPSG:6670", city_name="テスト市", min_cell=10)
+    maps = [ax for ax in fig.axes if ax.collections]
+    assert len(maps) == 3
+    rows = {round(ax.get_position().y0, 2) for ax in maps}
+    assert len(rows) == 2                                # two a row, not three side by side
+    colours = {to_hex(c) for ax in maps for coll in ax.collections for c in coll.get_facecolors()}
+    assert {pe.COVERED[0].lower(), pe.NOT_COVERED[0].lower()} <= colours
+    red_green = {"#1a9850", "#d73027", "#00ff00", "#ff0000"}
+    assert not colours & red_green
+    # the cell under min_cell (5 dispatches) is not drawn
+    points = sum(len(coll.get_offsets()) for ax in maps[:1] for coll in ax.collections
+                 if len(coll.get_facecolors())
+                 and to_hex(coll.get_facecolors()[0]) in (pe.COVERED[0].lower(), pe.NOT_COVERED[0].lower()))
+    assert points == 3
