@@ -243,3 +243,24 @@ def test_plot_functions_record_the_data_they_draw_with_kinds_and_key_numbers():
     assert p["tables"][0]["rows"] == [["a", 3, 1, 0, 0], ["b", 4, 0, 2, 1]] and p["tables"][0]["default"] == "other"
     assert p["keys"] == ["適合 7件", "参考 1件", "注意 2件", "不一致 1件"]
     plt.close("all")
+
+
+def test_workbook_keeps_tables_whose_headers_excel_tables_refuse(tmp_path):
+    """Duplicate or empty column names cannot head an Excel table object: the cells are written without one."""
+    frame = pd.DataFrame([["=1+1", 2, None]], columns=["区", "区", ""])
+    man = downloads.Manifest("s", [downloads.Item(1, "t", "01_t.csv", "データ1", frame, {})])
+    downloads.write_workbook(man, tmp_path / "s.xlsx", {"title": "T", "notes": [], "sources": []})
+    ws = openpyxl.load_workbook(tmp_path / "s.xlsx")["データ1"]
+    assert [c.value for c in ws[downloads.HEADER_ROW]] == ["区", "区", ""]
+    assert [c.value for c in ws[downloads.HEADER_ROW + 1]][:2] == ["'=1+1", 2] and not ws.tables
+
+
+def test_quarto_path_gets_the_same_alt_text_as_fig_alt():
+    from ebpm_analysis.pipeline.render import quarto_alt_options, split_cell_options
+    out = nbformat.v4.new_output("display_data", data={"image/png": "AAAA",
+                                                       viz.FIGURE_MIME: {"tables": [], "keys": ["最大 東区 9.5%"]}})
+    nb = _nb_with([_cell("#| label: fig-a\n#| fig-cap: 題\nplt.show()", [out])])
+    quarto_alt_options(nb)
+    opts, source = split_cell_options(nb.cells[1].source)
+    assert opts == {"label": "fig-a", "fig-cap": "題", "fig-alt": "題。主な数値：最大 東区 9.5%"}
+    assert source == "plt.show()"

@@ -337,12 +337,16 @@ def _write_sheet(wb, it: Item, title_fmt, wrap) -> None:
     for j, c in enumerate(columns):
         ws.set_column(j, j, _width([c, *frame.iloc[:, j].tolist()]))
     data = [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    if data:
+    if data and len(set(columns)) == len(columns) and all(c.strip() for c in columns):
         ws.add_table(top, 0, top + len(data), len(columns) - 1,
                      {"name": f"Table_{it.no:02d}", "style": "Table Style Light 9", "autofilter": False,
                       "columns": [{"header": c} for c in columns], "data": data})
-    else:
-        ws.write_row(top, 0, columns)
+    else:   # an Excel table needs distinct, non-empty headers: the same cells without the table object
+        for j, c in enumerate(columns):
+            ws.write_string(top, j, c)
+        for i, row in enumerate(data, start=1):
+            for j, v in enumerate(row):
+                ws.write(top + i, j, v)
 
 
 def _cell(v):
