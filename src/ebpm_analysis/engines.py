@@ -62,8 +62,14 @@ class Engine:
     def idiv(self, a: str, b: str | int) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def view(self, source, name: str) -> None:  # pragma: no cover - abstract
-        """Make ``source`` queryable as ``name``."""
+    def view(self, source, name: str) -> None:
+        """Make ``source`` queryable as ``name``: Parquet paths or URLs (one, or a list) are opened with
+        :meth:`open_parquet`; anything else goes to the engine's :meth:`_view`."""
+        if _is_paths(source):
+            source = self.open_parquet(source)
+        self._view(source, name)
+
+    def _view(self, source, name: str) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def columns(self, name: str) -> list[str]:  # pragma: no cover - abstract
@@ -77,6 +83,12 @@ class Engine:
 
     def scalar(self, sql: str):
         return self.df(sql).iloc[0, 0]
+
+
+def _is_paths(source) -> bool:
+    """A path or URL, or a non-empty list of them (Parquet files or a dataset folder)."""
+    return isinstance(source, (str, os.PathLike)) or (isinstance(source, list) and bool(source)
+                                                      and isinstance(source[0], (str, os.PathLike)))
 
 
 def _parquet_targets(parquet) -> tuple[list[str], str | None]:
@@ -130,12 +142,9 @@ class DuckDBEngine(Engine):
     def idiv(self, a, b):
         return f"({a} // {b})"
 
-    def view(self, source, name):
+    def _view(self, source, name):
         import duckdb
 
-        if isinstance(source, (str, os.PathLike)) or (isinstance(source, list) and source
-                                                      and isinstance(source[0], (str, os.PathLike))):
-            source = self.open_parquet(source)
         if isinstance(source, duckdb.DuckDBPyRelation):
             source.create_view(name, replace=True)
         else:
@@ -177,11 +186,8 @@ class SparkEngine(Engine):
     def idiv(self, a, b):
         return f"({a} div {b})"
 
-    def view(self, source, name):
-        if isinstance(source, (str, os.PathLike)) or (isinstance(source, list) and source
-                                                      and isinstance(source[0], (str, os.PathLike))):
-            source = self.open_parquet(source)
-        elif isinstance(source, pd.DataFrame):
+    def _view(self, source, name):
+        if isinstance(source, pd.DataFrame):
             source = self.view_frame(source)
         elif not hasattr(source, "createOrReplaceTempView"):
             import pyarrow as pa

@@ -1,5 +1,6 @@
 """Fast ingest path of io/etc2 (issue 16): ISA-L inflate straight from the member's bytes, ZIPs in parallel,
-partition split. Same bytes and rows as zipfile's own reader; damaged members are refused."""
+partition split, the level-6 mesh code stored once. Same bytes and rows as zipfile's own reader; damaged members
+are refused."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from ebpm_analysis.cases import probe as cp
+from ebpm_analysis.engines import frames_equal
 from ebpm_analysis.errors import InputFileError
 from ebpm_analysis.io import etc2
 from ebpm_analysis.synth import probe as sp
@@ -69,12 +72,29 @@ def test_parallel_ingest_equals_reader_and_keeps_zip_order(tmp_path):
 def test_split_by_partition_month_and_mesh():
     t = pa.table({"gps_time": [20251031235959, 20251101000001, 20251101000002],
                   "lat": [32.80, 32.80, 33.40], "lon": [130.70, 130.70, 130.70]})
-    parts = dict(etc2._split_by_partition(t, "1-2"))
+    t2, keys = etc2._with_mesh(t, "1-2")
+    assert t2["mesh6"].to_pylist() == cp.mesh_code(t["lat"], t["lon"], 6).tolist()
+    parts = dict(etc2._split_by_partition(t2, keys))
     assert sorted(parts) == [202510 * 10**6 + 493015, 202511 * 10**6 + 493015, 202511 * 10**6 + 503005]
     assert [parts[k].num_rows for k in sorted(parts)] == [1, 1, 1]
-    one = pa.table({"gps_time": [20251006070000] * 2, "lat": [32.8] * 2, "lon": [130.7] * 2})
-    ((k, part),) = list(etc2._split_by_partition(one, "1-2"))
+    one = pa.table({"gps_time": [202510060700] * 2, "lat": [32.8] * 2, "lon": [130.7] * 2})  # 12-digit time
+    one, keys = etc2._with_mesh(one, "1-2")
+    ((k, part),) = list(etc2._split_by_partition(one, keys))
     assert part is one and k == 202510 * 10**6 + 493015
+
+
+def test_ingest_stores_the_level6_mesh_code_and_queries_use_it(tmp_path):
+    sp.generate(tmp_path / "d", seed=3, n_rows=20_000)
+    res = etc2.ingest(tmp_path / "d" / "positions", tmp_path / "pq", "1-2")
+    got = pd.concat([pd.read_parquet(f) for f in res.parquet], ignore_index=True)
+    assert got["mesh6"].dtype == "int64"
+    assert (got["mesh6"].to_numpy() == cp.mesh_code(got["lat"], got["lon"], 6)).all()
+    frame = got.drop(columns=["mesh6"])  # without the stored code the SQL computes it from lat/lon
+    for level in (3, 5, 6):
+        a = cp.aggregate_positions(res.dataset, level=level)
+        b = cp.aggregate_positions(frame, level=level)
+        assert not frames_equal(a, b, ["mesh", "day_type", "hour"], rtol=1e-12), level
+        assert a["mesh"].str.len().eq({3: 8, 5: 10, 6: 11}[level]).all()
 
 
 def test_error_in_one_zip_of_many_names_it_and_leaves_no_partial_files(tmp_path):
