@@ -47,7 +47,7 @@ run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [CITY=16201] 
 	$(EBPM) run $(NB) --params $(or $(PARAMS),default) $(if $(CITY),--city $(CITY))
 
 test: $(STAMP) ## Run all tests: unit tests, nbval over notebooks/, and every notebook through the CLI
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=40
 
 test-fast: $(STAMP) ## Unit tests only (no notebook execution)
 	$(BIN)/pytest -n 2 --dist loadfile -m "not notebooks" tests/unit

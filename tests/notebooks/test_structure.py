@@ -108,3 +108,16 @@ def test_template_has_the_report_skeleton():
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for call in ("viz.setup()", "report.md(", "report.kpis(", "report.logic_model(", "report.bullets("):
         assert call in code, f"the template shows how to use {call}"
+
+
+def test_nbval_runs_the_notebooks_at_the_small_sizes_right_after_the_parameters_cell():
+    """tests/conftest.py: nbval's run of notebooks/ uses the national sample's small sizes (the default sizes
+    run in test_run_all); the committed notebook itself is unchanged."""
+    import nbval.plugin
+
+    path = P.notebook_path("03_probe_slowdowns")
+    nb = nbval.plugin.nbformat.read(str(path), as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    assert nb.cells[at + 1].metadata["tags"] == ["injected-parameters"]
+    assert "n_rows = 30000" in nb.cells[at + 1].source
+    assert len(nbformat.read(path, as_version=4).cells) == len(nb.cells) - 1

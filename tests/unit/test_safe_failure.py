@@ -2,6 +2,7 @@
 no temporary or partial file and keeps the previous report and exports (data/processed); parameters that would
 scatter outputs are refused."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,28 @@ def test_exports_replace_the_previous_ones_only_when_the_run_succeeds(tmp_path):
     assert run(n=2).status == "ok"
     assert (out / "rows.csv").read_text(encoding="utf-8-sig").split() == ["i", "0", "1"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["fixture"]
+
+
+def test_a_run_removes_staging_folders_of_killed_runs_but_not_of_running_ones(tmp_path):
+    """SIGKILL leaves a run no chance to clean up: the next run of the same output folder removes the staging
+    and replaced folders of processes that no longer exist, and leaves those of a run still going."""
+    import subprocess
+    import sys
+
+    from ebpm_analysis.pipeline import execute
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    final = tmp_path / "processed" / "02_dental_checkups"
+    final.mkdir(parents=True)
+    (final / "keep.csv").write_text("a\n1\n", encoding="utf-8")
+    orphans = [tmp_path / "processed" / f".02_dental_checkups.staging-{dead.pid}-abc",
+               tmp_path / "processed" / f".02_dental_checkups.old-{dead.pid}-123"]
+    live = tmp_path / "processed" / f".02_dental_checkups.staging-{os.getppid()}-xyz"   # a running process
+    other = tmp_path / "processed" / f".02_dental_checkups_x.staging-{dead.pid}-abc"   # another notebook's
+    for f in (*orphans, live, other):
+        f.mkdir()
+        (f / "part.csv").write_text("x", encoding="utf-8")
+    with execute._staged_output(final) as stage:
+        assert stage.folder.name.startswith(f".02_dental_checkups.staging-{os.getpid()}-")
+    assert not any(f.exists() for f in orphans)
+    assert live.exists() and other.exists() and (final / "keep.csv").exists()

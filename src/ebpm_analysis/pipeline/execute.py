@@ -477,7 +477,8 @@ class _Stage:
         self.folder = None
         if final is not None:
             final.parent.mkdir(parents=True, exist_ok=True)
-            self.folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+            _sweep_orphans(final)
+            self.folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-{os.getpid()}-", dir=final.parent))
 
     @property
     def env(self) -> dict[str, str]:
@@ -513,6 +514,33 @@ class _Stage:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+def _sweep_orphans(final: Path) -> list[Path]:
+    """Remove the staging and replaced folders beside ``final`` left by runs that were killed outright (SIGKILL,
+    power loss: no clean-up ran). Their names carry the process id; a folder whose process still runs belongs to
+    a concurrent run and stays. Returns the folders removed."""
+    import re
+    gone = []
+    for f in final.parent.glob(f".{final.name}.*"):
+        m = re.fullmatch(rf"\.{re.escape(final.name)}\.(?:staging|old)-(\d+)-.*", f.name)
+        if not m or not f.is_dir() or _alive(int(m.group(1))):
+            continue
+        shutil.rmtree(f, ignore_errors=True)
+        gone.append(f)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        return True
+    return True
 
 
 def _umask() -> int:
