@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from ebpm_analysis.errors import ParameterError
@@ -82,3 +83,19 @@ def test_every_params_file_validates_against_its_notebook():
             P.validate(P.notebook_path(name), P.load_params_file(P.params_file(name, variant)))
             checked += 1
     assert checked >= len(P.list_notebooks())
+
+
+def test_a_parameter_set_title_note_is_not_a_parameter_and_names_the_report(tmp_path):
+    """notebooks/params/01_census_commuting/estat_table.yml says in the title that it reads e-Stat tables: the
+    report is not titled like the default one (issue 14); the note is never passed to the notebook."""
+    from ebpm_analysis.pipeline import execute
+    run = execute.resolve_run("01_census_commuting", "estat_table")
+    assert run["title_note"] == "e-Stat の集計表から" and P.TITLE_NOTE not in run["values"]
+    assert execute.resolve_run("01_census_commuting")["title_note"] is None
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell('---\ntitle: "熊本市 市内従業率"\n---')])
+    assert execute.mark_title_note(nb, run["title_note"])["title"] == "熊本市 市内従業率（e-Stat の集計表から）"
+    assert "（e-Stat の集計表から）" in nb.cells[0].source
+    bad = tmp_path / "bad.yml"
+    bad.write_text("title_note: 3\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="title_note"):
+        P.title_note(bad)

@@ -216,6 +216,24 @@ def fill_front_matter(nb, values: dict, data_nature: str | None = None) -> dict 
     return parse_front_matter(nb)
 
 
+def _noted(title: str, note: str | None) -> str:
+    return f"{title}（{note.strip()}）" if note else title
+
+
+def mark_title_note(nb, note: str | None) -> dict | None:
+    """The executed notebook's title gains the parameter set's title note (:data:`.params.TITLE_NOTE`); returns
+    the new front matter (None when the set has no note)."""
+    if not note:
+        return None
+    import yaml
+    fm = parse_front_matter(nb)
+    if not fm:
+        return None
+    fm["title"] = _noted(fm.get("title", ""), note)
+    nb.cells[0].source = "---\n" + yaml.safe_dump(fm, allow_unicode=True, sort_keys=False) + "---"
+    return fm
+
+
 def mark_audience(nb, audience: str) -> dict | None:
     """An internal run's executed notebook says 庁内限り in its title (front matter, for Quarto and nbconvert)
     and in a banner cell at the top; returns the new front matter (None for a public run: nothing changes)."""
@@ -264,6 +282,7 @@ def resolve_run(name: str, variant: str = "default", overrides: list[str] | dict
     profile = cities.profile(city) if city else None
     values = profile.values_for(nb_path) if profile else {}
     values |= P.load_params_file(params_path) if params_path else {}
+    title_note = P.title_note(params_path)   # not a parameter: words the report's title gains
     if isinstance(overrides, dict):
         typed = dict(overrides)
     else:
@@ -282,7 +301,7 @@ def resolve_run(name: str, variant: str = "default", overrides: list[str] | dict
         raise
     return {"nb_path": nb_path, "name": name, "params_path": params_path, "variant": variant_name,
             "values": values, "overrides": typed, "city": profile.code if profile else None, "profile": profile,
-            "audience": audience,
+            "audience": audience, "title_note": title_note,
             "stem": stem, "command": reproduce_command(name, variant_name, params_path,
                                                         profile.code if profile else None, typed)}
 
@@ -322,7 +341,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
     all_params = {k: p.default for k, p in spec.items()} | values
     src_nb = nbformat.read(nb_path, as_version=4)
     fm = fill_front_matter(src_nb, all_params) or parse_front_matter(src_nb)
-    fm = fm | {"title": A.mark_title(fm.get("title", name), run["audience"])}
+    fm = fm | {"title": A.mark_title(_noted(fm.get("title", name), run["title_note"]), run["audience"])}
     layout.executed_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc).astimezone()
     t0 = time.perf_counter()
@@ -379,6 +398,7 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
         files_read = sorted(read.items())
         nb = nbformat.read(tmp_nb, as_version=4)
         fm = fill_front_matter(nb, all_params, prov["data_nature"]) or fm   # the subtitle says real or synthetic
+        fm = mark_title_note(nb, run["title_note"]) or fm
         fm = mark_audience(nb, run["audience"]) or fm
         refs = wording.internal_references(nb, spec)
         if refs:   # a build check (issue 14): the reader cannot open repository files or know parameter names

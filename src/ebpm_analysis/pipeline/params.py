@@ -117,7 +117,13 @@ def inspect_parameters(nb_path: Path) -> dict[str, Parameter]:
     return out
 
 
-def load_params_file(path: Path) -> dict[str, Any]:
+#: The key of a parameter set (notebooks/params/<nb>/<set>.yml) that is not a parameter but words the report's
+#: title gains in parentheses, so that two reports of one notebook are told apart by their titles
+#: (``title_note: e-Stat の集計表から`` in the estat_table set of 01).
+TITLE_NOTE = "title_note"
+
+
+def _read_params_file(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
@@ -125,6 +131,24 @@ def load_params_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParameterError(str(path), "is not a mapping", expected="key: value lines")
     return data
+
+
+def load_params_file(path: Path) -> dict[str, Any]:
+    """The parameters of a parameter set (its :data:`TITLE_NOTE`, not a parameter, left out)."""
+    data = _read_params_file(path)
+    data.pop(TITLE_NOTE, None)
+    return data
+
+
+def title_note(path: Path | None) -> str | None:
+    """The parameter set's :data:`TITLE_NOTE` (None without one)."""
+    if path is None:
+        return None
+    note = _read_params_file(path).get(TITLE_NOTE)
+    if note is not None and (not isinstance(note, str) or not note.strip()):
+        raise ParameterError(f"{path}: {TITLE_NOTE}", f"got {note!r}",
+                             expected="a short text the title gains, e.g. e-Stat の集計表から")
+    return note.strip() if note else None
 
 
 def _type_ok(value: Any, default: Any) -> bool:
