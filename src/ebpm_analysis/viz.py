@@ -161,8 +161,11 @@ def source_note(fig, text: str, synthetic: bool = False) -> None:
         x = fig.bbox.x0 + 0.01 * fig.bbox.width
         return Bbox.from_extents(x, y, x + 1, y + 1)
 
+    # a wide figure is scaled down to the report's width: its note grows with it so that it is read at about
+    # the size of an 8-pt note on a figure of 9 inches (one of 14 inches was ~7 px high on screen)
+    size = 8 * max(1.0, fig.get_figwidth() / 9.0)
     ann = Annotation(note, xy=(0, 0), xycoords=anchor, xytext=(0, -4), textcoords="offset points",
-                     ha="left", va="top", fontsize=8, color="#444444", wrap=True)
+                     ha="left", va="top", fontsize=size, color="#444444", wrap=True)
     ann.set_figure(fig)
     fig.texts.append(ann)  # a figure-level text: drawn with the figure, outside every axes' extent
 

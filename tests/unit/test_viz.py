@@ -57,3 +57,16 @@ def test_few_areas_get_a_colour_bar():
     cbar_axes = [a for a in fig.axes if a is not ax]
     assert len(cbar_axes) == 1 and cbar_axes[0].get_ylabel() == "率（%）"
     plt.close(fig)
+
+
+def test_source_note_of_a_wide_figure_grows_with_it():
+    """A 14-inch figure is shown scaled to the report's width: its note is drawn larger in proportion."""
+    viz.setup()
+    sizes = {}
+    for width in (8, 14):
+        fig = plt.figure(figsize=(width, 4))
+        fig.add_subplot().plot([0, 1], [0, 1])
+        viz.source_note(fig, "試験")
+        sizes[width] = fig.texts[-1].get_fontsize()
+        plt.close(fig)
+    assert sizes[8] == 8 and abs(sizes[14] - 8 * 14 / 9) < 1e-9
