@@ -49,6 +49,9 @@ NATURE_TEXT = {
 
 #: The mime type under which a report table's data and column kinds travel in the executed notebook.
 TABLE_MIME = "application/vnd.ebpm.table+json"
+#: The mime type under which a displayed figure's recorded data and key numbers travel beside its image
+#: (:func:`ebpm_analysis.viz.figure_data`; the renderer makes the alt text from them, the pipeline the downloads).
+FIGURE_MIME = "application/vnd.ebpm.figure+json"
 #: The mime type under which a logic model's KPI rows (label, value as shown, how it is measured) travel in the
 #: executed notebook, for the KPI register (:mod:`ebpm_analysis.pipeline.kpi`; dropped by the renderer).
 KPI_MIME = "application/vnd.ebpm.kpi+json"

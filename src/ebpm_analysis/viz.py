@@ -10,6 +10,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic and makes it the default)
 
+from .report import FIGURE_MIME
+
 PALETTE = ["#1f5a96", "#d9822b", "#3a8f5c", "#b8433c", "#7a5ea8", "#8c6d46", "#c7579b", "#6b7280"]
 SEQ_CMAP = "YlOrRd"
 SYNTHETIC_NOTE = "※合成データ（実データではありません）"
@@ -48,10 +50,9 @@ def setup() -> None:
     register_figure_formatter()
 
 
-#: The mime type under which a displayed figure's recorded data and key numbers travel in the executed notebook
-#: (beside its image/png): the renderer makes the alt text from them and the pipeline offers the data as a
-#: download (:mod:`ebpm_analysis.pipeline.downloads`). Dropped from the page like every non-display mime type.
-FIGURE_MIME = "application/vnd.ebpm.figure+json"
+# FIGURE_MIME (imported above from report): the mime type under which a displayed figure's recorded data and key
+# numbers travel in the executed notebook beside its image/png; the renderer makes the alt text from them and the
+# pipeline offers the data as a download (ebpm_analysis.pipeline.downloads).
 _FIGURE_ATTR = "_ebpm_figure_data"
 
 

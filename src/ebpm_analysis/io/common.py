@@ -534,11 +534,11 @@ def _write_sidecar(df: pd.DataFrame, path: Path, kinds, index: bool) -> None:
     remove a stale one when the table is written without a declaration."""
     import json
 
-    from ..stats.disclosure import Schema
     side = sidecar_path(path)
     if kinds is None:
         side.unlink(missing_ok=True)
         return
+    from ..stats.disclosure import Schema  # (imports scipy: only for a declared table)
     columns = ([*(n for n in df.index.names if n is not None)] if index else []) + list(df.columns)
     try:
         decl = Schema.of(kinds).to_json(columns)

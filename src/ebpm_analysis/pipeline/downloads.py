@@ -120,10 +120,9 @@ def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
     """The table and figure-data payloads of the outputs the report shows, in page order:
     ``(kind, payload, figure number text, key)`` with kind ``"table"`` or ``"figure"``. Visibility is decided by the
     renderer's own preprocessor (Quarto options and tags), on a copy."""
-    from ..report import TABLE_MIME
-    from ..viz import FIGURE_MIME
+    from ..report import FIGURE_MIME, TABLE_MIME
     from .render import QuartoOptionsPreprocessor, parse_front_matter
-    work = copy.deepcopy(nb)
+    work = _skeleton(nb)
     fm = parse_front_matter(work)
     ex = fm.get("execute", {}) if isinstance(fm.get("execute"), dict) else {}
     pre = QuartoOptionsPreprocessor(defaults={k: ex[k] for k in ("output",) if k in ex})
@@ -144,8 +143,32 @@ def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
     return out
 
 
+def _skeleton(nb):
+    """A copy of the notebook with what visibility depends on (sources, tags, which outputs exist) and only the
+    table/figure-data payloads of the outputs: copying a report's megabytes of images would cost seconds."""
+    from ..report import FIGURE_MIME, TABLE_MIME
+    keep = (TABLE_MIME, FIGURE_MIME)
+    cells = []
+    for cell in nb.cells:
+        c = nbformat.from_dict({"cell_type": cell.cell_type, "source": cell.source,
+                                "metadata": copy.deepcopy(dict(cell.get("metadata", {})))})
+        if cell.cell_type == "code":
+            c["outputs"] = [nbformat.from_dict({"output_type": o.get("output_type"), "name": o.get("name"),
+                                                "data": {k: v for k, v in o.get("data", {}).items() if k in keep},
+                                                "metadata": {}})
+                            for o in cell.get("outputs", [])]
+        cells.append(c)
+    return nbformat.from_dict({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
 def _payload(p):
     return json.loads(p) if isinstance(p, str) else p
+
+
+def _needs_rules(decl: dict) -> bool:
+    """Whether a declaration has a person count (the only kind the table rules hide on their own)."""
+    kinds = [k if isinstance(k, dict) else {"kind": k} for k in decl.get("kinds", {}).values()]
+    return any(k.get("kind") == "person_count" for k in kinds) or decl.get("default") == "person_count"
 
 
 def plan(nb, stem: str) -> Manifest:
@@ -160,8 +183,8 @@ def plan(nb, stem: str) -> Manifest:
         frame, decl = _frame(payload), _decl(payload)
         if kind == "figure":
             caption = f"{fig}のデータ" + (f"（{caption}）" if caption else "")
-            if public and decl.get("kinds"):   # a plot function's frame: the table rules apply before it leaves
-                from ..stats import disclosure as D
+            if public and _needs_rules(decl):   # a plot function's frame: the table rules apply before it leaves
+                from ..stats import disclosure as D  # (imports scipy: only when there is something to hide)
                 frame = D.suppress_table(frame, D.Schema(kinds=decl["kinds"]), min_cell)
         caption = {"KPI": "主な指標（KPI）"}.get(caption, caption) or f"表{no}"
         items.append(Item(no, caption, f"{no:02d}_{_safe_name(caption)}.csv", f"データ{no}", frame, decl,
@@ -219,18 +242,10 @@ def cover_facts(nb) -> dict:
 def sources(inputs: list[dict]) -> list[tuple[str, str, str]]:
     """(source and attribution, licence, time covered) of each dataset the run read, once each: real files
     from their data-catalog entry, generated files as synthetic."""
-    from ..io.catalog import load_catalog
-    from ..provenance import suspended
-    with suspended():
-        try:
-            catalog = load_catalog()
-        except Exception:   # noqa: BLE001 - a broken catalog must not stop the downloads; 00 reports it
-            catalog = []
-    by_folder = {}
-    for e in catalog:
-        parts = Path(str(e.get("path", ""))).parts
-        if len(parts) >= 3 and parts[:2] == ("data", "raw"):
-            by_folder.setdefault(parts[2], e)
+    wanted = {Path(i.get("path", "")).parts[2] for i in inputs
+              if i.get("nature") != "synthetic" and Path(i.get("path", "")).parts[:2] == ("data", "raw")
+              and len(Path(i.get("path", "")).parts) >= 3}
+    by_folder = _catalog_heads(wanted) if wanted else {}
     out, seen = [], set()
     for i in inputs:
         parts = Path(i.get("path", "")).parts
@@ -247,6 +262,29 @@ def sources(inputs: list[dict]) -> list[tuple[str, str, str]]:
         if row not in seen:
             seen.add(row)
             out.append(row)
+    return out
+
+
+def _catalog_heads(folders: set[str]) -> dict[str, dict]:
+    """The catalog entries (title, source, licence, time covered; not the column list) of the datasets in the
+    given ``data/raw`` folders. Only the part of each YAML file before ``columns:`` is parsed (the column lists
+    are most of the catalog and reading them all costs seconds per run); the data catalog report (00) checks the
+    entries themselves."""
+    import yaml
+
+    from .. import paths
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    out = {}
+    for f in sorted(paths.CATALOG_DIR.glob("*.yml")):
+        text = f.read_text(encoding="utf-8")
+        head = re.split(r"(?m)^columns:", text, maxsplit=1)[0]
+        try:
+            entry = yaml.load(head, Loader=loader)   # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            continue
+        parts = Path(str((entry or {}).get("path", ""))).parts if isinstance(entry, dict) else ()
+        if len(parts) >= 3 and parts[:2] == ("data", "raw") and parts[2] in folders:
+            out.setdefault(parts[2], entry)
     return out
 
 
@@ -387,8 +425,7 @@ def section_html(man: Manifest) -> str:
 def add_links(nb, man: Manifest) -> None:
     """Put the download links into a notebook the renderer has preprocessed (only shown cells left): a link
     after each table output and at the end of each figure cell, and the list before the glossary/provenance."""
-    from ..report import TABLE_MIME
-    from ..viz import FIGURE_MIME
+    from ..report import FIGURE_MIME, TABLE_MIME
     items = {it.key: it for it in man.items}
     for cell in nb.cells:
         if cell.cell_type != "code":

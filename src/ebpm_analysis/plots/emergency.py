@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from .. import viz
+from ..stats import disclosure as D
 
 #: Coverage colours of the placement map: blue and orange of the Okabe–Ito set (told apart with every common
 #: colour-vision deficiency, unlike red/green); (colour, marker)
@@ -70,6 +72,16 @@ def profiles(hourly, weekday, share: dict, *, source: str, synthetic: bool, day_
     fig.suptitle(f"{city_name} 救急出動の時間帯・曜日パターン".strip(), fontweight="bold")
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)
+    by_hour = pd.DataFrame({"覚知時刻（時）": hourly["hour"].to_numpy(),
+                            "全出動に占める割合（%）": hourly["share"].to_numpy(dtype=float) * 100})
+    by_day = pd.DataFrame({"曜日": weekday["day"].to_numpy(), "1日平均件数の全日平均との差（%）": diff})
+    viz.figure_data(fig, by_hour, caption="時間帯別の割合", kinds={"覚知時刻（時）": D.LABEL,
+                                                                   "全出動に占める割合（%）": D.OTHER},
+                    keys=viz.extremes(by_hour.assign(時=by_hour["覚知時刻（時）"].astype(str) + "時台"), "時",
+                                      "全出動に占める割合（%）", "%"))
+    viz.figure_data(fig, by_day, caption="曜日別の差",
+                    kinds={"曜日": D.LABEL, "1日平均件数の全日平均との差（%）": D.OTHER},
+                    keys=viz.extremes(by_day, "曜日", "1日平均件数の全日平均との差（%）", "%", "{:+.1f}"))
     return fig
 
 
@@ -112,6 +124,16 @@ def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthet
                               label="延伸と判定（多重検定補正後）"),
                        Line2D([], [], marker="o", linestyle="", color="#9ca3af", label="判定なし")], loc="lower right")
     viz.source_note(fig, source, synthetic=synthetic)
+    shown = d.iloc[::-1]
+    data = pd.DataFrame({"地区": [names.get(c, c) for c in shown["district_code"]],
+                         "伸び（市全体との差、分/年）": shown["excess_min_per_year"].to_numpy(dtype=float),
+                         "95%区間下限": (shown["excess_min_per_year"] - 1.96 * shown["se"]).to_numpy(dtype=float),
+                         "95%区間上限": (shown["excess_min_per_year"] + 1.96 * shown["se"]).to_numpy(dtype=float),
+                         "延伸と判定": np.where(shown["flagged"], "はい", "いいえ")})
+    viz.figure_data(fig, data, caption="地区別の現着所要時間の伸び",
+                    kinds={"地区": D.LABEL, "延伸と判定": D.LABEL} | dict.fromkeys(list(data.columns[1:4]), D.OTHER),
+                    keys=[f"延伸と判定 {int(shown['flagged'].sum())}地区"]
+                    + viz.extremes(data, "地区", "伸び（市全体との差、分/年）", "分/年", "{:+.2f}")[:1])
     return fig
 
 
@@ -130,6 +152,14 @@ def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic
     ax.set_title(f"{city_name} 日別救急出動件数の実績と今後12か月の予測".strip())
     ax.legend(loc="upper left", ncol=2, fontsize=9)
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"日付": pd.to_datetime(fc["date"]).dt.strftime("%Y-%m-%d"),
+                         "予測（件/日）": fc["forecast"].to_numpy(dtype=float),
+                         "95%区間下限（件/日）": fc["lo"].to_numpy(dtype=float),
+                         "95%区間上限（件/日）": fc["hi"].to_numpy(dtype=float)})
+    keys = [f"直近1年の実績 平均 {h['count'].tail(365).mean():,.1f}件/日",
+            f"予測 平均 {data['予測（件/日）'].mean():,.1f}件/日"] if len(h) and len(data) else []
+    viz.figure_data(fig, data, caption="日別の予測（期待値と95%区間）",
+                    kinds={"日付": D.LABEL} | dict.fromkeys(list(data.columns[1:]), D.OTHER), keys=keys)
     return fig
 
 
@@ -199,4 +229,10 @@ def scenario_chart(sc, *, source: str, synthetic: bool, city_name: str = ""):
     ax.set_xlabel("年")
     ax.set_title(f"{city_name} 高齢化シナリオ：年齢別出動率を据え置いた場合の件数".strip())
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"年": sc["year"].astype(str).to_numpy(),
+                         "救急出動件数（件/年）": sc["dispatches"].to_numpy(dtype=float),
+                         "65歳以上の割合（%）": sc["share65"].to_numpy(dtype=float) * 100})
+    viz.figure_data(fig, data, caption="高齢化シナリオの件数", kinds={"年": D.LABEL, "救急出動件数（件/年）": D.OTHER,
+                                                                   "65歳以上の割合（%）": D.OTHER},
+                    keys=[f"{y}年 {v:,.0f}件" for y, v in zip(data["年"], data["救急出動件数（件/年）"], strict=True)])
     return fig

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.patches import Patch
 
 from .. import viz
 from ..jpcalendar import DAY_TYPE_JA
+from ..stats import disclosure as D
 
 CLASS_COLORS = {"known_danger": "#b8433c", "latent_risk": "#d9822b", "congestion_only": "#1f5a96"}
 CLASS_LABELS = {"known_danger": "既知の危険箇所（事故多発）", "latent_risk": "潜在的危険箇所（急減速多発・事故少）",
@@ -262,6 +264,15 @@ def hourly_profile_chart(profile, *, source, synthetic=True, congested_kmh=20):
     fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=9, frameon=False, bbox_to_anchor=(0.98, 0.99))
     fig.subplots_adjust(hspace=0.12, top=0.9, bottom=0.15)
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"日種": profile["day_type"].map(DAY_TYPE_JA).to_numpy(),
+                         "時台（時）": profile["hour"].to_numpy(),
+                         f"{congested_kmh:g} km/h以下の割合（%）": profile["share_slow"].to_numpy(dtype=float) * 100,
+                         "平均速度（km/h）": profile["mean_speed"].to_numpy(dtype=float)})
+    slow = f"{congested_kmh:g} km/h以下の割合（%）"
+    viz.figure_data(fig, data, caption="時間帯別の低速記録の割合と平均速度",
+                    kinds={"日種": D.LABEL, "時台（時）": D.LABEL, slow: D.OTHER, "平均速度（km/h）": D.OTHER},
+                    keys=viz.extremes(data.assign(時=data["日種"] + data["時台（時）"].astype(str) + "時台"), "時",
+                                      slow, "%")[:1])
     return fig
 
 
@@ -279,6 +290,12 @@ def accident_hour_chart(hour_night, *, source):
     ax.set_title("時間帯別の人身事故件数（昼夜別）")
     ax.legend(title="昼夜（本票の区分）")
     viz.source_note(fig, source)
+    data = h.reset_index().rename(columns={"hour": "発生時台（時）"})
+    data = data.assign(計=data.drop(columns="発生時台（時）").sum(axis=1))
+    viz.figure_data(fig, data, caption="時間帯別の人身事故件数（昼夜別）",
+                    kinds=D.public_records("police records", **{"発生時台（時）": D.LABEL}),
+                    keys=viz.extremes(data.assign(時=data["発生時台（時）"].astype(str) + "時台"), "時", "計", "件",
+                                      "{:,.0f}")[:1])
     return fig
 
 
@@ -293,6 +310,15 @@ def accident_trend_chart(by_group, names: dict, *, source, area_word: str = "区
     ax.set_title(f"{area_word}別の人身事故件数の推移")
     ax.legend(ncol=3, fontsize=9)
     viz.source_note(fig, source)
+    data = by_group.copy()
+    data.columns = [f"{c}年（件）" for c in data.columns]
+    data = data.reset_index(drop=True).assign(**{area_word: [str(names.get(c, c)) for c in by_group.index]})
+    data = data[[area_word, *data.columns[:-1]]]
+    totals = by_group.sum(axis=0)
+    keys = [f"合計 {totals.index[0]}年 {totals.iloc[0]:,.0f}件 → {totals.index[-1]}年 {totals.iloc[-1]:,.0f}件"] \
+        if len(totals) > 1 else []
+    viz.figure_data(fig, data, caption=f"{area_word}別の人身事故件数の推移",
+                    kinds=D.public_records("police records", **{area_word: D.LABEL}), keys=keys)
     return fig
 
 
@@ -307,4 +333,10 @@ def accident_type_chart(types, *, source):
     ax.set_xlim(0, t["n"].max() * 1.3)
     ax.set_title("事故類型別の人身事故件数")
     viz.source_note(fig, source)
+    data = pd.DataFrame({"事故類型": types["accident_type"].to_numpy(), "事故件数（件）": types["n"].to_numpy(),
+                         "割合（%）": types["share"].to_numpy(dtype=float) * 100})
+    viz.figure_data(fig, data, caption="事故類型別の人身事故件数",
+                    kinds={"事故類型": D.LABEL, "事故件数（件）": D.PUBLIC, "割合（%）": D.share("事故件数（件）")},
+                    keys=[f"{r['事故類型']} {r['事故件数（件）']:,}件（{r['割合（%）']:.1f}%）"
+                          for _, r in data.sort_values("事故件数（件）", ascending=False).head(2).iterrows()])
     return fig
