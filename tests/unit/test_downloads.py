@@ -264,3 +264,36 @@ def test_quarto_path_gets_the_same_alt_text_as_fig_alt():
     opts, source = split_cell_options(nb.cells[1].source)
     assert opts == {"label": "fig-a", "fig-cap": "題", "fig-alt": "題。主な数値：最大 東区 9.5%"}
     assert source == "plt.show()"
+
+
+def test_emergency_and_probe_plots_record_their_data():
+    from ebpm_analysis.plots import emergency as pe
+    from ebpm_analysis.plots import probe as pp
+    types = pd.DataFrame({"accident_type": ["車両相互", "人対車両"], "n": [120, 30], "share": [0.8, 0.2]})
+    p = viz.figure_payload(pp.accident_type_chart(types, source="x"))
+    assert p["tables"][0]["rows"] == [["車両相互", 120, 80.0], ["人対車両", 30, 20.0]]
+    assert p["tables"][0]["kinds"]["事故件数（件）"] == {"kind": "public_count"}
+    assert p["keys"] == ["車両相互 120件（80.0%）", "人対車両 30件（20.0%）"]
+    by = pd.DataFrame({2019: [5, 7], 2021: [3, 9]}, index=["43101", "43102"])
+    p = viz.figure_payload(pp.accident_trend_chart(by, {"43101": "中央区"}, source="x"))
+    assert p["tables"][0]["rows"] == [["中央区", 5, 3], ["43102", 7, 9]] and p["tables"][0]["default"] == "public_count"
+    assert p["keys"] == ["合計 2019年 12件 → 2021年 12件"]
+    profile = pd.DataFrame({"day_type": ["weekday", "holiday", "weekday"], "hour": [7, 7, 8],
+                            "share_slow": [0.1, 0.2, 0.071], "mean_speed": [30.0, 25.0, 20.0]})
+    p = viz.figure_payload(pp.hourly_profile_chart(profile, source="x"))
+    assert p["keys"] == ["最大 土日祝7時台 20.0%"] and p["tables"][0]["rows"][2] == ["平日", 8, 7.1, 20.0]
+    sc = pd.DataFrame({"year": [2024, 2030], "dispatches": [40000.0, 45321.4], "share65": [0.6, 0.65]})
+    p = viz.figure_payload(pe.scenario_chart(sc, source="x", synthetic=True))
+    assert p["tables"][0]["rows"] == [["2024", 40000.0, 60.0], ["2030", 45321.4, 65.0]]
+    assert p["keys"] == ["2024年 40,000件", "2030年 45,321件"]
+    hourly = pd.DataFrame({"hour": range(24), "share": [0.02] * 23 + [0.54]})
+    weekday = pd.DataFrame({"day": ["月", "火"], "index_vs_mean": [1.05, 0.95]})
+    p = viz.figure_payload(pe.profiles(hourly, weekday, {"share": 0.5}, source="x", synthetic=True))
+    assert [t["caption"] for t in p["tables"]] == ["時間帯別の割合", "曜日別の差"]
+    assert p["keys"] == ["最大 23時台 54.0%", "最小 0時台 2.0%", "最大 月 +5.0%", "最小 火 -5.0%"]
+    rt = pd.DataFrame({"district_code": ["d1", "d2"], "excess_min_per_year": [0.5, 0.1], "se": [0.1, 0.2],
+                       "flagged": [True, False]})
+    p = viz.figure_payload(pe.response_trend_chart(rt, {"d1": "中央"}, source="x", synthetic=True))
+    assert p["keys"] == ["延伸と判定 1地区", "最大 中央 +0.50分/年"]
+    assert p["tables"][0]["rows"][0] == ["中央", 0.5, pytest.approx(0.304), pytest.approx(0.696), "はい"]
+    plt.close("all")
