@@ -29,7 +29,8 @@ def ranked_rates(rates: pd.DataFrame, names: dict, reference: float, classes: pd
     """Areas ranked by in-city rate with 95 % Wilson intervals and the city rate as a reference line."""
     r = rates.assign(cls=classes.to_numpy()).dropna(subset=["rate"]).sort_values("rate")
     n = len(r)
-    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.17 * n + 1.4)))
+    # 0.2 in a row: room for 9-pt labels however many areas there are (68 districts made ~7-px labels)
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.2 * n + 1.4)))
     y = np.arange(n)
     for cls, color in CLASS_COLORS.items():
         m = (r["cls"] == cls).to_numpy()
@@ -43,13 +44,13 @@ def ranked_rates(rates: pd.DataFrame, names: dict, reference: float, classes: pd
     ax.axvline(reference * 100, color="#333333", linestyle="--", linewidth=1)
     ax.text(reference * 100, n - 0.3, f" {reference_label} {reference:.1%}", va="bottom", ha="left", fontsize=9)
     ax.set_yticks(y)
-    ax.set_yticklabels([names.get(a, a) for a in r["area"]], fontsize=7 if n > 40 else 9)
+    ax.set_yticklabels([names.get(a, a) for a in r["area"]], fontsize=9)
     ax.set_ylim(-1, n + 0.5)
     ax.set_xlabel("市内従業率（%、95%信頼区間 Wilson）")
     ax.set_ylabel(f"常住地（{area_label}）")
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="lower right", fontsize=8, frameon=True, framealpha=0.9)
+    ax.legend(loc="lower right", fontsize=9, frameon=True, framealpha=0.9)
     viz.source_note(fig, source, synthetic=synthetic)
     fig.tight_layout()
     return fig
