@@ -143,7 +143,8 @@ def cmd_kpi(args) -> int:
         change = ""
         if not args.history and r.runs > 1 and r.change == r.change:
             change = f"  （前回比 {r.change:+,.10g}、{r.runs} 回）"
-        print(f"{r.stem}  {r.kpi_id}  {r.name}: {value} {r.unit}  データ時点 {r.as_of}  作成 {r.run_at[:16]}"
+        made = r.run_at[:16].replace("T", " ")
+        print(f"{r.stem}  {r.kpi_id}  {r.name}: {value} {r.unit}  データ時点 {r.as_of}  作成 {made}"
               f"{'  [庁内限り]' if r.audience == 'internal' else ''}{change}")
     print(f"[ebpm] {len(shown)} KPI rows from {paths.relative(register)}")
     return 0

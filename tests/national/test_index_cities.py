@@ -35,7 +35,7 @@ def test_index_lists_each_report_under_its_city(tmp_path):
     ids = [s["id"] for s in sections]
     assert ids[0] == "city-43100", "the default city comes first"
     assert sorted(ids[1:]) == ids[1:] and set(ids) == {"city-43100", f"city-{profile.code}", "city-47382"}
-    links = {s["id"]: sorted(a["href"] for a in s.select("a")) for s in sections}
+    links = {s["id"]: sorted(a["href"] for a in s.select("a.report-link")) for s in sections}
     assert links["city-43100"] == ["01_census_commuting.html", "03_probe_slowdowns.html"]
     assert links[f"city-{profile.code}"] == [f"03_probe_slowdowns--{profile.code}.html"]
     model = soup.select_one(f"#city-{profile.code} h2").get_text()

@@ -102,6 +102,9 @@ def fixture_build(tmp_path):
     build_run(layout, "04_emergency_demand", "04_emergency_demand", "43100", "熊本市",
               emergency_nb("熊本市", 44_135, 10.2, 39.4), finished="2026-11-30T10:00:00+09:00", params=e,
               nature="mixed", title="熊本市 救急出動需要の分析")
+    book = layout.reports_dir / "02_dental_checkups--13121_files" / "02_dental_checkups--13121.xlsx"
+    book.parent.mkdir(parents=True)
+    book.write_bytes(b"PK")   # the report's workbook (pipeline/downloads.py); the card links it
     build_run(layout, "02_dental_checkups--13121", "02_dental_checkups", "13121", "足立区", dental_nb(19.4),
               finished="2026-11-30T10:05:00+09:00", params={}, title="足立区 園児歯科健診の分析")
     build_run(layout, "07_policy_evaluation", "07_policy_evaluation", "43100", "熊本市",
@@ -166,7 +169,13 @@ def test_cards_labels_failures_internal_runs_and_definitions(fixture_build):
     failed = cards["富山市 ETC2.0プローブ"]
     assert "card-failed" in failed["class"] and "失敗（前回の報告書を表示）" in failed.text
     assert "セル 3 で ValueError" in failed.text and "cell 3 raised" not in page
+    # the report's tables as one Excel workbook (issue 14 item 3), where the build wrote one
+    assert [a["href"] for a in soup.select("a.dl-link")] == [
+        "02_dental_checkups--13121_files/02_dental_checkups--13121.xlsx"]
+    assert cards["足立区 園児歯科健診の分析"].select_one("a.dl-link").text == "報告書の表をダウンロード（Excel）"
     # a first build: one value, no trend yet; real data labelled so
+    dental = cards["足立区 園児歯科健診の分析"].select("li.kpi .kpi-value")
+    assert [v.get_text() for v in dental][:1] == ["19.4%"]
     real = cards["熊本市 交通安全施策の効果検証"]
     assert real.select_one(".badge.nature").text == "実データ"
     assert "前回の値なし" in real.text and real.select_one("svg.spark")["data-points"] == "1"

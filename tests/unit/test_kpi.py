@@ -88,6 +88,9 @@ def test_capture_takes_tiles_and_logic_model_once_each_and_names_undefined_label
     assert [(r["kpi_id"], r["value"], r["shown_in"], r["as_of"]) for r in recs] == [
         ("nb.rate", 12.5, "tile", "2026-01-02"), ("nb.after", 5.0, "logic", "2026-01-02")]
     assert undefined == ["謎の数"]
+    assert [r["decimals"] for r in recs] == [1, 0]   # the dashboard writes the number as the report does
+    nb = executed({"率（全体）": "11.0%"})
+    assert [(r["value"], r["decimals"]) for r in K.capture(nb, theme, {}, "2026-01-02")[0]] == [(11.0, 1)]
 
 
 @pytest.mark.parametrize("body, words", [

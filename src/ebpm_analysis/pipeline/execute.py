@@ -128,6 +128,8 @@ def source_fingerprint(nb_path: Path, params_path: Path | None, overrides: dict)
     """Hash of everything a report depends on: notebook, params, package sources, data."""
     h = hashlib.sha256()
     files = [nb_path] + ([params_path] if params_path else [])
+    defs = nb_path.parent / "kpis" / f"{nb_path.stem}.yml"   # its KPI definitions: what the register records
+    files += [defs] if defs.is_file() else []
     pkg = Path(__file__).resolve().parents[1]
     files += sorted(p for p in pkg.rglob("*") if p.is_file() and p.suffix in (".py", ".css", ".html", ".js", ".yml"))
     for d in (paths.RAW_DIR, paths.DATA_DIR / "catalog"):

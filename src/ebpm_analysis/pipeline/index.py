@@ -64,12 +64,15 @@ def write_thumbnail(nb, key_figure: str, out: Path) -> Path | None:
 
 # --- pieces of a card --------------------------------------------------------------------------------------
 
-def _num(v: float) -> str:
-    """A KPI value as the reader expects it: thousands separators, no needless decimals."""
+def _num(v: float, decimals: int | None = None) -> str:
+    """A KPI value as the report writes it: thousands separators and its number of decimals (else none needless)."""
+    if decimals is not None:
+        return f"{v:,.{decimals}f}"
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.10g}"
 
 
-def sparkline(points: list[tuple[str, float]], unit: str, width: int = 96, height: int = 26) -> str:
+def sparkline(points: list[tuple[str, float]], unit: str, width: int = 96, height: int = 26,
+              decimals: int | None = None) -> str:
     """An inline SVG line of a KPI's registered values (oldest first), with the last value dotted; a title
     lists the values for screen readers and a hover. Hand-written: a few lines of SVG need no charting library."""
     pts = [(t, v) for t, v in points if v is not None and not (isinstance(v, float) and math.isnan(v))]
@@ -84,7 +87,7 @@ def sparkline(points: list[tuple[str, float]], unit: str, width: int = 96, heigh
         y = height - 3 - (height - 6) * ((v - lo) / span if hi > lo else 0.5)
         return f"{x:.1f},{y:.1f}"
     coords = [xy(i, v) for i, (_, v) in enumerate(pts)]
-    label = "、".join(f"{t[:10]} {_num(v)}{unit}" for t, v in pts)
+    label = "、".join(f"{t[:10]} {_num(v, decimals)}{unit}" for t, v in pts)
     line = (f'<polyline points="{" ".join(coords)}" fill="none" stroke="#1f5a96" stroke-width="1.6"/>'
             if n > 1 else "")
     lx, ly = coords[-1].split(",")
@@ -94,7 +97,7 @@ def sparkline(points: list[tuple[str, float]], unit: str, width: int = 96, heigh
             f'<circle cx="{lx}" cy="{ly}" r="2.6" fill="#1f5a96"/></svg>')
 
 
-def _trend(value, previous, good: str, unit: str) -> str:
+def _trend(value, previous, good: str, unit: str, decimals: int | None = None) -> str:
     """The change since the run before, in words and an arrow (not colour alone): 改善 / 悪化 / 変化 / 横ばい."""
     if value is None or previous is None or any(isinstance(x, float) and math.isnan(x) for x in (value, previous)):
         return '<span class="trend trend-none">前回の値なし</span>'
@@ -109,7 +112,8 @@ def _trend(value, previous, good: str, unit: str) -> str:
         word, cls = ("改善", "trend-better") if better else ("悪化", "trend-worse")
     sign = "+" if d > 0 else "−"
     step = "ポイント" if unit == "%" else unit   # the change of a percentage is in points
-    return f'<span class="trend {cls}">{arrow} 前回比 {sign}{_num(abs(d))}{html.escape(step)}（{word}）</span>'
+    change = f"{sign}{_num(abs(d), decimals)}{html.escape(step)}"
+    return f'<span class="trend {cls}">{arrow} 前回比 {change}（{word}）</span>'
 
 
 def _history(register: Path | None) -> dict[tuple[str, str], list[tuple[str, float, str]]]:
@@ -135,14 +139,16 @@ def _kpi_items(r: dict, history: dict) -> str:
         pos = ids.index(r.get("kpi_run_id")) if r.get("kpi_run_id") in ids else len(series)
         before = next((v for _, v, _ in reversed(series[:pos]) if v is not None and not math.isnan(v)), None)
         value = k.get("value")
-        shown = (f'{_num(value)}<span class="unit">{html.escape(k["unit"])}</span>' if value is not None
-                 else html.escape(k.get("value_text") or "—"))
+        dec = k.get("decimals")
+        shown = (f'<span class="kpi-value">{_num(value, dec)}<span class="unit">{html.escape(k["unit"])}</span></span>'
+                 if value is not None else f'<span class="kpi-value kpi-na">{html.escape(k.get("value_text") or "—")}'
+                 '</span>')
         items.append(
             f'<li class="kpi" data-kpi="{html.escape(k["kpi_id"])}">'
             f'<div class="kpi-name">{html.escape(k["name"])}</div>'
-            f'<div class="kpi-row"><span class="kpi-value">{shown}</span>'
-            f'{sparkline([(t, v) for t, v, _ in series[:pos + 1]], k["unit"])}</div>'
-            f'<div class="kpi-meta">{_trend(value, before, k["good"], k["unit"])}'
+            f'<div class="kpi-row">{shown}'
+            f'{sparkline([(t, v) for t, v, _ in series[:pos + 1]], k["unit"], decimals=dec)}</div>'
+            f'<div class="kpi-meta">{_trend(value, before, k["good"], k["unit"], dec)}'
             f'<span class="kpi-asof">データ時点 {html.escape(k.get("as_of") or "—")}</span></div></li>')
     return f'<ul class="kpis">{"".join(items)}</ul>' if items else ""
 
@@ -177,6 +183,10 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
               + f'<span class="badge st st-{html.escape(r.get("status", ""))}">{html.escape(status)}</span>')
     kpis = ('<p class="kpi-note">KPI の値は報告書本文を参照してください（この一覧には載せません）。</p>' if internal
             else _kpi_items(r, history))
+    from .downloads import folder_name
+    book = f"{folder_name(r['stem'])}/{r['stem']}.xlsx"   # the report's tables as one workbook (downloads.py)
+    dl = (f'<p class="dl"><a class="dl-link" href="{html.escape(urllib.parse.quote(book))}">'
+          f'報告書の表をダウンロード（Excel）</a></p>' if (layout.reports_dir / book).is_file() else "")
     city = r.get("city_name") or r.get("city") or "市区町村の指定なし"
     as_of = r.get("as_of") or max((k.get("as_of") or "" for k in r.get("kpis") or []), default="") or "—"
     nature_key = "internal" if internal else (nature or "none")
@@ -188,7 +198,7 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
         f'data-search="{html.escape(search.lower())}">'
         f'<div class="card-top"><span class="theme">{html.escape(theme)}</span>{badges}</div>'
         f'<h3 class="card-title">{link}</h3>'
-        f'<p class="sub">{html.escape(r.get("subtitle") or "")}</p>{err}'
+        f'<p class="sub">{html.escape(r.get("subtitle") or "")}</p>{err}{dl}'
         f'<div class="card-body">{_thumb(layout, r)}{kpis}</div>'
         f'<dl class="facts"><div><dt>市区町村</dt><dd>{html.escape(city)}</dd></div>'
         f'<div><dt>データ時点</dt><dd>{html.escape(as_of)}</dd></div>'

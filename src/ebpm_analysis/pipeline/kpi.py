@@ -79,15 +79,18 @@ class KpiDef:
     def matches(self, label: str) -> bool:
         return any(p.fullmatch(label) for p in self.labels)
 
+    def number_text(self, text: str) -> str | None:
+        """The number as the report writes it (``"1,293"``, ``"+24"``, ``"11.0"``); None when it shows none."""
+        if self.value is not None:
+            m = self.value.search(text)
+            return m.group("v") if m else None
+        m = _NUMBER.search(text)
+        return m.group(0) if m else None
+
     def parse(self, text: str) -> float | None:
         """The number in the shown value (``"1,293件"`` → 1293.0, ``"+24%"`` → 24.0); None when the report shows
         none (``"データなし"``, ``"—"``)."""
-        if self.value is not None:
-            m = self.value.search(text)
-            s = m.group("v") if m else None
-        else:
-            m = _NUMBER.search(text)
-            s = m.group(0) if m else None
+        s = self.number_text(text)
         return None if s is None else float(s.replace(",", "").replace("−", "-"))
 
 
@@ -218,7 +221,9 @@ def capture(nb, theme: Theme, params: dict, run_date: str) -> tuple[list[dict], 
             continue
         if d.id in got:
             continue
+        num = d.number_text(text) or ""
         got[d.id] = {"kpi_id": f"{theme.notebook}.{d.id}", "name": d.name, "label": label, "value": d.parse(text),
+                     "decimals": len(num.split(".", 1)[1]) if "." in num else 0,
                      "value_text": text, "unit": d.unit, "good": d.good, "headline": d.headline, "shown_in": where,
                      "as_of": as_of_date(d.as_of or theme.as_of, params, run_date)}
     order = [d.id for d in theme.kpis]
