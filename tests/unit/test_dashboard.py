@@ -185,6 +185,7 @@ def test_cards_labels_failures_internal_runs_and_definitions(fixture_build):
     (ic,) = internal.select("article.card")
     assert ic["data-nature"] == "internal" and ic.select_one(".badge.internal").text == "庁内限り"
     assert not ic.select("li.kpi") and "19.5" not in page
+    assert not ic.select("img") and ic.select_one(".thumb-none").text == "図は報告書を参照"   # no internal figure
     assert all("庁内限り" not in c.text for c in soup.select("section.index-city:not([id^=internal]) article.card"))
     assert kpi.read(layout.register_path, audience="internal")["value"].tolist()[2] == 19.5   # kept, flagged
     # headings name places, never files; the page is Japanese and self-contained
@@ -305,6 +306,6 @@ def test_filters_and_search_in_a_real_browser_and_nothing_loaded_from_outside(fi
     resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert all(u.startswith(("file:", "data:")) for u in resources), resources
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 1280
-    assert browser.execute_script("return document.querySelectorAll('img.thumb').length") == 3
+    assert browser.execute_script("return document.querySelectorAll('img.thumb').length") == 2
     assert browser.execute_script(
         "return [...document.querySelectorAll('img.thumb')].every(i => i.complete && i.naturalWidth > 0)")

@@ -187,6 +187,8 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
     book = f"{folder_name(r['stem'])}/{r['stem']}.xlsx"   # the report's tables as one workbook (downloads.py)
     dl = (f'<p class="dl"><a class="dl-link" href="{html.escape(urllib.parse.quote(book))}">'
           f'報告書の表をダウンロード（Excel）</a></p>' if (layout.reports_dir / book).is_file() else "")
+    # an internal report's figures may show what only staff may see (facility points, small counts): no copy here
+    thumb = '<div class="thumb thumb-none">図は報告書を参照</div>' if internal else _thumb(layout, r)
     city = r.get("city_name") or r.get("city") or "市区町村の指定なし"
     as_of = r.get("as_of") or max((k.get("as_of") or "" for k in r.get("kpis") or []), default="") or "—"
     nature_key = "internal" if internal else (nature or "none")
@@ -199,7 +201,7 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
         f'<div class="card-top"><span class="theme">{html.escape(theme)}</span>{badges}</div>'
         f'<h3 class="card-title">{link}</h3>'
         f'<p class="sub">{html.escape(r.get("subtitle") or "")}</p>{err}{dl}'
-        f'<div class="card-body">{_thumb(layout, r)}{kpis}</div>'
+        f'<div class="card-body">{thumb}{kpis}</div>'
         f'<dl class="facts"><div><dt>市区町村</dt><dd>{html.escape(city)}</dd></div>'
         f'<div><dt>データ時点</dt><dd>{html.escape(as_of)}</dd></div>'
         f'<div><dt>作成日</dt><dd>{html.escape(_when(r.get("last_ok") or r.get("run_at")))}</dd></div>'
