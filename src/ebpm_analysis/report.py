@@ -177,6 +177,9 @@ def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, 
     classes = pd.DataFrame("", index=df.index, columns=df.columns)
     for c in numeric:
         classes[c] = "ebpm-num"
+    for c in df.columns:   # short labels (区名, 分類) stay on one line; long text wraps
+        if c not in numeric and df[c].map(lambda v: len(str(v)) if isinstance(v, str) else 0).max() <= SHORT_TEXT:
+            classes[c] = "ebpm-short"
     styler = (Styler(df, cell_ids=False).hide(axis="index")
               .format(formats, na_rep=na_rep, escape="html")
               .format_index(escape="html", axis=1)
@@ -188,7 +191,9 @@ def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, 
     _show(f'<style>{_NUM_CSS}</style><div class="ebpm-table-wrap">{cap}{body}</div>', shown, caption, kinds)
 
 
-_NUM_CSS = ".ebpm-table td.ebpm-num{text-align:right}"
+_NUM_CSS = ".ebpm-table td.ebpm-num{text-align:right}.ebpm-table td.ebpm-short{white-space:nowrap}"
+#: Text columns whose longest value has at most this many characters are kept on one line.
+SHORT_TEXT = 10
 
 
 def _isna(v) -> bool:

@@ -309,3 +309,15 @@ def test_sanitiser_policy_unit():
     assert sanitise.clean('<p style="text-align: right; position: fixed">1</p>') == \
         '<p style="text-align:right">1</p>'
     assert sanitise.clean("<style>p{}</style><script>x</script>ok") == "ok"
+
+
+def test_table_keeps_short_labels_on_one_line_and_lets_long_text_wrap(shown):
+    """Short text columns (区, 分類) get the class that keeps them on one line; long text and numbers do not."""
+    import pandas as pd
+    df = pd.DataFrame({"区": ["中央区", "東区"], "分類": ["既知の危険箇所", "渋滞のみ"],
+                       "説明": ["急減速が多く事故も多い交差点の手前で、見通しの悪いカーブが続く区間", "短い"],
+                       "件数": [3, 4]})
+    report.table(df, "表")
+    html = shown[-1][1]
+    assert 'class="data row0 col0 ebpm-short"' in html and 'class="data row0 col1 ebpm-short"' in html
+    assert 'class="data row0 col2" ' in html and 'class="data row0 col3 ebpm-num"' in html
