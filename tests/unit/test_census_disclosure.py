@@ -62,6 +62,49 @@ def test_published_values_are_untouched_and_no_small_cell_shown():
     assert not ((shown["value"] > 0) & (shown["value"] < 10)).any()
 
 
+def test_interval_suppression_hand_worked():
+    # (a,y) = 4 is small. Raising it by 10 at the least cost (value + 1 per unit of change of a published cell)
+    # goes round the rectangle (a,y)+ (a,z)− (c,z)+ (c,y)−: 5 + 31 + 16 + 21 per unit, cheaper than any other
+    # rectangle or a way through the totals. With t = (a,y): (a,z) = 34 − t, (c,y) = 24 − t, (c,z) = 11 + t,
+    # all ≥ 0 → t ∈ [0, 24]: every hidden cell is 24 wide (at least 10).
+    t = small_table()
+    out = dc.interval_suppression(t, 10)
+    hidden = out.loc[out["disclosure"] != "published", ["area", "cat", "disclosure"]]
+    assert sorted(map(tuple, hidden.to_numpy())) == [("a", "y", "primary"), ("a", "z", "complementary"),
+                                                      ("c", "y", "complementary"), ("c", "z", "complementary")]
+    iv = dc.lp_intervals(t, (out["disclosure"] != "published").to_numpy())
+    assert iv[["lower", "upper"]].to_numpy().tolist() == [[0, 24], [10, 34], [0, 24], [11, 35]]
+    assert out.attrs["narrow"] == 0 and out.attrs["recomputable"] == 0
+
+
+def two_by_three():
+    # r1 = (8, 1, 30), r2 = (20, 12, 30); the four cells of c1, c2 hidden: r1c1 + r1c2 = 9 → r1c1, r1c2 ∈ [0, 9]
+    leaves = pd.DataFrame([("r1", "c1", 8), ("r1", "c2", 1), ("r1", "c3", 30), ("r2", "c1", 20), ("r2", "c2", 12),
+                           ("r2", "c3", 30)], columns=["row", "col", "count"])
+    t = dc.hierarchical_table(leaves, {"row": {"T": ["r1", "r2"]}, "col": {"T": ["c1", "c2", "c3"]}})
+    return t, (t.cells["row"].isin(["r1", "r2"]) & t.cells["col"].isin(["c1", "c2"])).to_numpy()
+
+
+def test_lp_intervals_with_min_width_decides_narrow_cells_exactly():
+    t, hidden = two_by_three()
+    exact = dc.lp_intervals(t, hidden)
+    assert exact["exact"].all() and (exact["width"] == 9).all()
+    for width, narrow in ((10, [True] * 4), (9, [False] * 4), (5, [False] * 4)):
+        quick = dc.lp_intervals(t, hidden, min_width=width)
+        assert (quick["width"] < width).tolist() == narrow
+        # narrow cells get their exact bounds; the others a range inside the true interval, at least width wide
+        assert quick.loc[quick["width"] < width, "exact"].all()
+        inside = (quick["lower"] >= exact["lower"]) & (quick["upper"] <= exact["upper"])
+        assert inside.all() and quick.attrs["solves"] <= exact.attrs["solves"]
+        assert (quick["exact"] | (quick["width"] >= width)).all()
+    assert dc.lp_intervals(t, hidden, min_width=5).attrs["solves"] < exact.attrs["solves"]
+    # interval protection widens them: one more cell of the r1 row (r1c3 = 30) → r1c1, r1c2 ∈ [0, 39]
+    out = dc.interval_suppression(t, 10)
+    assert out.attrs["narrow"] == 0
+    more = (out["disclosure"] != "published").to_numpy()
+    assert (dc.lp_intervals(t, more)["width"] >= 10).all()
+
+
 @pytest.fixture(scope="module")
 def census_table():
     gen = synth.generate_census("43100", 12_000, 12, 5)
@@ -72,19 +115,24 @@ def census_table():
     return cc.commuting_table(leaves, areas, "43100")
 
 
-def test_census_table_proof_no_suppressed_value_recomputable(census_table):
-    cells = cc.disclose(census_table, 10, "43100")
+@pytest.fixture(scope="module")
+def census_cells(census_table):
+    return cc.disclose(census_table, 10, "43100")
+
+
+def test_census_table_proof_no_suppressed_value_recomputable(census_table, census_cells):
+    cells = census_cells
     hidden = (cells["disclosure"] != "published").to_numpy()
     assert (cells["disclosure"] == "primary").sum() > 20       # the test table does have small cells
-    rank = dc.recomputable(census_table, hidden, method="rank")
-    assert len(rank) == hidden.sum() and not rank["recomputable"].any()
-    lp = dc.recomputable(census_table, hidden, method="lp")
-    assert not lp["recomputable"].any()
-    vals = census_table.values[lp["cell"].to_numpy()]
-    assert ((lp["lower"] <= vals + 1e-6) & (vals <= lp["upper"] + 1e-6)).all()   # true value inside the interval
     for c in census_table.constraints:
         assert hidden[c].sum() != 1
     assert cells.attrs["recomputable"] == 0
+    # interval protection: no hidden cell is bounded to less than min_cell by the published cells (so none is
+    # recomputable, by LP or by exact linear algebra); narrow cells would get their exact bounds
+    iv = dc.lp_intervals(census_table, hidden, min_width=10)
+    assert len(iv) == hidden.sum() and (iv["width"] >= 10).all() and cells.attrs["narrow"] == 0
+    # deterministic: the same cells are hidden on a second run
+    assert cells["disclosure"].tolist() == cc.disclose(census_table, 10, "43100")["disclosure"].tolist()
 
 
 def test_census_primary_only_leaks(census_table):
@@ -93,8 +141,8 @@ def test_census_primary_only_leaks(census_table):
     assert dc.recomputable(census_table, hidden)["recomputable"].any()
 
 
-def test_rates_only_where_all_counts_published(census_table):
-    cells = cc.disclose(census_table, 10, "43100")
+def test_rates_only_where_all_counts_published(census_cells):
+    cells = census_cells
     areas = sorted(set(cells["area"]) - {"43100"})
     r = cc.rate_table(cells, areas, "E")
     hid = cells.set_index(["area", "status", "workplace"])["disclosure"] != "published"
@@ -105,8 +153,8 @@ def test_rates_only_where_all_counts_published(census_table):
     assert pub.loc[~r["publishable"], "rate"].isna().all()
 
 
-def test_export_has_no_unsuppressed_values(census_table):
-    cells = cc.disclose(census_table, 10, "43100")
+def test_export_has_no_unsuppressed_values(census_cells):
+    cells = census_cells
     out = cc.export_cells(cells, {})
     assert "value" not in out.columns
     assert out.loc[out["disclosure"] != "", "count"].isna().all()
@@ -133,3 +181,5 @@ def test_estat_joint_table_is_protected(tmp_path):
     assert hidden.sum() > 0
     assert not dc.recomputable(table, hidden)["recomputable"].any()
     assert cells.duplicated(["area", "status", "workplace"]).sum() == 0
+    known = (cells["disclosure"] != "missing").to_numpy()
+    assert (dc.lp_intervals(table, hidden, check=known)["width"] >= 10).all()

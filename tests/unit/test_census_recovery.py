@@ -143,7 +143,8 @@ def test_entry_point_result_equals_the_step_by_step_numbers(files):
     """analyse_microdata returns a CensusResult whose numbers are those of the separate steps
     (what 01's notebook computed cell by cell before), pinned for this seed (re-pinned when the national
     N03 boundaries replaced the Kumamoto-only file: the synthetic districts moved; and when the generator's
-    neighbours and centre came from the boundary file instead of five hand-picked towns and 熊本市役所)."""
+    neighbours and centre came from the boundary file instead of five hand-picked towns and 熊本市役所; and when
+    complementary suppression became interval protection, issue 12: 723 → 949 hidden cells)."""
     from ebpm_analysis import geo
 
     persons = cm.read_census_microdata(files["microdata"], city_code="43100", nature="synthetic")
@@ -165,7 +166,7 @@ def test_entry_point_result_equals_the_step_by_step_numbers(files):
     pd.testing.assert_frame_equal(res.targets, cc.target_districts(r_d, r_de, res.names, res.rate, n=5))
     assert res.targets["district"].tolist()[:2] == ["431030005", "431030007"]
     assert res.class_counts() == {"高い": 15, "低い": 17}
-    assert (res.n_primary, res.n_hidden, res.n_recomputable) == (558, 723, 0)
+    assert (res.n_primary, res.n_hidden, res.n_recomputable, res.n_narrow) == (558, 949, 0, 0)
     assert res.n_hidden == int(cells["disclosure"].isin(["primary", "complementary"]).sum())
     lo, hi = res.district_extremes()
     assert (lo["area"], hi["area"]) == ("431020004", "431030005") and hi["rate"] == r_d["rate"].max()

@@ -7,7 +7,8 @@ Pure functions over tidy frames (no file reading, no plotting).
 - 市内従業率 = (自宅 + 自宅外の自市区町村 + 自市内他区) / (就業者 − 従業地不詳), Wilson 95 % interval;
   the same for 雇用者 only (docs/sources.md#census-workplace).
 - Disclosure control before anything is shown: every cell of the full hierarchical table goes
-  through primary + complementary suppression (:mod:`ebpm_analysis.stats.disclosure`); a rate is
+  through primary + complementary suppression (:mod:`ebpm_analysis.stats.disclosure`), until linear
+  programming over the published cells bounds no hidden cell closer than ``min_cell``; a rate is
   published only if every count it is computed from is published.
 """
 
@@ -31,8 +32,8 @@ from ..stats import disclosure as D
 from ..stats.disclosure import (
     LinearTable,
     combine_tables,
-    complementary_suppression,
     hierarchical_table,
+    interval_suppression,
     recomputable,
     table_from_cells,
 )
@@ -138,9 +139,12 @@ def disclosure_cost(cells: pd.DataFrame, city_code: str) -> np.ndarray:
     return v * w
 
 
-def disclose(table: LinearTable, min_cell: int = 10, city_code: str = "") -> pd.DataFrame:
-    """Suppressed cells (primary + complementary) with ``published`` and ``disclosure`` columns."""
-    return complementary_suppression(table, min_cell, cost=disclosure_cost(table.cells, city_code))
+def disclose(table: LinearTable, min_cell: int = 10, city_code: str = "",
+             protection_width: float | None = None) -> pd.DataFrame:
+    """Suppressed cells (primary + complementary) with ``published`` and ``disclosure`` columns: every
+    hidden cell keeps an interval at least ``protection_width`` (default ``min_cell``) wide against linear
+    programming over the published cells (:func:`~ebpm_analysis.stats.disclosure.interval_suppression`)."""
+    return interval_suppression(table, min_cell, protection_width, cost=disclosure_cost(table.cells, city_code))
 
 
 def protection_check(table: LinearTable, cells: pd.DataFrame, method: str = "rank") -> pd.DataFrame:
@@ -356,6 +360,10 @@ class CensusResult:
     n_primary, n_hidden, n_recomputable : int
         Primary-suppressed cells, all suppressed cells, suppressed cells recomputable from the
         published ones (must be 0).
+    protection_width : float
+        Every hidden cell keeps an LP interval at least this wide (``min_cell``).
+    n_narrow : int
+        Hidden cells whose LP interval is narrower than ``protection_width`` (must be 0).
     """
 
     city_code: str
@@ -380,6 +388,8 @@ class CensusResult:
     n_primary: int
     n_hidden: int
     n_recomputable: int
+    protection_width: float
+    n_narrow: int
 
     @property
     def rate(self) -> float:
@@ -532,7 +542,9 @@ def _result(kind: str, n_records, areas_m, merged, table_cells, city_code: str, 
     r_de = publish_rates(rate_table(cells, district_codes, "E"))
     r_w = publish_rates(rate_table(cells, ward_codes)) if ward_codes else None
     r_we = publish_rates(rate_table(cells, ward_codes, "E")) if ward_codes else None
-    checks = [protection_check(t, c) for t, c in table_cells]
+    # disclose() checked its own result (interval protection implies no exact recomputation); recheck otherwise
+    checks = [c.attrs["recomputable"] if "recomputable" in c.attrs
+              else int(protection_check(t, c)["recomputable"].sum()) for t, c in table_cells]
     return CensusResult(
         city_code=city_code, city_name=city_name, input_kind=kind, n_records=n_records, areas=areas_m, merged=merged,
         cells=cells, checked=table_cells, names=names, ward_codes=ward_codes, district_codes=district_codes,
@@ -541,7 +553,8 @@ def _result(kind: str, n_records, areas_m, merged, table_cells, city_code: str, 
         targets=target_districts(r_d, r_de, names, cr, n=int(n_targets)),
         n_primary=int((cells["disclosure"] == "primary").sum()),
         n_hidden=int(cells["disclosure"].isin(["primary", "complementary"]).sum()),
-        n_recomputable=int(sum(c["recomputable"].sum() for c in checks)))
+        n_recomputable=int(sum(checks)), protection_width=float(cells.attrs["protection_width"]),
+        n_narrow=int(sum(c.attrs["narrow"] for _, c in table_cells)))
 
 
 def analyse_microdata(persons: pd.DataFrame, areas, city_code: str, *, city=None, min_cell: int = 10,

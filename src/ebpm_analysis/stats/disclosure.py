@@ -190,11 +190,15 @@ def recomputable(table: LinearTable, hidden: np.ndarray, *, method: str = "rank"
     ``method='rank'``: a cell is recomputable iff its unit vector lies in the row space of the
     constraint system restricted to hidden cells (exact linear recomputation).
     ``method='lp'``: also uses non-negativity; the feasible interval [lower, upper] of each cell is
-    found by linear programming (the constraint matrices of sums over hierarchies are totally
-    unimodular, so the bounds are integers) and the cell is recomputable iff lower == upper.
+    found by linear programming (:func:`lp_intervals`) and the cell is recomputable iff lower == upper.
     Returns ``cell``, ``lower``, ``upper``, ``recomputable`` (lower/upper NaN for 'rank').
     """
-    from scipy.optimize import linprog
+    if method not in ("rank", "lp"):
+        raise ValueError("method must be 'rank' or 'lp'")
+    if method == "lp":
+        iv = lp_intervals(table, hidden, check=check)
+        iv["recomputable"] = iv["width"] < 0.5
+        return iv[["cell", "lower", "upper", "recomputable"]]
     vals = table.values
     published = np.where(hidden, np.nan, vals)
     check = (hidden & ~np.isnan(vals)) if check is None else (check & hidden)
@@ -207,23 +211,11 @@ def recomputable(table: LinearTable, hidden: np.ndarray, *, method: str = "rank"
             rows += [(cells_c[i], np.nan, np.nan, False) for i in targets]
             continue
         A, b = _system(table, published, cells_c, cons_c)
-        if method == "rank":
-            # row space of A = range of the Gram matrix AᵀA (symmetric, size = hidden cells: cheaper than an SVD of A)
-            w, vec = np.linalg.eigh(A.T @ A)
-            keep = w > tol * max(1.0, float(w.max()) if len(w) else 1.0)
-            proj = (vec[:, keep] ** 2).sum(axis=1)
-            rows += [(cells_c[i], np.nan, np.nan, bool(proj[i] > 1 - 1e-6)) for i in targets]
-        elif method == "lp":
-            for i in targets:
-                cvec = np.zeros(len(cells_c))
-                cvec[i] = 1.0
-                lo = linprog(cvec, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
-                hi = linprog(-cvec, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
-                lower = lo.fun if lo.status == 0 else np.nan
-                upper = -hi.fun if hi.status == 0 else np.inf
-                rows.append((cells_c[i], lower, upper, bool(np.isfinite(upper) and upper - lower < 0.5)))
-        else:
-            raise ValueError("method must be 'rank' or 'lp'")
+        # row space of A = range of the Gram matrix AᵀA (symmetric, size = hidden cells: cheaper than an SVD of A)
+        w, vec = np.linalg.eigh(A.T @ A)
+        keep = w > tol * max(1.0, float(w.max()) if len(w) else 1.0)
+        proj = (vec[:, keep] ** 2).sum(axis=1)
+        rows += [(cells_c[i], np.nan, np.nan, bool(proj[i] > 1 - 1e-6)) for i in targets]
     out = pd.DataFrame(rows, columns=["cell", "lower", "upper", "recomputable"])
     return out.sort_values("cell").reset_index(drop=True)
 
@@ -301,48 +293,279 @@ def complementary_suppression(table: LinearTable, min_cell: int = 10, *, keep_ze
 
 # --- interval protection (issue 12): an attacker who knows the published cells and that counts are not
 # negative bounds each hidden cell by linear programming; the interval must be at least protection_width wide.
+#
+# One LP per bound and cell, rebuilt from scratch (scipy.optimize.linprog), took ~2.5 min for the 788 hidden
+# cells of 01's default run. Here each connected group of hidden cells is one HiGHS model (highspy, the HiGHS
+# team's own interface: scipy's linprog cannot keep a model between solves), and only the objective changes
+# from cell to cell, so each bound is a warm-started simplex from the previous optimal basis (~ms). Every
+# solution is a feasible table: it widens the range already seen for *every* cell of the group, and a cell
+# whose seen range is already ``min_width`` wide needs no LP of its own.
 
-def lp_intervals(table: LinearTable, hidden: np.ndarray, *, check: np.ndarray | None = None) -> pd.DataFrame:
-    """Feasible interval [lower, upper] of each hidden cell given the published cells (scipy HiGHS).
+def _sparse_system(table: LinearTable, published: np.ndarray, cells_c, cons_c):
+    """A x = b (A as scipy CSC) for the hidden cells ``cells_c`` given published values (cf. :func:`_system`)."""
+    from scipy.sparse import csc_matrix
+    col = {int(c): i for i, c in enumerate(cells_c)}
+    rows, cols, vals = [], [], []
+    b = np.zeros(len(cons_c))
+    for r, ci in enumerate(cons_c):
+        for k, cell in enumerate(table.constraints[ci]):
+            sign = 1.0 if k == 0 else -1.0
+            j = col.get(int(cell))
+            if j is None:
+                b[r] -= sign * published[cell]
+            else:
+                rows.append(r)
+                cols.append(j)
+                vals.append(sign)
+    return csc_matrix((vals, (rows, cols)), shape=(len(cons_c), len(cells_c))), b
 
-    ``width`` = upper − lower (inf when unbounded, e.g. a hidden cell in no constraint)."""
-    out = recomputable(table, hidden, method="lp", check=check)
-    out["width"] = (out["upper"] - out["lower"]).fillna(np.inf)
+
+class _GroupLP:
+    """min/max of one hidden cell subject to A x = b, x ≥ 0, on one HiGHS model kept between solves."""
+
+    def __init__(self, A, b):
+        import highspy
+        self._hs = highspy
+        n = A.shape[1]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, A.shape[0]
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.zeros(n)
+        lp.col_upper_ = np.full(n, highspy.kHighsInf)
+        lp.row_lower_ = lp.row_upper_ = b
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("threads", 1)      # serial simplex: the same vertices on every machine
+        self.h.passModel(lp)
+        self.seen_lo = np.full(n, np.inf)
+        self.seen_hi = np.full(n, -np.inf)
+        self.solves = 0
+        self._last = None
+        self.feasible = self._run() is not None
+
+    def _run(self):
+        self.h.run()
+        self.solves += 1
+        status = self.h.getModelStatus()
+        if status != self._hs.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(self.h.getSolution().col_value)
+        np.minimum(self.seen_lo, x, out=self.seen_lo)
+        np.maximum(self.seen_hi, x, out=self.seen_hi)
+        return x
+
+    def bound(self, j: int, sense: int) -> float:
+        """min (sense 1) or max (sense −1) of cell ``j``; +inf for an unbounded maximum."""
+        if self._last is not None:
+            self.h.changeColCost(self._last, 0.0)
+        self.h.changeColCost(j, float(sense))
+        self._last = j
+        x = self._run()
+        if x is None:
+            if sense < 0:
+                return np.inf
+            raise RuntimeError("LP bound of a hidden cell failed although the table is feasible")
+        return float(x[j])
+
+
+def lp_intervals(table: LinearTable, hidden: np.ndarray, *, check: np.ndarray | None = None,
+                 min_width: float | None = None) -> pd.DataFrame:
+    """Feasible interval [lower, upper] of each hidden cell given the published cells and that no count is
+    negative (linear programming, HiGHS).
+
+    ``check`` limits the result to some hidden cells (default: those with a known value). Returns ``cell``,
+    ``lower``, ``upper``, ``width`` (= upper − lower; inf when unbounded, e.g. a hidden cell in no
+    constraint) and ``exact``. With ``min_width``, a cell that the feasible tables found on the way already
+    show to be at least ``min_width`` wide is not bounded by its own LPs: its ``lower``/``upper`` are then
+    the range seen (inside the true interval) and ``exact`` is False. Every cell narrower than ``min_width``
+    gets its exact bounds, so ``width < min_width`` is decided exactly. ``attrs["solves"]``: LPs solved."""
+    vals = table.values
+    published = np.where(hidden, np.nan, vals)
+    check = (hidden & ~np.isnan(vals)) if check is None else (check & hidden)
+    rows, solves = [], 0
+    for cells_c, cons_c in _components(table.constraints, hidden):
+        targets = [i for i, c in enumerate(cells_c) if check[c]]
+        if not targets:
+            continue
+        if not cons_c:
+            rows += [(cells_c[i], 0.0, np.inf, True) for i in targets]
+            continue
+        lp = _GroupLP(*_sparse_system(table, published, cells_c, cons_c))
+        if not lp.feasible:
+            raise ValueError("the published cells contradict the table's sums (no table of non-negative counts "
+                             "fits them)")
+        for i in targets:
+            if min_width is not None and lp.seen_hi[i] - lp.seen_lo[i] >= min_width - 1e-9:
+                rows.append((cells_c[i], lp.seen_lo[i], lp.seen_hi[i], False))
+                continue
+            upper = lp.bound(i, -1)
+            if min_width is not None and lp.seen_hi[i] - lp.seen_lo[i] >= min_width - 1e-9:
+                rows.append((cells_c[i], lp.seen_lo[i], upper, False))
+                continue
+            rows.append((cells_c[i], lp.bound(i, 1), upper, True))
+        solves += lp.solves
+    out = pd.DataFrame(rows, columns=["cell", "lower", "upper", "exact"])
+    out[["lower", "upper"]] = out[["lower", "upper"]].astype(float).round(6)
+    out["width"] = out["upper"] - out["lower"]
+    out = out.sort_values("cell").reset_index(drop=True)[["cell", "lower", "upper", "width", "exact"]]
+    out.attrs["solves"] = solves
     return out
 
 
+class _DeviationLP:
+    """The cheapest change y of the whole table that keeps every sum (M y = 0) and no count negative
+    (y ≥ −value): a published cell that y changes must be hidden for the change to stay unseen. Columns
+    y⁺, y⁻ ≥ 0 (y = y⁺ − y⁻); a published cell costs ``unit_cost`` per unit of change, a hidden one nothing;
+    a cell of unknown value (missing at source) never changes. One HiGHS model, warm-started between cells."""
+
+    def __init__(self, table: LinearTable, hidden: np.ndarray, unit_cost: np.ndarray):
+        import highspy
+        from scipy.sparse import csc_matrix, hstack
+        self._hs = highspy
+        v = table.values
+        n = len(v)
+        rows = np.concatenate([np.full(len(c), r) for r, c in enumerate(table.constraints)])
+        cols = np.concatenate(table.constraints)
+        vals = np.concatenate([np.r_[1.0, -np.ones(len(c) - 1)] for c in table.constraints])
+        M = csc_matrix((vals, (rows, cols)), shape=(len(table.constraints), n))
+        A = hstack([M, -M], format="csc")
+        missing = np.isnan(v)
+        self.unit_cost = np.asarray(unit_cost, float)
+        self.cost = np.where(hidden, 0.0, self.unit_cost)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = 2 * n, M.shape[0]
+        lp.col_cost_ = np.r_[self.cost, self.cost]
+        lp.col_lower_ = np.zeros(2 * n)
+        self.upper = np.r_[np.where(missing, 0.0, highspy.kHighsInf), np.where(missing, 0.0, np.nan_to_num(v))]
+        lp.col_upper_ = self.upper
+        lp.row_lower_ = lp.row_upper_ = np.zeros(M.shape[0])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+        self.n = n
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("threads", 1)
+        self.h.passModel(lp)
+
+    def raise_cell(self, p: int, need: float) -> np.ndarray | None:
+        """The cheapest change y raising cell ``p`` by ``need`` (None: impossible)."""
+        n = self.n
+        self.h.changeColBounds(p, need, self._hs.kHighsInf)
+        self.h.changeColBounds(n + p, 0.0, 0.0)
+        self.h.run()
+        ok = self.h.getModelStatus() == self._hs.HighsModelStatus.kOptimal
+        y = np.asarray(self.h.getSolution().col_value) if ok else None
+        self.h.changeColBounds(p, 0.0, self.upper[p])
+        self.h.changeColBounds(n + p, 0.0, self.upper[n + p])
+        if y is None:
+            return None
+        y = y[:n] - y[n:]
+        y[np.abs(y) <= 1e-7] = 0.0
+        return y
+
+    def hide(self, j: int) -> None:
+        self.h.changeColCost(j, 0.0)
+        self.h.changeColCost(self.n + j, 0.0)
+        self.cost[j] = 0.0
+
+
 def protect_intervals(table: LinearTable, hidden: np.ndarray, protection_width: float, *,
-                      cost: np.ndarray | None = None, max_rounds: int = 100) -> tuple[np.ndarray, np.ndarray]:
+                      cost: np.ndarray | None = None, max_rounds: int = 20,
+                      stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Hide further cells until every hidden cell with a known value has an LP interval of at least
-    ``protection_width``. Returns (hidden, newly hidden). Greedy: for a narrow cell, hide the cheapest
-    published cell that shares a constraint with it (the LP bounds come from those constraints)."""
+    ``protection_width``. Returns (hidden, newly hidden); a ``stats`` dict given receives ``rounds``,
+    ``solves`` (interval LPs) and ``raises`` (LPs choosing cells).
+
+    For each cell whose exact interval [l, u] is narrower (:func:`lp_intervals`), the cheapest change of the
+    table that raises the cell to l + ``protection_width`` while keeping every sum and no count negative is
+    found by one LP (:class:`_DeviationLP`, the "incremental" heuristic of cell suppression: Kelly, Golden and
+    Assad 1992; Fischetti and Salazar-González 2000); the published cells it changes are hidden. The changed
+    table is then a feasible table the attacker cannot exclude, so the cell's interval reaches l + width.
+    ``cost`` is what hiding a cell loses (default: its value); the LP pays ``cost`` + 1 per unit of change
+    of a published cell, nothing for a hidden one (cells hidden for earlier cells are reused for free).
+    Hiding a cell only widens the intervals of the others (a table feasible before stays feasible with the
+    new cell at its true value), so each round re-checks only the cells narrow before and those just hidden
+    (which must be wide too). Deterministic: cells in table order, HiGHS serial."""
     v = table.values
     cost = np.nan_to_num(v) if cost is None else np.asarray(cost, float)
     hidden = hidden.copy()
     added = np.zeros(len(v), bool)
+    known = ~np.isnan(v)
+    todo = hidden & known
     cell_cons: dict[int, list[int]] = {}
     for ci, c in enumerate(table.constraints):
         for cell in c:
             cell_cons.setdefault(int(cell), []).append(ci)
-    known = ~np.isnan(v)
+    dev = _DeviationLP(table, hidden, np.nan_to_num(cost) + 1.0)
+    rounds = solves = raises = 0
     for _ in range(max_rounds):
-        iv = lp_intervals(table, hidden, check=hidden & known)
-        narrow = iv.loc[iv["width"] < protection_width - 1e-9, "cell"].to_numpy()
-        if len(narrow) == 0:
+        iv = lp_intervals(table, hidden, check=todo, min_width=protection_width)
+        rounds, solves = rounds + 1, solves + iv.attrs["solves"]
+        narrow = iv[iv["width"] < protection_width - 1e-9]
+        if narrow.empty:
             break
-        touched: set[int] = set()   # one new cell per constraint and round: the next round sees its effect
-        for cell in narrow:
-            lines = cell_cons.get(int(cell), [])
-            if touched & set(lines):
+        before = int(hidden.sum())
+        todo = np.zeros(len(v), bool)
+        todo[narrow["cell"].to_numpy()] = True
+        # the changed tables found so far stay feasible (their changed cells are hidden): a narrow cell that
+        # one of them already moves far enough needs no LP of its own
+        seen_hi = np.zeros(len(v))
+        for cell, lower in zip(narrow["cell"], narrow["lower"], strict=True):
+            need = lower + protection_width - v[cell]
+            if seen_hi[cell] >= need - 1e-9:
                 continue
-            cand = sorted({int(x) for ci in lines for x in table.constraints[ci] if not hidden[x] and known[x]},
-                          key=lambda x: (v[x] <= 0, cost[x]))
-            if cand:
-                hidden[cand[0]] = added[cand[0]] = True
-                touched |= set(cell_cons.get(cand[0], []))
-        if not touched:
-            break   # nothing left to hide next to the narrow cells
+            y = dev.raise_cell(int(cell), need)
+            raises += 1
+            if y is None:
+                # cannot rise (a cell of unknown value blocks every way): hide its cheapest published neighbour
+                cand = [int(x) for ci in cell_cons.get(int(cell), []) for x in table.constraints[ci]
+                        if not hidden[x] and known[x]]
+                if cand:
+                    j = min(cand, key=lambda x: (cost[x], x))
+                    hidden[j] = added[j] = todo[j] = True
+                    dev.hide(j)
+                continue
+            np.maximum(seen_hi, y, out=seen_hi)
+            for j in np.flatnonzero(y):
+                if not hidden[j]:
+                    hidden[j] = added[j] = todo[j] = True
+                    dev.hide(int(j))
+        if int(hidden.sum()) == before:
+            break   # nothing more to hide: the narrow cells stay narrow (reported in stats)
+    if stats is not None:
+        stats.update(rounds=rounds, solves=solves, raises=raises, narrow=int(len(narrow)))
     return hidden, added
+
+
+def interval_suppression(table: LinearTable, min_cell: int = 10, protection_width: float | None = None, *,
+                         keep_zero: bool = True, cost: np.ndarray | None = None) -> pd.DataFrame:
+    """Primary suppression, then complementary suppression by interval protection: counts 1 … ``min_cell`` − 1
+    are hidden, then more cells (:func:`protect_intervals`) until linear programming over the published cells
+    bounds every hidden cell to an interval at least ``protection_width`` wide (default ``min_cell``). This is
+    the rule ``ebpm audit`` checks (``lp-interval``); it implies the weaker one of
+    :func:`complementary_suppression` (no hidden cell recomputable exactly), which is checked again here.
+
+    Returns the cells with ``published`` (NA where hidden) and ``disclosure`` ∈ {published, primary,
+    complementary, missing}; ``attrs``: ``protection_width``, ``narrow`` (hidden cells still narrower: 0
+    unless cells of unknown value block every way), ``recomputable`` (0), ``rounds``, ``solves``, ``raises``.
+    """
+    v = table.values
+    width = float(min_cell if protection_width is None else protection_width)
+    missing = np.isnan(v)
+    primary = ~missing & (v < min_cell) & ((v > 0) if keep_zero else True)
+    stats: dict = {}
+    hidden, added = protect_intervals(table, missing | primary, width, cost=cost, stats=stats)
+    status = np.where(missing, "missing", np.where(primary, "primary", np.where(added, "complementary", "published")))
+    out = table.cells.copy()
+    out["published"] = pd.array(np.where(hidden, np.nan, v), dtype="Float64")
+    out["disclosure"] = status
+    # an interval at least protection_width > 0 wide is not a single value: the exact rank check is needed only
+    # where cells stayed narrow
+    rec = 0 if stats["narrow"] == 0 and width > 0 else int(recomputable(table, hidden)["recomputable"].sum())
+    out.attrs.update(protection_width=width, recomputable=rec, **stats)
+    return out
 
 
 # --- column kinds (issue 12): every published table says what each column is, so that an audit
