@@ -232,6 +232,13 @@ def test_entry_point_gives_the_numbers_of_the_default_report(runs):
                                    "behaviour_odds_ratios.csv", "small_facilities_aggregate.csv"]
     carious = res.exports()["tooth_shares.csv"]["carious"].dropna()
     assert (carious.eq(0) | carious.ge(10)).all()
+    # a public report's funnel, shrinkage and facility map draw only the facilities whose count of children with
+    # caries facility_rates.csv publishes (issue 12: a point's rate × examined gave the hidden count back)
+    drawn = res.drawn()
+    left_out = res.shown[~res.shown.index.isin(drawn.index)]
+    assert (drawn["with_caries"].eq(0) | drawn["with_caries"].ge(10)).all()
+    assert left_out["with_caries"].between(1, 9).all() and (len(drawn), len(left_out)) == (133, 27)
+    assert len(res.drawn(suppress=False)) == 160
 
 
 def test_entry_point_refuses_bad_parameters(runs):

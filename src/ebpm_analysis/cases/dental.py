@@ -660,6 +660,17 @@ class DentalResult:
         """:func:`caries_pattern_type` at ``age`` (default the youngest)."""
         return caries_pattern_type(self.teeth, self.exams, age=self.ages[0] if age is None else age)
 
+    def drawn(self, *, suppress: bool = True) -> pd.DataFrame:
+        """The facilities the funnel, shrinkage and facility-map figures draw: :attr:`shown`, and in a public
+        run (``suppress``) only those whose count of children with caries ``facility_rates.csv`` publishes. A
+        point's rate and number examined (or expected count) read off a figure would give a hidden count back
+        (a facility with 30 examined and a crude rate read to ±0.5 % has its count to ±0.15)."""
+        if not suppress:
+            return self.shown
+        pub = self.exports()["facility_rates.csv"]
+        keep = pub[["with_caries", "adj_rate", "eb_rate"]].notna().all(axis=1).to_numpy()
+        return self.shown[keep]
+
     def exports(self, *, suppress: bool = True) -> dict[str, pd.DataFrame]:
         """The aggregated tables a run writes (file name → frame, for :func:`ebpm_analysis.io.write_tables`
         with ``kinds=`` :meth:`export_kinds`), passed through :func:`~ebpm_analysis.stats.disclosure.suppress_table`:

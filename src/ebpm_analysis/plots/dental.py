@@ -110,12 +110,22 @@ def dental_chart(shares: pd.DataFrame, *, value: str = "share", ages=None, title
     return fig
 
 
+def _omitted_note(ax, omitted: int, min_cell: int) -> None:
+    """Say on the figure how many facilities are not drawn because their count is hidden (public runs)."""
+    if omitted:
+        ax.text(0.99, 0.01, f"う蝕のある子が{min_cell}人未満の{omitted}施設は秘匿のため描いていません",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="#444444")
+
+
 def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col: str = "facility_code",
-                title: str = "施設別う蝕有病者率のファンネルプロット", source: str = "", synthetic: bool = False):
+                title: str = "施設別う蝕有病者率のファンネルプロット", source: str = "", synthetic: bool = False,
+                omitted: int = 0, min_cell: int = 10):
     """Age-adjusted facility rates vs number examined with 95 % / 99.8 % control limits.
-    Facilities flagged ``small`` are not drawn (shown only in aggregate)."""
+    Facilities flagged ``small`` are not drawn (shown only in aggregate); ``omitted`` facilities left out of
+    ``fa`` because their count is hidden are counted in a note."""
     d = fa[~fa["small"]]
     fig, ax = plt.subplots(figsize=(9, 5.8))
+    _omitted_note(ax, omitted, min_cell)
     l95, l998 = (f"{lv * 100:g}" for lv in info["levels"])
     ax.fill_between(curves["n"], 100 * curves[f"lo{l998}"], 100 * curves[f"hi{l998}"], color="#dbe4ee", alpha=0.5, lw=0)
     for lv, ls in ((l95, "--"), (l998, "-")):
@@ -148,12 +158,13 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
 
 
 def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイズ推定による施設率の縮小",
-                   source: str = "", synthetic: bool = False):
+                   source: str = "", synthetic: bool = False, omitted: int = 0, min_cell: int = 10):
     """Age-adjusted observed rate vs empirical-Bayes rate (age-standardised too) for each facility,
-    by number examined."""
+    by number examined (``omitted``: as in :func:`funnel_plot`)."""
     d = fa[~fa["small"]].sort_values("examined")
     crude = 100 * d["adj_rate"]
     fig, ax = plt.subplots(figsize=(8.5, 5))
+    _omitted_note(ax, omitted, min_cell)
     for (_, r), c in zip(d.iterrows(), crude, strict=True):
         ax.plot([r["examined"]] * 2, [c, 100 * r["eb_rate"]], color="#bbbbbb", lw=0.8, zorder=1)
     ax.scatter(d["examined"], crude, s=16, facecolor="white", edgecolor="#7a8899", label="年齢調整率（観測値）",
@@ -172,10 +183,12 @@ def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイ�
 
 def facility_map(points, wards, *, column: str = "eb_pct", size_col: str = "examined",
                  title: str = "施設別う蝕有病者率（経験ベイズ推定）", legend_title: str = "有病者率（%）",
-                 flag_col: str | None = "signal", source: str = "", synthetic: bool = False):
+                 flag_col: str | None = "signal", source: str = "", synthetic: bool = False,
+                 omitted: int = 0, min_cell: int = 10):
     """Facility points (metre CRS) coloured by ``column``, sized by ``size_col``, over ward outlines;
-    facilities above the 99.8 % limit ringed."""
+    facilities above the 99.8 % limit ringed (``omitted``: as in :func:`funnel_plot`)."""
     fig, ax = plt.subplots(figsize=(8.5, 8))
+    _omitted_note(ax, omitted, min_cell)
     wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
     viz.outline(ax, wards, label_col="name", fontsize=9)
     v = points[column].astype(float)
