@@ -160,6 +160,28 @@ def test_export_has_no_unsuppressed_values(census_cells):
     assert out.loc[out["disclosure"] != "", "count"].isna().all()
 
 
+def test_audit_finds_the_narrow_intervals_greedy_suppression_leaves_in_01s_export(census_table, census_cells,
+                                                                                    tmp_path):
+    """Issue 12 'must show': a narrow LP interval planted in 01's own export (the cross tabulation as the greedy
+    "not exactly recomputable" suppression left it) fails ebpm audit naming file, column and row; the export of
+    interval protection passes."""
+    from ebpm_analysis.audit import audit_paths
+    from ebpm_analysis.io import write_csv
+    areas = sorted(set(census_table.cells["area"]))
+    wards = [a for a in areas if len(a) == 5 and a != "43100"]
+    trees = {"area": {"43100": wards, **{w: [a for a in areas if len(a) > 5 and a[:5] == w] for w in wards}},
+             "status": cc.STATUS_TREE, "workplace": cc.WORKPLACE_TREE}
+    schema = dc.Schema({c: dc.LABEL for c in ("area", "area_name", "status", "status_label", "workplace",
+                                              "workplace_label", "disclosure")} | {"count": dc.PERSONS},
+                       linear={"dims": ["area", "status", "workplace"], "value": "count", "trees": trees,
+                               "hidden_where": {"disclosure": ["秘匿（少数）", "秘匿（補完）"]}})
+    greedy = dc.complementary_suppression(census_table, 10, cost=cc.disclosure_cost(census_table.cells, "43100"))
+    found = audit_paths([write_csv(cc.export_cells(greedy, {}), tmp_path / "greedy.csv", kinds=schema)])
+    assert found and {v.rule for v in found} == {"lp-interval"} and {v.column for v in found} == {"count"}
+    assert all("greedy.csv" in v.file and v.row.startswith("line ") and "area=" in v.row for v in found)
+    assert audit_paths([write_csv(cc.export_cells(census_cells, {}), tmp_path / "protected.csv", kinds=schema)]) == []
+
+
 def test_combined_tables_share_cells_and_keep_all_constraints():
     t = small_table()
     other = dc.hierarchical_table(pd.DataFrame({"area": ["a", "a", "b"], "cat": ["x", "y", "x"], "count": [50, 4, 40]}),
