@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
 import openpyxl  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -180,6 +181,8 @@ def test_figure_alt_joins_caption_and_key_numbers():
     assert viz.figure_payload(bare) == {"tables": [], "keys": ["平均 12.5 件/日（2020〜2024年）"]}
     plt.close(bare)
     assert figure_alt("図2", {"fig-cap": "出動件数", "fig-alt": "棒グラフ"}, out).startswith("図2：棒グラフ。")
+    assert figure_alt("図2", {"fig-cap": "件数。色は区"}, out) == "図2：件数。色は区。主な数値：最大 中央区 52.1件"
+    assert figure_alt("図2", {"fig-cap": "出動件数。"}, out) == "図2：出動件数。主な数値：最大 中央区 52.1件"
 
 
 def test_a_figure_without_alt_text_is_refused():
@@ -296,4 +299,20 @@ def test_emergency_and_probe_plots_record_their_data():
     p = viz.figure_payload(pe.response_trend_chart(rt, {"d1": "中央"}, source="x", synthetic=True))
     assert p["keys"] == ["延伸と判定 1地区", "最大 中央 +0.50分/年"]
     assert p["tables"][0]["rows"][0] == ["中央", 0.5, pytest.approx(0.304), pytest.approx(0.696), "はい"]
+    plt.close("all")
+
+
+def test_counter_plots_record_their_data():
+    from ebpm_analysis.plots import counter as pc
+    check = pd.DataFrame({"band": ["0%–50%", "100%以上"], "observed_mean_wait": [0.4, 24.1],
+                          "session_mean_wait": [0.05, 23.0], "erlang_mean_wait": [10.8, np.inf]})
+    p = viz.figure_payload(pc.erlang_check(check, source="x", synthetic=True))
+    assert p["tables"][0]["rows"] == [["0%–50%", 0.4, 0.05, 10.8], ["100%以上", 24.1, 23.0, None]]   # ∞: blank
+    assert p["tables"][0]["default"] == "other"
+    mean = pd.DataFrame([[10.0, 12.5], [8.0, 30.2]], index=["4月", "5月"], columns=["月", "火"])
+    n = pd.DataFrame([[4, 4], [2, 5]], index=["4月", "5月"], columns=["月", "火"])
+    p = viz.figure_payload(pc.heatmap(mean, n, source="x", synthetic=True))
+    assert p["tables"][0]["rows"] == [["4月", "月曜", 10.0, 4], ["4月", "火曜", 12.5, 4], ["5月", "月曜", None, 2],
+                                      ["5月", "火曜", 30.2, 5]]                  # cells under 3 days stay grey/blank
+    assert p["keys"] == ["最大 5月火曜 30.2件/日", "最小 4月月曜 10.0件/日"]
     plt.close("all")

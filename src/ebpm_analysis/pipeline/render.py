@@ -60,7 +60,7 @@ def figure_alt(number: str, opts: dict, out) -> str:
         import json
         payload = json.loads(payload)
     keys = [str(k) for k in payload.get("keys", []) if str(k).strip() and str(k).strip() not in text]
-    return f"{number}：{text}" + (f"。主な数値：{'／'.join(keys)}" if keys else "")
+    return f"{number}：{text}" + (f"{'' if text.endswith('。') else '。'}主な数値：{'／'.join(keys)}" if keys else "")
 
 
 def figures_without_alt(nb) -> list[str]:

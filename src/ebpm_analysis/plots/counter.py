@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import viz
 from ..cases.counter import FISCAL_MONTHS, OPEN_WEEKDAYS_JA
+from ..stats import disclosure as D
 
 
 def heatmap(mean: pd.DataFrame, n: pd.DataFrame, *, source: str, synthetic: bool, min_days: int = 3, office: str = ""):
@@ -33,6 +34,15 @@ def heatmap(mean: pd.DataFrame, n: pd.DataFrame, *, source: str, synthetic: bool
     ax.set_ylabel("月（年度順）")
     ax.set_title(f"{office} 月×曜日別の平均受付件数".strip())
     viz.source_note(fig, source, synthetic=synthetic)
+    per_day = "1開庁日あたり受付件数（件/日）"
+    data = (vals.rename_axis(index="月", columns="曜日").stack(future_stack=True).rename(per_day).reset_index()
+            .merge(n.rename_axis(index="月", columns="曜日").stack(future_stack=True)
+                   .rename("開庁日数（日）").reset_index(), on=["月", "曜日"]))
+    data["曜日"] = data["曜日"].astype(str) + "曜"
+    data = data.assign(月=data["月"].astype(str), セル=data["月"].astype(str) + data["曜日"])
+    viz.figure_data(fig, data.drop(columns="セル"), caption="月×曜日別の平均受付件数",
+                    kinds={"月": D.LABEL, "曜日": D.LABEL, per_day: D.OTHER, "開庁日数（日）": D.COUNT},
+                    keys=viz.extremes(data, "セル", per_day, "件/日"))
     return fig
 
 
@@ -64,6 +74,13 @@ def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | No
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"区分": eff["group"].astype(str).to_numpy(), "要因": eff["label"].astype(str).to_numpy(),
+                         "件数の倍率": eff["rate_ratio"].to_numpy(dtype=float),
+                         "95%信頼区間下限": eff["lo"].to_numpy(dtype=float),
+                         "95%信頼区間上限": eff["hi"].to_numpy(dtype=float)})
+    viz.figure_data(fig, data, caption="受付件数を左右する要因（件数の倍率）",
+                    kinds=D.no_persons("model estimates", 区分=D.LABEL, 要因=D.LABEL),
+                    keys=viz.extremes(data, "要因", "件数の倍率", "倍", "{:.2f}"))
     return fig
 
 
@@ -96,6 +113,14 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"月": by_type["month_label"].astype(str).to_numpy(),
+                         "曜日": by_type["weekday_ja"].astype(str).to_numpy(),
+                         "天候": by_type["weather"].astype(str).to_numpy(),
+                         "必要な窓口数（開庁時間シミュレーション）": by_type["staff_session"].to_numpy(),
+                         "必要な窓口数（アーランC）": by_type["staff_erlang"].to_numpy()})
+    viz.figure_data(fig, data, caption="日の種類別の必要窓口数",
+                    kinds=D.no_persons("staffing plan", 月=D.LABEL, 曜日=D.LABEL, 天候=D.LABEL),
+                    keys=[f"最大 {by_type['staff_session'].max():.0f}窓口"] if len(data) else [])
     return fig
 
 
@@ -178,4 +203,11 @@ def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool, office: s
     ax.legend(loc="upper left", fontsize=9)
     ax.grid(axis="x", visible=False)
     viz.source_note(fig, source, synthetic=synthetic)
+    waits = {"日報の実測（分）": "observed_mean_wait", "開庁時間シミュレーション（分）": "session_mean_wait",
+             "アーランC（分、空欄は上限なし）": "erlang_mean_wait"}
+    data = pd.DataFrame({"最繁忙時間帯の窓口稼働率": check["band"].astype(str).to_numpy()}
+                        | {k: check[c].to_numpy(dtype=float) for k, c in waits.items()})
+    data = data.replace([np.inf, -np.inf], np.nan)
+    viz.figure_data(fig, data, caption="待ち時間モデルの検証（平均待ち時間）",
+                    kinds=D.no_persons("mean waits", 最繁忙時間帯の窓口稼働率=D.LABEL))
     return fig
