@@ -142,3 +142,17 @@ def test_datasets_not_checked_are_not_counted_as_matching(real_entries, tmp_path
         "実行後に次回の一覧作成で検証）、列の自動検証の対象外の形式 1件（zip・json・見出しなし CSV："
         "各ローダーのテストで検証）です。未検証のものは「目録どおり」に数えていません。")
     assert validate_catalog([csv_entry]).coverage_line() is None
+
+
+def test_generated_data_sets_are_looked_for_where_their_generator_writes():
+    """A synthetic entry's path is under data/interim/<notebook>/synthetic/ of a notebook that uses it (where
+    synth.* write by default): the catalog once looked in data/interim/synthetic/…, never found the emergency,
+    school-route and counter sets, and listed them as not generated."""
+    from ebpm_analysis.io import catalog as ic
+    wrong = []
+    for e in ic.load_catalog():
+        parts = e["path"].split("/")
+        if parts[:2] == ["data", "interim"]:
+            if not (parts[2] in e.get("used_by", []) and parts[3] == "synthetic"):
+                wrong.append((e["id"], e["path"]))
+    assert not wrong, wrong

@@ -175,7 +175,8 @@ def validate_entry(entry: dict, area_codes: set[str] | None = None) -> list[Find
 
 
 def _check_files(entry: dict, out: _Findings) -> Path | None:
-    """The first file to check, or None when there is none or its format is not checked column by column."""
+    """The file to check (the newest match: generated sets of older generator versions may predate a column),
+    or None when there is none or its format is not checked column by column."""
     files = resolve_files(entry)
     if not files:
         if entry["nature"] == "synthetic":
@@ -183,7 +184,7 @@ def _check_files(entry: dict, out: _Findings) -> Path | None:
         else:
             out.add("error", "ファイル", "", f"ファイルがありません: {entry['path']}")
         return None
-    path = files[0]
+    path = max(files, key=lambda p: (p.stat().st_mtime, str(p)))
     out.add("ok", "ファイル", "", f"{len(files)} ファイル（検証対象: {paths.relative(path)}）")
     if entry["format"] in ("zip", "json", "csv-headerless"):
         out.add("info", "形式", "", f"{entry['format']} は列の自動検証の対象外（ケース別ローダーのテストで検証）")
