@@ -316,3 +316,25 @@ def test_counter_plots_record_their_data():
                                       ["5月", "火曜", 30.2, 5]]                  # cells under 3 days stay grey/blank
     assert p["keys"] == ["最大 5月火曜 30.2件/日", "最小 4月月曜 10.0件/日"]
     plt.close("all")
+
+
+def test_dental_prevalence_figure_data_keeps_counts_beside_rates_and_is_suppressed_when_public():
+    from ebpm_analysis.plots import dental as pdn
+    from ebpm_analysis.report import FIGURE_MIME
+    tab = pd.DataFrame({"facility_type": ["保育所", "保育所"], "age": [3, 4], "examined": [120, 8],
+                        "with_caries": [30, 3], "prevalence": [25.0, 37.5], "prev_lo": [18.0, 13.0],
+                        "prev_hi": [33.0, 69.0]})
+    fig = pdn.prevalence_bars(tab, group="facility_type", xlabel="施設種別", source="x", synthetic=True)
+    p = viz.figure_payload(fig)
+    plt.close(fig)
+    t = p["tables"][0]
+    assert t["columns"] == ["施設種別", "年齢（歳）", "受診児数（人）", "う蝕有病者数（人）", "う蝕有病者率（%）",
+                            "95%信頼区間下限（%）", "95%信頼区間上限（%）"]
+    assert t["kinds"]["う蝕有病者率（%）"] == {"kind": "rate", "of": ["う蝕有病者数（人）"]}
+    cell = _cell("#| label: fig-p\n#| fig-cap: 有病者率\nplt.show()", [nbformat.v4.new_output(
+        "display_data", data={"image/png": "AAAA", FIGURE_MIME: p})])
+    nb = _nb_with([cell])
+    nb.metadata["ebpm"] = {"audience": "public", "parameters": {"min_cell": 10}}
+    (item,) = downloads.plan(nb, "r").items
+    assert item.frame["受診児数（人）"].isna().tolist() == [False, True]      # 8 < 10 hidden in the download
+    assert item.frame["う蝕有病者率（%）"].isna().tolist() == [False, True]   # and the rate computed from it

@@ -12,6 +12,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from .. import viz
 from ..io.dental_sheet import FDI_TO_JP
+from ..stats import disclosure as D
 
 UPPER_ROW = [55, 54, 53, 52, 51, 61, 62, 63, 64, 65]
 LOWER_ROW = [85, 84, 83, 82, 81, 71, 72, 73, 74, 75]
@@ -248,6 +249,18 @@ def prevalence_bars(tab: pd.DataFrame, *, group: str, hue: str = "age", hue_labe
     ax.legend(ncol=len(hues), loc="upper left")
     if source:
         viz.source_note(fig, source, synthetic=synthetic)
+    cols = {group: xlabel or group, hue: "年齢（歳）" if hue == "age" else hue, "examined": "受診児数（人）",
+            "with_caries": "う蝕有病者数（人）", "prevalence": "う蝕有病者率（%）", "prev_lo": "95%信頼区間下限（%）",
+            "prev_hi": "95%信頼区間上限（%）"}
+    data = tab[[c for c in cols if c in tab.columns]].rename(columns=cols)
+    count = cols["with_caries"]
+    kinds = {cols[group]: D.LABEL, cols[hue]: D.LABEL, cols["examined"]: D.PERSONS, count: D.PERSONS,
+             cols["prevalence"]: D.rate(count), cols["prev_lo"]: D.interval(count), cols["prev_hi"]: D.interval(count)}
+    if count in data.columns and cols["examined"] in data.columns:
+        shown = data.assign(区分=data[cols[group]].astype(str) + " " + data[cols[hue]].astype(str)
+                            + ("歳" if hue == "age" else ""))
+        viz.figure_data(fig, data, caption=title, kinds={c: k for c, k in kinds.items() if c in data.columns},
+                        keys=viz.extremes(shown, "区分", cols["prevalence"], "%"))
     return fig
 
 
@@ -289,4 +302,7 @@ def odds_ratio_plot(tab: pd.DataFrame, *, title: str = "生活習慣とう蝕の
     ax.set_title(title)
     if source:
         viz.source_note(fig, source, synthetic=synthetic)
+    data = tab[[c for c in ("要因", "オッズ比", "95%CI下限", "95%CI上限") if c in tab.columns]].reset_index(drop=True)
+    viz.figure_data(fig, data, caption=title, kinds=D.no_persons("model estimates", 要因=D.LABEL),
+                    keys=viz.extremes(data, "要因", "オッズ比", "", "{:.2f}"))
     return fig
