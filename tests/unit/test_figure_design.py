@@ -50,3 +50,16 @@ def test_placement_map_uses_a_colour_blind_safe_pair_and_two_panels_a_row():
                  if len(coll.get_facecolors())
                  and to_hex(coll.get_facecolors()[0]) in (pe.COVERED[0].lower(), pe.NOT_COVERED[0].lower()))
     assert points == 3
+
+
+def test_funnel_plot_names_flagged_facilities_as_the_tables_do():
+    from ebpm_analysis.plots import dental as pdn
+    fa = pd.DataFrame({"facility_code": ["F01", "F02", "F03"], "facility_name": ["さくら保育園", "", "ひかり園"],
+                       "examined": [120, 80, 60], "adj_rate": [0.30, 0.28, 0.10], "small": [False, False, False],
+                       "signal": ["99.8%超", "99.8%超", "範囲内"]})
+    n = np.array([10, 100, 1000])
+    curves = pd.DataFrame({"n": n, "lo95": [0.0, 0.05, 0.08], "hi95": [0.3, 0.15, 0.12],
+                           "lo99.8": [0.0, 0.03, 0.07], "hi99.8": [0.4, 0.2, 0.13]})
+    fig = pdn.funnel_plot(fa, curves, {"levels": [0.95, 0.998], "p0": 0.1})
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert {"さくら保育園", "F02"} <= labels and "F01" not in labels and "ひかり園" not in labels

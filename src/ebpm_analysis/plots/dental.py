@@ -118,7 +118,7 @@ def _omitted_note(ax, omitted: int, min_cell: int) -> None:
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="#444444")
 
 
-def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col: str = "facility_code",
+def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col: str = "facility_name",
                 title: str = "施設別う蝕有病者率のファンネルプロット", source: str = "", synthetic: bool = False,
                 omitted: int = 0, min_cell: int = 10):
     """Age-adjusted facility rates vs number examined with 95 % / 99.8 % control limits.
@@ -139,9 +139,11 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
             ax.scatter(d.loc[m, "examined"], 100 * d.loc[m, "adj_rate"], s=28, color=col,
                        label=f"{sig}（{int(m.sum())}施設）",
                        edgecolor="white", lw=0.5, zorder=3)
-    for _, r in d[d["signal"] == "99.8%超"].iterrows():
-        ax.annotate(str(r[label_col]), (r["examined"], 100 * r["adj_rate"]), xytext=(4, 3), textcoords="offset points",
-                    fontsize=7.5, color="#7a1f1a")
+    for _, r in d[d["signal"] == "99.8%超"].iterrows():   # named as in the report's tables (code without a name)
+        name = r.get(label_col) if label_col in d.columns else None
+        label = str(name) if isinstance(name, str) and name.strip() else str(r["facility_code"])
+        ax.annotate(label, (r["examined"], 100 * r["adj_rate"]), xytext=(4, 3), textcoords="offset points",
+                    fontsize=8.5, color="#7a1f1a")
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color="#1f5a96", lw=1.2), Line2D([], [], color="#555555", ls="--"),
                 Line2D([], [], color="#555555")]
