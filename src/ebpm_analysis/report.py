@@ -34,6 +34,7 @@ from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
 from .audience import AUDIENCES, INTERNAL_MARK, is_internal  # noqa: F401  (notebooks: report.is_internal)
+from .mime import FIGURE_MIME, KPI_MIME, TABLE_MIME  # noqa: F401  (report.TABLE_MIME, …)
 from .provenance import data_nature, recorded_inputs
 
 NATURE_TEXT = {
@@ -47,14 +48,8 @@ NATURE_TEXT = {
 }
 
 
-#: The mime type under which a report table's data and column kinds travel in the executed notebook.
-TABLE_MIME = "application/vnd.ebpm.table+json"
-#: The mime type under which a displayed figure's recorded data and key numbers travel beside its image
-#: (:func:`ebpm_analysis.viz.figure_data`; the renderer makes the alt text from them, the pipeline the downloads).
-FIGURE_MIME = "application/vnd.ebpm.figure+json"
-#: The mime type under which a logic model's KPI rows (label, value as shown, how it is measured) travel in the
-#: executed notebook, for the KPI register (:mod:`ebpm_analysis.pipeline.kpi`; dropped by the renderer).
-KPI_MIME = "application/vnd.ebpm.kpi+json"
+# TABLE_MIME (a report table's data and column kinds), FIGURE_MIME (a figure's recorded data and key numbers) and
+# KPI_MIME (a logic model's KPI rows) travel in the executed notebook; defined in ebpm_analysis.mime, imported above.
 
 
 def _audit_payload(df: pd.DataFrame, caption, kinds) -> dict:

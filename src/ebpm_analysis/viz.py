@@ -10,7 +10,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic and makes it the default)
 
-from .report import FIGURE_MIME
+from .mime import FIGURE_MIME
 
 PALETTE = ["#1f5a96", "#d9822b", "#3a8f5c", "#b8433c", "#7a5ea8", "#8c6d46", "#c7579b", "#6b7280"]
 SEQ_CMAP = "YlOrRd"

@@ -120,7 +120,7 @@ def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
     """The table and figure-data payloads of the outputs the report shows, in page order:
     ``(kind, payload, figure number text, key)`` with kind ``"table"`` or ``"figure"``. Visibility is decided by the
     renderer's own preprocessor (Quarto options and tags), on a copy."""
-    from ..report import FIGURE_MIME, TABLE_MIME
+    from ..mime import FIGURE_MIME, TABLE_MIME
     from .render import QuartoOptionsPreprocessor, parse_front_matter
     work = _skeleton(nb)
     fm = parse_front_matter(work)
@@ -146,7 +146,7 @@ def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
 def _skeleton(nb):
     """A copy of the notebook with what visibility depends on (sources, tags, which outputs exist) and only the
     table/figure-data payloads of the outputs: copying a report's megabytes of images would cost seconds."""
-    from ..report import FIGURE_MIME, TABLE_MIME
+    from ..mime import FIGURE_MIME, TABLE_MIME
     keep = (TABLE_MIME, FIGURE_MIME)
     cells = []
     for cell in nb.cells:
@@ -425,7 +425,7 @@ def section_html(man: Manifest) -> str:
 def add_links(nb, man: Manifest) -> None:
     """Put the download links into a notebook the renderer has preprocessed (only shown cells left): a link
     after each table output and at the end of each figure cell, and the list before the glossary/provenance."""
-    from ..report import FIGURE_MIME, TABLE_MIME
+    from ..mime import FIGURE_MIME, TABLE_MIME
     items = {it.key: it for it in man.items}
     for cell in nb.cells:
         if cell.cell_type != "code":

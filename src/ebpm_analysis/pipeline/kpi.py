@@ -170,7 +170,7 @@ def list_themes(directory: Path | None = None) -> list[Theme]:
 def shown_kpis(nb) -> list[tuple[str, str, str]]:
     """(label, value as shown, where) of every KPI the executed notebook shows: the ``report.kpis`` tiles
     (where = "tile") and the logic model's KPI rows (where = "logic"), in the order of the report."""
-    from ..report import KPI_MIME, TABLE_MIME
+    from ..mime import KPI_MIME, TABLE_MIME
     out = []
     for cell in nb.cells:
         for o in cell.get("outputs", []):

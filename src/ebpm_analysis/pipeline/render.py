@@ -53,7 +53,7 @@ def figure_alt(number: str, opts: dict, out) -> str:
     """A figure's alt text: its number, the cell's ``fig-alt`` (else its ``fig-cap``) and the key numbers the
     figure carries (:func:`ebpm_analysis.viz.figure_payload`: what its plot function recorded, the titles that
     carry numbers)."""
-    from ..report import FIGURE_MIME
+    from ..mime import FIGURE_MIME
     text = str(opts.get("fig-alt") or opts.get("fig-cap") or "").strip()
     payload = out.get("data", {}).get(FIGURE_MIME) or {}
     if isinstance(payload, str):
