@@ -156,3 +156,13 @@ def test_generated_data_sets_are_looked_for_where_their_generator_writes():
             if not (parts[2] in e.get("used_by", []) and parts[3] == "synthetic"):
                 wrong.append((e["id"], e["path"]))
     assert not wrong, wrong
+
+
+def test_problem_lines_shorten_at_item_boundaries_and_count_the_rest():
+    from ebpm_analysis.cases.catalog import _shorten
+    msg = ("数値セルに記号・注記が混在: snow_fall（記号 ---、9 セル）; snow_deepest（記号 ---、9 セル）; "
+           "cloud_cover（記号 @、13 セル）")
+    assert _shorten(msg, 200) == msg
+    out = _shorten(msg, 60)
+    assert out == "数値セルに記号・注記が混在: snow_fall（記号 ---、9 セル）; ほか2件"
+    assert _shorten("一つの長い項目" * 20, 10) == "一つの長い項目" * 20   # never cut inside an item

@@ -130,7 +130,8 @@ class CatalogResult:
         return int(sum(1 for ds in checked[checked == "checked"].index if ds not in flagged))
 
     def problems(self, width: int = 90) -> list[str]:
-        """One line per dataset with an error or a warning (messages of warnings cut at ``width``)."""
+        """One line per dataset with an error or a warning (a warning's list of columns shortened to about
+        ``width`` characters at a column boundary, the rest counted: the full list is in the findings table)."""
         titles = self.datasets.set_index("id")["title"]
         lines = []
         for _, r in self.by_dataset.iterrows():
@@ -141,7 +142,7 @@ class CatalogResult:
             if r["status"] == "error":
                 lines.append(f"**{titles[r['dataset']]}**：目録と一致しません — " + " / ".join(msgs))
             else:
-                lines.append(f"{titles[r['dataset']]}：利用上の注意 — " + " / ".join(m[:width] for m in msgs))
+                lines.append(f"{titles[r['dataset']]}：利用上の注意 — " + " / ".join(_shorten(m, width) for m in msgs))
         return lines
 
     def details(self) -> pd.DataFrame:
@@ -168,3 +169,18 @@ def validate_catalog(entries: list[dict], *, area_codes: set[str] | None = None)
     return CatalogResult(entries=entries, findings=findings, by_dataset=io_catalog.status_by_dataset(findings),
                          by_rule=io_catalog.status_by_rule(findings), datasets=io_catalog.datasets_table(entries),
                          columns=io_catalog.columns_table(entries))
+
+
+def _shorten(message: str, width: int) -> str:
+    """``message`` when it fits ``width``; else its leading items (``; ``-separated, at least one, never cut
+    inside an item) and 「ほか N 件」."""
+    if len(message) <= width or "; " not in message:
+        return message
+    items = message.split("; ")
+    kept = [items[0]]
+    for item in items[1:]:
+        if len("; ".join([*kept, item])) > width:
+            break
+        kept.append(item)
+    rest = len(items) - len(kept)
+    return "; ".join(kept) + (f"; ほか{rest}件" if rest else "")
