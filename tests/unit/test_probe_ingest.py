@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ebpm_analysis.cases import probe as cp
@@ -89,6 +90,9 @@ def test_ingest_stores_the_level6_mesh_code_and_queries_use_it(tmp_path):
     got = pd.concat([pd.read_parquet(f) for f in res.parquet], ignore_index=True)
     assert got["mesh6"].dtype == "int64"
     assert (got["mesh6"].to_numpy() == cp.mesh_code(got["lat"], got["lon"], 6)).all()
+    rg = pq.ParquetFile(res.parquet[0]).metadata.row_group(0)
+    enc = {rg.column(i).path_in_schema: rg.column(i).encodings for i in range(rg.num_columns)}
+    assert {c for c, e in enc.items() if "RLE_DICTIONARY" in e} == {"opid", "run_date", "trip_no", "mesh6"}
     frame = got.drop(columns=["mesh6"])  # without the stored code the SQL computes it from lat/lon
     for level in (3, 5, 6):
         a = cp.aggregate_positions(res.dataset, level=level)
