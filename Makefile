@@ -38,9 +38,10 @@ kernel: $(STAMP) ## (Re)register the project kernel `ebpm` inside .venv
 build/.reports-done: $(STAMP) $(NOTEBOOKS) $(PARAMS) $(SOURCES) $(DATA)
 	@mkdir -p build
 	$(EBPM) build-all $(if $(JOBS),--jobs $(JOBS))
+	$(EBPM) audit   # disclosure audit of every built report and export: fails naming file, column and row
 	@touch $@
 
-reports: build/.reports-done ## Build every report (reports/*.html + reports/index.html) on the bundled data; no work if nothing changed; JOBS=N notebooks in parallel (default: all cores)
+reports: build/.reports-done ## Build every report (reports/*.html + reports/index.html) on the bundled data, then run the disclosure audit (ebpm audit); no work if nothing changed; JOBS=N notebooks in parallel (default: all cores)
 
 run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [CITY=16201] [PARAMS=estat_table]
 	@test -n "$(NB)" || (echo "usage: make run NB=<notebook> [CITY=<code or name>] [PARAMS=<variant or file.yml>]"; exit 2)

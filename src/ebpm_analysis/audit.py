@@ -40,6 +40,7 @@ import pandas as pd
 
 from . import paths
 from .io.common import SIDECAR_SUFFIX, is_formula, sidecar_path
+from .pipeline import downloads
 from .stats import disclosure as D
 
 DEFAULT_MIN_CELL = 10
@@ -338,7 +339,8 @@ def export_files(folder: Path) -> list[Path]:
 
 
 def audit_run(executed: str | Path, *, reports_dir: str | Path | None = None, skip: tuple[str, ...] = ()) -> RunAudit:
-    """Audit one run: its exports (``output_dir``), the tables its report shows, and the report HTML.
+    """Audit one run: its exports (``output_dir``), the tables its report shows, the report's downloads
+    (``<reports_dir>/<stem>_files``: tables and figure data) and the report HTML.
 
     ``skip``: rules not checked (a known, listed gap; ``lp-interval`` is also the slowest rule). A ``.parquet``
     export with a ``.csv`` twin of the same stem is the same table and is read once (the CSV)."""
@@ -350,13 +352,17 @@ def audit_run(executed: str | Path, *, reports_dir: str | Path | None = None, sk
     width = float(params.get("protection_width", min_cell) or min_cell)
     internal = internal_run(meta)
     tables = report_tables(executed)
+    reports = Path(reports_dir) if reports_dir else paths.REPORTS_DIR
     files = []
-    if params.get("output_dir"):
-        folder = paths.resolve(params["output_dir"])
+    folders = [paths.resolve(params["output_dir"])] if params.get("output_dir") else []
+    # the report's downloads (its tables and figure data, pipeline.downloads) beside the page
+    folders.append(reports / downloads.folder_name(executed.stem))
+    for folder in folders:
         if folder.is_dir():
-            files = export_files(folder)
-            stems = {p.stem for p in files if p.suffix == ".csv"}
-            tables += [read_export(p) for p in files if not (p.suffix == ".parquet" and p.stem in stems)]
+            found_here = export_files(folder)
+            stems = {p.stem for p in found_here if p.suffix == ".csv"}
+            tables += [read_export(p) for p in found_here if not (p.suffix == ".parquet" and p.stem in stems)]
+            files += found_here
     found: list[Violation] = []
     if not internal:
         for t in tables:
@@ -364,7 +370,7 @@ def audit_run(executed: str | Path, *, reports_dir: str | Path | None = None, sk
     for p in files:
         if p.suffix == ".csv":
             found += check_formulas(p)
-    html = (Path(reports_dir) if reports_dir else paths.REPORTS_DIR) / f"{executed.stem}.html"
+    html = reports / f"{executed.stem}.html"
     if html.exists():
         found += check_html(html)
     return RunAudit(executed.stem, len(tables), internal, [v for v in found if v.rule not in skip])

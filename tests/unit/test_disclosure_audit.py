@@ -229,6 +229,17 @@ def test_internal_runs_skip_disclosure_rules_but_not_formulas(tmp_path):
     assert [v.rule for v in internal.violations] == ["formula"]
 
 
+def test_report_downloads_are_audited_with_the_run(tmp_path):
+    # a figure's data written beside the page (reports/<stem>_files, pipeline.downloads) that shows a rate next
+    # to a hidden count, and a live formula in a table download
+    files = tmp_path / "09_demo_files"
+    write_csv(facilities(rate=(1, 0.4)), files / "01_図1のデータ.csv", kinds=KINDS)
+    (files / "02_表1.csv").write_text("施設\r\n=HYPERLINK(\"x\")\r\n", encoding="utf-8")
+    res = A.audit_run(executed_notebook(tmp_path, []), reports_dir=tmp_path)
+    assert [(v.file.rsplit("/", 1)[-1], v.column, v.row, v.rule) for v in res.violations] == [
+        ("01_図1のデータ.csv", "rate", "line 3", "reveals"), ("02_表1.csv", "施設", "line 2", "formula")]
+
+
 def test_ebpm_audit_exits_non_zero_and_prints_one_line_per_violation(tmp_path, capsys):
     out = tmp_path / "exports"
     write_tables({"ok.csv": facilities(), "bad.csv": facilities(with_caries=(0, 3.0))}, out,

@@ -176,6 +176,15 @@ def test_make_help_lists_every_target():
     assert "make reports" in out and "make test" in out
 
 
+def test_make_reports_runs_the_disclosure_audit_after_the_build():
+    """Issue 12: `make reports` fails when ebpm audit finds a violation, and does not mark the build done."""
+    import re
+    recipe = re.search(r"^build/\.reports-done:.*\n((?:\t.*\n)+)", (Path(__file__).parents[2] / "Makefile").read_text(
+        encoding="utf-8"), flags=re.M).group(1).splitlines()
+    steps = [next(i for i, line in enumerate(recipe) if word in line) for word in ("build-all", "audit", "touch $@")]
+    assert steps == sorted(steps) and recipe[steps[1]].strip().startswith("$(EBPM) audit")
+
+
 @pytest.mark.parametrize("say, named", [
     ("出典は docs/sources.md#diesel-counter を参照。",
      "'docs/sources.md#diesel-counter' (a document of the repository)"),
