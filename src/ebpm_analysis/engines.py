@@ -5,6 +5,8 @@ One definition of the method: :mod:`ebpm_analysis.cases.probe` writes every step
 
 - integer division (:meth:`Engine.idiv`): DuckDB ``a // b``, Spark SQL ``a div b`` (neither accepts the
   other's form);
+- one row per integer of a range (:meth:`Engine.series`): DuckDB ``unnest(generate_series(lo, hi))``, Spark
+  ``explode(sequence(lo, hi))`` (the grid walk of trajectory passes);
 - opening a source: a DuckDB relation / pandas or Arrow frame / Parquet files or a hive-partitioned Parquet
   dataset (local path or object-store URL) for DuckDB; a Spark DataFrame / pandas frame / the same Parquet
   paths or URLs for Spark;
@@ -60,6 +62,10 @@ class Engine:
         return self.name
 
     def idiv(self, a: str, b: str | int) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def series(self, lo: str, hi: str) -> str:  # pragma: no cover - abstract
+        """A select-list expression giving one row per integer lo … hi (inclusive, BIGINT)."""
         raise NotImplementedError
 
     def view(self, source, name: str) -> None:
@@ -142,6 +148,9 @@ class DuckDBEngine(Engine):
     def idiv(self, a, b):
         return f"({a} // {b})"
 
+    def series(self, lo, hi):
+        return f"unnest(generate_series(cast({lo} as bigint), cast({hi} as bigint)))"
+
     def _view(self, source, name):
         import duckdb
 
@@ -185,6 +194,9 @@ class SparkEngine(Engine):
 
     def idiv(self, a, b):
         return f"({a} div {b})"
+
+    def series(self, lo, hi):
+        return f"explode(sequence(cast({lo} as bigint), cast({hi} as bigint)))"
 
     def _view(self, source, name):
         if isinstance(source, pd.DataFrame):

@@ -121,3 +121,14 @@ def test_bad_arguments_are_named():
         gi_star(SPIKE, w, inference="bootstrap")
     with pytest.raises(ParameterError, match="row/col"):
         grid_weights([0.5, 1.0], [0, 1])
+
+
+def test_greater_sided_p_is_the_upper_tail_and_flags_no_cold_spot():
+    """For hot spots only: p = P(Z ≥ z), so a low value's folded p (its own tail) does not count as a discovery
+    in the Benjamini–Hochberg ranking, and nothing is labelled cold."""
+    low = [10, 10, 10, 10, 0]
+    r = gi_star(low, distance_band_weights(LINE, 1.0), sided="greater", alpha=0.5)
+    np.testing.assert_allclose(r.p, stats.norm.sf(r.z), rtol=1e-12)
+    assert r.p[4] > 0.5 and not r.cold.any()
+    folded = gi_star(low, distance_band_weights(LINE, 1.0), sided="one", alpha=0.5)
+    assert folded.cold[4] and folded.p[4] < 0.5

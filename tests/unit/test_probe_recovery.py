@@ -1,8 +1,16 @@
-"""Recovery: the analysis finds what the generator planted (hazard spots, congested link-hours)."""
+"""Recovery: the analysis finds what the generator planted (hazard spots, congested link-hours).
+
+Hazard spots are planted at realistic sizes (issue 13): each spot's mesh brakes 2–5 times as often as the
+background (synth.probe.HAZARD_RATIO, reasoning in docs/sources.md#etc2-hazard-size), not ~40 times as before.
+At 800,000 position rows (about 1/40 of a month of a real delivery for such a city) the hot-spot rule (Gi* with
+queen contiguity and FDR, own smoothed rate ≥ 2× the city's) flags no mesh at all, and no false one; the power
+simulation on the same exposure says what more data would find (asserted below at the measured values).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ebpm_analysis import geo
@@ -26,21 +34,46 @@ def run(request, tmp_path_factory):
     passes = cp.mesh_passes(pos, con=con, level=LEVEL)
     events = cp.aggregate_events(ev, con=con, level=LEVEL, threshold_g=-0.3)
     ranked = cp.braking_hotspot_table(passes, events, level=LEVEL, min_passes=30, plane_crs=geo.plane_crs("43100"))
-    return {"truth": read_truth(d), "agg": agg, "ranked": ranked}
+    records = pos.project("lat, lon, opid, trip_no").df()
+    return {"truth": read_truth(d), "agg": agg, "ranked": ranked, "passes": passes, "events": events,
+            "records": records}
 
 
-def test_top_braking_hotspots_include_planted_spots(run):
+def test_planted_hazards_are_realistic_and_no_false_hot_spot(run):
     hz = run["truth"].tables["hazards"]
-    assert len(hz) == 8
+    assert len(hz) == 8 and hz["ratio"].between(2, 5).all()
+    assert run["truth"].meta["hazard_ratio"] == [2.0, 5.0]
     meshes = cp.mesh_code(hz["lat"], hz["lon"], LEVEL).astype(str)
-    top_n = 2 * len(hz)
-    share = cp.recovered_hazards(run["ranked"], meshes, top_n)
-    assert share >= 0.8, (share, meshes)
-    top = run["ranked"].head(top_n)
-    found = top[top["mesh"].isin(meshes)]
-    assert found["hotspot"].all()  # each recovered spot is a Gi* hot spot, not just a high rate
-    # few false hot spots: at most as many extra hot spots as planted ones
-    assert run["ranked"]["hotspot"].sum() - found["hotspot"].sum() <= len(hz)
+    hot = cp.hazards_found(run["ranked"].loc[run["ranked"]["hotspot"], "mesh"], meshes, level=LEVEL)
+    # measured on both seeds: no hot spot at all at this volume, so no false one and none found
+    assert hot["false"] == 0 and hot["found"] == 0
+    # the ranking still lifts the spots: of 2,300 ranked meshes the top 16 hold 1 (seed 21) and 3 (seed 7)
+    assert cp.recovered_hazards(run["ranked"], meshes, 2 * len(hz)) >= 1 / 8
+
+
+def test_power_at_realistic_sizes(run):
+    """The same rule on the run's own exposure with planted spots: at 30× the data (about a real month) spots at
+    5× the background are found at ≥ 75 % with at most one false flag in two runs; spots at 2× never (their
+    smoothed rate stays under the 2× rule), nor anything at the volume at hand."""
+    br = cp.braking_rates(run["passes"], run["events"])
+    bg = 1000 * br["n_events"].sum() / br["n_passes"].sum()
+    pw = cp.hotspot_power(run["passes"], background_per_1000=bg, ratios=(2, 5), volumes=(1, 30), replicates=3,
+                          seed=1, level=LEVEL).set_index(["ratio", "volume"])
+    assert pw.loc[(5.0, 30.0), "recall"] >= 0.75 and pw.loc[(5.0, 30.0), "false_flags"] <= 0.5
+    assert pw.loc[(2.0, 1.0), "recall"] == pw.loc[(2.0, 30.0), "recall"] == pw.loc[(5.0, 1.0), "recall"] == 0
+    assert (pw["false_flags"] <= 0.5).all()
+
+
+def test_trajectory_passes_count_meshes_crossed_between_records(run):
+    """Counting a trip only in meshes holding one of its records (before issue 13) missed the meshes crossed
+    between records ~200 m apart: every mesh's trajectory passes are at least its record passes, and overall
+    there are far more."""
+    r = run["records"]
+    old = (pd.DataFrame({"mesh": cp.mesh_code(r["lat"], r["lon"], LEVEL).astype(str), "opid": r["opid"],
+                         "trip": r["trip_no"]}).drop_duplicates().groupby("mesh").size().rename("old"))
+    both = run["passes"].set_index("mesh")["n_passes"].to_frame().join(old, how="outer").fillna(0)
+    assert (both["n_passes"] >= both["old"]).all()
+    assert both["n_passes"].sum() > 1.3 * both["old"].sum()
 
 
 def test_planted_congested_link_hours_flagged(run):

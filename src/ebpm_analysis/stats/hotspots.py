@@ -22,7 +22,11 @@ p-values and sidedness:
   therefore also one-sided, never above about 0.5. Conditional permutation keeps the focal value
   fixed, which for Gi* (focal unit included) hides isolated single-unit spikes.
 - ``p_one_sided`` is that p; ``p_two_sided = min(1, 2 · p_one_sided)`` is the p of the question "is
-  this unit extreme in either direction". ``sided`` chooses which one the hot/cold flags use.
+  this unit extreme in either direction". ``sided`` chooses which one the hot/cold flags use;
+  ``sided="greater"`` asks only "is this a cluster of high values": p = P(Z ≥ z) (normal), or the
+  one-sided permutation p where z > 0 and 1 − it + 1/(P + 1) elsewhere, and no unit is flagged cold. With an FDR
+  correction this is the right p when only hot spots are reported: the folded p of the other tail would
+  enter the Benjamini–Hochberg ranking as discoveries.
 - ``correction="fdr_bh"`` adjusts the chosen p over all units with the Benjamini–Hochberg false
   discovery rate (statsmodels); ``"none"`` tests each unit at ``alpha`` on its own, so with many units
   some flags are expected by chance.
@@ -43,7 +47,7 @@ from ..errors import ParameterError
 
 LABELS = {"hot": "ホットスポット", "cold": "コールドスポット", "none": "有意差なし"}
 INFERENCE = ("normal", "permutation")
-SIDED = ("one", "two")
+SIDED = ("one", "two", "greater")
 CORRECTIONS = ("none", "fdr_bh")
 
 
@@ -85,7 +89,7 @@ def gi_star(values, weights, *, inference: str = "normal", permutations: int = 9
     """Getis–Ord Gi* of ``values`` with spatial ``weights`` (a libpysal ``W`` in the same order).
 
     ``inference``: ``"normal"`` (analytic z) or ``"permutation"`` (``permutations`` conditional
-    permutations, seeded by ``seed``). ``sided``: ``"one"`` or ``"two"``; ``correction``: ``"none"``
+    permutations, seeded by ``seed``). ``sided``: ``"one"``, ``"two"`` or ``"greater"``; ``correction``: ``"none"``
     or ``"fdr_bh"``. See the module documentation for what each p-value means.
     """
     from esda.getisord import G_Local
@@ -117,7 +121,15 @@ def gi_star(values, weights, *, inference: str = "normal", permutations: int = 9
     else:
         p_one = np.asarray(g.p_norm, dtype=float)
     p_two = np.minimum(1.0, 2.0 * p_one)
-    p = p_one if sided == "one" else p_two
+    if sided == "greater":
+        if inference == "permutation":
+            p = np.where(z > 0, p_one, np.minimum(1.0, 1.0 - p_one + 1.0 / (perms + 1)))
+        else:
+            from scipy.stats import norm
+
+            p = norm.sf(z)
+    else:
+        p = p_one if sided == "one" else p_two
     if correction == "fdr_bh":
         from statsmodels.stats.multitest import multipletests
 
@@ -127,7 +139,8 @@ def gi_star(values, weights, *, inference: str = "normal", permutations: int = 9
             adj[ok] = multipletests(p[ok], alpha=alpha, method="fdr_bh")[1]
         p = adj
     sig = p < alpha
-    return GiStar(z=z, p=p, p_one_sided=p_one, p_two_sided=p_two, hot=sig & (z > 0), cold=sig & (z < 0),
+    return GiStar(z=z, p=p, p_one_sided=p_one, p_two_sided=p_two, hot=sig & (z > 0),
+                  cold=sig & (z < 0) & (sided != "greater"),
                   n_neighbours=n_neighbours, inference=inference, sided=sided, correction=correction,
                   alpha=alpha, permutations=perms)
 

@@ -13,7 +13,8 @@ There is no public probe data and no road network we can bundle, so this module 
    with the link's speed for that hour; **planted congestion**: chosen link × weekday-hour pairs run at 5–17 km/h;
 3. 様式1-4 **behaviour events**: background braking (−0.25 … −0.42 G, recorded from −0.25 G,
    docs/sources.md#etc2-braking) and lateral events everywhere, and **planted sudden-braking hazard spots** where a
-   share of passing trips brakes at −0.30 … −0.60 G.
+   share of passing trips brakes at −0.30 … −0.60 G, so that the spot's mesh brakes 2–5 times as often as the
+   background (:data:`HAZARD_RATIO`).
 
 Files: ``positions/OUT1-2_<mesh2>_<YYYYMM01>.zip`` and ``events/OUT1-4_<mesh2>_<YYYYMM01>.zip``
 (inner headerless ``data.csv``, utf-8 or cp932, column map ``default`` or ``alternative``), a
@@ -54,7 +55,18 @@ HOURLY_SPEED_FACTOR = np.array([1.1] * 6 + [0.95, 0.75, 0.72, 0.85] + [0.9] * 7 
 #: Weekends/holidays: no commuter peaks, a mild midday slowdown (shopping traffic).
 HOLIDAY_SPEED_FACTOR = np.array([1.1] * 7 + [1.0] * 3 + [0.9] * 7 + [0.92, 0.95, 0.98] + [1.05] * 4)
 #: Bump when the generated data change, so cached sets in data/interim are regenerated.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
+#: Planted hazard spots: the braking rate (≤ −0.3 G per pass) of the mesh holding a spot is this many times the
+#: background, drawn uniformly per spot (docs/sources.md#etc2-hazard-size). Reasoning: a hazard spot in
+#: probe data is a place where sudden braking is a few times as frequent as on the road around it, not an order
+#: of magnitude: the analysis' own threshold for a braking hot spot is 2× the city rate, and the earlier planted
+#: share (12 % of passing trips braking, ≈ 40× background) made every spot trivially visible.
+HAZARD_RATIO = (2.0, 5.0)
+#: Share of background 前後 events at or below −0.3 G: accelerations are uniform on −0.42 … −0.25 G.
+_BG_SHARE_BELOW_03 = (0.42 - 0.30) / (0.42 - 0.25)
+#: Mean length (km) of a trip's path inside a level-6 mesh it crosses (≈ π·area/perimeter of a 116 × 146 m cell,
+#: the mean chord of a convex cell), to turn the background rate per km into a rate per mesh pass.
+MEAN_CHORD_KM = 0.10
 
 
 # ----------------------------------------------------------------------------------- network
@@ -193,7 +205,7 @@ def _plant(roads, links, rng, n_hazards: int, n_congested: int, centre, min_sep_
 
 # ----------------------------------------------------------------------------------- trips
 def _trip_chunk(rng, roads, link_tables, n_trips, month_days, weekday_mask, hazards_by_road, congested,
-                trip_offset, p_hazard, bg_event_per_km):
+                trip_offset, bg_event_per_km):
     """Positions and events of ``n_trips`` trips (numpy arrays in road coordinates)."""
     road_len = roads["length_m"].to_numpy()
     w = road_len * roads["road_class"].map(CLASS_WEIGHT).to_numpy()
@@ -244,9 +256,9 @@ def _trip_chunk(rng, roads, link_tables, n_trips, month_days, weekday_mask, haza
     ev = {"trip": [], "road": [], "s": [], "accel": [], "lat_g": [], "trigger": []}
     for ri, spots in hazards_by_road.items():
         on = np.flatnonzero(road == ri)
-        for sh in spots:
+        for sh, p_brake in spots:
             cover = on[(s_lo[on] <= sh) & (s_hi[on] >= sh)]
-            hit = cover[rng.random(len(cover)) < p_hazard]
+            hit = cover[rng.random(len(cover)) < p_brake]
             ev["trip"].append(hit)
             ev["road"].append(np.full(len(hit), ri))
             ev["s"].append(sh + rng.normal(0, 12, len(hit)))
@@ -325,7 +337,7 @@ class _ZipWriters:
 
 
 def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "43100", n_rows: int = 500_000,
-             month: str = "2025-10", n_hazards: int = 8, n_congested: int = 6, p_hazard: float = 0.12,
+             month: str = "2025-10", n_hazards: int = 8, n_congested: int = 6, hazard_ratio=HAZARD_RATIO,
              bg_event_per_km: float = 0.03, column_map: str = "default", encoding: str = "utf-8",
              chunk_rows: int = 4_000_000) -> dict:
     """Write a synthetic delivery of about ``n_rows`` 様式1-2 rows (and its 様式1-4 events) into ``out_dir``."""
@@ -340,6 +352,13 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     centre = roads.attrs["centre"]
     crs = roads.attrs["crs"]
     hazards, cong = _plant(roads, links, rng, n_hazards, n_congested, centre, k=roads.attrs["scale"])
+    lo_r, hi_r = (float(x) for x in hazard_ratio)
+    if not 1 <= lo_r <= hi_r:
+        raise ParameterError("hazard_ratio", f"{hazard_ratio!r}", expected="a pair (low, high) with 1 ≤ low ≤ high")
+    # background braking events (≤ −0.3 G) per pass through a mesh; a spot adds (ratio − 1) times that
+    bg_pass = bg_event_per_km * 0.85 * _BG_SHARE_BELOW_03 * MEAN_CHORD_KM
+    hazards["ratio"] = rng.uniform(lo_r, hi_r, len(hazards))
+    hazards["p_brake"] = (hazards["ratio"] - 1) * bg_pass
     road_index = {rid: i for i, rid in enumerate(roads["road_id"])}
     links = links.reset_index(drop=True)
     link_tables = {}
@@ -352,7 +371,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
         congested[link_pos[row.link_id], row.hour] = True
     hazards_by_road = {}
     for h in hazards.itertuples():
-        hazards_by_road.setdefault(road_index[h.road_id], []).append(h.s_m)
+        hazards_by_road.setdefault(road_index[h.road_id], []).append((h.s_m, h.p_brake))
     days = pd.date_range(f"{month}-01", periods=pd.Period(month).days_in_month, freq="D")
     weekday_mask = day_type(days) == "weekday"
     date_int = days.strftime("%Y%m%d").astype(np.int64).to_numpy()
@@ -368,7 +387,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
             want = min(chunk_rows, n_rows - n_written)
             n_trips = max(1, int(want / mean_records))
             pos, ev = _trip_chunk(rng, roads, link_tables, n_trips, days, weekday_mask, hazards_by_road, congested,
-                                  n_trips_total, p_hazard, bg_event_per_km)
+                                  n_trips_total, bg_event_per_km)
             if len(pos["s"]) > want:  # trim to the requested size at a trip boundary
                 keep_trips = pos["trip"] <= pos["trip"][want - 1]
                 pos = {k: v[keep_trips] for k, v in pos.items()}
@@ -425,7 +444,8 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     meta = {"generator": "ebpm_analysis.synth.probe", "version": GENERATOR_VERSION, "seed": seed,
             "city_code": city_code, "month": month,
             "n_position_rows": int(n_written), "n_event_rows": int(n_events), "n_trips": int(n_trips_total),
-            "n_hazards": int(len(hazards)), "n_congested_link_hours": int(len(cong)), "p_hazard": p_hazard,
+            "n_hazards": int(len(hazards)), "n_congested_link_hours": int(len(cong)),
+            "hazard_ratio": [float(x) for x in hazard_ratio], "bg_braking_per_pass": bg_pass,
             "bg_event_per_km": bg_event_per_km, "column_map": column_map, "encoding": encoding,
             "n_roads": int(len(roads)), "n_links": int(len(links)), "crs": crs,
             "network_scale": float(roads.attrs["scale"]),
