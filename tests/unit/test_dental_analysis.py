@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from ebpm_analysis.cases import dental as cd
+from ebpm_analysis.errors import ParameterError
 from ebpm_analysis.io.dental_sheet import FDI_TEETH
 
 
@@ -242,3 +243,23 @@ def test_small_facility_aggregate():
     # 9 children are enough at min_cell 5, but 3 with caries are not: the rate would give the 3 back
     fa["with_caries"] = [1, 2, 20]
     assert cd.small_facility_aggregate(fa, min_cell=5)["prevalence"] is None
+
+
+def test_facility_power_on_small_frames():
+    fac = pd.DataFrame({"small": [False] * 30 + [True], "n_age3": [40] * 30 + [2], "n_age4": [40] * 30 + [2],
+                        "n_age5": [40] * 30 + [2]})
+    info = {"city_age_rate": {3: 0.10, 4: 0.20, 5: 0.30}}
+    pw = cd.facility_power(fac, info, odds_ratios=(1.0, 6.0), volumes=(1.0, 4.0), n_planted=3, replicates=3,
+                           re_sd=0.0, seed=2)
+    assert list(pw.columns) == ["odds_ratio", "volume", "recall_998", "false_998", "recall_priority",
+                                "false_priority", "replicates"]
+    p = pw.set_index(["odds_ratio", "volume"])
+    assert p.loc[(6.0, 4.0), "recall_998"] == 1.0 and p.loc[(6.0, 4.0), "false_998"] <= 0.5
+    assert p.loc[(1.0, 1.0), "recall_998"] <= 1 / 3 and p.loc[(1.0, 4.0), "false_998"] <= 1
+    assert (p["recall_priority"] >= p["recall_998"]).all()            # the list holds every 99.8 % flag
+    t, kinds = cd.facility_power_table(pw)
+    assert t.columns.tolist() == ["高リスク施設のオッズ比", "受診児 1倍", "受診児 4倍"] and set(kinds) == set(t.columns)
+    assert t.iloc[1, 2].startswith("100%（誤検出")
+    assert "オッズ比 6 の施設の" in cd.facility_power_sentence(pw, 3)
+    with pytest.raises(ParameterError, match="fac"):
+        cd.facility_power(fac.iloc[:3], info, n_planted=3)
