@@ -61,6 +61,7 @@ def test_notebook_builds_report(name, tmp_path):
         assert baseline.baseline_files(name), f"no baseline for {name}: run tests/notebooks/baseline.py update"
         problems = baseline.compare(name)
         assert not problems, "exported tables changed:\n" + "\n".join(problems[:20])
+    _check_downloads(tmp_path, name, html)
     # the disclosure audit passes on the report and its exports (ebpm audit, as after make reports)
     res = audit.audit_run(tmp_path / "_build" / "executed" / f"{name}.ipynb", reports_dir=tmp_path,
                           skip=AUDIT_PENDING.get(name, ()))
@@ -71,3 +72,41 @@ def test_notebook_builds_report(name, tmp_path):
         folder = baseline.output_dir(name)
         assert outsider.dental_facilities(folder) == []
         assert outsider.dental_teeth(folder) == []
+
+
+def _check_downloads(out, name: str, html: str) -> None:
+    """Issue 14: the report links its Excel workbook and one CSV (UTF-8 with BOM) per shown table or figure
+    data; the workbook opens with its cover sheet (title, city) and one sheet per CSV holding the same values;
+    no cell is a live formula."""
+    import openpyxl
+    import pandas as pd
+
+    from ebpm_analysis.pipeline import downloads
+    folder = out / downloads.folder_name(name)
+    csvs = sorted(folder.glob("*.csv"))
+    assert csvs, f"{name}: no table downloads"
+    from urllib.parse import quote
+    assert quote(f"{downloads.folder_name(name)}/{name}.xlsx") in html
+    wb = openpyxl.load_workbook(folder / f"{name}.xlsx")
+    assert wb.sheetnames == ["表紙"] + [f"データ{i}" for i in range(1, len(csvs) + 1)]
+    cover = {r[0]: r[1] for r in wb["表紙"].iter_rows(values_only=True) if r[0]}
+    assert wb["表紙"]["A1"].value and cover.get("市区町村")
+    for i, path in enumerate(csvs, start=1):
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf"), path.name
+        assert quote(f"{downloads.folder_name(name)}/{path.name}") in html, f"{path.name} is not linked"
+        want = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        rows = list(wb[f"データ{i}"].iter_rows(min_row=downloads.HEADER_ROW, values_only=True))
+        assert [str(c) for c in rows[0][:want.shape[1]]] == list(want.columns), (name, path.name)
+        body = rows[1:1 + len(want)]
+        assert len(body) == len(want), (name, path.name)
+        for got, exp in zip(body, want.itertuples(index=False), strict=True):
+            for g, e in zip(got[:want.shape[1]], exp, strict=True):
+                if e == "":
+                    assert g is None or g == "", (name, path.name, g)
+                elif isinstance(g, (int, float)):
+                    assert float(e) == pytest.approx(g, rel=1e-9, abs=1e-12), (name, path.name, g, e)
+                else:
+                    assert str(g) == e, (name, path.name, g, e)
+    for ws in wb:
+        assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"], (name, ws.title)
+
