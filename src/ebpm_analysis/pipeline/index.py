@@ -183,7 +183,6 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
               + f'<span class="badge st st-{html.escape(r.get("status", ""))}">{html.escape(status)}</span>')
     kpis = ('<p class="kpi-note">KPI の値は報告書本文を参照してください（この一覧には載せません）。</p>' if internal
             else _kpi_items(r, history))
-    from .downloads import folder_name
     book = f"{folder_name(r['stem'])}/{r['stem']}.xlsx"   # the report's tables as one workbook (downloads.py)
     dl = (f'<p class="dl"><a class="dl-link" href="{html.escape(urllib.parse.quote(book))}">'
           f'報告書の表をダウンロード（Excel）</a></p>' if (layout.reports_dir / book).is_file() else "")
@@ -205,16 +204,7 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
         f'<dl class="facts"><div><dt>市区町村</dt><dd>{html.escape(city)}</dd></div>'
         f'<div><dt>データ時点</dt><dd>{html.escape(as_of)}</dd></div>'
         f'<div><dt>作成日</dt><dd>{html.escape(_when(r.get("last_ok") or r.get("run_at")))}</dd></div>'
-        f'<div><dt>担当課</dt><dd>{html.escape(dept)}</dd></div></dl>{_downloads(layout, r)}</article>')
-
-
-def _downloads(layout, r: dict) -> str:
-    """A link to the report's workbook of tables (issue 14 item 3), when its run wrote one."""
-    folder = folder_name(r["stem"])
-    if not (layout.reports_dir / folder / f"{r['stem']}.xlsx").is_file():
-        return ""
-    href = urllib.parse.quote(f"{folder}/{r['stem']}.xlsx")
-    return f'<p class="card-dl"><a href="{html.escape(href)}">表のダウンロード（Excel）</a></p>'
+        f'<div><dt>担当課</dt><dd>{html.escape(dept)}</dd></div></dl></article>')
 
 
 # --- the page ----------------------------------------------------------------------------------------------
