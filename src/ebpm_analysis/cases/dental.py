@@ -521,12 +521,9 @@ def facility_power(fac: pd.DataFrame, info: dict, *, odds_ratios=(1.5, 2.0, 2.5)
 def facility_power_table(power: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """:func:`facility_power` for the report: one row per odds ratio, one column per volume, each cell
     「検出率%（誤検出 x.x）」 of the priority list; and the column kinds (no count of children)."""
-    t = power.assign(cell=[f"{100 * r:.0f}%（誤検出 {f:.1f}）" for r, f in zip(power["recall_priority"],
-                                                                        power["false_priority"], strict=True)])
-    t = t.pivot(index="odds_ratio", columns="volume", values="cell")
-    t.columns = [f"受診児 {v:g}倍" for v in t.columns]
-    t = t.reset_index().rename(columns={"odds_ratio": "高リスク施設のオッズ比"})
-    t["高リスク施設のオッズ比"] = t["高リスク施設のオッズ比"].map(lambda r: f"{r:g}")
+    from ..stats.power import recovery_grid
+    t = recovery_grid(power, effect="odds_ratio", recall="recall_priority", false="false_priority",
+                      effect_label="高リスク施設のオッズ比", effect_text=lambda r: f"{r:g}", volume_label="受診児")
     return t, {c: D.LABEL if c.startswith("高リスク") else D.OTHER for c in t.columns}
 
 

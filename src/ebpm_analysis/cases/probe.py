@@ -801,12 +801,10 @@ def hotspot_power(passes: pd.DataFrame, *, background_per_1000: float, ratios=(2
 def power_table(power: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """:func:`hotspot_power` for the report: one row per planted ratio, one column per data volume, each cell
     「検出率%（誤検出 x.x）」; and the column kinds (labels and shares of simulated spots, no counts of people)."""
-    t = power.assign(cell=[f"{100 * r:.0f}%（誤検出 {f:.1f}）" for r, f in zip(power["recall"], power["false_flags"],
-                                                                        strict=True)])
-    t = t.pivot(index="ratio", columns="volume", values="cell")
-    t.columns = [f"データ量 {v:g}倍" for v in t.columns]
-    t = t.reset_index().rename(columns={"ratio": "多発地点の急減速率（背景の倍）"})
-    t["多発地点の急減速率（背景の倍）"] = t["多発地点の急減速率（背景の倍）"].map(lambda r: f"{r:g}倍")
+    from ..stats.power import recovery_grid
+    t = recovery_grid(power, effect="ratio", recall="recall", false="false_flags",
+                      effect_label="多発地点の急減速率（背景の倍）", effect_text=lambda r: f"{r:g}倍",
+                      volume_label="データ量")
     return t, {c: D.LABEL if c.startswith("多発") else D.OTHER for c in t.columns}
 
 

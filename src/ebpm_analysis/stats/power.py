@@ -83,3 +83,19 @@ def dispersion_from_placebos(y: np.ndarray, *, n_treated: int, start: int, month
         logs.append(np.log(obs[0] / exp_[0]))
     rate = yw.mean()
     return float(np.var(logs, ddof=1) / log_se(0.0, n_treated, len(y) - n_treated, months_pre, months_post, rate) ** 2)
+
+
+def recovery_grid(power, *, effect: str, recall: str, false: str, effect_label: str, effect_text,
+                  volume_label: str):
+    """A recovery (power) simulation for a report: one row per planted effect size (column ``effect``, shown by
+    ``effect_text`` under ``effect_label``), one column per data volume (``volume_label`` with the multiple),
+    each cell 「検出率%（誤検出 x.x）」 from the columns ``recall`` and ``false``. One layout for every case's
+    power table (02 facilities, 03 hot spots)."""
+    t = power.assign(cell=[f"{100 * r:.0f}%（誤検出 {f:.1f}）" for r, f in zip(power[recall], power[false],
+                                                                        strict=True)])
+    t = t.pivot(index=effect, columns="volume", values="cell")
+    t.columns = [f"{volume_label} {v:g}倍" for v in t.columns]
+    t = t.reset_index().rename(columns={effect: effect_label})
+    t[effect_label] = t[effect_label].map(effect_text)
+    return t
+
