@@ -36,3 +36,21 @@ def test_tables_removed_cells_and_ordinary_words_are_not_references():
     nb = _nb()
     nb.cells = nb.cells[2:]
     assert internal_references(nb, ["min_cell", "seed", "braking_g"]) == []
+
+
+def test_library_names_in_prose_and_figure_captions_are_found():
+    """The method is said in words (issue 14); a caption or alt text is report text too."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('#| label: fig-map\n#| fig-cap: "地区別の率（mapclassify の自然分類）"\nfig = 1'),
+        nbformat.v4.new_markdown_cell("負の二項回帰（statsmodels）と PySAL spopt の MCLP で求めました。"),
+        nbformat.v4.new_markdown_cell("自然分類（Jenks）、最大被覆問題（MCLP）。pandas_like や my.scipy は別の語。"),
+        nbformat.v4.new_markdown_cell("統計はstatsmodelsの関数で計算。"),
+    ]
+    assert internal_references(nb) == [
+        "cell 0: 'mapclassify' (a software library's name)",
+        "cell 1: 'statsmodels' (a software library's name)",
+        "cell 1: 'PySAL' (a software library's name)",
+        "cell 1: 'spopt' (a software library's name)",
+        "cell 3: 'statsmodels' (a software library's name)",   # no space before Japanese text
+    ]

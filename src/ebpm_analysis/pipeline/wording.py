@@ -1,11 +1,13 @@
 """Report text must not point readers at things they cannot open or do not know (issue 14): files of
 this repository (``docs/…``, ``notebooks/…``, ``src/…``), the old research notes' section marks and the notebook's
-own parameter names. A department head reads the report offline; the sources are written out in words
-and the parameters are listed in the provenance section, which is not checked here.
+own parameter names, and software libraries by name. A department head reads the report offline; the sources are
+written out in words and the parameters and package versions are listed in the provenance section, which is not
+checked here.
 
-Checked: markdown cells and the Markdown a code cell displays (``report.md``, ``bullets``), of cells that
-stay in the report (cells tagged ``remove-cell``, e.g. workshop exercises, are not). Tables and figures
-are data: a facility called ``min_cell`` in an input file is not the report's wording.
+Checked: markdown cells, the Markdown a code cell displays (``report.md``, ``bullets``) and the captions and
+alt text of its cell options (``fig-cap``, ``tbl-cap``, ``fig-alt``), of cells that stay in the report (cells
+tagged ``remove-cell``, e.g. workshop exercises, are not). Tables and figures are data: a facility called
+``min_cell`` in an input file is not the report's wording.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ PATTERNS = [
     # the old research notes' name, spelled in two parts (tests/unit/test_sources.py keeps it out of the repository)
     (re.compile(r"\b" + "FAC" + r"TS\b(?:\s*§[\d.–-]+)?"), "an internal note"),
     (re.compile(r"パラメータ\s*`?[A-Za-z_][A-Za-z0-9_]*"), "a parameter name"),
+    # the method is said in words; which library computed it is in the provenance section (package versions)
+    (re.compile(r"(?<![A-Za-z0-9_.-])(?:statsmodels|esda|PySAL|libpysal|spopt|scipy|SciPy|DuckDB|duckdb|pandas|geopandas|"
+                r"mapclassify|pyfixest|folium|matplotlib|scikit-learn|sklearn|highspy|papermill|nbconvert)(?![A-Za-z0-9_-])"),
+     "a software library's name"),
 ]
+
+#: Cell options whose text the report shows (captions and alt text of figures and tables).
+CAPTION_OPTIONS = ("fig-cap", "tbl-cap", "fig-alt")
 
 
 def _texts(nb):
@@ -33,6 +42,11 @@ def _texts(nb):
         if cell.cell_type == "markdown":
             yield i, cell.source
         elif cell.cell_type == "code":
+            from .render import split_cell_options
+            opts, _ = split_cell_options(cell.source)
+            for key in CAPTION_OPTIONS:
+                if isinstance(opts.get(key), str):
+                    yield i, opts[key]
             for out in cell.get("outputs", []):
                 md = out.get("data", {}).get("text/markdown")
                 if md:
