@@ -56,11 +56,6 @@ class Engine:
 
     name = "engine"
 
-    @property
-    def label(self) -> str:
-        """Engine, version and where it runs, for the report (e.g. ``DuckDB 2.0.1（この計算機）``)."""
-        return self.name
-
     def idiv(self, a: str, b: str | int) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -139,12 +134,6 @@ class DuckDBEngine(Engine):
             con = duckdb.connect()
         self.con = con
 
-    @property
-    def label(self):
-        import duckdb
-
-        return f"DuckDB {duckdb.__version__}（この計算機）"
-
     def idiv(self, a, b):
         return f"({a} // {b})"
 
@@ -183,14 +172,6 @@ class SparkEngine(Engine):
 
     def __init__(self, spark=None):
         self.spark = spark if spark is not None else spark_session()
-
-    @property
-    def label(self):
-        try:
-            master = self.spark.conf.get("spark.master")
-        except Exception:  # noqa: BLE001 - Spark Connect does not expose the master
-            master = "Spark Connect"
-        return f"Apache Spark {self.spark.version}（{master}）"
 
     def idiv(self, a, b):
         return f"({a} div {b})"

@@ -23,6 +23,7 @@ _SUSPENDED = 0
 REPORTED_PACKAGES = (
     "ebpm-analysis", "pandas", "numpy", "geopandas", "shapely", "pyproj", "statsmodels",
     "matplotlib", "duckdb", "pyarrow", "esda", "spopt", "scikit-learn", "papermill", "nbconvert",
+    "pyfixest", "highspy", "pyspark",   # named in no report text: the provenance says which versions computed it
 )
 
 
