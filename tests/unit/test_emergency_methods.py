@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from ebpm_analysis.cases import emergency as ce
+from ebpm_analysis.errors import ParameterError
 
 matplotlib.use("Agg")
 
@@ -57,3 +58,36 @@ def test_weekday_bars_start_at_zero():
     lo, hi = ax.get_ylim()
     assert lo < 0 < hi and lo == -hi            # symmetric around no difference: bars start at 0
     assert "差（%）" in ax.get_ylabel()
+
+
+def test_district_flag_rule_on_arrays_matches_district_rates():
+    """One rule for the report's table and the power simulation: the 2-D version (replicates × districts) gives
+    row by row what district_rates gives for one period."""
+    log = pd.DataFrame({"t_call": pd.to_datetime(["2023-01-01 10:00"] * 30 + ["2023-12-31 10:00"] * 10),
+                        "district_code": ["A"] * 30 + ["B"] * 10})
+    pop = pd.DataFrame({"district_code": ["A", "B"], "population": [1000, 1000], "pop65": [300, 300]})
+    r = ce.district_rates(log, pop)
+    assert r["city_rate"].iloc[0] == pytest.approx(20.0)
+    assert r.set_index("district_code")["sig_above"].to_dict() == {"A": True, "B": False}   # 30 vs 20: lo 20.2
+    lo, hi, city, sig = ce.rates_above_city(np.array([[30, 10], [22, 18]]), np.array([1000, 1000]), 1)
+    assert city.tolist() == [20.0, 20.0] and sig.tolist() == [[True, False], [False, False]]
+    assert lo[0, 0] == pytest.approx(r["rate_lo"].iloc[0]) and hi[0, 1] == pytest.approx(r["rate_hi"].iloc[1])
+
+
+def test_district_power_rises_with_excess_and_years():
+    rates = pd.DataFrame({"population": [5000] * 20, "pop65": [1500] * 20, "city_rate": [50.0] * 20})
+    pw = ce.district_power(rates, increases=(0.0, 0.1, 0.5), years=(1, 5), n_planted=2, replicates=300, seed=3)
+    p = pw.set_index(["increase", "years"])
+    # no excess: a 'planted' district is flagged only by chance (one-sided exact 97.5 % bound: at most ~2.5 %)
+    assert p.loc[(0.0, 1.0), "recall"] < 0.05 and p.loc[(0.0, 5.0), "recall"] < 0.05
+    assert p.loc[(0.5, 1.0), "recall"] == 1.0                        # 375 calls against 250: always found
+    assert p.loc[(0.1, 1.0), "recall"] < p.loc[(0.1, 5.0), "recall"] < 1.0
+    assert (p["false_flags"] < 0.05 * 18).all()                       # 18 districts at the average
+    assert p["calls_median"].loc[(0.1, 1.0)] == pytest.approx(275.0)
+    t, kinds = ce.district_power_table(pw)
+    assert t.columns.tolist() == ["地区の出動率（市の平均との差）", "出動記録 1年分", "出動記録 5年分"]
+    assert t.iloc[2, 1].startswith("100%（誤検出") and set(kinds) == set(t.columns)
+    s = ce.district_power_sentence(pw, 2, rates, 3.9)
+    assert "+50%の地区は1年分で100%" in s and "市全体（30%）より0ポイント" in s
+    with pytest.raises(ParameterError, match="rates"):
+        ce.district_power(rates.head(2), n_planted=2)

@@ -105,3 +105,28 @@ def test_label_locations():
     pts = pd.DataFrame({"x": [0.0, 300.0, -200.0], "y": [450.0, 300.0, -5.0]})
     assert sr.label_locations(pts, schools).tolist() == ["A小学校の北 450 m", "A小学校の北東 420 m",
                                                          "A小学校の西 200 m"]
+
+
+def test_hot_segment_rule_and_offroute_power():
+    assert sr.hot_segment_flags([0.05, 0.02, 0.021], 0.01).tolist() == [True, False, True]
+    assert sr.hot_segment_flags([[0.05, 0.02]], [0.03]).tolist() == [[False, False]]
+    off = pd.DataFrame({"segment_id": [f"S{i}" for i in range(13)], "fixes": [600] * 12 + [40],
+                        "children": [30] * 12 + [5], "off_fixes": [3] * 11 + [60, 20],
+                        "share": [0.005] * 11 + [0.1, 0.5]})
+    pw = sr.offroute_power(off, 5, child_shares=(0.0, 0.1, 0.3), days=(1, 5), n_planted=2, replicates=200, seed=1)
+    assert pw["background"].iloc[0] == pytest.approx(0.005)   # the highest-share shown segments left out
+    p = pw.set_index(["child_share", "days"])
+    # one child of 30 detouring on half its fixes (share ~ 2.2 %) against 2 × overall (~ 1.4 %): mostly found
+    assert p.loc[(0.0, 5.0), "recall"] > 0.7
+    assert p.loc[(0.3, 1.0), "recall"] > p.loc[(0.0, 1.0), "recall"] and p.loc[(0.3, 5.0), "recall"] == 1.0
+    # 10 unplanted segments at 0.5 % background: chance flags fall with more days
+    assert p.loc[(0.3, 5.0), "false_flags"] < p.loc[(0.0, 1.0), "false_flags"] < 10
+    t, kinds = sr.offroute_power_table(pw)
+    assert t.columns.tolist() == ["区間を外れて歩く児童の割合", "観測 1登校日", "観測 5登校日"]
+    assert set(kinds) == set(t.columns)
+    s = sr.offroute_power_sentence(pw, 2, 5)
+    assert "児童の30%が外れる区間は1日で" in s and "（0.5%）" in s
+    with pytest.raises(sr.ParameterError, match="off_route"):
+        sr.offroute_power(off.iloc[:3], 5, n_planted=3)
+    with pytest.raises(sr.ParameterError, match="school_days"):
+        sr.offroute_power(off, 0)

@@ -86,15 +86,16 @@ def dispersion_from_placebos(y: np.ndarray, *, n_treated: int, start: int, month
 
 
 def recovery_grid(power, *, effect: str, recall: str, false: str, effect_label: str, effect_text,
-                  volume_label: str):
+                  volume_label: str, volume_text=None):
     """A recovery (power) simulation for a report: one row per planted effect size (column ``effect``, shown by
     ``effect_text`` under ``effect_label``), one column per data volume (``volume_label`` with the multiple),
-    each cell 「検出率%（誤検出 x.x）」 from the columns ``recall`` and ``false``. One layout for every case's
-    power table (02 facilities, 03 hot spots)."""
+    each cell 「検出率%（誤検出 x.x）」 from the columns ``recall`` and ``false``; ``volume_text`` (a function of the
+    volume) names the columns instead of 「<volume_label> N倍」 (e.g. 「出動記録 3年分」). One layout for every case's
+    power table (02 facilities, 03 hot spots, 04 districts, 05 route segments)."""
     t = power.assign(cell=[f"{100 * r:.0f}%（誤検出 {f:.1f}）" for r, f in zip(power[recall], power[false],
                                                                         strict=True)])
     t = t.pivot(index=effect, columns="volume", values="cell")
-    t.columns = [f"{volume_label} {v:g}倍" for v in t.columns]
+    t.columns = [volume_text(v) if volume_text else f"{volume_label} {v:g}倍" for v in t.columns]
     t = t.reset_index().rename(columns={effect: effect_label})
     t[effect_label] = t[effect_label].map(effect_text)
     return t

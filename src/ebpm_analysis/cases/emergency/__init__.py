@@ -4,7 +4,8 @@ Inputs are the frames returned by :mod:`ebpm_analysis.io.dispatch_log`, :mod:`~e
 and :mod:`~ebpm_analysis.io.jma`; nothing here reads files or plots.
 
 - :mod:`.demand` — where, when, how fast: dispatches per 1,000 residents by district against the city
-  average; binned density; hourly and weekday profiles; the 08–20 h share with a Wilson interval;
+  average (and the power of that flag by simulation, :func:`district_power`); binned density; hourly and
+  weekday profiles; the 08–20 h share with a Wilson interval;
   response time (覚知→現着) by district, its trend and a test for lengthening.
 - :mod:`.forecast` — how many: daily count model (Poisson / negative binomial GLM with calendar,
   holiday, heat and cold terms) and a SARIMAX alternative, rolling-origin backtest against
@@ -30,13 +31,18 @@ from .analysis import (
 )
 from .crew import CrewEffect, daytime_crew_effect, simulate_dispatch, weekday_daytime
 from .demand import (
+    DISTRICT_EXCESS,
     assign_districts,
     attach_xy,
     demand_trend,
     density_grid,
+    district_power,
+    district_power_sentence,
+    district_power_table,
     district_rates,
     full_years,
     hourly_profile,
+    rates_above_city,
     response_bands,
     response_by_district,
     response_trend,
@@ -64,7 +70,8 @@ __all__ = [
     "plan_placement", "summarise_demand", "summarise_forecast",
     "DailyDispatchModel", "SarimaxModel", "age_rates", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
     "backtest_summary", "calendar_features", "candidate_sites", "choice_sentence", "climatology", "daily_series",
-    "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_rates", "forecast",
+    "DISTRICT_EXCESS", "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_power",
+    "district_power_sentence", "district_power_table", "district_rates", "forecast", "rates_above_city",
     "full_years", "hourly_profile", "response_bands",
     "response_by_district", "response_cost", "response_trend", "seasonal_naive", "share_between",
     "simulate_dispatch", "travel_model", "weekday_daytime", "weekday_profile",
