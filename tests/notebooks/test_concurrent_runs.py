@@ -24,8 +24,6 @@ import national_sample  # tests/national (tests/conftest.py puts it on sys.path)
 pytestmark = pytest.mark.notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
-#: 07 reads the real police records; smaller power grids are its cheap setting.
-EXTRA = {"07_policy_evaluation": ["-p", "months_post=[12]", "-p", "n_grid=[20, 40]"]}
 
 
 #: folium names each map element with a random uuid4 hex (map_ad4f…): different in every run, concurrent or not.
@@ -44,10 +42,23 @@ def _differences(a: Path, b: Path, rel: Path) -> list[str]:
 
 
 def _small(name: str) -> list[str]:
-    return national_sample.override_args(name) if name in national_sample.SMALL else EXTRA.get(name, [])
+    return national_sample.override_args(name)
 
 
-@pytest.mark.parametrize("name", P.list_notebooks())
+#: Notebooks run twice at once. Every generator writes its set through one function (io.common.build_dir_once,
+#: unit-tested with a racing writer in tests/unit/test_io_common.py, which also checks that every generator's
+#: ensure_* returns it) and every run stages its exports the same way
+#: (pipeline.execute), so two notebooks stand for all: 02 (workbooks of one sheet per facility) and 03 (one
+#: generated probe set, which each run ingests into its own scratch Parquet dataset). That the same
+#: inputs give the same numbers is checked for every notebook by test_run_all's comparison with the baseline.
+CONCURRENT = ("02_dental_checkups", "03_probe_slowdowns")
+
+
+def test_concurrent_notebooks_exist():
+    assert set(CONCURRENT) <= set(P.list_notebooks())
+
+
+@pytest.mark.parametrize("name", CONCURRENT)
 def test_two_concurrent_runs_succeed_with_identical_exports(name, tmp_path):
     env = os.environ | {"TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()

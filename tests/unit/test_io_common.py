@@ -170,3 +170,27 @@ def test_require_choice_names_the_parameter():
     require_choice("area_level", "ward", ("district", "ward"))
     with pytest.raises(ParameterError, match=r"parameter 'area_level': got 'city'. Expected: 'district' or 'ward'"):
         require_choice("area_level", "city", ("district", "ward"))
+
+
+def test_every_generator_writes_through_build_dir_once():
+    """Every ``synth.*.ensure_*`` returns ``build_dir_once(...)``: concurrent runs of any notebook share one
+    tested way of writing a generated set (tests/notebooks/test_concurrent_runs.py runs two notebooks for all)."""
+    import ast
+    import importlib
+    import inspect
+    import pkgutil
+
+    from ebpm_analysis import synth
+
+    found = []
+    for info in pkgutil.iter_modules(synth.__path__):
+        mod = importlib.import_module(f"ebpm_analysis.synth.{info.name}")
+        for name, fn in inspect.getmembers(mod, inspect.isfunction):
+            if not name.startswith("ensure_") or fn.__module__ != mod.__name__:
+                continue
+            returns = [n.value for n in ast.walk(ast.parse(inspect.getsource(fn))) if isinstance(n, ast.Return)]
+            calls = {r.func.id for r in returns if isinstance(r, ast.Call) and isinstance(r.func, ast.Name)}
+            assert calls == {"build_dir_once"}, f"{mod.__name__}.{name} returns {calls or 'something else'}"
+            found.append(name)
+    assert {"ensure_census", "ensure_counter", "ensure_dental", "ensure_emergency", "ensure_evaluation",
+            "ensure_probe", "ensure_school_routes"} <= set(found)

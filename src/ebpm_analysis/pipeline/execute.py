@@ -356,6 +356,10 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
             try:
                 pm.execute_notebook(str(nb_path), str(tmp_nb), parameters=values, kernel_name=KERNEL_NAME,
                                     cwd=str(paths.PROJECT_ROOT), progress_bar=False, log_output=False,
+                                    # papermill rewrites the whole notebook (figures too) after each cell by
+                                    # default: ~4 CPU-s a run for a progress file nobody reads; it still
+                                    # writes it at the end, failed or not (and every 30 s in a long cell)
+                                    request_save_on_cell_execute=False,
                                     extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                     kernel_manager_class=_TrackedKernelManager)
             except PapermillExecutionError as e:
