@@ -360,7 +360,7 @@ def _respond(call, dist_i, xy, stations, growth_idx, start_ts, target_mean_respo
     dkm = distance_matrix(xy, st_xy) / 1000
     proc = rng.lognormal(np.log(1.5), 0.35, n)
     noise = rng.lognormal(0, TRAVEL_NOISE_SIGMA, n)
-    hour, weekday = call.hour.to_numpy(), call.dayofweek.to_numpy()
+    hour, weekday = call.hour.to_numpy(), call.day_of_week.to_numpy()
     hour_factor = np.where((weekday < 5) & np.isin(hour, RUSH_HOURS), RUSH_TRAVEL_FACTOR,
                            np.where(hour < 6, NIGHT_TRAVEL_FACTOR, 1.0)) * noise
     road_km = (1.3 * dkm) ** ROAD_DISTANCE_EXPONENT        # "effective km": see ROAD_DISTANCE_EXPONENT
