@@ -47,11 +47,15 @@ run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [CITY=16201] 
 	@test -n "$(NB)" || (echo "usage: make run NB=<notebook> [CITY=<code or name>] [PARAMS=<variant or file.yml>]"; exit 2)
 	$(EBPM) run $(NB) --params $(or $(PARAMS),default) $(if $(CITY),--city $(CITY))
 
+# two pytest workers on two cores: one thread each for the numerical libraries in every kernel they start
+# (their default of one thread per core makes busy runs wait on each other: pipeline.execute._share_cores)
+TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(STAMP) ## Run all tests: unit tests, nbval over notebooks/, and every notebook through the CLI
-	$(BIN)/pytest -n 2 --dist loadfile --durations=40
+	$(TEST_THREADS) $(BIN)/pytest -n 2 --dist loadfile --durations=40
 
 test-fast: $(STAMP) ## Unit tests only (no notebook execution)
-	$(BIN)/pytest -n 2 --dist loadfile -m "not notebooks" tests/unit
+	$(TEST_THREADS) $(BIN)/pytest -n 2 --dist loadfile -m "not notebooks" tests/unit
 
 bench: $(STAMP) ## Benchmarks (speed and memory) → build/bench/*.json and build/bench/summary.md
 	$(PY) -m ebpm_analysis.bench $(BENCH_ARGS)

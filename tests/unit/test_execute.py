@@ -225,3 +225,16 @@ def test_an_unknown_city_code_is_refused_before_the_notebook_starts(layout):
     with pytest.raises(EbpmError, match=r"parameter 'city_code': '01999' is not in the boundary file"):
         run_notebook(FIX, None, {"city_code": "01999"}, layout=layout, log=lambda *a: None)
     assert not layout.executed_dir.exists() or not list(layout.executed_dir.glob("*.ipynb"))   # no kernel ran
+
+
+def test_parallel_runs_share_the_cores_unless_the_user_chose(monkeypatch):
+    from ebpm_analysis.pipeline import execute
+    for var in execute.THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(execute.os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")          # the user's choice stays
+    execute._share_cores(2)
+    assert [execute.os.environ[v] for v in execute.THREAD_VARS] == ["4", "4", "3"]
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    execute._share_cores(16)                             # more runs than cores: one thread each, never 0
+    assert execute.os.environ["OPENBLAS_NUM_THREADS"] == "1"
