@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from ebpm_analysis.errors import ParameterError
+from ebpm_analysis.stats import hotspots as H
 from ebpm_analysis.stats.hotspots import distance_band_weights, gi_star, grid_weights, knn_weights
 
 LINE = np.column_stack([np.arange(5.0), np.zeros(5)])   # five points 1 apart on a line
@@ -132,3 +133,33 @@ def test_greater_sided_p_is_the_upper_tail_and_flags_no_cold_spot():
     assert r.p[4] > 0.5 and not r.cold.any()
     folded = gi_star(low, distance_band_weights(LINE, 1.0), sided="one", alpha=0.5)
     assert folded.cold[4] and folded.p[4] < 0.5
+
+
+def test_excess_test_exact_binomial_and_fdr_by_hand():
+    """Per-unit test: P(X ≥ x) with X ~ Binomial(N, exposure share), N = events of the tested units; BH over
+    the tested units; an untested unit is left out of N and of the adjustment."""
+    from math import comb
+
+    x = np.array([9, 2, 1, 0, 7])
+    e = np.array([1.0, 1.0, 2.0, 1.0, 5.0])
+    tested = np.array([True, True, True, True, False])
+    res = H.excess_test(x, e, tested=tested, alpha=0.05)
+    n, share = 12, e[:4] / 5.0
+    by_hand = [sum(comb(n, k) * s ** k * (1 - s) ** (n - k) for k in range(xi, n + 1)) for xi, s in zip(x[:4], share,
+                                                                                                         strict=True)]
+    assert np.allclose(res.p[:4], by_hand, rtol=1e-12) and np.isnan(res.p[4])
+    assert np.allclose(res.expected[:4], n * share) and res.ratio[0] == pytest.approx(9 / 2.4)
+    order = np.argsort(by_hand)
+    ranked = np.array(by_hand)[order] * 4 / np.arange(1, 5)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    assert np.allclose(res.q[:4][order], np.minimum(q, 1), rtol=1e-12)
+    assert res.flag.tolist() == [True, False, False, False, False]   # 9 of 12 events on a fifth of the exposure
+    assert res.tested.tolist() == tested.tolist()
+    # zero exposure is never tested (its expected count would be 0)
+    assert not H.excess_test([1, 3, 4], [0.0, 1.0, 1.0]).tested[0]
+    with pytest.raises(ParameterError, match="observed"):
+        H.excess_test([1.5, 2], [1.0, 1.0])
+    with pytest.raises(ParameterError, match="exposure"):
+        H.excess_test([1, 2], [-1.0, 1.0])
+    with pytest.raises(ParameterError, match="correction"):
+        H.excess_test([1, 2], [1.0, 1.0], correction="bonferroni")

@@ -200,6 +200,12 @@ def test_passes_follow_the_path_between_records():
     passes = cp.mesh_passes(trip)
     crossed = cp.grid_mesh_code(np.full(5, r[0]), c[0] + np.arange(5)).astype(str)
     assert passes["mesh"].tolist() == sorted(crossed) and (passes["n_passes"] == 1).all()
+    # vehicle-km: the path's length in each mesh; the inner meshes are crossed whole (1/640° of longitude)
+    step_m = 0.00214 * 111_320.0 * np.cos(np.radians(32.8031))
+    assert passes["vehicle_km"].sum() * 1000 == pytest.approx(3 * step_m, rel=1e-9)
+    width_m = 111_320.0 / 640 * np.cos(np.radians(32.8031))
+    inner = passes.set_index("mesh").loc[sorted(crossed)[1:4], "vehicle_km"] * 1000
+    assert np.allclose(inner, width_m, rtol=1e-9)
     # a diagonal step crosses the cells on the way (here one row and two columns: 4 cells incl. a corner)
     diag = pd.DataFrame({"opid": "b", "trip_no": 1, "gps_time": [20251006080000, 20251006080020],
                          "lat": [32.80010, 32.80125], "lon": [130.74010, 130.74200], "speed_kmh": 30.0})
@@ -215,26 +221,78 @@ def test_passes_follow_the_path_between_records():
         cp.mesh_passes(trip.iloc[[1, 3]]))
 
 
+def _grid_table(n: int, passes: int, metres_per_pass, seed: int, background_per_km: float = 0.0184,
+                spikes: dict | None = None):
+    """A mesh braking table on an n × n block: Poisson events at ``background_per_km`` × vehicle-km, times
+    ``spikes[i]`` in mesh i."""
+    codes, _, _ = _mesh_block(n)
+    km = passes * np.broadcast_to(np.asarray(metres_per_pass, dtype=float), (n * n,)) / 1000
+    lam = km * background_per_km
+    for i, r in (spikes or {}).items():
+        lam[i] *= r
+    ev = np.random.default_rng(seed).poisson(lam)
+    return pd.DataFrame({"mesh": codes, "n_passes": passes, "vehicle_km": km, "n_events": ev, "n_event_trips": ev})
+
+
+def test_braking_hazards_expect_per_km_not_per_pass():
+    """Meshes crossed briefly (40 m a pass) and along their length (180 m) with the same braking per km: the
+    per-km test flags none of them; a per-pass expectation (as rates per 1,000 passes imply) flags the long
+    ones by road geometry alone."""
+    from ebpm_analysis.stats.hotspots import excess_test
+
+    t = _grid_table(12, 20_000, np.where(np.arange(144) % 2, 40.0, 180.0), seed=4)
+    br = cp.braking_hazards(cp.braking_rates(t[["mesh", "n_passes", "vehicle_km"]], t.drop(columns=["n_passes",
+                                                                                                    "vehicle_km"])))
+    assert br["tested"].all() and not br["hazard"].any()
+    assert br["expected"].sum() == pytest.approx(br["n_events"].sum())
+    per_pass = excess_test(t["n_events"], t["n_passes"].astype(float)).flag
+    assert per_pass.sum() >= 60 and (np.flatnonzero(per_pass) % 2 == 0).all()   # the 180 m meshes
+    # a mesh clipped at its corner (5 m a pass) is not tested: position error moves events in and out of it
+    t.loc[3, "vehicle_km"] = 20_000 * 5 / 1000
+    br = cp.braking_hazards(cp.braking_rates(t[["mesh", "n_passes", "vehicle_km"]], t.drop(columns=["n_passes",
+                                                                                                    "vehicle_km"])))
+    assert not br.loc[br["mesh"] == t.loc[3, "mesh"], "tested"].item() and br["tested"].sum() == 143
+    with pytest.raises(ParameterError, match="vehicle_km"):
+        cp.braking_hazards(cp.braking_rates(t[["mesh", "n_passes"]], t.drop(columns=["n_passes", "vehicle_km"])))
+
+
+def test_single_mesh_spike_is_a_hazard_though_gi_star_misses_it():
+    """A mesh braking 3× its expectation among quiet neighbours: the per-mesh test flags it alone; Gi* (the
+    view of areas, before issue 13 the hot-spot rule) averages it with its 8 neighbours: it does not mark the
+    spike's own mesh, only a neighbour whose 3 × 3 window holds it."""
+    t = _grid_table(15, 8_000, 120.0, seed=2, spikes={112: 3.0})
+    table = cp.braking_hotspot_table(t[["mesh", "n_passes", "vehicle_km"]],
+                                     t.drop(columns=["n_passes", "vehicle_km"]), plane_crs="EPSG:6670")
+    assert table.loc[table["hotspot"], "mesh"].tolist() == [t.loc[112, "mesh"]]
+    assert table["braking_rank"].iloc[0] == 1 and table["mesh"].iloc[0] == t.loc[112, "mesh"]
+    gi = table[table["gi_significant"]]
+    assert len(gi) == 1 and gi["ratio"].item() < 1.5 and t.loc[112, "mesh"] not in set(gi["mesh"])
+    assert cp.hazards_found(gi["mesh"], [t.loc[112, "mesh"]])["found"] == 1      # a neighbour of the spike
+    assert {"expected", "ratio", "p_value", "q_value", "ratio_eb", "gi_z"} <= set(table.columns)
+
+
 def test_hotspot_power_and_hazard_matching_on_a_small_grid():
     codes, dr, dc = _mesh_block(20)
-    passes = pd.DataFrame({"mesh": codes, "n_passes": 400})
-    pw = cp.hotspot_power(passes, background_per_1000=5.0, ratios=(1.0, 8.0), volumes=(1.0, 20.0), n_planted=4,
-                          replicates=2, seed=3, level=6)
-    assert list(pw.columns) == ["ratio", "volume", "recall", "false_flags", "passes_median", "replicates"]
+    passes = pd.DataFrame({"mesh": codes, "n_passes": 400, "vehicle_km": 400 * 0.12})
+    pw = cp.hotspot_power(passes, background_per_km=0.02, ratios=(1.0, 4.0), volumes=(1.0, 30.0), n_planted=4,
+                          replicates=10, seed=3)
+    assert list(pw.columns) == ["ratio", "volume", "recall", "false_flags", "false_share", "passes_median",
+                                "replicates"]
     p = pw.set_index(["ratio", "volume"])
-    assert p.loc[(1.0, 1.0), "recall"] == p.loc[(1.0, 20.0), "recall"] == 0       # nothing planted, nothing found
-    # even 8× spots with 8,000 passes are missed now and then: Gi* smooths a single-mesh spike with its 8
-    # neighbours, and the spikes themselves set the variance it is compared with (measured: 7 of 8, 2 of 8 at 1×)
-    assert p.loc[(8.0, 20.0), "recall"] == 0.875 and p.loc[(8.0, 20.0), "passes_median"] == 8000
-    assert p.loc[(8.0, 1.0), "recall"] == 0.25
-    assert (pw["false_flags"] == 0).all()
+    assert p.loc[(1.0, 1.0), "recall"] == p.loc[(1.0, 30.0), "recall"] == 0       # nothing planted, nothing found
+    # 4× spots with 12,000 passes (29 background events expected) are all found; with 400 (1 expected) few
+    assert p.loc[(4.0, 30.0), "recall"] == 1.0 and p.loc[(4.0, 30.0), "passes_median"] == 12_000
+    assert p.loc[(4.0, 1.0), "recall"] <= 0.25
+    assert (pw["false_flags"] <= 0.5).all()
     t, kinds = cp.power_table(pw)
-    assert t.columns.tolist() == ["多発地点の急減速率（背景の倍）", "データ量 1倍", "データ量 20倍"]
-    assert t.iloc[1, 2] == "88%（誤検出 0.0）" and set(kinds) == set(t.columns)
-    assert "データ量 20倍では背景の8倍以上の地点の8割以上" in cp.power_sentence(pw, 4)
+    assert t.columns.tolist() == ["多発地点の急減速率（背景の倍）", "データ量 1倍", "データ量 30倍"]
+    assert t.iloc[1, 2].startswith("100%（誤検出 ") and set(kinds) == set(t.columns)
+    assert "データ量 30倍では背景の4倍以上の地点の8割以上" in cp.power_sentence(pw, 4)
     assert "データ量 1倍ではどの大きさでも8割未満" in cp.power_sentence(pw, 4)
-    with pytest.raises(ParameterError, match="background_per_1000"):
-        cp.hotspot_power(passes, background_per_1000=0)
+    with pytest.raises(ParameterError, match="background_per_km"):
+        cp.hotspot_power(passes, background_per_km=0)
+    with pytest.raises(ParameterError, match="vehicle_km"):
+        cp.hotspot_power(passes.drop(columns="vehicle_km"), background_per_km=0.02)
     # hazard matching allows one mesh of position error
     m = cp.hazards_found([codes[21], codes[200]], [codes[0], codes[399]], level=6)   # 21 = row 1, col 1
     assert m == {"hazards": 2, "flagged": 2, "found": 1, "false": 1, "recall": 0.5}
@@ -242,5 +300,7 @@ def test_hotspot_power_and_hazard_matching_on_a_small_grid():
 
 def test_hazard_sentence():
     assert "検出されず" in cp.hazard_sentence({"hazards": 8, "flagged": 0, "found": 0, "false": 0, "recall": 0.0})
+    assert "急減速多発メッシュ 5 は" in cp.hazard_sentence({"hazards": 8, "flagged": 5, "found": 3, "false": 1,
+                                                   "recall": 0.375})
     s = cp.hazard_sentence({"hazards": 8, "flagged": 5, "found": 3, "false": 1, "recall": 0.375})
-    assert "5 メッシュ" in s and "8 か所のうち 3 か所" in s and "誤検出は 1 メッシュ" in s
+    assert "8 か所のうち 3 か所" in s and "誤検出は 1 メッシュ" in s

@@ -11,8 +11,10 @@ Pure functions over tidy frames or DuckDB relations (no file reading, no plottin
   :func:`aggregate_positions_pandas` is the plain pandas reference used to check it and in the benchmark.
 - :func:`mesh_passes`, :func:`aggregate_events`, :func:`braking_rates`: sudden braking (≤ −0.3 G)
   events per 1,000 passes, passes = distinct trips whose interpolated path crosses the mesh.
+- :func:`braking_hazards`: the hazard list: each mesh's braking events against the count the city's rate per
+  vehicle-km expects there (exact one-sided test, Benjamini–Hochberg FDR); :func:`hotspot_power` its power.
 - :func:`mesh_hotspots`: Getis-Ord Gi* (:mod:`ebpm_analysis.stats.hotspots`) on mesh values with
-  queen contiguity on the mesh grid and Benjamini–Hochberg FDR control.
+  queen contiguity on the mesh grid and Benjamini–Hochberg FDR control (the view of areas).
 - accident summaries (:func:`accidents_per_mesh`, :func:`accident_breakdowns`, :func:`accident_trend`).
 - :func:`rank_spots`: one table combining braking, congestion and accidents with a class
   (既知の危険箇所 known danger / 潜在的危険箇所 latent risk / 渋滞のみ congestion only).
@@ -411,17 +413,19 @@ def passes_sql(eng: Engine, columns, *, level: int = 6, view: str = "_pos2", max
     Each record is joined to the previous record of its trip (by GPS time; ties broken by position) by a
     straight line, and the line is walked over the level-6 grid column by column: in each column it crosses,
     the rows between the line's latitude where it enters and where it leaves the column. A trip passes
-    every cell its path crosses; the distinct (mesh, trip) pairs are counted per mesh of ``level``.
+    every cell its path crosses; the distinct (mesh, trip) pairs are counted per mesh of ``level``, and the
+    length of the path inside each cell (the share of the line's length between the cell's edges, in metres)
+    is summed per mesh as vehicle-km.
     """
     f = sql_float
-    # y, x: position in level-6 cells (row = floor(y), column = floor(x))
-    far = (f"((x1 - px) * {f(_M_PER_DEG_LON / GRID_COLS_PER_DEG)} * cos(radians(y1 / {f(GRID_ROWS_PER_DEG)})))"
-           f" * ((x1 - px) * {f(_M_PER_DEG_LON / GRID_COLS_PER_DEG)} * cos(radians(y1 / {f(GRID_ROWS_PER_DEG)})))"
-           f" + ((y1 - py) * {f(_M_PER_DEG_LAT / GRID_ROWS_PER_DEG)}) * ((y1 - py) * "
-           f"{f(_M_PER_DEG_LAT / GRID_ROWS_PER_DEG)}) > {f(max_step_m * max_step_m)}")
+    # y, x: position in level-6 cells (row = floor(y), column = floor(x)); dx, dy: the step in metres
+    dx = f"((x1 - px) * {f(_M_PER_DEG_LON / GRID_COLS_PER_DEG)} * cos(radians(y1 / {f(GRID_ROWS_PER_DEG)})))"
+    dy = f"((y1 - py) * {f(_M_PER_DEG_LAT / GRID_ROWS_PER_DEG)})"
+    far = f"{dx} * {dx} + {dy} * {dy} > {f(max_step_m * max_step_m)}"
     keep = f"(px is null or pt = gt or {far})"  # first record of a trip, same time stamp, or a gap: its own cell
     w = "over (partition by opid, trip2 order by gps_time, y, x)"
     y_at = "y0 + ({x} - x0) * (y1 - y0) / (x1 - x0)"
+    xa, xb = "greatest(least(x0, x1), gcol)", "least(greatest(x0, x1), gcol + 1)"
     return f"""
         with t as (
             select opid, {_trip_second(eng, columns)} as trip2, gps_time, lat * {f(GRID_ROWS_PER_DEG)} as y,
@@ -433,39 +437,51 @@ def passes_sql(eng: Engine, columns, *, level: int = 6, view: str = "_pos2", max
             from t),
         g as (
             select opid, trip2, x1, y1, case when {keep} then x1 else px end as x0,
-                   case when {keep} then y1 else py end as y0
+                   case when {keep} then y1 else py end as y0,
+                   case when {keep} then {f(0)} else sqrt({dx} * {dx} + {dy} * {dy}) end as len
             from s),
         c as (
-            select opid, trip2, x0, y0, x1, y1, {eng.series('floor(least(x0, x1))', 'floor(greatest(x0, x1))')} as gcol
+            select opid, trip2, x0, y0, x1, y1, len,
+                   {eng.series('floor(least(x0, x1))', 'floor(greatest(x0, x1))')} as gcol
             from g),
         k as (
             select opid, trip2, gcol,
-                   case when x1 = x0 then y0 else {y_at.format(x='greatest(least(x0, x1), gcol)')} end as ya,
-                   case when x1 = x0 then y1 else {y_at.format(x='least(greatest(x0, x1), gcol + 1)')} end as yb
+                   case when x1 = x0 then y0 else {y_at.format(x=xa)} end as ya,
+                   case when x1 = x0 then y1 else {y_at.format(x=xb)} end as yb,
+                   case when x1 = x0 then len else len * ({xb} - {xa}) / abs(x1 - x0) end as clen
             from c),
         r as (
-            select opid, trip2, gcol, {eng.series('floor(least(ya, yb))', 'floor(greatest(ya, yb))')} as grow
+            select opid, trip2, gcol, ya, yb, clen,
+                   {eng.series('floor(least(ya, yb))', 'floor(greatest(ya, yb))')} as grow
             from k),
         m as (
-            select distinct {grid_mesh_code_sql(eng, 'grow', 'gcol', level)} as mesh, opid, trip2 from r)
-        select mesh, count(*) as n_passes from m group by mesh"""
+            select {grid_mesh_code_sql(eng, 'grow', 'gcol', level)} as mesh, opid, trip2,
+                   sum(case when ya = yb then clen else clen * (least(greatest(ya, yb), grow + 1)
+                       - greatest(least(ya, yb), grow)) / abs(yb - ya) end) as len
+            from r group by 1, 2, 3)
+        select mesh, count(*) as n_passes, sum(len) / {f(1000)} as vehicle_km from m group by mesh"""
 
 
 def mesh_passes(source, *, con=None, level: int = 6, max_step_m: float = MAX_STEP_M) -> pd.DataFrame:
-    """Per mesh: ``n_passes`` = distinct trips whose path crosses the mesh (``source``/``con`` as in
-    :func:`aggregate_positions`; :func:`passes_sql`).
+    """Per mesh: ``n_passes`` = distinct trips whose path crosses the mesh and ``vehicle_km`` = the length of
+    their paths inside it (``source``/``con`` as in :func:`aggregate_positions`; :func:`passes_sql`).
 
     A trip is counted in every mesh its path crosses, not only in meshes holding one of its position
     records: with a record every ~200 m a trip crosses about a third of the ~125 m meshes on its way between
     records, and counting only the meshes with a record undercounts passes there, which inflates braking
     rates by the road's geometry (issue 13). The path between consecutive records is taken as a straight
     line; records more than ``max_step_m`` apart (a gap) and records with the same time stamp (minute-
-    resolution times, whose order within the minute is unknown) are not joined.
+    resolution times, whose order within the minute is unknown) are not joined (no length).
+
+    ``vehicle_km`` is the exposure of the braking test (:func:`braking_hazards`): a pass that clips a mesh's
+    corner drives a few metres in it, one along its diagonal ~190 m, and background braking comes per
+    distance driven, not per pass.
     """
     eng, cols = _engine(con, source, "_pos2")
     df = eng.df(passes_sql(eng, cols, level=level, max_step_m=max_step_m))
     df["mesh"] = df["mesh"].astype("int64").astype(str)
     df["n_passes"] = df["n_passes"].astype("int64")
+    df["vehicle_km"] = df["vehicle_km"].astype(float)
     return df.sort_values("mesh").reset_index(drop=True)
 
 
@@ -494,7 +510,8 @@ def aggregate_events(source, *, con=None, level: int = 6, threshold_g: float = -
 
 
 def braking_rates(passes: pd.DataFrame, events: pd.DataFrame, *, min_passes: int = 30) -> pd.DataFrame:
-    """Events per 1,000 passes per mesh (meshes with ≥ ``min_passes`` passes), with exact Poisson 95 % CI."""
+    """Events per 1,000 passes per mesh (meshes with ≥ ``min_passes`` passes), with exact Poisson 95 % CI;
+    ``vehicle_km`` (the paths' length in the mesh, :func:`mesh_passes`) is kept when ``passes`` has it."""
     from ..stats.intervals import poisson_ci
 
     df = passes.merge(events, on="mesh", how="left")
@@ -504,8 +521,50 @@ def braking_rates(passes: pd.DataFrame, events: pd.DataFrame, *, min_passes: int
     lo, hi = poisson_ci(df["n_events"].to_numpy())
     df["rate_lo"] = lo / df["n_passes"] * 1000
     df["rate_hi"] = hi / df["n_passes"] * 1000
-    df["rate_eb_per_1000"] = eb_rate(df["n_events"].to_numpy(), df["n_passes"].to_numpy()) * 1000
     return df
+
+
+#: Shortest mean path (m) a mesh's passes must drive in it to be tested: a road clipping a mesh's corner puts a few
+#: metres of path in it, and a position error of 5–10 m (GPS) moves braking events in or out of such a mesh far
+#: more than its exposure says.
+MIN_METRES_PER_PASS = 20.0
+
+
+def braking_hazards(br: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """The per-mesh braking test (:func:`ebpm_analysis.stats.hotspots.excess_test`) on a :func:`braking_rates`
+    table: each mesh's sudden-braking events against the count expected from the city's rate per vehicle-km
+    and the vehicle-km driven in the mesh (``expected``; ``ratio`` = observed / expected), exact one-sided p
+    (``p_value``) and Benjamini–Hochberg ``q_value`` over the meshes tested; ``hazard``: q < ``alpha``.
+
+    The exposure is the distance driven, not the passes: background braking comes per km, and a pass along a
+    mesh's diagonal drives ~190 m in it, one clipping a corner a few metres; measured on the synthetic
+    delivery without planted spots, per-pass expectations put 0.4× the events in meshes crossed briefly and
+    1.3× in meshes crossed along their length, and flagged meshes with nothing planted, the per-km ones not.
+    Tested: meshes of the table (≥ the minimum passes) whose passes drive on average at least
+    :data:`MIN_METRES_PER_PASS` in them. ``ratio_eb``: the ratio shrunk toward 1 by empirical Bayes
+    (:func:`eb_rate` of events on the expected count), for maps and ranking.
+    """
+    from ..stats.hotspots import excess_test
+
+    if "vehicle_km" not in br.columns:
+        raise ParameterError("passes", "no column 'vehicle_km'",
+                             expected="the table of mesh_passes (passes and the vehicle-km driven in each mesh)")
+    out = br.copy()
+    km = out["vehicle_km"].to_numpy(dtype=float)
+    tested = km * 1000 >= MIN_METRES_PER_PASS * out["n_passes"].to_numpy()
+    res = excess_test(out["n_events"].to_numpy(), km, tested=tested, alpha=alpha)
+    out["tested"] = res.tested
+    out["expected"] = res.expected
+    out["ratio"] = res.ratio
+    out["p_value"] = res.p
+    out["q_value"] = res.q
+    out["hazard"] = res.flag
+    ok = res.tested
+    eb = np.full(len(out), np.nan)
+    if ok.any():
+        eb[ok] = eb_rate(out.loc[ok, "n_events"].to_numpy(), res.expected[ok])
+    out["ratio_eb"] = eb
+    return out
 
 
 def eb_rate(events, exposure) -> np.ndarray:
@@ -557,28 +616,32 @@ def mesh_hotspots(meshes, column: str, *, level: int = 6, alpha: float = 0.05, w
 
 
 def rank_braking_hotspots(br) -> pd.DataFrame:
-    """Braking meshes ordered: Gi* hot spots first, then by EB-smoothed rate per 1,000 passes; adds ``braking_rank``."""
-    out = br.sort_values(["hotspot", "rate_eb_per_1000", "n_events"], ascending=[False, False,
-                                                                                 False]).reset_index(drop=True)
+    """Braking meshes ordered: hazard meshes (:func:`braking_hazards`) first, by q-value, then by the smoothed
+    ratio to the city's rate per vehicle-km; adds ``braking_rank``."""
+    out = br.sort_values(["hotspot", "q_value", "ratio_eb", "n_events"], ascending=[False, True, False, False],
+                         na_position="last").reset_index(drop=True)
     out["braking_rank"] = np.arange(1, len(out) + 1)
     return out
 
 
 def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: int = 6, min_passes: int = 30,
-                          alpha: float = 0.05, min_ratio: float = 2.0, plane_crs: str):
-    """Rates → mesh cells → Gi* on the EB-smoothed rate → ranking (GeoDataFrame in ``plane_crs``, the
-    city's plane CRS: :func:`ebpm_analysis.geo.plane_crs`).
+                          alpha: float = 0.05, plane_crs: str):
+    """Rates → per-mesh test → mesh cells → Gi* → ranking (GeoDataFrame in ``plane_crs``, the city's plane CRS:
+    :func:`ebpm_analysis.geo.plane_crs`).
 
-    A braking hot spot is a mesh with a significant Gi* (z > 0, p < alpha) whose own smoothed rate is
-    at least ``min_ratio`` × the overall rate (Gi* alone also marks quiet neighbours of a spike).
+    ``hotspot`` (the braking hazard list of the report) = :func:`braking_hazards`' ``hazard``: the mesh's own
+    events exceed what the city's rate per vehicle-km expects there (exact test, FDR ``alpha``). Gi* on the
+    smoothed ratio (``gi_z``, ``gi_p``, ``gi_significant``) is kept as the view of areas: it marks clusters of
+    meshes above the city's rate, and misses single-mesh spikes (it averages a mesh with its 8 neighbours).
     """
-    br = braking_rates(passes, events, min_passes=min_passes)
+    br = braking_hazards(braking_rates(passes, events, min_passes=min_passes), alpha=alpha)
     cells = mesh_polygons(br["mesh"], level).to_crs(plane_crs).merge(br, on="mesh")
-    cells = mesh_hotspots(cells, "rate_eb_per_1000", level=level, alpha=alpha)
-    overall = overall_braking_rate(cells)
-    cells["gi_significant"] = cells["hotspot"]
-    cells["hotspot"] = cells["gi_significant"] & (cells["rate_eb_per_1000"] >= min_ratio * overall)
-    return rank_braking_hotspots(cells)
+    gi = mesh_hotspots(cells.loc[cells["tested"], ["mesh", "ratio_eb"]], "ratio_eb", level=level, alpha=alpha)
+    cells = cells.merge(gi[["mesh", "gi_z", "gi_p", "gi_neighbours", "hotspot"]], on="mesh", how="left")
+    cells["gi_neighbours"] = cells["gi_neighbours"].fillna(0).astype("int64")
+    cells["gi_significant"] = cells["hotspot"].fillna(False).astype(bool)
+    cells["hotspot"] = cells["hazard"]
+    return rank_braking_hotspots(cells.drop(columns="hazard"))
 
 
 def congestion_flags(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_records: int = 10,
@@ -703,7 +766,10 @@ def rank_spots(braking: pd.DataFrame, congestion: pd.DataFrame, accidents: pd.Da
     df["class"] = cls
     df = df[df["class"] != ""].copy()
     pr = lambda s: s.fillna(0).rank(pct=True, method="average")  # noqa: E731
-    df["score"] = (pr(df["rate_per_1000"]) + pr(df["share_slow_peak"] if "share_slow_peak" in df else peak)
+    # braking: the smoothed ratio to the city's rate per vehicle-km (braking_hazards) when the table has it; the
+    # rate per pass favours meshes that passes cross along their length
+    brk = df["ratio_eb"] if "ratio_eb" in df else df["rate_per_1000"]
+    df["score"] = (pr(brk) + pr(df["share_slow_peak"] if "share_slow_peak" in df else peak)
                    + pr(df["n_accidents"])) / 3
     df["class_label"] = df["class"].map(CLASS_LABELS)
     df = df.sort_values(["score", "n_accidents"], ascending=False).reset_index(drop=True)
@@ -737,64 +803,101 @@ def hazards_found(flagged_meshes, hazard_meshes, *, level: int = 6) -> dict:
             "recall": found / len(hz)}
 
 
+def congestion_found(flags: pd.DataFrame, congestion: pd.DataFrame, *, level: int = 6) -> dict:
+    """Planted congested link-hours against flagged weekday mesh-hours (:func:`congestion_flags`).
+
+    ``congestion``: the generator's truth, one row per link × weekday hour with ``hour`` and ``mesh6`` (the
+    level-6 meshes the link crosses, ``;``-joined). ``found`` = link-hours with a flagged mesh among their
+    meshes at that hour; ``false`` = flagged mesh-hours with no planted link-hour within one mesh at that hour
+    (a link's congestion spills a little into the neighbouring mesh by GPS error); ``recall`` = found /
+    link-hours; ``false_share`` = false / flagged.
+    """
+    drop = _DROP_DIGITS[level]
+    fl = flags[flags["day_type"] == "weekday"] if "day_type" in flags else flags
+    fl_pairs = list(zip(fl["mesh"].astype(str), fl["hour"].astype(int), strict=True))
+    flagged = set(fl_pairs)
+    planted: dict[int, set] = {}
+    found = 0
+    for row in congestion.itertuples():
+        codes = {str(int(c) // 10 ** drop) for c in str(row.mesh6).split(";") if c}
+        planted.setdefault(int(row.hour), set()).update(codes)
+        found += any((c, int(row.hour)) in flagged for c in codes)
+    false = 0
+    for m, h in fl_pairs:
+        near = planted.get(h, set())
+        if not near:
+            false += 1
+            continue
+        r, c = mesh_grid_index([m], level)
+        pr, pc = mesh_grid_index(sorted(near), level)
+        false += not ((np.abs(pr - r[0]) <= 1) & (np.abs(pc - c[0]) <= 1)).any()
+    n = len(congestion)
+    return {"link_hours": n, "found": int(found), "recall": found / n if n else math.nan,
+            "flagged": len(fl_pairs), "false": int(false), "false_share": false / len(fl_pairs) if fl_pairs else 0.0}
+
+
 def hazard_sentence(found: dict) -> str:
-    """:func:`hazards_found` of the hot spots in Japanese (validation section of a synthetic run)."""
+    """:func:`hazards_found` of the braking hazard meshes in Japanese (validation section of a synthetic run)."""
     if not found["flagged"]:
-        return ("ホットスポットは 0 メッシュで、埋め込んだ多発地点はこのデータ量では検出されず、"
+        return ("急減速多発メッシュは 0 で、埋め込んだ多発地点はこのデータ量では検出されず、"
                 "誤検出もありませんでした。")
-    return (f"ホットスポット {found['flagged']} メッシュは多発地点 {found['hazards']} か所のうち"
+    return (f"急減速多発メッシュ {found['flagged']} は多発地点 {found['hazards']} か所のうち"
             f" {found['found']} か所を捉え"
             f"（隣接メッシュを含む）、多発地点から離れた誤検出は {found['false']} メッシュでした。")
 
 
-def hotspot_power(passes: pd.DataFrame, *, background_per_1000: float, ratios=(2.0, 3.0, 5.0),
-                  volumes=(1.0, 3.0, 10.0, 30.0), n_planted: int = 8, replicates: int = 5, seed: int = 0,
-                  level: int = 6, min_passes: int = 30, alpha: float = 0.05, min_ratio: float = 2.0) -> pd.DataFrame:
-    """Power of the braking hot-spot rule (:func:`braking_hotspot_table`'s EB rate → Gi* with FDR → own rate
-    ≥ ``min_ratio`` × overall) against planted effect size and data volume, by simulation on the run's own
-    exposure.
+def hotspot_power(passes: pd.DataFrame, *, background_per_km: float, ratios=(1.5, 2.0, 3.0, 5.0),
+                  volumes=(1.0, 3.0, 10.0, 30.0), n_planted: int = 8, replicates: int = 20, seed: int = 0,
+                  min_passes: int = 30, alpha: float = 0.05) -> pd.DataFrame:
+    """Power of the braking hazard rule (:func:`braking_hazards`: exact per-mesh test against the city's rate
+    per vehicle-km, Benjamini–Hochberg FDR ``alpha``, meshes of ≥ ``min_passes`` passes) against planted
+    effect size and data volume, by simulation on the run's own exposure.
 
-    Each replicate multiplies every mesh's passes by a volume factor (1 = the data at hand; 30 ≈ a month of a
-    real delivery when the data at hand are 1/30 of it), plants ``n_planted`` spots at random meshes (of at least
-    ``min_passes`` passes at volume 1) whose braking rate is ``ratio`` × ``background_per_1000``, draws Poisson
-    event counts for every mesh and applies the rule. Events are independent Poisson draws (real braking
-    clusters by trip and place, so real data need somewhat more volume). Returns one row per (ratio, volume):
+    Each replicate multiplies every mesh's passes and vehicle-km by a volume factor (1 = the data at hand;
+    30 ≈ a month of a real delivery when the data at hand are 1/30 of it), plants ``n_planted`` spots at
+    random tested meshes whose braking rate per km is ``ratio`` × ``background_per_km``, draws Poisson event
+    counts for every mesh and applies the rule. Events are independent Poisson draws (real braking clusters
+    by trip and place, so real data need somewhat more volume). Returns one row per (ratio, volume):
     ``recall`` (share of planted spots flagged, their own mesh), ``false_flags`` (flagged meshes that are not
-    planted, mean per replicate), ``passes_median`` (median passes per planted mesh), ``replicates``.
+    planted, mean per replicate), ``false_share`` (false flags / all flags, pooled over the replicates),
+    ``passes_median`` (median passes per planted mesh), ``replicates``.
     """
-    if not background_per_1000 > 0:
-        raise ParameterError("background_per_1000", f"{background_per_1000!r}", expected="a positive rate per 1,000")
+    from ..stats.hotspots import excess_test
+
+    if not background_per_km > 0:
+        raise ParameterError("background_per_km", f"{background_per_km!r}", expected="a positive rate per km")
+    if "vehicle_km" not in passes.columns:
+        raise ParameterError("passes", "no column 'vehicle_km'", expected="the table of mesh_passes")
     base = passes[passes["n_passes"] >= min_passes].reset_index(drop=True)
-    if len(base) < max(3, n_planted + 1):
-        raise ParameterError("passes", f"only {len(base)} meshes with ≥ {min_passes} passes",
+    km0 = base["vehicle_km"].to_numpy(dtype=float)
+    tested = km0 * 1000 >= MIN_METRES_PER_PASS * base["n_passes"].to_numpy()
+    if tested.sum() < n_planted + 1:
+        raise ParameterError("passes", f"only {int(tested.sum())} meshes with ≥ {min_passes} passes",
                              expected=f"more meshes than the {n_planted} planted spots")
-    row, col = mesh_grid_index(base["mesh"], level)
-    w = grid_weights(row, col, queen=True)
+    candidates = np.flatnonzero(tested)
     rng = np.random.default_rng(seed)
-    bg = background_per_1000 / 1000
     rows = []
     for ratio in ratios:
         for vol in volumes:
             n = np.round(base["n_passes"].to_numpy() * vol).astype(np.int64)
-            rec, false, med = [], [], []
+            km = km0 * vol
+            rec, false, flags, med = [], [], 0, []
             for _ in range(replicates):
-                planted = rng.choice(len(base), size=n_planted, replace=False)
-                lam = n * bg
+                planted = rng.choice(candidates, size=n_planted, replace=False)
+                lam = km * background_per_km
                 lam[planted] *= ratio
                 ev = rng.poisson(lam)
-                cells = base[["mesh"]].assign(n_passes=n, n_events=ev)
-                cells["rate_eb_per_1000"] = eb_rate(ev, n) * 1000
-                cells = mesh_hotspots(cells, "rate_eb_per_1000", level=level, alpha=alpha, weights=w)
-                overall = 1000 * ev.sum() / n.sum()
-                hot = cells["hotspot"].to_numpy() & (cells["rate_eb_per_1000"].to_numpy() >= min_ratio * overall)
+                hot = excess_test(ev, km, tested=tested, alpha=alpha).flag
                 is_planted = np.zeros(len(base), bool)
                 is_planted[planted] = True
                 rec.append(hot[planted].mean())
                 false.append(int((hot & ~is_planted).sum()))
+                flags += int(hot.sum())
                 med.append(float(np.median(n[planted])))
             rows.append({"ratio": float(ratio), "volume": float(vol), "recall": float(np.mean(rec)),
-                         "false_flags": float(np.mean(false)), "passes_median": float(np.median(med)),
-                         "replicates": int(replicates)})
+                         "false_flags": float(np.mean(false)),
+                         "false_share": float(sum(false) / flags) if flags else 0.0,
+                         "passes_median": float(np.median(med)), "replicates": int(replicates)})
     return pd.DataFrame(rows)
 
 
@@ -809,17 +912,19 @@ def power_table(power: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
 
 def power_sentence(power: pd.DataFrame, n_planted: int) -> str:
-    """What :func:`hotspot_power` says, in Japanese: the smallest planted ratio found at ≥ 80 % per volume."""
+    """What :func:`hotspot_power` says, in Japanese: the smallest planted ratio found at ≥ 80 % per volume and
+    the false flags."""
     parts = []
     for v, g in power.groupby("volume"):
         ok = g[g["recall"] >= 0.8]
         parts.append(f"データ量 {v:g}倍では" + (f"背景の{ok['ratio'].min():g}倍以上の地点の8割以上" if len(ok)
                                              else "どの大きさでも8割未満"))
-    return (f"このデータの通過トリップ数のまま（1倍）と、その何倍かのデータがあるとして、急減速の率が背景の何倍の地点を"
+    worst = float(power["false_flags"].max())
+    return (f"このデータの走行量のまま（1倍）と、その何倍かのデータがあるとして、急減速の率が背景の何倍の地点を"
             f"見つけられるかを、{n_planted}地点を無作為のメッシュに埋め込む模擬実験で調べました（検出率と、埋め込んでいない"
             f"メッシュの誤検出の平均）。" + "、".join(parts) + "を検出しました。"
-            "ホットスポットの判定は平滑化した率が市全体の2倍以上であることも求めるため、背景の2倍程度の地点は見えにくく、"
-            "1か月の実データ（この合成データの数十倍の記録）でも見落としがあり得ます。")
+            f"誤検出は1回あたり最大 {worst:.1f} メッシュでした。"
+            "背景の2倍程度の地点は、1か月の実データ（この合成データの数十倍の記録）でも見落としがあり得ます。")
 
 
 def count_events(source, *, con=None, threshold_g: float = -0.3) -> int:
@@ -829,8 +934,16 @@ def count_events(source, *, con=None, threshold_g: float = -0.3) -> int:
 
 
 def overall_braking_rate(braking: pd.DataFrame) -> float:
-    """Events per 1,000 passes over all meshes of a braking table (the reference of the hot-spot ratio)."""
+    """Events per 1,000 passes over all meshes of a braking table (the city's average, for the text)."""
     return float(braking["n_events"].sum() / max(braking["n_passes"].sum(), 1) * 1000)
+
+
+def background_per_km(braking: pd.DataFrame) -> float:
+    """Events per vehicle-km over the meshes :func:`braking_hazards` tested (the reference of its expected
+    counts and of :func:`hotspot_power`); NaN when no mesh was tested or none has a km."""
+    t = braking[braking["tested"]]
+    km = float(t["vehicle_km"].sum())
+    return float(t["n_events"].sum() / km) if km > 0 else math.nan
 
 
 def mesh_cells(df: pd.DataFrame, level: int, crs):
@@ -866,9 +979,10 @@ class ProbeResult:
     n_events : int
         Sudden-braking events (≤ ``braking_g``) in the whole delivery.
     braking : GeoDataFrame
-        :func:`braking_hotspot_table` (meshes with enough passes, ranked; ``hotspot`` flag).
+        :func:`braking_hotspot_table` (meshes with enough passes, ranked; ``hotspot``: the braking hazard
+        meshes of the per-mesh test, :func:`braking_hazards`; ``gi_significant``: Gi* clusters).
     overall_rate : float
-        Events per 1,000 passes over ``braking`` (reference of the hot-spot ratio and map classes).
+        Events per 1,000 passes over ``braking`` (the city's average, for the text).
     flags : DataFrame
         :func:`congestion_flags` of the published mesh-hours (weekday).
     peak_offpeak : DataFrame
@@ -916,8 +1030,23 @@ class ProbeResult:
 
     @property
     def hotspots(self):
-        """Braking meshes that are hot spots."""
+        """Braking hazard meshes (:func:`braking_hazards`), most significant first."""
         return self.braking[self.braking["hotspot"]]
+
+    @property
+    def n_tested(self) -> int:
+        """Meshes the braking test covered (enough passes, and enough path in them)."""
+        return int(self.braking["tested"].sum())
+
+    @property
+    def background_per_km(self) -> float:
+        """The city's braking events per vehicle-km over the tested meshes (:func:`background_per_km`)."""
+        return background_per_km(self.braking)
+
+    @property
+    def n_gi_clusters(self) -> int:
+        """Meshes in Gi* clusters of high braking ratios (the area view)."""
+        return int(self.braking["gi_significant"].sum())
 
     @property
     def class_counts(self) -> dict[str, int]:
@@ -949,20 +1078,15 @@ class ProbeResult:
         """Mesh × day type × hour cells left out of the exports and maps (too few trips)."""
         return int(len(self.agg) - len(self.agg_published))
 
-    def recovery(self, hazards: pd.DataFrame, congestion: pd.DataFrame, *, congestion_share: float = 0.5,
-                 min_records: int = 5) -> dict:
-        """On synthetic data: share of planted hazard spots among the top 2×n braking meshes, the hot spots
-        against the planted spots (:func:`hazards_found`: ``hotspots`` with found / false / recall) and the
-        share of planted congested link-hours found as slow mesh-hours (``hazards``/``congestion``
-        from the generator's truth, with ``lat``/``lon``; congestion with ``hour``)."""
+    def recovery(self, hazards: pd.DataFrame, congestion: pd.DataFrame) -> dict:
+        """On synthetic data: share of planted hazard spots among the top 2×n braking meshes, the braking
+        hazard meshes against the planted spots (:func:`hazards_found`: ``hotspots`` with found / false /
+        recall) and the report's congested mesh-hours (``flags``) against the planted congested link-hours
+        (:func:`congestion_found`: ``congestion``) (``hazards``/``congestion`` from the generator's truth)."""
         hz_mesh = mesh_code(hazards["lat"], hazards["lon"], self.level).astype(str)
-        cg_mesh = mesh_code(congestion["lat"], congestion["lon"], self.level).astype(str)
-        fl = congestion_flags(self.agg, share_threshold=congestion_share, min_records=min_records)
-        flagged = set(zip(fl["mesh"], fl["hour"], strict=True))
-        found = np.mean([(m, h) in flagged for m, h in zip(cg_mesh, congestion["hour"], strict=True)])
-        hot = hazards_found(self.braking.loc[self.braking["hotspot"], "mesh"], hz_mesh, level=self.level)
+        hot = hazards_found(self.hotspots["mesh"], hz_mesh, level=self.level)
         return {"hazards_recovered": recovered_hazards(self.braking, hz_mesh, 2 * len(hazards)),
-                "congestion_found": float(found), "hotspots": hot}
+                "congestion": congestion_found(self.flags, congestion, level=self.level), "hotspots": hot}
 
 
 #: counts from the police 本票, public at source (警察庁 交通事故統計情報のオープンデータ)
@@ -992,7 +1116,7 @@ def probe_kinds(columns, *, shown_as: dict | None = None) -> dict:
 def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, con=None, level: int = 6,
                   years=(2019, 2020, 2021), congested_kmh: float = 20.0, heavy_kmh: float = 10.0,
                   peak_hours=(7, 8, 17, 18), congestion_share: float = 0.5, braking_g: float = -0.3,
-                  min_passes: int = 30, hotspot_min_ratio: float = 2.0, alpha: float = 0.05,
+                  min_passes: int = 30, alpha: float = 0.05,
                   many_accidents: int = 5, few_accidents: int = 1, min_cell: int = 10,
                   n_positions: int | None = None) -> ProbeResult:
     """Congestion, sudden braking and accidents on the regional mesh, and the ranked spots.
@@ -1025,8 +1149,8 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
         Sudden braking threshold (negative, G).
     min_passes : int
         Smallest number of passing trips for a braking rate (at least ``min_cell``).
-    hotspot_min_ratio, alpha : float
-        Hot spot: significant Gi* (one-sided ``alpha``) and a smoothed rate ≥ ratio × overall rate.
+    alpha : float
+        False discovery rate of the per-mesh braking test (:func:`braking_hazards`) and of Gi*.
     many_accidents, few_accidents : int
         Known danger: at least ``many_accidents``; latent risk: a hot spot with at most ``few_accidents``.
     min_cell : int
@@ -1056,7 +1180,7 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
     ev_mesh = aggregate_events(events, con=con, level=level, threshold_g=braking_g)
     n_events = count_events(events, con=con, threshold_g=braking_g)
     braking = braking_hotspot_table(passes, ev_mesh, level=level, min_passes=max(min_passes, min_cell), alpha=alpha,
-                                    min_ratio=hotspot_min_ratio, plane_crs=wards.crs)
+                                    plane_crs=wards.crs)
     flags = congestion_flags(agg_pub, share_threshold=congestion_share, min_records=min_cell)
     po = peak_offpeak(agg_pub, peak_hours=peak_hours, min_records=min_cell)
     cong_mesh = po[["mesh", "share_slow_peak", "mean_speed_peak", "share_slow_offpeak"]].merge(

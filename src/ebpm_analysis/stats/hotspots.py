@@ -33,6 +33,11 @@ p-values and sidedness:
 
 Flags: ``hot`` = z > 0 and p < alpha, ``cold`` = z < 0 and p < alpha, with p the chosen (and, if
 asked, adjusted) p-value.
+
+Gi* smooths each unit with its neighbours, so it finds areas, not single units: a spike in one unit
+with quiet neighbours is diluted. :func:`excess_test` asks the per-unit question instead (does this
+unit have more events than its exposure explains: an exact one-sided conditional binomial test with
+Benjamini–Hochberg FDR over the units tested).
 """
 
 from __future__ import annotations
@@ -197,3 +202,68 @@ def grid_weights(row, col, *, queen: bool = True):
         raise ParameterError("row/col", f"dtypes {r.dtype}, {c.dtype}", expected="integer grid indices")
     # queen neighbours lie at distance 1 or √2 on the index grid, the next ring at 2; rook at exactly 1
     return distance_band_weights(np.column_stack([r, c]).astype(float), 1.5 if queen else 1.0)
+
+
+# --------------------------------------------------------------------------- per-unit excess counts
+
+
+@dataclass(frozen=True)
+class Excess:
+    """Result of :func:`excess_test`; arrays are in the order of the input counts (NaN / False where a unit
+    was not tested)."""
+
+    expected: np.ndarray   # total observed × the unit's share of the exposure (tested units)
+    ratio: np.ndarray      # observed / expected
+    p: np.ndarray          # exact one-sided p, P(X ≥ observed) under a common rate
+    q: np.ndarray          # p adjusted by Benjamini–Hochberg over the tested units ("none": = p)
+    flag: np.ndarray       # tested and q < alpha (and observed above expected)
+    tested: np.ndarray     # units that entered the test
+    alpha: float
+    correction: str
+
+
+def excess_test(observed, exposure, *, tested=None, alpha: float = 0.05, correction: str = "fdr_bh") -> Excess:
+    """Which units have more events than their exposure explains: an exact one-sided test per unit, with a
+    false discovery rate over the units tested.
+
+    Under the null hypothesis every unit has the same rate per unit of exposure; conditional on the total
+    number of events N of the units tested, a unit's count is then binomial with N trials and probability
+    = its share of the exposure (Poisson counts conditioned on their sum are multinomial). The p is
+    P(X ≥ observed) (scipy's binomial survival function), so it needs no estimate of the common rate and is
+    exact for small counts, where a normal approximation is not. ``correction="fdr_bh"`` adjusts the p-values
+    of the tested units by Benjamini–Hochberg (statsmodels); ``tested`` (boolean mask) leaves the others out of
+    the test and of the total (e.g. units with too little exposure to say anything).
+    """
+    from scipy.stats import binom
+
+    _choice("correction", correction, CORRECTIONS)
+    if not 0 < alpha < 1:
+        raise ParameterError("alpha", f"{alpha}", expected="a significance level between 0 and 1, e.g. 0.05")
+    x = np.asarray(observed, dtype=float)
+    e = np.asarray(exposure, dtype=float)
+    if x.shape != e.shape or x.ndim != 1:
+        raise ParameterError("observed/exposure", f"shapes {x.shape} and {e.shape}",
+                             expected="two 1-d arrays of equal length")
+    if (~np.isfinite(x)).any() or (x < 0).any() or (x != np.round(x)).any():
+        raise ParameterError("observed", "a negative, fractional or missing count", expected="whole counts ≥ 0")
+    if (~np.isfinite(e)).any() or (e < 0).any():
+        raise ParameterError("exposure", "a negative or missing exposure", expected="exposures ≥ 0")
+    t = np.ones(len(x), bool) if tested is None else np.asarray(tested, dtype=bool).copy()
+    t &= e > 0
+    n = len(x)
+    expected, ratio, p, q = (np.full(n, np.nan) for _ in range(4))
+    total_x, total_e = x[t].sum(), e[t].sum()
+    if t.any() and total_e > 0:
+        share = e[t] / total_e
+        expected[t] = total_x * share
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio[t] = x[t] / expected[t]
+        p[t] = binom.sf(x[t] - 1, total_x, share) if total_x > 0 else 1.0
+        if correction == "fdr_bh":
+            from statsmodels.stats.multitest import multipletests
+
+            q[t] = multipletests(p[t], alpha=alpha, method="fdr_bh")[1]
+        else:
+            q[t] = p[t]
+    flag = t & (q < alpha) & (x > expected)
+    return Excess(expected=expected, ratio=ratio, p=p, q=q, flag=flag, tested=t, alpha=alpha, correction=correction)

@@ -10,11 +10,12 @@ There is no public probe data and no road network we can bundle, so this module 
    such as 与那国町 0.33), so every city, island or not, gets a network inside it;
 2. **trips** with a time-of-day demand (morning and evening peaks, lighter weekends) driving a
    stretch of one road, logging a 様式1-2 position about every 200 m (docs/sources.md#etc2-recording)
-   with the link's speed for that hour; **planted congestion**: chosen link × weekday-hour pairs run at 5–17 km/h;
+   with the link's speed for that hour; **planted congestion**: chosen link × weekday-hour pairs run at a mean
+   speed drawn from 15–25 km/h per link-hour, each record with noise around it (:data:`CONGESTED_KMH`);
 3. 様式1-4 **behaviour events**: background braking (−0.25 … −0.42 G, recorded from −0.25 G,
    docs/sources.md#etc2-braking) and lateral events everywhere, and **planted sudden-braking hazard spots** where a
    share of passing trips brakes at −0.30 … −0.60 G, so that the spot's mesh brakes 2–5 times as often as the
-   background (:data:`HAZARD_RATIO`).
+   background (:data:`HAZARD_RATIO`; per pass through a mesh of the mean chord).
 
 Files: ``positions/OUT1-2_<mesh2>_<YYYYMM01>.zip`` and ``events/OUT1-4_<mesh2>_<YYYYMM01>.zip``
 (inner headerless ``data.csv``, utf-8 or cp932, column map ``default`` or ``alternative``), a
@@ -55,13 +56,22 @@ HOURLY_SPEED_FACTOR = np.array([1.1] * 6 + [0.95, 0.75, 0.72, 0.85] + [0.9] * 7 
 #: Weekends/holidays: no commuter peaks, a mild midday slowdown (shopping traffic).
 HOLIDAY_SPEED_FACTOR = np.array([1.1] * 7 + [1.0] * 3 + [0.9] * 7 + [0.92, 0.95, 0.98] + [1.05] * 4)
 #: Bump when the generated data change, so cached sets in data/interim are regenerated.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 #: Planted hazard spots: the braking rate (≤ −0.3 G per pass) of the mesh holding a spot is this many times the
 #: background, drawn uniformly per spot (docs/sources.md#etc2-hazard-size). Reasoning: a hazard spot in
 #: probe data is a place where sudden braking is a few times as frequent as on the road around it, not an order
 #: of magnitude: the analysis' own threshold for a braking hot spot is 2× the city rate, and the earlier planted
 #: share (12 % of passing trips braking, ≈ 40× background) made every spot trivially visible.
 HAZARD_RATIO = (2.0, 5.0)
+#: Planted congestion (docs/sources.md#etc2-congestion-size): each congested link × weekday-hour gets a mean speed
+#: drawn uniformly from this range (km/h) and each record a speed of that mean × lognormal noise (sd
+#: :data:`CONGESTED_NOISE` on the log scale). Reasoning: a congested urban arterial at the peak crawls at around
+#: the 20 km/h that Japanese traffic information shows as 混雑 on ordinary roads (docs/sources.md#congestion-speeds),
+#: some link-hours a little below, some above, not at walking pace; records of one link-hour scatter as much as
+#: the generator's free-flow speeds do (0.12) or a little more (stop-and-go). The earlier 5–17 km/h made every
+#: record slow, so the analysis' "share of slow records ≥ 50 %" was 1 by construction.
+CONGESTED_KMH = (15.0, 25.0)
+CONGESTED_NOISE = 0.15
 #: Share of background 前後 events at or below −0.3 G: accelerations are uniform on −0.42 … −0.25 G.
 _BG_SHARE_BELOW_03 = (0.42 - 0.30) / (0.42 - 0.25)
 #: Mean length (km) of a trip's path inside a level-6 mesh it crosses (≈ π·area/perimeter of a 116 × 146 m cell,
@@ -199,8 +209,23 @@ def _plant(roads, links, rng, n_hazards: int, n_congested: int, centre, min_sep_
     for lk in chosen.itertuples():
         start = int(rng.choice([7, 17]))
         for h in (start, start + 1):
-            rows.append({"link_id": lk.link_id, "road_id": lk.road_id, "hour": h, "day_type": "weekday"})
-    return hazards, pd.DataFrame(rows, columns=["link_id", "road_id", "hour", "day_type"])
+            rows.append({"link_id": lk.link_id, "road_id": lk.road_id, "hour": h, "day_type": "weekday",
+                         "speed_kmh": float(rng.uniform(*CONGESTED_KMH))})
+    return hazards, pd.DataFrame(rows, columns=["link_id", "road_id", "hour", "day_type", "speed_kmh"])
+
+
+def _link_meshes(links, crs) -> dict:
+    """Level-6 mesh codes each link crosses (``;``-joined, points every 5 m along it), for matching flags."""
+    from ..cases.probe import mesh_code
+
+    to_geo = Transformer.from_crs(crs, geo.GEO_CRS, always_xy=True)
+    out = {}
+    for lk in links.itertuples():
+        pts = shapely.line_interpolate_point(lk.geometry, np.append(np.arange(0, lk.geometry.length, 5.0),
+                                                                    lk.geometry.length))
+        lon, lat = to_geo.transform(shapely.get_x(pts), shapely.get_y(pts))
+        out[lk.link_id] = ";".join(map(str, np.unique(mesh_code(lat, lon, 6))))
+    return out
 
 
 # ----------------------------------------------------------------------------------- trips
@@ -239,8 +264,9 @@ def _trip_chunk(rng, roads, link_tables, n_trips, month_days, weekday_mask, haza
         free[sel] = tab["free"][li]
     h = hour[trip]
     v = free * np.where(wk[trip], HOURLY_SPEED_FACTOR[h], HOLIDAY_SPEED_FACTOR[h]) * rng.lognormal(0, 0.12, len(s))
-    cong = congested[link_idx, h] & wk[trip]
-    v = np.where(cong, rng.uniform(5, 17, len(s)), v)
+    cmean = congested[link_idx, h]
+    cong = ~np.isnan(cmean) & wk[trip]
+    v = np.where(cong, np.nan_to_num(cmean) * rng.lognormal(0, CONGESTED_NOISE, len(s)), v)
     v = np.clip(v, 2, 95)
     dt = np.where(k == 0, 0.0, RECORD_SPACING_M / (v / 3.6))
     csum = np.cumsum(dt)
@@ -355,8 +381,10 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     lo_r, hi_r = (float(x) for x in hazard_ratio)
     if not 1 <= lo_r <= hi_r:
         raise ParameterError("hazard_ratio", f"{hazard_ratio!r}", expected="a pair (low, high) with 1 ≤ low ≤ high")
-    # background braking events (≤ −0.3 G) per pass through a mesh; a spot adds (ratio − 1) times that
-    bg_pass = bg_event_per_km * 0.85 * _BG_SHARE_BELOW_03 * MEAN_CHORD_KM
+    # background braking events (≤ −0.3 G) per km and per pass through a mesh (its mean chord); a spot adds
+    # (ratio − 1) times the latter to each pass
+    bg_km = bg_event_per_km * 0.85 * _BG_SHARE_BELOW_03
+    bg_pass = bg_km * MEAN_CHORD_KM
     hazards["ratio"] = rng.uniform(lo_r, hi_r, len(hazards))
     hazards["p_brake"] = (hazards["ratio"] - 1) * bg_pass
     road_index = {rid: i for i, rid in enumerate(roads["road_id"])}
@@ -365,10 +393,10 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     for rid, grp in links.groupby("road_id", sort=False):
         link_tables[road_index[rid]] = {"s_to": grp["s_to"].to_numpy(), "global": grp.index.to_numpy(),
                                         "free": grp["free_speed_kmh"].to_numpy()}
-    congested = np.zeros((len(links), 24), bool)
+    congested = np.full((len(links), 24), np.nan)   # mean speed of a congested link-hour, NaN elsewhere
     link_pos = {lid: i for i, lid in enumerate(links["link_id"])}
     for row in cong.itertuples():
-        congested[link_pos[row.link_id], row.hour] = True
+        congested[link_pos[row.link_id], row.hour] = row.speed_kmh
     hazards_by_road = {}
     for h in hazards.itertuples():
         hazards_by_road.setdefault(road_index[h.road_id], []).append((h.s_m, h.p_brake))
@@ -437,6 +465,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
     mid_geo = gpd.GeoSeries(mid, crs=crs).to_crs(geo.GEO_CRS)
     cong["lon"] = cong["link_id"].map(mid_geo.x)
     cong["lat"] = cong["link_id"].map(mid_geo.y)
+    cong["mesh6"] = cong["link_id"].map(_link_meshes(links[links["link_id"].isin(cong["link_id"])], crs))
     hazards.to_csv(out / "truth" / "hazards.csv", index=False)
     cong.to_csv(out / "truth" / "congestion.csv", index=False)
     links.to_crs(geo.GEO_CRS).to_parquet(out / "truth" / "links.parquet")
@@ -446,6 +475,7 @@ def generate(out_dir: str | os.PathLike, *, seed: int = 0, city_code: str = "431
             "n_position_rows": int(n_written), "n_event_rows": int(n_events), "n_trips": int(n_trips_total),
             "n_hazards": int(len(hazards)), "n_congested_link_hours": int(len(cong)),
             "hazard_ratio": [float(x) for x in hazard_ratio], "bg_braking_per_pass": bg_pass,
+            "bg_braking_per_km": bg_km, "congested_kmh": [float(x) for x in CONGESTED_KMH],
             "bg_event_per_km": bg_event_per_km, "column_map": column_map, "encoding": encoding,
             "n_roads": int(len(roads)), "n_links": int(len(links)), "crs": crs,
             "network_scale": float(roads.attrs["scale"]),
