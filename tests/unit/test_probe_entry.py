@@ -98,6 +98,22 @@ def test_result_equals_the_step_by_step_computation(inputs, result):
     assert res.trend["city"]["n"].tolist() == [int((ref["acc"]["year"] == y).sum()) for y in YEARS]
 
 
+def test_braking_sentence_from_the_result(result):
+    import dataclasses
+
+    s = result.braking_sentence(braking_g=-0.3, min_passes=30, rows=200_000)
+    assert not result.few_braking
+    assert f"検定した {result.n_tested:,}メッシュ" in s and "**急減速多発メッシュ**は 0でした" in s
+    assert f"{result.background_per_km * 100:.1f}件／百台キロ" in s
+    br = result.braking.copy()
+    i = br.index[br["tested"]][[0, 1]]
+    br.loc[i, ["hotspot", "ratio", "n_events", "expected"]] = [[True, 3.0, 9, 3.0], [True, 4.5, 9, 2.0]]
+    s = dataclasses.replace(result, braking=br).braking_sentence(braking_g=-0.3, min_passes=30, rows=200_000)
+    assert "**急減速多発メッシュ**は 2で、見込みに対する比が最も大きいメッシュは 4.5倍（9件、見込み 2.0件）" in s
+    few = dataclasses.replace(result, braking=br.iloc[:2].assign(tested=True))
+    assert few.few_braking and "データが少なすぎます" in few.braking_sentence(braking_g=-0.3, min_passes=30, rows=5)
+
+
 def test_exports_and_cells(result):
     ex = result.exports()
     assert list(ex) == ["spots_ranked.csv", "braking_by_mesh.csv", "congestion_mesh_day_hour.parquet",

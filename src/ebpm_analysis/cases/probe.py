@@ -1044,6 +1044,29 @@ class ProbeResult:
         return background_per_km(self.braking)
 
     @property
+    def few_braking(self) -> bool:
+        """Too few tested meshes (or no braking at all) for rates, the test and its power."""
+        return self.n_tested < 3 or not self.overall_rate > 0
+
+    def braking_sentence(self, *, braking_g: float, min_passes: int, rows: int) -> str:
+        """The report's sentence on sudden braking and its hazard meshes (``rows``: position rows read)."""
+        if self.few_braking:
+            return (f"**データが少なすぎます**：通過{min_passes}トリップ以上で急減速を検定できるメッシュが "
+                    f"{self.n_tested} しかなく、急減速の率と多発メッシュは判定できません（走行履歴 {rows:,}行。"
+                    "合成データなら生成する走行履歴の行数を設定で増やしてください）。")
+        hot = self.hotspots
+        top = hot.loc[hot["ratio"].idxmax()] if len(hot) else None
+        return (f"急減速（{braking_g:g} G以下）は、通過{min_passes}トリップ以上の {len(self.braking):,}メッシュで"
+                f"平均 {self.overall_rate:.1f}件／千通過（走行距離あたり {self.background_per_km * 100:.1f}"
+                f"件／百台キロ）でした。検定した {self.n_tested:,}メッシュのうち、急減速が走行距離から見込まれる"
+                f"件数を偶然とはいえないほど上回る**急減速多発メッシュ**は {len(hot):,}"
+                + (f"で、見込みに対する比が最も大きいメッシュは {top['ratio']:.1f}倍（{int(top['n_events'])}件、"
+                   f"見込み {top['expected']:.1f}件）でした。" if top is not None
+                   else "でした（このデータ量で見つけられる大きさは「検出力」の節を参照）。")
+                + (f"比の高いメッシュがまとまる区域（Gi*）は {self.n_gi_clusters:,}メッシュです。"
+                   if self.n_gi_clusters else ""))
+
+    @property
     def n_gi_clusters(self) -> int:
         """Meshes in Gi* clusters of high braking ratios (the area view)."""
         return int(self.braking["gi_significant"].sum())
