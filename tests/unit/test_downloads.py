@@ -4,6 +4,7 @@ previous downloads. The pipeline tests run the small fixture notebook tests/fixt
 (two kernel runs in all); the rest works on small frames."""
 
 import json
+import os
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +24,6 @@ from ebpm_analysis.pipeline.render import MissingAltText, check_alt_text, figure
 
 FIX = Path(__file__).parents[1] / "fixtures" / "pipeline" / "fixture_tables.ipynb"
 BOM = b"\xef\xbb\xbf"
-INLINE = "module://matplotlib_inline.backend_inline"
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,10 @@ def built(tmp_path_factory):
     layout = Layout(reports_dir=tmp / "reports", build_dir=tmp / "build")
     pset = tmp / "dl.yml"
     pset.write_text("caption_alt: true\n", encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:   # the kernel draws figures inline as under ebpm run (conftest: Agg)
-        mp.setenv("MPLBACKEND", INLINE)
-        r = run_notebook(str(FIX), str(pset), layout=layout, log=lambda *a: None)
+    # MPLBACKEND is Agg here (tests/conftest.py), as on a headless server: the run still draws its figures (the
+    # kernel gets the inline backend from pipeline.execute; before, this report had no figure and no figure data)
+    assert os.environ.get("MPLBACKEND") == "Agg"
+    r = run_notebook(str(FIX), str(pset), layout=layout, log=lambda *a: None)
     return {"run": r, "layout": layout, "pset": pset, "folder": layout.reports_dir / "fixture_tables--dl_files"}
 
 
@@ -140,8 +141,7 @@ def test_a_failed_run_keeps_the_previous_downloads_and_missing_alt_text_fails_th
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     report = built["run"].report.read_bytes()
     built["pset"].write_text("caption_alt: false\n", encoding="utf-8")   # a figure without caption: no alt text
-    with pytest.raises(RunFailed) as e, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MPLBACKEND", INLINE)
+    with pytest.raises(RunFailed) as e:
         run_notebook(str(FIX), str(built["pset"]), layout=layout, log=lambda *a: None)
     assert "MissingAltText" in str(e.value) and "fig-cap" in str(e.value)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

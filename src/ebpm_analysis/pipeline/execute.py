@@ -585,16 +585,25 @@ def _staged_output(final: Path | None):
         stage.discard()
 
 
+#: matplotlib's backend of the notebook kernels (figures are displayed as images in the cell's output)
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 @contextlib.contextmanager
 def _run_environment(stem: str, stage: _Stage | None = None):
     """A temporary folder of this run's own, removed on any exit (a failure, SIGINT, SIGTERM): the input log
     (``EBPM_RUN_LOG``), and ``TMPDIR`` of the run and its kernel, so the kernel's connection file and every
-    temporary file of the notebook go there and two runs never share a temporary name. Yields the log's path."""
+    temporary file of the notebook go there and two runs never share a temporary name. Yields the log's path.
+
+    The kernel draws with matplotlib's inline backend whatever the caller's ``MPLBACKEND`` says: with ``Agg``
+    (a headless server's setting, and the test suite's) the kernel displays no figure, and the report came out
+    without figures, their alt text and their data, and without an error."""
     folder = Path(tempfile.mkdtemp(prefix=f"ebpm-{stem}-"))
-    saved = {k: os.environ.get(k) for k in ("EBPM_RUN_LOG", "TMPDIR", paths.STAGE_ENV)}
+    saved = {k: os.environ.get(k) for k in ("EBPM_RUN_LOG", "TMPDIR", "MPLBACKEND", paths.STAGE_ENV)}
     saved_tempdir = tempfile.tempdir
     os.environ["EBPM_RUN_LOG"] = str(folder / "inputs.jsonl")
     os.environ["TMPDIR"] = tempfile.tempdir = str(folder)
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     if stage is not None and stage.env:
         os.environ[paths.STAGE_ENV] = json.dumps(stage.env)
     try:
