@@ -20,6 +20,58 @@ pytestmark = pytest.mark.notebooks
 #: disclosure rules a default report does not pass yet (issue 12), by notebook: listed, not hidden
 AUDIT_PENDING: dict[str, tuple[str, ...]] = {}
 
+#: Numbers a default report states that no table, figure data or export of it holds (issue 13, one number one
+#: source: ebpm_analysis.pipeline.consistency), by notebook: (check, pattern over the finding, reason). Only the
+#: "no source" checks can be listed; a contradiction (kpi-places, kpi-cell) never can.
+UNSOURCED: dict[str, list[tuple[str, str, str]]] = {
+    "00_data_catalog": [
+        ("prose-source", r"km²", "ward areas measured on the boundaries for the line on the coordinate system")],
+    "01_census_commuting": [
+        ("prose-source", r"人口は[\d,]+人です|人口[\d,]+人に1地区|おおむね[\d,]+人以上",
+         "how the synthetic data were sized: the projected population and the generator's rules")],
+    "02_dental_checkups": [
+        ("prose-source", r"人口は[\d,]+人です", "how the synthetic data were sized: the projected population"),
+        ("kpi-source", r"^kpi-source: 施設数:", "facilities with fewer than min_cell children are not listed "
+         "(privacy): the evaluated ones in facility_rates.csv plus small_facilities_aggregate.csv"),
+        ("prose-source", r"[\d,]+人なら [\d.]+% の重み", "an illustration of the shrinkage weight at a chosen size"),
+        ("prose-source", r"アンケート未回答 [\d,]+人を除外",
+         "children without a survey answer: examined minus the model's n")],
+    "03_probe_slowdowns": [
+        ("kpi-source", r"^kpi-source: 走行履歴（行）:", "rows of the probe delivery read: an input size"),
+        ("prose-source", r"読み込み [\d,]+ 件中", "records read from the police file: an input size"),
+        ("prose-source", r"時台 [\d,]+件は地図・出力から除きました", "cells suppressed for the disclosure rule"),
+        ("prose-source", r"年率 [-+][\d.]+%", "the Poisson trend's yearly change (a model estimate)")],
+    "04_emergency_demand": [
+        ("prose-source", r"出動件数の目安は[\d,]+件", "how the synthetic data were sized (fire department's figure)"),
+        ("prose-source", r"出動は平均 [\d.]+件/年", "the city rate: total dispatches over total residents"),
+        ("prose-source", r"実績比 [-+][\d.]+%", "the forecast's change on the last year (both in the tables)"),
+        ("prose-source", r"平均現着時間 [\d.]+分（同じ|シミュレーションの平均現着時間（[\d.]+分）|"
+         r"区間 [\d.]+〜[\d.]+分|全体の平日日中では [\d.]+分", "the crew simulation's means and interval, "
+         "shown in prose only"),
+        ("prose-source", r"地区の出動は年に中央値[\d,]+件", "the power simulation's district size (median yearly "
+         "dispatches of a district)")],
+    "05_school_routes": [
+        ("prose-source", r"全交差点の通過（延べ日平均 [\d,]+人）|朝の交差点通過（延べ日平均 [\d,]+人）",
+         "passes over all crossings (the tables list the top ones)"),
+        ("prose-source", r"測位：[\d,]+件のうち|より悪い [\d,]+件を除き|[\d,]+件を平面直角座標系",
+         "fixes read and dropped for accuracy: input sizes"),
+        ("prose-source", r"距離の誤差は最大 [\d.]+%", "the projection's largest scale error over the city")],
+    "06_counter_congestion": [
+        ("kpi-source", r"^kpi-source: 最も混む月（\d+月）の実績平均:", "observed mean per open day of the busiest "
+         "month: applications ÷ open days of that month over the years (applications_by_month.csv)"),
+        ("prose-source", r"[\d,]+窓口日から[\d,]+窓口日", "the plan's yearly window-days after the re-spread"),
+        ("prose-source", r"使用者証[\d,]+件の有効期限月を移します", "permits moved by the re-spread scenario"),
+        ("prose-source", r"a=[\d.]+件/証・年|b=[\d.]+件/日", "the fitted expiry link's coefficients")],
+    "07_policy_evaluation": [
+        ("kpi-source", r"^kpi-source: 人身事故件数（\d{4}年、", "counted from the records as 03 counts it "
+         "(tests/unit/test_evaluation_methods.py::test_kpi_accidents_is_03s_count_of_the_year)"),
+        ("prose-source", r"月平均 [\d.]+件|候補[\d,]+メッシュの半数|候補メッシュ（[^）]*）は[\d,]+か所",
+         "candidate meshes of the power calculation and their mean monthly count"),
+        ("prose-source", r"効果は -\d+%（-\d+%〜", "the violated design's overall estimate, shown in prose only"),
+        ("prose-source", r"含んだ割合は [\d.]+%", "coverage measured once by a simulation test (method text)"),
+        ("prose-source", r"前年の事故：.*件", "late registrations of the previous year, by month")],
+}
+
 
 @pytest.mark.parametrize("name", P.list_notebooks())
 def test_notebook_builds_report(name, tmp_path):
@@ -62,6 +114,11 @@ def test_notebook_builds_report(name, tmp_path):
         problems = baseline.compare(name)
         assert not problems, "exported tables changed:\n" + "\n".join(problems[:20])
     _check_downloads(tmp_path, name, html)
+    content = _check_one_number_one_source(name, executed)
+    if name == "01_census_commuting":
+        _check_census_known_and_total(content)
+    if name == "06_counter_congestion":
+        _check_counter_windows(content)
     # the disclosure audit passes on the report and its exports (ebpm audit, as after make reports)
     res = audit.audit_run(tmp_path / "_build" / "executed" / f"{name}.ipynb", reports_dir=tmp_path,
                           skip=AUDIT_PENDING.get(name, ()))
@@ -72,6 +129,79 @@ def test_notebook_builds_report(name, tmp_path):
         folder = baseline.output_dir(name)
         assert outsider.dental_facilities(folder) == []
         assert outsider.dental_teeth(folder) == []
+
+
+def _check_one_number_one_source(name: str, executed) -> None:
+    """Issue 13: no contradiction between a KPI card, the logic model's KPIs, the tables (shown, figure data,
+    exports) and the prose, read from the objects the report holds (ebpm_analysis.pipeline.consistency): one KPI,
+    one value wherever it is shown; a KPI equals the cell its definition declares (notebooks/kpis/<nb>.yml); the
+    sentence a definition names quotes the KPI's value; every other KPI and every prose number with a unit is
+    some table's value, or listed in UNSOURCED with its reason."""
+    from ebpm_analysis.pipeline import consistency, kpi
+    theme = kpi.load_theme(name)
+    content = consistency.read_report(executed, baseline.output_dir(name))
+    found = consistency.check(content, theme)
+    allowed = UNSOURCED.get(name, [])
+    bad = [f for f in found if not any(f.check == c and re.search(p, f.line()) for c, p, _ in allowed)]
+    assert not bad, f"{name}: report objects disagree or hold no source:\n" + "\n".join(f.line() for f in bad)
+    unused = [p for c, p, _ in allowed if not any(f.check == c and re.search(p, f.line()) for f in found)]
+    assert not unused, f"{name}: UNSOURCED entries that match nothing any more (remove them): {unused}"
+    declared = consistency.declared(content, theme)
+    for d in theme.kpis:   # a declaration that finds nothing checks nothing
+        if d.prose:
+            assert declared[d.id]["prose"], f"{name}: the prose pattern of {d.id} finds no sentence"
+        if d.cell and declared[d.id]["shown"]:
+            assert declared[d.id]["cell"][0] is not None, f"{name}: cell of {d.id}: {declared[d.id]['cell'][1]}"
+    return content
+
+
+def _check_census_known_and_total(content) -> None:
+    """Issue 13 (01): a district had 3,810 就業者 in the table and 3,612 in the text (従業地不詳 excluded) with
+    nothing to say so. The table's column says it includes 不詳; the text's 「従業地が分かる就業者」 of each target
+    district is the exported known count (total minus 不詳), below the table's total when 不詳 > 0."""
+    t = next(t for t in content.tables if t.caption.startswith("地区別の市内従業率"))
+    col = next(c for c in t.columns if c.startswith("就業者"))
+    assert "不詳を含む" in col and "不詳" in t.caption, (col, t.caption)
+    total = {r[0]: r[t.columns.index(col)] for r in t.rows}
+    rates = next(x for x in content.tables if x.origin == "export incity_rates.csv")
+    i = {c: rates.columns.index(c) for c in ("area_name", "employed", "unknown", "known", "level", "population")}
+    known = {r[i["area_name"]]: r for r in rates.rows if r[i["level"]] == "district" and r[i["population"]] == "就業者"}
+    targets = next(x for x in content.tables if x.caption.startswith("重点地区"))
+    assert targets.rows
+    for row in targets.rows:
+        district, reason = row[0], row[targets.columns.index("理由（数値から作成）")]
+        said = int(re.search(r"従業地が分かる就業者([\d,]+)人", reason).group(1).replace(",", ""))
+        r = known[district]
+        assert said == r[i["known"]] == r[i["employed"]] - r[i["unknown"]], (district, said)
+        assert total[district] == r[i["employed"]] and (said < total[district]) == (r[i["unknown"]] > 0)
+
+
+def _check_counter_windows(content) -> None:
+    """Issue 13 (06): February Mondays needed 6/8 windows in one place and 7/9 in another, because one sentence
+    meant days away from holidays and the other a day next to one, without saying so. Each sentence's windows are
+    the table's for the day type it names, and the busiest day's type is named as the plan says it is."""
+    from ebpm_analysis.pipeline.consistency import plain
+    prose = "\n".join(plain(p) for p in content.prose)
+    by_type = next(t for t in content.tables if t.origin == "export staffing_by_day_type.csv")
+    c = {k: by_type.columns.index(k) for k in ("month_label", "month", "weekday_ja", "weather", "staff")}
+    staff = {(r[c["month_label"]], r[c["month"]], r[c["weekday_ja"]], r[c["weather"]]): r[c["staff"]]
+             for r in by_type.rows}
+    m = re.search(r"通常月（(\d+)月）の晴れた水曜で(\d+)窓口、最繁忙月（(\d+)月）の雨の月曜（祝日の前後でない日）で "
+                  r"(\d+)窓口", prose)
+    assert m, "the staffing sentence names its day types"
+    assert int(m[2]) == staff[("通常月", int(m[1]), "水", "晴・曇")]
+    assert int(m[4]) == staff[("最繁忙月", int(m[3]), "月", "雨")]
+    plan = next(t for t in content.tables if t.origin == "export staff_plan_by_day.csv")
+    p = {k: plan.columns.index(k) for k in ("date", "weekday_ja", "holiday_adjacent", "year_end", "staff_dry",
+                                            "staff_rain")}
+    m = re.search(r"最も窓口が必要なのは (\d+)月(\d+)日（(.)曜(、祝日・休みの前後の日|、年末)?）で、"
+                  r"雨なら(\d+)窓口、晴れなら(\d+)窓口", prose)
+    assert m, "the busiest-day sentence"
+    row = next(r for r in plan.rows if r[p["date"]][5:] == f"{int(m[1]):02d}-{int(m[2]):02d}")
+    assert max(r[p["staff_rain"]] for r in plan.rows) == row[p["staff_rain"]] == int(m[5])
+    assert (m[3], row[p["staff_dry"]]) == (row[p["weekday_ja"]], int(m[6]))
+    kind = "、年末" if row[p["year_end"]] else "、祝日・休みの前後の日" if row[p["holiday_adjacent"]] else None
+    assert m[4] == kind, (m[4], kind)
 
 
 def _check_downloads(out, name: str, html: str) -> None:

@@ -177,3 +177,18 @@ def test_mde_falls_with_more_areas_and_months():
 
 def test_units_needed_says_when_the_candidates_are_not_enough():
     assert pw.units_needed(0.05, 40, 12, 6, 0.2) is None
+
+
+# ----------------------------------------------------------------------------------- KPI (issue 13: one number)
+def test_kpi_accidents_is_03s_count_of_the_year(kumamoto_accidents):
+    """The KPI 人身事故件数 of 07 is 03's (same label, register name and definition): every record of the year of
+    the last analysis month, not only the analysis months. Before, 07 counted 2021-01..2021-10 and said 1,293 件
+    while 03 said 1,463 件 for 熊本市 2021."""
+    from ebpm_analysis.cases import probe as cp
+    acc = kumamoto_accidents
+    trend = cp.accident_trend(acc, years=(2019, 2020, 2021), by=None)["city"].set_index("year")["n"]
+    assert ce.kpi_accidents(acc, "2021-10") == (2021, int(trend[2021])) == (2021, 1463)
+    assert ce.kpi_accidents(acc, "2020-03") == (2020, int(trend[2020])) == (2020, 1538)
+    # by hand: records of other years, and of the year's months after the period, are (not) counted
+    toy = pd.DataFrame({"year": [2020, 2021, 2021, 2021, 2022]})
+    assert ce.kpi_accidents(toy, "2021-01") == (2021, 3)

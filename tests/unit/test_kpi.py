@@ -65,6 +65,8 @@ def test_every_kpi_the_reports_show_is_defined_and_read_as_its_number():
     assert values["06_counter_congestion"]["peak_after_respread"] == (19.8, "2026-03-31")   # "32.4→19.8件/日"
     assert values["06_counter_congestion"]["monday_effect"][0] == 32.0           # "+32%"
     assert values["07_policy_evaluation"]["emergency_change"] == (-45.0, "2021-10-31")
+    assert values["07_policy_evaluation"]["accidents_year"][1] == values["03_probe_slowdowns"]["accidents_year"][1] \
+        == "2021-12-31"   # one KPI, one as-of date in 03 and 07 (the whole year's count)
     assert values["00_data_catalog"]["matching_share"][0] == 97.0                # "30/31（97%）"
     assert values["02_dental_checkups"]["prevalence_oldest"][0] == 29.4          # "9.8%→29.4%"
     assert values["02_dental_checkups"]["prevalence_youngest"][0] == 9.8
@@ -104,6 +106,16 @@ def test_capture_takes_tiles_and_logic_model_once_each_and_names_undefined_label
      ["regular expression"]),
     ("theme: t\nowner: x\n", ["unknown keys", "owner"]),
     ("as_of: end_date\n", ["as_of"]),
+    ("kpis:\n  - {id: a, labels: [x], name: n, unit: u, formula: f, source: s, good: up, cell: {column: c}}\n",
+     ["kpis[0] (a)", "cell must be"]),
+    ("kpis:\n  - {id: a, labels: [x], name: n, unit: u, formula: f, source: s, good: up,"
+     " cell: {table: t, column: c, agg: median}}\n", ["cell must be", "agg"]),
+    ("kpis:\n  - {id: a, labels: [x], name: n, unit: u, formula: f, source: s, good: up,"
+     " cell: {table: t, column: c, agg: ratio}}\n", ["cell must be", "denominator"]),
+    ("kpis:\n  - {id: a, labels: [x], name: n, unit: u, formula: f, source: s, good: up,"
+     " cell: {table: '(t', column: c}}\n", ["cell", "regular expression"]),
+    ("kpis:\n  - {id: a, labels: [x], name: n, unit: u, formula: f, source: s, good: up, prose: ['(\\d+)件']}\n",
+     ["prose pattern", "group named v"]),
 ])
 def test_a_bad_definitions_file_is_refused_naming_file_and_entry(tmp_path, body, words):
     (tmp_path / "nb.yml").write_text(body, encoding="utf-8")
@@ -119,6 +131,8 @@ def test_as_of_rules():
     assert K.as_of_date({"parameter": "end_date"}, {"end_date": "2024-12-31"}, run) == "2024-12-31"
     assert K.as_of_date({"parameter": "m"}, {"m": "2024-02"}, run) == "2024-02-29"
     assert K.as_of_date({"parameter": "years"}, {"years": [2019, 2021, 2020]}, run) == "2021-12-31"
+    # a count of the whole year of a month parameter (07's KPI 人身事故件数: 2021 as in 03, not 2021-10-31)
+    assert K.as_of_date({"year_of": "end_month"}, {"end_month": "2021-10"}, run) == "2021-12-31"
     with pytest.raises(EbpmError, match="end_date"):
         K.as_of_date({"parameter": "end_date"}, {"start_date": "2020-01-01"}, run)
     with pytest.raises(EbpmError, match="expected a date"):

@@ -573,7 +573,8 @@ class EvaluationResult:
     city_code : str
         The city of the run.
     kpi_year, kpi_count : int
-        The KPI 人身事故件数 (as in 03's logic model): real records of the city occurring in ``kpi_year``.
+        The KPI 人身事故件数 (as in 03's logic model): real records of the city occurring in ``kpi_year``, the
+        year of the last analysis month (the whole year, not only its analysis months: :func:`kpi_accidents`).
     late : Series
         :func:`late_registrations` (previous year's accidents in the first year's file, by month).
     its : ItsResult
@@ -711,6 +712,15 @@ def violated_design(acc: pd.DataFrame, *, start: str, end: str, start_months, n_
                 "violation": violation, "violation_size": violation_size}
 
 
+def kpi_accidents(real: pd.DataFrame, end: str) -> tuple[int, int]:
+    """The KPI 人身事故件数 of the year of ``end`` (``YYYY-MM``): every record of the city occurring in that year,
+    as 03's logic model counts it (:func:`ebpm_analysis.cases.probe.accident_trend`), whatever month the
+    analysis period ends in. (Counting only the analysis months gave 熊本市 2021 as 1,293 件 while 03 said
+    1,463 件 for the same KPI, year and city: issue 13, one number one source.)"""
+    year = int(pd.Period(end, freq="M").year)
+    return year, int((real["year"] == year).sum())
+
+
 def analyse_evaluation(real: pd.DataFrame, measured: pd.DataFrame, register: pd.DataFrame, *, city_code: str,
                        city_parts, start: str, end: str, min_accidents: int = 8, start_months=(),
                        n_treated: int = 40, effect: float = -0.2, violation: str = "selection",
@@ -743,11 +753,12 @@ def analyse_evaluation(real: pd.DataFrame, measured: pd.DataFrame, register: pd.
     months = months_between(start, end)
     first, last = months[0].start_time, months[-1].end_time
     late = late_registrations(real, months[0].year)
+    kpi_year, kpi_count = kpi_accidents(real, end)
     real = real[(real["occurred_at"] >= first) & (real["occurred_at"] <= last)]
     city = measured[measured["city_code"].isin(list(city_parts))]
     city_row = register[register["area_type"] == "municipality"]
     return EvaluationResult(
-        city_code=city_code, kpi_year=int(months[-1].year), kpi_count=int((real["year"] == months[-1].year).sum()),
+        city_code=city_code, kpi_year=kpi_year, kpi_count=kpi_count,
         late=late,
         its=its_analysis(real, pref_code=city_code[:2], start=str(first.date()), end=str(last.date())),
         did=did_analysis(city, register, start=start, end=end),

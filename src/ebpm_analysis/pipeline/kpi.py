@@ -17,7 +17,12 @@
         good: down                    # direction of good: up | down | none
         headline: true                # shown on the dashboard card
         value: '→(?P<v>[\\d.]+)'       # optional: where the number is in the shown text (default: the first)
-        as_of: {parameter: trend_years}   # optional: this KPI's own as-of rule
+        as_of: {parameter: trend_years}   # optional: this KPI's own as-of rule ({year_of: end_month}: 31 Dec
+                                      # of that parameter's year, for a count of the whole year)
+        cell: {table: '出動率', column: 件数, where: {地区: 合計}}   # optional: the table cell it comes from
+                                      # (caption regex, column, rows by regex; agg: value|sum|max|min|count|mean
+                                      # (weight: column)|ratio (sum of column ÷ sum of denominator: column))
+        prose: ['出動は(?P<v>[\\d,]+)件']  # optional: where the prose quotes it (group v); checked equal
 
 **Capture.** A notebook shows its KPIs with ``report.kpis`` (tiles; their data travel in the executed notebook
 under :data:`ebpm_analysis.report.TABLE_MIME` with caption ``KPI``) and ``report.logic_model`` (rows under
@@ -52,7 +57,9 @@ from ..errors import EbpmError
 
 GOOD = {"up": "高いほど良い", "down": "低いほど良い", "none": "方向なし（状況の把握）"}
 THEME_KEYS = {"theme", "department", "key_figure", "as_of", "kpis"}
-KPI_KEYS = {"id", "labels", "name", "unit", "formula", "source", "good", "headline", "value", "as_of"}
+KPI_KEYS = {"id", "labels", "name", "unit", "formula", "source", "good", "headline", "value", "as_of", "cell", "prose"}
+CELL_KEYS = {"table", "column", "where", "agg", "denominator", "weight"}
+AGGS = {"value", "sum", "max", "min", "count", "mean", "ratio"}
 REGISTER_NAME = "kpi_register.sqlite"
 _NUMBER = re.compile(r"[-+−]?\d[\d,]*(?:\.\d+)?")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -75,6 +82,10 @@ class KpiDef:
     headline: bool = False
     value: re.Pattern | None = None
     as_of: dict | None = None
+    #: the table cell the value comes from (checked by :mod:`ebpm_analysis.pipeline.consistency`)
+    cell: dict | None = None
+    #: where the report's prose quotes the value (patterns with a group named v)
+    prose: tuple[re.Pattern, ...] = ()
 
     def matches(self, label: str) -> bool:
         return any(p.fullmatch(label) for p in self.labels)
@@ -111,8 +122,28 @@ class Theme:
 def _as_of_rule(value, where: str) -> dict | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or len(value) != 1 or not ({"parameter", "date"} & set(value)):
-        raise EbpmError(f"{where}: as_of must be {{parameter: NAME}} or {{date: YYYY-MM-DD}}, not {value!r}")
+    if not isinstance(value, dict) or len(value) != 1 or not ({"parameter", "date", "year_of"} & set(value)):
+        raise EbpmError(f"{where}: as_of must be {{parameter: NAME}}, {{year_of: NAME}} or {{date: YYYY-MM-DD}}, "
+                        f"not {value!r}")
+    return dict(value)
+
+
+def _cell_rule(value, where: str) -> dict | None:
+    if value is None:
+        return None
+    ok = isinstance(value, dict) and "table" in value and not set(value) - CELL_KEYS \
+        and value.get("agg", "value") in AGGS and ("column" in value or value.get("agg") == "count") \
+        and isinstance(value.get("where") or {}, dict) and (value.get("agg") == "ratio") == ("denominator" in value)
+    if not ok:
+        raise EbpmError(f"{where}: cell must be {{table: CAPTION REGEX, column: NAME, where: {{COLUMN: REGEX}}, "
+                        f"agg: one of {sorted(AGGS)}}} (column optional for agg: count; denominator: NAME with agg: "
+                        f"ratio only; weight: NAME for agg: mean), not {value!r}")
+    try:
+        re.compile(str(value["table"]))
+        for rx in (value.get("where") or {}).values():
+            re.compile(str(rx))
+    except re.error as e:
+        raise EbpmError(f"{where}: a pattern of cell is not a regular expression ({e})") from None
     return dict(value)
 
 
@@ -154,8 +185,16 @@ def load_theme(notebook: str, directory: Path | None = None) -> Theme | None:
             raise EbpmError(f"{at} ({kid}): a label or value pattern is not a regular expression ({e})") from None
         if value is not None and "v" not in value.groupindex:
             raise EbpmError(f"{at} ({kid}): value pattern needs a group named v, e.g. '→(?P<v>[\\d.]+)'")
+        prose = k.get("prose") or []
+        try:
+            prose = tuple(re.compile(str(p)) for p in (prose if isinstance(prose, list) else [prose]))
+        except re.error as e:
+            raise EbpmError(f"{at} ({kid}): a prose pattern is not a regular expression ({e})") from None
+        if any("v" not in p.groupindex for p in prose):
+            raise EbpmError(f"{at} ({kid}): each prose pattern needs a group named v, e.g. '従業率は(?P<v>[\\d.]+)%'")
         defs.append(KpiDef(kid, str(k["name"]), str(k["unit"]), str(k["formula"]), str(k["source"]), k["good"],
-                           pats, bool(k.get("headline", False)), value, _as_of_rule(k.get("as_of"), at)))
+                           pats, bool(k.get("headline", False)), value, _as_of_rule(k.get("as_of"), at),
+                           _cell_rule(k.get("cell"), f"{at} ({kid})"), prose))
     return Theme(notebook, str(data.get("theme") or notebook), str(data.get("department") or ""),
                  str(data.get("key_figure") or ""), _as_of_rule(data.get("as_of"), where), tuple(defs))
 
@@ -186,11 +225,14 @@ def shown_kpis(nb) -> list[tuple[str, str, str]]:
 
 def as_of_date(rule: dict | None, params: dict, run_date: str) -> str:
     """The data's as-of date (YYYY-MM-DD) by a definition's rule: a parameter holding a date, a month (its last
-    day), a year or a list of years (31 December of the last); a fixed date; or the run's date."""
+    day), a year or a list of years (31 December of the last); ``year_of``: 31 December of the year such a
+    parameter falls in (a count of that whole year); a fixed date; or the run's date."""
     if not rule:
         return run_date[:10]
     if "date" in rule:
         return str(rule["date"])[:10]
+    if "year_of" in rule:
+        return as_of_date({"parameter": rule["year_of"]}, params, run_date)[:4] + "-12-31"
     name = rule["parameter"]
     if name not in params:
         raise EbpmError(f"as_of names parameter {name!r}, which the run does not have; "
