@@ -91,3 +91,19 @@ def test_district_power_rises_with_excess_and_years():
     assert "+50%の地区は1年分で100%" in s and "市全体（30%）より0ポイント" in s
     with pytest.raises(ParameterError, match="rates"):
         ce.district_power(rates.head(2), n_planted=2)
+
+
+def test_forecast_intervals_when_a_weather_term_never_occurs():
+    """A warm town never has a day below the cold knot (8 °C daily mean): the cold term's coefficient is not
+    identified and the covariance of the coefficients is singular. The simulated intervals still come out
+    (47382 与那国町 stopped with 'Matrix is not positive definite' when coefficients were drawn by Cholesky)."""
+    from ebpm_analysis.cases.emergency.forecast import forecast
+    rng = np.random.default_rng(0)
+    d = pd.date_range("2022-01-01", periods=3 * 365, freq="D")
+    temp = 23 + 5 * np.sin(2 * np.pi * (d.day_of_year.to_numpy() - 105) / 365.25) + rng.normal(0, 1, len(d))
+    daily = pd.DataFrame({"date": d, "count": rng.poisson(3, len(d)), "temp_mean": temp, "temp_max": temp + 5})
+    days, months, glm = forecast(daily, horizon_days=40, n_sims=400)
+    assert np.isfinite(days[["lo", "hi"]].to_numpy()).all() and (days["lo"] <= days["hi"]).all()
+    assert months["month"].tolist() == ["2024-12", "2025-01", "2025-02"]
+    assert ((months["lo"] <= months["forecast"]) & (months["forecast"] <= months["hi"])).all()
+    assert (days["hi"] <= 12).all()                                   # about 3 calls a day: no runaway draws

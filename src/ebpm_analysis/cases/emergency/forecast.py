@@ -101,8 +101,10 @@ class DailyDispatchModel:
                             has_constant="add")[self.columns]
         cols = list(self.columns)
         params = self.res.params.to_numpy() if hasattr(self.res.params, "to_numpy") else np.asarray(self.res.params)
-        cov = np.asarray(self.res.cov_params())
-        beta = rng.multivariate_normal(params, cov, size=len(temp_max), method="cholesky")   # (sims, terms)
+        # Coefficients drawn through the eigen-decomposition of their covariance: a term that never varies in a
+        # small town's data (no New-Year day on record, a month without calls) makes it singular, not an error.
+        val, vec = np.linalg.eigh(np.nan_to_num(np.asarray(self.res.cov_params(), dtype=float)))
+        beta = params + (rng.standard_normal((len(temp_max), len(params))) * np.sqrt(np.clip(val, 0, None))) @ vec.T
         x0 = X.to_numpy(float)
         eta0 = x0 @ params
         eta = beta @ x0.T                                                                       # (sims, days)
