@@ -298,6 +298,26 @@ def test_hotspot_power_and_hazard_matching_on_a_small_grid():
     assert m == {"hazards": 2, "flagged": 2, "found": 1, "false": 1, "recall": 0.5}
 
 
+def test_congestion_found_and_sentence_by_hand():
+    """Two planted link-hours (a link over meshes A, B at 8 h; one over C at 17 h); flags: B at 8 h (found),
+    the neighbour of C at 17 h (spill, not false), C at 8 h (false: nothing planted there then), a far mesh at
+    18 h (false)."""
+    codes, _, _ = _mesh_block(10)
+    a, b, c, c_next, far = codes[0], codes[1], codes[55], codes[56], codes[99]
+    cong = pd.DataFrame({"hour": [8, 17], "mesh6": [f"{a};{b}", c]})
+    flags = pd.DataFrame({"mesh": [b, c_next, c, far], "hour": [8, 17, 8, 18], "day_type": "weekday",
+                          "n_records": [40, 12, 10, 20], "share_slow": [0.7, 0.6, 0.5, 0.55]})
+    f = cp.congestion_found(flags, cong, level=6)
+    assert f == {"link_hours": 2, "found": 1, "recall": 0.5, "flagged": 4, "false": 2, "false_share": 0.5,
+                 "false_hours": [8, 18], "false_median_records": 15.0}
+    s = cp.congestion_sentence(f, share_threshold=0.5)
+    assert "渋滞リンク・時台 2 のうち 1（50%）" in s and "4件のうち 2件（50%）" in s
+    assert "8時台・18時台のもので、記録数の中央値は 15件" in s
+    # level 5 (the codes cut by a digit): C and its neighbour share a 250 m mesh, so both link-hours are found
+    assert str(int(c) // 10) == str(int(c_next) // 10)
+    assert cp.congestion_found(flags.assign(mesh=[m[:-1] for m in flags["mesh"]]), cong, level=5)["found"] == 2
+
+
 def test_hazard_sentence():
     assert "検出されず" in cp.hazard_sentence({"hazards": 8, "flagged": 0, "found": 0, "false": 0, "recall": 0.0})
     assert "急減速多発メッシュ 5 は" in cp.hazard_sentence({"hazards": 8, "flagged": 5, "found": 3, "false": 1,

@@ -822,18 +822,40 @@ def congestion_found(flags: pd.DataFrame, congestion: pd.DataFrame, *, level: in
         codes = {str(int(c) // 10 ** drop) for c in str(row.mesh6).split(";") if c}
         planted.setdefault(int(row.hour), set()).update(codes)
         found += any((c, int(row.hour)) in flagged for c in codes)
-    false = 0
-    for m, h in fl_pairs:
+    is_false = np.zeros(len(fl_pairs), bool)
+    for k, (m, h) in enumerate(fl_pairs):
         near = planted.get(h, set())
         if not near:
-            false += 1
+            is_false[k] = True
             continue
         r, c = mesh_grid_index([m], level)
         pr, pc = mesh_grid_index(sorted(near), level)
-        false += not ((np.abs(pr - r[0]) <= 1) & (np.abs(pc - c[0]) <= 1)).any()
+        is_false[k] = not ((np.abs(pr - r[0]) <= 1) & (np.abs(pc - c[0]) <= 1)).any()
+    false = int(is_false.sum())
     n = len(congestion)
+    fr = fl[is_false]
     return {"link_hours": n, "found": int(found), "recall": found / n if n else math.nan,
-            "flagged": len(fl_pairs), "false": int(false), "false_share": false / len(fl_pairs) if fl_pairs else 0.0}
+            "flagged": len(fl_pairs), "false": false, "false_share": false / len(fl_pairs) if fl_pairs else 0.0,
+            "false_hours": sorted(int(h) for h in set(fr["hour"])),
+            "false_median_records": float(fr["n_records"].median()) if false and "n_records" in fr else math.nan}
+
+
+def congestion_sentence(found: dict, *, share_threshold: float) -> str:
+    """:func:`congestion_found` in Japanese (validation section of a synthetic run)."""
+    if not found["link_hours"]:
+        return ""
+    s = (f"渋滞リンク・時台 {found['link_hours']} のうち {found['found']}（{found['recall'] * 100:.0f}%）が、低速割合"
+         f"{share_threshold * 100:.0f}%以上のメッシュ×時台として検出されました。")
+    if found["false"]:
+        hours = "・".join(f"{h}時台" for h in found["false_hours"])
+        s += (f"渋滞と判定した平日のメッシュ×時台 {found['flagged']:,}件のうち {found['false']:,}件"
+              f"（{found['false_share'] * 100:.0f}%）は埋め込んだ渋滞区間から離れていました。それらは {hours}のもので、"
+              f"記録数の中央値は {found['false_median_records']:.0f}件です（記録が少ないメッシュ×時台では、低速割合が"
+              "偶然この基準を超えることがあります。この判定には偶然の幅を見込む仕組みがありません）。")
+    else:
+        s += (f"渋滞と判定した平日のメッシュ×時台 {found['flagged']:,}件に、埋め込んだ渋滞区間から離れたものは"
+              "ありませんでした。")
+    return s
 
 
 def hazard_sentence(found: dict) -> str:
