@@ -115,6 +115,8 @@ def test_notebook_builds_report(name, tmp_path):
         assert not problems, "exported tables changed:\n" + "\n".join(problems[:20])
     _check_downloads(tmp_path, name, html)
     content = _check_one_number_one_source(name, executed)
+    if name == "00_data_catalog":
+        _check_catalog_denominators(content)
     if name == "01_census_commuting":
         _check_census_known_and_total(content)
     if name == "06_counter_congestion":
@@ -153,6 +155,18 @@ def _check_one_number_one_source(name: str, executed) -> None:
         if d.cell and declared[d.id]["shown"]:
             assert declared[d.id]["cell"][0] is not None, f"{name}: cell of {d.id}: {declared[d.id]['cell'][1]}"
     return content
+
+
+def _check_catalog_denominators(content) -> None:
+    """Issue 13 (00): the cards said 「33/33（100%）目録どおり」 while 25 of 33 files were never generated or checked.
+    The shares' denominators are the datasets checked (the tile 照合できたデータセット), never all datasets unless
+    all were checked."""
+    shown = {label: text for label, text, _ in content.kpis}
+    checked, total = (int(x) for x in re.fullmatch(r"(\d+) / (\d+)", shown["照合できたデータセット"]).groups())
+    assert total == int(shown["データセット"])
+    for label in ("目録どおりのファイルの割合", "数値セルに記号のないデータの割合"):
+        a, b, pct = (int(x) for x in re.fullmatch(r"(\d+)/(\d+)（(\d+)%）", shown[label]).groups())
+        assert b == checked and a <= b and pct == round(100 * a / b), (label, shown[label], checked)
 
 
 def _check_census_known_and_total(content) -> None:
