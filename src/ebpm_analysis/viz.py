@@ -107,12 +107,27 @@ _YEARS = re.compile(r"(?:19|20)\d\d\s*(?:年度?|[〜~–-]|/|$)")   # a year or
 _NUMBER = re.compile(r"[0-9]\.[0-9]|[0-9]\s*[%％]")   # a measured value: decimals or a percentage
 
 
+def text_sizes(fig) -> list[list]:
+    """The font sizes (pt) of the figure's visible, non-empty texts: ``[[size, example text], …]`` smallest first,
+    one entry a size (titles, labels, tick labels, legends, annotations, colour-bar labels, the source note).
+    The build checks them against the width the figure is shown at (:func:`ebpm_analysis.pipeline.render.
+    small_texts`)."""
+    from matplotlib.text import Text
+    sizes: dict[float, str] = {}
+    for t in fig.findobj(Text):
+        text = t.get_text().strip() if t.get_visible() else ""
+        if text and (t.axes is None or t.axes.get_visible()):
+            sizes.setdefault(round(float(t.get_fontsize()), 2), text.replace("\n", " ")[:40])
+    return [[size, text] for size, text in sorted(sizes.items())]
+
+
 def figure_payload(fig) -> dict:
-    """What travels under :data:`FIGURE_MIME`: the recorded tables and the key numbers (those the plot function
-    recorded; without them, the titles that carry numbers)."""
+    """What travels under :data:`FIGURE_MIME`: the recorded tables, the key numbers (those the plot function
+    recorded; without them, the titles that carry numbers), the figure's resolution (``dpi``: pixels an inch of
+    the PNG) and its :func:`text_sizes`."""
     rec = getattr(fig, _FIGURE_ATTR, None) or {"tables": [], "keys": []}
     keys = list(dict.fromkeys(rec["keys"] or title_numbers(fig)))
-    return {"tables": rec["tables"], "keys": keys}
+    return {"tables": rec["tables"], "keys": keys, "dpi": float(fig.dpi), "text_sizes": text_sizes(fig)}
 
 
 def register_figure_formatter() -> None:
@@ -162,13 +177,31 @@ def source_note(fig, text: str, synthetic: bool = False) -> None:
         x = fig.bbox.x0 + 0.01 * fig.bbox.width
         return Bbox.from_extents(x, y, x + 1, y + 1)
 
-    # a wide figure is scaled down to the report's width: its note grows with it so that it is read at about
-    # the size of an 8-pt note on a figure of 9 inches (one of 14 inches was ~7 px high on screen)
-    size = 8 * max(1.0, fig.get_figwidth() / 9.0)
-    ann = Annotation(note, xy=(0, 0), xycoords=anchor, xytext=(0, -4), textcoords="offset points",
-                     ha="left", va="top", fontsize=size, color="#444444", wrap=True)
+    # a wide figure is scaled down to the report's width (a main column of ~9.9 in at 96 px an inch): its note
+    # grows with it so that it is read at 9 pt or more (pipeline.render.check_text_sizes; one of 14 inches was
+    # ~7 px high on screen)
+    size = 9 * max(1.0, fig.get_figwidth() / 9.4)
+    ann = Annotation(_wrap(note, 0.96 * fig.get_figwidth() * 72, size), xy=(0, 0), xycoords=anchor, xytext=(0, -4),
+                     textcoords="offset points", ha="left", va="top", fontsize=size, color="#444444")
     ann.set_figure(fig)
     fig.texts.append(ann)  # a figure-level text: drawn with the figure, outside every axes' extent
+
+
+def _wrap(text: str, width_pt: float, size: float) -> str:
+    """Break ``text`` into lines at most ``width_pt`` wide at font ``size`` (a full-width character is one em,
+    others about 0.6 em). Written by hand: matplotlib's ``wrap=True`` does not wrap an annotation placed by a
+    callable, so a long source note made the saved figure (``bbox_inches='tight'``) far wider than the figure
+    and the page scaled every label down."""
+    import unicodedata
+    lines, line, used = [], "", 0.0
+    for ch in text:
+        w = size * (1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6)
+        if used + w > width_pt and line:
+            lines.append(line)
+            line, used = "", 0.0
+        line += ch
+        used += w
+    return "\n".join([*lines, line])
 
 
 def north_arrow(ax, x: float = 0.95, y: float = 0.93, size: float = 0.07) -> None:
@@ -229,12 +262,16 @@ def outline(ax, areas, label_col: str | None = "name", color: str = "#333333", l
 def choropleth(gdf, column: str, *, ax=None, title: str, legend_title: str, scheme: str = "NaturalBreaks",
                k: int = 5, cmap: str = SEQ_CMAP, outlines=None, outline_label: str | None = "name",
                fmt: str = "{:.1f}", missing_label: str = "秘匿・データなし", source: str | None = None,
-               synthetic: bool = False):
+               synthetic: bool = False, label: str | None = None, label_title: str = "地域", unit: str = "",
+               value_kind="other"):
     """Choropleth with legend, optional outlines, north arrow and scale bar: classed by mapclassify
     (``scheme``, ``k``) when there are more than ``max(k, 7)`` distinct values, else a colour bar.
 
     ``gdf`` must be in a metre-based CRS (e.g. EPSG:6670) for the scale bar.
-    Returns ``(fig, ax)``.
+    The figure records its data (:func:`figure_data`): each area's name (``label``, default the first of
+    ``name``/``district_name``/``code`` present, headed ``label_title``) and ``column`` headed ``legend_title``
+    (declared ``value_kind``: a value drawn as published, hidden cells empty), with the largest and smallest
+    value (``unit``) as key numbers. Returns ``(fig, ax)``.
     """
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 7))
@@ -257,4 +294,13 @@ def choropleth(gdf, column: str, *, ax=None, title: str, legend_title: str, sche
     if outlines is not None:
         outline(ax, outlines.to_crs(gdf.crs), label_col=outline_label)
     finish_map(ax, title, source, synthetic)
+    label = label or next((c for c in ("name", "district_name", "code") if c in gdf.columns), None)
+    if not unit and (m := re.search(r"（([^（）、]+)[^（）]*）$", legend_title)):
+        unit = m.group(1)   # 「有病者率（%）」 → %
+    if label is not None:
+        import pandas as pd
+        data = pd.DataFrame({label_title: gdf[label].astype(str).to_numpy(),
+                             legend_title: pd.to_numeric(values, errors="coerce").astype(float).to_numpy()})
+        figure_data(fig, data, caption=title, kinds={label_title: "label", legend_title: value_kind},
+                    keys=extremes(data, label_title, legend_title, unit, fmt))
     return fig, ax

@@ -24,8 +24,6 @@ AUDIT_PENDING: dict[str, tuple[str, ...]] = {}
 #: source: ebpm_analysis.pipeline.consistency), by notebook: (check, pattern over the finding, reason). Only the
 #: "no source" checks can be listed; a contradiction (kpi-places, kpi-cell) never can.
 UNSOURCED: dict[str, list[tuple[str, str, str]]] = {
-    "00_data_catalog": [
-        ("prose-source", r"km²", "ward areas measured on the boundaries for the line on the coordinate system")],
     "01_census_commuting": [
         ("prose-source", r"人口は[\d,]+人です|人口[\d,]+人に1地区|おおむね[\d,]+人以上",
          "how the synthetic data were sized: the projected population and the generator's rules")],
@@ -68,8 +66,7 @@ UNSOURCED: dict[str, list[tuple[str, str, str]]] = {
         ("prose-source", r"月平均 [\d.]+件|候補[\d,]+メッシュの半数|候補メッシュ（[^）]*）は[\d,]+か所",
          "candidate meshes of the power calculation and their mean monthly count"),
         ("prose-source", r"効果は -\d+%（-\d+%〜", "the violated design's overall estimate, shown in prose only"),
-        ("prose-source", r"含んだ割合は [\d.]+%", "coverage measured once by a simulation test (method text)"),
-        ("prose-source", r"前年の事故：.*件", "late registrations of the previous year, by month")],
+        ("prose-source", r"含んだ割合は [\d.]+%", "coverage measured once by a simulation test (method text)")],
 }
 
 
@@ -253,4 +250,12 @@ def _check_downloads(out, name: str, html: str) -> None:
                     assert str(g) == e, (name, path.name, g, e)
     for ws in wb:
         assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"], (name, ws.title)
+    # every figure's data is downloadable (the plot functions record it with viz.figure_data), and its alt text
+    # carries key numbers
+    figures = re.findall(r'<img[^>]*? alt="(図\d+)：([^"]*)"', html)
+    with_data = {m.group(1) for p in csvs if (m := re.match(r"\d+_(図\d+)のデータ", p.name))}
+    assert figures, f"{name}: no numbered figure"
+    missing = {f for f, _ in figures} - with_data
+    assert not missing, f"{name}: figures without data: {sorted(missing)}"
+    assert all("主な数値：" in alt for _, alt in figures), [f for f, alt in figures if "主な数値：" not in alt]
 

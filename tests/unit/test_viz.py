@@ -69,4 +69,23 @@ def test_source_note_of_a_wide_figure_grows_with_it():
         viz.source_note(fig, "試験")
         sizes[width] = fig.texts[-1].get_fontsize()
         plt.close(fig)
-    assert sizes[8] == 8 and abs(sizes[14] - 8 * 14 / 9) < 1e-9
+    # 9 pt up to 9.4 in (shown unscaled in the report's 954-px column), then in proportion to the width
+    assert sizes[8] == 9 and abs(sizes[14] - 9 * 14 / 9.4) < 1e-9
+
+
+def test_a_long_source_note_is_wrapped_within_the_figure():
+    """An unwrapped note (matplotlib does not wrap an annotation placed by a callable) made the saved figure far
+    wider than the figure, and the page then scaled every label of it down."""
+    import io
+
+    from PIL import Image
+    viz.setup()
+    fig = plt.figure(figsize=(8, 4))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    viz.source_note(fig, "合成データ（熊本市の境界と消防白書の全国値に合わせた発生率から生成した救急出動記録）。"
+                    "境界：国土数値情報（行政区域データ）を加工して作成", synthetic=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    assert "\n" in fig.texts[-1].get_text()
+    assert Image.open(buf).size[0] <= (8 + 2 * 0.1) * fig.dpi   # the figure and the saved image's padding
+    plt.close(fig)

@@ -63,6 +63,94 @@ def figure_alt(number: str, opts: dict, out) -> str:
     return f"{number}：{text}" + (f"{'' if text.endswith('。') else '。'}主な数値：{'／'.join(keys)}" if keys else "")
 
 
+class SmallFigureText(ValueError):
+    """A figure's text would be shown smaller than :data:`MIN_TEXT_PT` on the page (issue 14: labels ≥ 9 pt at
+    the page's width)."""
+
+
+#: the smallest text size (pt, as the reader sees it) a figure may show
+MIN_TEXT_PT = 9.0
+#: the window width the reports are checked at (a 1280-px screen, as the issue's screenshots)
+WINDOW_PX = 1280
+#: a classic vertical scroll bar takes this much of the window (Edge and Chrome on Windows: 17 px; Linux: 15)
+SCROLLBAR_PX = 17
+
+
+def _css_px(css: str, selector: str, prop: str) -> list[float]:
+    """The pixel lengths of ``prop`` in the rule for ``selector`` of ``css`` (px or rem at 16 px)."""
+    m = re.search(r"(?m)^" + re.escape(selector) + r"\s*\{([^}]*)\}", css)
+    decl = re.search(r"(?:^|;)\s*" + re.escape(prop) + r"\s*:\s*([^;]+)", m.group(1)) if m else None
+    if decl is None:
+        raise ValueError(f"report.css has no {prop} in its {selector} rule: the figure check cannot find the "
+                         "page's content width")
+    return [float(v) * (16 if unit == "rem" else 1) for v, unit in re.findall(r"([0-9.]+)(px|rem)", decl.group(1))]
+
+
+def content_width_px(window_px: int = WINDOW_PX) -> float:
+    """Width (CSS px) of the report's main column in a window ``window_px`` wide with a vertical scroll bar, from
+    report.css: the layout's max-width less its side padding, the table of contents and the gap, capped by the main
+    column's max-width. A figure wider than this is scaled down to it (``img { max-width: 100% }``)."""
+    css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+    layout = min(window_px - SCROLLBAR_PX, _css_px(css, ".ebpm-layout", "max-width")[0])
+    pad = _css_px(css, ".ebpm-layout", "padding")
+    side = pad[1] if len(pad) > 1 else pad[0]
+    toc = _css_px(css, ".ebpm-toc", "flex")[0]
+    gap = _css_px(css, ".ebpm-layout", "gap")[0]
+    return min(_css_px(css, ".ebpm-main", "max-width")[0], layout - 2 * side - toc - gap)
+
+
+def _png_width(data: str) -> int | None:
+    """Pixel width of a base64 PNG (its IHDR chunk)."""
+    import base64
+    head = base64.b64decode(str(data)[:44].replace("\n", "") + "==")[:24]
+    return int.from_bytes(head[16:20], "big") if head[:8] == b"\x89PNG\r\n\x1a\n" else None
+
+
+def shown_text_pt(size_pt: float, dpi: float, png_px: int, content_px: float) -> float:
+    """The size (CSS pt) at which text of ``size_pt`` in a figure rendered at ``dpi`` into a PNG ``png_px`` wide
+    appears in a column ``content_px`` wide: the image is shown at its own pixel size, scaled down to the column
+    when wider (CSS: 96 px an inch)."""
+    return size_pt * dpi / 96 * min(1.0, content_px / png_px)
+
+
+def small_texts(nb, *, content_px: float | None = None, min_pt: float = MIN_TEXT_PT) -> list[str]:
+    """The shown figures whose smallest text is under ``min_pt`` as the page shows it (one line a figure: cell,
+    figure width, the text and its size in the figure and on the page)."""
+    from ..mime import FIGURE_MIME
+    content_px = content_width_px() if content_px is None else content_px
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data", {})
+            payload = data.get(FIGURE_MIME) or {}
+            if isinstance(payload, str):
+                import json
+                payload = json.loads(payload)
+            width = _png_width(data["image/png"]) if "image/png" in data else None
+            if not width or not payload.get("text_sizes"):
+                continue
+            dpi = float(payload.get("dpi") or 100)
+            small = [(float(size), text) for size, text in payload["text_sizes"]
+                     if shown_text_pt(float(size), dpi, width, content_px) < min_pt - 1e-9]
+            if small:
+                first = (cell.source.strip().splitlines() or [""])[0][:60]
+                texts = ", ".join(f"{text!r} at {size:g} pt → {shown_text_pt(size, dpi, width, content_px):.1f} pt"
+                                  for size, text in small[:4])
+                found.append(f"cell {i + 1} ({first!r}), a figure {width / dpi:.1f} in wide "
+                             f"(≤ {content_px / 96 * small[0][0] / min_pt:.1f} in for its smallest text, which must "
+                             f"be ≥ {min_pt * 96 / dpi:.2f} pt): {texts}")
+    return found
+
+
+def check_text_sizes(nb, **kw) -> None:
+    """The build check of issue 14: no figure text under :data:`MIN_TEXT_PT` at the page's width."""
+    small = small_texts(nb, **kw)
+    if small:
+        raise SmallFigureText(f"{len(small)} figure(s) have text under {MIN_TEXT_PT:g} pt as the page shows them "
+                              f"(main column {content_width_px():.0f} px in a {WINDOW_PX}-px window): "
+                              + "; ".join(small[:8]) + ". Make the text larger or the figure narrower.")
+
+
 def figures_without_alt(nb) -> list[str]:
     """The shown figures that have no alt text (cells named by their position and first source line)."""
     missing = []
@@ -245,6 +333,7 @@ def render_nbconvert(nb_path: Path, out_path: Path, *, show_code: bool = False, 
     nb, _ = pre.preprocess(nb, {})
     if require_alt:
         check_alt_text(nb)
+        check_text_sizes(nb)
     if downloads is not None and downloads.items:
         from .downloads import add_links
         add_links(nb, downloads)
@@ -311,6 +400,7 @@ def render_quarto(nb_path: Path, out_path: Path, *, show_code: bool = False, dow
             check = copy.deepcopy(nb)
             QuartoOptionsPreprocessor().preprocess(check, {})
             check_alt_text(check)
+            check_text_sizes(check)
         quarto_alt_options(nb)
         if downloads is not None and downloads.items:
             from .downloads import add_links

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import viz
+from ..stats import disclosure as D
 
 CLASS_COLORS = {"高い": "#b8433c", "差なし": "#6b7280", "低い": "#1f5a96", "秘匿・不明": "#bbbbbb"}
 
@@ -18,9 +19,10 @@ def rate_map(areas_plane, rates: pd.DataFrame, wards_plane, *, title: str, sourc
     g["rate_pct"] = g["rate"] * 100
     n = int(g["rate_pct"].notna().sum())
     k = max(2, min(k, -(-n // 2)))  # few areas (e.g. 5 wards): fewer classes
+    name = "district_name" if "district_name" in g.columns else "district_code"
     fig, ax = viz.choropleth(g, "rate_pct", title=title, legend_title="市内従業率（%）", scheme=scheme, k=k,
                              outlines=wards_plane, outline_label=ward_label, fmt="{:.1f}", source=source,
-                             synthetic=synthetic)
+                             synthetic=synthetic, label=name, label_title="常住地")
     return fig
 
 
@@ -53,6 +55,18 @@ def ranked_rates(rates: pd.DataFrame, names: dict, reference: float, classes: pd
     ax.legend(loc="lower right", fontsize=9, frameon=True, framealpha=0.9)
     viz.source_note(fig, source, synthetic=synthetic)
     fig.tight_layout()
+    shown = r.iloc[::-1]
+    word = {"高い": "市全体より高い", "低い": "市全体より低い", "差なし": "差なし"}
+    data = pd.DataFrame({f"常住地（{area_label}）": [str(names.get(a, a)) for a in shown["area"]],
+                         "市内従業率（%）": shown["rate"].to_numpy(float) * 100,
+                         "95%信頼区間下限（%）": shown["lower"].to_numpy(float) * 100,
+                         "95%信頼区間上限（%）": shown["upper"].to_numpy(float) * 100,
+                         "判定": [word.get(c, c) for c in shown["cls"]]})
+    first = data.columns[0]
+    keys = [f"{reference_label} {reference:.1%}"] + viz.extremes(data, first, "市内従業率（%）", "%")
+    keys += [f"{word[c]} {int((shown['cls'] == c).sum())}{area_label}" for c in ("高い", "低い")]
+    viz.figure_data(fig, data, caption=title, kinds=D.no_persons("rates with their intervals, as drawn",
+                                                                  **{first: D.LABEL, "判定": D.LABEL}), keys=keys)
     return fig
 
 
@@ -77,8 +91,14 @@ def workplace_by_status(ct: pd.DataFrame, labels: dict, *, title: str, source: s
     ax.set_ylabel("従業上の地位")
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    ax.legend(ncol=3, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    ax.legend(ncol=3, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     note = source + "　＊秘匿セルを含む（棒は公表値のみ）" if hidden.any() else source
     viz.source_note(fig, note, synthetic=synthetic)
     fig.tight_layout()
+    heads = {c: f"{labels[c[4:]]}（%）" for c in cols}
+    table = data.rename(columns=heads).rename_axis("従業上の地位").reset_index()
+    keys = [f"{s} {labels[c[4:]]} {v:.1f}%" for s, row in data.iterrows()
+            for c, v in [(row.idxmax(), row.max())] if pd.notna(v)][:3]
+    viz.figure_data(fig, table, caption=title, kinds=D.no_persons("shares of published cells (hidden cells empty)",
+                                                                   従業上の地位=D.LABEL), keys=keys)
     return fig

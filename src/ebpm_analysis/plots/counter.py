@@ -50,7 +50,7 @@ def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | No
     """Forest plot of rate ratios (95 % CI): day effects (left) and month effects (right)."""
     day = eff[eff["group"] != "月"].reset_index(drop=True)
     mon = eff[eff["group"] == "月"].reset_index(drop=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), gridspec_kw={"width_ratios": [1, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(9.2, 5.2), gridspec_kw={"width_ratios": [1, 1]})
     for ax, df, title in ((axes[0], day, "曜日・天候・祝日前後・年末の効果"), (axes[1], mon, "月の効果")):
         y = np.arange(len(df))[::-1]
         ax.errorbar(df["rate_ratio"], y, xerr=[df["rate_ratio"] - df["lo"], df["hi"] - df["rate_ratio"]],
@@ -89,7 +89,8 @@ def staffing(by_type: pd.DataFrame, *, target_wait_min: float, quantile: float, 
     """Windows needed per weekday × weather, one panel per month label; bars = opening-hours simulation,
     markers = steady-state Erlang C."""
     labels = list(dict.fromkeys(by_type["month_label"]))
-    fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 4.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(labels), figsize=(min(9.2, 4.6 * len(labels)), 4.8),
+                             sharey=True, squeeze=False)
     x = np.arange(len(OPEN_WEEKDAYS_JA))
     for ax, lab in zip(axes[0], labels, strict=True):
         d = by_type[by_type["month_label"] == lab]
@@ -128,7 +129,7 @@ def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame
              source: str, synthetic: bool, office: str = ""):
     """(left) permits by expiry month before/after; (right) applications per open day by month before/after,
     with the windows needed on a busy dry day of the month written above the bars."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(9.2, 5))
     order = FISCAL_MONTHS
     x = np.arange(12)
     b = before_reg.set_index("month")["permits"].reindex(order)
@@ -143,17 +144,30 @@ def scenario(before_reg: pd.DataFrame, after_reg: pd.DataFrame, sc: pd.DataFrame
     st = staff.set_index("month").reindex(order)
     for xi, (vb, va, sb, sa) in enumerate(zip(s["per_day_before"], s["per_day_after"], st["before"], st["after"],
                                               strict=True)):
-        axes[1].text(xi - 0.2, vb + 0.3, f"{int(sb)}", ha="center", va="bottom", fontsize=8, color="#555555")
-        axes[1].text(xi + 0.2, va + 0.3, f"{int(sa)}", ha="center", va="bottom", fontsize=8, color=viz.PALETTE[2])
-    axes[1].set_title("月別の1開庁日あたり見込み件数（数字＝晴れの最繁忙日の必要窓口数）")
+        axes[1].text(xi - 0.2, vb + 0.3, f"{int(sb)}", ha="center", va="bottom", fontsize=9, color="#555555")
+        axes[1].text(xi + 0.2, va + 0.3, f"{int(sa)}", ha="center", va="bottom", fontsize=9, color=viz.PALETTE[2])
+    axes[1].set_title("月別の1開庁日あたり見込み件数\n（数字＝晴れの最繁忙日の必要窓口数）")
     axes[1].set_ylabel("見込み件数（件/開庁日）")
     for ax in axes:
-        ax.set_xticks(x, [f"{m}月" for m in order], fontsize=9)
+        ax.set_xticks(x, [str(m) for m in order], fontsize=9)   # "10月" ×12 crowd a panel half the page wide
         ax.set_xlabel("月（年度順）" if ax is axes[1] else "有効期限月（年度順）")
         ax.grid(axis="x", visible=False)
         ax.legend(loc="upper left")
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"月": [f"{m}月" for m in order],
+                         "期限を迎える使用者証：現状（件）": b.to_numpy(),
+                         "期限を迎える使用者証：見直し後（件）": a.to_numpy(),
+                         "見込み件数：現状（件/開庁日）": s["per_day_before"].to_numpy(float),
+                         "見込み件数：見直し後（件/開庁日）": s["per_day_after"].to_numpy(float),
+                         "必要窓口数：現状": st["before"].to_numpy(), "必要窓口数：見直し後": st["after"].to_numpy()})
+    kinds = D.no_persons("forecasts and windows", 月=D.LABEL,
+                         **dict.fromkeys(["期限を迎える使用者証：現状（件）", "期限を迎える使用者証：見直し後（件）"],
+                                         D.PERSONS))
+    keys = [f"最繁忙月の見込み 現状 {s['per_day_before'].max():.1f}件/開庁日 → "
+            f"見直し後 {s['per_day_after'].max():.1f}件/開庁日",
+            f"必要窓口数の最大 現状 {st['before'].max():.0f} → 見直し後 {st['after'].max():.0f}"]
+    viz.figure_data(fig, data, caption="有効期限月の見直しの見込み", kinds=kinds, keys=keys)
     return fig
 
 
@@ -188,7 +202,7 @@ def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool, office: s
                 text = f"{floor:g}未満" if yi < floor else f"{yi:.1f}" if yi < 10 else f"{yi:.0f}"
                 ax.annotate(text, (xi, max(yi, floor)), textcoords="offset points",
                             xytext=(-9 if side == "left" else 9, -3), ha="right" if side == "left" else "left",
-                            fontsize=8, color=color)
+                            fontsize=9, color=color)
     ax.set_yscale("log")
     ax.set_ylim(floor * 0.8, high * 8)
     ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(
@@ -208,6 +222,12 @@ def erlang_check(check: pd.DataFrame, *, source: str, synthetic: bool, office: s
     data = pd.DataFrame({"最繁忙時間帯の窓口稼働率": check["band"].astype(str).to_numpy()}
                         | {k: check[c].to_numpy(dtype=float) for k, c in waits.items()})
     data = data.replace([np.inf, -np.inf], np.nan)
+    def wait(v):
+        return "上限なし" if not np.isfinite(v) else f"{v:.1f}分"
+    busiest = check.dropna(subset=["observed_mean_wait"]).tail(1)   # the busiest band with a measured wait
+    keys = [f"稼働率 {r['band']}：実測 {wait(r['observed_mean_wait'])}、"
+            f"シミュレーション {wait(r['session_mean_wait'])}、アーランC {wait(r['erlang_mean_wait'])}"
+            for _, r in busiest.iterrows()]
     viz.figure_data(fig, data, caption="待ち時間モデルの検証（平均待ち時間）",
-                    kinds=D.no_persons("mean waits", 最繁忙時間帯の窓口稼働率=D.LABEL))
+                    kinds=D.no_persons("mean waits", 最繁忙時間帯の窓口稼働率=D.LABEL), keys=keys)
     return fig

@@ -59,7 +59,7 @@ def dental_chart(shares: pd.DataFrame, *, value: str = "share", ages=None, title
     cm = plt.get_cmap(cmap)
     ncols = 2
     nrows = int(np.ceil((len(ages) + 1) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(10, 4.3 * nrows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(9.4, 4.3 * nrows + 0.6), squeeze=False)
     flat = axes.ravel()
     for ax, age in zip(flat, ages, strict=False):
         s = shares[shares["age"] == age].set_index("tooth")[value]
@@ -78,7 +78,7 @@ def dental_chart(shares: pd.DataFrame, *, value: str = "share", ages=None, title
                         color="white" if dark else "#111111", rotation=rot)
                 lx, ly = x * 1.28, y * 1.3
                 ax.text(lx, ly, f"{FDI_TO_JP[t][-1]}\n{t}" if upper else f"{t}\n{FDI_TO_JP[t][-1]}",
-                        ha="center", va="center", fontsize=7.5, color="#555555")
+                        ha="center", va="center", fontsize=9, color="#555555")
         ax.axvline(0, color="#999999", lw=0.6, ls=":")
         ax.text(0, 0.55, "上顎", ha="center", fontsize=10, color="#333333")
         ax.text(0, -0.8, "下顎", ha="center", fontsize=10, color="#333333")
@@ -108,6 +108,24 @@ def dental_chart(shares: pd.DataFrame, *, value: str = "share", ages=None, title
     fig.tight_layout()
     if source:
         viz.source_note(fig, source, synthetic=synthetic)
+    cols = {"age": "年齢（歳）", "tooth": "歯（FDI番号）", "present": "現在歯数（本）",
+            "carious": "う蝕のある歯数（本）",
+            value: "う蝕のある歯の割合（%）"}
+    d = shares[shares["age"].isin(ages)]
+    data = d[[c for c in cols if c in d.columns]].rename(columns=cols).reset_index(drop=True)
+    data.insert(2, "歯の名前", [FDI_TO_JP.get(t, "") for t in d["tooth"]])
+    kinds = {"年齢（歳）": D.LABEL, "歯（FDI番号）": D.LABEL, "歯の名前": D.LABEL}
+    counts = [c for c in ("現在歯数（本）", "う蝕のある歯数（本）") if c in data.columns]
+    kinds |= dict.fromkeys(counts, D.PERSONS)
+    kinds["う蝕のある歯の割合（%）"] = D.share(counts) if counts else D.OTHER
+    keys = []
+    for age in ages:
+        a = d[d["age"] == age].dropna(subset=[value])
+        if len(a):
+            top = a.loc[a[value].idxmax()]
+            name = FDI_TO_JP.get(top["tooth"], top["tooth"])
+            keys.append(f"{age}歳で最も高い {name}（{top['tooth']}） {top[value]:.1f}%")
+    viz.figure_data(fig, data, caption=title, kinds=kinds, keys=keys)
     return fig
 
 
@@ -115,7 +133,7 @@ def _omitted_note(ax, omitted: int, min_cell: int) -> None:
     """Say on the figure how many facilities are not drawn because their count is hidden (public runs)."""
     if omitted:
         ax.text(0.99, 0.01, f"う蝕のある子が{min_cell}人未満の{omitted}施設は秘匿のため描いていません",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="#444444")
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color="#444444")
 
 
 def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col: str = "facility_name",
@@ -143,12 +161,12 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
         name = r.get(label_col) if label_col in d.columns else None
         label = str(name) if isinstance(name, str) and name.strip() else str(r["facility_code"])
         ax.annotate(label, (r["examined"], 100 * r["adj_rate"]), xytext=(4, 3), textcoords="offset points",
-                    fontsize=8.5, color="#7a1f1a")
+                    fontsize=9, color="#7a1f1a")
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color="#1f5a96", lw=1.2), Line2D([], [], color="#555555", ls="--"),
                 Line2D([], [], color="#555555")]
     labels += [f"全体 {100 * info['p0']:.1f}%", "95%管理限界", "99.8%管理限界"]
-    ax.legend(handles, labels, loc="upper left", fontsize=8.5, ncol=2, frameon=True, framealpha=0.9)
+    ax.legend(handles, labels, loc="upper left", fontsize=9, ncol=2, frameon=True, framealpha=0.9)
     _log_x(ax)
     ax.set_xlabel("受診児数（人、対数目盛）")
     ax.set_ylabel("年齢調整う蝕有病者率（%）")
@@ -157,7 +175,29 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
     ax.set_title(title + extra)
     if source:
         viz.source_note(fig, source, synthetic=synthetic)
+    data, kinds = _facility_frame(d, label_col, {"adj_rate": "年齢調整う蝕有病者率（%）"})
+    data["判定"] = d["signal"].astype(str).to_numpy()
+    counts = d["signal"].astype(str).value_counts()
+    keys = [f"全体 {100 * info['p0']:.1f}%"] + [f"{sig} {int(counts[sig])}施設" for sig in ("99.8%超", "95%超")
+                                                if counts.get(sig, 0)]
+    viz.figure_data(fig, data, caption=title, kinds=kinds | {"判定": D.LABEL}, keys=keys)
     return fig
+
+
+def _facility_frame(d: pd.DataFrame, label_col: str, rates: dict) -> tuple[pd.DataFrame, dict]:
+    """A figure's facilities as drawn: code, name, children examined and with caries (persons; the table rules
+    hide small ones in a public download) and ``rates`` (column → heading, in %) declared from those counts."""
+    cols = {"facility_code": "施設コード", label_col: "施設名", "examined": "受診児数（人）",
+            "with_caries": "う蝕有病者数（人）"}
+    cols = {c: h for c, h in cols.items() if c in d.columns}
+    data = d[list(cols)].rename(columns=cols).reset_index(drop=True)
+    kinds = {h: D.LABEL for c, h in cols.items() if c in ("facility_code", label_col)}
+    counts = [h for c, h in cols.items() if c in ("examined", "with_caries")]
+    kinds |= dict.fromkeys(counts, D.PERSONS)
+    for c, h in rates.items():
+        data[h] = 100 * d[c].astype(float).to_numpy()
+        kinds[h] = (D.rate(counts) if c == "adj_rate" else D.expected(counts)) if counts else D.OTHER
+    return data, kinds
 
 
 def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイズ推定による施設率の縮小",
@@ -181,6 +221,13 @@ def shrinkage_plot(fa: pd.DataFrame, info: dict, *, title: str = "経験ベイ�
     ax.legend(loc="upper right", fontsize=9)
     if source:
         viz.source_note(fig, source, synthetic=synthetic)
+    label = "facility_name" if "facility_name" in d.columns else "facility_code"
+    data, kinds = _facility_frame(d, label, {"adj_rate": "年齢調整率（観測値、%）", "eb_rate": "経験ベイズ推定値（%）"})
+    moved = (data["経験ベイズ推定値（%）"] - data["年齢調整率（観測値、%）"]).abs()
+    keys = [f"全体 {100 * info['p0']:.1f}%"]
+    if len(moved):
+        keys.append(f"観測値からの移動 最大 {moved.max():.1f}ポイント、中央値 {moved.median():.1f}ポイント")
+    viz.figure_data(fig, data, caption=title, kinds=kinds, keys=keys)
     return fig
 
 
@@ -208,8 +255,20 @@ def facility_map(points, wards, *, column: str = "eb_pct", size_col: str = "exam
     handles = [Line2D([], [], marker="o", ls="", mfc="none", mec="#7a1f1a", mew=1.6, ms=10, label="99.8%管理限界超"),
                Line2D([], [], marker="o", ls="", mfc="#cccccc", mec="#333333", ms=4, label="受診児数 少"),
                Line2D([], [], marker="o", ls="", mfc="#cccccc", mec="#333333", ms=9, label="受診児数 多")]
-    ax.legend(handles=handles, loc="lower right", fontsize=8.5, title="記号", frameon=True, framealpha=0.9)
+    ax.legend(handles=handles, loc="lower right", fontsize=9, title="記号", frameon=True, framealpha=0.9)
     viz.finish_map(ax, title, source, synthetic)
+    label = "facility_name" if "facility_name" in points.columns else "facility_code"
+    data = pd.DataFrame({"施設名": points[label].astype(str).to_numpy(), legend_title: v.to_numpy(float)})
+    if "facility_code" in points.columns and label != "facility_code":
+        data.insert(0, "施設コード", points["facility_code"].astype(str).to_numpy())
+    if flag_col and flag_col in points:
+        data["99.8%管理限界超"] = np.where(points[flag_col] == "99.8%超", "はい", "")
+    n_flag = int((data.get("99.8%管理限界超", pd.Series(dtype=str)) == "はい").sum())
+    viz.figure_data(fig, data, caption=title,
+                    kinds=D.no_persons("estimates of the facilities a public report shows (their counts are "
+                                       "published)", 施設名=D.LABEL, 施設コード=D.LABEL,
+                                       **({"99.8%管理限界超": D.LABEL} if "99.8%管理限界超" in data else {})),
+                    keys=viz.extremes(data, "施設名", legend_title, "%")[:1] + [f"99.8%管理限界超 {n_flag}施設"])
     return fig
 
 
@@ -224,8 +283,14 @@ def hotspot_map(points, wards, *, title: str = "施設のう蝕有病者率の�
         ax.scatter(points.geometry.x[m], points.geometry.y[m], s=30 if lab != "有意差なし" else 14, color=col,
                    edgecolor="#333333", lw=0.4, zorder=3 if lab != "有意差なし" else 2,
                    label=f"{lab}（{int(m.sum())}施設）")
-    ax.legend(loc="lower right", title="Gi*（p<0.05、並べ替え検定）", fontsize=8.5, frameon=True, framealpha=0.9)
+    ax.legend(loc="lower right", title="Gi*（p<0.05、並べ替え検定）", fontsize=9, frameon=True, framealpha=0.9)
     viz.finish_map(ax, title, source, synthetic)
+    label = "facility_name" if "facility_name" in points.columns else "facility_code"
+    data = pd.DataFrame({"施設名": points[label].astype(str).to_numpy(),
+                         "分類": points["hotspot"].astype(str).to_numpy()})
+    counts = data["分類"].value_counts()
+    viz.figure_data(fig, data, caption=title, kinds={"施設名": D.LABEL, "分類": D.LABEL},
+                    keys=[f"{lab} {int(counts.get(lab, 0))}施設" for lab in colors if lab != "有意差なし"])
     return fig
 
 
@@ -269,14 +334,14 @@ def prevalence_bars(tab: pd.DataFrame, *, group: str, hue: str = "age", hue_labe
 def cluster_plot(features: pd.DataFrame, labels, sil: pd.DataFrame, names: dict, *, x: str = "anterior_share",
                  y: str = "prevalence", title: str = "う蝕パターンによる施設の類型化", source: str = "",
                  synthetic: bool = False):
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.8), gridspec_kw={"width_ratios": [3, 1.2]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.4, 4.8), gridspec_kw={"width_ratios": [3, 1.2]})
     for c in sorted(set(labels)):
         m = labels == c
         ax.scatter(features.loc[m, x], features.loc[m, y], s=22, color=viz.PALETTE[(c - 1) % len(viz.PALETTE)],
                    label=f"類型{c}：{names.get(c, '')}（{int(m.sum())}施設）", edgecolor="white", lw=0.4)
     ax.set_xlabel("う蝕歯に占める上顎前歯の割合（%）")
     ax.set_ylabel("う蝕有病者率（%、経験ベイズ推定）")
-    ax.legend(fontsize=8.5, loc="upper right")
+    ax.legend(fontsize=9, loc="upper right")
     ax.set_title(title)
     ax2.plot(sil["k"], sil["silhouette"], marker="o", color="#1f5a96")
     kb = sil.loc[sil["silhouette"].idxmax()]
@@ -287,13 +352,28 @@ def cluster_plot(features: pd.DataFrame, labels, sil: pd.DataFrame, names: dict,
     fig.tight_layout()
     if source:
         viz.source_note(fig, source, synthetic=synthetic)
+    # per type, not per facility: a facility's exact EB rate is not published where its count is hidden
+    lab = np.asarray(labels)
+    ks = sorted(set(lab))
+    types = pd.DataFrame({"類型": [f"類型{c}：{names.get(c, '')}" for c in ks],
+                          "施設数": [int((lab == c).sum()) for c in ks],
+                          "上顎前歯の割合の平均（%）": [float(features.loc[lab == c, x].mean()) for c in ks],
+                          "有病者率の平均（%）": [float(features.loc[lab == c, y].mean()) for c in ks]})
+    viz.figure_data(fig, types, caption=title,
+                    kinds=D.no_persons("means over facilities", 類型=D.LABEL, 施設数=D.COUNT),
+                    keys=[f"{r['類型']} {r['施設数']}施設 有病者率 {r['有病者率の平均（%）']:.1f}%"
+                          for _, r in types.iterrows()])
+    sel = pd.DataFrame({"クラスタ数 k": sil["k"].astype(int).to_numpy(),
+                        "平均シルエット係数": sil["silhouette"].astype(float).to_numpy()})
+    viz.figure_data(fig, sel, caption="クラスタ数の選択", kinds=D.no_persons("model fit", **{"クラスタ数 k": D.OTHER}),
+                    keys=[f"k={int(kb['k'])}（平均シルエット係数 {kb['silhouette']:.2f}）"])
     return fig
 
 
 def odds_ratio_plot(tab: pd.DataFrame, *, title: str = "生活習慣とう蝕の関連（ロジスティック回帰、年齢調整）",
                     source: str = "", synthetic: bool = False):
     d = tab.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(d) + 1.6))
+    fig, ax = plt.subplots(figsize=(7.8, 0.55 * len(d) + 1.6))
     yy = np.arange(len(d))
     ax.errorbar(d["オッズ比"], yy, xerr=[d["オッズ比"] - d["95%CI下限"], d["95%CI上限"] - d["オッズ比"]],
                 fmt="o", color="#1f5a96", ecolor="#1f5a96", capsize=3)

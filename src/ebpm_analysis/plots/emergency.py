@@ -45,12 +45,30 @@ def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口�
     ax.legend(handles=handles, title=f"平均 {city:.1f} 件/千人・年", loc="lower right", frameon=True, framealpha=0.9,
               fontsize=9, title_fontsize=9)
     viz.finish_map(ax, title, source, synthetic)
+    name = next((c for c in ("district_name", "name") if c in gdf.columns), "district_code")
+    n = "出動件数（期間計、件）"
+    data = pd.DataFrame({"地区": gdf[name].astype(str).to_numpy(),
+                         **({n: gdf["dispatches"].to_numpy()} if "dispatches" in gdf.columns else {}),
+                         "人口千人あたり出動件数（件/年）": gdf["rate_per_1000"].to_numpy(float),
+                         "95%区間下限": gdf["rate_lo"].to_numpy(float), "95%区間上限": gdf["rate_hi"].to_numpy(float),
+                         "平均との比": gdf["ratio_to_city"].to_numpy(float),
+                         "95%区間でも平均超": np.where(gdf["sig_above"], "はい", "")})
+    of = [n] if n in data.columns else []
+    kinds = {"地区": D.LABEL, "95%区間でも平均超": D.LABEL, **({n: D.PERSONS} if of else {})}
+    for c in ("人口千人あたり出動件数（件/年）", "平均との比"):
+        kinds[c] = D.rate(of) if of else D.OTHER
+    kinds |= dict.fromkeys(["95%区間下限", "95%区間上限"], D.interval(of) if of else D.OTHER)
+    viz.figure_data(fig, data.sort_values("人口千人あたり出動件数（件/年）", ascending=False).reset_index(drop=True),
+                    caption=title, kinds=kinds,
+                    keys=[f"平均 {city:.1f}件/千人・年", f"平均を上回る地区 {int(gdf['above'].sum())}",
+                          f"95%区間でも平均超 {int(gdf['sig_above'].sum())}地区"]
+                    + viz.extremes(data, "地区", "人口千人あたり出動件数（件/年）", "件/千人・年")[:1])
     return fig
 
 
 def profiles(hourly, weekday, share: dict, *, source: str, synthetic: bool, day_hours=(8, 20), city_name: str = ""):
     """Hour-of-day bars (the daytime window ``day_hours`` = [start, end) highlighted) and weekday index."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.2, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
     h0, h1 = day_hours
     col = np.where((hourly["hour"] >= h0) & (hourly["hour"] < h1), viz.PALETTE[1], viz.PALETTE[0])
     a1.bar(hourly["hour"], hourly["share"] * 100, color=col)
@@ -104,7 +122,17 @@ def density_map(grid, wards, *, cell_m: float, source: str, synthetic: bool, k: 
         handles.append(Patch(facecolor="#dddddd", hatch="///", label="少数のため秘匿"))
     viz.outline(ax, wards.to_crs(grid.crs), label_col="name")
     ax.legend(handles=handles, title="件/km²・年", loc="lower right", frameon=True, framealpha=0.9, fontsize=9)
-    viz.finish_map(ax, f"{city_name} 救急出動の密度（{cell_m / 1000:g} km メッシュ集計）".strip(), source, synthetic)
+    title = f"{city_name} 救急出動の密度（{cell_m / 1000:g} km メッシュ集計）".strip()
+    viz.finish_map(ax, title, source, synthetic)
+    centre = grid.geometry.centroid.to_crs(4326) if grid.crs is not None else None
+    data = pd.DataFrame({"中心の緯度": centre.y.round(5).to_numpy() if centre is not None else np.nan,
+                         "中心の経度": centre.x.round(5).to_numpy() if centre is not None else np.nan,
+                         "出動の密度（件/km²・年）": v})
+    viz.figure_data(fig, data.sort_values("出動の密度（件/km²・年）", ascending=False, na_position="last")
+                    .reset_index(drop=True), caption=title,
+                    kinds=D.no_persons("densities of cells with at least min_cell dispatches (others empty)"),
+                    keys=[f"最大 {np.nanmax(v):,.0f}件/km²・年"] * bool(ok.any())
+                    + [f"秘匿メッシュ {int((~ok).sum())}"])
     return fig
 
 
@@ -139,7 +167,7 @@ def response_trend_chart(rt, names: dict, *, top: int = 12, source: str, synthet
 
 def forecast_chart(daily, fc, *, history_days: int = 730, source: str, synthetic: bool, city_name: str = ""):
     h = daily.tail(history_days)
-    fig, ax = plt.subplots(figsize=(10, 4.8))
+    fig, ax = plt.subplots(figsize=(9.4, 4.8))
     ax.plot(h["date"], h["count"], color="#9ca3af", linewidth=0.5, label="実績（日別）")
     ax.plot(h["date"], h["count"].rolling(28, center=True).mean(), color=viz.PALETTE[0], linewidth=1.8,
             label="実績（28日移動平均）")
@@ -173,7 +201,7 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
     # the legend
     ncols = min(n, 2)
     nrows = -(-(n + (1 if n > 2 else 0)) // ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 6.2 * nrows), squeeze=False)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 4.7 * nrows), squeeze=False)
     grid = grid.ravel()
     axes, spare = grid[:n], grid[n:]
     for ax in spare:
@@ -209,11 +237,27 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
                                                  fontsize=11 if len(spare) else 8, frameon=True)
     viz.north_arrow(axes[-1])
     viz.scale_bar(axes[-1])
-    fig.suptitle(f"{city_name} 救急隊の配置：需要メッシュ（円の大きさ＝出動件数、{min_cell}件未満のメッシュは表示せず）"
-                 "と到着時間の目安".strip(),
-                 fontweight="bold")
+    fig.suptitle(f"{city_name} 救急隊の配置と到着時間の目安".strip()
+                 + f"\n需要メッシュ（円の大きさ＝出動件数、{min_cell}件未満のメッシュは表示せず）", fontweight="bold")
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     viz.source_note(fig, source, synthetic=synthetic)
+    sols = list(solutions.values())
+    plans = pd.DataFrame({"配置案": list(solutions),
+                          f"{radius:g}分以内カバー率（%）": [100 * float(sol["coverage"]) for sol in sols],
+                          "署所数": [len(np.asarray(sol["sites"])) for sol in solutions.values()],
+                          "うち候補地（選定）": [int((np.asarray(sol["sites"]) >= existing_n).sum())
+                                            for sol in solutions.values()]})
+    viz.figure_data(fig, plans, caption="配置案のカバー率", kinds=D.no_persons("plans", 配置案=D.LABEL),
+                    keys=[f"{t} {r:.1f}%" for t, r in zip(plans["配置案"], plans.iloc[:, 1], strict=True)])
+    import geopandas as gpd
+    pts = gpd.GeoSeries(gpd.points_from_xy(demand["x"], demand["y"]), crs=crs).to_crs(4326)
+    cells = pd.DataFrame({"中心の緯度": pts.y.round(5).to_numpy(), "中心の経度": pts.x.round(5).to_numpy(),
+                          "出動件数（件）": demand["w"].to_numpy()})
+    for t, sol in solutions.items():
+        cells[f"到着できる：{t}"] = np.where(np.asarray(sol["covered"])[shown].astype(bool), "はい", "いいえ")
+    viz.figure_data(fig, cells, caption="需要メッシュ（表示したもの）",
+                    kinds={"出動件数（件）": D.PERSONS} | {c: D.LABEL for c in cells.columns if c.startswith("到着")}
+                    | {"中心の緯度": D.OTHER, "中心の経度": D.OTHER})
     return fig
 
 

@@ -16,7 +16,7 @@ BLUE, ORANGE, GREY, GREEN = viz.PALETTE[0], viz.PALETTE[1], "#6b7280", viz.PALET
 
 def its_chart(cf: pd.DataFrame, events: pd.DataFrame, *, city: str, source: str):
     """Weekly counts, the model's fit and the counterfactual without the events; event periods shaded."""
-    fig, ax = plt.subplots(figsize=(10, 4.8))
+    fig, ax = plt.subplots(figsize=(9.4, 4.8))
     shades = ["#fde0c5", "#f4a582"]
     for ev, colour in zip(events.itertuples(), shades, strict=False):
         ax.axvspan(pd.Timestamp(ev.start), pd.Timestamp(ev.end) + pd.Timedelta(days=1), color=colour, alpha=0.7,
@@ -31,6 +31,20 @@ def its_chart(cf: pd.DataFrame, events: pd.DataFrame, *, city: str, source: str)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=9)
     fig.tight_layout()
     viz.source_note(fig, source)
+    data = pd.DataFrame({"週（月曜日）": pd.to_datetime(cf["week"]).dt.strftime("%Y-%m-%d").to_numpy(),
+                         "人身事故（件／週）": cf["y"].to_numpy(), "モデル（件／週）": cf["fitted"].to_numpy(float),
+                         "出来事がなかった場合の推定（件／週）": cf["counterfactual"].to_numpy(float)})
+    keys = []
+    for ev in events.itertuples():
+        week = pd.to_datetime(cf["week"])
+        m = (week >= pd.Timestamp(ev.start)) & (week <= pd.Timestamp(ev.end))
+        if m.any():
+            keys.append(f"{ev.label}：実績 {cf.loc[m, 'y'].sum():,.0f}件、"
+                        f"推定 {cf.loc[m, 'counterfactual'].sum():,.0f}件")
+    viz.figure_data(fig, data, caption="週別の人身事故件数", keys=keys,
+                    kinds=D.public_records("police records and model values", **{
+                        "週（月曜日）": D.LABEL, "モデル（件／週）": D.OTHER,
+                        "出来事がなかった場合の推定（件／週）": D.OTHER}))
     return fig
 
 
@@ -105,7 +119,7 @@ def event_study_chart(es: pd.DataFrame, *, pretrend_p: float, source: str, synth
 def measures_map(meshes, city_areas, *, title: str, source: str, synthetic: bool):
     """Treated meshes by start month and the comparison (candidate) meshes on the city outline.
     ``meshes``: GeoDataFrame in a metre CRS with ``start`` ("" for comparison meshes)."""
-    fig, ax = plt.subplots(figsize=(8, 7.5))
+    fig, ax = plt.subplots(figsize=(6.8, 6.4))   # with the legend beside it: within the page's 9.9 in
     city_areas.plot(ax=ax, color="#f4f4f4", edgecolor="#999999", lw=0.6)
     comp = meshes[meshes["start"] == ""]
     comp.plot(ax=ax, facecolor="none", edgecolor=GREY, lw=0.8, hatch="////", label="比較メッシュ（候補・未実施）")
@@ -127,13 +141,20 @@ def measures_map(meshes, city_areas, *, title: str, source: str, synthetic: bool
         ax.set_xlim(xm - half, xm + half)
         ax.set_ylim(ym - half, ym + half)
     viz.finish_map(ax, title, source, synthetic)
+    code = next((c for c in ("mesh", "area_code") if c in meshes.columns), None)
+    data = pd.DataFrame({"メッシュコード": meshes[code].astype(str).to_numpy() if code else "",
+                         "区分": np.where(meshes["start"] == "", "比較メッシュ（候補・未実施）", "対策メッシュ"),
+                         "開始月": meshes["start"].astype(str).to_numpy()})
+    keys = [f"対策メッシュ {int((meshes['start'] != '').sum())}", f"比較メッシュ {len(comp)}"]
+    viz.figure_data(fig, data.sort_values(["開始月", "メッシュコード"]).reset_index(drop=True), caption=title,
+                    kinds={"メッシュコード": D.LABEL, "区分": D.LABEL, "開始月": D.LABEL}, keys=keys)
     return fig
 
 
 def synthetic_control_chart(res, *, city: str, source: str, synthetic: bool):
     """Left: the city's index and its synthetic control. Right: the gap for the city and for every donor
     as a placebo (placebo-in-space). ``res``: :class:`ebpm_analysis.cases.evaluation.ScResult`."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(9.2, 4.8))
     obs, syn, gaps = res.observed, res.synthetic, res.gaps
     x = np.arange(len(obs))
     n_pre = res.n_pre
@@ -154,11 +175,18 @@ def synthetic_control_chart(res, *, city: str, source: str, synthetic: bool):
     ticks = x[::6]
     for ax in axes:
         ax.axvline(n_pre - 0.5, color="#333333", ls=":", lw=1)
-        ax.set_xticks(ticks, [str(gaps.index[i]) for i in ticks], rotation=0, fontsize=8)
+        ax.set_xticks(ticks, [str(gaps.index[i]) for i in ticks], rotation=0, fontsize=9)
         ax.set_xlabel("月")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=1)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9, ncol=1)
     fig.tight_layout()
     viz.source_note(fig, source, synthetic=synthetic)
+    data = pd.DataFrame({"月": [str(i) for i in gaps.index], f"{city}の指数": obs.to_numpy(float),
+                         "合成コントロールの指数": syn.to_numpy(float),
+                         "差（指数ポイント）": gaps[obs.name].to_numpy(float),
+                         "期間": np.where(x < n_pre, "開始前", "開始後")})
+    keys = [f"開始後の効果 {res.effect * 100:+.1f}%", f"プラセボを含めた順位 {res.rank}／{res.n_units}"]
+    viz.figure_data(fig, data, caption="市と合成コントロールの指数", kinds=_kinds(data, "月") | {"期間": D.LABEL},
+                    keys=keys)
     return fig
 
 

@@ -68,11 +68,12 @@ def _zoom_box(wards, focus, *, pad_m: float = 800.0, max_share: float = 0.2, tri
 
 
 def _panels(zoom):
-    """One map, or the city map and an enlarged panel side by side."""
+    """One map, or the city map and an enlarged panel side by side (≤ 9.9 in with legends: the page's main
+    column, where 9-pt labels stay 9 pt; pipeline.render.check_text_sizes)."""
     if zoom is None:
-        fig, ax = plt.subplots(figsize=(8.5, 7.5))
+        fig, ax = plt.subplots(figsize=(7.4, 6.6))
         return fig, ax, None
-    fig, (ax, az) = plt.subplots(1, 2, figsize=(14, 7.4), gridspec_kw={"width_ratios": [1, 1]})
+    fig, (ax, az) = plt.subplots(1, 2, figsize=(9.2, 5.6), gridspec_kw={"width_ratios": [1, 1]})
     return fig, ax, az
 
 
@@ -141,13 +142,37 @@ def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthe
                   framealpha=0.9, fontsize=9)
         viz.finish_map(ax, title, source, synthetic)
     else:
-        fig.legend(handles=handles, title=legend_title, loc="lower center", ncol=len(handles), frameon=True,
-                   fontsize=9, bbox_to_anchor=(0.5, 0.04))
+        fig.legend(handles=handles, title=legend_title, loc="lower center", ncol=min(3, len(handles)),
+                   frameon=True, fontsize=9, bbox_to_anchor=(0.5, 0.02))
         viz.finish_map(ax, "市全体", None)
         fig.suptitle(title, fontsize=13, fontweight="bold")
-        fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.17, wspace=0.05)
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.87, bottom=0.2, wspace=0.05)
         viz.source_note(fig, source, synthetic=synthetic)
+    where = cells["mesh"].astype(str) if "mesh" in cells.columns else pd.Series("", index=cells.index)
+    if "ward" in cells.columns:
+        where = cells["ward"].astype(str) + "のメッシュ " + where
+    unit = legend_title[legend_title.find("（") + 1:legend_title.rfind("）")] if "（" in legend_title else ""
+    keys = viz.extremes(cells.assign(_where=where), "_where", column, unit, fmt.replace("{:", "{:,"))[:1]
+    keys.append(f"色のついたメッシュ {int(has.sum())}")
+    extra = None
+    if marked and "mesh" in cells.columns and "mesh" in highlight.columns:
+        extra = {highlight_label or "強調": np.where(cells["mesh"].isin(set(highlight["mesh"])), "○", "")}
+    if marked:
+        keys.append(f"{highlight_label or '強調'} {len(highlight)}メッシュ")
+    _mesh_data(fig, cells, {column: legend_title}, caption=title, keys=keys, extra=extra)
     return fig
+
+
+def _mesh_data(fig, cells, columns: dict, *, caption: str, keys=(), extra: dict | None = None):
+    """Record a mesh map's data: the mesh code, the area (``ward``) when known and ``columns`` (column →
+    heading), kinds from :func:`ebpm_analysis.cases.probe.probe_kinds`; ``extra`` adds label columns."""
+    from ..cases.probe import probe_kinds
+    cols = {c: h for c, h in {"mesh": "メッシュコード", "ward": "地域", **columns}.items() if c in cells.columns}
+    data = pd.DataFrame(cells[list(cols)]).rename(columns=cols)
+    for head, values in (extra or {}).items():
+        data[head] = values
+    kinds = probe_kinds(list(cols), shown_as=cols) | dict.fromkeys(extra or {}, D.LABEL)
+    viz.figure_data(fig, data.reset_index(drop=True), caption=caption, kinds=kinds, keys=list(keys))
 
 
 def _hours_label(hours) -> str:
@@ -165,7 +190,7 @@ def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20,
     """Two panels: weekday peak vs off-peak share of records ≤ congested_kmh, same classes."""
     import mapclassify
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
+    fig, axes = plt.subplots(1, 2, figsize=(9.2, 5.2))
     bins = [10, 25, 50, 75, 100]
     colors = plt.get_cmap(viz.SEQ_CMAP)(np.linspace(0.15, 0.95, len(bins)))
     for ax, col, ttl in ((axes[0], "share_slow_peak", f"平日ピーク（{_hours_label(peak_hours)}）"),
@@ -187,11 +212,19 @@ def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20,
     handles = [Patch(color=colors[i], label=f"{lows[i]}–{bins[i]}%") for i in range(len(bins))]
     handles.append(Patch(color="#eeeeee", label="記録少（秘匿）"))
     fig.legend(handles=handles, title=f"{congested_kmh:g} km/h以下の記録の割合", loc="lower center",
-               ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, -0.02))
+               ncol=3, frameon=False, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(f"プローブ走行記録に占める低速（{congested_kmh:g} km/h以下）の割合：平日ピーク対オフピーク",
                  fontsize=13, fontweight="bold")
     viz.source_note(fig, source, synthetic=synthetic)
-    fig.subplots_adjust(bottom=0.1)
+    fig.subplots_adjust(bottom=0.16)
+    peak, off = (f"{congested_kmh:g} km/h以下の記録の割合（%、{t}）" for t in ("平日ピーク", "平日オフピーク"))
+    pct = cells.assign(share_slow_peak=cells["share_slow_peak"] * 100,
+                       share_slow_offpeak=cells["share_slow_offpeak"] * 100)
+    keys = [f"{t} 平均 {v:.1f}%" for t, v in (("平日ピーク", pct["share_slow_peak"].mean()),
+                                              ("平日オフピーク", pct["share_slow_offpeak"].mean())) if pd.notna(v)]
+    keys += [f"平日ピークに50%以上のメッシュ {int((pct['share_slow_peak'] >= 50).sum())}"]
+    _mesh_data(fig, pct, {"share_slow_peak": peak, "share_slow_offpeak": off}, caption="低速記録の割合（メッシュ別）",
+               keys=keys)
     return fig
 
 
@@ -234,12 +267,19 @@ def spots_map(spots, wards, *, source, synthetic=True, top_n=30, with_accidents=
         viz.finish_map(ax, title, source, synthetic)
     else:
         handles, labels = ax.get_legend_handles_labels()
-        fig.legend(handles, labels, title=legend_title, loc="lower center", ncol=len(handles), frameon=True,
-                   fontsize=9, bbox_to_anchor=(0.5, 0.04))
+        fig.legend(handles, labels, title=legend_title, loc="lower center", ncol=min(3, len(handles)),
+                   frameon=True, fontsize=9, bbox_to_anchor=(0.5, 0.02))
         viz.finish_map(ax, "市全体", None)
         fig.suptitle(title, fontsize=13, fontweight="bold")
-        fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.17, wspace=0.05)
+        fig.subplots_adjust(left=0.02, right=0.98, top=0.87, bottom=0.2, wspace=0.05)
         viz.source_note(fig, source, synthetic=synthetic)
+    cols = {"rank": "順位", "class_label": "分類", "n_accidents": "事故（件）", "rate_per_1000": "急減速（件／千通過）"}
+    if not with_accidents:
+        cols.pop("n_accidents")
+    shown = spots.assign(class_label=spots["class"].map(CLASS_LABELS).fillna(spots["class"].astype(str)))
+    counts = shown["class_label"].value_counts()
+    keys = [f"{lab} {int(counts.get(lab, 0))}か所" for lab in CLASS_LABELS.values() if counts.get(lab, 0)]
+    _mesh_data(fig, shown, cols, caption=title, keys=keys)
     return fig
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from .. import viz
 from ..cases.school_routes import bin_label
+from ..stats import disclosure as D
 
 
 def heatmap(values, mask, labels, windows: dict, *, source: str, synthetic: bool, bin_minutes: int = 5,
@@ -22,7 +24,7 @@ def heatmap(values, mask, labels, windows: dict, *, source: str, synthetic: bool
     panels = [(k, lo, hi) for k, (lo, hi) in windows.items()]
     widths = [(hi - lo) for _, lo, hi in panels]
     n = len(values)
-    fig, axes = plt.subplots(1, len(panels), figsize=(11, 1.6 + 0.38 * n), sharey=True,
+    fig, axes = plt.subplots(1, len(panels), figsize=(8.6, 1.6 + 0.38 * n), sharey=True,
                              gridspec_kw={"width_ratios": widths, "wspace": 0.04})
     axes = np.atleast_1d(axes)
     vmax = float(np.nanmax(values.to_numpy(dtype=float, na_value=np.nan))) if n else 1.0
@@ -54,6 +56,21 @@ def heatmap(values, mask, labels, windows: dict, *, source: str, synthetic: bool
     fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(0.9, 1.0), fontsize=9)
     fig.suptitle("混雑する交差点と時間帯（5分ごとの児童数）", fontsize=13, fontweight="bold", x=0.45, y=1.0)
     viz.source_note(fig, source, synthetic=synthetic)
+    head = "見守り対象の児童数（人／5分、平日平均）"
+    drawn = values.astype(float).mask(mask.reindex_like(values).fillna(False).astype(bool))
+    data = (drawn.set_axis(list(labels)).rename_axis("交差点").reset_index()
+            .melt(id_vars="交差点", var_name="bin", value_name=head))
+    period = {"morning": "朝", "afternoon": "午後"}
+    data.insert(1, "時間帯", [next((period.get(k, k) for k, lo, hi in panels if lo <= b < hi), "")
+                            for b in data["bin"]])
+    data.insert(2, "時刻", [bin_label(b) for b in data.pop("bin")])
+    data = data[data["時間帯"] != ""].reset_index(drop=True)
+    peak = data.dropna(subset=[head]).sort_values(head, ascending=False).head(1)
+    keys = [f"最も多い5分間 {r['交差点']} {r['時間帯']}{r['時刻']} {r[head]:.1f}人" for _, r in peak.iterrows()]
+    keys.append(f"秘匿セル {int(mask.to_numpy().sum())}")
+    viz.figure_data(fig, data, caption="交差点×5分ごとの児童数",
+                    kinds=D.no_persons("means per school day, hidden where fewer than min_cell children were seen",
+                                       交差点=D.LABEL, 時間帯=D.LABEL, 時刻=D.LABEL), keys=keys)
     return fig
 
 
@@ -96,6 +113,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     ax.scatter(schools["x"], schools["y"], marker="s", s=120, color="#1f5a96", edgecolor="white", zorder=5)
     for _, s in schools.iterrows():
         ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(6, 6), textcoords="offset points", fontsize=9,
+                    annotation_clip=True,   # a school outside the map's extent: no label beyond the frame
                     color="#1f3f66", fontweight="bold", zorder=6,
                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
     vmax = float(top["peak_mean"].max()) if len(top) else 1.0
@@ -103,7 +121,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     sc = ax.scatter(top["x"], top["y"], s=25 + 8 * top["peak_mean"], c=top["peak_mean"], cmap=viz.SEQ_CMAP,
                     norm=norm, edgecolor="#552200", linewidth=0.6, zorder=7)
     for _, r in top.iterrows():
-        ax.annotate(str(int(r["rank"])), (r["x"], r["y"]), ha="center", va="center", fontsize=8,
+        ax.annotate(str(int(r["rank"])), (r["x"], r["y"]), ha="center", va="center", fontsize=9,
                     fontweight="bold", zorder=8, color="white" if r["peak_mean"] > 0.6 * vmax else "black")
     vol_styles = {"morning": ("#3a8f5c", 420, "見守りボランティア配置案（朝）"),
                   "afternoon": ("#7a5ea8", 700, "見守りボランティア配置案（午後）")}
@@ -120,7 +138,7 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     ys = list(schools["y"]) + list(top["y"])
     b = segments.total_bounds
     _extent(ax, xs + [b[0], b[2]], ys + [b[1], b[3]])
-    _fit_figure(fig, ax, width=9.5, extra=0.6, share=0.82)
+    _fit_figure(fig, ax, width=9.0, extra=0.6, share=0.82)
     _ward_labels(ax, wards, fontsize=11)
     viz.map_axes(ax)
     cb = fig.colorbar(sc, ax=ax, fraction=0.035, pad=0.01)
@@ -138,6 +156,23 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     viz.north_arrow(ax)
     viz.scale_bar(ax, loc=(0.04, 0.94))
     viz.source_note(fig, source + f"。延べ{min_cell}人未満の交差点は表示していません", synthetic=synthetic)
+    head = "ピーク5分間の児童数（人、平日平均）"
+    data = pd.DataFrame({"順位": top["rank"].astype(int).to_numpy(),
+                         "交差点ID": top["crossing_id"].astype(str).to_numpy(),
+                         head: top["peak_mean"].astype(float).to_numpy()})
+    period = {"morning": "朝", "afternoon": "午後"}
+    vol = pd.DataFrame([{"時間帯": period.get(p, p), "順": int(r["order"]) if "order" in vf else i + 1,
+                         "交差点ID": str(r["crossing_id"])}
+                        for p, vf in (volunteers or {}).items() if vf is not None
+                        for i, (_, r) in enumerate(vf.iterrows())], columns=["時間帯", "順", "交差点ID"])
+    keys = [f"1位 {r['交差点ID']} {r[head]:.1f}人" for _, r in data.head(1).iterrows()]
+    keys += [f"見守りボランティア配置案（{p}） {int((vol['時間帯'] == p).sum())}か所" for p in vol["時間帯"].unique()]
+    viz.figure_data(fig, data, caption="混雑交差点",
+                    kinds=D.no_persons("ranks and means per school day of crossings shown", 交差点ID=D.LABEL),
+                    keys=keys)
+    if len(vol):
+        viz.figure_data(fig, vol, caption="見守りボランティアの配置案",
+                        kinds=D.no_persons("placement order", 時間帯=D.LABEL, 交差点ID=D.LABEL))
     return fig
 
 
@@ -148,7 +183,9 @@ SHARE_CLASSES = [(0.0, 0.05, "#9fb3c8", 1.6, "5%未満"), (0.05, 0.10, "#f4a259"
 def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool, top: int = 8,
                  min_cell: int = 10):
     """Designated route segments classed by the share of fixes off the route; bars for the top segments."""
-    fig, (ax, axb) = plt.subplots(1, 2, figsize=(12.5, 7.2), gridspec_kw={"width_ratios": [1.7, 1], "wspace": 0.18})
+    # the map above the bars (side by side, at 12.5 in, both were shown at ~7 pt on the page)
+    fig, (ax, axb) = plt.subplots(2, 1, figsize=(9.2, 11.5),
+                                  gridspec_kw={"height_ratios": [2.3, 1], "hspace": 0.12})
     wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
     viz.outline(ax, wards, label_col=None)
     shown = segments_share[~segments_share["suppressed"]]
@@ -163,13 +200,14 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
         handles.append(Line2D([], [], color=color, linewidth=lw, label=f"外れた測位 {label}"))
     ax.scatter(schools["x"], schools["y"], marker="s", s=90, color="#1f5a96", edgecolor="white", zorder=5)
     for _, s in schools.iterrows():
-        ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(5, 5), textcoords="offset points", fontsize=8,
+        ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(5, 5), textcoords="offset points", fontsize=9,
+                    annotation_clip=True,
                     color="#1f3f66", zorder=6, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
     topn = shown.sort_values("share", ascending=False).head(top)
     for k, (_, r) in enumerate(topn.iterrows(), start=1):
         p = r.geometry.interpolate(0.5, normalized=True)
         ax.annotate(str(k), (p.x, p.y), xytext=(0, 11), textcoords="offset points", ha="center", va="center",
-                    fontsize=8, fontweight="bold", zorder=7,
+                    fontsize=9, fontweight="bold", zorder=7,
                     bbox=dict(boxstyle="circle,pad=0.2", fc="white", ec="#7a1f4f"))
     b = segments_share.total_bounds
     _extent(ax, [b[0], b[2]], [b[1], b[3]], pad=300)
@@ -177,9 +215,9 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
     viz.map_axes(ax)
     handles += [Line2D([], [], color="#bbbbbb", linestyle="--", label=f"秘匿（児童{min_cell}人未満）"),
                 Line2D([], [], marker="s", color="#1f5a96", linestyle="none", label="小学校")]
-    ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=8,
-              title="指定通学路の区間", title_fontsize=8)
-    ax.set_title("指定通学路から外れた歩行が多い区間（数字＝右の順位）")
+    ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=9,
+              title="指定通学路の区間", title_fontsize=9)
+    ax.set_title("指定通学路から外れた歩行が多い区間（数字＝下の順位）")
     viz.north_arrow(ax)
     viz.scale_bar(ax, loc=(0.04, 0.94))
     # Bars with Wilson intervals.
@@ -197,6 +235,18 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
     axb.set_xlabel("外れた測位の割合（%、線は95%信頼区間）")
     axb.set_title("外れた割合の高い区間", fontsize=11)
     viz.source_note(fig, source, synthetic=synthetic)
+    rank = {sid: k for k, sid in enumerate(topn["segment_id"], start=1)}
+    hide = segments_share["suppressed"].to_numpy(bool)
+    pct = {c: np.where(hide, np.nan, segments_share[c].to_numpy(float) * 100)
+           for c in ("share", "share_lo", "share_hi")}
+    data = pd.DataFrame({"区間ID": segments_share["segment_id"].astype(str).to_numpy(),
+                         "順位（上位のみ）": [rank.get(x) for x in segments_share["segment_id"]],
+                         "外れた測位の割合（%）": pct["share"], "95%信頼区間下限（%）": pct["share_lo"],
+                         "95%信頼区間上限（%）": pct["share_hi"]})
+    data = data.sort_values(["外れた測位の割合（%）"], ascending=False, na_position="last").reset_index(drop=True)
+    keys = viz.extremes(data, "区間ID", "外れた測位の割合（%）", "%")[:1] + [f"秘匿の区間 {int(hide.sum())}"]
+    viz.figure_data(fig, data, caption="指定通学路の区間ごとの外れた測位の割合",
+                    kinds=D.no_persons("shares as drawn; hidden segments empty", 区間ID=D.LABEL), keys=keys)
     return fig
 
 
