@@ -29,7 +29,7 @@ class CatalogResult:
     by_dataset : DataFrame
         Counts per dataset and level with the worst level as ``status``.
     by_rule : DataFrame
-        Rule × dataset matrix of the worst level (machine-readability view).
+        Dataset × rule matrix of the worst level (machine-readability view).
     datasets : DataFrame
         One row per dataset (title, nature, format, encoding, coverage, licence, attribution …).
     columns : DataFrame
