@@ -68,8 +68,12 @@ def build_run(layout: Layout, stem: str, notebook: str, city: str, city_name: st
         facts |= execute._card_facts(layout, nb, prov, stem, KPI_DIR, profile)
         execute._write_status(path, stem, notebook, "default", fm, "ok", "", "fp", prov, extra=facts)
     else:
-        execute._write_status(path, stem, notebook, "default", fm, "failed", "cell 3 raised ValueError", None,
-                              None, city=city, audience=audience, summary="セル 3 で ValueError")
+        msg = (f"{stem}: cell 3 raised ValueError: 列 age に数値でない値があります（行 12）\n詳細…. The previous "
+               "report (if any) was kept; the partial notebook is build/failed/x.ipynb.")
+        execute._write_status(path, stem, notebook, "default", fm, "failed", msg, None, None, city=city,
+                              audience=audience, summary="セル 3 で ValueError（詳細: build/failed/x.ipynb）",
+                              command=f"ebpm run {notebook} --city {city}", log=f"build/failed/{stem}.ipynb",
+                              error_line="セル 3 で ValueError（メッセージは記録を参照）")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -168,7 +172,13 @@ def test_cards_labels_failures_internal_runs_and_definitions(fixture_build):
     assert len(cards) == 5
     failed = cards["富山市 ETC2.0プローブ"]
     assert "card-failed" in failed["class"] and "失敗（前回の報告書を表示）" in failed.text
-    assert "セル 3 で ValueError" in failed.text and "cell 3 raised" not in page
+    # what failed: the notebook, its parameters, the error's first line, where the record is, how to run it again
+    what = {d.select_one("dt").text: d.select_one("dd").text for d in failed.select(".err-facts div")}
+    assert what == {"ノートブック": "03_probe_slowdowns", "条件": "既定のパラメータ・市区町村コード 16201",
+                    "エラー": "セル 3 で ValueError（メッセージは記録を参照）",
+                    "記録": "build/failed/03_probe_slowdowns--16201.ipynb",
+                    "再実行": "ebpm run 03_probe_slowdowns --city 16201"}
+    assert "リンク先は最後に成功した回の報告書です" in failed.text and "列 age" not in page   # never the message
     # the report's tables as one Excel workbook (issue 14 item 3), where the build wrote one
     assert [a["href"] for a in soup.select("a.dl-link")] == [
         "02_dental_checkups--13121_files/02_dental_checkups--13121.xlsx"]
@@ -226,9 +236,37 @@ def test_a_profile_names_the_owning_section_per_notebook(tmp_path):
                    emergency_nb("八代市", 7_598, 10.3, 45.1), finished="2026-11-30T10:00:00+09:00",
                    params={"end_date": "2024-12-31"}, profile=prof)
     assert st["department"] == "消防本部 警防課" and st["theme"] == "救急・消防" and st["as_of"] == "2024-12-31"
+    # a run's own department parameter comes first; without profile or parameter, the notebook's generic role
+    st = build_run(layout, "04_emergency_demand--43202", "04_emergency_demand", "43202", "八代市",
+                   emergency_nb("八代市", 7_598, 10.3, 45.1), finished="2026-11-30T11:00:00+09:00",
+                   params={"end_date": "2024-12-31", "department": "消防本部 救急課"}, profile=prof)
+    assert st["department"] == "消防本部 救急課"
+    st = build_run(layout, "04_emergency_demand--43203", "04_emergency_demand", "43203", "人吉市",
+                   emergency_nb("人吉市", 1_598, 10.3, 45.1), finished="2026-11-30T11:00:00+09:00",
+                   params={"end_date": "2024-12-31"})
+    assert st["department"] == "消防局 救急担当課（想定）"
     (d / "43202.yml").write_text('code: "43202"\ndepartment: {99_nothing: x}\n', encoding="utf-8")
     with pytest.raises(Exception, match="department names unknown notebooks"):
         cities.profile("43202", d)
+
+
+def test_custom_runs_are_labelled_and_kept_off_the_configured_cards(tmp_path):
+    layout = Layout(reports_dir=tmp_path / "r", build_dir=tmp_path / "b")
+    e = {"end_date": "2024-12-31"}
+    build_run(layout, "04_emergency_demand", "04_emergency_demand", "43100", "熊本市",
+              emergency_nb("熊本市", 44_500, 10.6, 38.0), finished="2026-11-30T10:00:00+09:00", params=e,
+              title="熊本市 救急出動需要の分析")
+    build_run(layout, "04_emergency_demand--custom-0a1b2c3d", "04_emergency_demand", "43100", "熊本市",
+              emergency_nb("熊本市", 44_500, 10.6, 52.0), finished="2026-11-30T10:30:00+09:00",
+              params=e | {"coverage_min": 10}, title="熊本市 救急出動需要の分析（試算）")
+    write_index(layout)
+    soup = BeautifulSoup((layout.reports_dir / "index.html").read_text(encoding="utf-8"), "html.parser")
+    configured = soup.select("section.index-city:not([id^=custom]) article.card")
+    assert [c.select_one("h3").get_text(strip=True) for c in configured] == ["熊本市 救急出動需要の分析"]
+    assert not configured[0].select(".badge.custom")
+    (card,) = soup.select("section#custom article.card")
+    assert card.select_one(".badge.custom").text == "設定外の条件による試算"
+    assert "設定外の条件による試算 1 件" in soup.text
 
 
 # --- the browser ------------------------------------------------------------------------------------------
@@ -309,3 +347,68 @@ def test_filters_and_search_in_a_real_browser_and_nothing_loaded_from_outside(fi
     assert browser.execute_script("return document.querySelectorAll('img.thumb').length") == 2
     assert browser.execute_script(
         "return [...document.querySelectorAll('img.thumb')].every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_wide_tables_fit_the_report_column_at_1280_px(tmp_path, browser, monkeypatch):
+    """Issue 14: no table scrolls sideways at 1280 px. 00's catalog had an 11-column table of long IDs, names and
+    lists (1,065 px in the 954-px column) and a 36-column one (2,811 px); a report's table cells now wrap long
+    words, numbers stay on one line."""
+    import pandas as pd
+
+    from ebpm_analysis import report
+    from ebpm_analysis.pipeline.render import content_width_px, render_nbconvert
+    shown = []
+    monkeypatch.setattr(report, "display", lambda bundle, raw=True: shown.append(bundle))
+    ids = [f"census-commuting-estat-{k}-national-boundaries-n03" for k in range(4)]
+    wide = pd.DataFrame({"ID": ids, "名称": ["従業上の地位・従業地別 15歳以上就業者数 市・区別"] * 4,
+                         "形式（文字コード）": ["csv-headerless（utf-8）"] * 4, "列数": [1_234_567] * 4,
+                         "利用するノートブック": ["00_data_catalog,01_census_commuting,02_dental_checkups"] * 4,
+                         **{f"L{k}-0{k} 数値セルに単位・記号・注記を入れない": ["warning"] * 4 for k in range(1, 7)}})
+    report.table(wide, "幅の広い表")
+    report.searchable_table(wide, "wide", "検索できる幅の広い表")
+    cells = [nbformat.v4.new_code_cell("report.table(x)", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/html": b["text/html"]})]) for b in shown]
+    nb_path = tmp_path / "wide.ipynb"
+    heads = [nbformat.v4.new_markdown_cell(f"## 節{k}") for k in range(3)]   # a page with its table of contents
+    nbformat.write(nbformat.v4.new_notebook(cells=[*heads, *cells]), nb_path)
+    page = render_nbconvert(nb_path, tmp_path / "wide.html")
+    browser.set_window_size(1280, 1600)
+    browser.get(page.as_uri())
+    sizes = browser.execute_script(
+        "const main = document.querySelector('.ebpm-main');"
+        "return [main.clientWidth, Array.from(document.querySelectorAll('table')).map(t => "
+        "[t.getBoundingClientRect().width, t.parentElement.scrollWidth, t.parentElement.clientWidth])];")
+    column, tables = sizes
+    # the figure text check assumes no wider a column than the browser gives (its scroll bar: 15 px here, 17 on Windows)
+    assert content_width_px() <= column <= 954 and len(tables) == 2
+    for width, scroll, client in tables:
+        assert width <= column and scroll <= client, sizes
+    # the number is on one line (its cell as high as one line of text)
+    one_line = browser.execute_script("const td = document.querySelector('td.ebpm-num');"
+                                      "return [td.textContent, td.getClientRects().length, "
+                                      "td.scrollWidth <= td.clientWidth];")
+    assert one_line == ["1,234,567", 1, True]
+
+
+def test_a_failed_build_check_shows_its_first_line_shortened(tmp_path):
+    """A build check's message quotes only the report's own text: its first line is on the card (240 characters
+    at most); the card of a failed cell names the cell and the error class only (test above)."""
+    layout = Layout(reports_dir=tmp_path / "r", build_dir=tmp_path / "b")
+    layout.status_dir.mkdir(parents=True)
+    stem = "05_school_routes"
+    line = "SmallFigureText: 1 figure(s) have text under 9 pt as the page shows them " + "x" * 300
+    fm = {"title": "{{city_name}} 通学路", "subtitle": "測位記録による分析 — {{data_label}}"}   # a run refused early
+    execute._write_status(layout.status_dir / f"{stem}.json", stem, stem, "default", fm, "failed",
+                          f"{stem}: rendering failed ({line})", None, None, city="43100",
+                          summary="レポートの作成で SmallFigureText", log="build/failed/05_school_routes.ipynb",
+                          error_line=line + "\n2行目")
+    st = json.loads((layout.status_dir / f"{stem}.json").read_text(encoding="utf-8"))
+    assert st["error_line"] == line[:240] + "…" and st["log"] == "build/failed/05_school_routes.ipynb"
+    write_index(layout)
+    card = _cards(layout)["通学路"]
+    what = {d.select_one("dt").text: d.select_one("dd").text for d in card.select(".err-facts div")}
+    assert what["エラー"].startswith("SmallFigureText: 1 figure(s) have text under 9 pt") and "2行目" not in card.text
+    assert what["条件"] == "既定のパラメータ・市区町村コード 43100" and "再実行" not in what
+    assert "成功した回がないため報告書はありません" in card.text and "{{" not in card.text
+    assert card.select_one(".badge.st").text == "失敗（報告書なし）"
+    assert card.select_one(".sub").text == "測位記録による分析"

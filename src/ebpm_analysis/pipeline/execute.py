@@ -300,6 +300,7 @@ def resolve_run(name: str, variant: str = "default", overrides: list[str] | dict
         values = P.validate(nb_path, values)
     except ParameterError as e:
         e.stem, e.notebook, e.variant = stem, name, variant_name   # run_notebook marks this report failed
+        e.command = reproduce_command(name, variant_name, params_path, profile.code if profile else None, typed)
         raise
     return {"nb_path": nb_path, "name": name, "params_path": params_path, "variant": variant_name,
             "values": values, "overrides": typed, "city": profile.code if profile else None, "profile": profile,
@@ -324,7 +325,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
             nb_path = P.notebook_path(name)
             _write_status(layout.status_dir / f"{e.stem}.json", e.stem, e.notebook, e.variant,
                           parse_front_matter(nbformat.read(nb_path, as_version=4)), "failed", str(e), None, None,
-                          summary=f"パラメータ {e.name} の誤り（ParameterError）。レポートは前回のまま")
+                          summary=f"パラメータ {e.name} の誤り（ParameterError）。レポートは前回のまま",
+                          command=getattr(e, "command", ""))
         raise
     nb_path, name, params_path, variant_name = run["nb_path"], run["name"], run["params_path"], run["variant"]
     values, stem = run["values"], run["stem"]
@@ -370,7 +372,9 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
                        f"kept; the partial notebook is {paths.relative(failed)}.")
                 _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, None,
                               city=values.get("city_code"), audience=run["audience"],
-                              summary=f"セル {e.exec_count} で {e.ename}（詳細: {paths.relative(failed)}）")
+                              summary=f"セル {e.exec_count} で {e.ename}（詳細: {paths.relative(failed)}）",
+                              command=run["command"], log=paths.relative(failed),
+                              error_line=f"セル {e.exec_count} で {e.ename}（メッセージは記録を参照）")
                 raise RunFailed(msg) from None
             except BaseException:   # interrupted (SIGINT/SIGTERM) or papermill itself failed
                 tmp_nb.unlink(missing_ok=True)
@@ -417,7 +421,8 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
                    f"listed in the provenance section). The previous report was kept; the notebook is "
                    f"{paths.relative(failed)}.")
             _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
-                          summary=f"本文に内部参照 {len(refs)}件（詳細: {paths.relative(failed)}）")
+                          summary=f"本文に内部参照 {len(refs)}件（詳細: {paths.relative(failed)}）",
+                          log=paths.relative(failed), error_line=f"internal references: {'; '.join(refs[:2])}")
             raise RunFailed(msg)
         for cell in nb.cells:
             tags = cell.metadata.get("tags", [])
@@ -445,12 +450,23 @@ def run_notebook(name: str, variant: str = "default", overrides: list[str] | dic
             os.replace(tmp_nb, executed)
             os.replace(tmp_html, report)
         except BaseException as e:
-            tmp_nb.unlink(missing_ok=True)
             stage.discard()
             files.discard()
-            msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept."
+            where, kept = "", ""
+            if tmp_nb.exists() and isinstance(e, Exception):   # kept for the author, as a failed cell's notebook
+                layout.failed_dir.mkdir(parents=True, exist_ok=True)
+                failed = layout.failed_dir / f"{stem}.ipynb"
+                os.replace(tmp_nb, failed)
+                kept = paths.relative(failed)
+                where = f"; the executed notebook is {kept}"
+            tmp_nb.unlink(missing_ok=True)
+            msg = f"{stem}: rendering failed ({type(e).__name__}: {e}); the previous report was kept{where}."
+            # the build checks' own messages quote only the report's text; any other error may quote an input
+            own = type(e).__name__ in ("MissingAltText", "SmallFigureText")
             _write_status(status_file, stem, name, variant_name, fm, "failed", msg, fingerprint, prov,
-                          summary=f"レポートの作成で {type(e).__name__}")
+                          summary=f"レポートの作成で {type(e).__name__}", log=kept,
+                          error_line=f"{type(e).__name__}: {e}" if own else
+                          f"レポートの作成で {type(e).__name__}（メッセージは記録を参照）")
             raise RunFailed(msg) from e
         stage.commit()   # the run's exports replace the previous ones only now that the report is in place
         if manifest.items:
@@ -640,15 +656,17 @@ def _record_kpis(layout: Layout, nb, prov: dict, stem: str, directory: Path, log
 
 
 def _card_facts(layout: Layout, nb, prov: dict, stem: str, directory: Path, profile) -> dict:
-    """The dashboard card's facts of a good run (:mod:`.index`): theme, 担当課 (the city profile's, else the
-    notebook's default role), the data's as-of date and a small copy of the key figure (``build/thumbs``)."""
+    """The dashboard card's facts of a good run (:mod:`.index`): theme, 担当課 (a ``department`` parameter of the
+    run, else the city profile's, else the notebook's default role, a generic role name marked （想定）), the data's
+    as-of date and a small copy of the key figure (``build/thumbs``)."""
     from . import index, kpi
     try:
         theme = kpi.load_theme(prov["notebook"], directory)
     except EbpmError:   # said already by _record_kpis
         theme = None
     facts = kpi.dashboard_facts(theme, prov.get("parameters") or {}, prov["finished"])
-    dept = profile.department_for(prov["notebook"]) if profile is not None else ""
+    dept = str((prov.get("parameters") or {}).get("department") or "").strip()
+    dept = dept or (profile.department_for(prov["notebook"]) if profile is not None else "")
     if dept:
         facts["department"] = dept
     thumb = index.write_thumbnail(nb, facts.get("key_figure", ""), layout.build_dir / "thumbs" / f"{stem}.png")
@@ -657,15 +675,23 @@ def _card_facts(layout: Layout, nb, prov: dict, stem: str, directory: Path, prof
 
 
 def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprint, prov, city=None,
-                  files_read=None, summary: str = "", audience: str | None = None, extra: dict | None = None) -> None:
-    """The run's status record. ``error`` is the full message (terminal, status file); ``summary`` is what the
-    index shows: the error class and where to look, never the message, which may quote an input file."""
+                  files_read=None, summary: str = "", audience: str | None = None, extra: dict | None = None,
+                  command: str = "", log: str = "", error_line: str = "") -> None:
+    """The run's status record. ``error`` is the full message (terminal, status file); ``summary`` (the error
+    class and where to look), ``error_line`` (the error's first line where it cannot quote an input file: a build
+    check's own message; else the class and the cell, as ``summary``) and ``log`` (the failed run's executed
+    notebook, else this status file) are what the dashboard card of a failed build shows: never a message that
+    may quote an input file."""
     prev = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    first = (error_line or summary).strip().splitlines()[0] if (error_line or summary).strip() else ""
+    first = first[len(stem) + 2:] if first.startswith(f"{stem}: ") else first
+    failure = {"error_line": first[:240] + ("…" if len(first) > 240 else ""),
+               "log": log or paths.relative(path)} if status == "failed" else {}
     rec = {
         "stem": stem, "notebook": name, "variant": variant,
         "city": (prov or {}).get("city") or city or prev.get("city", ""),
         "city_name": (prov or {}).get("city_name") or prev.get("city_name", ""),
-        "command": (prov or {}).get("command") or prev.get("command", ""),
+        "command": (prov or {}).get("command") or command or prev.get("command", ""),
         "title": str(fm.get("title", name)), "subtitle": str(fm.get("subtitle", "") or ""),
         "status": status, "error": error, "error_summary": summary,
         "fingerprint": fingerprint if status == "ok" else prev.get("fingerprint"),
@@ -679,6 +705,7 @@ def _write_status(path: Path, stem, name, variant, fm, status, error, fingerprin
         # the KPIs of the last good run (a failed run keeps them: the index shows the failure beside them)
         **{k: prev[k] for k in ("kpis", "kpi_run_id", "thumbnail", "as_of", "theme", "department", "key_figure")
            if k in prev and status != "ok"},
+        **failure,
         **(extra or {}),
     }
     with atomic_path(path) as tmp:

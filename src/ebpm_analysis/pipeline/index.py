@@ -19,6 +19,7 @@ import html
 import io
 import json
 import math
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -163,6 +164,38 @@ def _thumb(layout, r: dict) -> str:
             f'alt="{html.escape(r.get("title") or r["stem"])}の代表的な図（縮小）">')
 
 
+def _filled(text: str | None) -> str:
+    """A title or subtitle without the notebook's template placeholders (``{{city_name}}``, ``{{data_label}}``),
+    which a run refused before it started still carries."""
+    return re.sub(r"\s*(?:—\s*)?\{\{[^}]*\}\}\s*", " ", text or "").strip()
+
+
+def _run_conditions(r: dict) -> str:
+    """How the run was asked for, in words: parameter set, city, changed parameters (from its command)."""
+    parts = ["既定のパラメータ" if (r.get("variant") or "default") == "default" else f"パラメータ集「{r['variant']}」"]
+    if r.get("city"):
+        parts.append(f"市区町村コード {r['city']}")
+    overrides = [w for w in str(r.get("command") or "").split(" -p ")[1:]]
+    if overrides:
+        parts.append("変更したパラメータ " + "、".join(o.split(" ")[0] for o in overrides))
+    return "・".join(parts)
+
+
+def _failure(r: dict, has_report: bool) -> str:
+    """What a failed build's card says: which notebook with which parameters, the error's first line, where its
+    record is, and the command that runs it again."""
+    rows = [("ノートブック", html.escape(r.get("notebook") or r["stem"])),
+            ("条件", html.escape(_run_conditions(r))),
+            ("エラー", html.escape(r.get("error_line") or r.get("error_summary") or "—")),
+            ("記録", f'<code>{html.escape(r.get("log") or "build/status/" + r["stem"] + ".json")}</code>')]
+    if r.get("command"):
+        rows.append(("再実行", f'<code>{html.escape(r["command"])}</code>'))
+    items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows)
+    kept = "リンク先は最後に成功した回の報告書です" if has_report else "成功した回がないため報告書はありません"
+    return (f'<div class="err"><p><strong>最新の作成に失敗しました</strong>（{kept}）。</p>'
+            f'<dl class="err-facts">{items}</dl></div>')
+
+
 def _when(s: str | None) -> str:
     return (s or "")[:16].replace("T", " ") or "—"
 
@@ -172,14 +205,17 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
     dept = r.get("department") or getattr(themes.get(r.get("notebook")), "department", "") or "未設定"
     nature = r.get("data_nature", "") or ""
     report = layout.reports_dir / f"{r['stem']}.html"
-    title = html.escape(r.get("title") or r["stem"])
+    title = html.escape(_filled(r.get("title")) or r["stem"])
     link = f'<a class="report-link" href="{html.escape(report.name)}">{title}</a>' if report.exists() else title
     failed = r.get("status") == "failed"
     status = STATUS_LABEL.get(r.get("status", ""), r.get("status", ""))
-    err = (f'<p class="err">{html.escape(r.get("error_summary") or "失敗")}</p>' if failed else "")
+    if failed and not report.exists():
+        status = "失敗（報告書なし）"
+    err = _failure(r, report.exists()) if failed else ""
     mark = html.escape(A.INTERNAL_MARK)
     badges = (f'<span class="badge nature nature-{html.escape(nature)}">{NATURE_LABEL.get(nature, html.escape(nature))}'
               f'</span>' + (f'<span class="badge internal">{mark}</span>' if internal else "")
+              + ('<span class="badge custom">設定外の条件による試算</span>' if _is_custom(r) else "")
               + f'<span class="badge st st-{html.escape(r.get("status", ""))}">{html.escape(status)}</span>')
     kpis = ('<p class="kpi-note">KPI の値は報告書本文を参照してください（この一覧には載せません）。</p>' if internal
             else _kpi_items(r, history))
@@ -199,7 +235,7 @@ def _card(layout, r: dict, history: dict, themes: dict, internal: bool) -> str:
         f'data-search="{html.escape(search.lower())}">'
         f'<div class="card-top"><span class="theme">{html.escape(theme)}</span>{badges}</div>'
         f'<h3 class="card-title">{link}</h3>'
-        f'<p class="sub">{html.escape(r.get("subtitle") or "")}</p>{err}{dl}'
+        f'<p class="sub">{html.escape(_filled(r.get("subtitle")))}</p>{err}{dl}'
         f'<div class="card-body">{thumb}{kpis}</div>'
         f'<dl class="facts"><div><dt>市区町村</dt><dd>{html.escape(city)}</dd></div>'
         f'<div><dt>データ時点</dt><dd>{html.escape(as_of)}</dd></div>'
@@ -224,6 +260,11 @@ def _city_name(code: str) -> str:
 def _city_key(r: dict) -> str:
     """The 5-digit code a status record was built for ("" when it names none)."""
     return str(r.get("city") or "")
+
+
+def _is_custom(r: dict) -> bool:
+    """A run with parameters given on the command line (``-p``): not a configured report (``…--custom-<hash>``)."""
+    return "--custom-" in str(r.get("stem", ""))
 
 
 def _is_internal(r: dict) -> bool:
@@ -287,11 +328,19 @@ def write_index(layout, *, themes_dir: Path | None = None) -> Path:
     except EbpmError:   # a bad definitions file: the runs say which; the index is still written
         themes = {}
     history = _history(layout.register_path)
-    public = [r for r in records if not _is_internal(r)]
+    custom = [r for r in records if _is_custom(r) and not _is_internal(r)]
+    public = [r for r in records if not _is_internal(r) and not _is_custom(r)]
     internal = [r for r in records if _is_internal(r)]
     first = _default_city()
     sections = _city_sections(layout, public, history, themes, 2, "", False, first)
     mark = html.escape(A.INTERNAL_MARK)
+    if custom:
+        sections.append(
+            '<section class="index-custom" id="custom"><h2>設定外の条件による試算</h2>'
+            f'<p><strong>{len(custom)} 件。</strong>パラメータを個別に変えて作成した試算です'
+            '（構成ファイルにある報告書ではありません）。'
+            '上の報告書と数値が異なることがあります。条件は各報告書の来歴に記録されています。</p>'
+            + "".join(_city_sections(layout, custom, history, themes, 3, "custom-", False, first)) + "</section>")
     if internal:
         sections.append(
             f'<section class="index-internal" id="internal"><h2><span class="ebpm-badge">{mark}</span>'
@@ -301,6 +350,8 @@ def write_index(layout, *, themes_dir: Path | None = None) -> Path:
             f'（ファイル名とタイトルに「{mark}」が付きます）。</p>'
             + "".join(_city_sections(layout, internal, history, themes, 3, "internal-", True, first)) + "</section>")
     count = f"{len(public)} 件（{len({_city_key(r) for r in public if _city_key(r)})} 市区町村）"
+    if custom:
+        count += f"、ほかに設定外の条件による試算 {len(custom)} 件（別掲）"
     if internal:
         count += f"、ほかに{A.INTERNAL_MARK}の報告書 {len(internal)} 件（末尾に別掲）"
     theme_names = sorted({r.get("theme") or getattr(themes.get(r.get("notebook")), "theme", "") or "その他"
