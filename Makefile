@@ -52,6 +52,7 @@ run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [CITY=16201] 
 TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 test: $(STAMP) ## Run all tests: unit tests, nbval over notebooks/, and every notebook through the CLI
+	@sh .ci/browser
 	$(TEST_THREADS) $(BIN)/pytest -n 2 --dist loadfile --durations=40
 
 test-fast: $(STAMP) ## Unit tests only (no notebook execution)
