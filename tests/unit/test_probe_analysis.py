@@ -160,7 +160,8 @@ def test_rank_spots_classes():
     braking = pd.DataFrame({"mesh": ["1", "2", "3", "4"], "n_passes": [500] * 4, "n_events": [40, 2, 30, 0],
                             "rate_per_1000": [80.0, 4.0, 60.0, 0.0], "gi_z": [5.0, 0.1, 4.0, -1.0],
                             "hotspot": [True, False, True, False]})
-    cong = pd.DataFrame({"mesh": ["2", "4", "5"], "share_slow_peak": [0.2, 0.8, 0.6], "n_congested_hours": [0, 2, 1]})
+    cong = pd.DataFrame({"mesh": ["2", "4", "5", "7"], "share_slow_peak": [0.2, 0.8, 0.6, 0.9],
+                         "n_congested_hours": [0, 2, 1, 0]})
     acc = pd.DataFrame({"mesh": ["1", "2", "6"], "n_accidents": [0, 5, 1], "n_fatal": [0, 1, 0], "n_pedestrian": [0, 2,
                                                                                                                   0]})
     r = cp.rank_spots(braking, cong, acc, many_accidents=3, few_accidents=1)
@@ -168,6 +169,7 @@ def test_rank_spots_classes():
     assert cls == {"1": "latent_risk", "2": "known_danger", "3": "latent_risk", "4": "congestion_only",
                    "5": "congestion_only"}
     assert "6" not in cls  # one accident, no braking or congestion signal: not listed
+    assert "7" not in cls  # slow at the peaks but no hour tested congested (before issue 13: congestion_only)
     assert r["rank"].tolist() == list(range(1, len(r) + 1)) and r["score"].is_monotonic_decreasing
     assert r.loc[r["mesh"] == "2", "class_label"].item() == "既知の危険箇所"
 
@@ -306,16 +308,70 @@ def test_congestion_found_and_sentence_by_hand():
     a, b, c, c_next, far = codes[0], codes[1], codes[55], codes[56], codes[99]
     cong = pd.DataFrame({"hour": [8, 17], "mesh6": [f"{a};{b}", c]})
     flags = pd.DataFrame({"mesh": [b, c_next, c, far], "hour": [8, 17, 8, 18], "day_type": "weekday",
-                          "n_records": [40, 12, 10, 20], "share_slow": [0.7, 0.6, 0.5, 0.55]})
+                          "n_trips": [40, 12, 10, 20], "share_slow": [0.7, 0.6, 0.5, 0.55]})
     f = cp.congestion_found(flags, cong, level=6)
     assert f == {"link_hours": 2, "found": 1, "recall": 0.5, "flagged": 4, "false": 2, "false_share": 0.5,
-                 "false_hours": [8, 18], "false_median_records": 15.0}
-    s = cp.congestion_sentence(f, share_threshold=0.5)
+                 "false_hours": [8, 18], "false_median_trips": 15.0}
+    s = cp.congestion_sentence(f, share_threshold=0.5, alpha=0.1)
     assert "渋滞リンク・時台 2 のうち 1（50%）" in s and "4件のうち 2件（50%）" in s
-    assert "8時台・18時台のもので、記録数の中央値は 15件" in s
+    assert "低速のトリップが50%以上" in s and "偽発見率0.1）" in s
+    assert "（8時台・18時台、通過トリップの中央値 15）" in s
+    assert "ありませんでした" in cp.congestion_sentence(f | {"false": 0}, share_threshold=0.5, alpha=0.05)
     # level 5 (the codes cut by a digit): C and its neighbour share a 250 m mesh, so both link-hours are found
     assert str(int(c) // 10) == str(int(c_next) // 10)
     assert cp.congestion_found(flags.assign(mesh=[m[:-1] for m in flags["mesh"]]), cong, level=5)["found"] == 2
+
+
+def _congestion_city(n_meshes=60, trips=20, seed=0):
+    """Weekday mesh-hours 6–21 h of ``n_meshes`` meshes, every one slow in 10 % of its trips off-peak and 30 % at
+    the peaks (7, 8, 17, 18 h): the city-wide peak slowdown; one record per trip."""
+    hours = np.arange(6, 22)
+    share = np.where(np.isin(hours, [7, 8, 17, 18]), 0.3, 0.1)
+    rows = [{"mesh": f"m{m:03d}", "day_type": "weekday", "hour": int(h), "n_trips": trips, "n_records": trips,
+             "n_slow": int(round(trips * s))} for m in range(n_meshes) for h, s in zip(hours, share, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def test_congestion_test_reference_is_the_mesh_other_hours_times_the_city_hour_profile():
+    """Every mesh with the same profile: each cell's reference (its mesh without the cell × the hour factor) is
+    exactly its own share, nothing is congested; the peak hours' factor is 3× the off-peak's."""
+    agg = _congestion_city()
+    t = cp.congestion_test(agg)
+    assert t["tested"].all() and not t["congested"].any()
+    assert np.allclose(t["expected_share"], t["n_slow"] / t["n_trips"])
+    f = t.groupby("hour")["hour_factor"].first()
+    assert f[8] / f[12] == pytest.approx(3.0)
+    assert ((t["p_value"] > 0.4) & (t["q_value"] <= 1)).all()
+
+
+def test_congestion_test_flags_a_slow_hour_and_not_a_chance_crossing():
+    """One mesh crawls at 8 h (16 of 20 trips slow against its usual 30 % at a peak): congested. Another has
+    11 of 20 slow at 17 h (≥ 50 %, what the old share rule flagged), P ≈ 0.02 against its 30 %: after the FDR
+    over ~960 cells, not congested. A third is significantly slow at 12 h (9 of 20 against 10 %) but below 50 %:
+    not congested. A mesh with one hour only has no reference (not tested); trips count, not records."""
+    agg = _congestion_city()
+    hit = (agg["mesh"] == "m001") & (agg["hour"] == 8)
+    chance = (agg["mesh"] == "m002") & (agg["hour"] == 17)
+    mild = (agg["mesh"] == "m003") & (agg["hour"] == 12)
+    agg.loc[hit, "n_slow"], agg.loc[chance, "n_slow"], agg.loc[mild, "n_slow"] = 16, 11, 9
+    lone = pd.DataFrame([{"mesh": "lone", "day_type": "weekday", "hour": 8, "n_trips": 20, "n_records": 20,
+                          "n_slow": 20}])
+    # the same mesh-hours again with every trip leaving two records: the same trips, the same test
+    twice = agg.assign(n_records=agg["n_records"] * 2, n_slow=agg["n_slow"] * 2)
+    for frame in (agg, twice):
+        t = cp.congestion_test(pd.concat([frame, lone], ignore_index=True), share_threshold=0.5, alpha=0.05)
+        at = t.set_index(["mesh", "hour"])
+        assert at.loc[("m001", 8), "congested"] and at.loc[("m001", 8), "slow_trips"] == 16
+        assert at.loc[("m002", 17), "share_slow_trips"] >= 0.5 and not at.loc[("m002", 17), "congested"]
+        assert 0.01 < at.loc[("m002", 17), "p_value"] < 0.03 and at.loc[("m002", 17), "q_value"] > 0.5
+        assert at.loc[("m003", 12), "q_value"] < 0.05 and not at.loc[("m003", 12), "congested"]
+        assert not at.loc[("lone", 8), "tested"] and not at.loc[("lone", 8), "congested"]
+        flags = cp.congestion_flags(pd.concat([frame, lone], ignore_index=True))
+        assert flags[["mesh", "hour"]].values.tolist() == [["m001", 8]]
+    # the old rule (share of slow records ≥ 50 %) flagged the chance crossing and the lone mesh too
+    assert ((agg["n_slow"] / agg["n_records"]) >= 0.5).sum() == 2
+    with pytest.raises(ParameterError, match="alpha"):
+        cp.congestion_test(agg, alpha=0)
 
 
 def test_hazard_sentence():

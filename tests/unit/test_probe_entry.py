@@ -49,14 +49,14 @@ def _step_by_step(i):
     n_events = int(con.execute(f"select count(*) from ({i['ev'].sql_query()}) where accel_long_g <= -0.3")
                    .fetchall()[0][0])
     braking = cp.braking_hotspot_table(passes, ev_mesh, level=lv, min_passes=30, alpha=0.05, plane_crs=i["wards"].crs)
-    flags = cp.congestion_flags(agg_pub, share_threshold=0.5, min_records=10)
+    cells = cp.congestion_test(agg_pub, share_threshold=0.5, min_trips=10, min_baseline_trips=30, alpha=0.05)
+    flags = cp.congestion_flags(agg_pub, share_threshold=0.5, min_trips=10, min_baseline_trips=30, alpha=0.05)
     po = cp.peak_offpeak(agg_pub, peak_hours=[7, 8, 17, 18], min_records=10)
     cong = po[["mesh", "share_slow_peak", "mean_speed_peak", "share_slow_offpeak"]].merge(
         flags.groupby("mesh").size().rename("n_congested_hours").reset_index(), on="mesh", how="left")
     cong["n_congested_hours"] = cong["n_congested_hours"].fillna(0).astype(int)
     acc_mesh = cp.accidents_per_mesh(acc, level=lv)
-    spots = cp.rank_spots(braking.drop(columns="geometry"), cong, acc_mesh, many_accidents=5, few_accidents=1,
-                          congested_share=0.5)
+    spots = cp.rank_spots(braking.drop(columns="geometry"), cong, acc_mesh, many_accidents=5, few_accidents=1)
     spots_g = cp.mesh_polygons(spots["mesh"], lv).to_crs(i["wards"].crs).merge(spots, on="mesh")
     spots_g = spots_g.sort_values("rank").reset_index(drop=True)
     ctr = spots_g.copy()
@@ -66,7 +66,8 @@ def _step_by_step(i):
     wd = agg[agg["day_type"] == "weekday"]
     peak = wd[wd["hour"].isin([7, 8, 17, 18])]
     off = wd[wd["hour"].between(10, 15)]
-    return dict(agg=agg, agg_pub=agg_pub, n_events=n_events, braking=braking, flags=flags, po=po, cong=cong,
+    return dict(agg=agg, agg_pub=agg_pub, n_events=n_events, braking=braking, cells=cells, flags=flags, po=po,
+                cong=cong,
                 acc=acc, acc_mesh=acc_mesh, spots_g=spots_g, peak_share=peak["n_slow"].sum() / peak["n_records"].sum(),
                 off_share=off["n_slow"].sum() / off["n_records"].sum(),
                 overall=braking["n_events"].sum() / braking["n_passes"].sum() * 1000)
@@ -81,7 +82,11 @@ def test_result_equals_the_step_by_step_computation(inputs, result):
     assert res.n_events == ref["n_events"] > 0
     pd.testing.assert_frame_equal(pd.DataFrame(res.braking), pd.DataFrame(ref["braking"]))
     assert res.overall_rate == pytest.approx(ref["overall"], rel=1e-15)
+    pd.testing.assert_frame_equal(res.congestion_cells, ref["cells"])
     pd.testing.assert_frame_equal(res.flags, ref["flags"])
+    text = res.congestion_text(share_threshold=0.5, alpha=0.05)
+    assert f"平日 {len(ref['flags']):,}件（{ref['flags']['mesh'].nunique():,}メッシュ）" in text
+    assert "偽発見率0.05" in text
     pd.testing.assert_frame_equal(res.congestion_by_mesh, ref["cong"])
     pd.testing.assert_frame_equal(res.accidents, ref["acc"])
     pd.testing.assert_frame_equal(res.accidents_by_mesh, ref["acc_mesh"])

@@ -16,6 +16,9 @@ Pure functions over tidy frames or DuckDB relations (no file reading, no plottin
 - :func:`mesh_hotspots`: Getis-Ord Gi* (:mod:`ebpm_analysis.stats.hotspots`) on mesh values with
   queen contiguity on the mesh grid and Benjamini–Hochberg FDR control (the view of areas).
 - accident summaries (:func:`accidents_per_mesh`, :func:`accident_breakdowns`, :func:`accident_trend`).
+- :func:`congestion_test` / :func:`congestion_flags`: congested weekday mesh-hours: slow in at least half of
+  their trips and slower than the same mesh's other hours explain (scaled by the city's hour profile), by an
+  exact one-sided binomial test with Benjamini–Hochberg FDR.
 - :func:`rank_spots`: one table combining braking, congestion and accidents with a class
   (既知の危険箇所 known danger / 潜在的危険箇所 latent risk / 渋滞のみ congestion only).
 """
@@ -644,11 +647,74 @@ def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: 
     return rank_braking_hotspots(cells.drop(columns="hazard"))
 
 
-def congestion_flags(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_records: int = 10,
-                     day_type: str = "weekday") -> pd.DataFrame:
-    """Mesh-hours of ``day_type`` where the share of slow records ≥ threshold (with ≥ min_records)."""
-    sub = agg[(agg["day_type"] == day_type) & (agg["n_records"] >= min_records)]
-    return sub[sub["share_slow"] >= share_threshold].reset_index(drop=True)
+def congestion_test(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_trips: int = 10,
+                    min_baseline_trips: int = 30, alpha: float = 0.05, day_type: str = "weekday") -> pd.DataFrame:
+    """Every mesh-hour of ``day_type`` with ≥ ``min_trips`` trips, tested for congestion beyond chance.
+
+    Units are trips, not records (the records of one trip in one mesh-hour are not independent):
+    ``slow_trips`` = ``n_slow`` × ``n_trips`` / ``n_records``, rounded (the slow records scaled to the trips
+    that made them; with ETC2.0's ~200 m between records a trip leaves about one record per 125 m mesh).
+
+    Reference: the same mesh's slow share in its **other** hours of ``day_type``, scaled by how much slower the
+    whole city is at this hour (``hour_factor``): a log-linear model of the slow trips with a mesh and an hour
+    factor (exposure: trips), fitted by iterative proportional fitting, then the mesh factor recomputed
+    without the tested cell (leave-one-out, so a congested hour does not raise its own reference).
+    ``expected_share`` = that mesh factor × the hour factor (at most 1). A road that is slow at every peak
+    hour is therefore not "congested" at one of them by chance, and a mesh slow at one hour but not at its
+    others is. The p is the exact one-sided binomial P(X ≥ slow_trips | n_trips, expected_share) (scipy);
+    ``q_value`` adjusts it by Benjamini–Hochberg over the tested cells (statsmodels). Tested (``tested``):
+    cells whose other hours hold ≥ ``min_baseline_trips`` trips. ``congested``: tested, q < ``alpha`` and a
+    slow share (of trips) ≥ ``share_threshold`` (the cell is slow, not merely slower than usual).
+    """
+    from scipy.stats import binom
+    from statsmodels.stats.multitest import multipletests
+
+    if not 0 < alpha < 1:
+        raise ParameterError("alpha", f"{alpha}", expected="a false discovery rate between 0 and 1, e.g. 0.05")
+    sub = agg[(agg["day_type"] == day_type) & (agg["n_trips"] >= min_trips)].reset_index(drop=True).copy()
+    n = sub["n_trips"].to_numpy(float)
+    k = np.round(sub["n_slow"].to_numpy(float) * n / np.maximum(sub["n_records"].to_numpy(float), 1))
+    mi = pd.factorize(sub["mesh"])[0]
+    hi = sub["hour"].to_numpy(np.int64)
+    n_m, n_h = (int(mi.max()) + 1 if len(mi) else 0), 24
+    # Two-factor Poisson log-linear model (slow trips ~ mesh × hour, exposure trips) by iterative proportional
+    # fitting: written out because a GLM with one dummy per mesh (thousands) would be a dense, slow design.
+    a, b = np.ones(n_m), np.ones(n_h)
+    km, kh = np.bincount(mi, k, n_m), np.bincount(hi, k, n_h)
+    for _ in range(200):
+        a = km / np.maximum(np.bincount(mi, n * b[hi], n_m), 1e-12)
+        b_new = kh / np.maximum(np.bincount(hi, n * a[mi], n_h), 1e-12)
+        done = np.allclose(b_new, b, rtol=1e-9, atol=1e-12)
+        b = b_new
+        if done:
+            break
+    # leave-one-out mesh factor: the mesh's other hours only
+    num = km[mi] - k if len(mi) else k
+    den = np.bincount(mi, n * b[hi], n_m)[mi] - n * b[hi] if len(mi) else n
+    base = np.bincount(mi, n, n_m)[mi] - n if len(mi) else n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.minimum(np.where(den > 0, num / den, np.nan) * b[hi], 1.0)
+    tested = np.isfinite(expected) & (base >= min_baseline_trips)
+    p, q = np.full(len(sub), np.nan), np.full(len(sub), np.nan)
+    if tested.any():
+        p[tested] = binom.sf(k[tested] - 1, n[tested], expected[tested])
+        q[tested] = multipletests(p[tested], alpha=alpha, method="fdr_bh")[1]
+    sub["slow_trips"] = k.astype("int64")
+    sub["share_slow_trips"] = k / n
+    sub["expected_share"] = expected
+    sub["hour_factor"] = b[hi]
+    sub["baseline_trips"] = base.astype("int64")
+    sub["p_value"], sub["q_value"], sub["tested"] = p, q, tested
+    sub["congested"] = tested & (q < alpha) & (sub["share_slow_trips"] >= share_threshold)
+    return sub
+
+
+def congestion_flags(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_trips: int = 10,
+                     min_baseline_trips: int = 30, alpha: float = 0.05, day_type: str = "weekday") -> pd.DataFrame:
+    """The congested mesh-hours of ``day_type``: the rows of :func:`congestion_test` with ``congested``."""
+    t = congestion_test(agg, share_threshold=share_threshold, min_trips=min_trips,
+                        min_baseline_trips=min_baseline_trips, alpha=alpha, day_type=day_type)
+    return t[t["congested"]].reset_index(drop=True)
 
 
 def peak_offpeak(agg: pd.DataFrame, *, peak_hours=(7, 8, 17, 18), day_type: str = "weekday",
@@ -737,16 +803,17 @@ def accident_trend(acc: pd.DataFrame, years=(2019, 2020, 2021), by: str | None =
 
 # ------------------------------------------------------------------------------------------ overlay & ranking
 def rank_spots(braking: pd.DataFrame, congestion: pd.DataFrame, accidents: pd.DataFrame, *,
-               many_accidents: int = 3, few_accidents: int = 1, congested_share: float = 0.5) -> pd.DataFrame:
+               many_accidents: int = 3, few_accidents: int = 1) -> pd.DataFrame:
     """One table of spots combining braking, congestion and accidents, ranked and classed.
 
     ``braking``: mesh, n_passes, n_events, rate_per_1000, gi_z, hotspot. ``congestion``: mesh,
     share_slow_peak (weekday peak), n_congested_hours. ``accidents``: mesh, n_accidents, n_fatal, ….
 
-    Classes: ``known_danger`` (≥ ``many_accidents``), ``latent_risk`` (braking Gi* hot spot with
-    ≤ ``few_accidents`` so far), ``congestion_only`` (peak slow share ≥ ``congested_share`` without a
-    braking hot spot and with < ``many_accidents``). Score = mean of the percentile ranks of braking
-    rate, peak slow share and accidents (missing = 0) over the meshes listed.
+    Classes: ``known_danger`` (≥ ``many_accidents``), ``latent_risk`` (braking hazard mesh with
+    ≤ ``few_accidents`` so far), ``congestion_only`` (a congested hour, ``n_congested_hours`` > 0 by
+    :func:`congestion_test`, without a braking hazard and with < ``many_accidents``; a high peak slow share
+    alone is not congestion: it crosses any threshold by chance where few trips pass). Score = mean of the
+    percentile ranks of braking rate, peak slow share and accidents (missing = 0) over the meshes listed.
     """
     df = braking.merge(congestion, on="mesh", how="outer").merge(accidents, on="mesh", how="outer")
     for c, fill in (("n_accidents", 0), ("n_fatal", 0), ("n_pedestrian", 0), ("hotspot", False),
@@ -759,7 +826,7 @@ def rank_spots(braking: pd.DataFrame, congestion: pd.DataFrame, accidents: pd.Da
             df[c] = df[c].astype("int64")
     peak = df["share_slow_peak"].fillna(0) if "share_slow_peak" in df else pd.Series(0.0, index=df.index)
     cls = np.full(len(df), "", dtype=object)
-    congested = (peak >= congested_share) | (df.get("n_congested_hours", 0) > 0)
+    congested = df["n_congested_hours"] > 0 if "n_congested_hours" in df else pd.Series(False, index=df.index)
     cls[(congested & ~df["hotspot"] & (df["n_accidents"] < many_accidents)).to_numpy()] = "congestion_only"
     cls[(df["hotspot"] & (df["n_accidents"] <= few_accidents)).to_numpy()] = "latent_risk"
     cls[(df["n_accidents"] >= many_accidents).to_numpy()] = "known_danger"
@@ -837,24 +904,27 @@ def congestion_found(flags: pd.DataFrame, congestion: pd.DataFrame, *, level: in
     return {"link_hours": n, "found": int(found), "recall": found / n if n else math.nan,
             "flagged": len(fl_pairs), "false": false, "false_share": false / len(fl_pairs) if fl_pairs else 0.0,
             "false_hours": sorted(int(h) for h in set(fr["hour"])),
-            "false_median_records": float(fr["n_records"].median()) if false and "n_records" in fr else math.nan}
+            "false_median_trips": float(fr["n_trips"].median()) if false and "n_trips" in fr else math.nan}
 
 
-def congestion_sentence(found: dict, *, share_threshold: float) -> str:
-    """:func:`congestion_found` in Japanese (validation section of a synthetic run)."""
+def congestion_sentence(found: dict, *, share_threshold: float, alpha: float) -> str:
+    """:func:`congestion_found` in Japanese (validation section of a synthetic run); ``share_threshold`` and
+    ``alpha`` as given to :func:`congestion_test`."""
     if not found["link_hours"]:
         return ""
-    s = (f"渋滞リンク・時台 {found['link_hours']} のうち {found['found']}（{found['recall'] * 100:.0f}%）が、低速割合"
-         f"{share_threshold * 100:.0f}%以上のメッシュ×時台として検出されました。")
+    s = (f"渋滞リンク・時台 {found['link_hours']} のうち {found['found']}（{found['recall'] * 100:.0f}%）が、"
+         f"渋滞（低速のトリップが{share_threshold * 100:.0f}%以上で、同じメッシュの他の時台から見込まれるより"
+         f"有意に多い、偽発見率{alpha:g}）のメッシュ×時台として検出されました。")
     if found["false"]:
         hours = "・".join(f"{h}時台" for h in found["false_hours"])
         s += (f"渋滞と判定した平日のメッシュ×時台 {found['flagged']:,}件のうち {found['false']:,}件"
-              f"（{found['false_share'] * 100:.0f}%）は埋め込んだ渋滞区間から離れていました。それらは {hours}のもので、"
-              f"記録数の中央値は {found['false_median_records']:.0f}件です（記録が少ないメッシュ×時台では、低速割合が"
-              "偶然この基準を超えることがあります。この判定には偶然の幅を見込む仕組みがありません）。")
-    else:
+              f"（{found['false_share'] * 100:.0f}%）は埋め込んだ渋滞区間から離れていました（{hours}、"
+              f"通過トリップの中央値 {found['false_median_trips']:.0f}）。")
+    elif found["flagged"]:
         s += (f"渋滞と判定した平日のメッシュ×時台 {found['flagged']:,}件に、埋め込んだ渋滞区間から離れたものは"
               "ありませんでした。")
+    else:
+        s += "渋滞と判定した平日のメッシュ×時台はありませんでした。"
     return s
 
 
@@ -1005,8 +1075,10 @@ class ProbeResult:
         meshes of the per-mesh test, :func:`braking_hazards`; ``gi_significant``: Gi* clusters).
     overall_rate : float
         Events per 1,000 passes over ``braking`` (the city's average, for the text).
+    congestion_cells : DataFrame
+        :func:`congestion_test` of the published weekday mesh-hours (every cell with its test).
     flags : DataFrame
-        :func:`congestion_flags` of the published mesh-hours (weekday).
+        The congested ones among them (``congestion_cells[congested]``, :func:`congestion_flags`).
     peak_offpeak : DataFrame
         :func:`peak_offpeak` per mesh; ``congestion_by_mesh`` adds ``n_congested_hours``.
     profile : DataFrame
@@ -1034,6 +1106,7 @@ class ProbeResult:
     n_events: int
     braking: object
     overall_rate: float
+    congestion_cells: pd.DataFrame
     flags: pd.DataFrame
     peak_offpeak: pd.DataFrame
     congestion_by_mesh: pd.DataFrame
@@ -1087,6 +1160,18 @@ class ProbeResult:
                    else "でした（このデータ量で見つけられる大きさは「検出力」の節を参照）。")
                 + (f"比の高いメッシュがまとまる区域（Gi*）は {self.n_gi_clusters:,}メッシュです。"
                    if self.n_gi_clusters else ""))
+
+    def congestion_text(self, *, share_threshold: float, alpha: float) -> str:
+        """The report's sentence on congested mesh-hours (``flags``), with the rule's thresholds as given to
+        :func:`analyse_probe` (``congestion_share``, ``alpha``)."""
+        fl = self.flags
+        s = (f"低速のトリップが{share_threshold * 100:.0f}%以上で、同じメッシュの他の時台から見込まれるより有意に多い"
+             f"（偽発見率{alpha:g}）**渋滞**のメッシュ×時台は、平日 {len(fl):,}件"
+             f"（{fl['mesh'].nunique():,}メッシュ）です。")
+        if len(fl):
+            hours = fl["hour"].value_counts().sort_index()
+            s += "時台別には " + "、".join(f"{h}時台 {n:,}件" for h, n in hours.items()) + "でした。"
+        return s
 
     @property
     def n_gi_clusters(self) -> int:
@@ -1161,7 +1246,7 @@ def probe_kinds(columns, *, shown_as: dict | None = None) -> dict:
 def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, con=None, level: int = 6,
                   years=(2019, 2020, 2021), congested_kmh: float = 20.0, heavy_kmh: float = 10.0,
                   peak_hours=(7, 8, 17, 18), congestion_share: float = 0.5, braking_g: float = -0.3,
-                  min_passes: int = 30, alpha: float = 0.05,
+                  min_passes: int = 30, alpha: float = 0.05, congestion_baseline_trips: int = 30,
                   many_accidents: int = 5, few_accidents: int = 1, min_cell: int = 10,
                   n_positions: int | None = None) -> ProbeResult:
     """Congestion, sudden braking and accidents on the regional mesh, and the ranked spots.
@@ -1189,13 +1274,17 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
     peak_hours : sequence of int
         Weekday peak hours.
     congestion_share : float
-        A mesh-hour is congested when at least this share of its records is slow.
+        A weekday mesh-hour is congested when at least this share of its trips is slow and that share is
+        significantly above its reference (:func:`congestion_test`).
     braking_g : float
         Sudden braking threshold (negative, G).
     min_passes : int
         Smallest number of passing trips for a braking rate (at least ``min_cell``).
     alpha : float
-        False discovery rate of the per-mesh braking test (:func:`braking_hazards`) and of Gi*.
+        False discovery rate of the per-mesh braking test (:func:`braking_hazards`), of Gi* and of the
+        congestion test (:func:`congestion_test`).
+    congestion_baseline_trips : int
+        Trips a mesh needs in its other weekday hours for its mesh-hours to be tested for congestion.
     many_accidents, few_accidents : int
         Known danger: at least ``many_accidents``; latent risk: a hot spot with at most ``few_accidents``.
     min_cell : int
@@ -1226,7 +1315,9 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
     n_events = count_events(events, con=con, threshold_g=braking_g)
     braking = braking_hotspot_table(passes, ev_mesh, level=level, min_passes=max(min_passes, min_cell), alpha=alpha,
                                     plane_crs=wards.crs)
-    flags = congestion_flags(agg_pub, share_threshold=congestion_share, min_records=min_cell)
+    cells = congestion_test(agg_pub, share_threshold=congestion_share, min_trips=min_cell,
+                            min_baseline_trips=congestion_baseline_trips, alpha=alpha)
+    flags = cells[cells["congested"]].reset_index(drop=True)
     po = peak_offpeak(agg_pub, peak_hours=peak_hours, min_records=min_cell)
     cong_mesh = po[["mesh", "share_slow_peak", "mean_speed_peak", "share_slow_offpeak"]].merge(
         flags.groupby("mesh").size().rename("n_congested_hours").reset_index(), on="mesh", how="left")
@@ -1234,7 +1325,7 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
     acc_mesh = accidents_per_mesh(acc, level=level) if acc is not None else pd.DataFrame(
         {c: pd.Series(dtype="int64" if c != "mesh" else object) for c in ACCIDENT_MESH_COLUMNS})
     spots = rank_spots(braking.drop(columns="geometry"), cong_mesh, acc_mesh, many_accidents=many_accidents,
-                       few_accidents=few_accidents, congested_share=congestion_share)
+                       few_accidents=few_accidents)
     spots_g = mesh_cells(spots, level, wards.crs).sort_values("rank").reset_index(drop=True)
     spots_g["ward"] = area_of_cells(spots_g, wards)
     wd = agg[agg["day_type"] == "weekday"]
@@ -1242,7 +1333,7 @@ def analyse_probe(positions, events, accidents: pd.DataFrame | None, wards, *, c
     return ProbeResult(
         level=level, years=years, n_positions=n_positions, agg=agg, agg_published=agg_pub, passes=passes,
         events_by_mesh=ev_mesh, n_events=n_events, braking=braking, overall_rate=overall_braking_rate(braking),
-        flags=flags, peak_offpeak=po, congestion_by_mesh=cong_mesh, profile=hourly_profile(agg),
+        congestion_cells=cells, flags=flags, peak_offpeak=po, congestion_by_mesh=cong_mesh, profile=hourly_profile(agg),
         peak_share=_share(peak["n_slow"].sum(), peak["n_records"].sum()),
         offpeak_share=_share(off["n_slow"].sum(), off["n_records"].sum()),
         accidents=acc, accidents_by_mesh=acc_mesh,
