@@ -165,6 +165,10 @@ def source_note(fig, text: str, synthetic: bool = False) -> None:
     from matplotlib.text import Annotation
     from matplotlib.transforms import Bbox
 
+    from .pipeline.wording import references_in
+    found = references_in(text)
+    if found:   # the note is inside the image, where the report's wording check cannot read it
+        raise ValueError(f"source note {text!r} names what a reader cannot look up: {', '.join(found)}")
     note = f"出典：{text}" if not text.startswith(("出典", "資料")) else text
     if synthetic:
         note = f"{note}　{SYNTHETIC_NOTE}"

@@ -3,6 +3,7 @@
 import warnings
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -88,4 +89,16 @@ def test_a_long_source_note_is_wrapped_within_the_figure():
     fig.savefig(buf, format="png", bbox_inches="tight")
     assert "\n" in fig.texts[-1].get_text()
     assert Image.open(buf).size[0] <= (8 + 2 * 0.1) * fig.dpi   # the figure and the saved image's padding
+    plt.close(fig)
+
+
+def test_a_source_note_naming_a_module_is_refused():
+    """The note is inside the image, where the report's wording check cannot read it (02 once showed
+    '合成データ、ebpm_analysis.synth.dental' under its figures)."""
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match=r"ebpm_analysis\.synth\.dental.*a module of the package"):
+        viz.source_note(fig, "園児歯科健診票（合成データ、ebpm_analysis.synth.dental）")
+    with pytest.raises(ValueError, match="a document of the repository"):
+        viz.source_note(fig, "docs/sources.md による")
+    viz.source_note(fig, "園児歯科健診票（合成データ）")   # words only: accepted
     plt.close(fig)

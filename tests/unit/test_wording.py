@@ -54,3 +54,10 @@ def test_library_names_in_prose_and_figure_captions_are_found():
         "cell 1: 'spopt' (a software library's name)",
         "cell 3: 'statsmodels' (a software library's name)",   # no space before Japanese text
     ]
+
+
+def test_module_paths_are_references():
+    from ebpm_analysis.pipeline.wording import references_in
+    assert references_in("出典：合成データ（ebpm_analysis.synth.dental）") == [
+        "'ebpm_analysis.synth.dental' (a module of the package)"]
+    assert references_in("ebpm-analysis で作成") == []    # the project's name is not a module path

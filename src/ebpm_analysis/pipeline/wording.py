@@ -21,6 +21,7 @@ PATTERNS = [
     (re.compile(r"\bdocs/[\w./#-]*"), "a document of the repository"),
     (re.compile(r"\bnotebooks/[\w./<>#-]*"), "a file of the repository"),
     (re.compile(r"\bsrc/ebpm_analysis[\w./-]*"), "the package's source"),
+    (re.compile(r"\bebpm_analysis(?:\.\w+)+"), "a module of the package"),
     # the old research notes' name, spelled in two parts (tests/unit/test_sources.py keeps it out of the repository)
     (re.compile(r"\b" + "FAC" + r"TS\b(?:\s*§[\d.–-]+)?"), "an internal note"),
     (re.compile(r"パラメータ\s*`?[A-Za-z_][A-Za-z0-9_]*"), "a parameter name"),
@@ -51,6 +52,11 @@ def _texts(nb):
                 md = out.get("data", {}).get("text/markdown")
                 if md:
                     yield i, md if isinstance(md, str) else "".join(md)
+
+
+def references_in(text: str) -> list[str]:
+    """The internal references (:data:`PATTERNS`) in one text, e.g. a figure's source note."""
+    return [f"'{m.group(0).strip()}' ({what})" for rx, what in PATTERNS for m in rx.finditer(text)]
 
 
 def internal_references(nb, parameter_names=()) -> list[str]:
