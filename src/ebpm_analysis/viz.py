@@ -191,6 +191,21 @@ def source_note(fig, text: str, synthetic: bool = False) -> None:
     fig.texts.append(ann)  # a figure-level text: drawn with the figure, outside every axes' extent
 
 
+def fit_title(text: str, ax_or_fig, size: float | None = None) -> str:
+    """``text`` broken into lines no wider than the axes (or figure) it titles, at font ``size`` (default: the
+    axes title size). A title that holds a parameter (06's office name) can be any length; unbroken, it made the
+    saved figure wider than its content and the page scaled every label below 9 pt."""
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    if isinstance(ax_or_fig, Figure):
+        width_in = ax_or_fig.get_figwidth()
+    else:
+        width_in = ax_or_fig.figure.get_figwidth() * ax_or_fig.get_position().width
+    size = size or mpl.font_manager.FontProperties(size=mpl.rcParams["axes.titlesize"]).get_size_in_points()
+    return _wrap(text.strip(), 0.96 * width_in * 72, size)
+
+
 def _wrap(text: str, width_pt: float, size: float) -> str:
     """Break ``text`` into lines at most ``width_pt`` wide at font ``size`` (a full-width character is one em,
     others about 0.6 em). Written by hand: matplotlib's ``wrap=True`` does not wrap an annotation placed by a

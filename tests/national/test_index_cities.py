@@ -34,7 +34,9 @@ def test_index_lists_each_report_under_its_city(tmp_path):
     sections = soup.select("section.index-city")
     ids = [s["id"] for s in sections]
     assert ids[0] == "city-43100", "the default city comes first"
-    assert sorted(ids[1:]) == ids[1:] and set(ids) == {"city-43100", f"city-{profile.code}", "city-47382"}
+    # a run with -p parameters (…--custom-<hash>) is listed apart, after the configured reports (issue 14)
+    assert ids == ["city-43100", f"city-{profile.code}", "custom-city-47382"]
+    assert soup.select_one("section#custom #custom-city-47382") is not None
     links = {s["id"]: sorted(a["href"] for a in s.select("a.report-link")) for s in sections}
     assert links["city-43100"] == ["01_census_commuting.html", "03_probe_slowdowns.html"]
     assert links[f"city-{profile.code}"] == [f"03_probe_slowdowns--{profile.code}.html"]
@@ -42,4 +44,4 @@ def test_index_lists_each_report_under_its_city(tmp_path):
     # the heading names the city; no file path (issue 14: readers are department heads, not developers)
     assert model == f"{profile.name}（{profile.code}）"
     assert all("/" not in h.get_text() and ".yml" not in h.get_text() for h in soup.select("h1, h2, h3"))
-    assert "失敗" in soup.select_one("#city-47382").get_text()
+    assert "失敗" in soup.select_one("#custom-city-47382").get_text()

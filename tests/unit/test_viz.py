@@ -102,3 +102,19 @@ def test_a_source_note_naming_a_module_is_refused():
         viz.source_note(fig, "docs/sources.md による")
     viz.source_note(fig, "園児歯科健診票（合成データ）")   # words only: accepted
     plt.close(fig)
+
+
+def test_a_long_title_is_broken_to_the_axes_width():
+    """06 puts the office name (a parameter of any length) in its titles: unbroken, a long one widened the saved
+    figure and the page showed its labels under 9 pt."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    long = "<script>alert(1)</script><img src=x onerror=alert(2)>[x](javascript:alert(3)) 月×曜日別の平均受付件数"
+    ax.set_title(viz.fit_title(long, ax))
+    fig.suptitle(viz.fit_title(long, fig, 13), fontsize=13)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert "\n" in ax.get_title()
+    assert ax.title.get_window_extent(renderer).width <= fig.bbox.width
+    assert fig.get_tightbbox(renderer).width <= fig.get_figwidth() + 1e-6
+    assert viz.fit_title(" 短い題 ", ax) == "短い題"        # a short title stays one line
+    plt.close(fig)
