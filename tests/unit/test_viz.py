@@ -118,3 +118,18 @@ def test_a_long_title_is_broken_to_the_axes_width():
     assert fig.get_tightbbox(renderer).width <= fig.get_figwidth() + 1e-6
     assert viz.fit_title(" 短い題 ", ax) == "短い題"        # a short title stays one line
     plt.close(fig)
+
+
+def test_point_labels_that_overlap_are_moved_apart():
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter([1, 1.05, 3], [5, 5.02, 1])
+    anns = [ax.annotate(t, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=9)
+            for t, x, y in (("北区・保育所032", 1, 5), ("西区・幼稚園020", 1.05, 5.02), ("離れた施設", 3, 1))]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    assert anns[0].get_window_extent(r).overlaps(anns[1].get_window_extent(r))     # as drawn: on top of each other
+    viz.separate_labels(ax, anns)
+    boxes = [a.get_window_extent(r) for a in anns]
+    assert not any(boxes[i].overlaps(boxes[j]) for i in range(3) for j in range(i + 1, 3))
+    assert anns[2].xyann == (4, 3)                          # a label that overlapped nothing stays where it was
+    plt.close(fig)

@@ -157,11 +157,12 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
             ax.scatter(d.loc[m, "examined"], 100 * d.loc[m, "adj_rate"], s=28, color=col,
                        label=f"{sig}（{int(m.sum())}施設）",
                        edgecolor="white", lw=0.5, zorder=3)
+    named = []
     for _, r in d[d["signal"] == "99.8%超"].iterrows():   # named as in the report's tables (code without a name)
         name = r.get(label_col) if label_col in d.columns else None
         label = str(name) if isinstance(name, str) and name.strip() else str(r["facility_code"])
-        ax.annotate(label, (r["examined"], 100 * r["adj_rate"]), xytext=(4, 3), textcoords="offset points",
-                    fontsize=9, color="#7a1f1a")
+        named.append(ax.annotate(label, (r["examined"], 100 * r["adj_rate"]), xytext=(4, 3),
+                                 textcoords="offset points", fontsize=9, color="#7a1f1a"))
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color="#1f5a96", lw=1.2), Line2D([], [], color="#555555", ls="--"),
                 Line2D([], [], color="#555555")]
@@ -171,6 +172,8 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
     ax.set_xlabel("受診児数（人、対数目盛）")
     ax.set_ylabel("年齢調整う蝕有病者率（%）")
     ax.set_ylim(0, max(100 * d["adj_rate"].max() * 1.3, 100 * info["p0"] * 2.5))
+    fig.canvas.draw()           # the labels' extents are known once drawn at the final limits
+    viz.separate_labels(ax, named)
     extra = f"、過分散補正 τ²={info['tau2']:.4f}" if info.get("tau2", 0) > 0 else ""
     ax.set_title(title + extra)
     if source:
