@@ -31,7 +31,6 @@ Written by hand: no library compares the numbers of a rendered report with its d
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import re
@@ -130,22 +129,10 @@ def shows_as(cell: float, value: float, decimals: int, percent: bool = False) ->
 
 def _visible(nb):
     """The notebook as the page shows it (only table, figure, KPI and Markdown outputs kept)."""
-    import nbformat
-
     from ..mime import FIGURE_MIME, KPI_MIME, TABLE_MIME
+    from .downloads import skeleton
     from .render import QuartoOptionsPreprocessor, parse_front_matter
-    keep = (TABLE_MIME, FIGURE_MIME, KPI_MIME, "text/markdown")
-    cells = []
-    for cell in nb.cells:
-        c = nbformat.from_dict({"cell_type": cell.cell_type, "source": cell.source,
-                                "metadata": copy.deepcopy(dict(cell.get("metadata", {})))})
-        if cell.cell_type == "code":
-            c["outputs"] = [nbformat.from_dict({"output_type": o.get("output_type"), "name": o.get("name"),
-                                                "data": {k: v for k, v in o.get("data", {}).items() if k in keep},
-                                                "metadata": {}})
-                            for o in cell.get("outputs", [])]
-        cells.append(c)
-    work = nbformat.from_dict({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    work = skeleton(nb, (TABLE_MIME, FIGURE_MIME, KPI_MIME, "text/markdown"))
     fm = parse_front_matter(work)
     ex = fm.get("execute", {}) if isinstance(fm.get("execute"), dict) else {}
     work, _ = QuartoOptionsPreprocessor(defaults={k: ex[k] for k in ("output",) if k in ex}).preprocess(work, {})

@@ -122,7 +122,7 @@ def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
     renderer's own preprocessor (Quarto options and tags), on a copy."""
     from ..mime import FIGURE_MIME, TABLE_MIME
     from .render import QuartoOptionsPreprocessor, parse_front_matter
-    work = _skeleton(nb)
+    work = skeleton(nb)
     fm = parse_front_matter(work)
     ex = fm.get("execute", {}) if isinstance(fm.get("execute"), dict) else {}
     pre = QuartoOptionsPreprocessor(defaults={k: ex[k] for k in ("output",) if k in ex})
@@ -143,11 +143,12 @@ def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
     return out
 
 
-def _skeleton(nb):
+def skeleton(nb, keep=None):
     """A copy of the notebook with what visibility depends on (sources, tags, which outputs exist) and only the
-    table/figure-data payloads of the outputs: copying a report's megabytes of images would cost seconds."""
+    output payloads of the types in ``keep`` (default: table and figure data): copying a report's megabytes of
+    images would cost seconds. Also read by :mod:`.consistency`."""
     from ..mime import FIGURE_MIME, TABLE_MIME
-    keep = (TABLE_MIME, FIGURE_MIME)
+    keep = (TABLE_MIME, FIGURE_MIME) if keep is None else tuple(keep)
     cells = []
     for cell in nb.cells:
         c = nbformat.from_dict({"cell_type": cell.cell_type, "source": cell.source,
