@@ -8,7 +8,8 @@
     as_of: {parameter: end_date}      # the data's as-of date: a parameter (date, YYYY-MM, year or list of
                                       # years), {date: "2020-10-01"}, or none (= the run's date)
     kpis:
-      - id: dispatches_year           # unique within the notebook; the register's id is <notebook>.<id>
+      - id: dispatches_year           # unique within the notebook; the register's id is <notebook>.<id>;
+                                      # a new id when the method changes (the trend starts again)
         labels: ['.+ \\d{4}年の救急出動']   # how the report labels it (regular expressions, whole label)
         name: 救急出動件数（直近の暦年）
         unit: 件
