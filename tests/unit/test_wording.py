@@ -61,3 +61,13 @@ def test_module_paths_are_references():
     assert references_in("出典：合成データ（ebpm_analysis.synth.dental）") == [
         "'ebpm_analysis.synth.dental' (a module of the package)"]
     assert references_in("ebpm-analysis で作成") == []    # the project's name is not a module path
+
+
+def test_working_folders_are_references():
+    """01 told department heads its tables were written to `data/processed/01_census_commuting/`."""
+    from ebpm_analysis.pipeline.wording import references_in
+    assert references_in("集計表を `data/processed/01_census_commuting/` に出力しました") == [
+        "'data/processed/01_census_commuting/' (a working folder of the repository)"]
+    assert references_in("合成データは `data/interim/` に生成されます") == [
+        "'data/interim/' (a working folder of the repository)"]
+    assert references_in("目録は data/catalog/ に置きます") == []    # the catalog's own folder, for its editors

@@ -20,6 +20,7 @@ REMOVED_TAGS = {"remove-cell", "workshop"}
 PATTERNS = [
     (re.compile(r"\bdocs/[\w./#-]*"), "a document of the repository"),
     (re.compile(r"\bnotebooks/[\w./<>#-]*"), "a file of the repository"),
+    (re.compile(r"\bdata/(?:processed|interim)/[\w./<>#-]*"), "a working folder of the repository"),
     (re.compile(r"\bsrc/ebpm_analysis[\w./-]*"), "the package's source"),
     (re.compile(r"\bebpm_analysis(?:\.\w+)+"), "a module of the package"),
     # the old research notes' name, spelled in two parts (tests/unit/test_sources.py keeps it out of the repository)
