@@ -307,13 +307,12 @@ def offroute_power(off_route: pd.DataFrame, school_days: int, *, child_shares=DE
     per_child_day = seg["fixes"].to_numpy(dtype=float) / n_child / school_days
     owner = np.repeat(np.arange(len(seg)), n_child)            # segment of each (child, segment) pair
     starts = np.concatenate([[0], np.cumsum(n_child)[:-1]])
+    from ..stats.power import planted_mask
     rng = np.random.default_rng(seed)
     rows = []
     for cs in child_shares:
         for d in days:
-            planted = np.zeros((replicates, len(seg)), bool)
-            idx = rng.random((replicates, len(seg))).argsort(axis=1)[:, :n_planted]
-            np.put_along_axis(planted, idx, True, axis=1)
+            planted = planted_mask(rng, replicates, len(seg), n_planted)
             fixes = rng.poisson(np.broadcast_to(per_child_day[owner] * d, (replicates, len(owner))))
             # exactly round(child_share × children) detouring children (at least one) in each planted segment
             detours = np.zeros((replicates, len(owner)), bool)

@@ -85,6 +85,15 @@ def dispersion_from_placebos(y: np.ndarray, *, n_treated: int, start: int, month
     return float(np.var(logs, ddof=1) / log_se(0.0, n_treated, len(y) - n_treated, months_pre, months_post, rate) ** 2)
 
 
+def planted_mask(rng: np.random.Generator, replicates: int, n_units: int, n_planted: int) -> np.ndarray:
+    """A (replicates × units) boolean mask with ``n_planted`` units drawn at random in each replicate: where a
+    power simulation plants its effect (04's districts, 05's segments)."""
+    planted = np.zeros((replicates, n_units), bool)
+    idx = rng.random((replicates, n_units)).argsort(axis=1)[:, :n_planted]
+    np.put_along_axis(planted, idx, True, axis=1)
+    return planted
+
+
 def recovery_grid(power, *, effect: str, recall: str, false: str, effect_label: str, effect_text,
                   volume_label: str, volume_text=None):
     """A recovery (power) simulation for a report: one row per planted effect size (column ``effect``, shown by

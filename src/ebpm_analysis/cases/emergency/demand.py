@@ -112,13 +112,12 @@ def district_power(rates: pd.DataFrame, *, increases=DISTRICT_EXCESS, years=(1, 
     if len(pop) <= n_planted:
         raise ParameterError("rates", f"{len(pop)} districts", expected=f"more than the {n_planted} planted")
     base = float(rates["city_rate"].iloc[0]) / 1000
+    from ...stats.power import planted_mask
     rng = np.random.default_rng(seed)
     rows = []
     for inc in increases:
         for y in years:
-            planted = np.zeros((replicates, len(pop)), bool)
-            idx = rng.random((replicates, len(pop))).argsort(axis=1)[:, :n_planted]
-            np.put_along_axis(planted, idx, True, axis=1)
+            planted = planted_mask(rng, replicates, len(pop), n_planted)
             lam = base * pop * np.where(planted, 1 + inc, 1.0)
             counts = rng.poisson(lam * y)
             sig = rates_above_city(counts, pop, y, alpha)[3]
