@@ -170,3 +170,36 @@ def test_a_run_removes_staging_folders_of_killed_runs_but_not_of_running_ones(tm
         assert stage.folder.name.startswith(f".02_dental_checkups.staging-{os.getpid()}-")
     assert not any(f.exists() for f in orphans)
     assert live.exists() and other.exists() and (final / "keep.csv").exists()
+
+
+def test_a_finished_run_stops_its_kernel_without_sigint(monkeypatch, capfd, tmp_path):
+    """jupyter_client interrupts a kernel before shutting it down; a SIGINT landing inside one of ipykernel's
+    message handlers printed "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." for runs that went
+    well (6-8 lines a build). The run's kernel gets no SIGINT when it is shut down; an interrupt outside a
+    shutdown (nbclient's cell timeout) still sends one."""
+    import signal
+
+    from ebpm_analysis.pipeline import execute
+    sent = []
+    real = execute._TrackedKernelManager._async_signal_kernel
+
+    async def record(self, signum):
+        sent.append((self.shutting_down, signum))
+        await real(self, signum)
+
+    monkeypatch.setattr(execute._TrackedKernelManager, "_async_signal_kernel", record)
+    layout = Layout(reports_dir=tmp_path / "reports", build_dir=tmp_path / "build")
+    assert run_notebook(FIX, layout=layout, log=lambda *a: None).status == "ok"
+    assert sent == [], sent   # no signal at all: the kernel left on its shutdown request
+    assert "KeyboardInterrupt" not in capfd.readouterr().err
+
+    km = execute._TrackedKernelManager(kernel_name=execute.KERNEL_NAME)
+    import asyncio
+
+    async def interrupt_then_stop():
+        await km.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        await km.interrupt_kernel()
+        await km.shutdown_kernel()
+
+    asyncio.run(interrupt_then_stop())
+    assert sent == [(False, signal.SIGINT)], sent

@@ -499,6 +499,18 @@ class _TrackedKernelManager(_kernel_manager_base()):
         super().__init__(*args, **kwargs)
         _TrackedKernelManager.live.add(self)
 
+    async def _async_interrupt_kernel(self) -> None:
+        """No SIGINT on the way out. jupyter_client's ``shutdown_kernel`` interrupts the kernel before it asks it
+        to shut down; when the signal lands while ipykernel is still inside a message handler, the kernel logs
+        "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." to the build's terminal (a few lines a build,
+        for a run that went well). Every cell has finished when nbclient shuts the kernel down, the shutdown
+        request goes over the control channel (answered while the shell is busy), and ``finish_shutdown`` still
+        escalates to SIGTERM and SIGKILL; an interrupted run is stopped by :meth:`kill_all`. Interrupts outside
+        a shutdown (nbclient's cell timeout) are sent as before."""
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
     @classmethod
     def kill_all(cls) -> None:
         for km in list(cls.live):
