@@ -5,11 +5,22 @@ that holds a municipality (I–XVII: the official table gives zones XVIII 沖ノ
 municipality of their own, both belong to 小笠原村, zone XIV), designated cities (the union of their
 wards), a Tokyo special ward, remote islands, multi-part polygons, the smallest and the largest
 municipality by area, and two 北海道 towns whose police area (方面) the bundled tables cannot decide.
-``tests/national/test_sample.py`` checks that the list still covers all of that against the boundary file.
+``tests/national/test_national_generators.py`` runs every generator for every city of the list in process:
+the official zone is the city's projection, and everything generated lies inside the city.
 
-Each city runs ONE notebook through the CLI (``CLI_RUNS``), so that every notebook 00–06 gets about
-five different cities and the hard cases are spread over the notebooks. 07_policy_evaluation is not
-in the sample: its police records are a required real input (only 熊本県 and 富山県 are bundled).
+Through the CLI (:func:`cli_runs`), each notebook 00–06 runs for three or four of these cities at small sizes,
+chosen for what the notebook does with a city (``ASSIGNMENT`` says why each pair is there). A pair is there for
+a kind of municipality the notebook has not met in another run of ``make test``: its default run and nbval
+(熊本市, a designated city with 5 wards), the configured reports (test_national_configured_*: 豊中市, 八代市,
+足立区 (a Tokyo ward), 船橋市, 富山市, 仙台市 (a designated city), 滋賀県 (a prefecture)) and the other pairs.
+The plane zone alone is not such a kind: every notebook takes its projection from ``geo.projection(code)``,
+which the generator test checks for every city, so a city whose only new fact for a notebook was its zone runs
+no notebook (``NO_CLI_RUN`` says which kind of another pair stands for it). Until 2026-11-30 every city ran one
+notebook (35 runs, ~490 of the ~1,870 worker-seconds of make test); the pairs that repeated a kind for their
+notebook (a second mainland city, island or 方面 town) were dropped.
+
+07_policy_evaluation is not in the sample: its police records are a required real input (only 熊本県 and
+富山県 are bundled).
 """
 
 from __future__ import annotations
@@ -67,18 +78,52 @@ SMALL: dict[str, dict[str, object]] = {
     "06_counter_congestion": {"start_date": "2024-04-01", "end_date": "2026-03-31"},
 }
 
-#: Which notebook each city runs through the CLI: about five cities per notebook, hard cases spread.
+#: Which cities each notebook runs through the CLI, and why (what the notebook does with the city that no
+#: other run of make test shows it).
 ASSIGNMENT: dict[str, str] = {
-    "00_data_catalog": "47382 13421 31201 01100 46201",
-    # 01's designated-city path runs for 熊本市 (5 wards) in test_run_all and nbval; 札幌市 (10 wards) at the small
-    # size of 8,000 employed gives a sparse table whose interval protection takes ~30 CPU-s (~9 s at its real
-    # size), so 札幌市 runs 00 and the mainland 長野市 runs 01
-    "01_census_commuting": "20201 42209 13101 30427 47357",
-    "02_dental_checkups": "40130 13421 01206 16321 46213",
-    "03_probe_slowdowns": "01395 01423 28100 47207 15224",
-    "04_emergency_demand": "14130 47382 38201 21203 05201",
-    "05_school_routes": "01202 46222 32528 47356 13362",
-    "06_counter_congestion": "47201 09206 24201 39201 47382",
+    # 00 maps the city's area by part or ward (Quantiles with k = min(5, parts)) in the city's projection:
+    # one part (k = 1) on a remote island, the fitted conic, and a designated city of 10 wards (熊本市 has 5)
+    "00_data_catalog": "47382 13421 01100",
+    # 01 tabulates districts and hides small cells (interval protection): islands in 8 parts, a Tokyo ward
+    # (all employed commute in the same ward or out), an exclave village and a remote island of few districts.
+    # 01's designated-city path runs for 熊本市 (test_run_all, nbval); 札幌市 at the small size of 8,000 employed
+    # gives a sparse table whose interval protection takes ~30 CPU-s (~9 s at its real size), so it runs 00
+    "01_census_commuting": "42209 13101 30427 47357",
+    # 02 maps facilities and wards, Gi* over facility points: a designated city of 7 wards, islands over 18° of
+    # longitude (fitted conic), a city in two separate parts, the smallest municipality (few facilities)
+    "02_dental_checkups": "40130 13421 01206 16321",
+    # 03 bins probe data into meshes and reads the police file of the city's prefecture: a 北海道 town whose
+    # 方面 the bundled tables cannot decide (the report says what it cannot show), a designated city of 9 wards,
+    # an island city in seven parts
+    "03_probe_slowdowns": "01395 28100 47207",
+    # 04 fits district rates and places ambulances on a grid: the westernmost town (a rank-deficient forecast was
+    # found here), a city whose islands are 11 parts, the largest municipality (the placement grid's extent).
+    # Designated cities: 熊本市 (default) and 仙台市 (configured)
+    "04_emergency_demand": "47382 38201 21203",
+    # 05 reads pedestrian accidents from the police file and tests off-route segments: a 北海道 town whose 方面
+    # the tables cannot decide, a city in two separate parts, a 4 km² island (power with ~6 segments was found
+    # wanting here), the 3.4 km² village in two island parts
+    "05_school_routes": "01423 46222 13362 47356",
+    # 06 is a prefecture's counter with the nearest JMA normals: 沖縄県 (那覇市), a Tokyo ward (東京都's
+    # office), the second largest municipality (日光市, mountain normals). The prefecture itself: 滋賀県
+    # (configured)
+    "06_counter_congestion": "47201 13101 09206",
+}
+
+#: Cities of the list that run no notebook through the CLI, and the pair that stands for their kind
+#: (the generator test still runs every generator for them).
+NO_CLI_RUN: dict[str, str] = {
+    "46213": "two parts on an island: 01206 (02), 46222 (05)",
+    "32528": "remote island: 13362 (05), 47357 (01)",
+    "31201": "mainland city: 熊本市 and the configured cities",
+    "24201": "mainland city: 熊本市 and the configured cities",
+    "39201": "mainland city: 熊本市 and the configured cities",
+    "20201": "mainland city: 熊本市 and the configured cities",
+    "05201": "mainland city: 熊本市 and the configured cities",
+    "01202": "北海道 city: 01395 (03), 01423 (05)",
+    "15224": "remote island: 47207 (03), 13362 (05)",
+    "14130": "designated city: 01100 (00), 40130 (02), 28100 (03); 04 runs 熊本市 and 仙台市",
+    "46201": "several parts: 38201 (04), 47207 (03)",
 }
 
 #: Pairs that do not pass yet (listed in /work/wt/NOTES.md with the cause); they join CLI_RUNS when fixed.

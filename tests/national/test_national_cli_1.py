@@ -17,3 +17,12 @@ def test_runs_for_the_city(notebook, code, tmp_path):
     html, record = national_checks.run_report(notebook, tmp_path, city=code, args=ns.override_args(notebook))
     assert national_checks.report_city(record) == code
     national_checks.check_report(notebook, code, html)
+
+
+def test_every_city_of_the_sample_runs_a_notebook_or_says_which_pair_stands_for_it():
+    runs = {code for _, code in ns.cli_runs()} | {code for _, code in ns.PENDING}
+    assert runs <= set(ns.CITIES)
+    assert set(ns.NO_CLI_RUN) <= set(ns.CITIES) and not runs & set(ns.NO_CLI_RUN)
+    assert runs | set(ns.NO_CLI_RUN) == set(ns.CITIES)
+    assert all(ns.NO_CLI_RUN.values())
+    assert {nb for nb, _ in ns.cli_runs()} == set(ns.NOTEBOOKS)
