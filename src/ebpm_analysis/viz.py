@@ -213,6 +213,99 @@ def separate_labels(ax, labels, pad_pt: float = 1.0) -> None:
         placed.append(ann.get_window_extent(renderer))
 
 
+def point_boxes(collection) -> list:
+    """The display boxes (pixels) of the markers of a scatter (a ``PathCollection``): each point's centre ± half
+    its marker size (``s`` is the marker's area in pt²) and edge. For labels that must not cover markers."""
+    import numpy as np
+    from matplotlib.transforms import Bbox
+
+    ax = collection.axes
+    offsets = np.asarray(collection.get_offsets(), dtype=float)
+    if not len(offsets):
+        return []
+    sizes = np.broadcast_to(np.asarray(collection.get_sizes(), dtype=float), (len(offsets),))
+    edge = np.broadcast_to(np.asarray(collection.get_linewidths(), dtype=float), (len(offsets),))
+    px = ax.figure.dpi / 72.0
+    centres = ax.transData.transform(offsets)
+    half = (np.sqrt(sizes) + edge) / 2.0 * px
+    return [Bbox.from_extents(x - h, y - h, x + h, y + h) for (x, y), h in zip(centres, half, strict=True)]
+
+
+def label_box(ann, renderer=None):
+    """The display box of a text or annotation as drawn, with its ``bbox`` patch (a circle or rounded box around
+    the text is larger than the text)."""
+    from matplotlib.transforms import Bbox
+
+    renderer = renderer or ann.figure.canvas.get_renderer()
+    box = ann.get_window_extent(renderer)
+    patch = ann.get_bbox_patch()
+    if patch is None:
+        return box
+    ann.update_bbox_position_size(renderer)
+    return Bbox.union([box, patch.get_window_extent(renderer)])
+
+
+def place_labels(ax, labels, avoid=(), own=None, gap_pt: float = 2.0, rings: int = 3,
+                 on_point: bool = True) -> list[bool]:
+    """Place point labels (``ax.annotate`` in offset points) where they cover no other label, no box of
+    ``avoid`` (display boxes: markers from :func:`point_boxes`, a legend's window extent …) and stay inside the
+    axes, in the order given. Each label keeps its own offset when that is free (``on_point=False``: labels
+    never stay on their point); otherwise it tries the eight directions around its point (upper right first),
+    just clear of its own marker (``own[i]``: the box of the marker label ``i`` names, or None; it is never
+    counted as covered), then one and two label-heights further out. With no free place it takes the one that
+    covers least. Labels are centred on their offset. Returns, per label, whether it left its first place.
+
+    Written by hand: the usual libraries for this (adjustText, textalloc) are not dependencies of the project,
+    and the maps that name points name a handful (05's schools and ranked crossings), for which trying a few
+    positions per label is enough and keeps each name beside its point."""
+    renderer = ax.figure.canvas.get_renderer()
+    to_pt = 72.0 / ax.figure.dpi
+    frame = ax.get_window_extent(renderer)
+    own = list(own) if own is not None else [None] * len(labels)
+    avoid = list(avoid)
+    placed, moved = [], []
+
+    pad = 1.5 / to_pt   # 1.5 pt between a label and what it must not cover
+
+    def cost(box, mine):
+        box = box.padded(pad)
+        c = 0.0
+        for b in placed + [a for a in avoid if a is not mine]:
+            w = min(box.x1, b.x1) - max(box.x0, b.x0)
+            h = min(box.y1, b.y1) - max(box.y0, b.y0)
+            if w > 0 and h > 0:
+                c += w * h
+        inside_w = max(0.0, min(box.x1, frame.x1) - max(box.x0, frame.x0))
+        inside_h = max(0.0, min(box.y1, frame.y1) - max(box.y0, frame.y0))
+        return c + 4.0 * (box.width * box.height - inside_w * inside_h)   # outside the map: worse than a cover
+
+    for ann, mine in zip(labels, own, strict=True):
+        ann.set_horizontalalignment("center")
+        ann.set_verticalalignment("center")
+        first = tuple(ann.xyann)
+        box = label_box(ann, renderer)
+        w, h = box.width * to_pt, box.height * to_pt
+        r = (mine.width * to_pt / 2.0) if mine is not None else 0.0
+        tries = [first] if on_point else []
+        for k in range(rings):
+            far = k * (h + gap_pt)
+            for ux, uy in ((1, 1), (1, 0), (1, -1), (-1, 1), (-1, 0), (-1, -1), (0, 1), (0, -1)):
+                norm = (ux * ux + uy * uy) ** 0.5
+                tries.append((ux * (w / 2 + r + gap_pt + far / norm), uy * (h / 2 + r + gap_pt + far / norm)))
+        best, best_cost = tries[0], None
+        for off in tries:
+            ann.xyann = off
+            c = cost(label_box(ann, renderer), mine)
+            if best_cost is None or c < best_cost - 1e-9:
+                best, best_cost = off, c
+            if c == 0:
+                break
+        ann.xyann = best
+        placed.append(label_box(ann, renderer))
+        moved.append(best != tries[0])
+    return moved
+
+
 def fit_title(text: str, ax_or_fig, size: float | None = None) -> str:
     """``text`` broken into lines no wider than the axes (or figure) it titles, at font ``size`` (default: the
     axes title size). A title that holds a parameter (06's office name) can be any length; unbroken, it made the

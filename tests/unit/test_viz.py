@@ -133,3 +133,41 @@ def test_point_labels_that_overlap_are_moved_apart():
     assert not any(boxes[i].overlaps(boxes[j]) for i in range(3) for j in range(i + 1, 3))
     assert anns[2].xyann == (4, 3)                          # a label that overlapped nothing stays where it was
     plt.close(fig)
+
+
+def test_place_labels_keeps_names_off_markers_and_each_other():
+    """05's crossings map drew school names at a fixed offset, under the markers of nearby crossings; a name
+    goes where it covers no marker, no other label and stays in the axes; a free label keeps its place."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    squares = ax.scatter([5, 5.3], [5, 5], marker="s", s=120)
+    crowd = ax.scatter([5.7, 5.2, 4.6], [5.4, 5.6, 5.5], s=300)    # where an upper-right name would sit
+    far = ax.scatter([9.0], [1.0], s=100)
+    anns = [ax.annotate(t, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=9)
+            for t, x, y in (("A小学校（合成）", 5, 5), ("B小学校（合成）", 5.3, 5))]
+    lone = ax.annotate("9", (9.0, 1.0), xytext=(0, 0), textcoords="offset points", fontsize=9)
+    r = fig.canvas.get_renderer()
+    markers = viz.point_boxes(squares) + viz.point_boxes(crowd) + viz.point_boxes(far)
+    assert any(anns[0].get_window_extent(r).overlaps(b) for b in viz.point_boxes(crowd))   # as first drawn
+    viz.place_labels(ax, anns, avoid=markers, own=viz.point_boxes(squares), on_point=False)
+    assert viz.place_labels(ax, [lone], avoid=markers[:-1], own=[markers[-1]]) == [False]
+    assert lone.xyann == (0, 0)                            # a label that covers nothing stays on its point
+    boxes = [viz.label_box(a, r) for a in anns]
+    assert not boxes[0].overlaps(boxes[1])
+    for box in boxes:
+        assert not any(box.overlaps(b) for b in markers), box
+        assert ax.get_window_extent(r).contains(box.x0, box.y0) and ax.get_window_extent(r).contains(box.x1, box.y1)
+    plt.close(fig)
+
+
+def test_point_boxes_are_the_marker_size_around_the_point():
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    sc = ax.scatter([0.5], [0.5], s=144, linewidths=0)    # 12 pt across = 16.7 px at 100 dpi
+    (box,) = viz.point_boxes(sc)
+    cx, cy = ax.transData.transform((0.5, 0.5))
+    assert box.width == pytest.approx(12 * 100 / 72) and box.height == pytest.approx(12 * 100 / 72)
+    assert (box.x0 + box.x1) / 2 == pytest.approx(cx) and (box.y0 + box.y1) / 2 == pytest.approx(cy)
+    plt.close(fig)

@@ -101,6 +101,41 @@ def _extent(ax, xs, ys, pad=350):
     ax.set_ylim(min(ys) - pad, max(ys) + pad)
 
 
+def _name_points(ax, schools, top, school_pts, crossing_pts, circles, legend, vmax):
+    """The crossings' ranks and the schools' names, placed once the map's layout is final (colour bar, legend):
+    a rank sits on its crossing unless it would cover another crossing or rank (then beside it, with a leader
+    line); a school's name goes beside its square where it covers no crossing, volunteer circle, rank, area
+    name, other school or the legend (it was drawn at a fixed offset, under the markers of nearby crossings)."""
+    renderer = ax.figure.canvas.get_renderer()
+    fixed = [viz.label_box(t, renderer) for t in ax.texts]   # area names, scale bar, north arrow
+    crossing_boxes = viz.point_boxes(crossing_pts)
+    ranks = [ax.annotate(str(int(r["rank"])), (r["x"], r["y"]), xytext=(0, 0), textcoords="offset points",
+                         fontsize=9, fontweight="bold", zorder=8, gid="crossing-rank",
+                         color="white" if r["peak_mean"] > 0.6 * vmax else "black",
+                         bbox=dict(boxstyle="round,pad=0.1", fc="none", ec="none", lw=0.6))   # shown if moved
+             for _, r in top.iterrows()]
+    moved = viz.place_labels(ax, ranks, avoid=crossing_boxes + fixed, own=crossing_boxes)
+    px = 72.0 / ax.figure.dpi
+    for ann, box, m in zip(ranks, crossing_boxes, moved, strict=True):
+        if not m:
+            continue
+        ann.set_color("black")
+        ann.get_bbox_patch().set_facecolor("white")
+        ann.get_bbox_patch().set_edgecolor("#552200")
+        ax.annotate("", ann.xy, xytext=ann.xyann, textcoords="offset points", zorder=7.5,
+                    arrowprops=dict(arrowstyle="-", color="#552200", lw=0.8, shrinkA=0,
+                                    shrinkB=box.width * px / 2))
+    school_boxes = viz.point_boxes(school_pts)
+    names = [ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(0, 0), textcoords="offset points",
+                         fontsize=9, annotation_clip=True,   # a school outside the map's extent: no label
+                         color="#1f3f66", fontweight="bold", zorder=9, gid="school-name",
+                         bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+             for _, s in schools.iterrows()]
+    avoid = (crossing_boxes + [b for c in circles for b in viz.point_boxes(c)] + school_boxes + fixed
+             + [viz.label_box(a, renderer) for a in ranks] + [legend.get_window_extent(renderer)])
+    viz.place_labels(ax, names, avoid=avoid, own=school_boxes, on_point=False)
+
+
 def crossings_map(wards, segments, schools, top, volunteers, *, source: str, synthetic: bool, min_cell: int = 10,
                   area_word: str = "区"):
     """Map: area outlines (``area_word``: 区, or 市/町/村 for a city without wards), designated routes,
@@ -110,27 +145,21 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
     segments.plot(ax=ax, color="#7fa7cf", linewidth=1.6, zorder=2)
     viz.outline(ax, wards, label_col=None)
-    ax.scatter(schools["x"], schools["y"], marker="s", s=120, color="#1f5a96", edgecolor="white", zorder=5)
-    for _, s in schools.iterrows():
-        ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(6, 6), textcoords="offset points", fontsize=9,
-                    annotation_clip=True,   # a school outside the map's extent: no label beyond the frame
-                    color="#1f3f66", fontweight="bold", zorder=6,
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
+    school_pts = ax.scatter(schools["x"], schools["y"], marker="s", s=120, color="#1f5a96", edgecolor="white",
+                            zorder=5)
     vmax = float(top["peak_mean"].max()) if len(top) else 1.0
     norm = Normalize(0, vmax)
     sc = ax.scatter(top["x"], top["y"], s=25 + 8 * top["peak_mean"], c=top["peak_mean"], cmap=viz.SEQ_CMAP,
                     norm=norm, edgecolor="#552200", linewidth=0.6, zorder=7)
-    for _, r in top.iterrows():
-        ax.annotate(str(int(r["rank"])), (r["x"], r["y"]), ha="center", va="center", fontsize=9,
-                    fontweight="bold", zorder=8, color="white" if r["peak_mean"] > 0.6 * vmax else "black")
     vol_styles = {"morning": ("#3a8f5c", 420, "見守りボランティア配置案（朝）"),
                   "afternoon": ("#7a5ea8", 700, "見守りボランティア配置案（午後）")}
-    vol_handles = []
+    vol_handles, circles = [], []
     for period, vf in (volunteers or {}).items():
         if vf is None or not len(vf):
             continue
         color, size, label = vol_styles.get(period, ("#3a8f5c", 420, "見守りボランティア配置案"))
-        ax.scatter(vf["x"], vf["y"], s=size, facecolor="none", edgecolor=color, linewidth=2.2, zorder=6)
+        circles.append(ax.scatter(vf["x"], vf["y"], s=size, facecolor="none", edgecolor=color, linewidth=2.2,
+                                  zorder=6))
         vol_handles.append(Line2D([], [], marker="o", markerfacecolor="none", markeredgecolor=color,
                                   markeredgewidth=2, linestyle="none", markersize=13 if size < 500 else 17,
                                   label=label))
@@ -151,10 +180,11 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
         *vol_handles,
         Line2D([], [], color="#333333", linewidth=1, label=f"{area_word}界"),
     ]
-    ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=9)
+    legend = ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=9)
     ax.set_title("混雑交差点と見守りボランティアの配置案")
     viz.north_arrow(ax)
     viz.scale_bar(ax, loc=(0.04, 0.94))
+    _name_points(ax, schools, top, school_pts, sc, circles, legend, vmax)
     viz.source_note(fig, source + f"。延べ{min_cell}人未満の交差点は表示していません", synthetic=synthetic)
     head = "ピーク5分間の児童数（人、平日平均）"
     data = pd.DataFrame({"順位": top["rank"].astype(int).to_numpy(),
@@ -198,28 +228,42 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
         if len(part):
             part.plot(ax=ax, color=color, linewidth=lw, zorder=3 + lo)
         handles.append(Line2D([], [], color=color, linewidth=lw, label=f"外れた測位 {label}"))
-    ax.scatter(schools["x"], schools["y"], marker="s", s=90, color="#1f5a96", edgecolor="white", zorder=5)
-    for _, s in schools.iterrows():
-        ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(5, 5), textcoords="offset points", fontsize=9,
-                    annotation_clip=True,
-                    color="#1f3f66", zorder=6, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
+    school_pts = ax.scatter(schools["x"], schools["y"], marker="s", s=90, color="#1f5a96", edgecolor="white",
+                            zorder=5)
     topn = shown.sort_values("share", ascending=False).head(top)
-    for k, (_, r) in enumerate(topn.iterrows(), start=1):
-        p = r.geometry.interpolate(0.5, normalized=True)
-        ax.annotate(str(k), (p.x, p.y), xytext=(0, 11), textcoords="offset points", ha="center", va="center",
-                    fontsize=9, fontweight="bold", zorder=7,
-                    bbox=dict(boxstyle="circle,pad=0.2", fc="white", ec="#7a1f4f"))
     b = segments_share.total_bounds
     _extent(ax, [b[0], b[2]], [b[1], b[3]], pad=300)
     _ward_labels(ax, wards)
     viz.map_axes(ax)
     handles += [Line2D([], [], color="#bbbbbb", linestyle="--", label=f"秘匿（児童{min_cell}人未満）"),
                 Line2D([], [], marker="s", color="#1f5a96", linestyle="none", label="小学校")]
-    ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=9,
-              title="指定通学路の区間", title_fontsize=9)
+    legend = ax.legend(handles=handles, loc="lower left", frameon=True, framealpha=0.9, fontsize=9,
+                       title="指定通学路の区間", title_fontsize=9)
     ax.set_title("指定通学路から外れた歩行が多い区間（数字＝下の順位）")
     viz.north_arrow(ax)
     viz.scale_bar(ax, loc=(0.04, 0.94))
+    # ranks above their segments' midpoints, then the schools' names, placed so that none covers another
+    # (three ranks sat on A小学校's name on the default map)
+    renderer = fig.canvas.get_renderer()
+    fixed = [viz.label_box(t, renderer) for t in ax.texts] + [legend.get_window_extent(renderer)]
+    school_boxes = viz.point_boxes(school_pts)
+    ranks = []
+    for k, (_, r) in enumerate(topn.iterrows(), start=1):
+        p = r.geometry.interpolate(0.5, normalized=True)
+        ranks.append(ax.annotate(str(k), (p.x, p.y), xytext=(0, 11), textcoords="offset points", ha="center",
+                                 va="center", fontsize=9, fontweight="bold", zorder=7, gid="segment-rank",
+                                 bbox=dict(boxstyle="circle,pad=0.2", fc="white", ec="#7a1f4f")))
+    moved = viz.place_labels(ax, ranks, avoid=school_boxes + fixed)
+    for ann, m in zip(ranks, moved, strict=True):   # a rank moved away from its segment points back to it
+        if m:
+            ax.annotate("", ann.xy, xytext=ann.xyann, textcoords="offset points", zorder=6.5,
+                        arrowprops=dict(arrowstyle="-", color="#7a1f4f", lw=0.8, shrinkA=0, shrinkB=0))
+    names = [ax.annotate(s["school_name"], (s["x"], s["y"]), xytext=(0, 0), textcoords="offset points",
+                         fontsize=9, annotation_clip=True, color="#1f3f66", zorder=8, gid="school-name",
+                         bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+             for _, s in schools.iterrows()]
+    viz.place_labels(ax, names, avoid=school_boxes + fixed + [viz.label_box(a, renderer) for a in ranks],
+                     own=school_boxes, on_point=False)
     # Bars with Wilson intervals.
     y = np.arange(len(topn))[::-1]
     colors = [next(c for lo, hi, c, _, _ in SHARE_CLASSES if lo <= v < hi) for v in topn["share"]]
