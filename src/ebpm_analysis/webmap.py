@@ -133,6 +133,48 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
     return make_offline(m.get_root().render())
 
 
+def layer_tables(layers: list[dict], kinds) -> list[dict]:
+    """What each layer of :func:`interactive_map` draws, as published tables (the figure-data payloads of
+    :func:`ebpm_analysis.viz.figure_data`): one per layer with rows, its tooltip ``fields`` under their
+    ``aliases`` (values rounded as the map shows them: 2 decimals). ``kinds(columns, shown_as=…)`` gives the
+    disclosure kinds (e.g. :func:`ebpm_analysis.cases.probe.probe_kinds`); a public run's download applies them."""
+    from .report import _audit_payload  # the same payload as a report table: rows, columns, kinds
+    out = []
+    for lay in layers:
+        if not len(lay["gdf"]):
+            continue
+        fields = list(dict.fromkeys(lay.get("fields", [lay["column"]])))
+        names = dict(zip(fields, lay.get("aliases", fields), strict=False))
+        if lay["column"] not in names:
+            names[lay["column"]] = lay["label"]
+        frame = pd.DataFrame(lay["gdf"][list(names)]).reset_index(drop=True)
+        for c in frame.columns:
+            if pd.api.types.is_float_dtype(frame[c]):
+                frame[c] = frame[c].round(2)
+        frame = frame.rename(columns=names)
+        out.append(_audit_payload(frame, f"対話型地図の{lay['name']}", kinds(list(names), shown_as=names)))
+    return out
+
+
+class MapOutput:
+    """A map document shown as :func:`iframe` that also carries its layers' data (mime
+    :data:`ebpm_analysis.mime.FIGURE_MIME`), so the report offers the map's data as a download like a figure's."""
+
+    def __init__(self, html: str, layers: list[dict], *, kinds, height: int = 560):
+        self.html, self.height = html, height
+        self.tables = layer_tables(layers, kinds)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from .mime import FIGURE_MIME
+        return {"text/html": iframe(self.html, self.height), FIGURE_MIME: {"tables": self.tables, "keys": []}}
+
+
+def shown(html: str, layers: list[dict], *, kinds, height: int = 560) -> MapOutput:
+    """``display(webmap.shown(html_map, layers, kinds=...))``: the map of :func:`interactive_map` with the data
+    of its ``layers`` (see :func:`layer_tables`) for the report's downloads."""
+    return MapOutput(html, layers, kinds=kinds, height=height)
+
+
 def iframe(html: str, height: int = 560) -> str:
     """Embed a map document in a notebook/report as an <iframe srcdoc> (self-contained).
 

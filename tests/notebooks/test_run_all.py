@@ -258,4 +258,7 @@ def _check_downloads(out, name: str, html: str) -> None:
     missing = {f for f, _ in figures} - with_data
     assert not missing, f"{name}: figures without data: {sorted(missing)}"
     assert all("主な数値：" in alt for _, alt in figures), [f for f, alt in figures if "主な数値：" not in alt]
+    # an interactive map offers its layers' data too (03's had none: webmap.shown)
+    if 'class="ebpm-map"' in html:
+        assert any("対話型地図" in p.name for p in csvs), f"{name}: an interactive map without its data"
 

@@ -339,3 +339,50 @@ def test_dental_prevalence_figure_data_keeps_counts_beside_rates_and_is_suppress
     (item,) = downloads.plan(nb, "r").items
     assert item.frame["受診児数（人）"].isna().tolist() == [False, True]      # 8 < 10 hidden in the download
     assert item.frame["う蝕有病者率（%）"].isna().tolist() == [False, True]   # and the rate computed from it
+
+
+def test_the_interactive_map_carries_its_layers_data_for_the_downloads():
+    """03's interactive map had no download of its own: its output now carries one table a layer, the values its
+    tooltips show (rounded as drawn) under their Japanese names, with the disclosure kinds of the case; the report
+    links each table by name under the map."""
+    import geopandas as gpd
+    import shapely
+
+    from ebpm_analysis import webmap
+    from ebpm_analysis.cases.probe import probe_kinds
+    sq = [shapely.box(130.70 + i * 0.01, 32.80, 130.71 + i * 0.01, 32.81) for i in range(3)]
+    wards = gpd.GeoDataFrame({"name": ["中央区"]}, geometry=[shapely.box(130.69, 32.79, 130.74, 32.82)],
+                             crs="EPSG:4326")
+    brk = gpd.GeoDataFrame({"mesh": ["49301506342", "49301506343", "49301506344"], "rate": [1.4167, 0.5, 2.0],
+                            "n_passes": [797, 120, 301], "n_events": [13, 1, 9]}, geometry=sq, crs="EPSG:4326")
+    acc = gpd.GeoDataFrame({"mesh": ["49301506342"], "n_accidents": [4], "n_fatal": [1]}, geometry=sq[:1],
+                           crs="EPSG:4326")
+    layers = [{"name": "急減速（見込みに対する比）", "gdf": brk, "column": "rate", "label": "見込みに対する比",
+               "fields": ["mesh", "rate", "n_passes", "n_events"],
+               "aliases": ["メッシュ", "見込みに対する比", "通過", "急減速"]},
+              {"name": "人身事故", "gdf": acc, "column": "n_accidents", "label": "事故件数（件）",
+               "fields": ["mesh", "n_accidents", "n_fatal"], "aliases": ["メッシュ", "事故（件）", "うち死亡"]},
+              {"name": "空", "gdf": acc.iloc[:0], "column": "n_accidents", "label": "なし"}]
+    html_map = webmap.interactive_map(wards, layers, title="t", attribution="出典")
+    bundle = webmap.shown(html_map, layers, kinds=probe_kinds)._repr_mimebundle_()
+    assert bundle["text/html"] == webmap.iframe(html_map)           # the map as before
+    tables = bundle[viz.FIGURE_MIME]["tables"]
+    assert [t["caption"] for t in tables] == ["対話型地図の急減速（見込みに対する比）", "対話型地図の人身事故"]
+    assert tables[0]["columns"] == ["メッシュ", "見込みに対する比", "通過", "急減速"]
+    assert tables[0]["rows"] == [["49301506342", 1.42, 797, 13], ["49301506343", 0.5, 120, 1],
+                                 ["49301506344", 2.0, 301, 9]]
+    assert '"rate":1.42' in html_map.replace(" ", "")                # the value the map's tooltip shows
+    assert tables[0]["kinds"]["通過"] == {"kind": "count"}
+    assert tables[1]["kinds"]["事故（件）"] == {"kind": "public_count"}
+    cell = _cell("display(webmap.shown(html_map, layers, kinds=cp.probe_kinds))",
+                 [nbformat.v4.new_output("display_data", data=bundle)])
+    nb = _nb_with([cell])
+    nb.metadata["ebpm"] = {"audience": "public", "parameters": {"min_cell": 10}}
+    man = downloads.plan(nb, "r")
+    assert [i.caption for i in man.items] == ["図のデータ（対話型地図の急減速（見込みに対する比））",
+                                              "図のデータ（対話型地図の人身事故）"]
+    assert list(man.items[1].frame["事故（件）"]) == [4]                # police records: public counts, not hidden
+    downloads.add_links(nb, man)
+    links = [o["data"]["text/html"] for o in nb.cells[1].outputs[1:]]
+    assert len(links) == 2 and "「図のデータ（対話型地図の人身事故）」をダウンロード" in links[1]
+

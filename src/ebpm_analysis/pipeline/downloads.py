@@ -403,9 +403,10 @@ def _cell(v):
 
 # --- the links in the report -------------------------------------------------------------------------------------
 
-def link_html(man: Manifest, it: Item) -> str:
-    """The small link under a table or figure."""
-    what = "この図のデータ" if it.figure else "この表"
+def link_html(man: Manifest, it: Item, named: bool = False) -> str:
+    """The small link under a table or figure; ``named``: the figure has several tables, the link names its own
+    (05's map: crossings and volunteer positions; 03's interactive map: one a layer)."""
+    what = (f"「{it.caption}」" if named else "この図のデータ") if it.figure else "この表"
     return (f'<div class="ebpm-download">{what}をダウンロード：'
             f'<a href="{html.escape(man.href(it.csv))}">CSV</a>｜'
             f'<a href="{html.escape(man.href(man.workbook))}">Excel（シート「{html.escape(it.sheet)}」）</a></div>')
@@ -439,8 +440,8 @@ def add_links(nb, man: Manifest) -> None:
                 outputs.append(_html_output(link_html(man, items[_key(_payload(data[TABLE_MIME]))])))
             if FIGURE_MIME in data:
                 p = _payload(data[FIGURE_MIME])
-                tail += [_html_output(link_html(man, items[_key(p, i)]))
-                         for i in range(len(p.get("tables", []))) if _key(p, i) in items]
+                mine = [items[_key(p, i)] for i in range(len(p.get("tables", []))) if _key(p, i) in items]
+                tail += [_html_output(link_html(man, it, named=len(mine) > 1)) for it in mine]
         cell.outputs = outputs + tail
     section = nbformat.v4.new_markdown_cell(section_html(man))
     section.metadata["tags"] = ["ebpm-downloads"]
