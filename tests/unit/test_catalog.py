@@ -111,7 +111,8 @@ def test_validate_catalog_result(real_entries, tmp_path):
     lines = res.problems()
     assert len(lines) == res.n_warnings and all("利用上の注意" in x for x in lines)
     assert any(x.startswith("熊本市 病院一覧") and "横持ち" in x for x in lines)
-    assert set(res.details()["区分"]) <= {"error", "warning", "info"} and len(res.details()) > 0
+    assert set(res.details()["区分"]) <= {"不一致", "注意", "参考"} and len(res.details()) > 0   # words, not codes
+    assert set(res.by_rule.drop(columns="データセット").stack()) <= {"適合", "参考", "注意", "不一致", "—"}
     assert res.by_rule.columns[0] == "データセット" and 0 < len(res.by_rule) <= res.findings["dataset"].nunique()
     assert "L2-01 数値セルに単位・記号・注記を入れない" in res.by_rule.columns
     assert res.by_rule.set_index("データセット").shape[1] <= len(catalog.RULES)

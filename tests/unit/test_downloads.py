@@ -386,3 +386,21 @@ def test_the_interactive_map_carries_its_layers_data_for_the_downloads():
     links = [o["data"]["text/html"] for o in nb.cells[1].outputs[1:]]
     assert len(links) == 2 and "「図のデータ（対話型地図の人身事故）」をダウンロード" in links[1]
 
+
+def test_a_table_captioned_by_its_cell_is_named_by_the_reports_number_and_caption():
+    """A table whose cell gives '#| tbl-cap' (no caption of its own) was listed as "表{n}" with n this list's
+    count, which counts KPI tiles and figure data too: 00's download "表5" was the report's 表4."""
+    from ebpm_analysis.report import TABLE_MIME
+    table = {"caption": None, "columns": ["区"], "rows": [["東区"]], "kinds": {"区": {"kind": "label"}}}
+    out = lambda: [nbformat.v4.new_output("display_data", data={"text/html": "<table>", TABLE_MIME: table})]  # noqa: E731
+    kpi = _cell("report.kpis(x)", [nbformat.v4.new_output("display_data", data={
+        "text/html": "<div>", TABLE_MIME: table | {"caption": "KPI"}})])
+    first = _cell("#| label: tbl-a\n#| tbl-cap: 区の一覧\nreport.table(x)", out())
+    figure = _cell("#| label: fig-a\n#| fig-cap: 図\nplt.show()", [nbformat.v4.new_output(
+        "display_data", data={"image/png": "AAAA", viz.FIGURE_MIME: {"tables": [table], "keys": []}})])
+    second = _cell("#| label: tbl-b\n#| tbl-cap: 点検結果\nreport.table(y)", out())
+    bare = _cell("report.table(z)", out())
+    nb = _nb_with([kpi, first, figure, second, bare])
+    nb.metadata["ebpm"] = {"audience": "public", "parameters": {"min_cell": 10}}
+    assert [i.caption for i in downloads.plan(nb, "r").items] == [
+        "主な指標（KPI）", "表1：区の一覧", "図1のデータ", "表2：点検結果", "表5"]

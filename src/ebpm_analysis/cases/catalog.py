@@ -146,8 +146,9 @@ class CatalogResult:
         return lines
 
     def details(self) -> pd.DataFrame:
-        """Findings other than ok, with Japanese headers."""
-        return self.findings[self.findings.level.isin(["error", "warning", "info"])].rename(columns={
+        """Findings other than ok, with Japanese headers and levels (注意, 参考, 不一致)."""
+        shown = self.findings[self.findings.level.isin(["error", "warning", "info"])]
+        return shown.assign(level=shown["level"].map(io_catalog.LEVEL_LABELS)).rename(columns={
             "dataset": "データセット", "level": "区分", "check": "点検", "rule": "ルール", "message": "内容"})
 
 

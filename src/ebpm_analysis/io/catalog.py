@@ -383,6 +383,8 @@ def columns_table(entries: list[dict]) -> pd.DataFrame:
 
 
 LEVEL_ORDER = ["error", "warning", "info", "ok"]
+#: the levels as the report shows them
+LEVEL_LABELS = {"ok": "適合", "info": "参考", "warning": "注意", "error": "不一致"}
 
 
 def status_by_dataset(findings: pd.DataFrame) -> pd.DataFrame:
@@ -394,13 +396,13 @@ def status_by_dataset(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def status_by_rule(findings: pd.DataFrame) -> pd.DataFrame:
-    """Dataset × rule matrix of the worst level found (machine-readability view): one row a dataset, one column
-    a rule headed by its ID and name (the rule × dataset layout was 36 columns wide, ~2,800 px on a page of
-    954)."""
+    """Dataset × rule matrix of the worst level found, in words (:data:`LEVEL_LABELS`; machine-readability
+    view): one row a dataset, one column a rule headed by its ID and name (the rule × dataset layout was 36
+    columns wide, ~2,800 px on a page of 954)."""
     f = findings[findings["rule"] != ""].copy()
     f["rank"] = f["level"].map({lv: i for i, lv in enumerate(LEVEL_ORDER)})
     worst = f.sort_values("rank").groupby(["rule", "dataset"], as_index=False).first()
-    m = worst.pivot(index="dataset", columns="rule", values="level").fillna("—")
+    m = worst.pivot(index="dataset", columns="rule", values="level").replace(LEVEL_LABELS).fillna("—")
     m.columns = [f"{r} {RULES.get(r, '')}".strip() for r in m.columns]
     return m.reset_index().rename(columns={"dataset": "データセット"})
 

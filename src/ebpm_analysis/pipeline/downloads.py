@@ -118,7 +118,8 @@ def _key(payload: dict, part: int = -1) -> str:
 
 def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
     """The table and figure-data payloads of the outputs the report shows, in page order:
-    ``(kind, payload, figure number text, key)`` with kind ``"table"`` or ``"figure"``. Visibility is decided by the
+    ``(kind, payload, figure number text, key)`` with kind ``"table"`` or ``"figure"`` (for a table: its number and
+    caption when its cell gives ``#| tbl-cap``, else None). Visibility is decided by the
     renderer's own preprocessor (Quarto options and tags), on a copy."""
     from ..mime import FIGURE_MIME, TABLE_MIME
     from .render import QuartoOptionsPreprocessor, parse_front_matter
@@ -132,11 +133,12 @@ def shown_outputs(nb) -> list[tuple[str, dict, str | None, str]]:
         if cell.cell_type != "code":
             continue
         fig = cell.metadata.get("ebpm_figure") or "図"
+        tbl = cell.metadata.get("ebpm_table")   # "表4：…" of a cell with #| tbl-cap
         for o in cell.get("outputs", []):
             data = o.get("data", {})
             if TABLE_MIME in data:
                 p = _payload(data[TABLE_MIME])
-                out.append(("table", p, None, _key(p)))
+                out.append(("table", p, tbl, _key(p)))
             if FIGURE_MIME in data:
                 p = _payload(data[FIGURE_MIME])
                 out += [("figure", t, fig, _key(p, i)) for i, t in enumerate(p.get("tables", []))]
@@ -182,6 +184,10 @@ def plan(nb, stem: str) -> Manifest:
         no = len(items) + 1
         caption = str(payload.get("caption") or "").strip()
         frame, decl = _frame(payload), _decl(payload)
+        if kind == "table" and not caption and fig:
+            # captioned by its cell: the number and caption the report shows ("表{no}" was this list's own
+            # count, which counts the KPI tiles and figure data too: 00's download "表5" was the report's 表4)
+            caption = fig
         if kind == "figure":
             caption = f"{fig}のデータ" + (f"（{caption}）" if caption else "")
             if public and _needs_rules(decl):   # a plot function's frame: the table rules apply before it leaves

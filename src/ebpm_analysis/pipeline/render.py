@@ -265,6 +265,7 @@ class QuartoOptionsPreprocessor(Preprocessor):
                             out.setdefault("metadata", {}).setdefault(mime, {})["alt"] = figure_alt("図", opts, out)
             if label.startswith("tbl-") and "tbl-cap" in opts and cell.outputs:
                 n = self.tbl_numbers[label]
+                cell.metadata["ebpm_table"] = f"表{n}：{opts['tbl-cap']}"   # the download's name (pipeline.downloads)
                 cap = (f'<div class="ebpm-tblcaption" id="{html.escape(label)}">'
                        f'表{n}：{html.escape(str(opts["tbl-cap"]))}</div>')
                 cell.outputs.insert(0, nbformat.v4.new_output("display_data", data={"text/html": cap}))

@@ -6,12 +6,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .. import viz
+from ..io.catalog import LEVEL_LABELS
 from ..stats import disclosure as D
 
 #: ok → error: green, blue, orange, red (distinguishable in the common colour-vision deficiencies by
 #: lightness as well as hue)
 STATUS_COLORS = {"ok": "#3a8f5c", "info": "#8aa4c8", "warning": "#d9822b", "error": "#b8433c"}
-STATUS_LABELS = {"ok": "適合", "info": "参考", "warning": "注意", "error": "不一致"}
+STATUS_LABELS = LEVEL_LABELS
 
 
 def status_chart(by_dataset: pd.DataFrame, *, source: str, title: str = "データセット別の点検結果"):
