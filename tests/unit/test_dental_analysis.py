@@ -263,3 +263,13 @@ def test_facility_power_on_small_frames():
     assert "オッズ比 6 の施設の" in cd.facility_power_sentence(pw, 3)
     with pytest.raises(ParameterError, match="fac"):
         cd.facility_power(fac.iloc[:3], info, n_planted=3)
+
+
+def test_hotspot_recovery_sentence_reads_right_with_no_hot_spot():
+    """02's validation said 'Gi* ホットスポット 0 施設のうち 0 施設が集積内（集積の 0%）' on the default report."""
+    none = cd.hotspot_recovery_sentence({"n": 0, "cluster": 0, "recall": 0.0})
+    assert none.startswith("Gi* ホットスポットは 0 施設で、") and "のうち" not in none
+    some = cd.hotspot_recovery_sentence({"n": 5, "cluster": 4, "recall": 4 / 7})
+    assert some == "Gi* ホットスポット 5 施設のうち 4 施設が集積内（集積の 57%）です。"
+    few = cd.hotspot_recovery_sentence({"n": 2, "cluster": 1, "recall": 1 / 7})
+    assert few.endswith("（集積の 14%）で、この大きさの集積は施設単位の検定では見えにくいことを示します。")

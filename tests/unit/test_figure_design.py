@@ -63,3 +63,58 @@ def test_funnel_plot_names_flagged_facilities_as_the_tables_do():
     fig = pdn.funnel_plot(fa, curves, {"levels": [0.95, 0.998], "p0": 0.1})
     labels = {t.get_text() for t in fig.axes[0].texts}
     assert {"さくら保育園", "F02"} <= labels and "F01" not in labels and "ひかり園" not in labels
+
+
+def _funnel_inputs():
+    fa = pd.DataFrame({"facility_code": ["F01", "F02", "F03"],
+                       "facility_name": ["北区・幼稚園026", "西区・保育所1", "ひかり園"],
+                       "examined": [1000, 300, 60], "adj_rate": [0.30, 0.28, 0.10], "small": [False, False, False],
+                       "signal": ["99.8%超", "99.8%超", "範囲内"]})
+    n = np.array([10, 100, 1000])
+    curves = pd.DataFrame({"n": n, "lo95": [0.0, 0.05, 0.08], "hi95": [0.3, 0.15, 0.12],
+                           "lo99.8": [0.0, 0.03, 0.07], "hi99.8": [0.4, 0.2, 0.13]})
+    return fa, curves
+
+
+def test_funnel_names_stay_inside_the_plot():
+    """02's funnel drew the name of the largest flagged facility past the plot's right edge."""
+    from ebpm_analysis.plots import dental as pdn
+    fa, curves = _funnel_inputs()
+    fig = pdn.funnel_plot(fa, curves, {"levels": [0.95, 0.998], "p0": 0.1})
+    ax = fig.axes[0]
+    r = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(r)
+    names = [t for t in ax.texts if t.get_text() in ("北区・幼稚園026", "西区・保育所1")]
+    assert len(names) == 2
+    for t in names:
+        box = t.get_window_extent(r)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, t.get_text()
+
+
+def test_facility_map_note_on_hidden_facilities_is_not_under_the_legend():
+    """02's facility map wrote 'う蝕のある子が10人未満の27施設は秘匿…' at its lower right, under the legend 記号."""
+    from ebpm_analysis.plots import dental as pdn
+    wards = gpd.GeoDataFrame({"name": ["北区"]}, geometry=[box(0, 0, 8000, 9000)], crs="EPSG:6670")
+    pts = gpd.GeoDataFrame({"facility_name": ["a", "b", "c"], "eb_pct": [15.0, 20.0, 25.0],
+                            "examined": [30, 60, 120], "signal": ["範囲内", "範囲内", "99.8%超"]},
+                           geometry=gpd.points_from_xy([1000, 4000, 7000], [1000, 5000, 8000]), crs="EPSG:6670")
+    fig = pdn.facility_map(pts, wards, omitted=27, min_cell=10, source="テスト", synthetic=True)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    (note,) = [t for t in ax.texts if "秘匿のため描いていません" in t.get_text()]
+    assert not note.get_window_extent(r).overlaps(ax.get_legend().get_window_extent(r))
+    src = [t for t in fig.texts if t.get_text().startswith("出典")][0]
+    assert not note.get_window_extent(r).overlaps(src.get_window_extent(r))   # the source note goes below it
+
+
+def test_odds_ratio_axis_marks_the_values_it_spans():
+    from ebpm_analysis.plots import dental as pdn
+    tab = pd.DataFrame({"要因": ["a", "b"], "オッズ比": [0.78, 3.05], "95%CI下限": [0.71, 2.74],
+                        "95%CI上限": [0.84, 3.39]})
+    fig = pdn.odds_ratio_plot(tab)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert {1.0, 2.0, 3.0} <= set(np.round(ticks, 6)) and len(ticks) >= 4

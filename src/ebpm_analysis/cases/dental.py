@@ -527,6 +527,18 @@ def facility_power_table(power: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return t, {c: D.LABEL if c.startswith("高リスク") else D.OTHER for c in t.columns}
 
 
+def hotspot_recovery_sentence(h: dict) -> str:
+    """The Gi* part of the validation paragraph: ``h`` = ``recovery()["hot"]`` (n hot spots, how many lie in the
+    planted cluster, the cluster's share found). With no hot spot it says so ("0 施設のうち 0 施設が集積内" read
+    wrongly)."""
+    if not h["n"]:
+        return ("Gi* ホットスポットは 0 施設で、埋め込んだ集積は見つかりませんでした。"
+                "この大きさの集積は施設単位の検定では見えにくいことを示します。")
+    note = "で、この大きさの集積は施設単位の検定では見えにくいことを示します。" if h["recall"] < 0.5 else "です。"
+    return (f"Gi* ホットスポット {h['n']} 施設のうち {h['cluster']} 施設が集積内（集積の {100 * h['recall']:.0f}%）"
+            + note)
+
+
 def facility_power_sentence(power: pd.DataFrame, n_planted: int) -> str:
     """What :func:`facility_power` says, in Japanese."""
     one = power[power["volume"] == power["volume"].min()].set_index("odds_ratio")
@@ -695,8 +707,7 @@ class DentalResult:
         a0, a1 = self.ages[0], self.ages[-1]
         same = self.top_teeth[a0] == tt.get(a0) and self.top_teeth[a1] == tt.get(a1)
         cl_or = rec["cluster_or"]
-        hot_note = ("で、この大きさの集積は施設単位の検定では見えにくいことを示します。" if h["recall"] < 0.5
-                    else "です。")
+        teeth = lambda t: "・".join(map(str, t)) if t else "—"  # noqa: E731  (51, 61) → 51・61
         return (
             f"合成データには、受診児15人以上のさまざまな規模の高リスク施設 {rec['high_risk']} 施設"
             f"（オッズ比 {min(ors):.1f}〜{max(ors):.1f}）と半径 {truth['cluster']['radius_km']} km の"
@@ -706,10 +717,10 @@ class DentalResult:
             f"（検出率 {100 * f['recall']:.0f}%）、{f['cluster']} 施設が集積内、"
             f"どちらでもない誤検出は {f['false']} 施設でした。"
             f"優先施設 {p['n']} 施設では高リスク施設の検出率 {100 * p['recall']:.0f}%、誤検出 {p['false']} 施設です。"
-            f"Gi* ホットスポット {h['n']} 施設のうち {h['cluster']} 施設が集積内"
-            f"（集積の {100 * h['recall']:.0f}%）" + hot_note
-            + f"最もむし歯になりやすい歯の推定（{a0}歳 {self.top_teeth[a0]}、{a1}歳 {self.top_teeth[a1]}）は、"
-            f"生成に用いた真値（{tt.get(a0)}、{tt.get(a1)}）と"
+            + hotspot_recovery_sentence(h)
+            + f"最もむし歯になりやすい歯の推定（{a0}歳 {teeth(self.top_teeth[a0])}、"
+            f"{a1}歳 {teeth(self.top_teeth[a1])}）は、"
+            f"生成に用いた真値（{a0}歳 {teeth(tt.get(a0))}、{a1}歳 {teeth(tt.get(a1))}）と"
             + ("一致しました。" if same else "一致しませんでした。"))
 
     def prevalence_at(self, age: int) -> float:

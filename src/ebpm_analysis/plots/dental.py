@@ -21,10 +21,10 @@ SIGNAL_COLORS = {"99.8%超": "#b8433c", "95%超": "#d9822b", "範囲内": "#7a88
                  "99.8%未満": "#1f5a96"}
 
 
-def _log_x(ax) -> None:
+def _log_x(ax, subs=(1, 2, 5)) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
@@ -129,11 +129,17 @@ def dental_chart(shares: pd.DataFrame, *, value: str = "share", ages=None, title
     return fig
 
 
-def _omitted_note(ax, omitted: int, min_cell: int) -> None:
-    """Say on the figure how many facilities are not drawn because their count is hidden (public runs)."""
-    if omitted:
-        ax.text(0.99, 0.01, f"う蝕のある子が{min_cell}人未満の{omitted}施設は秘匿のため描いていません",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color="#444444")
+def _omitted_note(ax, omitted: int, min_cell: int, below: bool = False) -> None:
+    """Say on the figure how many facilities are not drawn because their count is hidden (public runs): inside the
+    plot at its lower right, or (``below``, maps, whose lower right holds the legend) just under the map."""
+    if not omitted:
+        return
+    text = f"う蝕のある子が{min_cell}人未満の{omitted}施設は秘匿のため描いていません"
+    if below:
+        ax.annotate(text, (1, 0), xycoords="axes fraction", xytext=(0, -3), textcoords="offset points",
+                    ha="right", va="top", fontsize=9, color="#444444", annotation_clip=False)
+    else:
+        ax.text(0.99, 0.01, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=9, color="#444444")
 
 
 def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col: str = "facility_name",
@@ -173,6 +179,11 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
     ax.set_ylabel("年齢調整う蝕有病者率（%）")
     ax.set_ylim(0, max(100 * d["adj_rate"].max() * 1.3, 100 * info["p0"] * 2.5))
     fig.canvas.draw()           # the labels' extents are known once drawn at the final limits
+    renderer, frame = fig.canvas.get_renderer(), ax.get_window_extent()
+    for a in named:             # a name running past the right edge goes to the left of its point
+        if a.get_window_extent(renderer).x1 > frame.x1:
+            a.set_horizontalalignment("right")
+            a.xyann = (-4, 3)
     viz.separate_labels(ax, named)
     extra = f"、過分散補正 τ²={info['tau2']:.4f}" if info.get("tau2", 0) > 0 else ""
     ax.set_title(title + extra)
@@ -241,7 +252,7 @@ def facility_map(points, wards, *, column: str = "eb_pct", size_col: str = "exam
     """Facility points (metre CRS) coloured by ``column``, sized by ``size_col``, over ward outlines;
     facilities above the 99.8 % limit ringed (``omitted``: as in :func:`funnel_plot`)."""
     fig, ax = plt.subplots(figsize=(8.5, 8))
-    _omitted_note(ax, omitted, min_cell)
+    _omitted_note(ax, omitted, min_cell, below=True)   # the legend "記号" covered it at the lower right
     wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
     viz.outline(ax, wards, label_col="name", fontsize=9)
     v = points[column].astype(float)
@@ -269,7 +280,8 @@ def facility_map(points, wards, *, column: str = "eb_pct", size_col: str = "exam
     n_flag = int((data.get("99.8%管理限界超", pd.Series(dtype=str)) == "はい").sum())
     viz.figure_data(fig, data, caption=title,
                     kinds=D.no_persons("estimates of the facilities a public report shows (their counts are "
-                                       "published)", 施設名=D.LABEL, 施設コード=D.LABEL,
+                                       "published)", 施設名=D.LABEL,
+                                       **({"施設コード": D.LABEL} if "施設コード" in data else {}),
                                        **({"99.8%管理限界超": D.LABEL} if "99.8%管理限界超" in data else {})),
                     keys=viz.extremes(data, "施設名", legend_title, "%")[:1] + [f"99.8%管理限界超 {n_flag}施設"])
     return fig
@@ -344,7 +356,7 @@ def cluster_plot(features: pd.DataFrame, labels, sil: pd.DataFrame, names: dict,
                    label=f"類型{c}：{names.get(c, '')}（{int(m.sum())}施設）", edgecolor="white", lw=0.4)
     ax.set_xlabel("う蝕歯に占める上顎前歯の割合（%）")
     ax.set_ylabel("う蝕有病者率（%、経験ベイズ推定）")
-    ax.legend(fontsize=9, loc="upper right")
+    ax.legend(fontsize=9, loc="best")   # (upper right covered facilities of the default report)
     ax.set_title(title)
     ax2.plot(sil["k"], sil["silhouette"], marker="o", color="#1f5a96")
     kb = sil.loc[sil["silhouette"].idxmax()]
@@ -382,7 +394,7 @@ def odds_ratio_plot(tab: pd.DataFrame, *, title: str = "生活習慣とう蝕の
                 fmt="o", color="#1f5a96", ecolor="#1f5a96", capsize=3)
     ax.axvline(1, color="#888888", lw=1, ls="--")
     ax.set_yticks(yy, d["要因"])
-    _log_x(ax)
+    _log_x(ax, subs=(1, 1.5, 2, 3, 5, 7))   # odds ratios span ~0.5-4: 1 and 2 alone left 3.05 unmarked
     ax.set_xlabel("オッズ比（対数目盛、95%信頼区間）")
     ax.set_title(title)
     if source:
