@@ -10,7 +10,9 @@ share, mean speed, distinct trips) plus the distinct-trip passes per mesh.
   ``SPARK_DRIVER_MEMORY``). The JVM start is timed apart (``startup_s``) and not in ``seconds``; peak
   memory is the Python process plus the JVM.
 - ``pandas``: the straightforward way — ``pandas.read_csv`` on each ZIP, ``concat``, then
-  :func:`ebpm_analysis.cases.probe.aggregate_positions_pandas` and a groupby ``nunique`` for passes.
+  :func:`ebpm_analysis.cases.probe.aggregate_positions_pandas` and
+  :func:`ebpm_analysis.cases.probe.mesh_passes_pandas` (the same trajectory passes and vehicle-km as the SQL,
+  vectorised with numpy: the same work, so the same tables).
 
 Each run happens in a fresh ``spawn`` child process; peak memory is VmHWM (peak RSS) of the child (and of
 its JVM for Spark). Every engine's tables are compared with DuckDB's (counts equal, means within 1e-9:
@@ -19,6 +21,7 @@ its JVM for Spark). Every engine's tables are compared with DuckDB's (counts equ
 per-core throughput, included in ``build/bench/summary.md`` by ``make bench``).
 
     .venv/bin/python benchmarks/bench_probe.py [--quick] [--sizes 1000000 10000000] [--engines duckdb spark pandas]
+        [--delivery 10000000=DIR]   # use the ZIPs in DIR for that size instead of the cached synthetic set
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ def _engine_step(engine: str, zdir: str, work: str, q):
     else:
         eng = E.DuckDBEngine(cp.connect(memory_limit=MEMORY_LIMIT, threads=THREADS,
                                         temp_directory=str(work_p / "spill")))
+    load0 = os.getloadavg()[0]
     cpu0 = _cpu_s(jvm)
     t0 = time.perf_counter()
     res = etc2.ingest(zdir, work_p / "pq", "1-2")
@@ -113,7 +117,8 @@ def _engine_step(engine: str, zdir: str, work: str, q):
     cpu = _cpu_s(jvm) - cpu0
     rss = peak_rss_mb() + sum(peak_rss_mb(p) for p in jvm)
     _save(work_p, agg, passes)
-    q.put({"seconds": secs, "cpu_s": cpu, "load_avg_1m": os.getloadavg()[0], "ingest_s": t_ingest,
+    q.put({"seconds": secs, "cpu_s": cpu, "load_avg_1m": os.getloadavg()[0], "load_avg_start": load0,
+           "ingest_s": t_ingest,
            "aggregate_s": secs - t_ingest, "startup_s": startup, "peak_rss_mb": rss,
            "rows": res.rows, "n_mesh_hours": len(agg), "n_meshes": len(passes)})
     if engine == "spark":
@@ -121,6 +126,7 @@ def _engine_step(engine: str, zdir: str, work: str, q):
 
 
 def _pandas_step(zdir: str, work: str, q):
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     import pandas as pd
 
@@ -142,15 +148,13 @@ def _pandas_step(zdir: str, work: str, q):
     assert df["lat"].between(24, 46).all() and df["lon"].between(122, 154).all()
     assert df["speed_kmh"].between(0, 200).all()
     agg = cp.aggregate_positions_pandas(df)
-    mesh = cp.mesh_code(df["lat"].to_numpy(), df["lon"].to_numpy(), 6)
-    trip = df["opid"] + "#" + df["trip_no"].astype(str)
-    passes = (pd.DataFrame({"mesh": mesh.astype(str), "trip": trip}).groupby("mesh")["trip"].nunique()
-              .rename("n_passes").reset_index())
+    passes = cp.mesh_passes_pandas(df)
     secs = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     rss = peak_rss_mb()
     _save(work_p, agg, passes)
-    q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0], "peak_rss_mb": rss,
+    q.put({"seconds": secs, "cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_1m": os.getloadavg()[0],
+           "load_avg_start": load0, "peak_rss_mb": rss,
            "rows": len(df), "n_mesh_hours": len(agg), "n_meshes": len(passes)})
 
 
@@ -207,7 +211,7 @@ def markdown(records: list[dict], meta: dict) -> str:
             row += [cell(r, "seconds", "{:.1f}"), cell(r, "rows_per_s", "{:,}"), cell(r, "peak_rss_mb", "{:,}")]
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "| engine | rows | ingest s | aggregate s | CPU s | rows/s per CPU-s | JVM start s | "
-              "same tables as duckdb | speed-up vs pandas | load avg |", "|" + "---|" * 10]
+              "same tables as duckdb | speed-up vs pandas | load avg start → end |", "|" + "---|" * 10]
     for (e, s), r in sorted(by.items(), key=lambda x: (x[0][1], ENGINES.index(x[0][0]))):
         pd_r = by.get(("pandas", s))
         sp = (f"×{pd_r['seconds'] / r['seconds']:.1f}" if pd_r and pd_r.get("seconds") and r.get("seconds")
@@ -215,7 +219,7 @@ def markdown(records: list[dict], meta: dict) -> str:
         lines.append(f"| {e} | {s:,} | {cell(r, 'ingest_s', '{:.1f}')} | {cell(r, 'aggregate_s', '{:.1f}')} | "
                      f"{cell(r, 'cpu_s', '{:.1f}')} | {cell(r, 'rows_per_cpu_s', '{:,}')} | "
                      f"{cell(r, 'startup_s', '{:.1f}')} | {r.get('same_as_duckdb', '—')} | {sp} | "
-                     f"{cell(r, 'load_avg_1m', '{:.1f}')} |")
+                     f"{cell(r, 'load_avg_start', '{:.1f}')} → {cell(r, 'load_avg_1m', '{:.1f}')} |")
     lines += ["", f"{meta['cpus']} cores, Python {meta['python']}, load average at end {meta['load_avg_at_end']}; "
               f"DuckDB memory_limit {MEMORY_LIMIT}, {THREADS} threads; Spark local[{THREADS}], driver "
               f"{SPARK_DRIVER_MEMORY}. rows/s = rows / wall seconds (ingest + aggregate; Spark's JVM start apart)."]
@@ -229,14 +233,23 @@ def main(argv=None) -> int:
     ap.add_argument("--engines", nargs="*", default=list(ENGINES), choices=ENGINES)
     ap.add_argument("--pandas-max", type=int, default=10_000_000, help="largest size the pandas version runs on")
     ap.add_argument("--out", default=None, help="result file (default: build/bench/probe.json)")
+    ap.add_argument("--delivery", nargs="*", default=[], metavar="SIZE=DIR",
+                    help="a folder of 様式1-2 ZIPs to use for that size instead of the generated set (its cache key "
+                         "covers the ingest module's source: an edit there regenerates it, ~3 min per 10 M rows)")
     a = ap.parse_args(argv)
+    given = {}
+    for d in a.delivery:
+        size, _, folder = d.partition("=")
+        if not size.isdigit() or not folder or not any(Path(folder).glob("*.zip")):
+            ap.error(f"--delivery {d!r}: expected SIZE=DIR with DIR holding the delivery ZIPs")
+        given[int(size)] = Path(folder)
     sizes = a.sizes or ([1_000_000] if a.quick else [1_000_000, 10_000_000, 30_000_000])
     from ebpm_analysis import paths
 
     work_root = paths.interim("bench", "probe_work")
     records = []
     for n in sizes:
-        zdir = ensure_delivery(n)
+        zdir = given[n] if n in given else ensure_delivery(n)
         zip_mb = sum(f.stat().st_size for f in Path(zdir).glob("*.zip")) / 1e6
         for engine in a.engines:
             if engine == "pandas" and n > a.pandas_max:
@@ -253,7 +266,8 @@ def main(argv=None) -> int:
                 rec.update({"seconds": None, "peak_rss_mb": None, "rows_per_s": None, "note": r["error"]})
             else:
                 rec.update({"seconds": round(r["seconds"], 2), "cpu_s": round(r["cpu_s"], 1),
-                            "load_avg_1m": round(r["load_avg_1m"], 1), "peak_rss_mb": round(r["peak_rss_mb"]),
+                            "load_avg_1m": round(r["load_avg_1m"], 1), "load_avg_start": round(r["load_avg_start"], 1),
+                            "peak_rss_mb": round(r["peak_rss_mb"]),
                             "rows_per_s": round(r["rows"] / r["seconds"]), "rows": r["rows"],
                             "rows_per_cpu_s": round(r["rows"] / r["cpu_s"]), "n_mesh_hours": r["n_mesh_hours"]})
                 for k in ("ingest_s", "aggregate_s", "startup_s"):

@@ -14,7 +14,7 @@ import pytest
 
 from ebpm_analysis.cases import probe as cp
 from ebpm_analysis.engines import frames_equal
-from ebpm_analysis.errors import InputFileError
+from ebpm_analysis.errors import InputFileError, ParameterError
 from ebpm_analysis.io import etc2
 from ebpm_analysis.synth import probe as sp
 
@@ -92,7 +92,8 @@ def test_ingest_stores_the_level6_mesh_code_and_queries_use_it(tmp_path):
     assert (got["mesh6"].to_numpy() == cp.mesh_code(got["lat"], got["lon"], 6)).all()
     rg = pq.ParquetFile(res.parquet[0]).metadata.row_group(0)
     enc = {rg.column(i).path_in_schema: rg.column(i).encodings for i in range(rg.num_columns)}
-    assert {c for c, e in enc.items() if "RLE_DICTIONARY" in e} == {"opid", "run_date", "trip_no", "mesh6"}
+    assert {c for c, e in enc.items() if "RLE_DICTIONARY" in e} == {"opid", "run_date", "trip_no", "mesh6",
+                                                                    "trip_key"}
     frame = got.drop(columns=["mesh6"])  # without the stored code the SQL computes it from lat/lon
     for level in (3, 5, 6):
         a = cp.aggregate_positions(res.dataset, level=level)
@@ -116,3 +117,72 @@ def test_error_in_one_zip_of_many_names_it_and_leaves_no_partial_files(tmp_path)
         etc2.ingest(tmp_path / "d" / "positions", tmp_path / "pq", "1-2")
     assert "speed_kmh" in str(e.value) and "6" in str(e.value)
     assert not list((tmp_path / "pq").rglob("*.tmp"))
+
+
+def test_trip_keys_equal_exactly_when_operation_id_and_trip_number_are_equal():
+    rng = np.random.default_rng(4)
+    # 運行ID of 1-12 digits with leading zeros ("0012" and "12" are two vehicles), trip numbers 0 … 999,999
+    opid = np.array(["".join(rng.choice(list("0123456789"), rng.integers(1, 13))) for _ in range(20_000)]
+                    + ["0012", "12", "012", "999999999999", "000000000000", "0"], dtype=object)
+    trip = np.r_[rng.integers(0, 4, 20_000), 7, 7, 7, 999_999, 0, 0]
+    keys = cp.trip_keys(pa.array(opid, pa.string()), trip)
+    assert keys.dtype == np.int64
+    pairs = pd.Series(list(zip(opid, trip, strict=True)))
+    assert len(np.unique(keys)) == pairs.nunique() > 15_000  # as many keys as distinct (運行ID, trip) pairs
+    # equal keys ⇔ equal pairs: each key maps back to one pair
+    assert pd.DataFrame({"k": keys, "p": pairs}).groupby("k")["p"].nunique().max() == 1
+    assert len(set(keys[-6:-3])) == 3  # "0012", "12", "012" with the same trip
+    assert keys[-3] == 1_999_999_999_999 * 10**6 + 999_999 < np.iinfo(np.int64).max
+    assert cp.trip_keys(pd.Series(["0012"]), [3]).tolist() == [10012_000003]
+    # not packable: letters, 13 digits, empty, sign, trip numbers out of range
+    for o, t in ((["A0012"], [1]), (["1234567890123"], [1]), ([""], [1]), (["-12"], [1]), (["12"], [10**6]),
+                 (["12"], [-1])):
+        assert cp.trip_keys(pa.array(o, pa.string()), np.array(t)) is None, (o, t)
+
+
+def test_ingest_writes_trip_keys_and_tables_equal_the_text_keys(tmp_path):
+    sp.generate(tmp_path / "d", seed=6, n_rows=30_000)
+    res = etc2.ingest(tmp_path / "d" / "positions", tmp_path / "pq", "1-2")
+    got = pd.concat([pd.read_parquet(f) for f in res.parquet], ignore_index=True)
+    assert (got["trip_key"].to_numpy() == cp.trip_keys(got["opid"], got["trip_no"])).all()
+    assert got["trip_key"].nunique() == len(got[["opid", "trip_no"]].drop_duplicates()) > 100
+    text = got.drop(columns=["trip_key"])  # the SQL then groups on 運行ID and trip number
+    agg_k, agg_t = cp.aggregate_positions(res.dataset), cp.aggregate_positions(text)
+    assert frames_equal(agg_k, agg_t, ["mesh", "day_type", "hour"], rtol=1e-12) == []
+    assert agg_k["n_trips"].sum() > 1000
+    for level in (4, 6):
+        pk, pt = cp.mesh_passes(res.dataset, level=level), cp.mesh_passes(text, level=level)
+        assert frames_equal(pk, pt, ["mesh"], rtol=1e-12) == [] and pk["n_passes"].sum() > 1000, level
+
+
+def test_operation_ids_with_letters_get_no_trip_key_and_append_keeps_one_schema(tmp_path):
+    sp.generate(tmp_path / "d", seed=6, n_rows=20_000)
+    zips = sorted((tmp_path / "d" / "positions").glob("*.zip"))
+    lettered = tmp_path / "lettered"
+    lettered.mkdir()
+    for z in zips[:2]:  # 運行ID "000000000012" → "V00000000012" in two ZIPs
+        with zipfile.ZipFile(z) as zf:
+            text = zf.read("data.csv").replace(b",0000000", b",V000000")
+        _zip(lettered / z.name, text)
+    res = etc2.ingest(lettered, tmp_path / "pq_l", "1-2")
+    got = pd.concat([pd.read_parquet(f) for f in res.parquet], ignore_index=True)
+    assert "trip_key" not in got.columns and got["opid"].str.startswith("V").any()
+    assert cp.aggregate_positions(res.dataset)["n_trips"].sum() > 100  # queries group on the text key
+    # appending a lettered delivery to a dataset with trip keys would mix two schemas: refused
+    etc2.ingest(zips[2:], tmp_path / "pq_k", "1-2")
+    with pytest.raises(ParameterError, match="append"):
+        etc2.ingest(lettered, tmp_path / "pq_k", "1-2", append=True)
+    # appending digits to a dataset without keys writes none either
+    etc2.ingest(zips[2:], tmp_path / "pq_l", "1-2", append=True)
+    assert not any("trip_key" in pq.read_schema(f).names for f in (tmp_path / "pq_l").rglob("*.parquet"))
+
+
+def test_pandas_passes_reference_equals_the_sql(tmp_path):
+    """mesh_passes_pandas (the benchmark's baseline) does the same work as passes_sql: same tables."""
+    sp.generate(tmp_path / "d", seed=8, n_rows=30_000)
+    pos = etc2.read_positions(tmp_path / "d" / "positions")
+    for level in (4, 6):
+        sql = cp.mesh_passes(pos[["opid", "trip_no", "gps_time", "lat", "lon"]], level=level)
+        ref = cp.mesh_passes_pandas(pos, level=level)
+        assert len(sql) > 50 and sql["n_passes"].sum() > 1000
+        assert frames_equal(sql, ref, ["mesh"], rtol=1e-9) == [], level

@@ -73,7 +73,7 @@ REQUIRED_EVENT = ("opid", "event_time", "lon", "lat", "accel_long_g")
 TEXT_FIELDS = {"opid", "trigger"}
 INT_FIELDS = {"run_date", "gps_time", "event_time", "trip_no", "heading"}
 #: Columns of an ingested Parquet written with dictionary pages (values repeat along a trip).
-DICTIONARY_FIELDS = {"opid", "trigger", "run_date", "trip_no", "mesh6"}
+DICTIONARY_FIELDS = {"opid", "trigger", "run_date", "trip_no", "mesh6", "trip_key"}
 
 LAT_RANGE = (24.0, 46.0)
 LON_RANGE = (122.0, 154.0)
@@ -456,16 +456,28 @@ def partition_path(month: int, mesh2: int) -> str:
     return f"month={int(month)}/mesh2={int(mesh2)}"
 
 
-def _with_mesh(t: pa.Table, kind: str) -> tuple[pa.Table, np.ndarray]:
+class _NoTripKey(Exception):
+    """A batch whose 運行ID / trip numbers :func:`ebpm_analysis.cases.probe.trip_keys` cannot pack."""
+
+
+def _with_mesh(t: pa.Table, kind: str, trip_key: bool = False) -> tuple[pa.Table, np.ndarray]:
     """``t`` with the level-6 mesh code column (``mesh6``, int64) and the partition key of each row,
-    ``month * 10**6 + mesh2`` (month YYYYMM from the record time; mesh2 = the first 6 digits of mesh6)."""
-    from ..cases.probe import MESH6_COLUMN, mesh_code  # one definition of the mesh code
+    ``month * 10**6 + mesh2`` (month YYYYMM from the record time; mesh2 = the first 6 digits of mesh6).
+    ``trip_key``: also the exact integer trip key (``trip_key``, :func:`ebpm_analysis.cases.probe.trip_keys`);
+    raises :class:`_NoTripKey` when this batch's 運行ID or trip numbers cannot be packed."""
+    from ..cases.probe import MESH6_COLUMN, TRIP_KEY_COLUMN, mesh_code, trip_keys  # one definition of each
 
     mesh6 = mesh_code(t["lat"].to_numpy(), t["lon"].to_numpy(), 6)
     tv = t["gps_time" if kind == "1-2" else "event_time"].to_numpy()
     tv = np.where(tv < 10**12, tv * 100, tv)  # 12-digit YYYYMMDDHHMM when not validated
     keys = (tv // 10**8) * 10**6 + mesh6 // 10**5
-    return t.append_column(MESH6_COLUMN, pa.array(mesh6, pa.int64())), keys
+    t = t.append_column(MESH6_COLUMN, pa.array(mesh6, pa.int64()))
+    if trip_key:
+        tk = trip_keys(t["opid"], t["trip_no"].to_numpy())
+        if tk is None:
+            raise _NoTripKey
+        t = t.append_column(TRIP_KEY_COLUMN, pa.array(tk, pa.int64()))
+    return t, keys
 
 
 def _split_by_partition(t: pa.Table, keys: np.ndarray):
@@ -490,14 +502,14 @@ def _clear_dataset(out_dir: Path) -> None:
 
 
 def _ingest_zip(z: Path, out_dir: Path, kind: str, cm, enc: str, *, validate: bool, block_size: int,
-                compression: str) -> tuple[list[Path], int]:
+                compression: str, trip_key: bool = False) -> tuple[list[Path], int]:
     """One ZIP → its partition files (written under a temporary name, renamed when complete)."""
     writers: dict[int, tuple] = {}
     rows = 0
     ok = False
     try:
         for t in _iter_tables(z, kind, cm, enc, block_size=block_size, validate=validate):
-            t, keys = _with_mesh(t, kind)
+            t, keys = _with_mesh(t, kind, trip_key)
             for k, part in _split_by_partition(t, keys):
                 if k not in writers:
                     target = out_dir / partition_path(k // 10**6, k % 10**6) / (z.stem + ".parquet")
@@ -534,7 +546,10 @@ def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=No
     Layout: ``out_dir/month=YYYYMM/mesh2=NNNNNN/<zip stem>.parquet`` (:data:`PARTITION_COLUMNS`): a
     delivery ZIP per 2次メッシュ and month lands in one folder, and DuckDB and Spark skip the folders a
     filter on ``month`` / ``mesh2`` excludes (:func:`open_parquet`). Parquet columns: the mapped fields
-    (times normalised to 14-digit ``YYYYMMDDHHMMSS`` int64). ``append=False`` first removes what an earlier
+    (times normalised to 14-digit ``YYYYMMDDHHMMSS`` int64), the level-6 mesh code ``mesh6`` and, for 様式1-2
+    with trip numbers whose 運行ID are all 1–12 digits, the exact integer trip key ``trip_key``
+    (:func:`ebpm_analysis.cases.probe.trip_keys`; the queries group on it instead of the text 運行ID and the
+    trip number: same trips, less work). ``append=False`` first removes what an earlier
     ingest left in ``out_dir``; ``append=True`` adds to it (a ZIP of the same name replaces its own files).
     Returns the Parquet paths, the dataset folder and the row count.
     """
@@ -547,6 +562,30 @@ def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=No
     zs = _paths(zips)
     if not append:
         _clear_dataset(out_dir)
+    # An integer trip key (probe.trip_keys) for 様式1-2 with trip numbers, when every 運行ID is digits; an
+    # appended delivery follows what the dataset already holds (one schema in every file).
+    from ..cases.probe import TRIP_KEY_COLUMN
+
+    trip_key = kind == "1-2" and "trip_no" in cm
+    old = next(iter(out_dir.glob("month=*/mesh2=*/*.parquet")), None) if append else None
+    if trip_key and old is not None:
+        trip_key = TRIP_KEY_COLUMN in pq.read_schema(old).names
+    try:
+        return _ingest_all(zs, out_dir, kind, cm, enc, nature, validate=validate, block_size=block_size,
+                           compression=compression, trip_key=trip_key)
+    except _NoTripKey:
+        if old is not None:
+            raise ParameterError("append", f"the dataset {out_dir} holds integer trip keys, but a 運行ID of this "
+                                 "delivery is not 1-12 digits (or a trip number exceeds 999,999)",
+                                 expected="every delivery ingested again with append=False") from None
+        # 運行ID with letters (or > 12 digits): no trip key; queries group on 運行ID and trip number.
+        _clear_dataset(out_dir)  # the dataset was empty before this call
+        return _ingest_all(zs, out_dir, kind, cm, enc, nature, validate=validate, block_size=block_size,
+                           compression=compression, trip_key=False)
+
+
+def _ingest_all(zs: list[Path], out_dir: Path, kind: str, cm, enc: str, nature, *, validate: bool, block_size: int,
+                compression: str, trip_key: bool) -> IngestResult:
     outs, rows, files = [], 0, []
     # ZIPs in parallel (one per core): each has its own inflate thread and CSV parse; most of the work
     # (inflate, parse, Parquet write) runs outside the GIL.
@@ -554,7 +593,7 @@ def ingest(zips, out_dir: str | os.PathLike, kind: str = "1-2", *, column_map=No
 
     def one(z):
         return _ingest_zip(z, out_dir, kind, cm, enc, validate=validate, block_size=block_size,
-                           compression=compression)
+                           compression=compression, trip_key=trip_key)
 
     workers = max(1, min(len(zs), os.cpu_count() or 1, 4))
     with ThreadPoolExecutor(workers) as ex:
