@@ -83,6 +83,21 @@ def banner(nature: str | None = None, detail: str = "") -> None:
                  f'<span class="ebpm-badge">{label}</span> {text}{extra}</div>'))
 
 
+def p_value(value) -> str:
+    """A p-value as a report shows it: ``<0.001`` below 0.001, else three decimals (``0.042``); ``—`` when
+    missing. (04 printed ``3.7e-113``.)"""
+    if value is None or pd.isna(value):
+        return "—"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def p_text(value) -> str:
+    """A p-value in a sentence: ``p < 0.001``, ``p = 0.004``, ``p = 0.74`` (07 wrote ``p = 1.9e-05``)."""
+    if value < 0.001:
+        return "p < 0.001"
+    return f"p = {value:.3f}" if value < 0.01 else f"p = {value:.2f}"
+
+
 def percent(value, digits: int = 1) -> str:
     """A value already in percent as text (``12.3%``); ``—`` when missing or suppressed."""
     return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}%"

@@ -306,6 +306,29 @@ def place_labels(ax, labels, avoid=(), own=None, gap_pt: float = 2.0, rings: int
     return moved
 
 
+def thin_tick_labels(ax, prefer=(1, 2, 0.5, 4, 3, 10, 5, 1.5, 6, 0.75, 1.25)) -> list[float]:
+    """Drop the x tick labels that would overlap another (a log axis of rate ratios spanning 0.75–4 put 1.25 and
+    1.5 on top of each other in 06's month panel): ticks are kept in the order of ``prefer`` (others after, left
+    to right) while their label clears every label kept. Call once the figure's layout is final. Returns the
+    ticks kept."""
+    renderer = ax.figure.canvas.get_renderer()
+    lo, hi = sorted(ax.get_xlim())
+    ticks = [float(t) for t in ax.get_xticks() if lo <= t <= hi]
+    if len(ticks) < 2:
+        return ticks
+    text = {t: lab.get_text() for t, lab in zip(ax.get_xticks(), ax.get_xticklabels(), strict=False)}
+    boxes = {t: lab.get_window_extent(renderer).padded(2)
+             for t, lab in zip(ax.get_xticks(), ax.get_xticklabels(), strict=False) if lo <= t <= hi}
+    rank = {float(p): i for i, p in enumerate(prefer)}
+    kept = []
+    for t in sorted(ticks, key=lambda t: (rank.get(round(t, 9), len(rank)), t)):
+        if not any(boxes[t].overlaps(boxes[k]) for k in kept):
+            kept.append(t)
+    kept.sort()
+    ax.set_xticks(kept, [text[t] for t in kept])
+    return kept
+
+
 def fit_title(text: str, ax_or_fig, size: float | None = None) -> str:
     """``text`` broken into lines no wider than the axes (or figure) it titles, at font ``size`` (default: the
     axes title size). A title that holds a parameter (06's office name) can be any length; unbroken, it made the

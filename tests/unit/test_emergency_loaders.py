@@ -258,3 +258,15 @@ def test_weather_of_the_synthetic_set_parses_with_the_shared_jma_loader(tmp_path
     wx = jma.read_jma_daily(p, nature="synthetic")
     assert len(wx) == 62 and wx["temp_max"].notna().all() and (wx["temp_max"] >= wx["temp_mean"]).all()
     assert wx["temp_max"].mean() > 28   # Kumamoto midsummer (normal daily max ≈ 32–33 °C)
+
+
+def test_the_projection_is_named_by_its_source_not_its_path():
+    """04 named the bundled projection by its repository path (data/raw/ipss-projection-…/….csv) in its prose and
+    a figure's source note; readers get its title and attribution, a file of their own by its name."""
+    from ebpm_analysis.io import dispatch_log as dl
+    from ebpm_analysis.pipeline.wording import references_in
+    bundled = dl.projection_source(dl.projection_path_for("43100"))
+    assert bundled.startswith("熊本市 人口の推移と将来推計") and "国立社会保障・人口問題研究所" in bundled
+    assert "data/" not in bundled and ".csv" not in bundled and not references_in(bundled)
+    mine = dl.projection_source("/somewhere/toyama_projection.csv")
+    assert mine == "指定された将来人口推計（ファイル toyama_projection.csv）"

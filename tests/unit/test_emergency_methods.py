@@ -107,3 +107,10 @@ def test_forecast_intervals_when_a_weather_term_never_occurs():
     assert months["month"].tolist() == ["2024-12", "2025-01", "2025-02"]
     assert ((months["lo"] <= months["forecast"]) & (months["forecast"] <= months["hi"])).all()
     assert (days["hi"] <= 12).all()                                   # about 3 calls a day: no runaway draws
+
+
+def test_map_kinds_label_the_districts_and_hold_no_person_count():
+    from ebpm_analysis.cases import emergency as ce
+    shown = {"district_name": "地区", "rate_per_1000": "千人あたり件/年", "mean_min": "平均(分)"}
+    kinds = ce.map_kinds(list(shown), shown_as=shown)
+    assert kinds == {"地区": {"kind": "label"}, "千人あたり件/年": {"kind": "other"}, "平均(分)": {"kind": "other"}}

@@ -321,3 +321,17 @@ def test_table_keeps_short_labels_on_one_line_and_lets_long_text_wrap(shown):
     html = shown[-1][1]
     assert 'class="data row0 col0 ebpm-short"' in html and 'class="data row0 col1 ebpm-short"' in html
     assert 'class="data row0 col2" ' in html and 'class="data row0 col3 ebpm-num"' in html
+
+
+def test_p_values_read_as_a_report_shows_them():
+    """04's trend table printed p-values as 3.7e-113."""
+    from ebpm_analysis import report
+    assert [report.p_value(v) for v in (3.7e-113, 0.00099, 0.001, 0.0421, 0.58, None, float("nan"))] == [
+        "<0.001", "<0.001", "0.001", "0.042", "0.580", "—", "—"]
+
+
+def test_p_values_in_sentences():
+    """07 wrote 'p = 1.9e-05' in its prose."""
+    from ebpm_analysis import report
+    assert [report.p_text(v) for v in (1.9e-05, 0.0049, 0.16, 0.74)] == [
+        "p < 0.001", "p = 0.005", "p = 0.16", "p = 0.74"]

@@ -118,3 +118,59 @@ def test_odds_ratio_axis_marks_the_values_it_spans():
     lo, hi = ax.get_xlim()
     ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
     assert {1.0, 2.0, 3.0} <= set(np.round(ticks, 6)) and len(ticks) >= 4
+
+
+def test_scenario_labels_sit_above_their_bars_and_counts_have_separators():
+    """04's ageing scenario drew each label's second line on its bar's top and the axis as 40000."""
+    sc = pd.DataFrame({"year": [2024, 2030, 2040], "dispatches": [44135.0, 44683.0, 44649.0],
+                       "share65": [0.27, 0.29, 0.33]})
+    fig = pe.scenario_chart(sc, source="テスト", synthetic=True)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if "件" in t.get_text()]
+    assert len(labels) == 3
+    for t, bar in zip(labels, ax.patches, strict=True):
+        assert t.get_window_extent(r).y0 > bar.get_window_extent(r).y1 + 1   # a gap, not touching
+        assert t.get_window_extent(r).y1 <= ax.get_window_extent(r).y1   # inside the plot
+    assert "40,000" in [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_rate_ratio_tick_labels_do_not_overlap():
+    """06's month panel printed '1.251.5': ticks 1.25 and 1.5 side by side on a log axis spanning 0.75-4 (the
+    default report's estimates)."""
+    rows = [("月", f"{m}月（4月比）", rr, lo, hi) for m, rr, lo, hi in (
+        (1, 1.046, 0.937, 1.169), (2, 3.748, 3.411, 4.119), (3, 1.084, 0.974, 1.206), (5, 0.945, 0.845, 1.057),
+        (6, 0.927, 0.831, 1.035), (7, 0.972, 0.871, 1.084), (8, 1.899, 1.721, 2.094), (9, 1.042, 0.935, 1.162),
+        (10, 1.016, 0.912, 1.132), (11, 1.076, 0.964, 1.200), (12, 0.976, 0.863, 1.104))]
+    rows += [("曜日", "月曜（水曜比）", 1.317, 1.233, 1.406), ("曜日", "火曜（水曜比）", 1.044, 0.977, 1.116),
+             ("曜日", "木曜（水曜比）", 1.003, 0.938, 1.072), ("曜日", "金曜（水曜比）", 1.163, 1.089, 1.241),
+             ("天候", "雨の日（降水量が閾値以上）", 1.236, 1.181, 1.294),
+             ("祝日前後", "祝日・年末年始休みの前後の日", 1.191, 1.101, 1.287),
+             ("年末", "年末（12/20–12/28）", 1.524, 1.308, 1.776)]
+    eff = pd.DataFrame(rows, columns=["group", "label", "rate_ratio", "lo", "hi"])
+    eff["term"] = [f"t{i}" for i in range(len(eff))]
+    from ebpm_analysis import viz
+    with matplotlib.rc_context(viz._STYLE):   # the reports' house style (font, sizes)
+        fig = pc.effects(eff, source="テスト", synthetic=True, office="熊本市の窓口")
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            boxes = [t.get_window_extent(r).padded(2) for t in ax.get_xticklabels() if t.get_text()]   # 4 px apart
+            assert len(boxes) >= 2
+            assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i + 1, len(boxes)))
+        assert "1" in [t.get_text() for t in fig.axes[1].get_xticklabels()]
+
+
+def test_event_study_states_a_tiny_pretrend_p_as_below_0001():
+    """07's figure 5 said '事前トレンド検定 p = 0.00' for p = 1.9e-05."""
+    from ebpm_analysis import viz
+    from ebpm_analysis.plots import evaluation as pv
+    es = pd.DataFrame({"phase": ["pre", "post"], "from_month": [-6, 0], "to_month": [-4, 2],
+                       "ratio": [2.1, 0.85], "lo": [1.6, 0.8], "hi": [2.9, 0.9]})
+    fig = pv.event_study_chart(es, pretrend_p=1.9e-05, source="x", synthetic=True)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else \
+        [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert any("事前トレンド検定 p < 0.001" in t for t in texts), texts
+    assert viz.figure_payload(fig)["keys"][0] == "事前トレンド検定 p < 0.001"
+

@@ -297,6 +297,21 @@ def projection_path_for(city_code: str, path: str | os.PathLike = "") -> Path | 
     return paths.raw(*IPSS_PROJECTIONS[city_code]) if city_code in IPSS_PROJECTIONS else None
 
 
+def projection_source(path: str | os.PathLike) -> str:
+    """How a report names the population projection at ``path``: a bundled one (:data:`IPSS_PROJECTIONS`) by
+    the title and attribution of its catalog entry, another by its file name. The report named the bundled file by
+    its path in the repository, which its readers cannot open."""
+    import yaml
+
+    from .. import paths
+    p = Path(path)
+    for folder, name in IPSS_PROJECTIONS.values():
+        if p.name == name and p.parent.name == folder:
+            entry = yaml.safe_load((paths.CATALOG_DIR / f"{folder}.yml").read_text(encoding="utf-8"))
+            return f"{entry['title']}：{str(entry['attribution']).removeprefix('出典：')}"
+    return f"指定された将来人口推計（ファイル {p.name}）"
+
+
 def read_population_projection(path: str | os.PathLike, *, nature: str = "real") -> pd.DataFrame:
     """Population by year (census + IPSS projection): year, kind, total, age65plus (NaN where not given)."""
     path = input_path(path, expected="the population projection CSV (check projection_path)")

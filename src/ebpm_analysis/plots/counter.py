@@ -74,6 +74,8 @@ def effects(eff: pd.DataFrame, *, source: str, synthetic: bool, truth: dict | No
                  fontsize=13, fontweight="bold")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, bbox_to_anchor=(0.5, 0.0))
+    for ax in axes:
+        viz.thin_tick_labels(ax)
     viz.source_note(fig, source, synthetic=synthetic)
     data = pd.DataFrame({"区分": eff["group"].astype(str).to_numpy(), "要因": eff["label"].astype(str).to_numpy(),
                          "件数の倍率": eff["rate_ratio"].to_numpy(dtype=float),

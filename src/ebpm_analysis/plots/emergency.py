@@ -266,9 +266,10 @@ def scenario_chart(sc, *, source: str, synthetic: bool, city_name: str = ""):
     col = [viz.PALETTE[0]] + [viz.PALETTE[1]] * (len(sc) - 1)
     bars = ax.bar(sc["year"].astype(str), sc["dispatches"], color=col)
     for b, v, s in zip(bars, sc["dispatches"], sc["share65"], strict=True):
-        ax.annotate(f"{v:,.0f}件\n(65歳以上 {s * 100:.0f}%)", (b.get_x() + b.get_width() / 2, v), ha="center",
-                    va="bottom", fontsize=9)
-    ax.set_ylim(0, sc["dispatches"].max() * 1.2)
+        ax.annotate(f"{v:,.0f}件\n（65歳以上 {s * 100:.0f}%）", (b.get_x() + b.get_width() / 2, v), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9)   # clear of the bar's top
+    ax.set_ylim(0, sc["dispatches"].max() * 1.25)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))   # 40,000 (was 40000)
     ax.set_ylabel("救急出動件数（件/年）")
     ax.set_xlabel("年")
     ax.set_title(f"{city_name} 高齢化シナリオ：年齢別出動率を据え置いた場合の件数".strip())

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .. import viz
+from .. import report, viz
 from ..stats import disclosure as D
 
 BLUE, ORANGE, GREY, GREEN = viz.PALETTE[0], viz.PALETTE[1], "#6b7280", viz.PALETTE[2]
@@ -85,8 +85,8 @@ def event_study_chart(es: pd.DataFrame, *, pretrend_p: float, source: str, synth
                       truth: float | None = None, title: str = "対策開始からの月数ごとの効果（イベントスタディ）"):
     """Rate ratios by months since the start: placebo bins before (should be 0 %) and effects after."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    for phase, colour, marker, lab in (("pre", GREY, "s", f"開始前（擬似効果、事前トレンド検定 p = {pretrend_p:.2f}）"),
-                                       ("post", BLUE, "o", "開始後（効果）")):
+    pre = f"開始前（擬似効果、事前トレンド検定 {report.p_text(pretrend_p)}）"
+    for phase, colour, marker, lab in (("pre", GREY, "s", pre), ("post", BLUE, "o", "開始後（効果）")):
         d = es[es["phase"] == phase]
         x = (d["from_month"] + d["to_month"]) / 2
         pct = (d["ratio"] - 1) * 100
@@ -110,7 +110,7 @@ def event_study_chart(es: pd.DataFrame, *, pretrend_p: float, source: str, synth
                          "95%信頼区間上限（%）": (es["hi"].to_numpy(dtype=float) - 1) * 100})
     post = data[data["区分"] == "開始後（効果）"]
     change = post["件数の変化（%）"]
-    keys = [f"事前トレンド検定 p = {pretrend_p:.2f}"] + (
+    keys = [f"事前トレンド検定 {report.p_text(pretrend_p)}"] + (   # "p = 0.00" read as no evidence at all
         [f"開始後の変化 {change.min():+.1f}%〜{change.max():+.1f}%"] if len(post) else [])
     viz.figure_data(fig, data, caption=title, kinds=_kinds(data, "区分"), keys=keys)
     return fig

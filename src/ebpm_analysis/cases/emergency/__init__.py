@@ -25,6 +25,7 @@ from .analysis import (
     ForecastSummary,
     PlacementPlan,
     analyse_dispatch_log,
+    map_kinds,
     plan_placement,
     summarise_demand,
     summarise_forecast,
@@ -67,7 +68,7 @@ from .placement import candidate_sites, demand_points, response_cost, travel_mod
 
 __all__ = [
     "CrewEffect", "DemandSummary", "EmergencyResult", "ForecastSummary", "PlacementPlan", "analyse_dispatch_log",
-    "plan_placement", "summarise_demand", "summarise_forecast",
+    "map_kinds", "plan_placement", "summarise_demand", "summarise_forecast",
     "DailyDispatchModel", "SarimaxModel", "age_rates", "ageing_scenario", "assign_districts", "attach_xy", "backtest",
     "backtest_summary", "calendar_features", "candidate_sites", "choice_sentence", "climatology", "daily_series",
     "DISTRICT_EXCESS", "daytime_crew_effect", "demand_points", "demand_trend", "density_grid", "district_power",

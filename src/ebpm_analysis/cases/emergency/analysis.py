@@ -288,6 +288,14 @@ class EmergencyResult:
         return {name: D.suppress_table(df, kinds[name], min_cell) for name, df in tables.items()}
 
 
+def map_kinds(columns, *, shown_as: dict | None = None) -> dict:
+    """Disclosure kinds of the district layers of 04's interactive map (``webmap.shown``): district names are
+    labels; the rest are rates per 1,000 residents, ratios, shares and minutes of whole districts (the map draws
+    every district, as it did before its data was offered), no count of persons."""
+    out = {str(c): (D.LABEL if str(c) in ("district_code", "district_name") else D.OTHER) for c in columns}
+    return D.renamed(out, shown_as) if shown_as else out
+
+
 def _check(day_hours, coverage_min) -> None:
     start, end = day_hours
     if not (0 <= start < end <= 24):
