@@ -187,8 +187,9 @@ def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, 
     classes = pd.DataFrame("", index=df.index, columns=df.columns)
     for c in numeric:
         classes[c] = "ebpm-num"
-    for c in df.columns:   # short labels (区名, 分類) stay on one line; long text wraps
-        if c not in numeric and df[c].map(lambda v: len(str(v)) if isinstance(v, str) else 0).max() <= SHORT_TEXT:
+    for c in df.columns:   # short labels (区名, 分類) and codes (メッシュコード) stay on one line; long text wraps
+        if c not in numeric and (df[c].map(lambda v: len(str(v)) if isinstance(v, str) else 0).max() <= SHORT_TEXT
+                                 or df[c].map(_is_code).all()):
             classes[c] = "ebpm-short"
     styler = (Styler(df, cell_ids=False).hide(axis="index")
               .format(formats, na_rep=na_rep, escape="html")
@@ -204,6 +205,11 @@ def table(df: pd.DataFrame, caption: str | None = None, *, index: bool = False, 
 _NUM_CSS = ".ebpm-table td.ebpm-num{text-align:right}.ebpm-table td.ebpm-short{white-space:nowrap}"
 #: Text columns whose longest value has at most this many characters are kept on one line.
 SHORT_TEXT = 10
+
+
+def _is_code(v) -> bool:
+    """A code a reader copies whole: digits only, at most 16 (03's 11-digit mesh codes were broken in two)."""
+    return isinstance(v, str) and v.isdigit() and len(v) <= 16
 
 
 def _isna(v) -> bool:

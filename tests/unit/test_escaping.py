@@ -321,6 +321,10 @@ def test_table_keeps_short_labels_on_one_line_and_lets_long_text_wrap(shown):
     html = shown[-1][1]
     assert 'class="data row0 col0 ebpm-short"' in html and 'class="data row0 col1 ebpm-short"' in html
     assert 'class="data row0 col2" ' in html and 'class="data row0 col3 ebpm-num"' in html
+    # codes are copied whole: 03's 11-digit mesh codes wrapped as "493015 / 69443"
+    report.table(pd.DataFrame({"メッシュコード": ["49301569443", "49301569433"], "名称": ["a" * 30, "b"]}), "表")
+    html = shown[-1][1]
+    assert 'class="data row0 col0 ebpm-short"' in html and 'class="data row0 col1" ' in html
 
 
 def test_p_values_read_as_a_report_shows_them():

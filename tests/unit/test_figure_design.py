@@ -174,3 +174,19 @@ def test_event_study_states_a_tiny_pretrend_p_as_below_0001():
     assert any("事前トレンド検定 p < 0.001" in t for t in texts), texts
     assert viz.figure_payload(fig)["keys"][0] == "事前トレンド検定 p < 0.001"
 
+
+def test_accident_hours_leave_room_above_the_tallest_bar_and_the_legend_covers_no_bar():
+    """03's figure 5 (the default report's counts) drew the 8時 bar up to the frame and its legend over the
+    17-18時 bars."""
+    from ebpm_analysis import viz
+    from ebpm_analysis.plots import probe as pp
+    day = [0, 0, 0, 0, 0, 7, 87, 366, 445, 313, 272, 304, 282, 294, 283, 268, 342, 310, 160, 27, 0, 0, 0, 0]
+    night = [46, 41, 23, 25, 23, 49, 49, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 110, 271, 275, 163, 109, 68, 47]
+    with matplotlib.rc_context(viz._STYLE):
+        fig = pp.accident_hour_chart(pd.DataFrame({"hour": range(24), "昼": day, "夜": night}), source="テスト")
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        assert ax.get_ylim()[1] >= 1.05 * 445
+        legend = ax.get_legend().get_window_extent(r)
+        assert not any(legend.overlaps(b.get_window_extent(r)) for b in ax.patches if b.get_height() > 0)

@@ -327,8 +327,9 @@ def accident_hour_chart(hour_night, *, source):
     ax.set_xlabel("発生時台（時）")
     ax.set_ylabel("事故件数（件）")
     ax.set_xticks(range(0, 24, 2))
+    ax.set_ylim(0, max(float(bottom.max()) if len(bottom) else 0.0, 1.0) * 1.1)   # the tallest bar met the frame
     ax.set_title("時間帯別の人身事故件数（昼夜別）")
-    ax.legend(title="昼夜（本票の区分）")
+    ax.legend(title="昼夜（本票の区分）", loc="upper left")   # upper right covered the evening peak (17-18時)
     viz.source_note(fig, source)
     data = h.reset_index().rename(columns={"hour": "発生時台（時）"})
     data = data.assign(計=data.drop(columns="発生時台（時）").sum(axis=1))
