@@ -50,6 +50,55 @@ def test_choropleth_has_legend_arrow_scale_and_outlines(tmp_path):
     plt.close(fig)
 
 
+def test_map_layers_leave_the_drawing_to_show_or_save():
+    """geopandas renders the whole figure after each plot call (canvas.draw_idle on a canvas without a GUI loop);
+    viz.layer draws the same layer without that, and the canvas keeps its own draw_idle."""
+    wards = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))
+    renders = []
+    fig, (a, b) = plt.subplots(1, 2)
+    fig.canvas.mpl_connect("draw_event", lambda event: renders.append(event))
+    wards.plot(ax=a, color="#f4f4f0", edgecolor="none")
+    assert len(renders) == 1                       # what viz.layer avoids
+    viz.layer(wards, b, color="#f4f4f0", edgecolor="none")
+    viz.layer(wards.boundary, b, color="black", linewidth=0.9)
+    assert len(renders) == 1 and "draw_idle" not in vars(fig.canvas)
+    (pa,), (pb, lb) = a.collections, b.collections
+    assert (pa.get_facecolor() == pb.get_facecolor()).all() and len(pa.get_paths()) == len(pb.get_paths()) == 5
+    assert len(lb.get_segments()) >= 5
+    fig.canvas.draw_idle()
+    assert len(renders) == 2
+    plt.close(fig)
+
+
+_ONE_CELL = """
+import json, os
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+from IPython.core.interactiveshell import InteractiveShell
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+shell = InteractiveShell.instance()
+shown, renders = [], []
+shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append(sorted(data))
+draw = FigureCanvasAgg.draw
+FigureCanvasAgg.draw = lambda self, *a, **k: (renders.append(1), draw(self, *a, **k))[1]
+assert shell.run_cell("import matplotlib.pyplot as plt; from ebpm_analysis import viz; viz.setup()").success
+assert shell.run_cell("fig, ax = plt.subplots(); ax.plot([1, 2]); viz.source_note(fig, 'x')").success
+import matplotlib.pyplot as plt
+print(json.dumps({"renders": len(renders), "shown": shown, "open": plt.get_fignums()}))
+"""
+
+
+def test_a_figure_left_open_by_a_cell_is_rendered_once_when_shown():
+    """In a notebook (inline backend), a figure cell without plt.show() is shown by the backend after the cell;
+    pyplot's own after-cell hook rendered it once more before that, for nothing: 3 renderings, now 2 (the tight
+    bounding box and the PNG; viz.render_open_figures_once). In a shell of its own: it sets the backend."""
+    import json
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", _ONE_CELL], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        "renders": 2, "shown": [["application/vnd.ebpm.figure+json", "image/png", "text/plain"]], "open": []}
+
+
 def test_few_areas_get_a_colour_bar():
     viz.setup()
     wards = geo.to_plane(geo.load_city("43100"), geo.plane_crs("43100"))

@@ -253,7 +253,7 @@ def facility_map(points, wards, *, column: str = "eb_pct", size_col: str = "exam
     facilities above the 99.8 % limit ringed (``omitted``: as in :func:`funnel_plot`)."""
     fig, ax = plt.subplots(figsize=(8.5, 8))
     _omitted_note(ax, omitted, min_cell, below=True)   # the legend "記号" covered it at the lower right
-    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
+    viz.layer(wards, ax, color="#f4f4f0", edgecolor="none")
     viz.outline(ax, wards, label_col="name", fontsize=9)
     v = points[column].astype(float)
     norm = mcolors.Normalize(vmin=float(np.nanpercentile(v, 2)), vmax=float(np.nanpercentile(v, 98)))
@@ -291,7 +291,7 @@ def hotspot_map(points, wards, *, title: str = "施設のう蝕有病者率の�
                 source: str = "", synthetic: bool = False):
     colors = {"ホットスポット": "#b8433c", "コールドスポット": "#1f5a96", "有意差なし": "#c8c8c8"}
     fig, ax = plt.subplots(figsize=(8.5, 8))
-    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
+    viz.layer(wards, ax, color="#f4f4f0", edgecolor="none")
     viz.outline(ax, wards, label_col="name", fontsize=9)
     for lab, col in colors.items():
         m = points["hotspot"] == lab

@@ -24,7 +24,7 @@ def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口�
     fig, ax = plt.subplots(figsize=(8, 7.5))
     below = gdf[~gdf["above"]]
     above = gdf[gdf["above"]]
-    below.plot(ax=ax, color="#e5e7eb", edgecolor="white", linewidth=0.5)
+    viz.layer(below, ax, color="#e5e7eb", edgecolor="white", linewidth=0.5)
     bins = [1.0, 1.1, 1.2, 1.35, np.inf]
     labels = ["平均の1.0〜1.1倍", "1.1〜1.2倍", "1.2〜1.35倍", "1.35倍以上"]
     colors = ["#fdd49e", "#fc8d59", "#d7301f", "#7f0000"]
@@ -32,10 +32,10 @@ def rate_map(gdf, wards, *, source: str, synthetic: bool, title: str = "人口�
     for k in range(len(labels)):
         sel = above[cls == k]
         if len(sel):
-            sel.plot(ax=ax, color=colors[k], edgecolor="white", linewidth=0.5)
+            viz.layer(sel, ax, color=colors[k], edgecolor="white", linewidth=0.5)
     sig = gdf[gdf["sig_above"]]
     if len(sig):
-        sig.boundary.plot(ax=ax, color="black", linewidth=1.6)
+        viz.layer(sig.boundary, ax, color="black", linewidth=1.6)
     viz.outline(ax, wards.to_crs(gdf.crs), label_col="name")
     handles = [Patch(color="#e5e7eb", label="平均以下")] + [Patch(color=c, label=lab) for c, lab in zip(colors,
                                                                                                      labels,
@@ -115,10 +115,10 @@ def density_map(grid, wards, *, cell_m: float, source: str, synthetic: bool, k: 
     for i in range(len(edges) - 1):
         sel = grid[ok & (cls == i)]
         if len(sel):
-            sel.plot(ax=ax, color=cmap(i), edgecolor="white", linewidth=0.2)
+            viz.layer(sel, ax, color=cmap(i), edgecolor="white", linewidth=0.2)
         handles.append(Patch(color=cmap(i), label=f"{edges[i]:,.0f}〜{edges[i + 1]:,.0f}"))
     if (~ok).any():
-        grid[~ok].plot(ax=ax, color="#dddddd", edgecolor="white", linewidth=0.2, hatch="///")
+        viz.layer(grid[~ok], ax, color="#dddddd", edgecolor="white", linewidth=0.2, hatch="///")
         handles.append(Patch(facecolor="#dddddd", hatch="///", label="少数のため秘匿"))
     viz.outline(ax, wards.to_crs(grid.crs), label_col="name")
     ax.legend(handles=handles, title="件/km²・年", loc="lower right", frameon=True, framealpha=0.9, fontsize=9)
@@ -212,7 +212,7 @@ def placement_map(wards, demand, sites, existing_n: int, solutions: dict, *, rad
     size = 4 + 80 * w / max(w.max(), 1) if len(w) else w
     wp = wards.to_crs(crs)
     for ax, (title, sol) in zip(axes, solutions.items(), strict=True):
-        wp.boundary.plot(ax=ax, color="#555555", linewidth=0.7)
+        viz.layer(wp.boundary, ax, color="#555555", linewidth=0.7)
         covered = np.asarray(sol["covered"])[shown].astype(bool)
         for ok, (color, marker) in ((True, COVERED), (False, NOT_COVERED)):
             sel = covered == ok

@@ -120,15 +120,15 @@ def measures_map(meshes, city_areas, *, title: str, source: str, synthetic: bool
     """Treated meshes by start month and the comparison (candidate) meshes on the city outline.
     ``meshes``: GeoDataFrame in a metre CRS with ``start`` ("" for comparison meshes)."""
     fig, ax = plt.subplots(figsize=(6.8, 6.4))   # with the legend beside it: within the page's 9.9 in
-    city_areas.plot(ax=ax, color="#f4f4f4", edgecolor="#999999", lw=0.6)
+    viz.layer(city_areas, ax, color="#f4f4f4", edgecolor="#999999", lw=0.6)
     comp = meshes[meshes["start"] == ""]
-    comp.plot(ax=ax, facecolor="none", edgecolor=GREY, lw=0.8, hatch="////", label="比較メッシュ（候補・未実施）")
+    viz.layer(comp, ax, facecolor="none", edgecolor=GREY, lw=0.8, hatch="////", label="比較メッシュ（候補・未実施）")
     starts = sorted(s for s in meshes["start"].unique() if s)
     colours = [BLUE, ORANGE, GREEN, viz.PALETTE[4]]
     handles = [plt.Rectangle((0, 0), 1, 1, facecolor="none", edgecolor=GREY, hatch="////")]
     labels = ["比較メッシュ（候補・未実施）"]
     for s, c in zip(starts, colours, strict=False):
-        meshes[meshes["start"] == s].plot(ax=ax, color=c, edgecolor="black", lw=0.4)
+        viz.layer(meshes[meshes["start"] == s], ax, color=c, edgecolor="black", lw=0.4)
         handles.append(plt.Rectangle((0, 0), 1, 1, color=c))
         labels.append(f"対策メッシュ（{s}開始）")
     ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, title="500 mメッシュ")

@@ -121,9 +121,9 @@ def mesh_choropleth(cells, column, wards, *, title, legend_title, source, synthe
         for i in range(len(bins)):
             part = sub[cls == i]
             if len(part):
-                part.plot(ax=target, color=colors[i], edgecolor=colors[i], linewidth=edge, zorder=2)
+                viz.layer(part, target, color=colors[i], edgecolor=colors[i], linewidth=edge, zorder=2)
         if marked:
-            highlight.plot(ax=target, facecolor="none", edgecolor="black", linewidth=1.6 if target is ax else 2.2,
+            viz.layer(highlight, target, facecolor="none", edgecolor="black", linewidth=1.6 if target is ax else 2.2,
                            zorder=3)
 
     draw(ax, 1.2)
@@ -198,12 +198,12 @@ def peak_offpeak_maps(cells, wards, *, source, synthetic=True, congested_kmh=20,
         v = cells[col] * 100
         has = v.notna()
         cls = mapclassify.UserDefined(v[has].to_numpy(), bins=bins).yb if has.any() else np.array([], int)
-        cells[~has].plot(ax=ax, color="#eeeeee", linewidth=0)
+        viz.layer(cells[~has], ax, color="#eeeeee", linewidth=0)
         sub = cells[has]
         for i in range(len(bins)):
             part = sub[cls == i]
             if len(part):
-                part.plot(ax=ax, color=colors[i], linewidth=0)
+                viz.layer(part, ax, color=colors[i], linewidth=0)
         _frame(ax, wards, cells)
         ax.set_title(ttl, fontsize=12)
         viz.north_arrow(ax)

@@ -142,8 +142,8 @@ def crossings_map(wards, segments, schools, top, volunteers, *, source: str, syn
     schools, top crowded crossings (size/colour = peak count, number = rank) and the proposed volunteer
     positions (``volunteers``: {period: frame with x, y}). All frames in the city's plane CRS."""
     fig, ax = plt.subplots(figsize=(9, 8.5))
-    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
-    segments.plot(ax=ax, color="#7fa7cf", linewidth=1.6, zorder=2)
+    viz.layer(wards, ax, color="#f4f4f0", edgecolor="none")
+    viz.layer(segments, ax, color="#7fa7cf", linewidth=1.6, zorder=2)
     viz.outline(ax, wards, label_col=None)
     school_pts = ax.scatter(schools["x"], schools["y"], marker="s", s=120, color="#1f5a96", edgecolor="white",
                             zorder=5)
@@ -216,17 +216,17 @@ def offroute_map(wards, segments_share, schools, *, source: str, synthetic: bool
     # the map above the bars (side by side, at 12.5 in, both were shown at ~7 pt on the page)
     fig, (ax, axb) = plt.subplots(2, 1, figsize=(9.2, 11.5),
                                   gridspec_kw={"height_ratios": [2.3, 1], "hspace": 0.12})
-    wards.plot(ax=ax, color="#f4f4f0", edgecolor="none")
+    viz.layer(wards, ax, color="#f4f4f0", edgecolor="none")
     viz.outline(ax, wards, label_col=None)
     shown = segments_share[~segments_share["suppressed"]]
     hidden = segments_share[segments_share["suppressed"]]
     if len(hidden):
-        hidden.plot(ax=ax, color="#bbbbbb", linewidth=1.2, linestyle="--", zorder=2)
+        viz.layer(hidden, ax, color="#bbbbbb", linewidth=1.2, linestyle="--", zorder=2)
     handles = []
     for lo, hi, color, lw, label in SHARE_CLASSES:
         part = shown[(shown["share"] >= lo) & (shown["share"] < hi)]
         if len(part):
-            part.plot(ax=ax, color=color, linewidth=lw, zorder=3 + lo)
+            viz.layer(part, ax, color=color, linewidth=lw, zorder=3 + lo)
         handles.append(Line2D([], [], color=color, linewidth=lw, label=f"外れた測位 {label}"))
     school_pts = ax.scatter(schools["x"], schools["y"], marker="s", s=90, color="#1f5a96", edgecolor="white",
                             zorder=5)
