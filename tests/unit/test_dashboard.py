@@ -412,3 +412,18 @@ def test_a_failed_build_check_shows_its_first_line_shortened(tmp_path):
     assert "成功した回がないため報告書はありません" in card.text and "{{" not in card.text
     assert card.select_one(".badge.st").text == "失敗（報告書なし）"
     assert card.select_one(".sub").text == "測位記録による分析"
+
+
+def test_a_kpi_without_a_value_shows_no_change_and_no_data_date():
+    """船橋市's 03 card: 人身事故件数 データなし（本票を指定すると算出）, then 前回の値なし, データ時点 2021-12-31."""
+    from ebpm_analysis.pipeline import index
+    r = {"stem": "03_probe_slowdowns--12204", "kpi_run_id": "r1", "kpis": [
+        {"kpi_id": "accidents", "name": "人身事故件数（直近の年）", "value": None, "unit": "件", "good": "down",
+         "value_text": "データなし（本票を指定すると算出）", "as_of": "2021-12-31", "headline": True},
+        {"kpi_id": "slow", "name": "低速記録の割合", "value": 6.6, "unit": "%", "good": "down", "decimals": 1,
+         "as_of": "2025-10-31", "headline": True}]}
+    items = index._kpi_items(r, {})
+    none, slow = items.split('<li class="kpi"')[1:]
+    assert "データなし（本票を指定すると算出）" in none
+    assert "データ時点" not in none and "前回の値なし" not in none
+    assert "データ時点 2025-10-31" in slow and "前回の値なし" in slow

@@ -149,8 +149,12 @@ def _kpi_items(r: dict, history: dict) -> str:
             f'<div class="kpi-name">{html.escape(k["name"])}</div>'
             f'<div class="kpi-row">{shown}'
             f'{sparkline([(t, v) for t, v, _ in series[:pos + 1]], k["unit"], decimals=dec)}</div>'
-            f'<div class="kpi-meta">{_trend(value, before, k["good"], k["unit"], dec)}'
-            f'<span class="kpi-asof">データ時点 {html.escape(k.get("as_of") or "—")}</span></div></li>')
+            # a KPI without a value has no change and no data date (船橋市's card said データなし, then
+            # 前回の値なし and データ時点 2021-12-31)
+            + (f'<div class="kpi-meta">{_trend(value, before, k["good"], k["unit"], dec)}'
+               f'<span class="kpi-asof">データ時点 {html.escape(k.get("as_of") or "—")}</span></div>'
+               if value is not None else "")
+            + '</li>')
     return f'<ul class="kpis">{"".join(items)}</ul>' if items else ""
 
 
