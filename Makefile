@@ -51,9 +51,13 @@ run: $(STAMP) ## Run one notebook: make run NB=01_census_commuting [CITY=16201] 
 # (their default of one thread per core makes busy runs wait on each other: pipeline.execute._share_cores)
 TEST_THREADS := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
+# Files are handed to the two workers in collection order (--no-loadscope-reorder): tests/national and
+# tests/notebooks (the notebook runs, the longest files) first, nbval's notebooks (10-20 s each) last, so that the
+# workers finish together. xdist's default order (most tests per file first) left the files with few but long
+# tests (the Spark report, test_run_all, the national runs) for the end.
 test: $(STAMP) ## Run all tests: unit tests, nbval over notebooks/, and every notebook through the CLI
 	@sh .ci/browser
-	$(TEST_THREADS) $(BIN)/pytest -n 2 --dist loadfile --durations=40
+	$(TEST_THREADS) $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=40
 
 test-fast: $(STAMP) ## Unit tests only (no notebook execution)
 	$(TEST_THREADS) $(BIN)/pytest -n 2 --dist loadfile -m "not notebooks" tests/unit
