@@ -70,6 +70,27 @@ def test_map_layers_leave_the_drawing_to_show_or_save():
     plt.close(fig)
 
 
+def test_every_geopandas_layer_goes_through_viz_layer():
+    """A layer drawn with gdf.plot(ax=…) renders the whole figure (see viz.layer): the package and the notebooks
+    draw theirs with viz.layer. A plot call given ax= or column= is a geopandas (or pandas) one; Axes.plot takes
+    neither."""
+    import inspect
+    import json
+    import re
+    from pathlib import Path
+    root = Path(__file__).parents[2]
+    call = re.compile(r"\.plot\(\s*(?:ax|column)\s*=")
+    lines, first = inspect.getsourcelines(viz.layer)
+    own = {(Path(viz.__file__).resolve(), i) for i in range(first, first + len(lines))}
+    found = [f"{f.relative_to(root)}:{i}" for f in sorted((root / "src" / "ebpm_analysis").rglob("*.py"))
+             for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+             if call.search(line) and (f.resolve(), i) not in own]
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        found += [f"{nb.name} cell {i}" for i, c in enumerate(cells) if call.search("".join(c["source"]))]
+    assert not found, found
+
+
 _ONE_CELL = """
 import json, os
 os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
