@@ -59,6 +59,22 @@ def _escape_text_columns(df, columns):
     return df
 
 
+#: the legend's and attribution's font: the page default was a serif (Times, MS 明朝 on Windows) beside Leaflet's
+#: sans-serif layer list
+SANS = ("font-family:'Hiragino Sans','Hiragino Kaku Gothic ProN',Meiryo,'Yu Gothic','Noto Sans CJK JP',"
+        "'IPAexGothic',sans-serif")
+
+
+def class_bounds(qs) -> list[str]:
+    """The class limits of a legend as text, with as many decimals (1 to 3) as it takes for no two to read the
+    same: ratios near 1 were shown as 0.9–1.0, 1.0–1.0, 1.0–1.0, 1.0–1.1 on 03's map of 船橋市."""
+    for d in (1, 2, 3):
+        texts = [f"{float(q):,.{d}f}" for q in qs]
+        if len(set(texts)) == len(texts):
+            break
+    return texts
+
+
 def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: str, center=None, zoom=12,
                     area_label: str = "区") -> str:
     """A self-contained folium map (no tiles, no CDN). ``area_label`` names the outlined areas (区, 市, 町 …)
@@ -117,18 +133,19 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
         ).add_to(fg)
         fg.add_to(m)
         # Plain-HTML legend (branca's colormap legend needs d3 from a CDN, which an offline report cannot load)
+        bounds = class_bounds(qs)
         steps = "".join(
             '<div><span style="display:inline-block;width:14px;height:10px;margin-right:4px;'
             f'background:{palette[i]}"></span>'
-            f'{qs[i]:,.1f}–{qs[i + 1]:,.1f}</div>' for i in range(len(qs) - 1))
+            f'{bounds[i]}–{bounds[i + 1]}</div>' for i in range(len(qs) - 1))
         legends.append(f'<div style="margin-bottom:6px"><b>{_html.escape(lay["label"])}</b>{steps}</div>')
     folium.LayerControl(collapsed=False).add_to(m)
     m.get_root().html.add_child(folium.Element(
         '<div style="position:absolute;bottom:28px;left:8px;z-index:1000;background:rgba(255,255,255,.9);'
-        'padding:4px 8px;font-size:11px;line-height:1.35;max-width:260px">' + "".join(legends) + "</div>"))
+        f'padding:4px 8px;font-size:11px;line-height:1.35;max-width:260px;{SANS}">' + "".join(legends) + "</div>"))
     m.get_root().html.add_child(folium.Element(
         f'<div style="position:absolute;bottom:2px;right:90px;z-index:1000;background:rgba(255,255,255,.85);'
-        f'padding:1px 6px;font-size:10px;max-width:70%">{_html.escape(attribution)}</div>'))
+        f'padding:1px 6px;font-size:10px;max-width:70%;{SANS}">{_html.escape(attribution)}</div>'))
     m.get_root().header.add_child(folium.Element(f"<title>{_html.escape(title)}</title>"))
     return make_offline(m.get_root().render())
 

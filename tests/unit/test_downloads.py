@@ -364,6 +364,8 @@ def test_the_interactive_map_carries_its_layers_data_for_the_downloads():
                "fields": ["mesh", "n_accidents", "n_fatal"], "aliases": ["メッシュ", "事故（件）", "うち死亡"]},
               {"name": "空", "gdf": acc.iloc[:0], "column": "n_accidents", "label": "なし"}]
     html_map = webmap.interactive_map(wards, layers, title="t", attribution="出典")
+    # the legend and the attribution in a Japanese sans-serif (the page default was a serif: Times, MS 明朝)
+    assert html_map.count(webmap.SANS) == 2 and "sans-serif" in webmap.SANS
     bundle = webmap.shown(html_map, layers, kinds=probe_kinds)._repr_mimebundle_()
     assert bundle["text/html"] == webmap.iframe(html_map)           # the map as before
     tables = bundle[viz.FIGURE_MIME]["tables"]
@@ -404,3 +406,12 @@ def test_a_table_captioned_by_its_cell_is_named_by_the_reports_number_and_captio
     nb.metadata["ebpm"] = {"audience": "public", "parameters": {"min_cell": 10}}
     assert [i.caption for i in downloads.plan(nb, "r").items] == [
         "主な指標（KPI）", "表1：区の一覧", "図1のデータ", "表2：点検結果", "表5"]
+
+
+def test_map_legend_limits_never_read_the_same():
+    """03's map of 船橋市 showed the classes 0.9–1.0, 1.0–1.0, 1.0–1.0, 1.0–1.1."""
+    from ebpm_analysis import webmap
+    assert webmap.class_bounds([0.93, 0.998, 1.004, 1.03, 1.12]) == ["0.930", "0.998", "1.004", "1.030", "1.120"]
+    assert webmap.class_bounds([0.94, 0.99, 1.01, 1.04, 1.12]) == ["0.94", "0.99", "1.01", "1.04", "1.12"]
+    assert webmap.class_bounds([0.0, 15.4, 33.9, 66.7]) == ["0.0", "15.4", "33.9", "66.7"]
+    assert webmap.class_bounds([1200.0, 3456.7]) == ["1,200.0", "3,456.7"]

@@ -241,3 +241,12 @@ def test_point_boxes_are_the_marker_size_around_the_point():
     assert box.width == pytest.approx(12 * 100 / 72) and box.height == pytest.approx(12 * 100 / 72)
     assert (box.x0 + box.x1) / 2 == pytest.approx(cx) and (box.y0 + box.y1) / 2 == pytest.approx(cy)
     plt.close(fig)
+
+
+def test_north_arrow_letter_sits_on_a_white_ground_above_the_map():
+    from matplotlib.colors import to_hex
+    fig, ax = plt.subplots()
+    viz.north_arrow(ax)
+    (n,) = [t for t in ax.texts if t.get_gid() == "north-arrow"]
+    assert n.get_text() == "N" and to_hex(n.get_bbox_patch().get_facecolor()) == "#ffffff" and n.get_zorder() > 5
+    plt.close(fig)
