@@ -190,3 +190,23 @@ def test_accident_hours_leave_room_above_the_tallest_bar_and_the_legend_covers_n
         assert ax.get_ylim()[1] >= 1.05 * 445
         legend = ax.get_legend().get_window_extent(r)
         assert not any(legend.overlaps(b.get_window_extent(r)) for b in ax.patches if b.get_height() > 0)
+
+
+def test_cluster_legend_covers_no_facility():
+    """02's figure 6 drew its legend over facilities at the top of the scatter."""
+    from ebpm_analysis import viz
+    from ebpm_analysis.plots import dental as pdn
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(20, 38, 80), rng.uniform(35, 58, 44), rng.uniform(25, 48, 36)])
+    y = np.concatenate([rng.uniform(13, 21, 80), rng.uniform(13, 22, 44), rng.uniform(20, 30, 36)])
+    labels = np.array([1] * 80 + [2] * 44 + [3] * 36)
+    feats = pd.DataFrame({"anterior_share": x, "prevalence": y})
+    sil = pd.DataFrame({"k": [2, 3, 4], "silhouette": [0.26, 0.28, 0.24]})
+    names = {1: "平均的有病・臼歯型", 2: "平均的有病・前歯型", 3: "高有病"}
+    with matplotlib.rc_context(viz._STYLE):
+        fig = pdn.cluster_plot(feats, labels, sil, names)
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        box = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+        pts = ax.transData.transform(np.column_stack([x, y]))
+        assert not any(box.contains(px, py) for px, py in pts)

@@ -356,7 +356,9 @@ def cluster_plot(features: pd.DataFrame, labels, sil: pd.DataFrame, names: dict,
                    label=f"類型{c}：{names.get(c, '')}（{int(m.sum())}施設）", edgecolor="white", lw=0.4)
     ax.set_xlabel("う蝕歯に占める上顎前歯の割合（%）")
     ax.set_ylabel("う蝕有病者率（%、経験ベイズ推定）")
-    ax.legend(fontsize=9, loc="best")   # (upper right covered facilities of the default report)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.3 * (hi - lo))   # a band above the points for the legend (it covered facilities)
+    ax.legend(fontsize=9, loc="upper right")
     ax.set_title(title)
     ax2.plot(sil["k"], sil["silhouette"], marker="o", color="#1f5a96")
     kb = sil.loc[sil["silhouette"].idxmax()]
