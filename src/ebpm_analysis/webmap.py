@@ -59,6 +59,8 @@ def _escape_text_columns(df, columns):
     return df
 
 
+#: class of the map's legend box (tests find it by this)
+LEGEND_CLASS = "ebpm-map-legend"
 #: the legend's and attribution's font: the page default was a serif (Times, MS 明朝 on Windows) beside Leaflet's
 #: sans-serif layer list
 SANS = ("font-family:'Hiragino Sans','Hiragino Kaku Gothic ProN',Meiryo,'Yu Gothic','Noto Sans CJK JP',"
@@ -140,9 +142,11 @@ def interactive_map(wards_geo, layers: list[dict], *, title: str, attribution: s
             f'{bounds[i]}–{bounds[i + 1]}</div>' for i in range(len(qs) - 1))
         legends.append(f'<div style="margin-bottom:6px"><b>{_html.escape(lay["label"])}</b>{steps}</div>')
     folium.LayerControl(collapsed=False).add_to(m)
-    m.get_root().html.add_child(folium.Element(
-        '<div style="position:absolute;bottom:28px;left:8px;z-index:1000;background:rgba(255,255,255,.9);'
-        f'padding:4px 8px;font-size:11px;line-height:1.35;max-width:260px;{SANS}">' + "".join(legends) + "</div>"))
+    if legends:  # no layers: no legend box (an empty white box sat on the map)
+        m.get_root().html.add_child(folium.Element(
+            f'<div class="{LEGEND_CLASS}" style="position:absolute;bottom:28px;left:8px;z-index:1000;'
+            'background:rgba(255,255,255,.9);'
+            f'padding:4px 8px;font-size:11px;line-height:1.35;max-width:260px;{SANS}">' + "".join(legends) + "</div>"))
     m.get_root().html.add_child(folium.Element(
         f'<div style="position:absolute;bottom:2px;right:90px;z-index:1000;background:rgba(255,255,255,.85);'
         f'padding:1px 6px;font-size:10px;max-width:70%;{SANS}">{_html.escape(attribution)}</div>'))

@@ -123,3 +123,13 @@ def test_map_bounds_zoom_to_data_on_scattered_islands():
     assert (b[2] - b[0]) < 10_000 and (b[3] - b[1]) < 10_000      # not the 1,000 km extent of 小笠原村
     kw = geo.load_city("43100").to_crs(geo.plane_crs("43100"))     # data over the whole city: the city's extent
     assert (pp.map_bounds(kw, kw) == kw.total_bounds).all()
+
+
+def test_legend_box_only_with_layers(layer):
+    """A map without layers drew an empty white legend box in its corner; now it draws none."""
+    with_layer = webmap.interactive_map(geo.load_city("43100"),
+                                        [{"name": "急減速", "gdf": layer, "column": "value", "label": "件"}],
+                                        title="t", attribution="a")
+    assert with_layer.count("max-width:260px") == 1 and webmap.LEGEND_CLASS in with_layer
+    bare = webmap.interactive_map(geo.load_city("43100"), [], title="t", attribution="a")
+    assert "max-width:260px" not in bare and webmap.LEGEND_CLASS not in bare   # the box's style: old code had it
