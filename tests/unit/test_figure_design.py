@@ -210,3 +210,38 @@ def test_cluster_legend_covers_no_facility():
         box = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
         pts = ax.transData.transform(np.column_stack([x, y]))
         assert not any(box.contains(px, py) for px, py in pts)
+
+
+def test_funnel_legend_covers_no_curve_point_or_axis_text():
+    """02's funnel drew its legend at the upper left, over the control limits' curves (which rise there at small
+    numbers examined) and points; now it sits under the axis label."""
+    from ebpm_analysis import viz
+    from ebpm_analysis.plots import dental as pdn
+    fa = pd.DataFrame({"facility_code": ["F01", "F02", "F03", "F04"], "facility_name": ["a", "b", "c", "d"],
+                       "examined": [40, 300, 60, 25], "adj_rate": [0.35, 0.30, 0.15, 0.05],
+                       "small": [False] * 4, "signal": ["範囲内", "99.8%超", "範囲内", "範囲内"]})
+    n = np.geomspace(10, 1000, 30)   # normal limits around 20 %, as the default report's (the upper ones leave the
+    se = np.sqrt(0.2 * 0.8 / n)      # plot at its top left at small numbers examined)
+    curves = pd.DataFrame({"n": n, "lo95": np.clip(0.2 - 1.96 * se, 0, 1), "hi95": 0.2 + 1.96 * se,
+                           "lo99.8": np.clip(0.2 - 3.09 * se, 0, 1), "hi99.8": 0.2 + 3.09 * se})
+    with matplotlib.rc_context(viz._STYLE):
+        fig = pdn.funnel_plot(fa, curves, {"levels": [0.95, 0.998], "p0": 0.2}, source="テスト", synthetic=True)
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        legend = ax.get_legend().get_window_extent(r)
+        frame = ax.get_window_extent(r)
+        assert len(ax.lines) == 5
+        for line in ax.lines:   # the curves and the overall rate, as drawn: straight segments between display points
+            v = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+            t = np.linspace(0, 1, 50)[:, None]
+            pts = np.concatenate([a + t * (b - a) for a, b in zip(v[:-1], v[1:], strict=True)])
+            inside = pts[(pts[:, 1] >= frame.y0) & (pts[:, 1] <= frame.y1)]
+            assert not any(legend.contains(px, py) for px, py in inside), line
+        for coll in ax.collections:
+            for b in viz.point_boxes(coll) if hasattr(coll, "get_sizes") and len(coll.get_sizes()) else []:
+                assert not legend.overlaps(b)
+        assert not legend.overlaps(ax.xaxis.get_tightbbox(r))            # tick labels and the axis label
+        src = next(t for t in fig.texts if t.get_text().startswith("出典"))
+        assert not legend.overlaps(src.get_window_extent(r))
+        assert fig.get_figwidth() <= 9.4 and all(t.get_fontsize() >= 9 for t in ax.get_legend().get_texts())

@@ -173,13 +173,17 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
     handles += [Line2D([], [], color="#1f5a96", lw=1.2), Line2D([], [], color="#555555", ls="--"),
                 Line2D([], [], color="#555555")]
     labels += [f"全体 {100 * info['p0']:.1f}%", "95%管理限界", "99.8%管理限界"]
-    ax.legend(handles, labels, loc="upper left", fontsize=9, ncol=2, frameon=True, framealpha=0.9)
     _log_x(ax)
     ax.set_xlabel("受診児数（人、対数目盛）")
+    # under the axis label, outside the plot: inside, at the upper left, it covered the control limits' curves
+    # (they rise there at small numbers examined) and facilities above them
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=3, fontsize=9, frameon=False)
     ax.set_ylabel("年齢調整う蝕有病者率（%）")
     ax.set_ylim(0, max(100 * d["adj_rate"].max() * 1.3, 100 * info["p0"] * 2.5))
     fig.canvas.draw()           # the labels' extents are known once drawn at the final limits
     renderer, frame = fig.canvas.get_renderer(), ax.get_window_extent()
+    below = frame.y0 - ax.xaxis.get_tightbbox(renderer).y0     # tick labels and axis label, in pixels
+    ax.get_legend().set_bbox_to_anchor((0.5, -(below + 4) / frame.height), transform=ax.transAxes)
     for a in named:             # a name running past the right edge goes to the left of its point
         if a.get_window_extent(renderer).x1 > frame.x1:
             a.set_horizontalalignment("right")
