@@ -88,6 +88,8 @@ def test_notebook_builds_report(name, tmp_path):
     assert not re.findall(r"&lt;/?(?:strong|em|b|br|span|div|a|p)\b", re.sub(r'srcdoc="[^"]*"', "", html))
     assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)=["\'](?:https?:)?//', html)
     assert "来歴（Provenance）" in html
+    # Japanese readers get 95%信頼区間 (02's tables were headed 95%CI下限/上限; export columns keep the old names)
+    assert "95%CI" not in html
     executed = nbformat.read(tmp_path / "_build" / "executed" / f"{name}.ipynb", as_version=4)
     prov = executed.metadata["ebpm"]
     assert prov["inputs"], "the run recorded no input files"

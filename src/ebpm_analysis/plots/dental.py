@@ -391,6 +391,11 @@ def cluster_plot(features: pd.DataFrame, labels, sil: pd.DataFrame, names: dict,
     return fig
 
 
+#: column names of the odds-ratio table (cases.dental, its export behaviour_odds_ratios.csv keeps them) as the
+#: report shows them: readers get 95%信頼区間 in words, not "95%CI"
+CI_WORDS = {"95%CI下限": "95%信頼区間の下限", "95%CI上限": "95%信頼区間の上限"}
+
+
 def odds_ratio_plot(tab: pd.DataFrame, *, title: str = "生活習慣とう蝕の関連（ロジスティック回帰、年齢調整）",
                     source: str = "", synthetic: bool = False):
     d = tab.iloc[::-1]
@@ -405,7 +410,8 @@ def odds_ratio_plot(tab: pd.DataFrame, *, title: str = "生活習慣とう蝕の
     ax.set_title(title)
     if source:
         viz.source_note(fig, source, synthetic=synthetic)
-    data = tab[[c for c in ("要因", "オッズ比", "95%CI下限", "95%CI上限") if c in tab.columns]].reset_index(drop=True)
+    data = (tab[[c for c in ("要因", "オッズ比", "95%CI下限", "95%CI上限") if c in tab.columns]]
+            .rename(columns=CI_WORDS).reset_index(drop=True))
     viz.figure_data(fig, data, caption=title, kinds=D.no_persons("model estimates", 要因=D.LABEL),
                     keys=viz.extremes(data, "要因", "オッズ比", "", "{:.2f}"))
     return fig
