@@ -90,6 +90,8 @@ def test_notebook_builds_report(name, tmp_path):
     assert "来歴（Provenance）" in html
     # Japanese readers get 95%信頼区間 (02's tables were headed 95%CI下限/上限; export columns keep the old names)
     assert "95%CI" not in html
+    # no number in e-notation in a table cell (03 showed its adjusted p-value as 4.96e-05; report.p_value)
+    assert not re.findall(r"<td[^>]*>\s*[-+]?[\d.,]+e[-+]?\d+\s*</td>", html)
     executed = nbformat.read(tmp_path / "_build" / "executed" / f"{name}.ipynb", as_version=4)
     prov = executed.metadata["ebpm"]
     assert prov["inputs"], "the run recorded no input files"
