@@ -71,3 +71,15 @@ def test_working_folders_are_references():
     assert references_in("合成データは `data/interim/` に生成されます") == [
         "'data/interim/' (a working folder of the repository)"]
     assert references_in("目録は data/catalog/ に置きます") == []    # the catalog's own folder, for its editors
+
+
+def test_commands_are_references():
+    """02, 04 and 05 (stats.disclosure.suppression_sentence) and 03 told department heads
+    「公開前に `ebpm audit` が…確認しています」: a command they do not run; what it does is said in words."""
+    from ebpm_analysis.pipeline.wording import references_in
+    from ebpm_analysis.stats import disclosure as D
+    assert references_in("公開前に `ebpm audit` が全ての表を確認しています") == [
+        "'ebpm audit' (a command of the package)"]
+    assert references_in("ebpm-analysis で作成") == [] and references_in("ebpm_audit") == []
+    sentence = D.suppression_sentence({"small": 3, "reveals": 2}, 10, tables=4)
+    assert references_in(sentence) == [] and "ebpm" not in sentence and "点検" in sentence

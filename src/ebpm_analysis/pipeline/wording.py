@@ -26,6 +26,9 @@ PATTERNS = [
     # the old research notes' name, spelled in two parts (tests/unit/test_sources.py keeps it out of the repository)
     (re.compile(r"\b" + "FAC" + r"TS\b(?:\s*§[\d.–-]+)?"), "an internal note"),
     (re.compile(r"パラメータ\s*`?[A-Za-z_][A-Za-z0-9_]*"), "a parameter name"),
+    # 05 told department heads 「公開前に `ebpm audit` が…確認しています」: what the command does is said in words
+    (re.compile(r"(?<![\w/.-])ebpm\s+(?:audit|run|build-all|render|workshop|anonymise|kpi|index|list)\b"),
+     "a command of the package"),
     # the method is said in words; which library computed it is in the provenance section (package versions)
     (re.compile(r"(?<![A-Za-z0-9_.-])(?:statsmodels|esda|PySAL|libpysal|spopt|scipy|SciPy|DuckDB|duckdb|pandas|geopandas|"
                 r"mapclassify|pyfixest|folium|matplotlib|scikit-learn|sklearn|highspy|papermill|nbconvert)(?![A-Za-z0-9_-])"),

@@ -734,7 +734,8 @@ def suppression_sentence(counts: dict[str, int], min_cell: int, *, tables: int, 
                      "（区間保護）")
     parts.append(f"秘匿した人数を逆算できる率・割合・区間・期待値・推定値 {counts.get('reveals', 0):,}セル（逆算防止）")
     return (f"**秘匿の内訳**：公開する表と出力ファイル（{tables}表）で、" + "、".join(parts)
-            + "を秘匿しました（表では「—」又は空欄）。公開前に `ebpm audit` が同じ規則を全ての表で確認しています。")
+            + "を秘匿しました（表では「—」又は空欄）。"
+            "公開前に、全ての表がこの規則を守っていることを自動の点検で確かめています。")
 
 
 def renamed(kinds: dict, columns: dict[str, str], *, only_shown: bool = True) -> dict:
