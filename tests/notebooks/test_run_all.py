@@ -1,6 +1,7 @@
 """Each notebook runs through the CLI with its default parameters into a temporary folder
 and renders a self-contained report with its headings, provenance and data label."""
 
+import html as html_lib
 import json
 import re
 
@@ -255,6 +256,14 @@ def _check_downloads(out, name: str, html: str) -> None:
                     assert str(g) == e, (name, path.name, g, e)
     for ws in wb:
         assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"], (name, ws.title)
+    # a table the text points at (下の表「…」) is among the downloads; no file the reader never gets is named
+    # (06 said the day-by-day plan was `staff_plan_by_day.csv` in the 出力フォルダ: a working folder)
+    for cap in re.findall(r"下の表「([^」]+)」", html):
+        safe = downloads._safe_name(html_lib.unescape(cap))
+        assert any(re.match(r"\d+_" + re.escape(safe), p.name) for p in csvs), f"{name}: 「{cap}」 not a download"
+    if name == "06_counter_congestion":
+        assert re.search(r"下の表「[^」]*日ごとの配置計画", html), "06 names its day-by-day plan"
+    assert "出力フォルダ" not in html and not re.findall(r"<code>[^<]*\.(?:csv|xlsx|parquet)</code>", html)
     # every figure's data is downloadable (the plot functions record it with viz.figure_data), and its alt text
     # carries key numbers
     figures = re.findall(r'<img[^>]*? alt="(図\d+)：([^"]*)"', html)

@@ -291,3 +291,20 @@ def test_entry_point_rejects_bad_settings(files):
     with pytest.raises(ParameterError, match="staffing_method"):
         cc.analyse_counter_log(log, weather=None, register=reg, staffing_method="queue")
     assert cc.parse_sessions(["09:00-11:00", "13:30-16:00"]) == ((9.0, 11.0), (13.5, 16.0))
+
+
+def test_plan_by_day_is_the_plan_as_shown():
+    """06 told readers the day-by-day plan was in a working folder they never get; the report now shows it as a
+    searchable table (and so a download): one row per open day, the plan's values, the kind of day in words."""
+    import pandas as pd
+
+    from ebpm_analysis.cases import counter as cc
+    plan = pd.DataFrame({"date": pd.to_datetime(["2026-04-01", "2026-12-28", "2027-01-05"]),
+                         "weekday_ja": ["水", "月", "火"], "holiday_adjacent": [0, 1, 1], "year_end": [0, 1, 0],
+                         "expected_dry": [6.981, 20.5, 12.0], "expected_rain": [8.634, 24.0, 14.0],
+                         "staff_dry": [2, 5, 3], "staff_rain": [2, 6, 4]})
+    t = cc.plan_by_day(plan)
+    assert t["日付"].tolist() == ["2026-04-01", "2026-12-28", "2027-01-05"]
+    assert t["日の種類"].tolist() == ["通常", "年末", "祝日・休みの前後"]
+    assert t["見込み件数：晴れ（件）"].tolist() == [6.98, 20.5, 12.0] and t["見込み件数：雨（件）"].iloc[0] == 8.63
+    assert t["必要窓口数：晴れ"].tolist() == [2, 5, 3] and t["必要窓口数：雨"].tolist() == [2, 6, 4]

@@ -287,6 +287,20 @@ def plan_calendar(model: DailyApplicationsModel, q: QueueSettings, fiscal_year: 
     return cal.drop(columns=["open"]).reset_index(drop=True)
 
 
+def plan_by_day(plan: pd.DataFrame) -> pd.DataFrame:
+    """The day-by-day plan of :func:`plan_calendar` as the report shows it (a searchable table, and so a download):
+    date, weekday, kind of day, expected applications and windows needed, dry and rainy. Values as planned
+    (expected counts to 2 decimals, as in the export ``staff_plan_by_day.csv``)."""
+    kind = np.select([plan["year_end"].astype(bool), plan["holiday_adjacent"].astype(bool)],
+                     ["年末", "祝日・休みの前後"], "通常")
+    return pd.DataFrame({"日付": plan["date"].dt.strftime("%Y-%m-%d").to_numpy(), "曜日": plan["weekday_ja"].to_numpy(),
+                         "日の種類": kind,
+                         "見込み件数：晴れ（件）": plan["expected_dry"].round(2).to_numpy(),
+                         "見込み件数：雨（件）": plan["expected_rain"].round(2).to_numpy(),
+                         "必要窓口数：晴れ": plan["staff_dry"].astype(int).to_numpy(),
+                         "必要窓口数：雨": plan["staff_rain"].astype(int).to_numpy()})
+
+
 # --------------------------------------------------------------------------- expiry-month scenario
 
 
