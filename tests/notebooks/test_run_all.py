@@ -93,6 +93,8 @@ def test_notebook_builds_report(name, tmp_path):
     assert "95%CI" not in html
     # no number in e-notation in a table cell (03 showed its adjusted p-value as 4.96e-05; report.p_value)
     assert not re.findall(r"<td[^>]*>\s*[-+]?[\d.,]+e[-+]?\d+\s*</td>", html)
+    # nor a p-value rounded to nothing (07 could say 「事前トレンド）は p = 0.00」: report.p_text says p < 0.001)
+    assert not re.findall(r"p ?= ?0\.0+(?![\d])", html)
     executed = nbformat.read(tmp_path / "_build" / "executed" / f"{name}.ipynb", as_version=4)
     prov = executed.metadata["ebpm"]
     assert prov["inputs"], "the run recorded no input files"
