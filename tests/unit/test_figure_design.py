@@ -5,6 +5,7 @@ import geopandas as gpd
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PathCollection
 from matplotlib.colors import to_hex
 from shapely.geometry import box
 
@@ -245,3 +246,34 @@ def test_funnel_legend_covers_no_curve_point_or_axis_text():
         src = next(t for t in fig.texts if t.get_text().startswith("出典"))
         assert not legend.overlaps(src.get_window_extent(r))
         assert fig.get_figwidth() <= 9.4 and all(t.get_fontsize() >= 9 for t in ax.get_legend().get_texts())
+
+
+def test_funnel_names_cover_no_other_name_or_point():
+    """02's funnel nudged names down one after another: 西区・幼稚園020 and 028 (flagged facilities close together)
+    sat on each other and on a point."""
+    from ebpm_analysis import viz
+    from ebpm_analysis.plots import dental as pdn
+    fa = pd.DataFrame({"facility_code": [f"F{i}" for i in range(6)],
+                       "facility_name": ["東区・保育所022", "北区・幼稚園026", "西区・幼稚園020", "西区・幼稚園028",
+                                         "北区・保育所032", "中央区・保育所1"],
+                       "examined": [180, 350, 250, 230, 130, 240], "adj_rate": [0.36, 0.305, 0.30, 0.29, 0.315, 0.29],
+                       "small": [False] * 6, "signal": ["99.8%超"] * 5 + ["95%超"]})
+    n = np.geomspace(10, 400, 30)
+    se = np.sqrt(0.19 * 0.81 / n)
+    curves = pd.DataFrame({"n": n, "lo95": np.clip(0.19 - 1.96 * se, 0, 1), "hi95": 0.19 + 1.96 * se,
+                           "lo99.8": np.clip(0.19 - 3.09 * se, 0, 1), "hi99.8": 0.19 + 3.09 * se})
+    with matplotlib.rc_context(viz._STYLE):
+        fig = pdn.funnel_plot(fa, curves, {"levels": [0.95, 0.998], "p0": 0.19}, source="テスト")
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        names = [t for t in ax.texts if t.get_text() in set(fa["facility_name"])]
+        boxes = [viz.label_box(t, r) for t in names]
+        assert len(names) == 5
+        for i, b in enumerate(boxes):
+            assert not any(b.overlaps(o) for o in boxes[i + 1:]), names[i].get_text()
+        frame = ax.get_window_extent(r)
+        points = [p for c in ax.collections if isinstance(c, PathCollection) for p in viz.point_boxes(c)]
+        for t, b in zip(names, boxes, strict=True):
+            assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1, t.get_text()
+            assert not any(b.overlaps(p) for p in points), t.get_text()

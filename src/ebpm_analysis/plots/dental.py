@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import colors as mcolors
+from matplotlib.collections import PathCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch
 
@@ -184,11 +185,23 @@ def funnel_plot(fa: pd.DataFrame, curves: pd.DataFrame, info: dict, *, label_col
     renderer, frame = fig.canvas.get_renderer(), ax.get_window_extent()
     below = frame.y0 - ax.xaxis.get_tightbbox(renderer).y0     # tick labels and axis label, in pixels
     ax.get_legend().set_bbox_to_anchor((0.5, -(below + 4) / frame.height), transform=ax.transAxes)
-    for a in named:             # a name running past the right edge goes to the left of its point
-        if a.get_window_extent(renderer).x1 > frame.x1:
-            a.set_horizontalalignment("right")
-            a.xyann = (-4, 3)
-    viz.separate_labels(ax, named)
+    # names beside their points, covering no other name, point or the note on hidden facilities, inside the plot
+    # (nudged down one after another, 西区・幼稚園020 and 028 sat on each other and on a point)
+    points = [b for c in ax.collections if isinstance(c, PathCollection) for b in viz.point_boxes(c)]
+    own = []
+    for a in named:
+        x, y = ax.transData.transform(a.xy)
+        own.append(min(points, key=lambda b: (b.x0 + b.x1 - 2 * x) ** 2 + (b.y0 + b.y1 - 2 * y) ** 2))
+    notes = [viz.label_box(t, renderer) for t in ax.texts if t not in named]
+    viz.place_labels(ax, named, avoid=points + notes, own=own, on_point=False)
+    to_pt = 72.0 / fig.dpi
+    for a, mine in zip(named, own, strict=True):   # a thin leader from each name to its point: no name is read as
+        box = viz.label_box(a, renderer)           # a neighbour's (offsets in points: the same at any dpi)
+        (ox, oy), w, h = a.xyann, box.width * to_pt / 2, box.height * to_pt / 2
+        ex, ey = min(max(0.0, ox - w), ox + w), min(max(0.0, oy - h), oy + h)
+        if np.hypot(ex, ey) > mine.width * to_pt / 2 + 1.5:
+            ax.annotate("", a.xy, xytext=(ex, ey), textcoords="offset points", annotation_clip=False,
+                        arrowprops=dict(arrowstyle="-", color="#7a1f1a", lw=0.6, shrinkA=0, shrinkB=2.5))
     extra = f"、過分散補正 τ²={info['tau2']:.4f}" if info.get("tau2", 0) > 0 else ""
     ax.set_title(title + extra)
     if source:
