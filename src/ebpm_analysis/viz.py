@@ -205,28 +205,6 @@ def source_note(fig, text: str, synthetic: bool = False) -> None:
     fig.texts.append(ann)  # a figure-level text: drawn with the figure, outside every axes' extent
 
 
-def separate_labels(ax, labels, pad_pt: float = 1.0) -> None:
-    """Move point labels (``ax.annotate`` with offset points) down until none overlaps another, highest first.
-
-    Written by hand: the usual library for this (adjustText) is not a dependency of the project, and the
-    figures that name points name a handful (02's funnel names the facilities above its 99.8 % limit), for which
-    one pass of vertical nudges is enough and keeps each label beside its point."""
-    if len(labels) < 2:
-        return
-    renderer = ax.figure.canvas.get_renderer()
-    to_pt = 72.0 / ax.figure.dpi
-    placed = []
-    for ann in sorted(labels, key=lambda a: -a.get_window_extent(renderer).y1):
-        for _ in range(len(labels)):
-            box = ann.get_window_extent(renderer)
-            hit = [b for b in placed if box.overlaps(b)]
-            if not hit:
-                break
-            dx, dy = ann.xyann
-            ann.xyann = (dx, dy - (box.y1 - min(b.y0 for b in hit)) * to_pt - pad_pt)
-        placed.append(ann.get_window_extent(renderer))
-
-
 def point_boxes(collection) -> list:
     """The display boxes (pixels) of the markers of a scatter (a ``PathCollection``): each point's centre ± half
     its marker size (``s`` is the marker's area in pt²) and edge. For labels that must not cover markers."""

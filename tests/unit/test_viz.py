@@ -190,21 +190,6 @@ def test_a_long_title_is_broken_to_the_axes_width():
     plt.close(fig)
 
 
-def test_point_labels_that_overlap_are_moved_apart():
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([1, 1.05, 3], [5, 5.02, 1])
-    anns = [ax.annotate(t, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=9)
-            for t, x, y in (("北区・保育所032", 1, 5), ("西区・幼稚園020", 1.05, 5.02), ("離れた施設", 3, 1))]
-    fig.canvas.draw()
-    r = fig.canvas.get_renderer()
-    assert anns[0].get_window_extent(r).overlaps(anns[1].get_window_extent(r))     # as drawn: on top of each other
-    viz.separate_labels(ax, anns)
-    boxes = [a.get_window_extent(r) for a in anns]
-    assert not any(boxes[i].overlaps(boxes[j]) for i in range(3) for j in range(i + 1, 3))
-    assert anns[2].xyann == (4, 3)                          # a label that overlapped nothing stays where it was
-    plt.close(fig)
-
-
 def test_place_labels_keeps_names_off_markers_and_each_other():
     """05's crossings map drew school names at a fixed offset, under the markers of nearby crossings; a name
     goes where it covers no marker, no other label and stays in the axes; a free label keeps its place."""
