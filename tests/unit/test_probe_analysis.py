@@ -374,6 +374,38 @@ def test_congestion_test_flags_a_slow_hour_and_not_a_chance_crossing():
         cp.congestion_test(agg, alpha=0)
 
 
+def test_congestion_power_rises_with_share_and_scale_and_runs_the_rule_itself():
+    """On the 960 weekday mesh-hours of _congestion_city (20 trips each, 10 % / 30 % slow off-peak / at peaks):
+    nothing planted (share 0 = the background) flags nothing, even without the 50 % floor (BH at 5 %); 60 %
+    slow planted hours are found more often with 10× the trips, 90 % more often than 60 %; a stricter
+    share_threshold passed through changes the result (the rule itself runs). 0.3 s."""
+    agg = _congestion_city()
+    pw = cp.congestion_power(agg, slow_shares=(0.0, 0.6, 0.9), scales=(1, 10), n_planted=6, replicates=6, seed=1)
+    assert list(pw.columns) == ["slow_share", "volume", "recall", "false_flags", "false_share", "trips_median",
+                                "replicates"]
+    p = pw.set_index(["slow_share", "volume"])
+    assert p.loc[(0.0, 1.0), "recall"] == p.loc[(0.0, 10.0), "recall"] == 0
+    assert p.loc[(0.0, 1.0), "false_flags"] == p.loc[(0.0, 10.0), "false_flags"] == 0
+    assert 0.5 < p.loc[(0.6, 1.0), "recall"] < p.loc[(0.6, 10.0), "recall"] == 1.0
+    assert p.loc[(0.6, 1.0), "recall"] < p.loc[(0.9, 1.0), "recall"] == 1.0
+    assert p.loc[(0.6, 10.0), "trips_median"] == 200 and (pw["false_flags"] <= 0.5).all()
+    null = cp.congestion_power(agg, slow_shares=(0.0,), scales=(1, 10), n_planted=6, replicates=20, seed=2,
+                               share_threshold=0.0)
+    assert (null["false_flags"] <= 0.05 * 2).all()
+    strict = cp.congestion_power(agg, slow_shares=(0.9,), scales=(10,), n_planted=6, replicates=3, seed=1,
+                                 share_threshold=0.95)
+    assert strict["recall"].item() == 0.0
+    t, kinds = cp.congestion_power_table(pw)
+    assert t.columns.tolist() == ["渋滞時台の低速トリップの割合", "データ量 1倍", "データ量 10倍"]
+    assert t.iloc[2, 2].startswith("100%（誤検出 ") and set(kinds) == set(t.columns)
+    s = cp.congestion_power_sentence(pw, 6, share_threshold=0.5)
+    assert f"データ量 1倍では低速0%の時台の0%、低速60%の時台の{p.loc[(0.6, 1.0), 'recall'] * 100:.0f}%" in s
+    assert "平日の6時台" in s and "低速のトリップが50%以上" in s and "しか判定されません" not in s
+    with pytest.raises(ParameterError, match="n_records"):
+        cp.congestion_power(agg.drop(columns="n_records"))
+    with pytest.raises(ParameterError, match="mesh-hours tested"):
+        cp.congestion_power(agg.head(8))   # one mesh, 8 hours: 8 tested, 8 planted
+
 def test_hazard_sentence():
     assert "検出されず" in cp.hazard_sentence({"hazards": 8, "flagged": 0, "found": 0, "false": 0, "recall": 0.0})
     assert "急減速多発メッシュ 5 は" in cp.hazard_sentence({"hazards": 8, "flagged": 5, "found": 3, "false": 1,

@@ -771,6 +771,27 @@ def braking_hotspot_table(passes: pd.DataFrame, events: pd.DataFrame, *, level: 
     return rank_braking_hotspots(cells.drop(columns="hazard"))
 
 
+def mesh_hour_factors(mesh_index, hour, slow, trips) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh factors ``a`` (one per ``mesh_index`` 0…M-1) and hour factors ``b`` (24) of the two-factor Poisson
+    log-linear model slow ~ mesh × hour with exposure ``trips`` (expected slow trips = trips × a[mesh] × b[hour]),
+    the reference of :func:`congestion_test`."""
+    mi, hi = np.asarray(mesh_index, np.int64), np.asarray(hour, np.int64)
+    k, n = np.asarray(slow, float), np.asarray(trips, float)
+    n_m, n_h = (int(mi.max()) + 1 if len(mi) else 0), 24
+    # Fitted by iterative proportional fitting: written out because a GLM with one dummy per mesh (thousands)
+    # would be a dense, slow design.
+    a, b = np.ones(n_m), np.ones(n_h)
+    km, kh = np.bincount(mi, k, n_m), np.bincount(hi, k, n_h)
+    for _ in range(200):
+        a = km / np.maximum(np.bincount(mi, n * b[hi], n_m), 1e-12)
+        b_new = kh / np.maximum(np.bincount(hi, n * a[mi], n_h), 1e-12)
+        done = np.allclose(b_new, b, rtol=1e-9, atol=1e-12)
+        b = b_new
+        if done:
+            break
+    return a, b
+
+
 def congestion_test(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_trips: int = 10,
                     min_baseline_trips: int = 30, alpha: float = 0.05, day_type: str = "weekday") -> pd.DataFrame:
     """Every mesh-hour of ``day_type`` with ≥ ``min_trips`` trips, tested for congestion beyond chance.
@@ -800,18 +821,9 @@ def congestion_test(agg: pd.DataFrame, *, share_threshold: float = 0.5, min_trip
     k = np.round(sub["n_slow"].to_numpy(float) * n / np.maximum(sub["n_records"].to_numpy(float), 1))
     mi = pd.factorize(sub["mesh"])[0]
     hi = sub["hour"].to_numpy(np.int64)
-    n_m, n_h = (int(mi.max()) + 1 if len(mi) else 0), 24
-    # Two-factor Poisson log-linear model (slow trips ~ mesh × hour, exposure trips) by iterative proportional
-    # fitting: written out because a GLM with one dummy per mesh (thousands) would be a dense, slow design.
-    a, b = np.ones(n_m), np.ones(n_h)
-    km, kh = np.bincount(mi, k, n_m), np.bincount(hi, k, n_h)
-    for _ in range(200):
-        a = km / np.maximum(np.bincount(mi, n * b[hi], n_m), 1e-12)
-        b_new = kh / np.maximum(np.bincount(hi, n * a[mi], n_h), 1e-12)
-        done = np.allclose(b_new, b, rtol=1e-9, atol=1e-12)
-        b = b_new
-        if done:
-            break
+    n_m = int(mi.max()) + 1 if len(mi) else 0
+    a, b = mesh_hour_factors(mi, hi, k, n)
+    km = np.bincount(mi, k, n_m)
     # leave-one-out mesh factor: the mesh's other hours only
     num = km[mi] - k if len(mi) else k
     den = np.bincount(mi, n * b[hi], n_m)[mi] - n * b[hi] if len(mi) else n
@@ -1141,6 +1153,99 @@ def power_sentence(power: pd.DataFrame, n_planted: int) -> str:
             f"メッシュの誤検出の平均）。" + "、".join(parts) + "を検出しました。"
             f"誤検出は1回あたり最大 {worst:.1f} メッシュでした。"
             "背景の2倍程度の地点は、1か月の実データ（この合成データの数十倍の記録）でも見落としがあり得ます。")
+
+
+def congestion_power(agg: pd.DataFrame, *, slow_shares=(0.5, 0.7, 0.9), scales=(1.0, 3.0, 10.0), n_planted: int = 8,
+                     replicates: int = 5, seed: int = 0, share_threshold: float = 0.5, min_trips: int = 10,
+                     min_baseline_trips: int = 30, alpha: float = 0.05, day_type: str = "weekday") -> pd.DataFrame:
+    """Power of the congestion rule (:func:`congestion_test` itself, with the rule's parameters) against the
+    planted slow share and the data scale, by simulation on the run's own mesh × hour table ``agg``.
+
+    Exposure: the trips of every ``day_type`` mesh-hour (``n_trips``) × a scale (1 = the data at hand).
+    Background: the run's slow share of trips under the rule's own null, the mesh factor × the hour factor of
+    :func:`mesh_hour_factors` fitted to the run's ``day_type`` mesh-hours (at most 1), so that nothing is
+    congested beyond its mesh and hour unless planted. Each replicate
+    plants ``n_planted`` mesh-hours at random among those the rule tests at scale 1, with a slow share of
+    trips of ``slow_share`` (the background when that is higher): the generator's congested link-hours have
+    about half of their records slow, some far more, some fewer (docs/sources.md#etc2-congestion-size).
+    Slow trips are binomial draws (trips independent; real slow trips cluster by day, so real data need
+    somewhat more). Returns one row per (slow_share, volume): ``recall`` (share of planted mesh-hours
+    flagged), ``false_flags`` (flagged mesh-hours not planted, mean per replicate), ``false_share`` (false /
+    all flags, pooled), ``trips_median`` (median trips of a planted mesh-hour), ``replicates``.
+    """
+    rule = {"share_threshold": share_threshold, "min_trips": min_trips, "min_baseline_trips": min_baseline_trips,
+            "alpha": alpha, "day_type": day_type}
+    missing = {"mesh", "hour", "day_type", "n_trips", "n_slow", "n_records"} - set(agg.columns)
+    if missing:
+        raise ParameterError("agg", f"no column(s) {sorted(missing)}", expected="the table of aggregate_positions")
+    sub = agg.loc[(agg["day_type"] == day_type) & (agg["n_trips"] > 0), ["mesh", "hour", "day_type", "n_trips",
+                                                                          "n_slow", "n_records"]]
+    sub = sub.reset_index(drop=True).assign(row=lambda d: np.arange(len(d)))
+    n0 = sub["n_trips"].to_numpy(float)
+    k0 = sub["n_slow"].to_numpy(float) * n0 / np.maximum(sub["n_records"].to_numpy(float), 1)  # slow trips
+    mi, hi = pd.factorize(sub["mesh"])[0], sub["hour"].to_numpy(np.int64)
+    a, b = mesh_hour_factors(mi, hi, k0, n0)
+    bg = np.minimum(a[mi] * b[hi], 1.0)  # the rule's own null, fitted to the run's data
+    t1 = congestion_test(sub, **rule)
+    candidates = t1.loc[t1["tested"], "row"].to_numpy()  # the mesh-hours the rule tests at scale 1
+    if len(candidates) < n_planted + 1:
+        raise ParameterError("agg", f"only {len(candidates)} {day_type} mesh-hours tested by the congestion rule",
+                             expected=f"more than the {n_planted} planted mesh-hours")
+    rng = np.random.default_rng(seed)
+    frame = sub[["mesh", "hour", "day_type", "row"]]
+    rows = []
+    for share in slow_shares:
+        for vol in scales:
+            n = np.round(n0 * vol).astype(np.int64)
+            rec, false, flags, med = [], [], 0, []
+            for _ in range(replicates):
+                planted = rng.choice(candidates, size=n_planted, replace=False)
+                p = bg.copy()
+                p[planted] = np.maximum(p[planted], share)
+                t = congestion_test(frame.assign(n_trips=n, n_records=n, n_slow=rng.binomial(n, p)), **rule)
+                hit = np.zeros(len(sub), bool)
+                hit[t.loc[t["congested"], "row"].to_numpy()] = True
+                rec.append(hit[planted].mean())
+                false.append(int(hit.sum() - hit[planted].sum()))
+                flags += int(hit.sum())
+                med.append(float(np.median(n[planted])))
+            rows.append({"slow_share": float(share), "volume": float(vol), "recall": float(np.mean(rec)),
+                         "false_flags": float(np.mean(false)),
+                         "false_share": float(sum(false) / flags) if flags else 0.0,
+                         "trips_median": float(np.median(med)), "replicates": int(replicates)})
+    return pd.DataFrame(rows)
+
+
+def congestion_power_table(power: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """:func:`congestion_power` for the report, in :func:`ebpm_analysis.stats.power.recovery_grid`'s layout: one
+    row per planted slow share, one column per data volume; and the column kinds (shares of simulated
+    mesh-hours, no counts of people)."""
+    from ..stats.power import recovery_grid
+    t = recovery_grid(power, effect="slow_share", recall="recall", false="false_flags",
+                      effect_label="渋滞時台の低速トリップの割合", effect_text=lambda s: f"{s * 100:.0f}%",
+                      volume_label="データ量")
+    return t, {c: D.LABEL if c.startswith("渋滞") else D.OTHER for c in t.columns}
+
+
+def congestion_power_sentence(power: pd.DataFrame, n_planted: int, *, share_threshold: float) -> str:
+    """What :func:`congestion_power` says, in Japanese: per data volume the recall of each planted share, and the
+    false flags."""
+    parts = []
+    for v, g in power.groupby("volume"):
+        parts.append(f"データ量 {v:g}倍では" + "、".join(f"低速{r.slow_share * 100:.0f}%の時台の{r.recall * 100:.0f}%"
+                                                 for r in g.sort_values("slow_share").itertuples()))
+    worst = float(power["false_flags"].max())
+    low = power[power["slow_share"] == power["slow_share"].min()]
+    top = low.loc[low["volume"].idxmax()]
+    near = (f"低速の割合が{top['slow_share'] * 100:.0f}%の渋滞は、データ量 {top['volume']:g}倍でも"
+            f" {top['recall'] * 100:.0f}%しか判定されません（判定には観測した割合が基準を超える必要があるため）。"
+            if top["recall"] < 0.8 and share_threshold <= top["slow_share"] <= share_threshold + 0.1 else "")
+    return (f"渋滞の判定（低速のトリップが{share_threshold * 100:g}%以上で、同じメッシュの他の時台から見込まれるより"
+            "有意に多い）が"
+            f"どれだけの渋滞を見つけられるかを、このデータのメッシュ×時台の通過トリップ数に、平日の{n_planted}時台の渋滞を"
+            "無作為に埋め込む模擬実験で調べました（低速の割合は、埋め込んだ時台以外は"
+            "このデータのメッシュと時台の平均的な割合）。"
+            + "。".join(parts) + f"を渋滞と判定しました。誤検出は1回あたり最大 {worst:.1f} 時台でした。" + near)
 
 
 def count_events(source, *, con=None, threshold_g: float = -0.3) -> int:
