@@ -1245,7 +1245,12 @@ def congestion_power_sentence(power: pd.DataFrame, n_planted: int, *, share_thre
             f"どれだけの渋滞を見つけられるかを、このデータのメッシュ×時台の通過トリップ数に、平日の{n_planted}時台の渋滞を"
             "無作為に埋め込む模擬実験で調べました（低速の割合は、埋め込んだ時台以外は"
             "このデータのメッシュと時台の平均的な割合）。"
-            + "。".join(parts) + f"を渋滞と判定しました。誤検出は1回あたり最大 {worst:.1f} 時台でした。" + near)
+            + "。".join(parts) + f"を渋滞と判定しました。誤検出は1回あたり最大 {worst:.1f} 時台でした。" + near
+            # the limits of this simulation (measured on the generator's data, docs/sources.md#etc2-congestion-size)
+            + "埋め込んだ渋滞は1メッシュにつき1時台です。同じ場所で朝夕など複数の時台に渋滞が続くと、基準とする"
+            "他の時台にも渋滞が含まれるため、ここに示す割合より見つかりにくくなります。また、他の時台の低速が偶然"
+            "少なかったメッシュでは基準が低く見積もられ、渋滞のない時台を渋滞と判定することがあります"
+            "（上の誤検出はその分です）。")
 
 
 def count_events(source, *, con=None, threshold_g: float = -0.3) -> int:
