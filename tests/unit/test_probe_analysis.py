@@ -400,7 +400,8 @@ def test_congestion_power_rises_with_share_and_scale_and_runs_the_rule_itself():
     assert t.iloc[2, 2].startswith("100%（誤検出 ") and set(kinds) == set(t.columns)
     s = cp.congestion_power_sentence(pw, 6, share_threshold=0.5)
     assert f"データ量 1倍では低速0%の時台の0%、低速60%の時台の{p.loc[(0.6, 1.0), 'recall'] * 100:.0f}%" in s
-    assert "平日の6時台" in s and "低速のトリップが50%以上" in s and "しか判定されません" not in s
+    assert "平日のメッシュ×時台6か所" in s and "1メッシュにつき1時台" in s
+    assert "低速のトリップが50%以上" in s and "しか判定されません" not in s
     with pytest.raises(ParameterError, match="n_records"):
         cp.congestion_power(agg.drop(columns="n_records"))
     with pytest.raises(ParameterError, match="mesh-hours tested"):

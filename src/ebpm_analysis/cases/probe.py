@@ -1242,8 +1242,9 @@ def congestion_power_sentence(power: pd.DataFrame, n_planted: int, *, share_thre
             if top["recall"] < 0.8 and share_threshold <= top["slow_share"] <= share_threshold + 0.1 else "")
     return (f"渋滞の判定（低速のトリップが{share_threshold * 100:g}%以上で、同じメッシュの他の時台から見込まれるより"
             "有意に多い）が"
-            f"どれだけの渋滞を見つけられるかを、このデータのメッシュ×時台の通過トリップ数に、平日の{n_planted}時台の渋滞を"
-            "無作為に埋め込む模擬実験で調べました（低速の割合は、埋め込んだ時台以外は"
+            "どれだけの渋滞を見つけられるかを、このデータのメッシュ×時台の通過トリップ数に、"
+            f"平日のメッシュ×時台{n_planted}か所に渋滞を無作為に埋め込む模擬実験で調べました"
+            "（低速の割合は、埋め込んだ時台以外は"
             "このデータのメッシュと時台の平均的な割合）。"
             + "。".join(parts) + f"を渋滞と判定しました。誤検出は1回あたり最大 {worst:.1f} 時台でした。" + near
             # the limits of this simulation (measured on the generator's data, docs/sources.md#etc2-congestion-size)
