@@ -413,3 +413,16 @@ def test_hazard_sentence():
                                                    "recall": 0.375})
     s = cp.hazard_sentence({"hazards": 8, "flagged": 5, "found": 3, "false": 1, "recall": 0.375})
     assert "8 か所のうち 3 か所" in s and "誤検出は 1 メッシュ" in s
+
+
+def test_recovery_summary_counts_planted_and_false_flags_per_replicate():
+    """stats.power.recovery_summary, the tally behind hotspot_power and congestion_power: two replicates of six
+    units, two planted in each."""
+    from ebpm_analysis.stats.power import recovery_summary
+
+    flagged = [[True, False, True, False, False, False],     # planted 0 and 1: one found, one false flag (2)
+               [False, False, False, True, True, True]]      # planted 3 and 4: both found, one false flag (5)
+    row = recovery_summary(flagged, [[0, 1], [3, 4]], [[10, 30], [50, 70]], exposure_name="trips_median")
+    assert list(row) == ["recall", "false_flags", "false_share", "trips_median", "replicates"]
+    assert row == {"recall": 0.75, "false_flags": 1.0, "false_share": 0.4, "trips_median": 40.0, "replicates": 2}
+    assert recovery_summary([[False] * 3], [[0]], [[5]])["false_share"] == 0.0   # no flag: no share of false ones

@@ -1091,6 +1091,7 @@ def hotspot_power(passes: pd.DataFrame, *, background_per_km: float, ratios=(1.5
     ``passes_median`` (median passes per planted mesh), ``replicates``.
     """
     from ..stats.hotspots import excess_test
+    from ..stats.power import recovery_summary
 
     if not background_per_km > 0:
         raise ParameterError("background_per_km", f"{background_per_km!r}", expected="a positive rate per km")
@@ -1109,23 +1110,16 @@ def hotspot_power(passes: pd.DataFrame, *, background_per_km: float, ratios=(1.5
         for vol in volumes:
             n = np.round(base["n_passes"].to_numpy() * vol).astype(np.int64)
             km = km0 * vol
-            rec, false, flags, med = [], [], 0, []
+            flagged, plants = [], []
             for _ in range(replicates):
                 planted = rng.choice(candidates, size=n_planted, replace=False)
                 lam = km * background_per_km
                 lam[planted] *= ratio
                 ev = rng.poisson(lam)
-                hot = excess_test(ev, km, tested=tested, alpha=alpha).flag
-                is_planted = np.zeros(len(base), bool)
-                is_planted[planted] = True
-                rec.append(hot[planted].mean())
-                false.append(int((hot & ~is_planted).sum()))
-                flags += int(hot.sum())
-                med.append(float(np.median(n[planted])))
-            rows.append({"ratio": float(ratio), "volume": float(vol), "recall": float(np.mean(rec)),
-                         "false_flags": float(np.mean(false)),
-                         "false_share": float(sum(false) / flags) if flags else 0.0,
-                         "passes_median": float(np.median(med)), "replicates": int(replicates)})
+                flagged.append(np.asarray(excess_test(ev, km, tested=tested, alpha=alpha).flag, dtype=bool))
+                plants.append(planted)
+            rows.append({"ratio": float(ratio), "volume": float(vol),
+                         **recovery_summary(flagged, plants, [n[p] for p in plants], exposure_name="passes_median")})
     return pd.DataFrame(rows)
 
 
@@ -1173,6 +1167,8 @@ def congestion_power(agg: pd.DataFrame, *, slow_shares=(0.5, 0.7, 0.9), scales=(
     flagged), ``false_flags`` (flagged mesh-hours not planted, mean per replicate), ``false_share`` (false /
     all flags, pooled), ``trips_median`` (median trips of a planted mesh-hour), ``replicates``.
     """
+    from ..stats.power import recovery_summary
+
     rule = {"share_threshold": share_threshold, "min_trips": min_trips, "min_baseline_trips": min_baseline_trips,
             "alpha": alpha, "day_type": day_type}
     missing = {"mesh", "hour", "day_type", "n_trips", "n_slow", "n_records"} - set(agg.columns)
@@ -1197,7 +1193,7 @@ def congestion_power(agg: pd.DataFrame, *, slow_shares=(0.5, 0.7, 0.9), scales=(
     for share in slow_shares:
         for vol in scales:
             n = np.round(n0 * vol).astype(np.int64)
-            rec, false, flags, med = [], [], 0, []
+            flagged, plants = [], []
             for _ in range(replicates):
                 planted = rng.choice(candidates, size=n_planted, replace=False)
                 p = bg.copy()
@@ -1205,14 +1201,10 @@ def congestion_power(agg: pd.DataFrame, *, slow_shares=(0.5, 0.7, 0.9), scales=(
                 t = congestion_test(frame.assign(n_trips=n, n_records=n, n_slow=rng.binomial(n, p)), **rule)
                 hit = np.zeros(len(sub), bool)
                 hit[t.loc[t["congested"], "row"].to_numpy()] = True
-                rec.append(hit[planted].mean())
-                false.append(int(hit.sum() - hit[planted].sum()))
-                flags += int(hit.sum())
-                med.append(float(np.median(n[planted])))
-            rows.append({"slow_share": float(share), "volume": float(vol), "recall": float(np.mean(rec)),
-                         "false_flags": float(np.mean(false)),
-                         "false_share": float(sum(false) / flags) if flags else 0.0,
-                         "trips_median": float(np.median(med)), "replicates": int(replicates)})
+                flagged.append(hit)
+                plants.append(planted)
+            rows.append({"slow_share": float(share), "volume": float(vol),
+                         **recovery_summary(flagged, plants, [n[p] for p in plants], exposure_name="trips_median")})
     return pd.DataFrame(rows)
 
 

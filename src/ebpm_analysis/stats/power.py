@@ -94,6 +94,23 @@ def planted_mask(rng: np.random.Generator, replicates: int, n_units: int, n_plan
     return planted
 
 
+def recovery_summary(flagged, planted, exposure, *, exposure_name: str = "exposure_median") -> dict:
+    """One row of a planted-effect simulation from its replicates: ``flagged`` (replicates × units, bool: the
+    rule's flags), ``planted`` (replicates × n_planted unit indices), ``exposure`` (per replicate, the planted
+    units' exposure). ``recall`` = planted units flagged (mean over replicates), ``false_flags`` = unplanted
+    units flagged (mean per replicate), ``false_share`` = false / all flags pooled (0 with no flag),
+    ``exposure_name`` (default ``exposure_median``) = the median over replicates of the planted units' median
+    exposure, ``replicates``; in that order."""
+    flagged = np.asarray(flagged, dtype=bool)
+    planted = np.asarray(planted, dtype=np.int64)
+    hits = np.take_along_axis(flagged, planted, axis=1)
+    false = flagged.sum(axis=1) - hits.sum(axis=1)
+    flags = int(flagged.sum())
+    return {"recall": float(hits.mean(axis=1).mean()), "false_flags": float(false.mean()),
+            "false_share": float(false.sum() / flags) if flags else 0.0,
+            exposure_name: float(np.median([np.median(e) for e in exposure])), "replicates": len(flagged)}
+
+
 def recovery_grid(power, *, effect: str, recall: str, false: str, effect_label: str, effect_text,
                   volume_label: str, volume_text=None):
     """A recovery (power) simulation for a report: one row per planted effect size (column ``effect``, shown by
